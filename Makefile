@@ -40,6 +40,8 @@ say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
 # Every .c in these folders is part of the machine; player.c holds main().
+# Binaries link the objects themselves, not an archive, so that backends
+# found through weak references (cpu/backend.h) are always linked in.
 LIB_SRC   := $(sort $(wildcard cpu/*.c devices/*.c formats/*.c sdl/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
 LIB       := $(O)/libvmplay.a
@@ -57,7 +59,7 @@ endif
 .PHONY: all check unit deps demo bench fuzz install clean distclean
 all: $(BIN)
 
-$(BIN): $(O)/player.o $(LIB)
+$(BIN): $(O)/player.o $(LIB_OBJ)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -70,7 +72,7 @@ $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
-$(O)/tests/%: $(O)/tests/unit/%.o $(HARNESS) $(LIB)
+$(O)/tests/%: $(O)/tests/unit/%.o $(HARNESS) $(LIB_OBJ)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
