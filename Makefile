@@ -94,6 +94,20 @@ check: deps
 unit: $(UNIT_BIN)
 	$(Q)UNITDIR=$(abspath $(O)/tests) ONLY=unit BUILD=$(abspath $(B)) tests/run.sh
 
+# The demo appliance (Debian kernel + busybox on a VMDK) in a window, or on the
+# terminal when there is no display.
+demo: $(BIN)
+	$(Q)tools/deps.sh demo
+	$(Q)BUILD=$(abspath $(B)) tools/demo.sh $(abspath $(BIN))
+
+# Speed against QEMU TCG and Bochs; each area adds its part with `bench: bench-<area>`.
+bench: $(BIN)
+	$(Q)tools/deps.sh bench
+
+# libFuzzer targets; each area adds its part with `fuzz: fuzz-<area>`.
+fuzz:
+	$(Q)tools/deps.sh fuzz
+
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/vmplay
