@@ -103,6 +103,7 @@ demo: $(BIN)
 # Speed against QEMU TCG and Bochs; each area adds its part with `bench: bench-<area>`.
 bench: $(BIN)
 	$(Q)tools/deps.sh bench
+	$(Q)BUILD=$(abspath $(B)) bench/appliance.sh $(abspath $(BIN))
 
 # libFuzzer targets; each area adds its part with `fuzz: fuzz-<area>`.
 fuzz:

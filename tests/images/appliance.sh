@@ -18,7 +18,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$top/build}
 out=${1:-$BUILD/images/appliance}
 debs=$BUILD/debs
-stamp=$out/.complete-v3
+stamp=$out/.complete-v4
 if [ -f "$stamp" ]; then echo "$out"; exit 0; fi
 mkdir -p "$out" "$debs"
 work=$(mktemp -d "$BUILD/images/work.XXXXXX")
@@ -82,6 +82,7 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mode=$(sed -n 's/.*vmplay.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
 say() { echo "$*" > /dev/ttyS0; echo "$*" > /dev/tty1; }
+[ "$mode" = bench ] && say "VMPLAY-BENCH: init"
 say "VMPLAY-MARKER: init started mode=$mode"
 say "VMPLAY-MARKER: kernel $(uname -r)"
 for m in $(cat /lib/modules/order); do insmod /lib/modules/$m 2>/dev/null; done
@@ -105,7 +106,6 @@ test)
     poweroff -f
     ;;
 bench)
-    say "VMPLAY-BENCH: init"
     dd if=/dev/zero bs=1M count=32 2>/dev/null | md5sum > /dev/null
     say "VMPLAY-BENCH: md5"
     awk 'BEGIN { s = 0; for (i = 0; i < 300000; i++) s += i % 7; print s }' > /dev/null
