@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define PRINTABLE(s) vmx_printable((s), strlen(s), (char[VMX_PRINTABLE_SIZE]){ 0 })
+
 struct build {
     const struct vmx *v;
     struct vm_config *c;
@@ -165,8 +167,8 @@ static int use_enum(struct build *b, const char *key, const struct name_value *t
         size_t l = strlen(list);
         snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", t[i].name);
     }
-    return error_set(b->err, EX_DATAERR, "%s:%d: %s: unknown value \"%.40s\" (expected %s)",
-                     vmx_name(b->v), e->line, e->key, e->value, list);
+    return error_set(b->err, EX_DATAERR, "%s:%d: %s: unknown value \"%s\" (expected %s)",
+                     vmx_name(b->v), e->line, e->key, PRINTABLE(e->value), list);
 }
 
 /* Marks prefix.* and prefix:* used: a device switched off takes its subtree with it. */
@@ -285,8 +287,8 @@ static int use_uuid(struct build *b, const char *key, bool *has, uint8_t out[16]
     const struct vmx_entry *e = use(b, key);
     *has = e && e->value[0];
     if (*has && parse_uuid(e->value, out) < 0)
-        return error_set(b->err, EX_DATAERR, "%s:%d: %s: \"%.60s\" is not a UUID (16 hex bytes)",
-                         vmx_name(b->v), e->line, e->key, e->value);
+        return error_set(b->err, EX_DATAERR, "%s:%d: %s: \"%s\" is not a UUID (16 hex bytes)",
+                         vmx_name(b->v), e->line, e->key, PRINTABLE(e->value));
     return 0;
 }
 
@@ -586,8 +588,8 @@ static int nic_mac(struct build *b, struct vm_nic *n, const char *p)
     if (e && e->value[0]) {
         n->mac_source = VM_MAC_STORED;
         if (parse_mac(e->value, n->mac) < 0)
-            return error_set(b->err, EX_DATAERR, "%s:%d: %s: \"%.40s\" is not a MAC address",
-                             vmx_name(b->v), e->line, e->key, e->value);
+            return error_set(b->err, EX_DATAERR, "%s:%d: %s: \"%s\" is not a MAC address",
+                             vmx_name(b->v), e->line, e->key, PRINTABLE(e->value));
         return 0;
     }
     if (n->addr_type == VM_ADDR_STATIC)

@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A value made printable in a compound literal, for one error message. */
+#define PRINTABLE(s) vmx_printable((s), strlen(s), (char[VMX_PRINTABLE_SIZE]){ 0 })
+
 struct vmx {
     char *name;
     struct vmx_entry *e;
@@ -98,6 +101,15 @@ fail:
 
 /* ---- one line ---- */
 
+const char *vmx_printable(const char *s, size_t n, char out[VMX_PRINTABLE_SIZE])
+{
+    size_t m = n > 40 ? 40 : n, i;
+    for (i = 0; i < m && s[i]; i++)
+        out[i] = (unsigned char)s[i] < ' ' || s[i] == 0x7f ? '?' : s[i];
+    strcpy(out + i, i < n && s[i] ? "..." : "");
+    return out;
+}
+
 static int hexval(int c)
 {
     if (c >= '0' && c <= '9')
@@ -177,6 +189,7 @@ static int split_value(const struct vmx *v, const char *p, size_t n, int line,
 
 static int parse_line(struct vmx *v, const char *p, size_t n, int line, struct error *err)
 {
+    char pr[VMX_PRINTABLE_SIZE];
     while (n && is_blank(*p))
         p++, n--;
     while (n && is_blank(p[n - 1]))
@@ -185,14 +198,14 @@ static int parse_line(struct vmx *v, const char *p, size_t n, int line, struct e
         return 0;
     const char *eq = memchr(p, '=', n);
     if (!eq)
-        return error_set(err, EX_DATAERR, "%s:%d: expected key = \"value\", found \"%.*s\"",
-                         v->name, line, (int)(n < 40 ? n : 40), p);
+        return error_set(err, EX_DATAERR, "%s:%d: expected key = \"value\", found \"%s\"",
+                         v->name, line, vmx_printable(p, n, pr));
     size_t klen = (size_t)(eq - p);
     while (klen && is_blank(p[klen - 1]))
         klen--;
     if (!key_ok(p, klen))
-        return error_set(err, EX_DATAERR, "%s:%d: bad key \"%.*s\"", v->name, line,
-                         (int)(klen < 60 ? klen : 60), p);
+        return error_set(err, EX_DATAERR, "%s:%d: bad key \"%s\"", v->name, line,
+                         vmx_printable(p, klen, pr));
     const char *r = eq + 1, *end = p + n;
     while (r < end && is_blank(*r))
         r++;
@@ -308,8 +321,8 @@ static int apply_encoding(struct vmx *v, struct error *err)
         return convert_all_cp1252(v, err);
     if (strcasecmp(enc->value, "UTF-8") && strcasecmp(enc->value, "utf8"))
         return error_set(err, EX_DATAERR,
-                         "%s:%d: .encoding: \"%.40s\" is not supported (UTF-8 or windows-1252)",
-                         v->name, enc->line, enc->value);
+                         "%s:%d: .encoding: \"%s\" is not supported (UTF-8 or windows-1252)",
+                         v->name, enc->line, PRINTABLE(enc->value));
     if (!all_utf8(v, &bad))
         return error_set(err, EX_DATAERR, "%s:%d: %s: not valid UTF-8 (.encoding is UTF-8)",
                          v->name, v->e[bad].line, v->e[bad].key);
@@ -464,8 +477,8 @@ int vmx_get_bool(const struct vmx *v, const char *key, bool dflt, bool *out,
     *out = dflt;
     if (!e || vmx_parse_bool(e->value, out))
         return 0;
-    return error_set(err, EX_DATAERR, "%s:%d: %s: \"%.40s\" is not a boolean (TRUE or FALSE)",
-                     v->name, e->line, e->key, e->value);
+    return error_set(err, EX_DATAERR, "%s:%d: %s: \"%s\" is not a boolean (TRUE or FALSE)",
+                     v->name, e->line, e->key, PRINTABLE(e->value));
 }
 
 int vmx_get_int(const struct vmx *v, const char *key, int64_t dflt, int64_t min,
@@ -484,8 +497,8 @@ int vmx_get_int(const struct vmx *v, const char *key, int64_t dflt, int64_t min,
     while (*end == ' ' || *end == '\t')
         end++;
     if (!isdigit((unsigned char)s[*s == '-' || *s == '+']) || *end || errno)
-        return error_set(err, EX_DATAERR, "%s:%d: %s: \"%.40s\" is not a number", v->name,
-                         e->line, e->key, e->value);
+        return error_set(err, EX_DATAERR, "%s:%d: %s: \"%s\" is not a number", v->name,
+                         e->line, e->key, PRINTABLE(e->value));
     if (x < min || x > max)
         return error_set(err, EX_DATAERR, "%s:%d: %s: %lld is out of range (%lld to %lld)",
                          v->name, e->line, e->key, x, (long long)min, (long long)max);

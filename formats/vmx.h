@@ -46,6 +46,10 @@ const struct vmx_entry *vmx_find(const struct vmx *v, const char *key);
 /* The value of key, or NULL when absent. */
 const char *vmx_get(const struct vmx *v, const char *key);
 
+/* Up to 40 bytes of s[0..n) for an error message: control bytes as '?', "..." when cut. */
+#define VMX_PRINTABLE_SIZE 48
+const char *vmx_printable(const char *s, size_t n, char out[VMX_PRINTABLE_SIZE]);
+
 /* "TRUE"/"FALSE"/"yes"/"no"/"1"/"0"/"on"/"off", any case. Returns false if s is none of them. */
 bool vmx_parse_bool(const char *s, bool *out);
 /*

@@ -327,3 +327,16 @@ TEST(load_refuses_a_folder)
     ASSERT_EQ(vmx_load(test_tmpdir(), &v, &e), -1);
     ASSERT_HAS(e.msg, "not a regular file");
 }
+
+TEST(error_messages_stay_one_printable_line)
+{
+    struct vmx *v = parse_ok("b = \"line1|0Aline2\"\nn = \"0123456789012345678901234567890123456789XYZ\"\n");
+    struct error e = { 0 };
+    bool x;
+    int64_t i;
+    ASSERT_EQ(vmx_get_bool(v, "b", false, &x, &e), -1);
+    ASSERT_STR_EQ(e.msg, "t.vmx:1: b: \"line1?line2\" is not a boolean (TRUE or FALSE)");
+    ASSERT_EQ(vmx_get_int(v, "n", 0, 0, 1, &i, &e), -1);
+    ASSERT_STR_EQ(e.msg, "t.vmx:2: n: \"0123456789012345678901234567890123456789...\" is not a number");
+    vmx_free(v);
+}
