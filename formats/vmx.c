@@ -361,7 +361,8 @@ int vmx_parse(const char *text, size_t len, const char *name, struct vmx **out,
         return error_set(err, EX_SOFTWARE, "out of memory");
     }
     int line = 1;
-    for (size_t pos = 0; pos < len; line++) {
+    size_t start = len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3) ? 3 : 0; /* a UTF-8 BOM */
+    for (size_t pos = start; pos < len; line++) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t n = nl ? (size_t)(nl - text - pos) : len - pos;
         if (parse_line(v, text + pos, n, line, err) < 0)

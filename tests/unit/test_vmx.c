@@ -340,3 +340,11 @@ TEST(error_messages_stay_one_printable_line)
     ASSERT_STR_EQ(e.msg, "t.vmx:2: n: \"0123456789012345678901234567890123456789...\" is not a number");
     vmx_free(v);
 }
+
+TEST(utf8_byte_order_mark_is_skipped)
+{
+    struct vmx *v = parse_ok("\xef\xbb\xbf.encoding = \"UTF-8\"\nmemsize = \"8\"\n");
+    ASSERT_STR_EQ(vmx_entry_at(v, 0)->key, ".encoding");
+    ASSERT_STR_EQ(vmx_get(v, "memsize"), "8");
+    vmx_free(v);
+}
