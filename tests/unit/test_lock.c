@@ -95,15 +95,18 @@ TEST(lock_dies_with_its_holder)
         char c = vm_lock(vmx, NULL, &l, &e) == 0 ? 'y' : 'n';
         if (write(ready[1], &c, 1) != 1)
             _exit(2);
+        alarm(30); /* never outlive a failed parent */
         pause();
         _exit(0);
     }
     char c = 0;
-    ASSERT_EQ(read(ready[0], &c, 1), 1);
-    ASSERT_EQ(c, 'y');
-    ASSERT_EQ(try_lock_in_child(vmx), EX_TEMPFAIL);
-    kill(pid, SIGKILL);
+    ssize_t got = read(ready[0], &c, 1);
+    int second = try_lock_in_child(vmx);
+    kill(pid, SIGKILL); /* before any assertion, so a failure cannot leave it behind */
     waitpid(pid, NULL, 0);
+    ASSERT_EQ(got, 1);
+    ASSERT_EQ(c, 'y');
+    ASSERT_EQ(second, EX_TEMPFAIL);
     ASSERT_EQ(try_lock_in_child(vmx), 0);
     close(ready[0]);
     close(ready[1]);
