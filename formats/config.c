@@ -17,8 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PRINTABLE(s) vmx_printable((s), strlen(s), (char[VMX_PRINTABLE_SIZE]){ 0 })
-
 struct build {
     const struct vmx *v;
     struct vm_config *c;
@@ -168,7 +166,7 @@ static int use_enum(struct build *b, const char *key, const struct name_value *t
         snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", t[i].name);
     }
     return error_set(b->err, EX_DATAERR, "%s:%d: %s: unknown value \"%s\" (expected %s)",
-                     vmx_name(b->v), e->line, e->key, PRINTABLE(e->value), list);
+                     vmx_name(b->v), e->line, e->key, VMX_PRINTABLE(e->value), list);
 }
 
 /* Marks prefix.* and prefix:* used: a device switched off takes its subtree with it. */
@@ -267,16 +265,24 @@ static int check_slots(struct build *b)
 
 /* ---- general ---- */
 
+static int hex_digit(char c)
+{
+    if (!isxdigit((unsigned char)c))
+        return -1;
+    return isdigit((unsigned char)c) ? c - '0' : tolower((unsigned char)c) - 'a' + 10;
+}
+
+/* "56 4d 12 34 56 78 9a bc-de f0 12 34 56 78 9a bc": 32 hex digits, spaces and dashes ignored. */
 static int parse_uuid(const char *s, uint8_t out[16])
 {
     int n = 0;
     for (; *s; s++) {
         if (*s == ' ' || *s == '-')
             continue;
-        int d = isxdigit((unsigned char)*s) ? (isdigit((unsigned char)*s) ? *s - '0' : (tolower((unsigned char)*s) - 'a' + 10)) : -1;
+        int d = hex_digit(*s);
         if (d < 0 || n >= 32)
             return -1;
-        out[n / 2] = (uint8_t)(n % 2 ? (out[n / 2] | d) : d << 4);
+        out[n / 2] = (uint8_t)(n % 2 ? out[n / 2] | d : d << 4);
         n++;
     }
     return n == 32 ? 0 : -1;
@@ -288,7 +294,7 @@ static int use_uuid(struct build *b, const char *key, bool *has, uint8_t out[16]
     *has = e && e->value[0];
     if (*has && parse_uuid(e->value, out) < 0)
         return error_set(b->err, EX_DATAERR, "%s:%d: %s: \"%s\" is not a UUID (16 hex bytes)",
-                         vmx_name(b->v), e->line, e->key, PRINTABLE(e->value));
+                         vmx_name(b->v), e->line, e->key, VMX_PRINTABLE(e->value));
     return 0;
 }
 
@@ -589,7 +595,7 @@ static int nic_mac(struct build *b, struct vm_nic *n, const char *p)
         n->mac_source = VM_MAC_STORED;
         if (parse_mac(e->value, n->mac) < 0)
             return error_set(b->err, EX_DATAERR, "%s:%d: %s: \"%s\" is not a MAC address",
-                             vmx_name(b->v), e->line, e->key, PRINTABLE(e->value));
+                             vmx_name(b->v), e->line, e->key, VMX_PRINTABLE(e->value));
         return 0;
     }
     if (n->addr_type == VM_ADDR_STATIC)

@@ -16,9 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A value made printable in a compound literal, for one error message. */
-#define PRINTABLE(s) vmx_printable((s), strlen(s), (char[VMX_PRINTABLE_SIZE]){ 0 })
-
 struct vmx {
     char *name;
     struct vmx_entry *e;
@@ -322,7 +319,7 @@ static int apply_encoding(struct vmx *v, struct error *err)
     if (strcasecmp(enc->value, "UTF-8") && strcasecmp(enc->value, "utf8"))
         return error_set(err, EX_DATAERR,
                          "%s:%d: .encoding: \"%s\" is not supported (UTF-8 or windows-1252)",
-                         v->name, enc->line, PRINTABLE(enc->value));
+                         v->name, enc->line, VMX_PRINTABLE(enc->value));
     if (!all_utf8(v, &bad))
         return error_set(err, EX_DATAERR, "%s:%d: %s: not valid UTF-8 (.encoding is UTF-8)",
                          v->name, v->e[bad].line, v->e[bad].key);
@@ -479,7 +476,7 @@ int vmx_get_bool(const struct vmx *v, const char *key, bool dflt, bool *out,
     if (!e || vmx_parse_bool(e->value, out))
         return 0;
     return error_set(err, EX_DATAERR, "%s:%d: %s: \"%s\" is not a boolean (TRUE or FALSE)",
-                     v->name, e->line, e->key, PRINTABLE(e->value));
+                     v->name, e->line, e->key, VMX_PRINTABLE(e->value));
 }
 
 int vmx_get_int(const struct vmx *v, const char *key, int64_t dflt, int64_t min,
@@ -499,7 +496,7 @@ int vmx_get_int(const struct vmx *v, const char *key, int64_t dflt, int64_t min,
         end++;
     if (!isdigit((unsigned char)s[*s == '-' || *s == '+']) || *end || errno)
         return error_set(err, EX_DATAERR, "%s:%d: %s: \"%s\" is not a number", v->name,
-                         e->line, e->key, PRINTABLE(e->value));
+                         e->line, e->key, VMX_PRINTABLE(e->value));
     if (x < min || x > max)
         return error_set(err, EX_DATAERR, "%s:%d: %s: %lld is out of range (%lld to %lld)",
                          v->name, e->line, e->key, x, (long long)min, (long long)max);

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "formats/error.h"
 
@@ -49,6 +50,8 @@ const char *vmx_get(const struct vmx *v, const char *key);
 /* Up to 40 bytes of s[0..n) for an error message: control bytes as '?', "..." when cut. */
 #define VMX_PRINTABLE_SIZE 48
 const char *vmx_printable(const char *s, size_t n, char out[VMX_PRINTABLE_SIZE]);
+/* The same for a whole string, in a buffer that lives until the end of the enclosing block. */
+#define VMX_PRINTABLE(s) vmx_printable((s), strlen(s), (char[VMX_PRINTABLE_SIZE]){ 0 })
 
 /* "TRUE"/"FALSE"/"yes"/"no"/"1"/"0"/"on"/"off", any case. Returns false if s is none of them. */
 bool vmx_parse_bool(const char *s, bool *out);
