@@ -551,20 +551,17 @@ void config_generated_mac(const uint8_t uuid[16], int offset, uint8_t mac[6])
     mac[5] = (uint8_t)(uuid[15] + offset);
 }
 
+/* "00:0c:29:3b:64:ea" (or with dashes). */
 static int parse_mac(const char *s, uint8_t mac[6])
 {
-    unsigned m[6];
-    char sep[5], end;
-    int n = sscanf(s, "%2x%c%2x%c%2x%c%2x%c%2x%c%2x%c", &m[0], &sep[0], &m[1], &sep[1], &m[2],
-                   &sep[2], &m[3], &sep[3], &m[4], &sep[4], &m[5], &end);
-    if (n != 11 || strlen(s) != 17)
+    if (strlen(s) != 17)
         return -1;
     for (int i = 0; i < 6; i++) {
-        if (i < 5 && sep[i] != ':' && sep[i] != '-')
+        int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
+        char sep = s[3 * i + 2];
+        if (hi < 0 || lo < 0 || (i < 5 && sep != ':' && sep != '-'))
             return -1;
-        if (!isxdigit((unsigned char)s[3 * i]) || !isxdigit((unsigned char)s[3 * i + 1]))
-            return -1;
-        mac[i] = (uint8_t)m[i];
+        mac[i] = (uint8_t)(hi * 16 + lo);
     }
     return 0;
 }
