@@ -622,3 +622,25 @@ TEST(print_is_stable)
     free(buf);
     config_free(c);
 }
+
+/* uuid.bios and the generatedAddress values VMware stored in published .vmx files. */
+TEST(generated_mac_rule_matches_published_pairs)
+{
+    static const struct {
+        uint8_t uuid[16];
+        const char *mac[3]; /* offsets 0, 10, 20 */
+    } pub[] = {
+        { { 0x56, 0x4d, 0x89, 0xe6, 0xb3, 0x6d, 0x8f, 0x4b, 0xec, 0x83, 0x0e, 0xe1, 0x92, 0x7c, 0xbf, 0x81 },
+          { "00:0c:29:7c:bf:81", "00:0c:29:7c:bf:8b", "00:0c:29:7c:bf:95" } },
+        { { 0x56, 0x4d, 0x8b, 0x6f, 0x33, 0x49, 0xda, 0x71, 0x22, 0x5c, 0x70, 0xdd, 0xd8, 0x60, 0x5f, 0xc1 },
+          { "00:0c:29:60:5f:c1", "00:0c:29:60:5f:cb", "00:0c:29:60:5f:d5" } },
+        { { 0x56, 0x4d, 0x13, 0x7a, 0xa9, 0x32, 0x1e, 0x82, 0x0c, 0xce, 0x85, 0x9c, 0xd6, 0xef, 0x24, 0x3c },
+          { "00:0c:29:ef:24:3c", "00:0c:29:ef:24:46", "00:0c:29:ef:24:50" } },
+    };
+    for (size_t i = 0; i < sizeof pub / sizeof pub[0]; i++)
+        for (int n = 0; n < 3; n++) {
+            uint8_t mac[6];
+            config_generated_mac(pub[i].uuid, 10 * n, mac);
+            assert_mac(mac, pub[i].mac[n]);
+        }
+}
