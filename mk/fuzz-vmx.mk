@@ -9,13 +9,13 @@ FUZZ_VMX_BIN  := $(FUZZ_VMX_DIR)/fuzz_vmx
 FUZZ_VMX_SRC  := tests/fuzz/fuzz_vmx.c formats/vmx.c formats/config.c formats/config_print.c formats/error.c
 FUZZ_VMX_SEED := tests/fuzz/seeds/vmx $(wildcard ../shared/samples/vmx)
 
-.PHONY: fuzz fuzz-vmx fuzz-deps
+.PHONY: fuzz fuzz-vmx fuzz-vmx-deps
 fuzz: fuzz-vmx
 
-fuzz-deps:
+fuzz-vmx-deps:
 	$(Q)tools/deps.sh fuzz
 
-$(FUZZ_VMX_BIN): $(FUZZ_VMX_SRC) formats/vmx.h formats/config.h formats/error.h | fuzz-deps
+$(FUZZ_VMX_BIN): $(FUZZ_VMX_SRC) formats/vmx.h formats/config.h formats/error.h | fuzz-vmx-deps
 	$(call say,FUZZCC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) -std=c11 -g -O1 -I. -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
