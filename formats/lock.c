@@ -33,7 +33,7 @@ static int vmware_lock(const char *file, const char *what, struct error *err)
         strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime_r(&st.st_mtime, &tm));
         return error_set(err, EX_TEMPFAIL,
                          "%s: VMware appears to be running this VM: %s %s exists (since %s);"
-                         " if no VMware program has it open, the lock is stale: remove %s",
+                         " if no VMware program on any host has it open, the lock is stale: remove %s",
                          file, what, p, when, p);
     }
     return 0;
