@@ -170,7 +170,10 @@ struct i440fx *i440fx_new(struct bus *bus, struct pci_bus *pci, uint8_t *ram, ui
         return NULL;
     }
     if (pam_update(s) < 0) {
-        i440fx_free(s);
+        for (int i = 0; i < PAM_CHUNKS; i++)
+            if (s->chunk[i].mode != PAM_UNMAPPED)
+                bus_unmap(bus, s->chunk[i].base);
+        free(s);
         return NULL;
     }
     pci_register(pci, &s->pci, 0);
@@ -183,12 +186,8 @@ void i440fx_reset(struct i440fx *s)
     pam_update(s);
 }
 
+/* The ranges stay on the bus (and the device on the PCI bus): free the bus after. */
 void i440fx_free(struct i440fx *s)
 {
-    if (!s)
-        return;
-    for (int i = 0; i < PAM_CHUNKS; i++)
-        if (s->chunk[i].mode != PAM_UNMAPPED)
-            bus_unmap(s->bus, s->chunk[i].base);
     free(s);
 }

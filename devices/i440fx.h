@@ -26,6 +26,7 @@ struct i440fx;
  * Both stay owned by the board. NULL when a port or range is already taken.
  */
 struct i440fx *i440fx_new(struct bus *bus, struct pci_bus *pci, uint8_t *ram, uint8_t *isa_rom);
+/* Frees the object; its port and memory ranges go with the bus (free it before pci_bus_free, bus_free). */
 void i440fx_free(struct i440fx *s);
 /* Machine reset: PAM all off (reads from isa_rom), SMRAM 0x02. */
 void i440fx_reset(struct i440fx *s);

@@ -23,6 +23,7 @@ struct ide;
  * NULL when devfn or a port is taken.
  */
 struct ide *ide_new(struct bus *bus, struct pci_bus *pci, int devfn, struct irq irq14, struct irq irq15);
+/* Frees the object; its port and memory ranges go with the bus (free it before pci_bus_free, bus_free). */
 void ide_free(struct ide *s);
 /* Machine reset: both channels as after power-on, bus master stopped. */
 void ide_reset(struct ide *s);

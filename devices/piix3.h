@@ -20,6 +20,7 @@ struct piix3;
  * reset through 0xCF9 (RCPU). NULL when devfn is taken.
  */
 struct piix3 *piix3_new(struct pci_bus *pci, int devfn, const struct irq isa_irq[16], struct irq reset);
+/* Frees the object; its port and memory ranges go with the bus (free it before pci_bus_free, bus_free). */
 void piix3_free(struct piix3 *s);
 /* Machine reset: PIRQs disabled (0x80), reset control 0. */
 void piix3_reset(struct piix3 *s);

@@ -326,14 +326,11 @@ struct piix4pm *piix4pm_new(struct bus *bus, struct pci_bus *pci, int devfn, str
     return pm;
 }
 
+/* The ports stay on the bus (and the device on the PCI bus): free the bus after. */
 void piix4pm_free(struct piix4pm *pm)
 {
     if (!pm)
         return;
     timer_cancel(&pm->tmr_timer);
-    if (pm->pm_base)
-        bus_unmap_pio(pm->bus, pm->pm_base);
-    bus_unmap_pio(pm->bus, APM_BASE);
-    bus_unmap_pio(pm->bus, GPE0_BASE);
     free(pm);
 }

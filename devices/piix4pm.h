@@ -26,6 +26,7 @@ struct piix4pm;
  */
 struct piix4pm *piix4pm_new(struct bus *bus, struct pci_bus *pci, int devfn, struct clock *clock,
                             struct irq sci, struct irq power_off);
+/* Frees the object; its port and memory ranges go with the bus (free it before pci_bus_free, bus_free). */
 void piix4pm_free(struct piix4pm *pm);
 /* Machine reset: legacy mode (SCI_EN 0), PM block unmapped, events cleared. */
 void piix4pm_reset(struct piix4pm *pm);
