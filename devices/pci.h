@@ -82,7 +82,8 @@ void pci_bus_free(struct pci_bus *pb);
 void pci_bus_set_intx_router(struct pci_bus *pb, void (*route)(void *opaque, int devfn, int pin, int level),
                              void *opaque);
 
-/* Fills the header helpers: ids, class, header type 0, interrupt pin (0 = none, 1 = INTA...). */
+/* Clears *d (hooks included: set them after) and fills the header: ids, class, header type 0,
+ * interrupt pin (0 = none, 1 = INTA...), the standard writable bits. */
 void pci_device_init(struct pci_device *d, const char *name, uint16_t vendor, uint16_t device,
                      uint32_t class_code, uint8_t revision, uint8_t int_pin);
 void pci_device_set_bar(struct pci_device *d, int n, enum pci_bar_kind kind, uint64_t size,
