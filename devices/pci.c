@@ -95,13 +95,9 @@ static uint16_t command(const struct pci_device *d)
 void pci_device_init(struct pci_device *d, const char *name, uint16_t vendor, uint16_t device,
                      uint32_t class_code, uint8_t revision, uint8_t int_pin)
 {
-    memset(d->config, 0, sizeof(d->config));
-    memset(d->wmask, 0, sizeof(d->wmask));
-    memset(d->bar, 0, sizeof(d->bar));
-    memset(&d->rom, 0, sizeof(d->rom));
+    memset(d, 0, sizeof(*d));
     d->name = name;
-    d->intx_level = 0;
-    d->intx_asserted = 0;
+    d->devfn = -1;
     cfg_put(d->config, PCI_VENDOR_ID, vendor, 2);
     cfg_put(d->config, PCI_DEVICE_ID, device, 2);
     d->config[PCI_REVISION_ID] = revision;

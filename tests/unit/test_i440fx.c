@@ -181,3 +181,135 @@ TEST(smram_never_opens)
     ASSERT_EQ(cfgb(r, 0x72) & 0x40, 0);
     rig_free(r);
 }
+
+/* ---- the whole chipset as SeaBIOS's pciinit sees it (QEMU's "pc" layout) ---- */
+
+#include "devices/clock.h"
+#include "devices/ide.h"
+#include "devices/piix3.h"
+#include "devices/piix4pm.h"
+
+static int isa_level[16];
+static void isa_rec(void *opaque, int n, int level)
+{
+    isa_level[n] = level;
+}
+
+static uint32_t bcfgl(struct bus *bus, int bdf, unsigned off)
+{
+    bus_out(bus, 0xcf8, 0x80000000u | (unsigned)bdf << 8 | (off & 0xfc), 4);
+    return bus_in(bus, 0xcfc, 4);
+}
+static void bwcfgl(struct bus *bus, int bdf, unsigned off, uint32_t v)
+{
+    bus_out(bus, 0xcf8, 0x80000000u | (unsigned)bdf << 8 | (off & 0xfc), 4);
+    bus_out(bus, 0xcfc, v, 4);
+}
+static uint8_t bcfgb(struct bus *bus, int bdf, unsigned off)
+{
+    bus_out(bus, 0xcf8, 0x80000000u | (unsigned)bdf << 8 | (off & 0xfc), 4);
+    return (uint8_t)bus_in(bus, 0xcfc + (off & 3), 1);
+}
+static void bwcfgb(struct bus *bus, int bdf, unsigned off, uint8_t v)
+{
+    bus_out(bus, 0xcf8, 0x80000000u | (unsigned)bdf << 8 | (off & 0xfc), 4);
+    bus_out(bus, 0xcfc + (off & 3), v, 1);
+}
+
+/* SeaBIOS pci_next(): skip functions 1-7 unless function 0 is multi-function. */
+static int pci_next(struct bus *bus, int bdf)
+{
+    if ((bdf & 7) == 0 && !(bcfgb(bus, bdf, PCI_HEADER_TYPE) & 0x80))
+        bdf += 8;
+    else
+        bdf += 1;
+    for (; bdf < 256; bdf += (bdf & 7) == 0 ? 8 : 1) {
+        uint16_t v = (uint16_t)bcfgl(bus, bdf, 0);
+        if (v != 0x0000 && v != 0xffff)
+            return bdf;
+    }
+    return -1;
+}
+
+TEST(pc_layout_as_seabios_pciinit)
+{
+    struct bus *bus = bus_new();
+    struct clock *clock = clock_new(CLOCK_DETERMINISTIC, 1);
+    struct pci_bus *pb = pci_bus_new(bus);
+    uint8_t *ram = calloc(1, 0x100000), *rom = calloc(1, I440FX_ISA_ROM_SIZE);
+    struct irq isa[16];
+    for (int i = 0; i < 16; i++)
+        isa[i] = irq_make(isa_rec, NULL, i);
+    struct i440fx *hb = i440fx_new(bus, pb, ram, rom);
+    struct piix3 *isab = piix3_new(pb, 0x08, isa, (struct irq){0});
+    struct ide *ide = ide_new(bus, pb, 0x09, isa[14], isa[15]);
+    struct piix4pm *pm = piix4pm_new(bus, pb, 0x0b, clock, isa[9], (struct irq){0});
+    static uint8_t fb[1 << 20];
+    struct pci_device vga;
+    pci_device_init(&vga, "vga", 0x1234, 0x1111, 0x030000, 2, 1);
+    pci_device_set_bar(&vga, 0, PCI_BAR_MEM32, sizeof(fb), NULL, NULL, fb);
+    ASSERT(hb && isab && ide && pm);
+    ASSERT_EQ(pci_register(pb, &vga, 0x10), 0);
+
+    /* Enumeration finds exactly QEMU's pc functions. */
+    int found[8], n = 0;
+    for (int bdf = bcfgl(bus, 0, 0) != 0xffffffff ? 0 : pci_next(bus, 0); bdf >= 0 && n < 8; bdf = pci_next(bus, bdf))
+        found[n++] = bdf;
+    ASSERT_EQ(n, 5);
+    ASSERT_EQ(found[0], 0x00);
+    ASSERT_EQ(found[1], 0x08);
+    ASSERT_EQ(found[2], 0x09);
+    ASSERT_EQ(found[3], 0x0b);
+    ASSERT_EQ(found[4], 0x10);
+    ASSERT_EQ(bcfgl(bus, 0x00, 0), 0x12378086);
+    ASSERT_EQ(bcfgl(bus, 0x08, 0), 0x70008086);
+    ASSERT_EQ(bcfgl(bus, 0x09, 0), 0x70108086);
+    ASSERT_EQ(bcfgl(bus, 0x0b, 0), 0x71138086);
+
+    /* pci_bios_init_device: interrupt lines, then the device table's setups. */
+    static const uint8_t pci_irqs[4] = {10, 10, 11, 11};
+    for (int i = 0; i < n; i++) {
+        int pin = bcfgb(bus, found[i], PCI_INTERRUPT_PIN);
+        if (pin)
+            bwcfgb(bus, found[i], PCI_INTERRUPT_LINE, pci_irqs[(pin - 1 + (found[i] >> 3) - 1) & 3]);
+    }
+    for (int i = 0; i < 4; i++)
+        bwcfgb(bus, 0x08, 0x60 + i, pci_irqs[i]);
+    bwcfgl(bus, 0x09, 0x40, 0x80008000);
+    bwcfgb(bus, 0x0b, PCI_INTERRUPT_LINE, 9);
+    bwcfgl(bus, 0x0b, 0x40, 0xb000 | 1);
+    bwcfgb(bus, 0x0b, 0x80, 0x01);
+    /* Size and assign: the IDE bus master BAR and the VGA framebuffer. */
+    bwcfgl(bus, 0x09, 0x20, 0xffffffff);
+    ASSERT_EQ(~(bcfgl(bus, 0x09, 0x20) & ~3u) + 1, 16);
+    bwcfgl(bus, 0x09, 0x20, 0xc000);
+    bwcfgl(bus, 0x10, 0x10, 0xffffffff);
+    ASSERT_EQ(~(bcfgl(bus, 0x10, 0x10) & ~0xfu) + 1, sizeof(fb));
+    bwcfgl(bus, 0x10, 0x10, 0xfd000000);
+    for (int i = 0; i < n; i++) {
+        uint32_t cmd = bcfgl(bus, found[i], PCI_COMMAND) & 0xffff;
+        bwcfgl(bus, found[i], PCI_COMMAND, cmd | 0x103);
+    }
+
+    ASSERT_EQ(bus_in(bus, 0xc002, 1), 0x00);      /* BMIS of a channel without drives: decoded */
+    bus_write(bus, 0xfd000010, 0x12345678, 4);
+    ASSERT_EQ(fb[0x10], 0x78);
+    ASSERT_EQ(bcfgb(bus, 0x10, PCI_INTERRUPT_LINE), 10);
+    pci_set_irq(&vga, 1);
+    ASSERT_EQ(isa_level[10], 1);                   /* the line SeaBIOS wrote is the one that fires */
+    pci_set_irq(&vga, 0);
+    ASSERT_EQ(isa_level[10], 0);
+    clock_warp(clock, 1000000);
+    ASSERT_EQ(bus_in(bus, 0xb008, 4), 3579);      /* PM timer at the PM base SeaBIOS chose */
+    ASSERT(bcfgl(bus, 0x0b, 0x58) & (1u << 25));  /* smm_setup returns at once */
+
+    ide_free(ide);
+    piix4pm_free(pm);
+    piix3_free(isab);
+    i440fx_free(hb);
+    pci_bus_free(pb);
+    clock_free(clock);
+    bus_free(bus);
+    free(ram);
+    free(rom);
+}
