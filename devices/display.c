@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/png.h"
+
 struct display {
     pthread_mutex_t lock;
     struct framebuffer frame; /* shared copy; dirty = not yet taken by the front end */
@@ -193,6 +195,16 @@ int display_snapshot(struct display *d, struct framebuffer *dst)
         rc = 0;
     }
     pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+int display_write_png(struct display *d, const char *path, struct error *err)
+{
+    struct framebuffer fb = {0};
+    if (display_snapshot(d, &fb) < 0)
+        return error_set(err, EX_SOFTWARE, "%s: the guest has shown no picture yet", path);
+    int rc = png_write_xrgb(path, fb.pixels, fb.width, fb.height, fb.stride, err);
+    framebuffer_release(&fb);
     return rc;
 }
 

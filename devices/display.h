@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "formats/error.h"
+
 #define DISPLAY_MAX_WIDTH 4096
 #define DISPLAY_MAX_HEIGHT 4096
 
@@ -94,6 +96,8 @@ void display_release(struct display *d);
 
 /* Copies the whole current frame into dst (resizing it). Returns 0 or -1 (no memory, no frame). */
 int display_snapshot(struct display *d, struct framebuffer *dst);
+/* Writes the current frame as a PNG (--screenshot, SIGUSR1). Returns 0, or -1 with err. */
+int display_write_png(struct display *d, const char *path, struct error *err);
 /*
  * The text screen as UTF-8, one line per row with trailing blanks removed and
  * a newline after each. Returns a malloc'd string ("" in graphics modes), or NULL.
