@@ -5,7 +5,9 @@
  * decoding, and INTx lines routed by the board (PIIX3 PIRQ). A PCI device
  * embeds struct pci_device (or points to one) and fills it before
  * pci_register(); the generic code handles the header, BAR sizing and
- * command-register decode enables.
+ * command-register decode enables. Interrupt pins are numbered as in the
+ * config register (1 = INTA) in pci_device_init and 0..3 (INTA..INTD) in
+ * the router callback.
  */
 #ifndef VMPLAY_PCI_H
 #define VMPLAY_PCI_H
@@ -25,10 +27,12 @@
 #define PCI_COMMAND_MASTER 0x4
 #define PCI_COMMAND_INTX_DISABLE 0x400
 #define PCI_STATUS 0x06
+#define PCI_STATUS_INTERRUPT 0x08
 #define PCI_REVISION_ID 0x08
 #define PCI_CLASS_PROG 0x09
 #define PCI_CLASS_DEVICE 0x0a
 #define PCI_HEADER_TYPE 0x0e
+#define PCI_HEADER_TYPE_MULTI_FUNCTION 0x80
 #define PCI_BASE_ADDRESS_0 0x10
 #define PCI_SUBSYSTEM_VENDOR_ID 0x2c
 #define PCI_SUBSYSTEM_ID 0x2e
@@ -67,6 +71,9 @@ struct pci_device {
     int devfn; /* slot << 3 | function */
     int intx_level;
     struct pci_bus *bus;
+    /* Expansion ROM (PCI_ROM_ADDRESS), optional: see pci_device_set_rom. */
+    struct pci_bar rom;
+    int intx_asserted; /* what the router was last told */
 };
 
 struct pci_bus *pci_bus_new(struct bus *bus);
@@ -80,13 +87,33 @@ void pci_device_init(struct pci_device *d, const char *name, uint16_t vendor, ui
                      uint32_t class_code, uint8_t revision, uint8_t int_pin);
 void pci_device_set_bar(struct pci_device *d, int n, enum pci_bar_kind kind, uint64_t size,
                         const struct bus_ops *ops, void *opaque, uint8_t *ram);
-/* Registers at devfn; returns 0, or -1 when the slot is taken. */
+/* An expansion ROM image of size bytes (a power of two >= 2 KiB), mapped read-only
+ * when the guest enables it (PCI_ROM_ADDRESS bit 0) and memory decoding. */
+void pci_device_set_rom(struct pci_device *d, uint8_t *image, uint64_t size);
+/* Machine reset of the generic header: decoding off (BARs unmapped), BAR and ROM
+ * addresses 0, INTx deasserted. Devices call it from their own _reset. */
+void pci_device_reset(struct pci_device *d);
+/* Registers at devfn (function 0 of a slot with several functions gets the
+ * multi-function header bit); returns 0, or -1 when the slot is taken. */
 int pci_register(struct pci_bus *pb, struct pci_device *d, int devfn);
 /* Drives the device's INTx pin (ignored while INTX_DISABLE is set). */
 void pci_set_irq(struct pci_device *d, int level);
 /* Bus-master DMA through the checked accessors; fails when bus mastering is off. */
 int pci_dma_read(struct pci_device *d, uint64_t addr, void *buf, size_t len);
 int pci_dma_write(struct pci_device *d, uint64_t addr, const void *buf, size_t len);
+
+/* The device at devfn, or NULL. */
+struct pci_device *pci_find(struct pci_bus *pb, int devfn);
+
+/*
+ * Configuration mechanism #1: maps CONFIG_ADDRESS (0xCF8, dword accesses
+ * only) and CONFIG_DATA (0xCFC-0xCFF, any width at any offset). The host
+ * bridge calls it. Returns 0, or -1 when the ports are taken.
+ */
+int pci_bus_map_conf_ports(struct pci_bus *pb);
+/* Byte accesses to port 0xCF9 (inside CONFIG_ADDRESS): the PIIX reset control register. */
+void pci_bus_set_cf9(struct pci_bus *pb, uint8_t (*read)(void *opaque),
+                     void (*write)(void *opaque, uint8_t value), void *opaque);
 
 /* Config access (the host bridge's 0xCF8/0xCFC handlers call these). */
 uint32_t pci_config_read(struct pci_bus *pb, int devfn, unsigned off, unsigned size);
