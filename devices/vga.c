@@ -623,6 +623,8 @@ void vga_reset(struct vga *s)
     s->vbe[VBE_DISPI_INDEX_BPP] = 8;
     s->vbe_index = 0;
     s->full_redraw = true;
+    if (s->pci.bus)
+        pci_device_reset(&s->pci);
 }
 
 static int map_legacy(struct vga *s, struct error *err)

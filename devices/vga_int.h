@@ -104,8 +104,6 @@ struct vga {
     struct pci_device pci;
     uint8_t *rom;
     uint32_t rom_size;
-    uint64_t rom_mapped_at;
-    bool rom_mapped;
 };
 
 static inline bool vga_vbe_enabled(const struct vga *s)

@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 
+#include "devices/pci.h"
 #include "devices/vga.h"
 
 struct rig {
@@ -617,4 +618,48 @@ TEST(odd_even_planes)
     /* A0000 is not decoded in mode 3 (memory map 3 = B8000-BFFFF) */
     ASSERT_EQ(bus_read(r.bus, 0xA0000, 1), 0xFF);
     rig_free(&r);
+}
+
+/* The PCI function as SeaBIOS sees it: ids, BAR0 = VRAM, BAR2 = MMIO registers, ROM BAR = VGA BIOS. */
+TEST(pci_function)
+{
+    struct rig r = rig_new();
+    struct pci_bus *pb = pci_bus_new(r.bus);
+    uint8_t rom[3000];
+    memset(rom, 0, sizeof rom);
+    rom[0] = 0x55;
+    rom[1] = 0xAA;
+    rom[2] = (uint8_t)((sizeof rom + 511) / 512);
+    struct error err = {0};
+    ASSERT_EQ(vga_pci_register(r.vga, pb, 2 << 3, rom, sizeof rom, &err), 0);
+    int df = 2 << 3;
+    ASSERT_EQ(pci_config_read(pb, df, PCI_VENDOR_ID, 4), 0x11111234);
+    ASSERT_EQ(pci_config_read(pb, df, PCI_REVISION_ID, 4), 0x03000002);
+    ASSERT_EQ(pci_config_read(pb, df, PCI_SUBSYSTEM_VENDOR_ID, 4), 0x11001af4);
+    /* BAR sizing: 16 MiB prefetchable memory, 4 KiB MMIO, 4 KiB ROM */
+    pci_config_write(pb, df, PCI_BASE_ADDRESS_0, 0xFFFFFFFF, 4);
+    ASSERT_EQ(pci_config_read(pb, df, PCI_BASE_ADDRESS_0, 4), 0xFF000008);
+    pci_config_write(pb, df, PCI_BASE_ADDRESS_0 + 8, 0xFFFFFFFF, 4);
+    ASSERT_EQ(pci_config_read(pb, df, PCI_BASE_ADDRESS_0 + 8, 4), 0xFFFFF000);
+    pci_config_write(pb, df, PCI_ROM_ADDRESS, 0xFFFFFFFE, 4);
+    ASSERT_EQ(pci_config_read(pb, df, PCI_ROM_ADDRESS, 4), 0xFFFFF000);
+    pci_config_write(pb, df, PCI_BASE_ADDRESS_0, 0xFD000000, 4);
+    pci_config_write(pb, df, PCI_BASE_ADDRESS_0 + 8, 0xFEBF0000, 4);
+    pci_config_write(pb, df, PCI_ROM_ADDRESS, 0xFEBE0001, 4);
+    pci_config_write(pb, df, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+    bus_write(r.bus, 0xFD000000 + 0x1234, 0xCAFE, 2);
+    ASSERT_EQ(vga_vram(r.vga)[0x1234], 0xFE);
+    ASSERT_EQ(bus_read(r.bus, 0xFEBE0000, 2), 0xAA55);
+    bus_write(r.bus, 0xFEBE0000, 0, 1); /* read-only */
+    ASSERT_EQ(bus_read(r.bus, 0xFEBE0000, 1), 0x55);
+    /* dispi register 0 (ID) and the misc output register through BAR2 */
+    bus_write(r.bus, 0xFEBF0000 + VGA_MMIO_DISPI, VBE_DISPI_ID5, 2);
+    ASSERT_EQ(bus_read(r.bus, 0xFEBF0000 + VGA_MMIO_DISPI, 2), VBE_DISPI_ID5);
+    ASSERT_EQ(bus_read(r.bus, 0xFEBF0000 + VGA_MMIO_DISPI + 2 * VBE_DISPI_INDEX_VIDEO_MEMORY_64K, 2), 256);
+    bus_write(r.bus, 0xFEBF0000 + VGA_MMIO_PORTS + 2, 0x67, 1);
+    ASSERT_EQ(inb(&r, 0x3CC), 0x67);
+    vga_reset(r.vga); /* machine reset: decoding off */
+    ASSERT_EQ(bus_read(r.bus, 0xFEBE0000, 2), 0xFFFF);
+    rig_free(&r);
+    pci_bus_free(pb);
 }
