@@ -6,6 +6,7 @@
 #include "formats/png.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +63,7 @@ int png_write_xrgb(const char *path, const uint32_t *pixels, unsigned width, uns
     if (!width || !height || stride < (size_t)width * 4)
         return error_set(err, EX_SOFTWARE, "%s: no picture to write (%ux%u)", path, width, height);
     size_t n = strlen(path);
-    char *tmp = malloc(n + 8);
+    char *tmp = malloc(n + 32);
     struct png_job j = {.pixels = pixels, .width = width, .height = height, .stride = stride};
     j.row = malloc((size_t)width * 3);
     if (!tmp || !j.row) {
@@ -70,9 +71,13 @@ int png_write_xrgb(const char *path, const uint32_t *pixels, unsigned width, uns
         free(j.row);
         return error_set(err, EX_OSERR, "%s: out of memory", path);
     }
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".XXXXXX", 8);
-    int fd = mkstemp(tmp);
+    int fd = -1;
+    for (unsigned i = 0; fd < 0 && i < 100; i++) { /* another thread may be writing one too */
+        snprintf(tmp, n + 32, "%s.tmp%ld.%u", path, (long)getpid(), i);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
     int rc = -1;
     if (fd < 0) {
         error_set(err, EX_CANTCREAT, "%s: %s", path, strerror(errno));

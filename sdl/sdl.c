@@ -14,6 +14,8 @@
 #include "sdl/frontend.h"
 
 #include <SDL.h>
+#include <SDL_syswm.h>
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +32,8 @@ struct frontend {
     int asked_w, asked_h; /* the window size we asked for last */
     uint64_t seen_gen;
     bool grabbed, fullscreen, user_resized, close_requested, need_present;
+    bool closed_in_batch;
+    struct ui_rect saved; /* the window before a full screen without window manager */ /* SDL follows the last window's close with SDL_QUIT: one request */
     unsigned buttons;
     struct ui_keys keys;
     struct ui_rect dst;  /* picture in output pixels */
@@ -58,11 +62,75 @@ static void set_grab(struct frontend *fe, bool on)
     update_title(fe);
 }
 
+#if defined(SDL_VIDEO_DRIVER_X11)
+/*
+ * True on an X server without an EWMH window manager (a bare kiosk session,
+ * Xvfb): nobody there acts on SDL's full-screen request. libX11 is already
+ * loaded by SDL; it is looked up rather than linked.
+ */
+static bool x11_without_wm(SDL_Window *win)
+{
+    SDL_SysWMinfo info;
+    SDL_VERSION(&info.version);
+    if (!SDL_GetWindowWMInfo(win, &info) || info.subsystem != SDL_SYSWM_X11)
+        return false;
+    void *lib = dlopen("libX11.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    if (!lib)
+        return false;
+    Atom (*intern)(Display *, const char *, Bool) = (Atom(*)(Display *, const char *, Bool))dlsym(lib, "XInternAtom");
+    int (*getprop)(Display *, Window, Atom, long, long, Bool, Atom, Atom *, int *, unsigned long *,
+                   unsigned long *, unsigned char **) =
+        (int (*)(Display *, Window, Atom, long, long, Bool, Atom, Atom *, int *, unsigned long *,
+                 unsigned long *, unsigned char **))dlsym(lib, "XGetWindowProperty");
+    int (*xfree)(void *) = (int (*)(void *))dlsym(lib, "XFree");
+    bool none = false;
+    if (intern && getprop && xfree) {
+        Display *d = info.info.x11.display;
+        Atom type;
+        int format;
+        unsigned long n = 0, after;
+        unsigned char *data = NULL;
+        Atom check = intern(d, "_NET_SUPPORTING_WM_CHECK", False);
+        if (getprop(d, DefaultRootWindow(d), check, 0, 1, False, XA_WINDOW, &type, &format, &n,
+                    &after, &data) == Success)
+            none = n == 0;
+        else
+            none = true;
+        if (data)
+            xfree(data);
+    }
+    dlclose(lib);
+    return none;
+}
+#else
+static bool x11_without_wm(SDL_Window *win)
+{
+    (void)win;
+    return false;
+}
+#endif
+
+/* Full screen by the window manager, or a borderless window over the display without one. */
 static void set_fullscreen(struct frontend *fe, bool on)
 {
     fe->fullscreen = on;
-    SDL_SetWindowFullscreen(fe->win, on ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
     fe->need_present = true;
+    if (!x11_without_wm(fe->win)) {
+        SDL_SetWindowFullscreen(fe->win, on ? SDL_WINDOW_FULLSCREEN_DESKTOP : 0);
+        return;
+    }
+    SDL_Rect b;
+    if (on && SDL_GetDisplayBounds(SDL_GetWindowDisplayIndex(fe->win), &b) == 0) {
+        SDL_GetWindowPosition(fe->win, &fe->saved.x, &fe->saved.y);
+        SDL_GetWindowSize(fe->win, &fe->saved.w, &fe->saved.h);
+        SDL_SetWindowBordered(fe->win, SDL_FALSE);
+        SDL_SetWindowPosition(fe->win, b.x, b.y);
+        SDL_SetWindowSize(fe->win, b.w, b.h);
+    } else if (!on && fe->saved.w) {
+        SDL_SetWindowBordered(fe->win, SDL_TRUE);
+        SDL_SetWindowPosition(fe->win, fe->saved.x, fe->saved.y);
+        SDL_SetWindowSize(fe->win, fe->saved.w, fe->saved.h);
+    }
 }
 
 struct frontend *sdl_frontend_new(const struct frontend_opts *opts, struct display *display,
@@ -270,6 +338,7 @@ static void window_event(struct frontend *fe, const SDL_WindowEvent *w)
     switch (w->event) {
     case SDL_WINDOWEVENT_CLOSE:
         close_request(fe);
+        fe->closed_in_batch = true;
         break;
     case SDL_WINDOWEVENT_RESIZED:
         if (!fe->fullscreen && (w->data1 != fe->asked_w || w->data2 != fe->asked_h))
@@ -292,7 +361,8 @@ static void handle(struct frontend *fe, const SDL_Event *e)
 {
     switch (e->type) {
     case SDL_QUIT:
-        close_request(fe);
+        if (!fe->closed_in_batch)
+            close_request(fe);
         break;
     case SDL_WINDOWEVENT:
         window_event(fe, &e->window);
@@ -319,6 +389,7 @@ int sdl_frontend_run(struct frontend *fe, struct error *err)
         uint64_t now = SDL_GetTicks64();
         SDL_Event e;
         if (SDL_WaitEventTimeout(&e, next > now ? (int)(next - now) : 0)) {
+            fe->closed_in_batch = false;
             handle(fe, &e);
             while (SDL_PollEvent(&e))
                 handle(fe, &e);
