@@ -1,0 +1,67 @@
+# Shared plumbing for the SDL tests: a private Xvfb, window lookup, X screen
+# grabs and pixel comparison. Source it; call xvfb_start first (it prints a
+# SKIP line for the area and returns 1 when no X server can run).
+if [ "${SAN:-}" = 1 ]; then SDL_TOOLS=${BUILD:-build}/san/tests/sdl; else SDL_TOOLS=${BUILD:-build}/obj/tests/sdl; fi
+XVFB_PID=
+
+xvfb_start() { # area
+    for t in Xvfb xdotool xwd convert compare; do
+        command -v $t >/dev/null || { echo "SKIP $1/xvfb: $t not installed (tools/deps/check-sdl.txt)"; return 1; }
+    done
+    local n
+    for n in $(seq 90 120); do
+        [ -e /tmp/.X11-unix/X$n ] || [ -e /tmp/.X$n-lock ] && continue
+        Xvfb :$n -screen 0 1024x768x24 -nolisten tcp >/dev/null 2>&1 &
+        XVFB_PID=$!
+        for _ in $(seq 50); do
+            [ -e /tmp/.X11-unix/X$n ] && { export DISPLAY=:$n; trap xvfb_stop EXIT; return 0; }
+            kill -0 $XVFB_PID 2>/dev/null || break
+            sleep 0.1
+        done
+        kill $XVFB_PID 2>/dev/null
+    done
+    echo "SKIP $1/xvfb: Xvfb did not start"
+    return 1
+}
+
+xvfb_stop() {
+    [ -n "$XVFB_PID" ] && kill $XVFB_PID 2>/dev/null && wait $XVFB_PID 2>/dev/null
+    XVFB_PID=
+}
+
+wait_window() { # name-pattern [seconds] -> prints the window id
+    local i
+    for i in $(seq $((${2:-10} * 10))); do
+        local w
+        w=$(xdotool search --name "$1" 2>/dev/null | head -1)
+        [ -n "$w" ] && { echo "$w"; return 0; }
+        sleep 0.1
+    done
+    return 1
+}
+
+wait_for() { # file pattern [seconds]
+    local i
+    for i in $(seq $((${3:-10} * 10))); do
+        grep -qa -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+geometry() { # window -> "W H X Y"
+    xdotool getwindowgeometry --shell "$1" | awk -F= '/^(WIDTH|HEIGHT|X|Y)=/{v[$1]=$2} END{print v["WIDTH"], v["HEIGHT"], v["X"], v["Y"]}'
+}
+
+# Pixels of the X screen inside the window that differ from png (0 = identical).
+screen_diff() { # window png out-dir
+    local w h x y
+    read -r w h x y <<<"$(geometry "$1")"
+    xwd -root -silent | convert xwd:- -crop "${w}x${h}+${x}+${y}" +repage "$3/xscreen.png"
+    compare -metric AE "$3/xscreen.png" "$2" null: 2>&1 | awk '{print $1}'
+}
+
+# CPU seconds (user+system) of one thread: pid tid
+thread_cpu() {
+    awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/task/$2/stat"
+}
