@@ -18,7 +18,7 @@
  * FXSAVE/FXRSTOR). MMX instructions run on the host's MM0/MM1 with the
  * operands copied in, then get the x87 side effects (TOP = 0, all tags
  * valid, exponent bits of a written register all ones; EMMS empties the
- * tags). The shift-by-immediate groups 0F 71/72/73 run as their
+ * tags and sets TOP 0). The shift-by-immediate groups 0F 71/72/73 run as their
  * shift-by-mm forms with the immediate as the 64-bit count, which is the
  * same operation. Needs an x86-64 host.
  */
@@ -681,14 +681,12 @@ enum fpu_result mmx_exec(struct fpu *f, const struct mmx_insn *in, uint64_t *out
     *out_valid = false;
     if (!mmx_op_valid(op))
         return FPU_UD;
-    if (op == 0x77) {
-        f->ftw = 0;
-        return FPU_OK;
-    }
     if (op >= 0x71 && op <= 0x73 && (!in->rm_is_reg || !mmx_group_op(op, reg)))
         return FPU_UD;
     f->fsw &= (uint16_t)~FSW_TOP;
-    f->ftw = 0xff;
+    f->ftw = op == 0x77 ? 0 : 0xff; /* EMMS: all empty, TOP 0 too */
+    if (op == 0x77)
+        return FPU_OK;
     uint64_t src = in->rm_is_reg ? mm_get(f, rm) : in->src;
     switch (op) {
     case 0x6e: /* MOVD mm, r/m32 */
