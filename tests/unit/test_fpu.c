@@ -994,7 +994,7 @@ static void mmx_case(const struct mmx_insn *in, unsigned slot)
     void *arg = gpr_in ? (void *)(uintptr_t)v : mem;
     uint64_t rax = slot_fn(slot)(&im, arg, 0x202, &fl);
     struct mmx_insn e = *in;
-    e.src = in->opcode == 0x6e ? (uint32_t)v : v;
+    e.src = v; /* MOVD must use the low 32 bits only */
     struct fpu *f = fpu_new();
     fpu_set_state(f, &st);
     uint64_t out = 0;
