@@ -8,8 +8,8 @@
  * instruction: an unmasked guest exception sets ES in the saved image and
  * never traps the host. Each instruction has a stub of its own in a table
  * assembled below (the guest's opcode and ModRM byte, memory forms
- * rewritten to address [rsi], the guest's operand buffer). The host's own
- * x87 environment is saved and restored around each call. What the guest
+ * rewritten to address [rsi], the guest's operand buffer). The host's
+ * control word is kept; its x87 stack is empty between calls anyway. What the guest
  * can observe beyond the arithmetic is done here in C: encodings that are
  * invalid on a P6 (#UD, incl. the SSE3 FISTTP), FIP/FCS/FOP/FDP/FDS
  * bookkeeping, sticky exception flags with ES/B recomputed as the hardware
@@ -112,15 +112,30 @@ __asm__(".pushsection .text\n"
         ".popsection\n");
 
 /*
- * Runs one stub with the guest image loaded: host EFLAGS OF SF ZF AF PF CF
- * come from *flags and go back there. The host's x87 environment is kept
- * in the 32 bytes below the red zone.
+ * Runs one stub with the guest image loaded. FNSAVE leaves the host's x87
+ * empty, as the ABI has it between calls; the host's control word is put
+ * back.
  */
-static void host_x87(struct fsave_img *img, const unsigned char *stub, void *mem, uint64_t *flags)
+static void host_x87(struct fsave_img *img, const unsigned char *stub, void *mem)
+{
+    __asm__ volatile("lea -136(%%rsp), %%rsp\n\t"
+                     "fnstcw (%%rsp)\n\t"
+                     "frstor (%[img])\n\t"
+                     "call *%[stub]\n\t"
+                     "fnsave (%[img])\n\t"
+                     "fldcw (%%rsp)\n\t"
+                     "lea 136(%%rsp), %%rsp\n\t"
+                     :
+                     : [img] "r"(img), [stub] "r"(stub), "S"(mem)
+                     : "memory");
+}
+
+/* The same for FCMOVcc and FCOMI: host EFLAGS OF SF ZF AF PF CF come from *flags and go back there. */
+static void host_x87_eflags(struct fsave_img *img, const unsigned char *stub, uint64_t *flags)
 {
     uint64_t fl = *flags & EFLAGS_FPU;
-    __asm__ volatile("lea -160(%%rsp), %%rsp\n\t"
-                     "fnstenv (%%rsp)\n\t"
+    __asm__ volatile("lea -136(%%rsp), %%rsp\n\t"
+                     "fnstcw (%%rsp)\n\t"
                      "pushfq\n\t"
                      "pop %%rax\n\t"
                      "and $~0x8d5, %%rax\n\t"
@@ -132,10 +147,10 @@ static void host_x87(struct fsave_img *img, const unsigned char *stub, void *mem
                      "fnsave (%[img])\n\t"
                      "pushfq\n\t"
                      "pop %[fl]\n\t"
-                     "fldenv (%%rsp)\n\t"
-                     "lea 160(%%rsp), %%rsp\n\t"
+                     "fldcw (%%rsp)\n\t"
+                     "lea 136(%%rsp), %%rsp\n\t"
                      : [fl] "+r"(fl)
-                     : [img] "r"(img), [stub] "r"(stub), "S"(mem)
+                     : [img] "r"(img), [stub] "r"(stub)
                      : "rax", "memory", "cc");
     *flags = fl & EFLAGS_FPU;
 }
@@ -518,12 +533,15 @@ void fpu_fxrstor(struct fpu *f, const uint8_t in[512])
 
 /* ---- execution ---- */
 
+/* The host only tells empty from not empty when it loads tags: it classifies the contents itself. */
 static void image_from(const struct fpu *f, struct fsave_img *img)
 {
-    memset(img, 0, sizeof(*img));
     img->fcw = f->fcw;
     img->fsw = f->fsw & (FSW_C | FSW_TOP); /* no flags: nothing pending on the host */
-    img->ftw = full_tags(f);
+    img->ftw = 0;
+    for (int i = 0; i < 8; i++)
+        if (!(f->ftw >> i & 1))
+            img->ftw |= (uint16_t)(TAG_EMPTY << (2 * i));
     regs_store(f, &img->st[0][0]);
 }
 
@@ -546,23 +564,29 @@ static void note_insn(struct fpu *f, const struct fpu_insn *in)
     }
 }
 
-static bool is_fcomi(uint8_t op, uint8_t modrm)
+/* FCMOVcc (DA/DB C0..DF) reads EFLAGS, FUCOMI/FCOMI(P) (DB/DF E8..F7) write them. */
+static bool uses_eflags(uint8_t op, uint8_t modrm)
 {
-    return (op == 0xdb || op == 0xdf) && modrm >= 0xe8 && modrm < 0xf8;
+    return (op == 0xda || op == 0xdb || op == 0xdf) && modrm >= 0xc0 &&
+           (op == 0xdf ? (modrm >= 0xe8 && modrm < 0xf8) : (modrm < 0xe0 || (op == 0xdb && modrm >= 0xe8 && modrm < 0xf8)));
 }
 
 static void exec_host(struct fpu *f, const struct fpu_insn *in, uint8_t *mem)
 {
     struct fsave_img img;
-    uint64_t flags = in->eflags ? *in->eflags : 0;
     unsigned idx = is_reg_form(in->modrm) ? 8u + (in->modrm & 0x3f) : (in->modrm >> 3) & 7u;
+    const unsigned char *stub = vmplay_fpu_stubs + ((in->op - 0xd8u) * X87_STUBS_PER_OP + idx) * STUB_SIZE;
     image_from(f, &img);
-    host_x87(&img, vmplay_fpu_stubs + ((in->op - 0xd8u) * X87_STUBS_PER_OP + idx) * STUB_SIZE,
-             mem, &flags);
+    if (uses_eflags(in->op, in->modrm)) {
+        uint64_t flags = in->eflags ? *in->eflags : 0;
+        host_x87_eflags(&img, stub, &flags);
+        if (in->eflags && in->modrm >= 0xe8) /* FCOMI family; FCMOVcc leaves EFLAGS alone */
+            *in->eflags = (*in->eflags & ~(uint32_t)EFLAGS_FPU) | (uint32_t)flags;
+    } else {
+        host_x87(&img, stub, mem);
+    }
     image_to(f, &img);
     note_insn(f, in);
-    if (is_fcomi(in->op, in->modrm) && in->eflags)
-        *in->eflags = (*in->eflags & ~(uint32_t)EFLAGS_FPU) | (uint32_t)flags;
 }
 
 /* Control instructions with a memory operand: none of them touch FIP/FOP/FDP. */
