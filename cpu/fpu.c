@@ -53,14 +53,6 @@
 
 enum tag { TAG_VALID, TAG_ZERO, TAG_SPECIAL, TAG_EMPTY };
 
-struct fpu {
-    uint16_t fcw, fsw, fop;
-    uint8_t ftw; /* abridged: bit i set = physical register i not empty */
-    uint32_t fip, fdp;
-    uint16_t fcs, fds;
-    uint8_t reg[8][10]; /* physical registers R0..R7 */
-};
-
 /* The 108-byte FSAVE image in the 32-bit protected-mode layout, as the host writes it. */
 struct fsave_img {
     uint16_t fcw, rsv0, fsw, rsv1, ftw, rsv2;
@@ -72,6 +64,16 @@ struct fsave_img {
 } __attribute__((packed));
 
 _Static_assert(sizeof(struct fsave_img) == 108, "FSAVE image layout");
+
+/*
+ * The guest's x87 state is kept as the image the host loads and stores, so
+ * that an instruction costs one FRSTOR and one FNSAVE. Of the tag word only
+ * empty (11) or not counts: the host classifies the contents itself, and
+ * FSTENV/FSAVE here compute the full tags from the contents as it does.
+ */
+struct fpu {
+    struct fsave_img s;
+};
 
 /*
  * Stub table: for each opcode D8..DF, 8 memory forms (ModRM.reg 0..7, with
@@ -174,7 +176,7 @@ static uint64_t host_mmx(uint8_t opcode, uint64_t dst, uint64_t src)
 
 static unsigned fpu_top(const struct fpu *f)
 {
-    return (f->fsw & FSW_TOP) >> FSW_TOP_SHIFT;
+    return (f->s.fsw & FSW_TOP) >> FSW_TOP_SHIFT;
 }
 
 static uint16_t get16(const uint8_t *p)
@@ -211,23 +213,61 @@ static enum tag tag_of(const uint8_t r[10])
     return (mant >> 63) ? TAG_VALID : TAG_SPECIAL;
 }
 
+/* Physical register Ri. */
+static uint8_t *phys(struct fpu *f, unsigned i)
+{
+    return f->s.st[(i - fpu_top(f)) & 7];
+}
+
+static const uint8_t *phys_c(const struct fpu *f, unsigned i)
+{
+    return f->s.st[(i - fpu_top(f)) & 7];
+}
+
+static bool is_empty(const struct fpu *f, unsigned i)
+{
+    return ((f->s.ftw >> (2 * i)) & 3) == TAG_EMPTY;
+}
+
 static uint16_t full_tags(const struct fpu *f)
 {
     uint16_t tw = 0;
-    for (int i = 0; i < 8; i++) {
-        enum tag t = (f->ftw >> i & 1) ? tag_of(f->reg[i]) : TAG_EMPTY;
+    for (unsigned i = 0; i < 8; i++) {
+        enum tag t = is_empty(f, i) ? TAG_EMPTY : tag_of(phys_c(f, i));
         tw |= (uint16_t)(t << (2 * i));
     }
     return tw;
 }
 
-static uint8_t abridged_tags(uint16_t tw)
+static uint8_t get_abridged(const struct fpu *f)
 {
     uint8_t a = 0;
-    for (int i = 0; i < 8; i++)
-        if (((tw >> (2 * i)) & 3) != TAG_EMPTY)
+    for (unsigned i = 0; i < 8; i++)
+        if (!is_empty(f, i))
             a |= (uint8_t)(1u << i);
     return a;
+}
+
+static void set_abridged(struct fpu *f, uint8_t a)
+{
+    uint16_t tw = 0;
+    for (unsigned i = 0; i < 8; i++)
+        if (!(a >> i & 1))
+            tw |= (uint16_t)(TAG_EMPTY << (2 * i));
+    f->s.ftw = tw;
+}
+
+/* A new TOP: the registers stay where they are physically, so the stack-order copy turns. */
+static void set_top(struct fpu *f, unsigned top)
+{
+    unsigned old = fpu_top(f);
+    if (top == old)
+        return;
+    uint8_t st[8][10];
+    for (unsigned j = 0; j < 8; j++)
+        memcpy(st[j], f->s.st[(top + j - old) & 7], 10);
+    memcpy(f->s.st, st, sizeof(st));
+    f->s.fsw = (uint16_t)((f->s.fsw & ~FSW_TOP) | top << FSW_TOP_SHIFT);
 }
 
 /* ES and B follow the exception flags that are not masked. */
@@ -241,23 +281,24 @@ static uint16_t fsw_settle(uint16_t fsw, uint16_t fcw)
 
 static void set_fcw(struct fpu *f, uint16_t fcw)
 {
-    f->fcw = (fcw & FCW_KEEP) | FCW_ONE;
-    f->fsw = fsw_settle(f->fsw, f->fcw);
+    f->s.fcw = (fcw & FCW_KEEP) | FCW_ONE;
+    f->s.fsw = fsw_settle(f->s.fsw, f->s.fcw);
 }
 
 static void set_fsw(struct fpu *f, uint16_t fsw)
 {
-    f->fsw = fsw_settle(fsw, f->fcw);
+    set_top(f, (fsw & FSW_TOP) >> FSW_TOP_SHIFT);
+    f->s.fsw = fsw_settle(fsw, f->s.fcw);
 }
 
 static void fninit(struct fpu *f)
 {
-    f->fcw = FCW_INIT;
-    f->fsw = 0;
-    f->ftw = 0;
-    f->fop = 0;
-    f->fip = f->fdp = 0;
-    f->fcs = f->fds = 0;
+    f->s.fcw = FCW_INIT;
+    set_fsw(f, 0);
+    f->s.ftw = 0xffff;
+    f->s.fop = 0;
+    f->s.fip = f->s.fdp = 0;
+    f->s.fcs = f->s.fds = 0;
 }
 
 struct fpu *fpu_new(void)
@@ -285,37 +326,37 @@ void fpu_reset(struct fpu *f)
 
 void fpu_get_state(const struct fpu *f, struct cpu_fpu_state *st)
 {
-    st->fcw = f->fcw;
-    st->fsw = f->fsw;
-    st->fop = f->fop;
-    st->ftw = f->ftw;
-    st->fip = f->fip;
-    st->fdp = f->fdp;
-    st->fcs = f->fcs;
-    st->fds = f->fds;
+    st->fcw = f->s.fcw;
+    st->fsw = f->s.fsw;
+    st->fop = f->s.fop;
+    st->ftw = get_abridged(f);
+    st->fip = f->s.fip;
+    st->fdp = f->s.fdp;
+    st->fcs = f->s.fcs;
+    st->fds = f->s.fds;
     for (int i = 0; i < 8; i++) {
         memset(st->st[i], 0, sizeof(st->st[i]));
-        memcpy(st->st[i], f->reg[i], 10);
+        memcpy(st->st[i], phys_c(f, (unsigned)i), 10);
     }
 }
 
 void fpu_set_state(struct fpu *f, const struct cpu_fpu_state *st)
 {
-    f->fcw = (st->fcw & FCW_KEEP) | FCW_ONE;
+    f->s.fcw = (st->fcw & FCW_KEEP) | FCW_ONE;
     set_fsw(f, st->fsw);
-    f->fop = st->fop & 0x7ff;
-    f->ftw = st->ftw;
-    f->fip = (uint32_t)st->fip;
-    f->fdp = (uint32_t)st->fdp;
-    f->fcs = st->fcs;
-    f->fds = st->fds;
+    f->s.fop = st->fop & 0x7ff;
+    set_abridged(f, st->ftw);
+    f->s.fip = (uint32_t)st->fip;
+    f->s.fdp = (uint32_t)st->fdp;
+    f->s.fcs = st->fcs;
+    f->s.fds = st->fds;
     for (int i = 0; i < 8; i++)
-        memcpy(f->reg[i], st->st[i], 10);
+        memcpy(phys(f, (unsigned)i), st->st[i], 10);
 }
 
 bool fpu_pending(const struct fpu *f)
 {
-    return (f->fsw & FSW_ES) != 0;
+    return (f->s.fsw & FSW_ES) != 0;
 }
 
 /* ---- encodings ---- */
@@ -430,29 +471,29 @@ static uint32_t real_linear(uint16_t sel, uint32_t off)
 static void env_store(const struct fpu *f, const struct fpu_insn *in, uint8_t *m)
 {
     uint16_t tw = full_tags(f);
-    uint32_t ip = in->pmode ? f->fip : real_linear(f->fcs, f->fip);
-    uint32_t dp = in->pmode ? f->fdp : real_linear(f->fds, f->fdp);
+    uint32_t ip = in->pmode ? f->s.fip : real_linear(f->s.fcs, f->s.fip);
+    uint32_t dp = in->pmode ? f->s.fdp : real_linear(f->s.fds, f->s.fdp);
     if (!in->op32) {
-        put16(m + 0, f->fcw);
-        put16(m + 2, f->fsw);
+        put16(m + 0, f->s.fcw);
+        put16(m + 2, f->s.fsw);
         put16(m + 4, tw);
         put16(m + 6, ip);
-        put16(m + 8, in->pmode ? f->fcs : (uint32_t)(f->fop | (ip >> 16 & 0xf) << 12));
+        put16(m + 8, in->pmode ? f->s.fcs : (uint32_t)(f->s.fop | (ip >> 16 & 0xf) << 12));
         put16(m + 10, dp);
-        put16(m + 12, in->pmode ? f->fds : (dp >> 16 & 0xf) << 12);
+        put16(m + 12, in->pmode ? f->s.fds : (dp >> 16 & 0xf) << 12);
         return;
     }
-    put32(m + 0, 0xffff0000u | f->fcw);
-    put32(m + 4, 0xffff0000u | f->fsw);
+    put32(m + 0, 0xffff0000u | f->s.fcw);
+    put32(m + 4, 0xffff0000u | f->s.fsw);
     put32(m + 8, 0xffff0000u | tw);
     if (in->pmode) {
         put32(m + 12, ip);
-        put32(m + 16, f->fcs | (uint32_t)f->fop << 16);
+        put32(m + 16, f->s.fcs | (uint32_t)f->s.fop << 16);
         put32(m + 20, dp);
-        put32(m + 24, 0xffff0000u | f->fds);
+        put32(m + 24, 0xffff0000u | f->s.fds);
     } else {
         put32(m + 12, 0xffff0000u | (ip & 0xffff));
-        put32(m + 16, f->fop | (ip >> 16) << 12);
+        put32(m + 16, f->s.fop | (ip >> 16) << 12);
         put32(m + 20, 0xffff0000u | (dp & 0xffff));
         put32(m + 24, (dp >> 16) << 12);
     }
@@ -461,106 +502,89 @@ static void env_store(const struct fpu *f, const struct fpu_insn *in, uint8_t *m
 static void env_load(struct fpu *f, const struct fpu_insn *in, const uint8_t *m)
 {
     unsigned w = in->op32 ? 4 : 2;
-    f->fcw = (get16(m) & FCW_KEEP) | FCW_ONE;
+    f->s.fcw = (get16(m) & FCW_KEEP) | FCW_ONE;
     set_fsw(f, get16(m + w));
-    f->ftw = abridged_tags(get16(m + 2 * w));
+    uint16_t tw = get16(m + 2 * w);
+    uint8_t a = 0;
+    for (unsigned i = 0; i < 8; i++)
+        if (((tw >> (2 * i)) & 3) != TAG_EMPTY)
+            a |= (uint8_t)(1u << i);
+    set_abridged(f, a);
     if (in->op32 && in->pmode) {
-        f->fip = get32(m + 12);
-        f->fcs = get16(m + 16);
-        f->fop = get16(m + 18) & 0x7ff;
-        f->fdp = get32(m + 20);
-        f->fds = get16(m + 24);
+        f->s.fip = get32(m + 12);
+        f->s.fcs = get16(m + 16);
+        f->s.fop = get16(m + 18) & 0x7ff;
+        f->s.fdp = get32(m + 20);
+        f->s.fds = get16(m + 24);
     } else if (in->op32) {
-        f->fip = get16(m + 12) | (get32(m + 16) >> 12 & 0xffff) << 16;
-        f->fop = get16(m + 16) & 0x7ff;
-        f->fdp = get16(m + 20) | (get32(m + 24) >> 12 & 0xffff) << 16;
-        f->fcs = f->fds = 0;
+        f->s.fip = get16(m + 12) | (get32(m + 16) >> 12 & 0xffff) << 16;
+        f->s.fop = get16(m + 16) & 0x7ff;
+        f->s.fdp = get16(m + 20) | (get32(m + 24) >> 12 & 0xffff) << 16;
+        f->s.fcs = f->s.fds = 0;
     } else if (in->pmode) {
-        f->fip = get16(m + 6);
-        f->fcs = get16(m + 8);
-        f->fdp = get16(m + 10);
-        f->fds = get16(m + 12);
+        f->s.fip = get16(m + 6);
+        f->s.fcs = get16(m + 8);
+        f->s.fdp = get16(m + 10);
+        f->s.fds = get16(m + 12);
     } else {
-        f->fip = get16(m + 6) | (uint32_t)(get16(m + 8) >> 12) << 16;
-        f->fop = get16(m + 8) & 0x7ff;
-        f->fdp = get16(m + 10) | (uint32_t)(get16(m + 12) >> 12) << 16;
-        f->fcs = f->fds = 0;
+        f->s.fip = get16(m + 6) | (uint32_t)(get16(m + 8) >> 12) << 16;
+        f->s.fop = get16(m + 8) & 0x7ff;
+        f->s.fdp = get16(m + 10) | (uint32_t)(get16(m + 12) >> 12) << 16;
+        f->s.fcs = f->s.fds = 0;
     }
 }
 
 static void regs_store(const struct fpu *f, uint8_t *m)
 {
-    for (unsigned i = 0; i < 8; i++)
-        memcpy(m + 10 * i, f->reg[(fpu_top(f) + i) & 7], 10);
+    memcpy(m, f->s.st, sizeof(f->s.st));
 }
 
 static void regs_load(struct fpu *f, const uint8_t *m)
 {
-    for (unsigned i = 0; i < 8; i++)
-        memcpy(f->reg[(fpu_top(f) + i) & 7], m + 10 * i, 10);
+    memcpy(f->s.st, m, sizeof(f->s.st));
 }
 
 void fpu_fxsave(const struct fpu *f, uint8_t out[512])
 {
     memset(out, 0, 24);
-    put16(out + 0, f->fcw);
-    put16(out + 2, f->fsw);
-    out[4] = f->ftw;
-    put16(out + 6, f->fop);
-    put32(out + 8, f->fip);
-    put16(out + 12, f->fcs);
-    put32(out + 16, f->fdp);
-    put16(out + 20, f->fds);
+    put16(out + 0, f->s.fcw);
+    put16(out + 2, f->s.fsw);
+    out[4] = get_abridged(f);
+    put16(out + 6, f->s.fop);
+    put32(out + 8, f->s.fip);
+    put16(out + 12, f->s.fcs);
+    put32(out + 16, f->s.fdp);
+    put16(out + 20, f->s.fds);
     for (unsigned i = 0; i < 8; i++) {
         memset(out + 32 + 16 * i, 0, 16);
-        memcpy(out + 32 + 16 * i, f->reg[(fpu_top(f) + i) & 7], 10);
+        memcpy(out + 32 + 16 * i, f->s.st[i], 10);
     }
 }
 
 void fpu_fxrstor(struct fpu *f, const uint8_t in[512])
 {
-    f->fcw = (get16(in) & FCW_KEEP) | FCW_ONE;
+    f->s.fcw = (get16(in) & FCW_KEEP) | FCW_ONE;
     set_fsw(f, get16(in + 2));
-    f->ftw = in[4];
-    f->fop = get16(in + 6) & 0x7ff;
-    f->fip = get32(in + 8);
-    f->fcs = get16(in + 12);
-    f->fdp = get32(in + 16);
-    f->fds = get16(in + 20);
+    set_abridged(f, in[4]);
+    f->s.fop = get16(in + 6) & 0x7ff;
+    f->s.fip = get32(in + 8);
+    f->s.fcs = get16(in + 12);
+    f->s.fdp = get32(in + 16);
+    f->s.fds = get16(in + 20);
     for (unsigned i = 0; i < 8; i++)
-        memcpy(f->reg[(fpu_top(f) + i) & 7], in + 32 + 16 * i, 10);
+        memcpy(f->s.st[i], in + 32 + 16 * i, 10);
 }
 
 /* ---- execution ---- */
 
-/* The host only tells empty from not empty when it loads tags: it classifies the contents itself. */
-static void image_from(const struct fpu *f, struct fsave_img *img)
-{
-    img->fcw = f->fcw;
-    img->fsw = f->fsw & (FSW_C | FSW_TOP); /* no flags: nothing pending on the host */
-    img->ftw = 0;
-    for (int i = 0; i < 8; i++)
-        if (!(f->ftw >> i & 1))
-            img->ftw |= (uint16_t)(TAG_EMPTY << (2 * i));
-    regs_store(f, &img->st[0][0]);
-}
-
-static void image_to(struct fpu *f, const struct fsave_img *img)
-{
-    uint16_t flags = (uint16_t)((f->fsw | img->fsw) & FSW_FLAGS);
-    set_fsw(f, (uint16_t)((img->fsw & (FSW_C | FSW_TOP)) | flags));
-    f->ftw = abridged_tags(img->ftw);
-    regs_load(f, &img->st[0][0]);
-}
-
 static void note_insn(struct fpu *f, const struct fpu_insn *in)
 {
-    f->fip = in->ip;
-    f->fcs = in->cs;
-    f->fop = (uint16_t)((in->op & 7) << 8 | in->modrm);
+    f->s.fip = in->ip;
+    f->s.fcs = in->cs;
+    f->s.fop = (uint16_t)((in->op & 7) << 8 | in->modrm);
     if (!is_reg_form(in->modrm)) {
-        f->fdp = in->dp;
-        f->fds = in->ds;
+        f->s.fdp = in->dp;
+        f->s.fds = in->ds;
     }
 }
 
@@ -571,21 +595,30 @@ static bool uses_eflags(uint8_t op, uint8_t modrm)
            (op == 0xdf ? (modrm >= 0xe8 && modrm < 0xf8) : (modrm < 0xe0 || (op == 0xdb && modrm >= 0xe8 && modrm < 0xf8)));
 }
 
+/*
+ * The host runs the instruction on the state itself, with no exception
+ * flags set; the sticky flags come back afterwards and ES/B follow them.
+ * FNSAVE writes the host's own FIP/FDP: the guest's are put back.
+ */
 static void exec_host(struct fpu *f, const struct fpu_insn *in, uint8_t *mem)
 {
-    struct fsave_img img;
+    uint16_t flags = f->s.fsw & FSW_FLAGS;
+    uint32_t fdp = f->s.fdp;
+    uint16_t fds = f->s.fds;
     unsigned idx = is_reg_form(in->modrm) ? 8u + (in->modrm & 0x3f) : (in->modrm >> 3) & 7u;
     const unsigned char *stub = vmplay_fpu_stubs + ((in->op - 0xd8u) * X87_STUBS_PER_OP + idx) * STUB_SIZE;
-    image_from(f, &img);
+    f->s.fsw &= FSW_C | FSW_TOP;
     if (uses_eflags(in->op, in->modrm)) {
-        uint64_t flags = in->eflags ? *in->eflags : 0;
-        host_x87_eflags(&img, stub, &flags);
+        uint64_t ef = in->eflags ? *in->eflags : 0;
+        host_x87_eflags(&f->s, stub, &ef);
         if (in->eflags && in->modrm >= 0xe8) /* FCOMI family; FCMOVcc leaves EFLAGS alone */
-            *in->eflags = (*in->eflags & ~(uint32_t)EFLAGS_FPU) | (uint32_t)flags;
+            *in->eflags = (*in->eflags & ~(uint32_t)EFLAGS_FPU) | (uint32_t)ef;
     } else {
-        host_x87(&img, stub, mem);
+        host_x87(&f->s, stub, mem);
     }
-    image_to(f, &img);
+    f->s.fsw = fsw_settle((uint16_t)(f->s.fsw | flags), f->s.fcw);
+    f->s.fdp = fdp;
+    f->s.fds = fds;
     note_insn(f, in);
 }
 
@@ -600,9 +633,9 @@ static bool exec_control_mem(struct fpu *f, const struct fpu_insn *in, uint8_t *
             set_fcw(f, get16(mem));
         else if (r == 6) {
             env_store(f, in, mem);
-            set_fcw(f, f->fcw | FCW_MASKS);
+            set_fcw(f, f->s.fcw | FCW_MASKS);
         } else
-            put16(mem, f->fcw);
+            put16(mem, f->s.fcw);
         return true;
     }
     if (in->op != 0xdd || r < 4)
@@ -616,7 +649,7 @@ static bool exec_control_mem(struct fpu *f, const struct fpu_insn *in, uint8_t *
         regs_store(f, mem + env);
         fninit(f);
     } else {
-        put16(mem, f->fsw);
+        put16(mem, f->s.fsw);
     }
     return true;
 }
@@ -626,13 +659,13 @@ static bool exec_control_reg(struct fpu *f, const struct fpu_insn *in)
 {
     if (in->op == 0xdf && in->modrm == 0xe0) {
         if (in->ax)
-            *in->ax = f->fsw;
+            *in->ax = f->s.fsw;
         return true;
     }
     if (in->op != 0xdb || in->modrm < 0xe0 || in->modrm > 0xe4)
         return false;
     if (in->modrm == 0xe2)
-        f->fsw &= (uint16_t)(FSW_C | FSW_TOP);
+        f->s.fsw &= (uint16_t)(FSW_C | FSW_TOP);
     else if (in->modrm == 0xe3)
         fninit(f);
     return true;
@@ -677,14 +710,16 @@ unsigned mmx_mem_size(uint8_t opcode)
 
 static uint64_t mm_get(const struct fpu *f, unsigned i)
 {
-    return (uint64_t)get32(f->reg[i]) | (uint64_t)get32(f->reg[i] + 4) << 32;
+    uint64_t v; /* TOP is 0; the host is little-endian like the guest */
+    memcpy(&v, f->s.st[i], 8);
+    return v;
 }
 
 static void mm_set(struct fpu *f, unsigned i, uint64_t v)
 {
-    put32(f->reg[i], (uint32_t)v);
-    put32(f->reg[i] + 4, (uint32_t)(v >> 32));
-    put16(f->reg[i] + 8, 0xffff);
+    static const uint16_t ones = 0xffff; /* TOP is 0 */
+    memcpy(f->s.st[i], &v, 8);
+    memcpy(f->s.st[i] + 8, &ones, 2);
 }
 
 /* The shift-by-immediate groups as the matching shift-by-mm opcode (0: #UD). */
@@ -707,8 +742,8 @@ enum fpu_result mmx_exec(struct fpu *f, const struct mmx_insn *in, uint64_t *out
         return FPU_UD;
     if (op >= 0x71 && op <= 0x73 && (!in->rm_is_reg || !mmx_group_op(op, reg)))
         return FPU_UD;
-    f->fsw &= (uint16_t)~FSW_TOP;
-    f->ftw = op == 0x77 ? 0 : 0xff; /* EMMS: all empty, TOP 0 too */
+    set_top(f, 0);
+    set_abridged(f, op == 0x77 ? 0 : 0xff); /* EMMS: all empty, TOP 0 too */
     if (op == 0x77)
         return FPU_OK;
     uint64_t src = in->rm_is_reg ? mm_get(f, rm) : in->src;
