@@ -9,18 +9,18 @@
  * never traps the host. Each instruction has a stub of its own in a table
  * assembled below (the guest's opcode and ModRM byte, memory forms
  * rewritten to address [rsi], the guest's operand buffer). The host's
- * control word is kept; its x87 stack is empty between calls anyway. What the guest
- * can observe beyond the arithmetic is done here in C: encodings that are
- * invalid on a P6 (#UD, incl. the SSE3 FISTTP), FIP/FCS/FOP/FDP/FDS
+ * control word is kept; its x87 stack is empty between calls anyway. What
+ * the guest can observe beyond the arithmetic is done here in C: encodings
+ * that are invalid on a P6 (#UD, incl. the SSE3 FISTTP), FIP/FCS/FOP/FDP/FDS
  * bookkeeping, sticky exception flags with ES/B recomputed as the hardware
  * does, and the control instructions (FLDCW, FSTCW, FSTSW, FCLEX, FINIT,
  * FLDENV/FSTENV/FRSTOR/FSAVE in the 16/32-bit real and protected layouts,
  * FXSAVE/FXRSTOR). MMX instructions run on the host's MM0/MM1 with the
  * operands copied in, then get the x87 side effects (TOP = 0, all tags
  * valid, exponent bits of a written register all ones; EMMS empties the
- * tags and sets TOP 0). The shift-by-immediate groups 0F 71/72/73 run as their
- * shift-by-mm forms with the immediate as the 64-bit count, which is the
- * same operation. Needs an x86-64 host.
+ * tags and sets TOP = 0 too). The shift-by-immediate groups 0F 71/72/73 run
+ * as their shift-by-mm forms with the immediate as the 64-bit count, which
+ * is the same operation. Needs an x86-64 host.
  */
 #include "cpu/fpu.h"
 
@@ -32,8 +32,6 @@
 #endif
 
 /* FSW bits */
-#define FSW_IE 0x0001
-#define FSW_SF 0x0040
 #define FSW_ES 0x0080
 #define FSW_FLAGS 0x007f /* IE DE ZE OE UE PE SF */
 #define FSW_EXC 0x003f
@@ -273,7 +271,7 @@ static void set_top(struct fpu *f, unsigned top)
 /* ES and B follow the exception flags that are not masked. */
 static uint16_t fsw_settle(uint16_t fsw, uint16_t fcw)
 {
-    fsw &= (uint16_t)~(FSW_ES | FSW_B);
+    fsw &= (uint16_t) ~(FSW_ES | FSW_B);
     if (fsw & ~fcw & FSW_EXC)
         fsw |= FSW_ES | FSW_B;
     return fsw;
@@ -371,8 +369,8 @@ static bool x87_reg_valid(uint8_t op, uint8_t modrm)
 {
     switch (op) {
     case 0xd9:
-        return !(modrm >= 0xd1 && modrm <= 0xd7) && modrm != 0xe2 && modrm != 0xe3 &&
-               modrm != 0xe6 && modrm != 0xe7 && modrm != 0xef;
+        return !(modrm >= 0xd1 && modrm <= 0xd7) && modrm != 0xe2 && modrm != 0xe3 && modrm != 0xe6 &&
+               modrm != 0xe7 && modrm != 0xef;
     case 0xda:
         return modrm < 0xe0 || modrm == 0xe9;
     case 0xdb:
@@ -413,14 +411,14 @@ static bool x87_valid(uint8_t op, uint8_t modrm)
 #define SZ_ENV 0xfe
 #define SZ_SAVE 0xff
 static const uint8_t x87_mem_size[8][8] = {
-    {4, 4, 4, 4, 4, 4, 4, 4},                   /* D8: m32real arithmetic */
-    {4, 0, 4, 4, SZ_ENV, 2, SZ_ENV, 2},         /* D9: FLD FST FSTP m32, FLDENV FLDCW FNSTENV FNSTCW */
-    {4, 4, 4, 4, 4, 4, 4, 4},                   /* DA: m32int arithmetic */
-    {4, 0, 4, 4, 0, 10, 0, 10},                 /* DB: FILD FIST FISTP m32, FLD FSTP m80 */
-    {8, 8, 8, 8, 8, 8, 8, 8},                   /* DC: m64real arithmetic */
-    {8, 0, 8, 8, SZ_SAVE, 0, SZ_SAVE, 2},       /* DD: FLD FST FSTP m64, FRSTOR FNSAVE FNSTSW */
-    {2, 2, 2, 2, 2, 2, 2, 2},                   /* DE: m16int arithmetic */
-    {2, 0, 2, 2, 10, 8, 10, 8},                 /* DF: FILD FIST FISTP m16, FBLD FILD m64 FBSTP FISTP m64 */
+    {4, 4, 4, 4, 4, 4, 4, 4},             /* D8: m32real arithmetic */
+    {4, 0, 4, 4, SZ_ENV, 2, SZ_ENV, 2},   /* D9: FLD FST FSTP m32, FLDENV FLDCW FNSTENV FNSTCW */
+    {4, 4, 4, 4, 4, 4, 4, 4},             /* DA: m32int arithmetic */
+    {4, 0, 4, 4, 0, 10, 0, 10},           /* DB: FILD FIST FISTP m32, FLD FSTP m80 */
+    {8, 8, 8, 8, 8, 8, 8, 8},             /* DC: m64real arithmetic */
+    {8, 0, 8, 8, SZ_SAVE, 0, SZ_SAVE, 2}, /* DD: FLD FST FSTP m64, FRSTOR FNSAVE FNSTSW */
+    {2, 2, 2, 2, 2, 2, 2, 2},             /* DE: m16int arithmetic */
+    {2, 0, 2, 2, 10, 8, 10, 8},           /* DF: FILD FIST FISTP m16, FBLD FILD m64 FBSTP FISTP m64 */
 };
 
 unsigned fpu_mem_size(uint8_t op, uint8_t modrm, bool op32)
@@ -592,7 +590,8 @@ static void note_insn(struct fpu *f, const struct fpu_insn *in)
 static bool uses_eflags(uint8_t op, uint8_t modrm)
 {
     return (op == 0xda || op == 0xdb || op == 0xdf) && modrm >= 0xc0 &&
-           (op == 0xdf ? (modrm >= 0xe8 && modrm < 0xf8) : (modrm < 0xe0 || (op == 0xdb && modrm >= 0xe8 && modrm < 0xf8)));
+           (op == 0xdf ? (modrm >= 0xe8 && modrm < 0xf8)
+                       : (modrm < 0xe0 || (op == 0xdb && modrm >= 0xe8 && modrm < 0xf8)));
 }
 
 /*

@@ -77,8 +77,10 @@ static unsigned rndn(unsigned n)
 static void emit(unsigned slot, const uint8_t *insn, size_t n, bool fxsr)
 {
     uint8_t *p = code + (size_t)slot * SLOT;
-    static const uint8_t pro[] = {0x48, 0x31, 0xc0, 0x52, 0x9d, 0xdd, 0x27}; /* xor rax; push rdx; popfq; frstor [rdi] */
-    static const uint8_t epi[] = {0xdd, 0x37, 0x9c, 0x5a, 0x48, 0x89, 0x11, 0xc3}; /* fnsave [rdi]; pushfq; pop rdx; mov [rcx], rdx; ret */
+    static const uint8_t pro[] = {0x48, 0x31, 0xc0, 0x52,
+                                  0x9d, 0xdd, 0x27}; /* xor rax; push rdx; popfq; frstor [rdi] */
+    static const uint8_t epi[] = {0xdd, 0x37, 0x9c, 0x5a, 0x48,
+                                  0x89, 0x11, 0xc3}; /* fnsave [rdi]; pushfq; pop rdx; mov [rcx], rdx; ret */
     memcpy(p, pro, sizeof(pro) - (fxsr ? 2 : 0));
     p += sizeof(pro) - (fxsr ? 2 : 0);
     memcpy(p, insn, n);
@@ -112,7 +114,8 @@ static void build_code(void)
         uint8_t b[2] = {op, modrm >= 0xc0 ? modrm : (uint8_t)((modrm & 0x38) | 6)};
         emit(i, b, 2, false);
     }
-    static const uint8_t e16[N_X87_16][3] = {{0x66, 0xd9, 0x26}, {0x66, 0xd9, 0x36}, {0x66, 0xdd, 0x26}, {0x66, 0xdd, 0x36}};
+    static const uint8_t e16[N_X87_16][3] = {
+        {0x66, 0xd9, 0x26}, {0x66, 0xd9, 0x36}, {0x66, 0xdd, 0x26}, {0x66, 0xdd, 0x36}};
     for (unsigned i = 0; i < N_X87_16; i++)
         emit(N_X87 + i, e16[i], 3, false);
     for (unsigned op = 0x60; op < 0x100; op++) {
@@ -212,7 +215,8 @@ static void rnd_f80(uint8_t r[10])
         put_f80(r, s | (uint16_t)(1 + rndn(64)), rnd_mant()); /* tiny */
         break;
     case 10:
-        put_f80(r, s | (uint16_t)(0x3fff + 0x3ff - 4 + rndn(8) - (rnd() & 1) * 0x7fe), rnd_mant()); /* double range edges */
+        put_f80(r, s | (uint16_t)(0x3fff + 0x3ff - 4 + rndn(8) - (rnd() & 1) * 0x7fe),
+                rnd_mant()); /* double range edges */
         break;
     case 11:
         put_f80(r, s | (uint16_t)(0x3fff + rndn(66)), rnd_mant() & ~((1ull << rndn(64)) - 1)); /* integers */
@@ -276,7 +280,8 @@ static uint64_t rnd_f64(void)
     case 4:
         return s | (rnd() & 0xfffffffffffffull);
     case 5:
-        return s | (uint64_t)(0x3ff + rndn(64)) << 52 | (rnd() & 0xfffffffffffffull & ~((1ull << rndn(53)) - 1));
+        return s | (uint64_t)(0x3ff + rndn(64)) << 52 |
+               (rnd() & 0xfffffffffffffull & ~((1ull << rndn(53)) - 1));
     default:
         return rnd();
     }
@@ -377,7 +382,7 @@ static void rnd_state(struct cpu_fpu_state *st)
         st->ftw = (uint8_t)(rnd() | rnd());
         break;
     default:
-        st->ftw = (uint8_t)~(1u << ((top + 7) & 7));
+        st->ftw = (uint8_t) ~(1u << ((top + 7) & 7));
         break;
     }
     for (int i = 0; i < 8; i++)
@@ -454,7 +459,8 @@ struct run {
     uint16_t ax;
 };
 
-/* Runs one x87 instruction on both sides from the same state and compares everything; returns the host's FSW. */
+/* Runs one x87 instruction on both sides from the same state and compares everything; returns the host's FSW.
+ */
 static uint16_t x87_case(uint8_t op, uint8_t modrm, struct run *r)
 {
     describe("x87", op, modrm);
@@ -467,15 +473,24 @@ static uint16_t x87_case(uint8_t op, uint8_t modrm, struct run *r)
     struct img im;
     to_img(&r->st, &im);
     uint64_t fl_out = 0;
-    uint64_t rax = slot_fn((unsigned)(op - 0xd8) * 256 + modrm)(&im, r->mem_native, 0x202 | (r->eflags & 0x8d5), &fl_out);
+    uint64_t rax = slot_fn((unsigned)(op - 0xd8) * 256 + modrm)(&im, r->mem_native,
+                                                                0x202 | (r->eflags & 0x8d5), &fl_out);
 
     struct fpu *f = fpu_new();
     ASSERT(f);
     fpu_set_state(f, &r->st);
     uint32_t ef = r->eflags;
     uint16_t ax = 0;
-    struct fpu_insn in = {.op = op, .modrm = modrm, .op32 = true, .pmode = true, .cs = 0x10, .ds = 0x18,
-                          .ip = 0x1234, .dp = 0x5678, .eflags = &ef, .ax = &ax};
+    struct fpu_insn in = {.op = op,
+                          .modrm = modrm,
+                          .op32 = true,
+                          .pmode = true,
+                          .cs = 0x10,
+                          .ds = 0x18,
+                          .ip = 0x1234,
+                          .dp = 0x5678,
+                          .eflags = &ef,
+                          .ax = &ax};
     ASSERT_EQ(fpu_exec(f, &in, r->mem), FPU_OK);
     if (modrm < 0xc0 && (op == 0xd9 || op == 0xdd) && ((modrm >> 3) & 7) == 6) {
         /* FNSTENV/FNSAVE: the host's FIP CS FOP FDP DS (bytes 12..27) are its own */
@@ -486,8 +501,8 @@ static uint16_t x87_case(uint8_t op, uint8_t modrm, struct run *r)
         memcpy(r->mem + 12, r->mem_native + 12, 16);
     }
     if (memcmp(r->mem, r->mem_native, n) != 0)
-        FAIL("%s: memory operand differs: emu %016" PRIx64 " host %016" PRIx64, where,
-             *(uint64_t *)r->mem, *(uint64_t *)r->mem_native);
+        FAIL("%s: memory operand differs: emu %016" PRIx64 " host %016" PRIx64, where, *(uint64_t *)r->mem,
+             *(uint64_t *)r->mem_native);
     bool fcomi = (op == 0xdb || op == 0xdf) && modrm >= 0xe8 && modrm < 0xf8;
     uint32_t want_fl = fcomi ? (uint32_t)((r->eflags & ~0x8d5u) | (fl_out & 0x8d5)) : r->eflags;
     if (ef != want_fl)
@@ -528,7 +543,9 @@ static unsigned run_group(const char *name, const uint8_t (*enc)[2], size_t n_en
             unmasked += (fsw & 0x80) != 0;
             stack_fault += (fsw & 0x40) && !(r.st.fsw & 0x40);
         }
-    fprintf(stderr, "test_fpu: %-14s %7u cases over %3zu encodings, %5u raised an unmasked exception, %5u a stack fault\n",
+    fprintf(stderr,
+            "test_fpu: %-14s %7u cases over %3zu encodings, %5u raised an unmasked exception, %5u a stack "
+            "fault\n",
             name, cases, n_enc, unmasked, stack_fault);
     return cases;
 }
@@ -557,11 +574,17 @@ static void group(const char *name, const struct range *rg, size_t n, unsigned p
     size_t k = expand(rg, n, enc);
     for (size_t i = 0; i < k; i++)
         ASSERT(fpu_mem_size(enc[i][0], enc[i][1], true) || enc[i][1] >= 0xc0);
-    run_group(name, (const uint8_t (*)[2])enc, k, per_enc);
+    run_group(name, (const uint8_t(*)[2])enc, k, per_enc);
 }
 
-#define R(op, lo, hi) {op, lo, hi}
-#define MEM(op, r) {op, (uint8_t)((r) << 3), (uint8_t)((r) << 3)}
+#define R(op, lo, hi)                                                                                        \
+    {                                                                                                        \
+        op, lo, hi                                                                                           \
+    }
+#define MEM(op, r)                                                                                           \
+    {                                                                                                        \
+        op, (uint8_t)((r) << 3), (uint8_t)((r) << 3)                                                         \
+    }
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 TEST(arith_mem)
@@ -580,10 +603,10 @@ TEST(arith_reg)
 
 TEST(load_store)
 {
-    static const struct range rg[] = {MEM(0xd9, 0), MEM(0xd9, 2), MEM(0xd9, 3), MEM(0xdd, 0), MEM(0xdd, 2),
-                                      MEM(0xdd, 3), MEM(0xdb, 0), MEM(0xdb, 2), MEM(0xdb, 3), MEM(0xdb, 5),
-                                      MEM(0xdb, 7), MEM(0xdf, 0), MEM(0xdf, 2), MEM(0xdf, 3), MEM(0xdf, 5),
-                                      MEM(0xdf, 7)};
+    static const struct range rg[] = {MEM(0xd9, 0), MEM(0xd9, 2), MEM(0xd9, 3), MEM(0xdd, 0),
+                                      MEM(0xdd, 2), MEM(0xdd, 3), MEM(0xdb, 0), MEM(0xdb, 2),
+                                      MEM(0xdb, 3), MEM(0xdb, 5), MEM(0xdb, 7), MEM(0xdf, 0),
+                                      MEM(0xdf, 2), MEM(0xdf, 3), MEM(0xdf, 5), MEM(0xdf, 7)};
     group("load_store", rg, COUNT(rg), 2000);
 }
 
@@ -606,8 +629,9 @@ TEST(compare)
     static const struct range rg[] = {R(0xd8, 0xd0, 0xdf), R(0xdc, 0xd0, 0xdf), R(0xde, 0xd0, 0xd7),
                                       R(0xde, 0xd9, 0xd9), R(0xda, 0xe9, 0xe9), R(0xdd, 0xe0, 0xef),
                                       R(0xdb, 0xe8, 0xf7), R(0xdf, 0xe8, 0xf7), R(0xd9, 0xe4, 0xe5),
-                                      MEM(0xd8, 2), MEM(0xd8, 3), MEM(0xdc, 2), MEM(0xdc, 3),
-                                      MEM(0xda, 2), MEM(0xda, 3), MEM(0xde, 2), MEM(0xde, 3)};
+                                      MEM(0xd8, 2),        MEM(0xd8, 3),        MEM(0xdc, 2),
+                                      MEM(0xdc, 3),        MEM(0xda, 2),        MEM(0xda, 3),
+                                      MEM(0xde, 2),        MEM(0xde, 3)};
     group("compare", rg, COUNT(rg), 150);
 }
 
@@ -633,9 +657,10 @@ TEST(unary_const)
 
 TEST(control)
 {
-    /* FLDCW FNSTCW FNSTSW m16, FLDENV FNSTENV FRSTOR FNSAVE (32-bit protected), FNSTSW AX, FENI FDISI FNCLEX FNINIT FSETPM */
-    static const struct range rg[] = {MEM(0xd9, 5), MEM(0xd9, 7), MEM(0xdd, 7), MEM(0xd9, 6), MEM(0xdd, 6),
-                                      R(0xdf, 0xe0, 0xe0), R(0xdb, 0xe0, 0xe4)};
+    /* FLDCW FNSTCW FNSTSW m16, FLDENV FNSTENV FRSTOR FNSAVE (32-bit protected), FNSTSW AX, FENI FDISI FNCLEX
+     * FNINIT FSETPM */
+    static const struct range rg[] = {MEM(0xd9, 5), MEM(0xd9, 7),        MEM(0xdd, 7),       MEM(0xd9, 6),
+                                      MEM(0xdd, 6), R(0xdf, 0xe0, 0xe0), R(0xdb, 0xe0, 0xe4)};
     group("control", rg, COUNT(rg), 1000);
 }
 
@@ -698,7 +723,8 @@ TEST(env16)
         struct img s;
         to_img(&src, &s);
         /* a 16-bit image: FCW FSW FTW IP CS DP DS, then the registers */
-        uint16_t w[7] = {s.fcw, s.fsw, s.ftw, (uint16_t)rnd(), (uint16_t)rnd(), (uint16_t)rnd(), (uint16_t)rnd()};
+        uint16_t w[7] = {s.fcw,           s.fsw,           s.ftw,          (uint16_t)rnd(),
+                         (uint16_t)rnd(), (uint16_t)rnd(), (uint16_t)rnd()};
         memcpy(r.mem, w, 14);
         memcpy(r.mem + 14, s.st, 80);
         if (which & 1)
@@ -757,7 +783,8 @@ TEST(env_real)
     fpu_set_state(f, &st);
     in.op32 = true;
     ASSERT_EQ(fpu_exec(f, &in, m32), FPU_OK);
-    const uint32_t want32[7] = {0xffff027f, 0xffff3a21, 0xffff7ffd, 0xffff1234, 0x0000f5ab, 0xffff9876, 0x00002000};
+    const uint32_t want32[7] = {0xffff027f, 0xffff3a21, 0xffff7ffd, 0xffff1234,
+                                0x0000f5ab, 0xffff9876, 0x00002000};
     for (int i = 0; i < 7; i++)
         ASSERT_EQ(get32le(m32 + 4 * i), want32[i]);
     /* FLDENV of each real layout, then FNSTENV in the 32-bit protected one: linear FIP/FDP, selectors 0 */
@@ -878,12 +905,15 @@ TEST(encodings)
         fpu_free(f);
         bool want = host && !is_fisttp(op, modrm); /* FISTTP is SSE3: #UD on a P6 */
         if (emu != want)
-            FAIL("x87 %02x %02x: emulation %s, host %s", op, modrm, emu ? "valid" : "#UD", host ? "valid" : "#UD");
+            FAIL("x87 %02x %02x: emulation %s, host %s", op, modrm, emu ? "valid" : "#UD",
+                 host ? "valid" : "#UD");
         ASSERT_EQ(fpu_mem_size(op, modrm, true) != 0, want && modrm < 0xc0);
         checked++;
     }
-    /* MMX: 0F 60..7F and D0..FF, register forms; the SSE/SSE2 integer additions on MM registers are #UD on a P6 */
-    static const uint8_t sse_on_mm[] = {0xd4, 0xd7, 0xda, 0xde, 0xe0, 0xe3, 0xe4, 0xea, 0xee, 0xf4, 0xf6, 0xf7, 0xfb};
+    /* MMX: 0F 60..7F and D0..FF, register forms; the SSE/SSE2 integer additions on MM registers are #UD on a
+     * P6 */
+    static const uint8_t sse_on_mm[] = {0xd4, 0xd7, 0xda, 0xde, 0xe0, 0xe3, 0xe4,
+                                        0xea, 0xee, 0xf4, 0xf6, 0xf7, 0xfb};
     for (unsigned op = 0x60; op < 0x100; op++) {
         if (op >= 0x80 && op < 0xd0)
             continue;
@@ -895,7 +925,8 @@ TEST(encodings)
             unsigned slot = subs > 1 ? mmxi_slot((uint8_t)op, sub, 1, 3) : mmx_slot((uint8_t)op, 0, 1);
             bool host = op == 0x70 || host_valid(slot, mem);
             struct fpu *f = fpu_new();
-            struct mmx_insn in = {.opcode = (uint8_t)op, .reg = (uint8_t)sub, .rm = 1, .rm_is_reg = true, .imm = 3};
+            struct mmx_insn in = {
+                .opcode = (uint8_t)op, .reg = (uint8_t)sub, .rm = 1, .rm_is_reg = true, .imm = 3};
             uint64_t out;
             bool ov;
             bool emu = mmx_exec(f, &in, &out, &ov) == FPU_OK;
@@ -977,9 +1008,15 @@ TEST(unmasked_pending)
 
 static uint64_t rnd_mm(void)
 {
-    static const uint64_t edge[] = {0, ~0ull, 0x8000800080008000ull, 0x7fff7fff7fff7fffull,
-                                    0x8080808080808080ull, 0x7f7f7f7f7f7f7f7full, 0x8000000080000000ull,
-                                    0x00ff00ff00ff00ffull, 0x0001000100010001ull};
+    static const uint64_t edge[] = {0,
+                                    ~0ull,
+                                    0x8000800080008000ull,
+                                    0x7fff7fff7fff7fffull,
+                                    0x8080808080808080ull,
+                                    0x7f7f7f7f7f7f7f7full,
+                                    0x8000000080000000ull,
+                                    0x00ff00ff00ff00ffull,
+                                    0x0001000100010001ull};
     switch (rndn(4)) {
     case 0:
         return edge[rndn(COUNT(edge))];
@@ -1040,15 +1077,15 @@ TEST(mmx)
 {
     build_code();
     static const uint8_t ops[] = {
-        0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6e, 0x6f, 0x74, 0x75, 0x76,
-        0x7e, 0x7f, 0xd1, 0xd2, 0xd3, 0xd5, 0xd8, 0xd9, 0xdb, 0xdc, 0xdd, 0xdf, 0xe1, 0xe2, 0xe5, 0xe8,
-        0xe9, 0xeb, 0xec, 0xed, 0xef, 0xf1, 0xf2, 0xf3, 0xf5, 0xf8, 0xf9, 0xfa, 0xfc, 0xfd, 0xfe,
+        0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6e, 0x6f, 0x74, 0x75,
+        0x76, 0x7e, 0x7f, 0xd1, 0xd2, 0xd3, 0xd5, 0xd8, 0xd9, 0xdb, 0xdc, 0xdd, 0xdf, 0xe1, 0xe2, 0xe5,
+        0xe8, 0xe9, 0xeb, 0xec, 0xed, 0xef, 0xf1, 0xf2, 0xf3, 0xf5, 0xf8, 0xf9, 0xfa, 0xfc, 0xfd, 0xfe,
     };
     unsigned cases = 0;
     for (unsigned k = 0; k < 400 * SCALE; k++)
         for (size_t i = 0; i < COUNT(ops); i++) {
-            struct mmx_insn in = {.opcode = ops[i], .reg = (uint8_t)rndn(8), .rm = (uint8_t)rndn(8),
-                                  .rm_is_reg = rndn(2)};
+            struct mmx_insn in = {
+                .opcode = ops[i], .reg = (uint8_t)rndn(8), .rm = (uint8_t)rndn(8), .rm_is_reg = rndn(2)};
             mmx_case(&in, mmx_slot(in.opcode, in.reg, in.rm_is_reg ? in.rm : -1));
             cases++;
         }
@@ -1058,12 +1095,16 @@ TEST(mmx)
 TEST(mmx_shift_imm)
 {
     build_code();
-    static const uint8_t grp[][2] = {{0x71, 2}, {0x71, 4}, {0x71, 6}, {0x72, 2}, {0x72, 4}, {0x72, 6}, {0x73, 2}, {0x73, 6}};
+    static const uint8_t grp[][2] = {{0x71, 2}, {0x71, 4}, {0x71, 6}, {0x72, 2},
+                                     {0x72, 4}, {0x72, 6}, {0x73, 2}, {0x73, 6}};
     unsigned cases = 0;
     for (unsigned k = 0; k < 1500 * SCALE; k++)
         for (size_t g = 0; g < COUNT(grp); g++) {
             unsigned c = rndn(N_SHIFTCNT), rm = rndn(8);
-            struct mmx_insn in = {.opcode = grp[g][0], .reg = grp[g][1], .rm = (uint8_t)rm, .rm_is_reg = true,
+            struct mmx_insn in = {.opcode = grp[g][0],
+                                  .reg = grp[g][1],
+                                  .rm = (uint8_t)rm,
+                                  .rm_is_reg = true,
                                   .imm = shift_counts[c]};
             mmx_case(&in, mmxi_slot(in.opcode, in.reg, rm, c));
             cases++;
@@ -1099,7 +1140,8 @@ TEST(state_roundtrip)
     }
 }
 
-/* With IGNNE# (CR0.NE clear) a waiting instruction runs with an exception pending: it must not trap the host. */
+/* With IGNNE# (CR0.NE clear) a waiting instruction runs with an exception pending: it must not trap the host.
+ */
 TEST(runs_with_pending)
 {
     uint8_t cw[2] = {0x7b, 0x03}; /* ZE unmasked */
