@@ -56,6 +56,13 @@ enum fpu_result {
 };
 /* Executes one ESC instruction; mem holds fpu_mem_size() bytes (loaded before, stored after). */
 enum fpu_result fpu_exec(struct fpu *f, const struct fpu_insn *in, uint8_t *mem);
+/*
+ * After fpu_exec() of an FPU_STORE form: false when an unmasked exception
+ * (invalid, denormal, zero-divide, overflow, underflow; not precision) left
+ * the destination unchanged, as the hardware does: the core must then not
+ * store the buffer.
+ */
+bool fpu_mem_written(const struct fpu *f);
 /* WAIT/FWAIT (9B): nothing to do but the core's #MF check; provided for symmetry. */
 
 /*
