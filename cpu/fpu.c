@@ -35,6 +35,7 @@
 #define FSW_ES 0x0080
 #define FSW_FLAGS 0x007f /* IE DE ZE OE UE PE SF */
 #define FSW_EXC 0x003f
+#define FSW_NUMERIC 0x001f /* IE DE ZE OE UE: unmasked, they keep the destination */
 #define FSW_C 0x4700 /* C0 C1 C2 C3 */
 #define FSW_TOP 0x3800
 #define FSW_B 0x8000
@@ -71,6 +72,7 @@ _Static_assert(sizeof(struct fsave_img) == 108, "FSAVE image layout");
  */
 struct fpu {
     struct fsave_img s;
+    bool mem_written; /* the last store form wrote its memory operand */
 };
 
 /*
@@ -615,6 +617,8 @@ static void exec_host(struct fpu *f, const struct fpu_insn *in, uint8_t *mem)
     } else {
         host_x87(&f->s, stub, mem);
     }
+    if (f->s.fsw & ~f->s.fcw & FSW_NUMERIC)
+        f->mem_written = false;
     f->s.fsw = fsw_settle((uint16_t)(f->s.fsw | flags), f->s.fcw);
     f->s.fdp = fdp;
     f->s.fds = fds;
@@ -674,10 +678,16 @@ enum fpu_result fpu_exec(struct fpu *f, const struct fpu_insn *in, uint8_t *mem)
 {
     if (!x87_valid(in->op, in->modrm))
         return FPU_UD;
+    f->mem_written = true;
     bool control = is_reg_form(in->modrm) ? exec_control_reg(f, in) : exec_control_mem(f, in, mem);
     if (!control)
         exec_host(f, in, mem);
     return FPU_OK;
+}
+
+bool fpu_mem_written(const struct fpu *f)
+{
+    return f->mem_written;
 }
 
 /* ---- MMX ---- */

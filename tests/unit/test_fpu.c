@@ -459,6 +459,23 @@ struct run {
     uint16_t ax;
 };
 
+/* Does the host write the memory operand of this store? Two runs, from memory all zeros and all ones. */
+static bool native_writes(uint8_t op, uint8_t modrm, const struct img *start)
+{
+    unsigned n = fpu_mem_size(op, modrm, true);
+    for (int fill = 0; fill < 2; fill++) {
+        uint8_t m[128], ref[128];
+        struct img im = *start;
+        uint64_t fl;
+        memset(m, fill ? 0xff : 0, sizeof m);
+        memcpy(ref, m, sizeof m);
+        slot_fn((unsigned)(op - 0xd8) * 256 + modrm)(&im, m, 0x202, &fl);
+        if (memcmp(m, ref, n) != 0)
+            return true;
+    }
+    return false;
+}
+
 /* Runs one x87 instruction on both sides from the same state and compares everything; returns the host's FSW.
  */
 static uint16_t x87_case(uint8_t op, uint8_t modrm, struct run *r)
@@ -472,6 +489,8 @@ static uint16_t x87_case(uint8_t op, uint8_t modrm, struct run *r)
     r->eflags = (uint32_t)(rnd() & 0x8d5) | 0x2 | (uint32_t)(rnd() & 0x200);
     struct img im;
     to_img(&r->st, &im);
+    bool store = fpu_mem_access(op, modrm) == FPU_STORE;
+    bool host_wrote = store && native_writes(op, modrm, &im);
     uint64_t fl_out = 0;
     uint64_t rax = slot_fn((unsigned)(op - 0xd8) * 256 + modrm)(&im, r->mem_native,
                                                                 0x202 | (r->eflags & 0x8d5), &fl_out);
@@ -492,6 +511,8 @@ static uint16_t x87_case(uint8_t op, uint8_t modrm, struct run *r)
                           .eflags = &ef,
                           .ax = &ax};
     ASSERT_EQ(fpu_exec(f, &in, r->mem), FPU_OK);
+    if (store && fpu_mem_written(f) != host_wrote)
+        FAIL("%s: fpu_mem_written %d, the host %s", where, fpu_mem_written(f), host_wrote ? "wrote" : "did not");
     if (modrm < 0xc0 && (op == 0xd9 || op == 0xdd) && ((modrm >> 3) & 7) == 6) {
         /* FNSTENV/FNSAVE: the host's FIP CS FOP FDP DS (bytes 12..27) are its own */
         ASSERT_EQ(get32le(r->mem + 12), r->st.fip);
