@@ -657,7 +657,11 @@ static bool exec_control_mem(struct fpu *f, const struct fpu_insn *in, uint8_t *
     return true;
 }
 
-/* FNSTSW AX, FNCLEX, FNINIT and the 8087/287 leftovers FENI FDISI FSETPM (no-ops). */
+/*
+ * FNSTSW AX, FNCLEX, FNINIT. The 8087/287 leftovers FENI FDISI FSETPM
+ * (DB E0 E1 E4) are FNOPs since the 387, not control instructions: the
+ * host runs them and they set FIP/FOP as FNOP does.
+ */
 static bool exec_control_reg(struct fpu *f, const struct fpu_insn *in)
 {
     if (in->op == 0xdf && in->modrm == 0xe0) {
@@ -665,11 +669,11 @@ static bool exec_control_reg(struct fpu *f, const struct fpu_insn *in)
             *in->ax = f->s.fsw;
         return true;
     }
-    if (in->op != 0xdb || in->modrm < 0xe0 || in->modrm > 0xe4)
+    if (in->op != 0xdb || (in->modrm != 0xe2 && in->modrm != 0xe3))
         return false;
     if (in->modrm == 0xe2)
         f->s.fsw &= (uint16_t)(FSW_C | FSW_TOP);
-    else if (in->modrm == 0xe3)
+    else
         fninit(f);
     return true;
 }

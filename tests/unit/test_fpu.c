@@ -532,7 +532,7 @@ static uint16_t x87_case(uint8_t op, uint8_t modrm, struct run *r)
         ASSERT_EQ(ax, (uint16_t)rax);
     struct cpu_fpu_state after;
     fpu_get_state(f, &after);
-    bool control = (op == 0xdb && modrm >= 0xe0 && modrm <= 0xe4) || (op == 0xdf && modrm == 0xe0) ||
+    bool control = (op == 0xdb && (modrm == 0xe2 || modrm == 0xe3)) || (op == 0xdf && modrm == 0xe0) ||
                    (modrm < 0xc0 && (op == 0xd9 || op == 0xdd) && ((modrm >> 3) & 7) >= 4);
     if (!control) {
         ASSERT_EQ(after.fip, 0x1234);
