@@ -58,6 +58,11 @@ static uint32_t get32le(const uint8_t *p)
 {
     return (uint32_t)get16le(p) | (uint32_t)get16le(p + 2) << 16;
 }
+
+static uint64_t get64le(const uint8_t *p)
+{
+    return (uint64_t)get32le(p) | (uint64_t)get32le(p + 4) << 32;
+}
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static uint64_t rnd(void)
@@ -444,11 +449,11 @@ static void check_against(struct fpu *f, const struct img *native, const char *w
         for (int i = 0; i < 8 && reg < 0; i++)
             if (memcmp(e.st[i], native->st[i], 10) != 0)
                 reg = i;
-        FAIL("%s (%s): fcw %04x/%04x fsw %04x/%04x ftw %04x/%04x first differing ST(%d) "
+        FAIL("%s (%s): fcw %04x/%04x fsw %04x/%04x ftw %04x/%04x first differing ST(%d) (-1: none) "
              "emu %04x:%016" PRIx64 " host %04x:%016" PRIx64,
              where, what, e.fcw, native->fcw, e.fsw, native->fsw, e.ftw, native->ftw, reg,
-             reg < 0 ? 0 : *(uint16_t *)(e.st[reg] + 8), reg < 0 ? 0 : *(uint64_t *)e.st[reg],
-             reg < 0 ? 0 : *(uint16_t *)(native->st[reg] + 8), reg < 0 ? 0 : *(uint64_t *)native->st[reg]);
+             reg < 0 ? 0 : get16le(e.st[reg] + 8), reg < 0 ? 0 : get64le(e.st[reg]),
+             reg < 0 ? 0 : get16le(native->st[reg] + 8), reg < 0 ? 0 : get64le(native->st[reg]));
     }
 }
 
@@ -522,8 +527,8 @@ static uint16_t x87_case(uint8_t op, uint8_t modrm, struct run *r)
         memcpy(r->mem + 12, r->mem_native + 12, 16);
     }
     if (memcmp(r->mem, r->mem_native, n) != 0)
-        FAIL("%s: memory operand differs: emu %016" PRIx64 " host %016" PRIx64, where, *(uint64_t *)r->mem,
-             *(uint64_t *)r->mem_native);
+        FAIL("%s: memory operand differs: emu %016" PRIx64 " host %016" PRIx64, where, get64le(r->mem),
+             get64le(r->mem_native));
     bool fcomi = (op == 0xdb || op == 0xdf) && modrm >= 0xe8 && modrm < 0xf8;
     uint32_t want_fl = fcomi ? (uint32_t)((r->eflags & ~0x8d5u) | (fl_out & 0x8d5)) : r->eflags;
     if (ef != want_fl)
@@ -1017,7 +1022,7 @@ TEST(unmasked_pending)
     fpu_get_state(f, &st);
     ASSERT_EQ(st.fsw & 0x80ff, 0x8084);
     unsigned top = (st.fsw >> 11) & 7;
-    ASSERT_EQ(*(uint16_t *)(st.st[(top + 1) & 7] + 8), 0x3fff); /* still 1.0 */
+    ASSERT_EQ(get16le(st.st[(top + 1) & 7] + 8), 0x3fff); /* still 1.0 */
     in.op = 0xdb;
     in.modrm = 0xe2;
     ASSERT_EQ(fpu_exec(f, &in, NULL), FPU_OK);
