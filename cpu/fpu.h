@@ -56,7 +56,23 @@ enum fpu_result {
 };
 /* Executes one ESC instruction; mem holds fpu_mem_size() bytes (loaded before, stored after). */
 enum fpu_result fpu_exec(struct fpu *f, const struct fpu_insn *in, uint8_t *mem);
+/*
+ * After fpu_exec() of an FPU_STORE form: false when an unmasked exception
+ * (invalid, denormal, zero-divide, overflow, underflow; not precision) left
+ * the destination unchanged, as the hardware does: the core must then not
+ * store the buffer.
+ */
+bool fpu_mem_written(const struct fpu *f);
 /* WAIT/FWAIT (9B): nothing to do but the core's #MF check; provided for symmetry. */
+
+/*
+ * FXSAVE/FXRSTOR (0F AE /0 /1) for the x87 part of the 512-byte area: bytes
+ * 0..23 (FCW FSW abridged FTW FOP FIP FCS FDP FDS) and 32..159 (ST0..ST7).
+ * The caller owns MXCSR, MXCSR_MASK (24..31), the XMM registers and the
+ * rest, and the #GP checks (alignment, reserved MXCSR bits).
+ */
+void fpu_fxsave(const struct fpu *f, uint8_t out[512]);
+void fpu_fxrstor(struct fpu *f, const uint8_t in[512]);
 
 /* MMX: opcode is the byte after 0F (60..7F, D1..FE, 77 EMMS). */
 struct mmx_insn {
