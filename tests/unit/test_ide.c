@@ -913,3 +913,40 @@ TEST(atapi_empty_tray_not_ready)
     ASSERT_EQ(sense[12], 0x3a);
     rig_free(r);
 }
+
+/* Random guest traffic on every IDE port (a disk, a CD, DMA enabled, PRDs anywhere): the
+ * model must neither crash (run under `make SAN=1`) nor report BSY and DRQ at once. */
+TEST(random_port_traffic)
+{
+    struct rig *r = rig_new(20000, true);
+    static const uint16_t ports[] = {0x1f0, 0x1f1, 0x1f2, 0x1f3, 0x1f4, 0x1f5, 0x1f6, 0x1f7, 0x3f6,
+                                     0x170, 0x171, 0x172, 0x173, 0x174, 0x175, 0x176, 0x177, 0x376,
+                                     BM, BM + 2, BM + 4, BM + 8, BM + 10, BM + 12};
+    static const uint8_t cmds[] = {0x20, 0x24, 0x30, 0x34, 0xc4, 0xc5, 0xc6, 0xc8, 0xca, 0x25, 0x35,
+                                   0xec, 0xa1, 0xa0, 0x91, 0x40, 0xef, 0xe7, 0x90, 0x08, 0x00};
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    pci_enable_bm(r);
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint16_t port = ports[x % (sizeof(ports) / sizeof(ports[0]))];
+        uint32_t v = (uint32_t)(x >> 32);
+        unsigned size = 1u << ((x >> 20) % 3);
+        if ((port & 7) == 7 && port < 0x400 && (x >> 24) % 2)
+            v = cmds[(x >> 40) % sizeof(cmds)];
+        if (port == BM + 4 || port == BM + 12)
+            v &= 0xffff0; /* PRD tables somewhere in the first MiB */
+        if ((x >> 28) % 2)
+            bus_out(r->bus, port, v, size);
+        else
+            bus_in(r->bus, port, size);
+        if ((x >> 50) % 64 == 0) /* random PRD contents */
+            memcpy(r->ram + ((x >> 8) & 0xfff8), &x, 8);
+        uint8_t st0 = (uint8_t)bus_in(r->bus, 0x3f6, 1), st1 = (uint8_t)bus_in(r->bus, 0x376, 1);
+        ASSERT((st0 & (BSY | DRQ)) != (BSY | DRQ));
+        ASSERT((st1 & (BSY | DRQ)) != (BSY | DRQ));
+    }
+    ASSERT(r->disk->writes > 0 && r->disk->flushes > 0); /* the traffic did reach the command set */
+    rig_free(r);
+}
