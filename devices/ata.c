@@ -213,7 +213,7 @@ static void ata_identify(struct ide_drive *d, uint16_t *id)
     put16(id, 1, (uint16_t)d->cyls);
     put16(id, 3, (uint16_t)d->heads);
     put16(id, 6, (uint16_t)d->secs);
-    ide_padstr((uint8_t *)&id[10], "VMPLAY0000000001", 20, true);
+    ide_serial(d, id, "VMPLAY-HD");
     ide_padstr((uint8_t *)&id[23], "1.0", 8, true);
     ide_padstr((uint8_t *)&id[27], "VMware Virtual IDE Hard Drive", 40, true);
     put16(id, 47, 0x8000 | IDE_MAX_MULT);

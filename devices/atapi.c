@@ -476,7 +476,7 @@ void atapi_identify(struct ide_drive *d, uint16_t *id)
 {
     memset(id, 0, 512);
     put16(id, 0, 0x85c0); /* ATAPI, CD-ROM, removable, DRQ within 50 us, 12-byte packets */
-    ide_padstr((uint8_t *)&id[10], "VMPLAYCD00000001", 20, true);
+    ide_serial(d, id, "VMPLAY-CD");
     ide_padstr((uint8_t *)&id[23], "1.00", 8, true);
     ide_padstr((uint8_t *)&id[27], "VMware Virtual IDE CDROM Drive", 40, true);
     put16(id, 49, 0x0b00); /* IORDY, LBA, DMA */

@@ -20,6 +20,7 @@
  */
 #include "devices/ide.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,13 @@ void ide_padstr(uint8_t *dst, const char *src, unsigned len, bool swap)
     size_t n = strlen(src);
     for (unsigned i = 0; i < len; i++)
         dst[swap ? i ^ 1 : i] = i < n ? (uint8_t)src[i] : ' ';
+}
+
+void ide_serial(struct ide_drive *d, uint16_t *id, const char *prefix)
+{
+    char serial[21];
+    snprintf(serial, sizeof(serial), "%s%d%d", prefix, d->ch->index, (int)(d - d->ch->drive));
+    ide_padstr((uint8_t *)&id[10], serial, 20, true);
 }
 
 void ide_pio_in(struct ide_drive *d, unsigned start, unsigned len, void (*end_fn)(struct ide_drive *d))

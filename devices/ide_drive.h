@@ -101,6 +101,8 @@ void ide_bm_begin(struct ide_channel *ch);
 long ide_bm_transfer(struct ide_channel *ch, uint8_t *buf, unsigned len, bool to_memory);
 void ide_bm_finish(struct ide_channel *ch, bool dma_error);
 void ide_padstr(uint8_t *dst, const char *src, unsigned len, bool swap);
+/* IDENTIFY words 10-19: a serial number unique to the drive's position. */
+void ide_serial(struct ide_drive *d, uint16_t *id, const char *prefix);
 
 /* ata.c */
 void ata_command(struct ide_drive *d, uint8_t cmd);

@@ -357,6 +357,14 @@ TEST(seabios_detect_and_identify_disk)
     char m[41];
     model(id, m);
     ASSERT_STR_EQ(m, "VMware Virtual IDE Hard Drive");
+    char serial[21];
+    for (int i = 0; i < 10; i++) {
+        serial[2 * i] = (char)(word(id, 10 + i) >> 8);
+        serial[2 * i + 1] = (char)word(id, 10 + i);
+    }
+    serial[11] = 0;
+    ASSERT_STR_EQ(serial, "VMPLAY-HD00");
+    ASSERT_EQ(serial[12], ' ');
     /* (resetresult & 0xdf61) == 0x4041 would make SeaBIOS skip the slave; it probes it. */
     ASSERT((word(id, 93) & 0xdf61) != 0x4041);
     /* Slave absent: its registers read 0, so the probe gives up. */
