@@ -653,6 +653,26 @@ TEST(dma_read_sector0_as_seabios)
     rig_free(r);
 }
 
+/* 300 sectors: more than the model's 128 KiB buffer, with PRD entries of 0xFE00 bytes that
+ * straddle its refills (the PRD walk must resume inside an entry). */
+TEST(dma_read_larger_than_buffer)
+{
+    struct rig *r = rig_new(20000, false);
+    struct cmd c;
+    pci_enable_bm(r);
+    uint32_t total = 300 * 512, at = 0x1000, addr = 0x20000;
+    for (uint32_t left = total; left; at += 8) {
+        uint32_t n = left < 0xfe00 ? left : 0xfe00;
+        put_prd(r, at, addr, n, n == left);
+        addr += n;
+        left -= n;
+    }
+    lba_cmd(&c, 0x25, 1000, 300);
+    ASSERT_EQ(dma_cmd(r, &c, false), 0);
+    ASSERT_MEM_EQ(r->ram + 0x20000, r->disk->data + 1000 * 512, total);
+    rig_free(r);
+}
+
 TEST(dma_write_and_prd_larger_than_transfer)
 {
     struct rig *r = rig_new(20000, false);
