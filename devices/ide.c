@@ -510,8 +510,11 @@ struct ide *ide_new(struct bus *bus, struct pci_bus *pci, int devfn, struct irq 
         }
     }
     for (int c = 0; c < 2; c++) {
-        if (bus_map_pio(bus, ide_cmd_base[c], 8, &cmd_block_ops, &s->ch[c], "ide") < 0 ||
-            bus_map_pio(bus, ide_ctl_base[c], 1, &ctl_block_ops, &s->ch[c], "ide-ctl") < 0) {
+        if (bus_map_pio(bus, ide_cmd_base[c], 8, &cmd_block_ops, &s->ch[c], "ide") < 0) {
+            unmap_ports(s, c);
+            goto fail;
+        }
+        if (bus_map_pio(bus, ide_ctl_base[c], 1, &ctl_block_ops, &s->ch[c], "ide-ctl") < 0) {
             bus_unmap_pio(bus, ide_cmd_base[c]);
             unmap_ports(s, c);
             goto fail;

@@ -978,3 +978,24 @@ TEST(random_port_traffic)
     ASSERT(r->disk->writes > 0 && r->disk->flushes > 0); /* the traffic did reach the command set */
     rig_free(r);
 }
+
+static uint64_t other_read(void *opaque, uint64_t off, unsigned size)
+{
+    return 0x42;
+}
+static const struct bus_ops other_ops = {.read = other_read};
+
+TEST(port_conflict_fails_cleanly)
+{
+    struct bus *bus = bus_new();
+    struct pci_bus *pb = pci_bus_new(bus);
+    ASSERT_EQ(bus_map_pio(bus, 0x376, 1, &other_ops, NULL, "other"), 0);
+    ASSERT(ide_new(bus, pb, BDF, (struct irq){0}, (struct irq){0}) == NULL);
+    ASSERT_EQ(bus_in(bus, 0x376, 1), 0x42); /* the other owner keeps its port */
+    ASSERT_EQ(bus_in(bus, 0x1f7, 1), 0xff); /* and nothing of ours is left behind */
+    ASSERT_EQ(bus_in(bus, 0x3f6, 1), 0xff);
+    ASSERT_EQ(bus_in(bus, 0x177, 1), 0xff);
+    ASSERT(pci_find(pb, BDF) == NULL);
+    pci_bus_free(pb);
+    bus_free(bus);
+}
