@@ -495,6 +495,7 @@ struct ide *ide_new(struct bus *bus, struct pci_bus *pci, int devfn, struct irq 
     pci_device_init(&s->pci, "piix3-ide", 0x8086, 0x7010, 0x010180, 0x00, 0);
     pci_device_set_bar(&s->pci, 4, PCI_BAR_IO, 16, &bm_ops, s, NULL);
     s->pci.opaque = s;
+    pci_set_qemu_subsystem(&s->pci);
     for (int c = 0; c < 2; c++) {
         struct ide_channel *ch = &s->ch[c];
         ch->ide = s;

@@ -110,6 +110,12 @@ void pci_device_init(struct pci_device *d, const char *name, uint16_t vendor, ui
     memset(d->wmask + 0x40, 0xff, 0xc0);
 }
 
+void pci_set_qemu_subsystem(struct pci_device *d)
+{
+    cfg_put(d->config, PCI_SUBSYSTEM_VENDOR_ID, PCI_SUBSYSTEM_VENDOR_QEMU, 2);
+    cfg_put(d->config, PCI_SUBSYSTEM_ID, PCI_SUBSYSTEM_ID_QEMU, 2);
+}
+
 /* The flag bits a BAR reads back with (bits 0-3). */
 static uint32_t bar_flags(const struct pci_bar *b)
 {

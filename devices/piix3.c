@@ -116,6 +116,7 @@ struct piix3 *piix3_new(struct pci_bus *pci, int devfn, const struct irq isa_irq
     pci_device_init(&s->pci, "piix3", 0x8086, 0x7000, 0x060100, 0x00, 0);
     s->pci.config_write = piix3_config_write;
     s->pci.opaque = s;
+    pci_set_qemu_subsystem(&s->pci);
     piix3_reset(s);
     if (pci_register(pci, &s->pci, devfn) < 0) {
         free(s);

@@ -311,6 +311,7 @@ struct piix4pm *piix4pm_new(struct bus *bus, struct pci_bus *pci, int devfn, str
     pci_device_init(&pm->pci, "piix4-pm", 0x8086, 0x7113, 0x068000, 0x03, 1);
     pm->pci.config_write = piix4pm_config_write;
     pm->pci.opaque = pm;
+    pci_set_qemu_subsystem(&pm->pci);
     config_defaults(pm);
     if (pci_find(pci, devfn) || bus_map_pio(bus, APM_BASE, 2, &apm_ops, pm, "apm") < 0) {
         free(pm);
