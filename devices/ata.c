@@ -117,7 +117,7 @@ static void ata_pio_write_end(struct ide_drive *d)
     int r = blockdev_write(d->bd, d->lba, n, d->buf);
     if (r < 0) {
         if (trace_on(TRACE_IDE))
-            trace_printf(TRACE_IDE, "ide%d: write of %u sectors at %llu failed (%d)\n", d->ch->index, n,
+            trace_printf(TRACE_IDE, "ide%d: write of %u sectors at %llu failed (%d)", d->ch->index, n,
                          (unsigned long long)d->lba, r);
         ata_set_lba(d, d->lba);
         ide_cmd_abort(d, ATA_ER_ABRT);
@@ -312,7 +312,7 @@ static void cmd_flush(struct ide_drive *d)
     int r = blockdev_flush(d->bd);
     if (r < 0) {
         if (trace_on(TRACE_IDE))
-            trace_printf(TRACE_IDE, "ide%d: flush failed (%d)\n", d->ch->index, r);
+            trace_printf(TRACE_IDE, "ide%d: flush failed (%d)", d->ch->index, r);
         ide_cmd_abort(d, ATA_ER_ABRT);
         return;
     }

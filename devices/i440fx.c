@@ -110,7 +110,7 @@ static int pam_update(struct i440fx *s)
             return -1;
         c->mode = mode;
         if (trace_on(TRACE_PCI))
-            trace_printf(TRACE_PCI, "i440fx: PAM 0x%05x-0x%05x RE=%d WE=%d\n", c->base,
+            trace_printf(TRACE_PCI, "i440fx: PAM 0x%05x-0x%05x RE=%d WE=%d", c->base,
                          c->base + c->size - 1, mode & PAM_RE, (mode & PAM_WE) >> 1);
     }
     return 0;

@@ -131,7 +131,7 @@ void ide_cmd_abort(struct ide_drive *d, uint8_t error)
     d->status = ATA_SR_DRDY | ATA_SR_ERR;
     ide_raise_irq(d->ch);
     if (trace_on(TRACE_IDE))
-        trace_printf(TRACE_IDE, "ide%d.%d: command aborted, error 0x%02x\n", d->ch->index,
+        trace_printf(TRACE_IDE, "ide%d.%d: command aborted, error 0x%02x", d->ch->index,
                      (int)(d - d->ch->drive), error);
 }
 
@@ -266,7 +266,7 @@ static void reg_write(struct ide_channel *ch, unsigned off, uint8_t v)
     if (d->kind == IDE_NONE || (ch->ctrl & IDE_CTRL_SRST))
         return;
     if (trace_on(TRACE_IDE))
-        trace_printf(TRACE_IDE, "ide%d.%d: command 0x%02x\n", ch->index, ch->cur, v);
+        trace_printf(TRACE_IDE, "ide%d.%d: command 0x%02x", ch->index, ch->cur, v);
     irq_clear(ch);
     ata_command(d, v);
 }

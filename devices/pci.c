@@ -244,14 +244,14 @@ static void bar_update(struct pci_device *d, int n)
         return;
     if (bar_map(d, b, a) < 0) {
         if (trace_on(TRACE_PCI))
-            trace_printf(TRACE_PCI, "pci %02x.%x %s: BAR %d at 0x%llx overlaps a mapped range, left unmapped\n",
+            trace_printf(TRACE_PCI, "pci %02x.%x %s: BAR %d at 0x%llx overlaps a mapped range, left unmapped",
                          d->devfn >> 3, d->devfn & 7, d->name, n, (unsigned long long)a);
         return;
     }
     b->mapped = true;
     b->mapped_at = a;
     if (trace_on(TRACE_PCI))
-        trace_printf(TRACE_PCI, "pci %02x.%x %s: BAR %d mapped at 0x%llx size 0x%llx\n", d->devfn >> 3,
+        trace_printf(TRACE_PCI, "pci %02x.%x %s: BAR %d mapped at 0x%llx size 0x%llx", d->devfn >> 3,
                      d->devfn & 7, d->name, n, (unsigned long long)a, (unsigned long long)b->size);
 }
 
