@@ -41,6 +41,14 @@ struct vm {
     uint8_t cmos[128], cmos_index;
     char log[65536];
     size_t loglen;
+    /* What the guest's ACPI tables say (read back after the boot), and what came of it. */
+    bool fadt_found;
+    uint32_t pm1a_evt, pm1a_cnt, pm_tmr, smi_cmd;
+    uint16_t sci_int;
+    uint8_t acpi_enable;
+    int s5_typ; /* -1 when no _S5_ was found */
+    bool sci_en_after_enable;
+    int power_offs;
 };
 
 /* ---- KVM plumbing: memory slots follow the bus's RAM/ROM ranges ---- */
@@ -75,6 +83,78 @@ static void kvm_irq(void *opaque, int n, int level)
     struct vm *vm = opaque;
     struct kvm_irq_level l = {.irq = (uint32_t)n, .level = (uint32_t)level};
     ioctl(vm->fd, KVM_IRQ_LINE, &l);
+}
+
+static void power_off_rec(void *opaque, int n, int level)
+{
+    ((struct vm *)opaque)->power_offs += level;
+}
+
+static uint32_t rd32(const uint8_t *ram, uint32_t a)
+{
+    uint32_t v;
+    memcpy(&v, ram + a, 4);
+    return v;
+}
+
+/* The first element of Name(_S5_, Package(){...}) in an AML table: ZeroOp, OneOp or a BytePrefix. */
+static int find_s5(const uint8_t *t, uint32_t len)
+{
+    for (uint32_t i = 0; i + 8 < len; i++) {
+        if (memcmp(t + i, "_S5_", 4) != 0 || t[i + 4] != 0x12)
+            continue;
+        const uint8_t *e = t + i + 5 + 1 + ((t[i + 5] >> 6) & 3) + 1; /* PkgLength, NumElements */
+        if (e[0] == 0x00 || e[0] == 0x01)
+            return e[0];
+        if (e[0] == 0x0a)
+            return e[1];
+    }
+    return -1;
+}
+
+/* Follows RSDP -> RSDT -> FACP (and DSDT, SSDTs) in guest RAM, as an OS would. */
+static void read_acpi(struct vm *vm, const uint8_t *ram)
+{
+    vm->s5_typ = -1;
+    for (uint32_t a = 0xe0000; a < 0x100000; a += 16) {
+        if (memcmp(ram + a, "RSD PTR ", 8) != 0)
+            continue;
+        uint32_t rsdt = rd32(ram, a + 16);
+        if (rsdt >= RAM_SIZE)
+            return;
+        uint32_t n = (rd32(ram, rsdt + 4) - 36) / 4;
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t t = rd32(ram, rsdt + 36 + 4 * i);
+            if (t >= RAM_SIZE)
+                continue;
+            if (memcmp(ram + t, "FACP", 4) == 0) {
+                vm->fadt_found = true;
+                vm->sci_int = (uint16_t)(ram[t + 46] | ram[t + 47] << 8);
+                vm->smi_cmd = rd32(ram, t + 48);
+                vm->acpi_enable = ram[t + 52];
+                vm->pm1a_evt = rd32(ram, t + 56);
+                vm->pm1a_cnt = rd32(ram, t + 64);
+                vm->pm_tmr = rd32(ram, t + 76);
+                uint32_t dsdt = rd32(ram, t + 40);
+                if (vm->s5_typ < 0 && dsdt < RAM_SIZE)
+                    vm->s5_typ = find_s5(ram + dsdt, rd32(ram, dsdt + 4));
+            } else if (memcmp(ram + t, "SSDT", 4) == 0 && vm->s5_typ < 0) {
+                vm->s5_typ = find_s5(ram + t, rd32(ram, t + 4));
+            }
+        }
+        return;
+    }
+}
+
+/* What an ACPI OS does with those tables: enable ACPI through SMI_CMD, then enter S5. */
+static void acpi_os(struct vm *vm)
+{
+    if (!vm->fadt_found || vm->s5_typ < 0)
+        return;
+    bus_out(vm->bus, (uint16_t)vm->smi_cmd, vm->acpi_enable, 1);
+    vm->sci_en_after_enable = bus_in(vm->bus, (uint16_t)vm->pm1a_cnt, 2) & 1;
+    bus_out(vm->bus, (uint16_t)vm->pm1a_cnt, 1 | (unsigned)vm->s5_typ << 10, 2);
+    bus_out(vm->bus, (uint16_t)vm->pm1a_cnt, 1 | (unsigned)vm->s5_typ << 10 | 1 << 13, 2);
 }
 
 static void on_alarm(int sig)
@@ -372,7 +452,7 @@ static bool boot_machine(struct blockdev *hd, struct blockdev *cd, uint8_t cmos_
     struct i440fx *hb = i440fx_new(vm->bus, pci, ram, isa_rom);
     struct piix3 *isab = piix3_new(pci, 0x08, isa, (struct irq){0});
     struct ide *ide = ide_new(vm->bus, pci, 0x09, isa[14], isa[15]);
-    struct piix4pm *pm = piix4pm_new(vm->bus, pci, 0x0b, clock, isa[9], (struct irq){0});
+    struct piix4pm *pm = piix4pm_new(vm->bus, pci, 0x0b, clock, isa[9], irq_make(power_off_rec, vm, 0));
     ASSERT(hb && isab && ide && pm);
     struct error err;
     if (hd)
@@ -387,6 +467,8 @@ static bool boot_machine(struct blockdev *hd, struct blockdev *cd, uint8_t cmos_
     vm->log[vm->loglen] = 0;
     if (getenv("CHIPSET_LOG"))
         fputs(vm->log, stderr);
+    read_acpi(vm, ram);
+    acpi_os(vm);
 
     ide_free(ide);
     piix4pm_free(pm);
@@ -420,6 +502,17 @@ TEST(seabios_boots_from_the_ide_disk)
     expect_log(vm, "Booting from Hard Disk...");
     ASSERT(finished);
     expect_log(vm, "Booting from 0000:7c00\nMBR");
+    /* The FADT SeaBIOS built from this PIIX4 PM function, and the S5 it declares. */
+    ASSERT(vm->fadt_found);
+    ASSERT_EQ(vm->sci_int, 9);
+    ASSERT_EQ(vm->pm1a_evt, 0xb000);
+    ASSERT_EQ(vm->pm1a_cnt, 0xb004);
+    ASSERT_EQ(vm->pm_tmr, 0xb008);
+    ASSERT_EQ(vm->smi_cmd, 0xb2);
+    ASSERT_EQ(vm->acpi_enable, 0xf1);
+    ASSERT_EQ(vm->s5_typ, 0);
+    ASSERT(vm->sci_en_after_enable);
+    ASSERT_EQ(vm->power_offs, 1);
     free(vm);
 }
 
