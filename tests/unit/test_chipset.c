@@ -298,12 +298,11 @@ static void vm_create(struct vm *vm)
     int mmap_size = ioctl(vm->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
     vm->run = mmap(NULL, (size_t)mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu, 0);
     ASSERT(vm->run != MAP_FAILED);
-    struct {
-        struct kvm_cpuid2 c;
-        struct kvm_cpuid_entry2 e[128];
-    } cpuid = {.c.nent = 128};
-    ASSERT_EQ(ioctl(vm->kvm, KVM_GET_SUPPORTED_CPUID, &cpuid), 0);
-    ASSERT_EQ(ioctl(vm->vcpu, KVM_SET_CPUID2, &cpuid), 0);
+    struct kvm_cpuid2 *cpuid = calloc(1, sizeof(*cpuid) + 128 * sizeof(struct kvm_cpuid_entry2));
+    cpuid->nent = 128;
+    ASSERT_EQ(ioctl(vm->kvm, KVM_GET_SUPPORTED_CPUID, cpuid), 0);
+    ASSERT_EQ(ioctl(vm->vcpu, KVM_SET_CPUID2, cpuid), 0);
+    free(cpuid);
 }
 
 static void exit_io(struct vm *vm)
