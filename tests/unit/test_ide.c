@@ -999,3 +999,46 @@ TEST(port_conflict_fails_cleanly)
     pci_bus_free(pb);
     bus_free(bus);
 }
+
+/* Linux's libata PIO: one PACKET READ(10) of 100 blocks with a byte count limit of 63 KiB
+ * (atapi_xlat); the device's chunks must not exceed the limit, must carry the byte count in
+ * the cylinder registers, and must deliver the blocks in order across the model's buffer refills. */
+TEST(atapi_pio_large_byte_limit)
+{
+    struct rig *r = rig_new(0, true);
+    uint8_t cdb[12] = {0};
+    ASSERT_EQ(atapi_cmd(r, cdb, NULL, 0, 0), -2); /* the unit attention */
+    static uint8_t buf[100 * 2048];
+    unsigned limit = 63 * 1024, got = 0, chunks = 0;
+    bus_out(r->bus, 0x376, ATA_CB_DC_HD15 | ATA_CB_DC_NIEN, 1);
+    bus_out(r->bus, 0x171, 0, 1);
+    bus_out(r->bus, 0x174, limit & 0xff, 1);
+    bus_out(r->bus, 0x175, limit >> 8, 1);
+    bus_out(r->bus, 0x177, 0xa0, 1);
+    cdb[0] = 0x28;
+    cdb[5] = 100; /* blocks 100..199 */
+    cdb[8] = 100;
+    for (int i = 0; i < 12; i += 2)
+        bus_out(r->bus, 0x170, cdb[i] | cdb[i + 1] << 8, 2);
+    for (;;) {
+        uint8_t st = await_not_bsy(r, 0x170);
+        ASSERT_EQ(st & ERR, 0);
+        if (!(st & DRQ))
+            break;
+        ASSERT_EQ(bus_in(r->bus, 0x172, 1) & 3, 2);
+        unsigned n = bus_in(r->bus, 0x174, 1) | bus_in(r->bus, 0x175, 1) << 8;
+        ASSERT(n > 0 && n <= limit && got + n <= sizeof(buf));
+        for (unsigned i = 0; i < n; i += 4) {
+            uint32_t v = bus_in(r->bus, 0x170, 4);
+            memcpy(buf + got + i, &v, 4);
+        }
+        got += n;
+        chunks++;
+    }
+    ASSERT_EQ(got, sizeof(buf));
+    ASSERT(chunks >= 4);
+    for (unsigned i = 0; i < sizeof(buf); i += 211)
+        ASSERT_EQ(buf[i], cd_block_byte(r, 100 + i / 2048, i % 2048));
+    ASSERT_EQ(bus_in(r->bus, 0x172, 1) & 3, 3);
+    rig_free(r);
+}
