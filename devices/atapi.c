@@ -94,7 +94,7 @@ static void atapi_check(struct ide_drive *d, uint8_t key, uint8_t asc)
     d->status = ATA_SR_DRDY | ATA_SR_ERR;
     ide_raise_irq(d->ch);
     if (trace_on(TRACE_IDE))
-        trace_printf(TRACE_IDE, "atapi%d: command 0x%02x: sense %x/%02x\n", d->ch->index, d->cdb[0], key, asc);
+        trace_printf(TRACE_IDE, "atapi%d: command 0x%02x: sense %x/%02x", d->ch->index, d->cdb[0], key, asc);
 }
 
 /* ---- data-in: PIO chunks or DMA ---- */
@@ -419,7 +419,7 @@ static void atapi_execute(struct ide_drive *d)
 {
     uint8_t op = d->cdb[0];
     if (trace_on(TRACE_IDE))
-        trace_printf(TRACE_IDE, "atapi%d: packet 0x%02x%s\n", d->ch->index, op, d->packet_dma ? " (DMA)" : "");
+        trace_printf(TRACE_IDE, "atapi%d: packet 0x%02x%s", d->ch->index, op, d->packet_dma ? " (DMA)" : "");
     if (d->unit_attention && !ua_exempt(op)) {
         d->unit_attention = false;
         atapi_check(d, SENSE_UNIT_ATTENTION, ASC_MEDIUM_MAY_HAVE_CHANGED);
@@ -476,7 +476,7 @@ void atapi_identify(struct ide_drive *d, uint16_t *id)
 {
     memset(id, 0, 512);
     put16(id, 0, 0x85c0); /* ATAPI, CD-ROM, removable, DRQ within 50 us, 12-byte packets */
-    ide_padstr((uint8_t *)&id[10], "VMPLAYCD00000001", 20, true);
+    ide_serial(d, id, "VMPLAY-CD");
     ide_padstr((uint8_t *)&id[23], "1.00", 8, true);
     ide_padstr((uint8_t *)&id[27], "VMware Virtual IDE CDROM Drive", 40, true);
     put16(id, 49, 0x0b00); /* IORDY, LBA, DMA */

@@ -13,6 +13,9 @@
  * its attribute changes. SeaBIOS's shadow.c sets 0x33/0x30, copies the
  * BIOS from its 4 GiB alias, then write-protects with 0x11/0x10.
  *
+ * Subsystem IDs are QEMU's (1AF4:1100): SeaBIOS's qemu_detect() reads them
+ * from 00.0 and only then runs as on QEMU (fw_cfg, the debug port 0x402).
+ *
  * SMRAM: the register is kept (C_BASE_SEG = 010b, D_LCK locks D_OPEN) but
  * there is no SMM, so 0xA0000-0xBFFFF always stays with the VGA.
  */
@@ -107,7 +110,7 @@ static int pam_update(struct i440fx *s)
             return -1;
         c->mode = mode;
         if (trace_on(TRACE_PCI))
-            trace_printf(TRACE_PCI, "i440fx: PAM 0x%05x-0x%05x RE=%d WE=%d\n", c->base,
+            trace_printf(TRACE_PCI, "i440fx: PAM 0x%05x-0x%05x RE=%d WE=%d", c->base,
                          c->base + c->size - 1, mode & PAM_RE, (mode & PAM_WE) >> 1);
     }
     return 0;
@@ -164,6 +167,7 @@ struct i440fx *i440fx_new(struct bus *bus, struct pci_bus *pci, uint8_t *ram, ui
     pci_device_init(&s->pci, "i440fx", 0x8086, 0x1237, 0x060000, 0x02, 0);
     s->pci.config_write = i440fx_config_write;
     s->pci.opaque = s;
+    pci_set_qemu_subsystem(&s->pci);
     i440fx_init_config(s);
     if (pci_find(pci, 0) || pci_bus_map_conf_ports(pci) < 0) {
         free(s);

@@ -83,8 +83,13 @@ struct ide_channel {
     bool prd_eot;
 };
 
-/* ide.c, for atapi.c */
+/* ide.c, for ata.c and atapi.c */
 void ide_raise_irq(struct ide_channel *ch);
+/* Command completion: DRDY|DSC and an interrupt; or ERR with the error register. */
+void ide_cmd_done(struct ide_drive *d);
+void ide_cmd_abort(struct ide_drive *d, uint8_t error);
+/* The reset signature: count 1, sector 1, cylinder 0 (ATA) or EB14h (ATAPI). */
+void ide_set_signature(struct ide_drive *d);
 /* A DRQ data window of buf: device to host (start..start+len) or host to device (0..len). */
 void ide_pio_in(struct ide_drive *d, unsigned start, unsigned len, void (*end_fn)(struct ide_drive *d));
 void ide_pio_out(struct ide_drive *d, unsigned len, void (*end_fn)(struct ide_drive *d));
@@ -96,6 +101,12 @@ void ide_bm_begin(struct ide_channel *ch);
 long ide_bm_transfer(struct ide_channel *ch, uint8_t *buf, unsigned len, bool to_memory);
 void ide_bm_finish(struct ide_channel *ch, bool dma_error);
 void ide_padstr(uint8_t *dst, const char *src, unsigned len, bool swap);
+/* IDENTIFY words 10-19: a serial number unique to the drive's position. */
+void ide_serial(struct ide_drive *d, uint16_t *id, const char *prefix);
+
+/* ata.c */
+void ata_command(struct ide_drive *d, uint8_t cmd);
+void ata_geometry(struct ide_drive *d);
 
 /* atapi.c */
 void atapi_identify(struct ide_drive *d, uint16_t *id);

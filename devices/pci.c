@@ -110,6 +110,12 @@ void pci_device_init(struct pci_device *d, const char *name, uint16_t vendor, ui
     memset(d->wmask + 0x40, 0xff, 0xc0);
 }
 
+void pci_set_qemu_subsystem(struct pci_device *d)
+{
+    cfg_put(d->config, PCI_SUBSYSTEM_VENDOR_ID, PCI_SUBSYSTEM_VENDOR_QEMU, 2);
+    cfg_put(d->config, PCI_SUBSYSTEM_ID, PCI_SUBSYSTEM_ID_QEMU, 2);
+}
+
 /* The flag bits a BAR reads back with (bits 0-3). */
 static uint32_t bar_flags(const struct pci_bar *b)
 {
@@ -238,14 +244,14 @@ static void bar_update(struct pci_device *d, int n)
         return;
     if (bar_map(d, b, a) < 0) {
         if (trace_on(TRACE_PCI))
-            trace_printf(TRACE_PCI, "pci %02x.%x %s: BAR %d at 0x%llx overlaps a mapped range, left unmapped\n",
+            trace_printf(TRACE_PCI, "pci %02x.%x %s: BAR %d at 0x%llx overlaps a mapped range, left unmapped",
                          d->devfn >> 3, d->devfn & 7, d->name, n, (unsigned long long)a);
         return;
     }
     b->mapped = true;
     b->mapped_at = a;
     if (trace_on(TRACE_PCI))
-        trace_printf(TRACE_PCI, "pci %02x.%x %s: BAR %d mapped at 0x%llx size 0x%llx\n", d->devfn >> 3,
+        trace_printf(TRACE_PCI, "pci %02x.%x %s: BAR %d mapped at 0x%llx size 0x%llx", d->devfn >> 3,
                      d->devfn & 7, d->name, n, (unsigned long long)a, (unsigned long long)b->size);
 }
 

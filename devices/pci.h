@@ -86,6 +86,14 @@ void pci_bus_set_intx_router(struct pci_bus *pb, void (*route)(void *opaque, int
  * interrupt pin (0 = none, 1 = INTA...), the standard writable bits. */
 void pci_device_init(struct pci_device *d, const char *name, uint16_t vendor, uint16_t device,
                      uint32_t class_code, uint8_t revision, uint8_t int_pin);
+/*
+ * Subsystem IDs 1AF4:1100, QEMU's default for its PCI devices. SeaBIOS's
+ * qemu_detect() requires them on the host bridge before it uses fw_cfg and
+ * the debug port; the chipset devices carry them as on QEMU.
+ */
+#define PCI_SUBSYSTEM_VENDOR_QEMU 0x1af4
+#define PCI_SUBSYSTEM_ID_QEMU 0x1100
+void pci_set_qemu_subsystem(struct pci_device *d);
 void pci_device_set_bar(struct pci_device *d, int n, enum pci_bar_kind kind, uint64_t size,
                         const struct bus_ops *ops, void *opaque, uint8_t *ram);
 /* An expansion ROM image of size bytes (a power of two >= 2 KiB), mapped read-only

@@ -55,7 +55,7 @@ static void piix3_route(void *opaque, int devfn, int pin, int level)
     int pirq = ((devfn >> 3) + pin + 3) & 3;
     s->pirq_count[pirq] += level ? 1 : -1;
     if (trace_on(TRACE_PCI))
-        trace_printf(TRACE_PCI, "piix3: %02x.%x INT%c -> PIRQ%c %d\n", devfn >> 3, devfn & 7, 'A' + pin,
+        trace_printf(TRACE_PCI, "piix3: %02x.%x INT%c -> PIRQ%c %d", devfn >> 3, devfn & 7, 'A' + pin,
                      'A' + pirq, level);
     piix3_update(s);
 }
@@ -77,7 +77,7 @@ static void piix3_rcr_write(void *opaque, uint8_t value)
     struct piix3 *s = opaque;
     if (value & PIIX3_RC_RCPU) {
         if (trace_on(TRACE_PCI))
-            trace_printf(TRACE_PCI, "piix3: reset requested through 0xCF9 (0x%02x)\n", value);
+            trace_printf(TRACE_PCI, "piix3: reset requested through 0xCF9 (0x%02x)", value);
         irq_pulse(s->reset);
         return;
     }
@@ -116,6 +116,7 @@ struct piix3 *piix3_new(struct pci_bus *pci, int devfn, const struct irq isa_irq
     pci_device_init(&s->pci, "piix3", 0x8086, 0x7000, 0x060100, 0x00, 0);
     s->pci.config_write = piix3_config_write;
     s->pci.opaque = s;
+    pci_set_qemu_subsystem(&s->pci);
     piix3_reset(s);
     if (pci_register(pci, &s->pci, devfn) < 0) {
         free(s);

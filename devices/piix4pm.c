@@ -109,7 +109,7 @@ static void pm1_cnt_write(struct piix4pm *pm, uint16_t v)
         return;
     int typ = (v >> PM1_CNT_SLP_TYP_SHIFT) & 7;
     if (trace_on(TRACE_ACPI))
-        trace_printf(TRACE_ACPI, "piix4pm: sleep SLP_TYP=%d%s\n", typ,
+        trace_printf(TRACE_ACPI, "piix4pm: sleep SLP_TYP=%d%s", typ,
                      typ == PM1_SLP_TYP_S5 ? " (S5: power off)" : " (not supported, ignored)");
     if (typ == PM1_SLP_TYP_S5)
         irq_pulse(pm->power_off);
@@ -228,7 +228,7 @@ static void apm_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
     else if (pm->apmc == ACPI_DISABLE)
         pm->pm1_cnt &= (uint16_t)~PM1_CNT_SCI_EN;
     if (trace_on(TRACE_ACPI))
-        trace_printf(TRACE_ACPI, "piix4pm: APMC 0x%02x, SCI_EN=%d\n", pm->apmc, pm->pm1_cnt & PM1_CNT_SCI_EN);
+        trace_printf(TRACE_ACPI, "piix4pm: APMC 0x%02x, SCI_EN=%d", pm->apmc, pm->pm1_cnt & PM1_CNT_SCI_EN);
 }
 
 static const struct bus_ops apm_ops = {.read = apm_read, .write = apm_write, .min_size = 1, .max_size = 1};
@@ -250,12 +250,12 @@ static void pm_io_update(struct piix4pm *pm)
         return;
     if (bus_map_pio(pm->bus, base, PIIX4_PM_SIZE, &pm_ops, pm, "piix4-pm") < 0) {
         if (trace_on(TRACE_ACPI))
-            trace_printf(TRACE_ACPI, "piix4pm: PM block at 0x%04x overlaps another range, left unmapped\n", base);
+            trace_printf(TRACE_ACPI, "piix4pm: PM block at 0x%04x overlaps another range, left unmapped", base);
         return;
     }
     pm->pm_base = base;
     if (trace_on(TRACE_ACPI))
-        trace_printf(TRACE_ACPI, "piix4pm: PM block at 0x%04x\n", base);
+        trace_printf(TRACE_ACPI, "piix4pm: PM block at 0x%04x", base);
 }
 
 static void piix4pm_config_write(struct pci_device *d, unsigned off, uint32_t value, unsigned size)
@@ -311,6 +311,7 @@ struct piix4pm *piix4pm_new(struct bus *bus, struct pci_bus *pci, int devfn, str
     pci_device_init(&pm->pci, "piix4-pm", 0x8086, 0x7113, 0x068000, 0x03, 1);
     pm->pci.config_write = piix4pm_config_write;
     pm->pci.opaque = pm;
+    pci_set_qemu_subsystem(&pm->pci);
     config_defaults(pm);
     if (pci_find(pci, devfn) || bus_map_pio(bus, APM_BASE, 2, &apm_ops, pm, "apm") < 0) {
         free(pm);

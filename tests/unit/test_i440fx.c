@@ -77,6 +77,8 @@ TEST(identity)
     ASSERT_EQ(cfgl(r, 0x08) >> 8, 0x060000);
     ASSERT_EQ(cfgb(r, 0x72), 0x02);
     ASSERT_EQ(cfgb(r, 0x59), 0x00);
+    /* SeaBIOS qemu_detect(): "if (sv != 0x1af4 || sd != 0x1100) return;" -- else no fw_cfg, no debug port. */
+    ASSERT_EQ(cfgl(r, 0x2c), 0x11001af4);
     rig_free(r);
 }
 
@@ -265,6 +267,8 @@ TEST(pc_layout_as_seabios_pciinit)
     ASSERT_EQ(bcfgl(bus, 0x08, 0), 0x70008086);
     ASSERT_EQ(bcfgl(bus, 0x09, 0), 0x70108086);
     ASSERT_EQ(bcfgl(bus, 0x0b, 0), 0x71138086);
+    for (int i = 0; i < 4; i++)
+        ASSERT_EQ(bcfgl(bus, found[i], 0x2c), 0x11001af4); /* as QEMU gives every device */
 
     /* pci_bios_init_device: interrupt lines, then the device table's setups. */
     static const uint8_t pci_irqs[4] = {10, 10, 11, 11};

@@ -357,6 +357,14 @@ TEST(seabios_detect_and_identify_disk)
     char m[41];
     model(id, m);
     ASSERT_STR_EQ(m, "VMware Virtual IDE Hard Drive");
+    char serial[21];
+    for (int i = 0; i < 10; i++) {
+        serial[2 * i] = (char)(word(id, 10 + i) >> 8);
+        serial[2 * i + 1] = (char)word(id, 10 + i);
+    }
+    serial[11] = 0;
+    ASSERT_STR_EQ(serial, "VMPLAY-HD00");
+    ASSERT_EQ(serial[12], ' ');
     /* (resetresult & 0xdf61) == 0x4041 would make SeaBIOS skip the slave; it probes it. */
     ASSERT((word(id, 93) & 0xdf61) != 0x4041);
     /* Slave absent: its registers read 0, so the probe gives up. */
@@ -645,6 +653,26 @@ TEST(dma_read_sector0_as_seabios)
     rig_free(r);
 }
 
+/* 300 sectors: more than the model's 128 KiB buffer, with PRD entries of 0xFE00 bytes that
+ * straddle its refills (the PRD walk must resume inside an entry). */
+TEST(dma_read_larger_than_buffer)
+{
+    struct rig *r = rig_new(20000, false);
+    struct cmd c;
+    pci_enable_bm(r);
+    uint32_t total = 300 * 512, at = 0x1000, addr = 0x20000;
+    for (uint32_t left = total; left; at += 8) {
+        uint32_t n = left < 0xfe00 ? left : 0xfe00;
+        put_prd(r, at, addr, n, n == left);
+        addr += n;
+        left -= n;
+    }
+    lba_cmd(&c, 0x25, 1000, 300);
+    ASSERT_EQ(dma_cmd(r, &c, false), 0);
+    ASSERT_MEM_EQ(r->ram + 0x20000, r->disk->data + 1000 * 512, total);
+    rig_free(r);
+}
+
 TEST(dma_write_and_prd_larger_than_transfer)
 {
     struct rig *r = rig_new(20000, false);
@@ -911,5 +939,106 @@ TEST(atapi_empty_tray_not_ready)
     ASSERT_EQ(atapi_cmd(r, cdb, sense, 1, 18), 0);
     ASSERT_EQ(sense[2], 0x02);
     ASSERT_EQ(sense[12], 0x3a);
+    rig_free(r);
+}
+
+/* Random guest traffic on every IDE port (a disk, a CD, DMA enabled, PRDs anywhere): the
+ * model must neither crash (run under `make SAN=1`) nor report BSY and DRQ at once. */
+TEST(random_port_traffic)
+{
+    struct rig *r = rig_new(20000, true);
+    static const uint16_t ports[] = {0x1f0, 0x1f1, 0x1f2, 0x1f3, 0x1f4, 0x1f5, 0x1f6, 0x1f7, 0x3f6,
+                                     0x170, 0x171, 0x172, 0x173, 0x174, 0x175, 0x176, 0x177, 0x376,
+                                     BM, BM + 2, BM + 4, BM + 8, BM + 10, BM + 12};
+    static const uint8_t cmds[] = {0x20, 0x24, 0x30, 0x34, 0xc4, 0xc5, 0xc6, 0xc8, 0xca, 0x25, 0x35,
+                                   0xec, 0xa1, 0xa0, 0x91, 0x40, 0xef, 0xe7, 0x90, 0x08, 0x00};
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    pci_enable_bm(r);
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        uint16_t port = ports[x % (sizeof(ports) / sizeof(ports[0]))];
+        uint32_t v = (uint32_t)(x >> 32);
+        unsigned size = 1u << ((x >> 20) % 3);
+        if ((port & 7) == 7 && port < 0x400 && (x >> 24) % 2)
+            v = cmds[(x >> 40) % sizeof(cmds)];
+        if (port == BM + 4 || port == BM + 12)
+            v &= 0xffff0; /* PRD tables somewhere in the first MiB */
+        if ((x >> 28) % 2)
+            bus_out(r->bus, port, v, size);
+        else
+            bus_in(r->bus, port, size);
+        if ((x >> 50) % 64 == 0) /* random PRD contents */
+            memcpy(r->ram + ((x >> 8) & 0xfff8), &x, 8);
+        uint8_t st0 = (uint8_t)bus_in(r->bus, 0x3f6, 1), st1 = (uint8_t)bus_in(r->bus, 0x376, 1);
+        ASSERT((st0 & (BSY | DRQ)) != (BSY | DRQ));
+        ASSERT((st1 & (BSY | DRQ)) != (BSY | DRQ));
+    }
+    ASSERT(r->disk->writes > 0 && r->disk->flushes > 0); /* the traffic did reach the command set */
+    rig_free(r);
+}
+
+static uint64_t other_read(void *opaque, uint64_t off, unsigned size)
+{
+    return 0x42;
+}
+static const struct bus_ops other_ops = {.read = other_read};
+
+TEST(port_conflict_fails_cleanly)
+{
+    struct bus *bus = bus_new();
+    struct pci_bus *pb = pci_bus_new(bus);
+    ASSERT_EQ(bus_map_pio(bus, 0x376, 1, &other_ops, NULL, "other"), 0);
+    ASSERT(ide_new(bus, pb, BDF, (struct irq){0}, (struct irq){0}) == NULL);
+    ASSERT_EQ(bus_in(bus, 0x376, 1), 0x42); /* the other owner keeps its port */
+    ASSERT_EQ(bus_in(bus, 0x1f7, 1), 0xff); /* and nothing of ours is left behind */
+    ASSERT_EQ(bus_in(bus, 0x3f6, 1), 0xff);
+    ASSERT_EQ(bus_in(bus, 0x177, 1), 0xff);
+    ASSERT(pci_find(pb, BDF) == NULL);
+    pci_bus_free(pb);
+    bus_free(bus);
+}
+
+/* Linux's libata PIO: one PACKET READ(10) of 100 blocks with a byte count limit of 63 KiB
+ * (atapi_xlat); the device's chunks must not exceed the limit, must carry the byte count in
+ * the cylinder registers, and must deliver the blocks in order across the model's buffer refills. */
+TEST(atapi_pio_large_byte_limit)
+{
+    struct rig *r = rig_new(0, true);
+    uint8_t cdb[12] = {0};
+    ASSERT_EQ(atapi_cmd(r, cdb, NULL, 0, 0), -2); /* the unit attention */
+    static uint8_t buf[100 * 2048];
+    unsigned limit = 63 * 1024, got = 0, chunks = 0;
+    bus_out(r->bus, 0x376, ATA_CB_DC_HD15 | ATA_CB_DC_NIEN, 1);
+    bus_out(r->bus, 0x171, 0, 1);
+    bus_out(r->bus, 0x174, limit & 0xff, 1);
+    bus_out(r->bus, 0x175, limit >> 8, 1);
+    bus_out(r->bus, 0x177, 0xa0, 1);
+    cdb[0] = 0x28;
+    cdb[5] = 100; /* blocks 100..199 */
+    cdb[8] = 100;
+    for (int i = 0; i < 12; i += 2)
+        bus_out(r->bus, 0x170, cdb[i] | cdb[i + 1] << 8, 2);
+    for (;;) {
+        uint8_t st = await_not_bsy(r, 0x170);
+        ASSERT_EQ(st & ERR, 0);
+        if (!(st & DRQ))
+            break;
+        ASSERT_EQ(bus_in(r->bus, 0x172, 1) & 3, 2);
+        unsigned n = bus_in(r->bus, 0x174, 1) | bus_in(r->bus, 0x175, 1) << 8;
+        ASSERT(n > 0 && n <= limit && got + n <= sizeof(buf));
+        for (unsigned i = 0; i < n; i += 4) {
+            uint32_t v = bus_in(r->bus, 0x170, 4);
+            memcpy(buf + got + i, &v, 4);
+        }
+        got += n;
+        chunks++;
+    }
+    ASSERT_EQ(got, sizeof(buf));
+    ASSERT(chunks >= 4);
+    for (unsigned i = 0; i < sizeof(buf); i += 211)
+        ASSERT_EQ(buf[i], cd_block_byte(r, 100 + i / 2048, i % 2048));
+    ASSERT_EQ(bus_in(r->bus, 0x172, 1) & 3, 3);
     rig_free(r);
 }
