@@ -40,6 +40,8 @@ say = @printf '  %-7s %s\n' $(1) $(2);
 endif
 
 # Every .c in these folders is part of the machine; player.c holds main().
+# Binaries link the objects themselves, not an archive, so that backends
+# found through weak references (cpu/backend.h) are always linked in.
 LIB_SRC   := $(sort $(wildcard cpu/*.c devices/*.c formats/*.c sdl/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
 LIB       := $(O)/libvmplay.a
@@ -57,7 +59,7 @@ endif
 .PHONY: all check unit deps demo bench fuzz install clean distclean
 all: $(BIN)
 
-$(BIN): $(O)/player.o $(LIB)
+$(BIN): $(O)/player.o $(LIB_OBJ)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -70,7 +72,7 @@ $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
-$(O)/tests/%: $(O)/tests/unit/%.o $(HARNESS) $(LIB)
+$(O)/tests/%: $(O)/tests/unit/%.o $(HARNESS) $(LIB_OBJ)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -91,6 +93,21 @@ check: deps
 # Only the unit tests (what SAN=1 is for).
 unit: $(UNIT_BIN)
 	$(Q)UNITDIR=$(abspath $(O)/tests) ONLY=unit BUILD=$(abspath $(B)) tests/run.sh
+
+# The demo appliance (Debian kernel + busybox on a VMDK) in a window, or on the
+# terminal when there is no display.
+demo: $(BIN)
+	$(Q)tools/deps.sh demo
+	$(Q)BUILD=$(abspath $(B)) tools/demo.sh $(abspath $(BIN))
+
+# Speed against QEMU TCG and Bochs; each area adds its part with `bench: bench-<area>`.
+bench: $(BIN)
+	$(Q)tools/deps.sh bench
+	$(Q)BUILD=$(abspath $(B)) bench/appliance.sh $(abspath $(BIN))
+
+# libFuzzer targets; each area adds its part with `fuzz: fuzz-<area>`.
+fuzz:
+	$(Q)tools/deps.sh fuzz
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

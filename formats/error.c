@@ -22,13 +22,20 @@ int error_prefix(struct error *e, const char *fmt, ...)
 {
     if (!e)
         return -1;
-    char pre[512], old[sizeof e->msg];
+    char pre[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
-    memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old);
+    size_t np = strlen(pre), nm = strnlen(e->msg, sizeof e->msg - 1);
+    if (np + 2 >= sizeof e->msg)
+        np = sizeof e->msg - 3;
+    if (np + 2 + nm >= sizeof e->msg)
+        nm = sizeof e->msg - 3 - np;
+    memmove(e->msg + np + 2, e->msg, nm);
+    memcpy(e->msg, pre, np);
+    memcpy(e->msg + np, ": ", 2);
+    e->msg[np + 2 + nm] = 0;
     return -1;
 }
 

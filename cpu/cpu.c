@@ -1,0 +1,91 @@
+/*
+ * cpu.h dispatch: picks a backend at creation and forwards every call to it.
+ */
+#include "cpu/backend.h"
+
+#include <stddef.h>
+
+struct cpu *cpu_create(enum cpu_kind kind, struct bus *bus, struct clock *clock,
+                       const struct cpu_hooks *hooks, struct error *err)
+{
+    const struct cpu_backend *kvm = &cpu_kvm_backend;
+    if (kind == CPU_KVM || kind == CPU_AUTO) {
+        if (kvm) {
+            struct error kerr;
+            struct cpu *c = kvm->create(bus, clock, hooks, &kerr);
+            if (c)
+                return c;
+            if (kind == CPU_KVM) {
+                if (err)
+                    *err = kerr;
+                return NULL;
+            }
+        } else if (kind == CPU_KVM) {
+            error_set(err, EX_UNAVAILABLE, "--cpu=kvm: this vmplay has no KVM backend");
+            return NULL;
+        }
+    }
+    const struct cpu_backend *soft = &cpu_soft_backend;
+    if (!soft) {
+        error_set(err, EX_UNAVAILABLE, "this vmplay was built without the software CPU core");
+        return NULL;
+    }
+    return soft->create(bus, clock, hooks, err);
+}
+
+void cpu_free(struct cpu *cpu)
+{
+    if (cpu)
+        cpu->be->free(cpu);
+}
+
+const char *cpu_backend_name(const struct cpu *cpu)
+{
+    return cpu->be->name;
+}
+
+void cpu_reset(struct cpu *cpu)
+{
+    cpu->be->reset(cpu);
+}
+
+enum cpu_exit cpu_run(struct cpu *cpu, int64_t deadline_ns)
+{
+    return cpu->be->run(cpu, deadline_ns);
+}
+
+void cpu_set_intr(struct cpu *cpu, int level)
+{
+    cpu->be->set_intr(cpu, level);
+}
+
+void cpu_set_a20(struct cpu *cpu, bool enabled)
+{
+    cpu->be->set_a20(cpu, enabled);
+}
+
+void cpu_request_stop(struct cpu *cpu)
+{
+    cpu->be->request_stop(cpu);
+}
+
+int cpu_get_state(struct cpu *cpu, struct cpu_state *st)
+{
+    return cpu->be->get_state(cpu, st);
+}
+
+int cpu_set_state(struct cpu *cpu, const struct cpu_state *st)
+{
+    return cpu->be->set_state(cpu, st);
+}
+
+uint64_t cpu_insn_count(const struct cpu *cpu)
+{
+    return cpu->be->insn_count(cpu);
+}
+
+void cpu_set_trace(struct cpu *cpu, void *file)
+{
+    if (cpu->be->set_trace)
+        cpu->be->set_trace(cpu, file);
+}

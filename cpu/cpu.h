@@ -1,0 +1,112 @@
+/*
+ * The CPU contract. Two backends implement it — the software core (interpreter
+ * over cached decoded blocks, later a translator) and direct execution on
+ * /dev/kvm — and the board and the tests use nothing else.
+ *
+ * The machine thread calls cpu_run(cpu, deadline) in a loop; it returns when
+ * virtual time reaches the deadline, when the guest halts with no interrupt
+ * pending, when someone called cpu_request_stop (a device asking the loop for
+ * a reset or power-off, another thread), or on shutdown (triple fault).
+ * Devices are reached through the bus; interrupts arrive as the INTR level
+ * (cpu_set_intr) and are acknowledged through hooks->intr_ack (INTA cycle).
+ */
+#ifndef VMPLAY_CPU_H
+#define VMPLAY_CPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/bus.h"
+#include "devices/clock.h"
+#include "formats/error.h"
+
+enum cpu_kind { CPU_AUTO, CPU_SOFT, CPU_KVM };
+
+enum cpu_exit {
+    CPU_EXIT_DEADLINE, /* virtual time reached the deadline */
+    CPU_EXIT_HALT,     /* HLT with interrupts unable to wake it before the deadline */
+    CPU_EXIT_STOP,     /* cpu_request_stop() was called */
+    CPU_EXIT_SHUTDOWN, /* triple fault (or a shutdown cycle) */
+    CPU_EXIT_ERROR,    /* the backend failed (KVM ioctl error); guest state is unknown */
+};
+
+struct cpu_hooks {
+    void *opaque;
+    /* INTA: the vector of the interrupt being delivered (PIC / local APIC), or -1 if none. */
+    int (*intr_ack)(void *opaque);
+};
+
+/* Segment register with its hidden part; attr holds descriptor bits 40..47 and 52..55
+ * as (type | S<<4 | DPL<<5 | P<<7 | AVL<<12 | L<<13 | DB<<14 | G<<15), the VMX layout. */
+struct cpu_segment {
+    uint16_t selector;
+    uint16_t attr;
+    uint32_t limit; /* byte granular (already scaled by G) */
+    uint64_t base;
+};
+
+struct cpu_dtable {
+    uint64_t base;
+    uint16_t limit;
+};
+
+enum cpu_seg_index { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
+enum cpu_gpr_index { GPR_AX, GPR_CX, GPR_DX, GPR_BX, GPR_SP, GPR_BP, GPR_SI, GPR_DI };
+
+/* x87/MMX/SSE state in FXSAVE terms. */
+struct cpu_fpu_state {
+    uint16_t fcw, fsw, fop;
+    uint8_t ftw; /* abridged: bit i set = register i not empty */
+    uint64_t fip, fdp;
+    uint16_t fcs, fds;
+    uint8_t st[8][16]; /* ST(i)... in physical register order R0..R7, 80-bit values */
+    uint8_t xmm[16][16];
+    uint32_t mxcsr;
+};
+
+struct cpu_msrs {
+    uint64_t tsc, apic_base, pat, misc_enable, efer;
+    uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
+    uint64_t star, lstar, cstar, fmask, kernel_gs_base;
+    uint64_t mtrr_cap, mtrr_def_type, mtrr_fixed[11], mtrr_var[16]; /* var: base/mask pairs */
+};
+
+/* The whole architectural state (tests, debugging, moving between backends, suspend). */
+struct cpu_state {
+    uint64_t gpr[16]; /* encoding order: AX CX DX BX SP BP SI DI R8..R15 */
+    uint64_t rip, rflags;
+    struct cpu_segment seg[6], ldt, tr;
+    struct cpu_dtable gdt, idt;
+    uint64_t cr0, cr2, cr3, cr4, cr8;
+    uint64_t dr[8];
+    struct cpu_msrs msr;
+    struct cpu_fpu_state fpu;
+    bool halted;
+    bool intr_shadow; /* one-instruction interrupt inhibit after STI / MOV SS */
+    bool a20;         /* A20 gate enabled */
+};
+
+struct cpu;
+
+/* kind CPU_AUTO picks KVM when /dev/kvm opens and a probe VM runs, else the software core. */
+struct cpu *cpu_create(enum cpu_kind kind, struct bus *bus, struct clock *clock,
+                       const struct cpu_hooks *hooks, struct error *err);
+void cpu_free(struct cpu *cpu);
+/* "soft" or "kvm". */
+const char *cpu_backend_name(const struct cpu *cpu);
+
+/* Power-on / RESET state (CS:IP = F000:FFF0 with CS base FFFF0000). */
+void cpu_reset(struct cpu *cpu);
+enum cpu_exit cpu_run(struct cpu *cpu, int64_t deadline_ns);
+void cpu_set_intr(struct cpu *cpu, int level);
+void cpu_set_a20(struct cpu *cpu, bool enabled);
+/* Thread-safe: makes the current or next cpu_run return CPU_EXIT_STOP promptly. */
+void cpu_request_stop(struct cpu *cpu);
+int cpu_get_state(struct cpu *cpu, struct cpu_state *st);
+int cpu_set_state(struct cpu *cpu, const struct cpu_state *st);
+/* Instructions retired since creation (software core; KVM reports 0). */
+uint64_t cpu_insn_count(const struct cpu *cpu);
+/* --trace=cpu: one line per executed block/exception to the given stream (NULL: off). */
+void cpu_set_trace(struct cpu *cpu, void *file);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * The VM lock (see lock.h). VMware's own lock is a folder `<file>.lck`
+ * holding one `M<id>.lck` file per holder; when VMware crashes the folder
+ * stays behind, so the message gives its age and says how to clear it.
+ */
+#include "formats/lock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct vm_lock {
+    int fd;
+};
+
+/* A VMware lock next to file: <file>.lck (folder) or <file>.WRITELOCK (older products). */
+static int vmware_lock(const char *file, const char *what, struct error *err)
+{
+    static const char *const suffix[] = { ".lck", ".WRITELOCK" };
+    char p[4096], when[64];
+    struct stat st;
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s%s", file, suffix[i]);
+        if (stat(p, &st) < 0 || (i == 0 && !S_ISDIR(st.st_mode)))
+            continue;
+        struct tm tm;
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime_r(&st.st_mtime, &tm));
+        return error_set(err, EX_TEMPFAIL,
+                         "%s: VMware appears to be running this VM: %s %s exists (since %s);"
+                         " if no VMware program on any host has it open, the lock is stale: remove %s",
+                         file, what, p, when, p);
+    }
+    return 0;
+}
+
+static int vmware_locks(const char *vmx_path, const struct vm_config *cfg, struct error *err)
+{
+    if (vmware_lock(vmx_path, "lock", err) < 0)
+        return -1;
+    for (size_t i = 0; cfg && i < cfg->ndisks; i++)
+        if (cfg->disks[i].path && vmware_lock(cfg->disks[i].path, "disk lock", err) < 0)
+            return -1;
+    return 0;
+}
+
+int vm_lock(const char *vmx_path, const struct vm_config *cfg, struct vm_lock **out,
+            struct error *err)
+{
+    *out = NULL;
+    if (vmware_locks(vmx_path, cfg, err) < 0)
+        return -1;
+    int fd = open(vmx_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set(err, error_code_for_errno(errno), "%s: %s", vmx_path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return error_set(err, EX_TEMPFAIL, "%s is in use by another vmplay (pid unknown)",
+                             vmx_path);
+        return error_set(err, EX_IOERR, "%s: cannot lock: %s", vmx_path, strerror(e));
+    }
+    struct vm_lock *l = malloc(sizeof *l);
+    if (!l) {
+        close(fd);
+        return error_set(err, EX_SOFTWARE, "out of memory");
+    }
+    l->fd = fd;
+    *out = l;
+    return 0;
+}
+
+void vm_unlock(struct vm_lock *l)
+{
+    if (!l)
+        return;
+    close(l->fd);
+    free(l);
+}

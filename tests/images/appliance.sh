@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Builds the test appliance from Debian packages, cached under $BUILD/images:
+#   Debian 12's i386 kernel (linux-image-686) + an initramfs of busybox-static:i386
+#   (+ the ATA/SCSI modules), syslinux on a FAT16 partition behind an MBR (mtools,
+#   syslinux, sfdisk; nothing is mounted), converted to monolithicSparse VMDKs by
+#   qemu-img, and .vmx files written the way VMware writes them.
+#
+# Images (one per mode; the mode is on the kernel command line):
+#   test.vmdk   markers on ttyS0, writes a pattern to /dev/sdb, powers off
+#   bench.vmdk  timed stages (md5sum of 32 MiB, an awk loop), powers off
+#   demo.vmdk   markers, then a shell on tty1 (the screen) and on ttyS0
+#   test.iso    isolinux ISO with the test mode, for ide1:0 cdrom-image
+# plus data.vmdk (an empty 16 MiB second disk) and test.vmx, bench.vmx, demo.vmx, cdrom.vmx.
+#
+# Usage: tests/images/appliance.sh [OUTDIR]   (prints OUTDIR when done)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-$top/build}
+out=${1:-$BUILD/images/appliance}
+debs=$BUILD/debs
+stamp=$out/.complete-v4
+if [ -f "$stamp" ]; then echo "$out"; exit 0; fi
+mkdir -p "$out" "$debs"
+work=$(mktemp -d "$BUILD/images/work.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+fetch() { # package[:arch] -> path of the .deb in $debs
+    local pkg=$1 f
+    f=$(ls "$debs"/"${pkg%%:*}"_*.deb 2>/dev/null | head -1 || true)
+    if [ -z "$f" ]; then
+        (cd "$debs" && apt-get download "$pkg" >/dev/null 2>&1) ||
+            { echo "appliance: apt-get download $pkg failed" >&2; exit 1; }
+        f=$(ls "$debs"/"${pkg%%:*}"_*.deb | head -1)
+    fi
+    echo "$f"
+}
+
+grep -q i386 <(dpkg --print-foreign-architectures) || {
+    dpkg --add-architecture i386 && apt-get update -qq >/dev/null 2>&1 || true
+}
+kpkg=$(apt-cache depends linux-image-686:i386 | awk '/Depends: linux-image-/{print $2; exit}')
+[ -n "$kpkg" ] || { echo "appliance: cannot resolve linux-image-686:i386" >&2; exit 1; }
+dpkg-deb -x "$(fetch "$kpkg")" "$work/kernel"
+dpkg-deb -x "$(fetch busybox-static:i386)" "$work/busybox"
+kver=$(ls "$work/kernel/lib/modules")
+vmlinuz=$work/kernel/boot/vmlinuz-$kver
+
+# --- initramfs ---
+root=$work/root
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,lib/modules}
+cp "$work/busybox/bin/busybox" "$root/bin/busybox"
+for app in sh mount umount insmod cat echo dd md5sum awk sleep poweroff uname grep head \
+    hexdump seq wc sync date mkdir ls setsid cttyhack stty dmesg tr sed od cmp; do
+    ln -s busybox "$root/bin/$app"
+done
+# Modules in dependency order (modinfo from kmod reads the .ko files).
+moddir=$work/kernel/lib/modules/$kver/kernel
+declare -A seen=()
+order=()
+add_mod() {
+    local m=$1 f dep
+    [ -n "${seen[$m]:-}" ] && return 0
+    seen[$m]=1
+    f=$(find "$moddir" -name "$m.ko" -o -name "${m//_/-}.ko" | head -1)
+    [ -n "$f" ] || { echo "appliance: module $m not in $kpkg" >&2; exit 1; }
+    for dep in $(/sbin/modinfo -F depends "$f" | tr ',' ' '); do add_mod "$dep"; done
+    order+=("$f")
+}
+for m in ata_piix sd_mod sr_mod; do add_mod "$m"; done
+: > "$root/lib/modules/order"
+for f in "${order[@]}"; do
+    cp "$f" "$root/lib/modules/"
+    echo "$(basename "$f")" >> "$root/lib/modules/order"
+done
+
+cat > "$root/init" <<'EOF'
+#!/bin/sh
+# vmplay test appliance init: mode from the kernel command line (vmplay.mode=).
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mode=$(sed -n 's/.*vmplay.mode=\([a-z]*\).*/\1/p' /proc/cmdline)
+say() { echo "$*" > /dev/ttyS0; echo "$*" > /dev/tty1; }
+[ "$mode" = bench ] && say "VMPLAY-BENCH: init"
+say "VMPLAY-MARKER: init started mode=$mode"
+say "VMPLAY-MARKER: kernel $(uname -r)"
+for m in $(cat /lib/modules/order); do insmod /lib/modules/$m 2>/dev/null; done
+sleep 1
+n=0; while [ $n -lt 50 ] && [ ! -e /dev/sda ]; do sleep 0.1; n=$((n+1)); done
+say "VMPLAY-MARKER: disks $(ls /sys/block | tr '\n' ' ')"
+case "$mode" in
+test)
+    say "VMPLAY-MARKER: arith $((6*7)) $(echo 3 4 | awk '{print $1*$2+0.5}')"
+    if [ -e /dev/sdb ]; then
+        { echo "VMPLAY-DATA-BEGIN"; seq 1 2000; echo "VMPLAY-DATA-END"; } > /tmp/data
+        dd if=/tmp/data of=/dev/sdb bs=512 conv=sync,notrunc 2>/dev/null
+        sync
+        say "VMPLAY-MARKER: wrote sdb $(md5sum < /tmp/data | cut -c1-32)"
+        say "VMPLAY-MARKER: read sdb $(head -c "$(wc -c < /tmp/data)" /dev/sdb | md5sum | cut -c1-32)"
+    fi
+    if [ -e /dev/sr0 ]; then
+        say "VMPLAY-MARKER: cdrom $(head -c 2048 /dev/sr0 | wc -c)"
+    fi
+    say "VMPLAY-MARKER: poweroff"
+    poweroff -f
+    ;;
+bench)
+    dd if=/dev/zero bs=1M count=32 2>/dev/null | md5sum > /dev/null
+    say "VMPLAY-BENCH: md5"
+    awk 'BEGIN { s = 0; for (i = 0; i < 300000; i++) s += i % 7; print s }' > /dev/null
+    say "VMPLAY-BENCH: awk"
+    poweroff -f
+    ;;
+*)
+    say "VMPLAY-MARKER: ready - shells on the screen and on the serial port"
+    setsid cttyhack sh -c 'exec sh </dev/tty1 >/dev/tty1 2>&1' &
+    exec setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'
+    ;;
+esac
+EOF
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) > "$work/initrd.gz"
+
+# --- disks: MBR + FAT16 partition with syslinux, one per mode ---
+make_disk() { # mode -> $out/<mode>.vmdk
+    local mode=$1 img=$work/$mode.img part=$work/$mode.part
+    truncate -s 64M "$img"
+    printf 'label: dos\nstart=2048, type=6, bootable\n' | sfdisk -q "$img"
+    truncate -s $(( (64 - 1) * 1024 * 1024 )) "$part"
+    mkfs.fat -F 16 -n VMPLAY -h 2048 "$part" >/dev/null
+    cat > "$work/syslinux.cfg" <<EOF
+DEFAULT linux
+PROMPT 0
+TIMEOUT 0
+LABEL linux
+  KERNEL vmlinuz
+  INITRD initrd.gz
+  APPEND console=tty0 console=ttyS0,115200 vmplay.mode=$mode quiet loglevel=4 panic=-1 tsc=unstable
+EOF
+    mcopy -i "$part" "$vmlinuz" ::vmlinuz
+    mcopy -i "$part" "$work/initrd.gz" ::initrd.gz
+    mcopy -i "$part" "$work/syslinux.cfg" ::syslinux.cfg
+    syslinux --install "$part"
+    dd if="$part" of="$img" bs=512 seek=2048 conv=notrunc status=none
+    dd if=/usr/lib/syslinux/mbr/mbr.bin of="$img" bs=440 count=1 conv=notrunc status=none
+    cp "$img" "$out/$mode.img"
+    qemu-img convert -f raw -O vmdk -o subformat=monolithicSparse "$img" "$out/$mode.vmdk"
+}
+for mode in test bench demo; do make_disk "$mode"; done
+qemu-img create -q -f vmdk -o subformat=monolithicSparse "$out/data.vmdk" 16M
+
+# --- isolinux CD ---
+iso=$work/iso
+mkdir -p "$iso/isolinux"
+cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$iso/isolinux/"
+cp "$vmlinuz" "$iso/isolinux/vmlinuz"
+cp "$work/initrd.gz" "$iso/isolinux/initrd.gz"
+sed 's/vmplay.mode=demo/vmplay.mode=test/' "$work/syslinux.cfg" > "$iso/isolinux/isolinux.cfg"
+xorriso -as mkisofs -quiet -o "$out/test.iso" -b isolinux/isolinux.bin -c isolinux/boot.cat \
+    -no-emul-boot -boot-load-size 4 -boot-info-table -V VMPLAY "$iso"
+
+# --- .vmx files as VMware Workstation writes them ---
+write_vmx() { # name, display name, extra lines...
+    local name=$1 display=$2; shift 2
+    {
+        echo '.encoding = "UTF-8"'
+        echo 'config.version = "8"'
+        echo 'virtualHW.version = "19"'
+        echo "displayName = \"$display\""
+        echo 'guestOS = "debian12"'
+        echo 'memsize = "256"'
+        echo 'numvcpus = "1"'
+        echo 'uuid.bios = "56 4d 5a 0b 8c 27 13 37-a0 1b 7c 4d 2e 6f 90 12"'
+        echo 'pciBridge0.present = "TRUE"'
+        echo 'vmci0.present = "TRUE"'
+        echo 'floppy0.present = "FALSE"'
+        echo 'serial0.present = "TRUE"'
+        echo 'serial0.fileType = "file"'
+        echo "serial0.fileName = \"$name-serial.txt\""
+        printf '%s\n' "$@"
+    } > "$out/$name.vmx"
+}
+write_vmx test "vmplay test appliance" 'ide0:0.present = "TRUE"' 'ide0:0.fileName = "test.vmdk"' \
+    'ide0:1.present = "TRUE"' 'ide0:1.fileName = "data.vmdk"'
+write_vmx bench "vmplay bench appliance" 'ide0:0.present = "TRUE"' 'ide0:0.fileName = "bench.vmdk"'
+write_vmx demo "vmplay demo (Debian 12 i386, busybox)" 'ide0:0.present = "TRUE"' 'ide0:0.fileName = "demo.vmdk"'
+write_vmx cdrom "vmplay CD-ROM boot" 'ide1:0.present = "TRUE"' 'ide1:0.fileName = "test.iso"' \
+    'ide1:0.deviceType = "cdrom-image"' 'bios.bootOrder = "cdrom"'
+echo "$kver" > "$out/kernel-version"
+touch "$stamp"
+echo "$out"
