@@ -152,6 +152,29 @@ TEST(mirror_sparse_many_tables)
     ASSERT_EQ(sh("qemu-img check -q %s", v), 0);
 }
 
+/* Directory entries cleared (a table never allocated): writes allocate new tables at the end. */
+TEST(mirror_fresh_grain_tables)
+{
+    need_qemu_img();
+    const char *dir = test_tmpdir();
+    char v[4200], m[4200];
+    snprintf(v, sizeof v, "%s/f.vmdk", dir);
+    snprintf(m, sizeof m, "%s/f.raw", dir);
+    ASSERT_EQ(sh("qemu-img create -q -f vmdk %s 100M && qemu-img create -q -f raw %s 100M", v, m), 0);
+    uint32_t gd = peek32(v, 56), rgd = peek32(v, 48);
+    uint8_t zero[16] = {0};
+    poke(v, (long)gd * 512, zero, 16);
+    poke(v, (long)rgd * 512, zero, 16);
+    int mfd = open(m, O_RDWR);
+    struct blockdev *bd = open_disk(v, true);
+    random_writes(bd, mfd, 5, 300, 0);
+    blockdev_close(bd);
+    close(mfd);
+    ASSERT_NE(peek32(v, (long)gd * 512), 0);
+    ASSERT_NE(peek32(v, (long)rgd * 512), peek32(v, (long)gd * 512));
+    ASSERT_EQ(sh("qemu-img compare -q %s %s && qemu-img check -q %s", v, m, v), 0);
+}
+
 TEST(chain_writes_go_to_child)
 {
     need_qemu_img();
@@ -179,13 +202,17 @@ TEST(chain_writes_go_to_child)
 
 static uint32_t desc_cid(const char *path)
 {
-    char cmd[4400];
-    snprintf(cmd, sizeof cmd, "strings -n 4 %s | grep -m1 '^CID=' | cut -d= -f2", path);
-    FILE *p = popen(cmd, "r");
-    unsigned v = 0;
-    ASSERT(p && fscanf(p, "%x", &v) == 1);
-    pclose(p);
-    return v;
+    size_t n;
+    uint8_t *b = slurp(path, &n);
+    ASSERT(b);
+    b[n] = 0;
+    for (size_t i = 0; i + 4 < n; i++)
+        if ((i == 0 || b[i - 1] == '\n') && !memcmp(b + i, "CID=", 4)) {
+            uint32_t v = (uint32_t)strtoul((char *)b + i + 4, NULL, 16);
+            free(b);
+            return v;
+        }
+    FAIL("%s: no CID line", path);
 }
 
 TEST(cid_renewed_before_first_write)
