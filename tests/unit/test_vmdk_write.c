@@ -225,6 +225,9 @@ TEST(cid_renewed_before_first_write)
     ASSERT_EQ(sh("cd %s && qemu-img create -q -f vmdk s.vmdk 4M && "
                  "qemu-img create -q -f vmdk -o subformat=monolithicFlat f.vmdk 4M", dir), 0);
     uint32_t c1 = desc_cid(sp), c2 = desc_cid(fl);
+    size_t before_len = 0;
+    char *before = (char *)slurp(fl, &before_len);
+    before[strnlen(before, before_len)] = 0;
     struct stat st1, st2;
     ASSERT_EQ(stat(fl, &st1), 0);
     uint8_t buf[512] = {1, 2, 3};
@@ -241,6 +244,18 @@ TEST(cid_renewed_before_first_write)
     blockdev_close(b);
     ASSERT_EQ(stat(fl, &st2), 0);
     ASSERT_NE(st1.st_ino, st2.st_ino); /* replaced by rename */
+    /* every other line (ddb.* included) kept verbatim */
+    char *cid = strstr(before, "CID="), want[4096];
+    ASSERT(cid && strlen(before) < sizeof want - 16);
+    snprintf(want, sizeof want, "%.*sCID=%08x%s", (int)(cid - before), before, desc_cid(fl),
+             strchr(cid, '\n'));
+    size_t after_len = 0;
+    char *after = (char *)slurp(fl, &after_len);
+    after[after_len] = 0;
+    ASSERT_STR_EQ(after, want);
+    ASSERT(strstr(after, "ddb.adapterType"));
+    free(before);
+    free(after);
     ASSERT_EQ(sh("ls %s | grep -q vmplay-tmp", dir), 1); /* no temporary file left */
     ASSERT_EQ(sh("qemu-img check -q %s && qemu-img info %s >/dev/null", sp, fl), 0);
     /* a child of the old contents now refuses to open */
