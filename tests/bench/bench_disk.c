@@ -36,7 +36,7 @@ int main(int argc, char **argv)
         return err.code;
     }
     uint64_t size = bd->sectors * BLOCKDEV_SECTOR, off = 0;
-    uint8_t *buf = malloc(bufsize);
+    uint8_t *buf = aligned_alloc(4096, (bufsize + 4095) / 4096 * 4096); /* like guest RAM */
     memset(buf, 0x5a, bufsize);
     double t0 = now();
     for (uint64_t i = 0; i < count; i++) {
