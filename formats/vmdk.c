@@ -243,6 +243,19 @@ static int check_parent(struct layer *child, struct layer *p, struct layer *top,
     return 0;
 }
 
+/* parentFileNameHint, relative to the child's folder. A Windows path
+ * ("C:\\VMs\\base.vmdk") that does not exist here falls back to its last
+ * component next to the child. */
+static char *parent_path(const struct layer *l)
+{
+    const char *h = l->desc.parent_hint, *bs = strrchr(h, '\\');
+    char *p = join_path(l->dir, h);
+    if (!p || !bs || access(p, F_OK) == 0)
+        return p;
+    free(p);
+    return join_path(l->dir, bs + 1);
+}
+
 static int open_parents(struct layer *top, struct error *err)
 {
     unsigned depth = 1;
@@ -250,7 +263,7 @@ static int open_parents(struct layer *top, struct error *err)
         if (++depth > VMDK_MAX_DEPTH)
             return error_set(err, EX_DATAERR, "%s: snapshot chain deeper than %u layers",
                              top->path, VMDK_MAX_DEPTH);
-        char *pp = join_path(l->dir, l->desc.parent_hint);
+        char *pp = parent_path(l);
         struct layer *p = NULL;
         int rc = pp ? layer_open(pp, false, &p, err) : error_set(err, EX_OSERR, "out of memory");
         free(pp);

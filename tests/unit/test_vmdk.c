@@ -503,3 +503,94 @@ TEST(descriptor_errors)
         assert_refused(p, EX_DATAERR, cases[i].needle);
     }
 }
+
+/* base <- mid (written by vmplay) <- top (qemu-img create -b mid): both readers agree. */
+TEST(three_level_chain_with_own_delta)
+{
+    char raw[4200], child[4200];
+    const char *dir = test_tmpdir();
+    make_chain(dir, raw, child, sizeof raw);
+    struct blockdev *bd = open_disk(child, true);
+    uint8_t buf[70 * 512];
+    uint64_t seed = 4;
+    for (int i = 0; i < 40; i++) {
+        rng_fill(&seed, buf, sizeof buf);
+        ASSERT_EQ(blockdev_write(bd, rng_next(&seed) % (bd->sectors - 70), 70, buf), 0);
+    }
+    blockdev_close(bd);
+    ASSERT_EQ(sh("cd %s && qemu-img create -q -f vmdk -b child.vmdk -F vmdk top.vmdk && "
+                 "qemu-img convert -O raw top.vmdk top.raw", dir), 0);
+    char top[4200], topraw[4200];
+    snprintf(top, sizeof top, "%s/top.vmdk", dir);
+    snprintf(topraw, sizeof topraw, "%s/top.raw", dir);
+    bd = open_disk(top, false);
+    assert_disk_equals(bd, topraw);
+    blockdev_close(bd);
+    ASSERT(sh("cmp -s %s %s", raw, topraw) != 0); /* the middle layer's writes show */
+}
+
+static void chain_file(const char *dir, int i, int n)
+{
+    char p[4200], text[512];
+    snprintf(p, sizeof p, "%s/l%d.vmdk", dir, i);
+    if (i + 1 < n)
+        snprintf(text, sizeof text, "# Disk DescriptorFile\nversion=1\nCID=%08x\nparentCID=%08x\n"
+                 "createType=\"monolithicFlat\"\nparentFileNameHint=\"l%d.vmdk\"\n"
+                 "RW 2048 FLAT \"d.raw\" 0\n", i + 1, i + 2, i + 1);
+    else
+        snprintf(text, sizeof text, "# Disk DescriptorFile\nversion=1\nCID=%08x\nparentCID=ffffffff\n"
+                 "createType=\"monolithicFlat\"\nRW 2048 FLAT \"d.raw\" 0\n", i + 1);
+    write_text(p, text);
+}
+
+TEST(absurd_chain_depth_refused)
+{
+    const char *dir = test_tmpdir();
+    ASSERT_EQ(sh("truncate -s 1M %s/d.raw", dir), 0);
+    for (int i = 0; i < 255; i++)
+        chain_file(dir, i, 255);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/l0.vmdk", dir);
+    struct blockdev *bd = open_disk(p, false); /* 255 layers: the limit */
+    blockdev_close(bd);
+    for (int i = 0; i < 300; i++)
+        chain_file(dir, i, 300);
+    assert_refused(p, EX_DATAERR, "deeper than 255");
+}
+
+TEST(windows_parent_hint_falls_back_to_child_folder)
+{
+    const char *dir = test_tmpdir();
+    char raw[4200], child[4200];
+    make_chain(dir, raw, child, sizeof raw);
+    ASSERT_EQ(sh("cd %s && sed -i 's|^parentFileNameHint=.*|parentFileNameHint=\"C:\\\\VMs\\\\old\\\\base.vmdk\"|' "
+                 "child.vmdk && grep -q 'C:.VMs.old.base.vmdk' child.vmdk", dir), 0);
+    struct blockdev *bd = open_disk(child, false);
+    assert_disk_equals(bd, raw);
+    blockdev_close(bd);
+}
+
+/* A persistent disk the user may not write: status 73 naming the file. */
+TEST(unwritable_disk_is_cantcreat)
+{
+    need_qemu_img();
+    char dir[] = "/tmp/vmplay-cantcreat-XXXXXX", p[256];
+    ASSERT(mkdtemp(dir));
+    snprintf(p, sizeof p, "%s/ro.vmdk", dir);
+    ASSERT_EQ(sh("chmod 755 %s && qemu-img create -q -f vmdk %s 1M && chmod 444 %s", dir, p, p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (getuid() == 0 && setuid(65534) != 0)
+            _exit(2);
+        struct error err = {0};
+        int r = try_open(p, true, &err);
+        bool ok = r != 0 && err.code == EX_CANTCREAT && strstr(err.msg, p);
+        _exit(ok ? 0 : 1);
+    }
+    int st;
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    sh("rm -rf %s", dir);
+    if (WEXITSTATUS(st) == 2)
+        SKIP("cannot drop root privileges here");
+    ASSERT_EQ(WEXITSTATUS(st), 0);
+}
