@@ -55,7 +55,7 @@ struct sparse {
     struct sparse_info info;
     bool writable, rgd_on, markers;
     uint8_t hdr[SECTOR];
-    uint64_t gd_off, rgd_off, overhead, min_data;
+    uint64_t gd_off, rgd_off, min_data; /* min_data: first sector a grain may start at */
     uint32_t gt_entries;
     uint64_t gt_sectors, gd_entries, gd_sectors;
     uint32_t *gd, *rgd;
@@ -211,7 +211,6 @@ static int parse_kdmv(struct sparse *s, struct error *err)
     s->gt_entries = le32(h + 44);
     s->rgd_off = le64(h + 48);
     s->gd_off = le64(h + 56);
-    s->overhead = le64(h + 64);
     in->unclean = h[72] != 0;
     unsigned alg = h[77] | h[78] << 8;
     if (alg > COMPRESS_DEFLATE)
@@ -229,6 +228,9 @@ static int parse_kdmv(struct sparse *s, struct error *err)
                           (unsigned long long)in->desc_size)
                    : -1;
     s->min_data = in->desc_size ? in->desc_off + in->desc_size : 1;
+    uint64_t overhead = le64(h + 64); /* metadata sectors before the first grain */
+    if (!in->stream && overhead > s->min_data && overhead <= s->end)
+        s->min_data = overhead;
     if (check_geometry(s, err))
         return -1;
     if ((flags & FLAG_NL_TEST) && memcmp(h + 73, "\n \r\n", 4) != 0)
@@ -323,7 +325,8 @@ static bool entry_ok(const struct sparse *s, uint32_t e)
     return e <= 1 || (e >= s->min_data && e < s->end);
 }
 
-static int read_gt(struct sparse *s, uint64_t off, uint32_t *e)
+/* Reads a grain table; strict: every entry must be sane (else lookups check each). */
+static int read_gt(struct sparse *s, uint64_t off, uint32_t *e, bool strict)
 {
     uint8_t *raw = (uint8_t *)e;
     int r = vmdk_pread(s->fd, raw, s->gt_entries * 4, off * SECTOR);
@@ -331,7 +334,7 @@ static int read_gt(struct sparse *s, uint64_t off, uint32_t *e)
         return r;
     for (uint32_t i = 0; i < s->gt_entries; i++) {
         e[i] = le32(raw + 4 * i);
-        if (!entry_ok(s, e[i]))
+        if (strict && !entry_ok(s, e[i]))
             return -EIO;
     }
     return 0;
@@ -346,13 +349,13 @@ static int check_unclean(struct sparse *s, struct error *err)
     for (uint64_t i = 0; i < s->gd_entries && !rc; i++) {
         if (!s->gd[i])
             continue;
-        if (read_gt(s, s->gd[i], p))
+        if (read_gt(s, s->gd[i], p, true))
             rc = fail(s, err, "not closed cleanly and grain table %llu is damaged; refusing it "
                       "(repair with vmware-vdiskmanager -R)", (unsigned long long)i);
         else if (s->rgd_on && !s->rgd[i])
             rc = fail(s, err, "not closed cleanly and redundant grain table %llu is missing",
                       (unsigned long long)i);
-        else if (s->rgd_on && (read_gt(s, s->rgd[i], q) || memcmp(p, q, s->gt_entries * 4)))
+        else if (s->rgd_on && (read_gt(s, s->rgd[i], q, true) || memcmp(p, q, s->gt_entries * 4)))
             s->repair = true;
     }
     free(p);
@@ -511,7 +514,7 @@ static int gt_get(struct sparse *s, uint64_t gi, bool alloc, struct gt_slot **ou
         struct gt_slot *sl = &s->slot[k];
         if (!sl->e && !(sl->e = malloc(s->gt_entries * 4)))
             return -ENOMEM;
-        int r = s->gd[gi] ? read_gt(s, s->gd[gi], sl->e) : alloc_gt(s, gi, sl);
+        int r = s->gd[gi] ? read_gt(s, s->gd[gi], sl->e, false) : alloc_gt(s, gi, sl);
         if (r)
             return r;
         sl->used = true;
@@ -528,7 +531,7 @@ static int lookup(struct sparse *s, uint64_t grain, uint32_t *e)
     struct gt_slot *sl;
     int r = gt_get(s, grain / s->gt_entries, false, &sl);
     *e = sl ? sl->e[grain % s->gt_entries] : 0;
-    return r;
+    return r ? r : entry_ok(s, *e) ? 0 : -EIO;
 }
 
 /* ---- reads ---- */
@@ -641,9 +644,9 @@ static int repair_redundant(struct sparse *s)
     uint32_t *p = malloc(s->gt_entries * 4), *q = malloc(s->gt_entries * 4);
     int r = p && q ? 0 : -ENOMEM;
     for (uint64_t i = 0; i < s->gd_entries && !r; i++) {
-        if (!s->gd[i] || (r = read_gt(s, s->gd[i], p)))
+        if (!s->gd[i] || (r = read_gt(s, s->gd[i], p, true)))
             continue;
-        if (read_gt(s, s->rgd[i], q) || memcmp(p, q, s->gt_entries * 4))
+        if (read_gt(s, s->rgd[i], q, true) || memcmp(p, q, s->gt_entries * 4))
             r = write_table(s, p, s->rgd[i]);
     }
     free(p);
@@ -695,6 +698,8 @@ static int write_grain(struct sparse *s, uint64_t sector, uint32_t n, const uint
     if (r)
         return r;
     uint32_t e = sl->e[idx];
+    if (!entry_ok(s, e))
+        return -EIO; /* a damaged entry: never write through it */
     if (e > 1)
         return vmdk_pwrite(s->fd, buf, (size_t)n * SECTOR, ((uint64_t)e + in) * SECTOR);
     if (n == g)

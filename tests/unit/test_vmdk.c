@@ -594,3 +594,24 @@ TEST(unwritable_disk_is_cantcreat)
         SKIP("cannot drop root privileges here");
     ASSERT_EQ(WEXITSTATUS(st), 0);
 }
+
+/* A grain-table entry pointing into the metadata: that read fails, the others work. */
+TEST(grain_into_metadata_is_an_io_error)
+{
+    const char *dir = sample_copy();
+    char p[4200];
+    ASSERT_EQ(sh("cp %s/monolithicSparse.vmdk %s/meta.vmdk", dir, dir), 0);
+    path_in(p, sizeof p, dir, "meta.vmdk");
+    uint32_t gd = peek32(p, 56), gt = peek32(p, (long)gd * 512);
+    uint8_t two[4] = {2, 0, 0, 0};
+    patch(p, (long)gt * 512 + 4 * 3, two, 4); /* grain 3 -> sector 2 (the descriptor) */
+    struct blockdev *bd = open_disk(p, false);
+    uint8_t buf[512];
+    ASSERT_EQ(blockdev_read(bd, 3 * 128, 1, buf), -EIO);
+    ASSERT_EQ(blockdev_read(bd, 4 * 128, 1, buf), 0);
+    blockdev_close(bd);
+    bd = open_disk(p, true);
+    ASSERT_EQ(blockdev_write(bd, 3 * 128, 1, buf), -EIO);
+    blockdev_close(bd);
+    ASSERT_EQ(sh("cmp -s -i 1024 -n 512 %s %s/monolithicSparse.vmdk", p, dir), 0); /* sector 2 intact */
+}
