@@ -63,7 +63,8 @@ struct sparse {
     struct gt_slot slot[GT_CACHE];
     uint64_t tick;
     unsigned n_dirty;
-    uint64_t end;            /* sectors: end of file = next allocation */
+    uint64_t end;            /* sectors in the file at open */
+    uint64_t alloc;          /* sectors: where the next grain or table goes */
     bool began, repair, written;
     uint8_t *grain_buf;      /* partial-grain writes */
     uint8_t *zgrain, *zbuf;  /* one decompressed grain (cached) and its input */
@@ -175,6 +176,7 @@ static int check_geometry(struct sparse *s, struct error *err)
         return -1;
     if (s->rgd_on && check_region(s, "redundant grain directory", s->rgd_off, s->gd_sectors, err))
         return -1;
+    s->alloc = s->end > s->min_data ? s->end : s->min_data;
     return 0;
 }
 
@@ -229,7 +231,7 @@ static int parse_kdmv(struct sparse *s, struct error *err)
                    : -1;
     s->min_data = in->desc_size ? in->desc_off + in->desc_size : 1;
     uint64_t overhead = le64(h + 64); /* metadata sectors before the first grain */
-    if (!in->stream && overhead > s->min_data && overhead <= s->end)
+    if (!in->stream && overhead > s->min_data && overhead < UINT32_MAX)
         s->min_data = overhead;
     if (check_geometry(s, err))
         return -1;
@@ -322,7 +324,7 @@ static int check_tables(struct sparse *s, struct error *err)
 
 static bool entry_ok(const struct sparse *s, uint32_t e)
 {
-    return e <= 1 || (e >= s->min_data && e < s->end);
+    return e <= 1 || (e >= s->min_data && e < s->alloc);
 }
 
 /* Reads a grain table; strict: every entry must be sane (else lookups check each). */
@@ -480,7 +482,7 @@ static int alloc_gt(struct sparse *s, uint64_t gi, struct gt_slot *sl)
     uint8_t *z = calloc(1, bytes);
     if (!z)
         return -ENOMEM;
-    uint64_t p = s->end, r = p + (s->rgd_on ? s->gt_sectors : 0);
+    uint64_t p = s->alloc, r = p + (s->rgd_on ? s->gt_sectors : 0);
     int rc = vmdk_pwrite(s->fd, z, bytes, p * SECTOR);
     if (!rc && s->rgd_on)
         rc = vmdk_pwrite(s->fd, z, bytes, r * SECTOR);
@@ -489,7 +491,7 @@ static int alloc_gt(struct sparse *s, uint64_t gi, struct gt_slot *sl)
         return rc;
     if (r + s->gt_sectors > UINT32_MAX)
         return -EFBIG;
-    s->end = r + s->gt_sectors;
+    s->alloc = r + s->gt_sectors;
     s->gd[gi] = (uint32_t)p;
     if (s->rgd_on)
         s->rgd[gi] = (uint32_t)r;
@@ -674,13 +676,13 @@ static int begin_write(struct sparse *s)
 
 static int alloc_grain(struct sparse *s, struct gt_slot *sl, uint32_t idx, const uint8_t *data)
 {
-    uint64_t at = s->end;
+    uint64_t at = s->alloc;
     if (at + s->info.grain > UINT32_MAX)
         return -EFBIG;
     int r = vmdk_pwrite(s->fd, data, s->info.grain * SECTOR, at * SECTOR);
     if (r)
         return r;
-    s->end = at + s->info.grain;
+    s->alloc = at + s->info.grain;
     sl->e[idx] = (uint32_t)at;
     if (!sl->dirty)
         s->n_dirty++;
