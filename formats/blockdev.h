@@ -31,6 +31,7 @@ struct blockdev {
     uint64_t sectors;   /* capacity in 512-byte sectors */
     bool read_only;     /* writes fail with -EROFS */
     const char *format; /* "vmdk monolithicSparse", "raw", "iso", "floppy", "overlay" ... */
+    const char *warning; /* one line for the player to print once (e.g. writes kept in memory), or NULL */
 };
 
 enum blockdev_media { MEDIA_DISK, MEDIA_CDROM, MEDIA_FLOPPY };

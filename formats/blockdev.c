@@ -1,0 +1,56 @@
+/*
+ * blockdev_open: the probe chain. VMDK (sparse header magic "KDMV"/"COWD" or
+ * a text descriptor) for disks, else a raw image (disk, ISO or floppy by the
+ * requested media); with opts->snapshot the result is wrapped in the
+ * copy-on-write overlay so the file is never written.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "formats/blockdev.h"
+#include "formats/image.h"
+#include "formats/vmdk.h"
+
+#define PROBE_BYTES 4096
+#define FLAT_MIN (1u << 20) /* a .vmdk this large with no VMDK magic is a flat extent */
+
+static bool has_vmdk_suffix(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 5 && strcasecmp(path + n - 5, ".vmdk") == 0;
+}
+
+int blockdev_open(const char *path, const struct blockdev_open_opts *opts,
+                  struct blockdev **out, struct error *err)
+{
+    uint8_t buf[PROBE_BYTES];
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set(err, error_code_for_errno(errno), "%s: %s", path, strerror(errno));
+    ssize_t n = fstat(fd, &st) ? -1 : pread(fd, buf, sizeof buf, 0);
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return error_set(err, EX_IOERR, "%s: %s", path, strerror(e));
+    struct blockdev *bd;
+    int rc;
+    if (opts->media == MEDIA_DISK && vmdk_probe(buf, (size_t)n))
+        rc = vmdk_open(path, opts, &bd, err);
+    else if (opts->media == MEDIA_DISK && has_vmdk_suffix(path) && st.st_size < FLAT_MIN &&
+             S_ISREG(st.st_mode))
+        rc = error_set(err, EX_DATAERR, "%s: not a VMDK disk (no sparse header, no descriptor)",
+                       path);
+    else
+        rc = raw_open(path, opts, &bd, err);
+    if (rc)
+        return -1;
+    if (opts->snapshot && !opts->read_only && opts->media != MEDIA_CDROM)
+        return overlay_new(bd, NULL, out, err);
+    *out = bd;
+    return 0;
+}

@@ -1,0 +1,16 @@
+# bench-disk: sequential read, allocating write and 4 KiB scattered reads
+# through vmplay's VMDK code against `qemu-img bench` on the same files
+# (bench/disk.sh). Needs qemu-img (tools/deps/bench-disk.txt).
+BENCH_DISK_BIN := $(O)/bench/bench_disk
+
+.PHONY: bench bench-disk
+bench: bench-disk
+
+$(BENCH_DISK_BIN): tests/bench/bench_disk.c $(LIB_OBJ)
+	$(call say,LINK,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-disk: $(BENCH_DISK_BIN)
+	$(Q)tools/deps.sh bench
+	$(Q)BUILD=$(abspath $(B)) bench/disk.sh $(abspath $(BENCH_DISK_BIN))
