@@ -237,9 +237,10 @@ static void expect(struct fix *f, const uint8_t *want, int n, const char *what)
 {
     uint8_t got[32];
     int m = drain(f, got, 32);
-    if (m != n || memcmp(got, want, (size_t)n) != 0)
+    if (m != n || (n && memcmp(got, want, (size_t)n) != 0))
         FAIL("%s: got %d bytes (first %02x %02x %02x), want %d (first %02x %02x %02x)", what, m,
-             got[0], got[1], got[2], n, want[0], n > 1 ? want[1] : 0, n > 2 ? want[2] : 0);
+             m > 0 ? got[0] : 0, m > 1 ? got[1] : 0, m > 2 ? got[2] : 0, n, n > 0 ? want[0] : 0,
+             n > 1 ? want[1] : 0, n > 2 ? want[2] : 0);
 }
 
 TEST(every_key_in_set2)
