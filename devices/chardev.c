@@ -26,6 +26,7 @@ struct chardev {
     bool blocking_out;    /* write everything (files, stdout) */
     bool tty_saved;
     struct termios saved;
+    int stdin_flags; /* STDIO: file status flags to restore */
     char name[108];
 };
 
@@ -46,8 +47,18 @@ static int open_file(struct chardev *ch, const struct chardev_config *cfg, struc
     return 0;
 }
 
+static void make_raw(int fd)
+{
+    struct termios t;
+    if (tcgetattr(fd, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(fd, TCSANOW, &t);
+    }
+}
+
 static int open_stdio(struct chardev *ch)
 {
+    ch->stdin_flags = fcntl(STDIN_FILENO, F_GETFL);
     ch->in_fd = STDIN_FILENO;
     ch->out_fd = STDOUT_FILENO;
     ch->blocking_out = true;
@@ -75,13 +86,20 @@ static int open_pty(struct chardev *ch, struct error *err)
     /* Raw slave: no echo, no line discipline between the guest and the user's terminal program. */
     int slave = open(ch->name, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave >= 0) {
-        struct termios t;
-        if (tcgetattr(slave, &t) == 0) {
-            cfmakeraw(&t);
-            tcsetattr(slave, TCSANOW, &t);
-        }
+        make_raw(slave);
         close(slave);
     }
+    ch->in_fd = ch->out_fd = fd;
+    ch->own_in = true;
+    return 0;
+}
+
+static int open_device(struct chardev *ch, const struct chardev_config *cfg, struct error *err)
+{
+    int fd = open(cfg->path, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return error_set(err, error_code_for_errno(errno), "%s: %s", cfg->path, strerror(errno));
+    make_raw(fd);
     ch->in_fd = ch->out_fd = fd;
     ch->own_in = true;
     return 0;
@@ -143,6 +161,9 @@ struct chardev *chardev_new(const struct chardev_config *cfg, struct error *err)
     case CHARDEV_SOCKET:
         rc = open_socket(ch, cfg, err);
         break;
+    case CHARDEV_DEVICE:
+        rc = open_device(ch, cfg, err);
+        break;
     case CHARDEV_NULL:
         break;
     }
@@ -170,11 +191,9 @@ void chardev_free(struct chardev *ch)
         return;
     if (ch->tty_saved)
         tcsetattr(STDIN_FILENO, TCSANOW, &ch->saved);
-    if (ch->kind == CHARDEV_STDIO && ch->in_fd >= 0) {
-        int fl = fcntl(ch->in_fd, F_GETFL);
-        if (fl >= 0)
-            fcntl(ch->in_fd, F_SETFL, fl & ~O_NONBLOCK);
-    }
+    /* stdin's O_NONBLOCK is shared with the shell that started us: always put it back. */
+    if (ch->kind == CHARDEV_STDIO && ch->stdin_flags >= 0)
+        fcntl(STDIN_FILENO, F_SETFL, ch->stdin_flags);
     if (ch->own_in)
         close(ch->in_fd);
     if (ch->own_out)
@@ -233,7 +252,7 @@ size_t chardev_read(struct chardev *ch, void *buf, size_t len)
         /* End of input: a socket client goes, stdin and pipes stop being read. */
         if (ch->listen_fd >= 0)
             drop_client(ch);
-        else if (ch->kind != CHARDEV_PTY)
+        else if (ch->kind != CHARDEV_PTY && ch->kind != CHARDEV_DEVICE)
             ch->in_fd = -1;
     }
     return 0;
@@ -260,6 +279,7 @@ int chardev_parse(const char *spec, struct chardev_config *cfg, struct error *er
         {"append:", CHARDEV_FILE, true, false},
         {"unix:", CHARDEV_SOCKET, false, false},
         {"unix-server:", CHARDEV_SOCKET, false, true},
+        {"device:", CHARDEV_DEVICE, false, false},
     };
     *cfg = (struct chardev_config){0};
     if (strcmp(spec, "null") == 0 || strcmp(spec, "none") == 0)
@@ -280,6 +300,6 @@ int chardev_parse(const char *spec, struct chardev_config *cfg, struct error *er
     }
     return error_set(err, EX_USAGE,
                      "bad serial back end \"%s\" (null, stdio, pty, file:PATH, append:PATH, "
-                     "unix:PATH, unix-server:PATH)",
+                     "unix:PATH, unix-server:PATH, device:PATH)",
                      spec);
 }

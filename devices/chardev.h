@@ -1,6 +1,7 @@
 /*
  * Character back ends for serial ports and debug consoles: a file
- * (truncated at power-on unless appending, as VMware does), the player's
+ * (truncated at power-on unless appending, as VMware does), a host
+ * character device such as a serial port (raw mode), the player's
  * stdin/stdout (raw terminal mode while open, restored by chardev_free), a
  * pseudo-terminal (its slave path in chardev_name for the player to print),
  * a UNIX socket (VMware's fileType = "pipe" on Linux hosts; server or client)
@@ -24,11 +25,12 @@ enum chardev_kind {
     CHARDEV_STDIO,
     CHARDEV_PTY,
     CHARDEV_SOCKET, /* UNIX stream socket */
+    CHARDEV_DEVICE, /* a host character device (VMware fileType = "device", e.g. /dev/ttyS0) */
 };
 
 struct chardev_config {
     enum chardev_kind kind;
-    const char *path; /* FILE, SOCKET */
+    const char *path; /* FILE, SOCKET, DEVICE */
     bool append;      /* FILE: keep the old contents */
     bool server;      /* SOCKET: listen on path (else connect to it) */
 };
@@ -40,7 +42,7 @@ void chardev_free(struct chardev *ch);
 
 /*
  * Parses a --serial style spec: "null", "stdio", "pty", "file:PATH",
- * "append:PATH", "unix:PATH" (client) or "unix-server:PATH". The path
+ * "append:PATH", "unix:PATH" (client), "unix-server:PATH" or "device:PATH". The path
  * points into spec. Returns 0 or -1 with EX_USAGE.
  */
 int chardev_parse(const char *spec, struct chardev_config *cfg, struct error *err);

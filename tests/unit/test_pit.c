@@ -324,3 +324,28 @@ TEST(byte_access_modes)
     ASSERT_EQ(v, 0x1234 - (0x200 - (4 + 0x100))); /* loaded at tick 0x104 */
     teardown(&f);
 }
+
+TEST(mode2_new_count_waits_for_period_end)
+{
+    struct fix f;
+    setup(&f);
+    out8(&f, 0x43, 0x34);
+    out8(&f, 0x40, 10);
+    out8(&f, 0x40, 0);
+    go(&f, 4);
+    /* Datasheet mode 2: a new count written during counting takes effect at the next period. */
+    out8(&f, 0x40, 3);
+    out8(&f, 0x40, 0);
+    go(&f, 5);
+    ASSERT_EQ(latched(&f, 0), 10 - 4);
+    go(&f, 10);
+    ASSERT_EQ(latched(&f, 0), 1);
+    int r = f.irq0.rises;
+    go(&f, 11);
+    ASSERT_EQ(latched(&f, 0), 3); /* reloaded with the new count */
+    ASSERT_EQ(f.irq0.rises, r + 1);
+    go(&f, 14);
+    ASSERT_EQ(latched(&f, 0), 3);
+    ASSERT_EQ(f.irq0.rises, r + 2);
+    teardown(&f);
+}

@@ -320,3 +320,43 @@ TEST(pty_backend_and_parse_errors)
     ASSERT_EQ(chardev_parse("stdio", &cfg, &err), 0);
     ASSERT_EQ(cfg.kind, CHARDEV_STDIO);
 }
+
+TEST(device_backend_on_a_tty)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0)
+        SKIP("no pseudo-terminals");
+    char spec[128];
+    snprintf(spec, sizeof spec, "device:%s", ptsname(master));
+    struct chardev_config cfg;
+    struct error err;
+    ASSERT_EQ(chardev_parse(spec, &cfg, &err), 0);
+    ASSERT_EQ(cfg.kind, CHARDEV_DEVICE);
+    struct fix f;
+    setup_ch(&f, chardev_new(&cfg, &err));
+    ASSERT(f.ch);
+    out8(&f, 0, 'x');
+    char b = 0;
+    ASSERT(read(master, &b, 1) == 1);
+    ASSERT_EQ(b, 'x');
+    ASSERT(write(master, "y", 1) == 1);
+    usleep(1000);
+    uart_poll(f.uart);
+    ASSERT_EQ(in8(&f, 0), 'y');
+    teardown(&f);
+    close(master);
+}
+
+TEST(stdio_restores_stdin_flags)
+{
+    int before = fcntl(STDIN_FILENO, F_GETFL);
+    if (before < 0)
+        SKIP("stdin is closed");
+    struct chardev_config cfg = {.kind = CHARDEV_STDIO};
+    struct error err;
+    struct chardev *ch = chardev_new(&cfg, &err);
+    ASSERT(ch);
+    ASSERT(fcntl(STDIN_FILENO, F_GETFL) & O_NONBLOCK);
+    chardev_free(ch);
+    ASSERT_EQ(fcntl(STDIN_FILENO, F_GETFL), before);
+}
