@@ -5,7 +5,10 @@
  * each rising edge while unmasked (masked edges are lost); a level pin
  * delivers while asserted, unmasked and with remote IRR clear, and sets
  * remote IRR until the local APIC's EOI for its vector. Delivery status is
- * always idle (messages are delivered at once). Inputs are taken as
+ * always idle (messages are delivered at once). As in the ICH's version
+ * 0x20 I/O APIC that QEMU models, a write of a vector to the EOI register
+ * (+0x40) also clears remote IRR (Linux uses it for its remote-IRR
+ * workaround). Inputs are taken as
  * "asserted" levels, so the polarity bit is stored but not applied.
  */
 #include "devices/ioapic.h"
@@ -16,6 +19,7 @@
 
 #define IOAPIC_IOREGSEL 0x00
 #define IOAPIC_IOWIN 0x10
+#define IOAPIC_EOI 0x40 /* version 0x20 (ICH) EOI register: vector written clears remote IRR */
 #define IOAPIC_REG_ID 0x00
 #define IOAPIC_REG_VER 0x01
 #define IOAPIC_REG_ARB 0x02
@@ -143,6 +147,8 @@ static void mmio_write(void *opaque, uint64_t offset, uint64_t value, unsigned s
         io->regsel = (uint8_t)value;
     else if (offset == IOAPIC_IOWIN)
         write_reg(io, (uint32_t)value);
+    else if (offset == IOAPIC_EOI)
+        ioapic_eoi(io, (int)(value & 0xff));
 }
 
 static const struct bus_ops mmio_ops = {mmio_read, mmio_write, 4, 4};

@@ -126,6 +126,15 @@ TEST(level_remote_irr_and_eoi)
     eoi(&f);
     ASSERT_EQ(f.sent, 2);
     ASSERT_EQ(rd(&f, 0x10 + 22) & 0x4000, 0);
+
+    /* The EOI register (+0x40) clears remote IRR without the local APIC. */
+    ioapic_set_irq(f.io, 11, 1);
+    ASSERT_EQ(f.sent, 3);
+    ioapic_set_irq(f.io, 11, 0);
+    bus_write(f.bus, IOAPIC_BASE + 0x40, 0x41, 4);
+    ASSERT_EQ(rd(&f, 0x10 + 22) & 0x4000, 0);
+    apic_intr_ack(f.apic);
+    eoi(&f);
     /* Remote IRR and delivery status are read-only. */
     wr(&f, 0x10 + 22, 0x8000 | 0x4000 | 0x1000 | 0x41);
     ASSERT_EQ(rd(&f, 0x10 + 22), 0x8000 | 0x41);
