@@ -210,7 +210,7 @@ static uint8_t data_byte(struct fwcfg *fw)
 /* Copies len bytes of the selected item (zeros past its end) to guest memory. */
 static bool dma_read_item(struct fwcfg *fw, uint64_t addr, uint32_t len)
 {
-    static const uint8_t zeros[256];
+    static const uint8_t zeros[4096];
     struct fwcfg_item *it = find(fw, fw->selector);
     uint32_t avail = it && fw->offset < it->len ? it->len - fw->offset : 0;
     uint32_t n = len < avail ? len : avail;

@@ -46,7 +46,7 @@ struct pit_counter {
     bool loaded;    /* a count has been written since the control word */
     bool counting;  /* CE is running */
     bool tc_done;   /* mode 0: terminal count passed before a pause */
-    bool null_count;
+    int64_t loads_at;   /* tick CR moves into CE (null count before it), INT64_MAX: not yet */
     uint32_t n;     /* count in use, 1..65536 (or 10000 BCD) */
     int64_t start;  /* tick of the write or trigger */
     int delay;      /* 1: the next CLK loads CE; 0: CE already holds n at start */
@@ -230,13 +230,15 @@ static void count_written(struct pit *s, int idx, int64_t t)
     uint32_t n = count_of(c, c->cr);
     bool was = c->loaded;
     c->loaded = true;
-    c->null_count = false;
+    c->loads_at = t + 1;
     if (c->mode == 1 || c->mode == 5) {
         c->n = n; /* waits for a gate trigger */
+        c->loads_at = INT64_MAX;
     } else if (periodic(c) && was && c->counting) {
         int64_t base = c->start + c->delay, d = t - base;
         c->next_n = n;
         c->next_at = d < 0 ? base : base + (d / c->n + 1) * c->n;
+        c->loads_at = c->next_at;
     } else if (c->gate || c->mode == 0 || c->mode == 4) {
         start(c, t, n);
         if (!c->gate) { /* modes 0/4 with gate low: loaded but held */
@@ -304,7 +306,7 @@ static void latch_status(struct pit *s, struct pit_counter *c)
         return;
     int64_t t = now_tick(s);
     sync(c, t);
-    c->status = (uint8_t)((out_at(c, t) ? PIT_ST_OUT : 0) | (c->null_count ? PIT_ST_NULL : 0) |
+    c->status = (uint8_t)((out_at(c, t) ? PIT_ST_OUT : 0) | (t < c->loads_at ? PIT_ST_NULL : 0) |
                           c->rw << 4 | c->mode << 1 | c->bcd);
     c->status_latched = true;
 }
@@ -335,7 +337,7 @@ static void control_word(struct pit *s, uint8_t v)
     c->mode = PIT_CW_M(v) > 5 ? PIT_CW_M(v) - 4 : PIT_CW_M(v);
     c->bcd = v & PIT_CW_BCD;
     c->loaded = c->counting = c->tc_done = false;
-    c->null_count = true;
+    c->loads_at = INT64_MAX;
     c->write_msb = c->read_msb = false;
     c->count_latched = c->status_latched = false;
     c->next_at = -1;
@@ -415,6 +417,7 @@ static void set_gate(struct pit *s, struct pit_counter *c, bool gate)
         c->tc_done = tc;
     } else { /* rising edge: modes 1, 2, 3, 5 (re)trigger with the count register */
         start(c, t, count_of(c, c->cr));
+        c->loads_at = t + 1;
     }
 }
 
@@ -451,7 +454,8 @@ int pit_out(struct pit *pit, int n)
 void pit_reset(struct pit *pit)
 {
     for (int i = 0; i < 3; i++) {
-        pit->c[i] = (struct pit_counter){.gate = i != 2, .next_at = -1, .n = 65536};
+        pit->c[i] = (struct pit_counter){
+            .gate = i != 2, .next_at = -1, .n = 65536, .loads_at = INT64_MAX};
     }
     pit->speaker = false;
     pit->edge = -1;

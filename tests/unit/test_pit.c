@@ -268,6 +268,12 @@ TEST(readback_status_and_count)
     ASSERT_EQ(in8(&f, 0x40), 0x80 | 0x40 | 0x30 | 0x04);
     out8(&f, 0x40, 0x00);
     out8(&f, 0x40, 0x10);
+    /* Null count stays set until the next CLK moves CR into CE. */
+    out8(&f, 0x43, 0xe2);
+    ASSERT_EQ(in8(&f, 0x40) & 0x40, 0x40);
+    go(&f, 1);
+    out8(&f, 0x43, 0xe2);
+    ASSERT_EQ(in8(&f, 0x40) & 0x40, 0);
     go(&f, 3);
     /* Status and count latched together: status first, then LSB, MSB. */
     out8(&f, 0x43, 0xc2);
