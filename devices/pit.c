@@ -100,8 +100,8 @@ static uint16_t to_bcd(uint32_t v)
 /* Effective count of a written value: 0 means the modulus. */
 static uint32_t count_of(const struct pit_counter *c, uint16_t raw)
 {
-    uint32_t v = c->bcd ? from_bcd(raw) : raw;
-    return v ? v % modulus(c) : modulus(c);
+    uint32_t v = (c->bcd ? from_bcd(raw) : raw) % modulus(c); /* invalid BCD digits wrap */
+    return v ? v : modulus(c);
 }
 
 static bool periodic(const struct pit_counter *c)
