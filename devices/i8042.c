@@ -141,6 +141,7 @@ static void command(struct i8042 *s, uint8_t v)
 {
     if (trace_on(TRACE_PS2))
         trace_printf(TRACE_PS2, "i8042 command 0x%02x\n", v);
+    s->pending_cmd = 0; /* a new command replaces one still waiting for its data byte */
     if (v >= 0x20 && v < 0x40) {
         ctrl_reply(s, s->ram[v & 0x1f], SRC_CTRL);
         return;

@@ -232,8 +232,7 @@ static void count_written(struct pit *s, int idx, int64_t t)
     c->loaded = true;
     c->loads_at = t + 1;
     if (c->mode == 1 || c->mode == 5) {
-        c->n = n; /* waits for a gate trigger */
-        c->loads_at = INT64_MAX;
+        c->loads_at = INT64_MAX; /* CR waits for the next gate trigger */
     } else if (periodic(c) && was && c->counting) {
         int64_t base = c->start + c->delay, d = t - base;
         c->next_n = n;

@@ -355,3 +355,27 @@ TEST(mode2_new_count_waits_for_period_end)
     ASSERT_EQ(f.irq0.rises, r + 2);
     teardown(&f);
 }
+
+TEST(mode1_new_count_waits_for_next_trigger)
+{
+    struct fix f;
+    setup(&f);
+    out8(&f, 0x43, 0xb2); /* counter 2, mode 1 */
+    out8(&f, 0x42, 4);
+    out8(&f, 0x42, 0);
+    out8(&f, 0x61, 0x01); /* trigger at tick 0: OUT low from tick 1 to 4 */
+    go(&f, 2);
+    out8(&f, 0x42, 8); /* new count during the one-shot: no effect on it */
+    out8(&f, 0x42, 0);
+    go(&f, 4);
+    ASSERT_EQ(pit_out(f.pit, 2), 0);
+    go(&f, 5);
+    ASSERT_EQ(pit_out(f.pit, 2), 1);
+    out8(&f, 0x61, 0x00);
+    out8(&f, 0x61, 0x01); /* retrigger at tick 5 with the new count 8 */
+    go(&f, 13);
+    ASSERT_EQ(pit_out(f.pit, 2), 0);
+    go(&f, 14);
+    ASSERT_EQ(pit_out(f.pit, 2), 1);
+    teardown(&f);
+}

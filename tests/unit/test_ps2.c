@@ -372,6 +372,12 @@ TEST(keyboard_commands)
     expect(&f, (const uint8_t[]){0xee}, 1, "resend");
     data(&f, 0x42);
     expect(&f, (const uint8_t[]){0xfe}, 1, "unknown");
+    /* A controller command replaces one still waiting for its data byte. */
+    cmd(&f, 0x60);
+    cmd(&f, 0x20);
+    expect(&f, (const uint8_t[]){0x43}, 1, "command byte (power-on value)");
+    data(&f, 0xee);
+    expect(&f, (const uint8_t[]){0xee}, 1, "byte went to the keyboard");
     teardown(&f);
 }
 
