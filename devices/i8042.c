@@ -242,6 +242,18 @@ static void port64_write(void *opaque, uint64_t offset, uint64_t value, unsigned
 static const struct bus_ops data_ops = {port60_read, port60_write, 1, 1};
 static const struct bus_ops cmd_ops = {port64_read, port64_write, 1, 1};
 
+void i8042_input_key(void *opaque, uint32_t usage, bool down)
+{
+    struct i8042 *k = opaque;
+    ps2_kbd_key(k->kbd, usage, down);
+}
+
+void i8042_input_mouse_rel(void *opaque, int dx, int dy, int dz, unsigned buttons)
+{
+    struct i8042 *k = opaque;
+    ps2_mouse_event(k->mouse, dx, dy, dz, buttons);
+}
+
 struct ps2_kbd *i8042_kbd(struct i8042 *k)
 {
     return k->kbd;

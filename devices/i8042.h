@@ -23,7 +23,14 @@ struct i8042 *i8042_new(struct bus *bus, struct irq irq1, struct irq irq12, stru
 void i8042_free(struct i8042 *k);
 void i8042_reset(struct i8042 *k);
 
-/* The devices behind it, for the front end's input events. */
+/*
+ * Input sink entry points with opaque = the i8042 (devices/input.h's
+ * struct input_sink: .key and .mouse_rel).
+ */
+void i8042_input_key(void *opaque, uint32_t usage, bool down);
+void i8042_input_mouse_rel(void *opaque, int dx, int dy, int dz, unsigned buttons);
+
+/* The devices behind it. */
 struct ps2_kbd *i8042_kbd(struct i8042 *k);
 struct ps2_mouse *i8042_mouse(struct i8042 *k);
 

@@ -50,158 +50,159 @@ static int q_get(struct ps2_queue *q)
 /* ---- keymap: USB HID usage -> set 2 (Microsoft Keyboard Scan Code Specification) ---- */
 
 struct keymap_entry {
-    uint16_t usage, set2;
+    uint32_t usage;
+    uint16_t set2;
 };
 
 static const struct keymap_entry keymap[] = {
-    {0x0004, 0x001c}, /* A */
-    {0x0005, 0x0032}, /* B */
-    {0x0006, 0x0021}, /* C */
-    {0x0007, 0x0023}, /* D */
-    {0x0008, 0x0024}, /* E */
-    {0x0009, 0x002b}, /* F */
-    {0x000a, 0x0034}, /* G */
-    {0x000b, 0x0033}, /* H */
-    {0x000c, 0x0043}, /* I */
-    {0x000d, 0x003b}, /* J */
-    {0x000e, 0x0042}, /* K */
-    {0x000f, 0x004b}, /* L */
-    {0x0010, 0x003a}, /* M */
-    {0x0011, 0x0031}, /* N */
-    {0x0012, 0x0044}, /* O */
-    {0x0013, 0x004d}, /* P */
-    {0x0014, 0x0015}, /* Q */
-    {0x0015, 0x002d}, /* R */
-    {0x0016, 0x001b}, /* S */
-    {0x0017, 0x002c}, /* T */
-    {0x0018, 0x003c}, /* U */
-    {0x0019, 0x002a}, /* V */
-    {0x001a, 0x001d}, /* W */
-    {0x001b, 0x0022}, /* X */
-    {0x001c, 0x0035}, /* Y */
-    {0x001d, 0x001a}, /* Z */
-    {0x001e, 0x0016}, /* 1 */
-    {0x001f, 0x001e}, /* 2 */
-    {0x0020, 0x0026}, /* 3 */
-    {0x0021, 0x0025}, /* 4 */
-    {0x0022, 0x002e}, /* 5 */
-    {0x0023, 0x0036}, /* 6 */
-    {0x0024, 0x003d}, /* 7 */
-    {0x0025, 0x003e}, /* 8 */
-    {0x0026, 0x0046}, /* 9 */
-    {0x0027, 0x0045}, /* 0 */
-    {0x0028, 0x005a}, /* Enter */
-    {0x0029, 0x0076}, /* Esc */
-    {0x002a, 0x0066}, /* Backspace */
-    {0x002b, 0x000d}, /* Tab */
-    {0x002c, 0x0029}, /* Space */
-    {0x002d, 0x004e}, /* Minus */
-    {0x002e, 0x0055}, /* Equal */
-    {0x002f, 0x0054}, /* LeftBracket */
-    {0x0030, 0x005b}, /* RightBracket */
-    {0x0031, 0x005d}, /* Backslash */
-    {0x0032, 0x005d}, /* NonUSHash */
-    {0x0033, 0x004c}, /* Semicolon */
-    {0x0034, 0x0052}, /* Apostrophe */
-    {0x0035, 0x000e}, /* Grave */
-    {0x0036, 0x0041}, /* Comma */
-    {0x0037, 0x0049}, /* Period */
-    {0x0038, 0x004a}, /* Slash */
-    {0x0039, 0x0058}, /* CapsLock */
-    {0x003a, 0x0005}, /* F1 */
-    {0x003b, 0x0006}, /* F2 */
-    {0x003c, 0x0004}, /* F3 */
-    {0x003d, 0x000c}, /* F4 */
-    {0x003e, 0x0003}, /* F5 */
-    {0x003f, 0x000b}, /* F6 */
-    {0x0040, 0x0083}, /* F7 */
-    {0x0041, 0x000a}, /* F8 */
-    {0x0042, 0x0001}, /* F9 */
-    {0x0043, 0x0009}, /* F10 */
-    {0x0044, 0x0078}, /* F11 */
-    {0x0045, 0x0007}, /* F12 */
-    {0x0047, 0x007e}, /* ScrollLock */
-    {0x0049, 0xe070}, /* Insert */
-    {0x004a, 0xe06c}, /* Home */
-    {0x004b, 0xe07d}, /* PageUp */
-    {0x004c, 0xe071}, /* Delete */
-    {0x004d, 0xe069}, /* End */
-    {0x004e, 0xe07a}, /* PageDown */
-    {0x004f, 0xe074}, /* Right */
-    {0x0050, 0xe06b}, /* Left */
-    {0x0051, 0xe072}, /* Down */
-    {0x0052, 0xe075}, /* Up */
-    {0x0053, 0x0077}, /* NumLock */
-    {0x0054, 0xe04a}, /* KPDivide */
-    {0x0055, 0x007c}, /* KPMultiply */
-    {0x0056, 0x007b}, /* KPMinus */
-    {0x0057, 0x0079}, /* KPPlus */
-    {0x0058, 0xe05a}, /* KPEnter */
-    {0x0059, 0x0069}, /* KP1 */
-    {0x005a, 0x0072}, /* KP2 */
-    {0x005b, 0x007a}, /* KP3 */
-    {0x005c, 0x006b}, /* KP4 */
-    {0x005d, 0x0073}, /* KP5 */
-    {0x005e, 0x0074}, /* KP6 */
-    {0x005f, 0x006c}, /* KP7 */
-    {0x0060, 0x0075}, /* KP8 */
-    {0x0061, 0x007d}, /* KP9 */
-    {0x0062, 0x0070}, /* KP0 */
-    {0x0063, 0x0071}, /* KPPeriod */
-    {0x0064, 0x0061}, /* NonUSBackslash */
-    {0x0065, 0xe02f}, /* Application */
-    {0x0066, 0xe037}, /* Power */
-    {0x0067, 0x000f}, /* KPEqual */
-    {0x0068, 0x0008}, /* F13 */
-    {0x0069, 0x0010}, /* F14 */
-    {0x006a, 0x0018}, /* F15 */
-    {0x006b, 0x0020}, /* F16 */
-    {0x006c, 0x0028}, /* F17 */
-    {0x006d, 0x0030}, /* F18 */
-    {0x006e, 0x0038}, /* F19 */
-    {0x006f, 0x0040}, /* F20 */
-    {0x0070, 0x0048}, /* F21 */
-    {0x0071, 0x0050}, /* F22 */
-    {0x0072, 0x0057}, /* F23 */
-    {0x0073, 0x005f}, /* F24 */
-    {0x007f, 0xe023}, /* Mute */
-    {0x0080, 0xe032}, /* VolumeUp */
-    {0x0081, 0xe021}, /* VolumeDown */
-    {0x0085, 0x006d}, /* KPComma */
-    {0x0087, 0x0051}, /* Ro */
-    {0x0088, 0x0013}, /* KatakanaHiragana */
-    {0x0089, 0x006a}, /* Yen */
-    {0x008a, 0x0064}, /* Henkan */
-    {0x008b, 0x0067}, /* Muhenkan */
-    {0x00e0, 0x0014}, /* LeftCtrl */
-    {0x00e1, 0x0012}, /* LeftShift */
-    {0x00e2, 0x0011}, /* LeftAlt */
-    {0x00e3, 0xe01f}, /* LeftGUI */
-    {0x00e4, 0xe014}, /* RightCtrl */
-    {0x00e5, 0x0059}, /* RightShift */
-    {0x00e6, 0xe011}, /* RightAlt */
-    {0x00e7, 0xe027}, /* RightGUI */
-    {0x1081, 0xe037}, /* SystemPowerDown */
-    {0x1082, 0xe03f}, /* SystemSleep */
-    {0x1083, 0xe05e}, /* SystemWake */
-    {0xc0b5, 0xe04d}, /* ScanNextTrack */
-    {0xc0b6, 0xe015}, /* ScanPreviousTrack */
-    {0xc0b7, 0xe03b}, /* Stop */
-    {0xc0cd, 0xe034}, /* PlayPause */
-    {0xc0e2, 0xe023}, /* CMute */
-    {0xc0e9, 0xe032}, /* CVolumeUp */
-    {0xc0ea, 0xe021}, /* CVolumeDown */
-    {0xc183, 0xe050}, /* MediaSelect */
-    {0xc18a, 0xe048}, /* Mail */
-    {0xc192, 0xe02b}, /* Calculator */
-    {0xc194, 0xe040}, /* MyComputer */
-    {0xc221, 0xe010}, /* WWWSearch */
-    {0xc223, 0xe03a}, /* WWWHome */
-    {0xc224, 0xe038}, /* WWWBack */
-    {0xc225, 0xe030}, /* WWWForward */
-    {0xc226, 0xe028}, /* WWWStop */
-    {0xc227, 0xe020}, /* WWWRefresh */
-    {0xc22a, 0xe018}, /* WWWFavorites */
+    {0x000004, 0x001c}, /* A */
+    {0x000005, 0x0032}, /* B */
+    {0x000006, 0x0021}, /* C */
+    {0x000007, 0x0023}, /* D */
+    {0x000008, 0x0024}, /* E */
+    {0x000009, 0x002b}, /* F */
+    {0x00000a, 0x0034}, /* G */
+    {0x00000b, 0x0033}, /* H */
+    {0x00000c, 0x0043}, /* I */
+    {0x00000d, 0x003b}, /* J */
+    {0x00000e, 0x0042}, /* K */
+    {0x00000f, 0x004b}, /* L */
+    {0x000010, 0x003a}, /* M */
+    {0x000011, 0x0031}, /* N */
+    {0x000012, 0x0044}, /* O */
+    {0x000013, 0x004d}, /* P */
+    {0x000014, 0x0015}, /* Q */
+    {0x000015, 0x002d}, /* R */
+    {0x000016, 0x001b}, /* S */
+    {0x000017, 0x002c}, /* T */
+    {0x000018, 0x003c}, /* U */
+    {0x000019, 0x002a}, /* V */
+    {0x00001a, 0x001d}, /* W */
+    {0x00001b, 0x0022}, /* X */
+    {0x00001c, 0x0035}, /* Y */
+    {0x00001d, 0x001a}, /* Z */
+    {0x00001e, 0x0016}, /* 1 */
+    {0x00001f, 0x001e}, /* 2 */
+    {0x000020, 0x0026}, /* 3 */
+    {0x000021, 0x0025}, /* 4 */
+    {0x000022, 0x002e}, /* 5 */
+    {0x000023, 0x0036}, /* 6 */
+    {0x000024, 0x003d}, /* 7 */
+    {0x000025, 0x003e}, /* 8 */
+    {0x000026, 0x0046}, /* 9 */
+    {0x000027, 0x0045}, /* 0 */
+    {0x000028, 0x005a}, /* Enter */
+    {0x000029, 0x0076}, /* Esc */
+    {0x00002a, 0x0066}, /* Backspace */
+    {0x00002b, 0x000d}, /* Tab */
+    {0x00002c, 0x0029}, /* Space */
+    {0x00002d, 0x004e}, /* Minus */
+    {0x00002e, 0x0055}, /* Equal */
+    {0x00002f, 0x0054}, /* LeftBracket */
+    {0x000030, 0x005b}, /* RightBracket */
+    {0x000031, 0x005d}, /* Backslash */
+    {0x000032, 0x005d}, /* NonUSHash */
+    {0x000033, 0x004c}, /* Semicolon */
+    {0x000034, 0x0052}, /* Apostrophe */
+    {0x000035, 0x000e}, /* Grave */
+    {0x000036, 0x0041}, /* Comma */
+    {0x000037, 0x0049}, /* Period */
+    {0x000038, 0x004a}, /* Slash */
+    {0x000039, 0x0058}, /* CapsLock */
+    {0x00003a, 0x0005}, /* F1 */
+    {0x00003b, 0x0006}, /* F2 */
+    {0x00003c, 0x0004}, /* F3 */
+    {0x00003d, 0x000c}, /* F4 */
+    {0x00003e, 0x0003}, /* F5 */
+    {0x00003f, 0x000b}, /* F6 */
+    {0x000040, 0x0083}, /* F7 */
+    {0x000041, 0x000a}, /* F8 */
+    {0x000042, 0x0001}, /* F9 */
+    {0x000043, 0x0009}, /* F10 */
+    {0x000044, 0x0078}, /* F11 */
+    {0x000045, 0x0007}, /* F12 */
+    {0x000047, 0x007e}, /* ScrollLock */
+    {0x000049, 0xe070}, /* Insert */
+    {0x00004a, 0xe06c}, /* Home */
+    {0x00004b, 0xe07d}, /* PageUp */
+    {0x00004c, 0xe071}, /* Delete */
+    {0x00004d, 0xe069}, /* End */
+    {0x00004e, 0xe07a}, /* PageDown */
+    {0x00004f, 0xe074}, /* Right */
+    {0x000050, 0xe06b}, /* Left */
+    {0x000051, 0xe072}, /* Down */
+    {0x000052, 0xe075}, /* Up */
+    {0x000053, 0x0077}, /* NumLock */
+    {0x000054, 0xe04a}, /* KPDivide */
+    {0x000055, 0x007c}, /* KPMultiply */
+    {0x000056, 0x007b}, /* KPMinus */
+    {0x000057, 0x0079}, /* KPPlus */
+    {0x000058, 0xe05a}, /* KPEnter */
+    {0x000059, 0x0069}, /* KP1 */
+    {0x00005a, 0x0072}, /* KP2 */
+    {0x00005b, 0x007a}, /* KP3 */
+    {0x00005c, 0x006b}, /* KP4 */
+    {0x00005d, 0x0073}, /* KP5 */
+    {0x00005e, 0x0074}, /* KP6 */
+    {0x00005f, 0x006c}, /* KP7 */
+    {0x000060, 0x0075}, /* KP8 */
+    {0x000061, 0x007d}, /* KP9 */
+    {0x000062, 0x0070}, /* KP0 */
+    {0x000063, 0x0071}, /* KPPeriod */
+    {0x000064, 0x0061}, /* NonUSBackslash */
+    {0x000065, 0xe02f}, /* Application */
+    {0x000066, 0xe037}, /* Power */
+    {0x000067, 0x000f}, /* KPEqual */
+    {0x000068, 0x0008}, /* F13 */
+    {0x000069, 0x0010}, /* F14 */
+    {0x00006a, 0x0018}, /* F15 */
+    {0x00006b, 0x0020}, /* F16 */
+    {0x00006c, 0x0028}, /* F17 */
+    {0x00006d, 0x0030}, /* F18 */
+    {0x00006e, 0x0038}, /* F19 */
+    {0x00006f, 0x0040}, /* F20 */
+    {0x000070, 0x0048}, /* F21 */
+    {0x000071, 0x0050}, /* F22 */
+    {0x000072, 0x0057}, /* F23 */
+    {0x000073, 0x005f}, /* F24 */
+    {0x00007f, 0xe023}, /* Mute */
+    {0x000080, 0xe032}, /* VolumeUp */
+    {0x000081, 0xe021}, /* VolumeDown */
+    {0x000085, 0x006d}, /* KPComma */
+    {0x000087, 0x0051}, /* Ro */
+    {0x000088, 0x0013}, /* KatakanaHiragana */
+    {0x000089, 0x006a}, /* Yen */
+    {0x00008a, 0x0064}, /* Henkan */
+    {0x00008b, 0x0067}, /* Muhenkan */
+    {0x0000e0, 0x0014}, /* LeftCtrl */
+    {0x0000e1, 0x0012}, /* LeftShift */
+    {0x0000e2, 0x0011}, /* LeftAlt */
+    {0x0000e3, 0xe01f}, /* LeftGUI */
+    {0x0000e4, 0xe014}, /* RightCtrl */
+    {0x0000e5, 0x0059}, /* RightShift */
+    {0x0000e6, 0xe011}, /* RightAlt */
+    {0x0000e7, 0xe027}, /* RightGUI */
+    {0x010081, 0xe037}, /* SystemPowerDown */
+    {0x010082, 0xe03f}, /* SystemSleep */
+    {0x010083, 0xe05e}, /* SystemWake */
+    {0x0c00b5, 0xe04d}, /* ScanNextTrack */
+    {0x0c00b6, 0xe015}, /* ScanPreviousTrack */
+    {0x0c00b7, 0xe03b}, /* Stop */
+    {0x0c00cd, 0xe034}, /* PlayPause */
+    {0x0c00e2, 0xe023}, /* CMute */
+    {0x0c00e9, 0xe032}, /* CVolumeUp */
+    {0x0c00ea, 0xe021}, /* CVolumeDown */
+    {0x0c0183, 0xe050}, /* MediaSelect */
+    {0x0c018a, 0xe048}, /* Mail */
+    {0x0c0192, 0xe02b}, /* Calculator */
+    {0x0c0194, 0xe040}, /* MyComputer */
+    {0x0c0221, 0xe010}, /* WWWSearch */
+    {0x0c0223, 0xe03a}, /* WWWHome */
+    {0x0c0224, 0xe038}, /* WWWBack */
+    {0x0c0225, 0xe030}, /* WWWForward */
+    {0x0c0226, 0xe028}, /* WWWStop */
+    {0x0c0227, 0xe020}, /* WWWRefresh */
+    {0x0c022a, 0xe018}, /* WWWFavorites */
 };
 
 /* The 8042's set 2 -> set 1 translation for codes below 0x80 (0x83, F7, is special-cased). */
@@ -226,7 +227,7 @@ uint8_t ps2_translate(uint8_t set2)
     return set2 < 0x80 ? xlate[set2] : set2;
 }
 
-uint16_t ps2_hid_to_set2(uint16_t hid_usage)
+uint16_t ps2_hid_to_set2(uint32_t hid_usage)
 {
     size_t lo = 0, hi = sizeof keymap / sizeof keymap[0];
     while (lo < hi) {
@@ -397,7 +398,7 @@ uint8_t ps2_kbd_leds(const struct ps2_kbd *kbd)
 }
 
 /* Set 2 sequence of a key event; returns its length. */
-static unsigned key_sequence(uint16_t usage, bool down, uint8_t *out)
+static unsigned key_sequence(uint32_t usage, bool down, uint8_t *out)
 {
     static const uint8_t pause[8] = {0xe1, 0x14, 0x77, 0xe1, 0xf0, 0x14, 0xf0, 0x77};
     static const uint8_t prtsc_make[4] = {0xe0, 0x12, 0xe0, 0x7c};
@@ -444,7 +445,7 @@ static unsigned to_set1(const uint8_t *in, unsigned n, uint8_t *out)
     return m;
 }
 
-void ps2_kbd_key(struct ps2_kbd *kbd, uint16_t hid_usage, bool down)
+void ps2_kbd_key(struct ps2_kbd *kbd, uint32_t hid_usage, bool down)
 {
     uint8_t seq[8], set1[8];
     if (!kbd->scanning)
@@ -480,7 +481,7 @@ struct ps2_mouse {
     uint8_t knock[3]; /* the last three sample rates set */
     enum mouse_arg arg;
     bool enabled, remote, wrap, scale21;
-    int dx, dy, dz;    /* accumulated, PS/2 directions (y up, z toward the user) */
+    int dx, dy, dz;    /* accumulated, PS/2 directions (y up, z towards the user) */
     unsigned buttons;
     bool buttons_changed;
 };
@@ -601,7 +602,7 @@ void ps2_mouse_event(struct ps2_mouse *m, int dx, int dy, int dz, unsigned butto
     m->dx = clamp(m->dx + dx, -4096, 4096);
     m->dy = clamp(m->dy - dy, -4096, 4096);
     if (m->id == 3 || m->id == 4)
-        m->dz = clamp(m->dz - dz, -64, 64);
+        m->dz = clamp(m->dz + dz, -64, 64);
     buttons &= m->id == 4 ? 0x1f : 0x07;
     if (buttons != m->buttons)
         m->buttons_changed = true;
