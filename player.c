@@ -12,13 +12,20 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 
 #include "cpu/cpu.h"
+#include "devices/firmware.h"
+#include "devices/pc.h"
 #include "devices/trace.h"
+#include "formats/blockdev.h"
+#include "formats/config.h"
 #include "formats/error.h"
+#include "formats/lock.h"
+#include "sdl/frontend.h"
 
-enum serial_kind { SERIAL_VMX, SERIAL_STDIO, SERIAL_FILE, SERIAL_PTY, SERIAL_NONE };
 enum on_poweroff { ON_POWEROFF_DEFAULT, ON_POWEROFF_EXIT, ON_POWEROFF_RESTART };
 
 struct player_opts {
@@ -28,7 +35,7 @@ struct player_opts {
     const char *screenshot, *screen_text;
     enum cpu_kind cpu;
     struct {
-        enum serial_kind kind;
+        enum serial_override kind;
         const char *path;
     } serial;
     double timeout_s;
@@ -165,14 +172,14 @@ static double parse_seconds(const char *s)
 static void parse_serial(const char *s, struct player_opts *o)
 {
     if (strcmp(s, "stdio") == 0) {
-        o->serial.kind = SERIAL_STDIO;
+        o->serial.kind = SERIAL_TO_STDIO;
     } else if (strcmp(s, "pty") == 0) {
-        o->serial.kind = SERIAL_PTY;
+        o->serial.kind = SERIAL_TO_PTY;
     } else if (strncmp(s, "file:", 5) == 0 && s[5]) {
-        o->serial.kind = SERIAL_FILE;
+        o->serial.kind = SERIAL_TO_FILE;
         o->serial.path = s + 5;
     } else if (strcmp(s, "none") == 0) {
-        o->serial.kind = SERIAL_NONE;
+        o->serial.kind = SERIAL_TO_NONE;
     } else {
         usage_error("--serial: '%s' is not stdio, file:PATH, pty or none", s);
     }
@@ -249,10 +256,209 @@ static void check_conflicts(const struct player_opts *o)
                     o->screenshot ? "--screenshot" : o->screen_text ? "--screen-text" : "--timeout");
 }
 
+/* ---- --check: what would run ---- */
+
+static void print_disk(const struct vm_disk *d, struct blockdev *bd)
+{
+    char desc[1024] = "";
+    if (bd->ops->describe)
+        bd->ops->describe(bd, desc, sizeof desc);
+    else
+        snprintf(desc, sizeof desc, "%s, %.1f MiB", bd->format, bd->sectors / 2048.0);
+    printf("  %-9s %s\n", d->slot, desc);
+}
+
+static int check_disks(const struct vm_config *cfg, struct error *err)
+{
+    if (cfg->ndisks)
+        printf("disk images (opened read-only for this check):\n");
+    for (size_t i = 0; i < cfg->ndisks; i++) {
+        const struct vm_disk *d = &cfg->disks[i];
+        if (!d->path)
+            continue;
+        struct blockdev_open_opts bo = {
+            .media = d->type == VM_DISK_CDROM_IMAGE ? MEDIA_CDROM : MEDIA_DISK,
+            .read_only = true,
+        };
+        struct blockdev *bd;
+        if (blockdev_open(d->path, &bo, &bd, err) < 0)
+            return error_prefix(err, "%s", d->slot);
+        print_disk(d, bd);
+        blockdev_close(bd);
+    }
+    return 0;
+}
+
+static int run_check(const struct player_opts *o, const struct vm_config *cfg, struct error *err)
+{
+    config_print(cfg, stdout, o->verbose > 0);
+    if (config_check_files(cfg, err) < 0 || check_disks(cfg, err) < 0)
+        return -1;
+    struct firmware fw;
+    if (firmware_load(o->firmware_dir, o->bios, &fw, err) < 0)
+        return -1;
+    firmware_free(&fw);
+    printf("firmware: %s\n", o->bios ? o->bios : o->firmware_dir ? o->firmware_dir : "/usr/share/seabios (SeaBIOS)");
+    const char *backend = cpu_probe(o->cpu, err);
+    if (!backend)
+        return -1;
+    printf("cpu backend: %s\n", backend);
+    if (cfg->checkpoint_vmstate)
+        printf("note: the VM is suspended (checkpoint.vmState); vmplay cannot resume it\n");
+    return 0;
+}
+
+/* ---- running ---- */
+
+static struct machine *signal_machine;
+static volatile sig_atomic_t signal_count, screenshot_request;
+
+static void on_signal(int sig)
+{
+    if (!signal_machine)
+        _exit(128 + sig);
+    if (sig == SIGUSR1) {
+        screenshot_request = 1;
+        machine_request(signal_machine, MACHINE_SCREENSHOT);
+        return;
+    }
+    /* First INT/TERM: a clean ACPI shutdown; a second one pulls the plug. */
+    machine_request(signal_machine, signal_count++ ? MACHINE_POWER_OFF : MACHINE_POWER_BUTTON);
+    machine_set_exit_on_poweroff(signal_machine);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+struct machine_thread {
+    struct machine *m;
+    struct error err;
+    int status;
+};
+
+static void *machine_thread_main(void *opaque)
+{
+    struct machine_thread *t = opaque;
+    t->status = machine_run(t->m, &t->err);
+    return NULL;
+}
+
+static int run_windowed(const struct player_opts *o, const struct vm_config *cfg,
+                        struct machine *m, struct error *err)
+{
+    struct frontend_opts fo = {
+        .title = cfg->display_name,
+        .fullscreen = o->fullscreen || o->kiosk,
+        .kiosk = o->kiosk,
+        .force_close = o->force,
+        .screenshot_request = &screenshot_request,
+        .screenshot_path = o->screenshot,
+    };
+    struct frontend *fe = sdl_frontend_new(&fo, machine_display(m), machine_input(m), err);
+    if (!fe)
+        return -1;
+    struct machine_thread t = {.m = m};
+    pthread_t th;
+    if (pthread_create(&th, NULL, machine_thread_main, &t) != 0) {
+        sdl_frontend_free(fe);
+        return error_set(err, EX_OSERR, "cannot start the machine thread");
+    }
+    int rc = sdl_frontend_run(fe, err);
+    if (rc < 0)
+        machine_request(m, MACHINE_POWER_OFF);
+    pthread_join(th, NULL);
+    sdl_frontend_free(fe);
+    if (rc < 0)
+        return -1;
+    if (t.status < 0)
+        *err = t.err;
+    return t.status;
+}
+
+static int write_screen_text(struct machine *m, const char *path, struct error *err)
+{
+    char *text = display_text_utf8(machine_display(m));
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        free(text);
+        return error_set(err, EX_CANTCREAT, "--screen-text %s: %s", path, strerror(errno));
+    }
+    fputs(text ? text : "", f);
+    free(text);
+    if (fclose(f) != 0)
+        return error_set(err, EX_IOERR, "--screen-text %s: write failed", path);
+    return 0;
+}
+
 static int player_main(const struct player_opts *o, struct error *err)
 {
-    return error_set(err, EX_UNAVAILABLE, "%s: running a virtual machine needs the PC board, which is not built yet",
-                     o->vmx_path);
+    struct vm_config *cfg;
+    if (config_load(o->vmx_path, &cfg, err) < 0)
+        return -1;
+    int status = -1;
+    struct vm_lock *lock = NULL;
+    struct machine *m = NULL;
+    if (o->check) {
+        status = run_check(o, cfg, err) < 0 ? -1 : 0;
+        goto out;
+    }
+    if (cfg->checkpoint_vmstate) {
+        error_set(err, EX_UNAVAILABLE,
+                  "%s is suspended (checkpoint.vmState = \"%s\"); vmplay cannot resume a "
+                  "suspended VM: discard the suspended state in VMware first",
+                  o->vmx_path, cfg->checkpoint_vmstate);
+        goto out;
+    }
+    if (cfg->firmware == VM_FW_EFI && !o->bios) {
+        error_set(err, EX_UNAVAILABLE, "%s: firmware = \"efi\" needs OVMF, which vmplay does not run yet",
+                  o->vmx_path);
+        goto out;
+    }
+    if (config_check_files(cfg, err) < 0 || vm_lock(o->vmx_path, cfg, &lock, err) < 0)
+        goto out;
+    struct machine_opts mo = {
+        .cfg = cfg,
+        .cpu = o->cpu,
+        .firmware_dir = o->firmware_dir,
+        .bios = o->bios,
+        .kernel = o->kernel,
+        .initrd = o->initrd,
+        .append = o->append,
+        .debugcon = o->debugcon,
+        .debug_exit = o->debug_exit,
+        .deterministic = o->deterministic,
+        .restart_on_poweroff = o->on_poweroff == ON_POWEROFF_RESTART ||
+                               (o->kiosk && o->on_poweroff == ON_POWEROFF_DEFAULT),
+        .timeout_s = o->timeout_s,
+        .serial = o->serial.kind,
+        .serial_path = o->serial.path,
+        .screenshot = o->screenshot,
+        .verbose = o->verbose,
+        .log = stderr,
+    };
+    m = machine_new(&mo, err);
+    if (!m)
+        goto out;
+    if (o->verbose)
+        fprintf(stderr, "vmplay: %s on the %s CPU backend\n", cfg->display_name, machine_cpu_name(m));
+    signal_machine = m;
+    install_signals();
+    status = o->headless ? machine_run(m, err) : run_windowed(o, cfg, m, err);
+    if (o->screen_text && write_screen_text(m, o->screen_text, status < 0 ? NULL : err) < 0)
+        status = -1;
+out:
+    signal_machine = NULL;
+    machine_free(m);
+    vm_unlock(lock);
+    config_free(cfg);
+    return status;
 }
 
 int main(int argc, char **argv)

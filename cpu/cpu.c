@@ -33,6 +33,23 @@ struct cpu *cpu_create(enum cpu_kind kind, struct bus *bus, struct clock *clock,
     return soft->create(bus, clock, hooks, err);
 }
 
+const char *cpu_probe(enum cpu_kind kind, struct error *err)
+{
+    struct bus *bus = bus_new();
+    struct clock *clock = clock_new(CLOCK_REALTIME, 0);
+    struct cpu_hooks hooks = {0};
+    struct cpu *cpu = NULL;
+    if (!bus || !clock)
+        error_set(err, EX_OSERR, "out of memory");
+    else
+        cpu = cpu_create(kind, bus, clock, &hooks, err);
+    const char *name = cpu ? cpu_backend_name(cpu) : NULL;
+    cpu_free(cpu);
+    clock_free(clock);
+    bus_free(bus);
+    return name;
+}
+
 void cpu_free(struct cpu *cpu)
 {
     if (cpu)

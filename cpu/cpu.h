@@ -92,6 +92,8 @@ struct cpu;
 struct cpu *cpu_create(enum cpu_kind kind, struct bus *bus, struct clock *clock,
                        const struct cpu_hooks *hooks, struct error *err);
 void cpu_free(struct cpu *cpu);
+/* Which backend cpu_create(kind) would use here ("soft", "kvm"), or NULL with err (--check). */
+const char *cpu_probe(enum cpu_kind kind, struct error *err);
 /* "soft" or "kvm". */
 const char *cpu_backend_name(const struct cpu *cpu);
 

@@ -14,10 +14,15 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #define CLOCK_NEVER INT64_MAX
 
-enum clock_mode { CLOCK_REALTIME, CLOCK_DETERMINISTIC };
+enum clock_mode { CLOCK_MODE_REALTIME = 0, CLOCK_MODE_DETERMINISTIC = 1 };
+/* Short names. CLOCK_REALTIME is <time.h>'s clock id, a macro whichever header
+ * comes first; it is 0 like CLOCK_MODE_REALTIME, so both spellings work. */
+#define CLOCK_DETERMINISTIC CLOCK_MODE_DETERMINISTIC
+_Static_assert(CLOCK_REALTIME == CLOCK_MODE_REALTIME, "CLOCK_REALTIME must be 0");
 
 struct clock;
 

@@ -1,0 +1,145 @@
+/*
+ * Firmware for the board: finding and loading SeaBIOS (bios-256k.bin) and
+ * its VGA BIOS (vgabios-stdvga.bin) from Debian's seabios package or
+ * --firmware-dir, a raw --bios ROM, and the SeaBIOS boot order strings for
+ * the disks the .vmx names (bios.bootOrder, VMware's default otherwise).
+ */
+#include "devices/firmware.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FIRMWARE_DIR_DEFAULT "/usr/share/seabios"
+#define ROM_MAX (16u << 20)
+
+int firmware_read_file(const char *path, uint8_t **data, size_t *size, struct error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return error_set(err, error_code_for_errno(errno), "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > ROM_MAX) {
+        close(fd);
+        return error_set(err, EX_DATAERR, "%s: not a ROM image (a regular file of 1 byte to 16 MiB)",
+                         path);
+    }
+    uint8_t *buf = malloc((size_t)st.st_size);
+    ssize_t n = buf ? read(fd, buf, (size_t)st.st_size) : -1;
+    close(fd);
+    if (n != st.st_size) {
+        free(buf);
+        return error_set(err, EX_IOERR, "%s: cannot read", path);
+    }
+    *data = buf;
+    *size = (size_t)st.st_size;
+    return 0;
+}
+
+/* A firmware file from dir, with a hint about the package when it is missing. */
+static int load_named(const char *dir, const char *name, uint8_t **data, size_t *size,
+                      struct error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : FIRMWARE_DIR_DEFAULT, name);
+    if (access(path, R_OK) < 0) {
+        if (dir)
+            return error_set(err, EX_UNAVAILABLE, "firmware %s not found (--firmware-dir=%s)", path,
+                             dir);
+        return error_set(err, EX_UNAVAILABLE,
+                         "firmware %s not found: install Debian's seabios package or use "
+                         "--firmware-dir",
+                         path);
+    }
+    if (firmware_read_file(path, data, size, err) < 0)
+        return error_set(err, err->code == EX_NOINPUT ? EX_UNAVAILABLE : err->code, "firmware %s",
+                         err->msg);
+    return 0;
+}
+
+int firmware_load(const char *dir, const char *bios_file, struct firmware *fw, struct error *err)
+{
+    memset(fw, 0, sizeof *fw);
+    if (bios_file) {
+        if (firmware_read_file(bios_file, &fw->bios, &fw->bios_size, err) < 0)
+            return error_prefix(err, "--bios");
+        if (fw->bios_size != 64 * 1024 && fw->bios_size != 128 * 1024 &&
+            fw->bios_size != 256 * 1024) {
+            firmware_free(fw);
+            return error_set(err, EX_DATAERR, "--bios %s: a ROM image must be 64, 128 or 256 KiB",
+                             bios_file);
+        }
+        fw->raw_rom = true;
+        return 0;
+    }
+    if (load_named(dir, "bios-256k.bin", &fw->bios, &fw->bios_size, err) < 0)
+        return -1;
+    if (fw->bios_size != 256 * 1024) {
+        firmware_free(fw);
+        return error_set(err, EX_UNAVAILABLE, "firmware bios-256k.bin is not 256 KiB");
+    }
+    if (load_named(dir, "vgabios-stdvga.bin", &fw->vgabios, &fw->vgabios_size, err) < 0) {
+        firmware_free(fw);
+        return -1;
+    }
+    return 0;
+}
+
+void firmware_free(struct firmware *fw)
+{
+    free(fw->bios);
+    free(fw->vgabios);
+    memset(fw, 0, sizeof *fw);
+}
+
+/* SeaBIOS names an IDE drive "/pci@i0cf8/(any)@1,1/drive@C/disk@U" and matches bootorder entries against it. */
+static int ide_path(char *buf, size_t len, const struct vm_disk *d)
+{
+    return snprintf(buf, len, "/pci@i0cf8/ide@1,1/drive@%x/disk@%x\n", d->ctrl, d->unit);
+}
+
+static bool disk_is_cd(const struct vm_disk *d)
+{
+    return d->type == VM_DISK_CDROM_IMAGE || d->type == VM_DISK_CDROM_RAW;
+}
+
+static void append_class(char *out, size_t len, const struct vm_config *cfg, bool cd)
+{
+    for (size_t i = 0; i < cfg->ndisks; i++) {
+        const struct vm_disk *d = &cfg->disks[i];
+        if (d->bus != VM_BUS_IDE || disk_is_cd(d) != cd)
+            continue;
+        size_t used = strlen(out);
+        ide_path(out + used, len - used, d);
+    }
+}
+
+void firmware_bootorder(const struct vm_config *cfg, char *out, size_t len)
+{
+    /* VMware's BIOS default: removable devices, hard disk, CD-ROM, network. */
+    const char *order = cfg->boot_order && *cfg->boot_order ? cfg->boot_order : "floppy,hdd,cdrom";
+    out[0] = 0;
+    const char *p = order;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        while (n && p[n - 1] == ' ')
+            n--;
+        if (n == 3 && strncasecmp(p, "hdd", 3) == 0)
+            append_class(out, len, cfg, false);
+        else if (n == 5 && strncasecmp(p, "cdrom", 5) == 0)
+            append_class(out, len, cfg, true);
+        else if (n == 6 && strncasecmp(p, "floppy", 6) == 0 && cfg->floppy[0].present &&
+                 cfg->floppy[0].path) {
+            size_t used = strlen(out);
+            snprintf(out + used, len - used, "/isa@i0/fdc@03f0/floppy@0\n");
+        }
+        p += strcspn(p, ",");
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+}

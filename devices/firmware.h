@@ -1,0 +1,30 @@
+/*
+ * Firmware images for the board (see firmware.c).
+ */
+#ifndef VMPLAY_FIRMWARE_H
+#define VMPLAY_FIRMWARE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "formats/config.h"
+#include "formats/error.h"
+
+struct firmware {
+    uint8_t *bios;      /* mapped at the top of 4 GiB; its last 128 KiB (or all of a smaller ROM) below 1 MiB */
+    size_t bios_size;
+    uint8_t *vgabios;   /* the VGA's option ROM; NULL with --bios */
+    size_t vgabios_size;
+    bool raw_rom;       /* --bios: no fw_cfg-driven firmware, no VGA BIOS */
+};
+
+/* dir: --firmware-dir or NULL (/usr/share/seabios); bios_file: --bios or NULL. EX_UNAVAILABLE when missing. */
+int firmware_load(const char *dir, const char *bios_file, struct firmware *fw, struct error *err);
+void firmware_free(struct firmware *fw);
+/* Reads a whole (small) file. */
+int firmware_read_file(const char *path, uint8_t **data, size_t *size, struct error *err);
+/* SeaBIOS "bootorder" file contents (newline-separated device paths) for the config's drives. */
+void firmware_bootorder(const struct vm_config *cfg, char *out, size_t len);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * The machine loop: runs the CPU until the next timer deadline, fires due
+ * timers, services the host (serial input, the front end's input queue,
+ * requests from signals and other threads) and handles what the guest asked
+ * for (power-off, reset, debug exit). Idle time (HLT) sleeps in poll() until
+ * the next deadline or until the front end or a serial port wakes it.
+ */
+#include "devices/machine_int.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "devices/trace.h"
+#include "formats/png.h"
+
+/* In realtime mode the loop looks at the host at least this often. */
+#define HOST_POLL_NS 10000000
+
+void machine_request(struct machine *m, enum machine_request r)
+{
+    atomic_fetch_or(&m->requests, 1u << r);
+    machine_wake(m);
+}
+
+void machine_wake(struct machine *m)
+{
+    uint64_t one = 1;
+    if (m->wake_fd >= 0 && write(m->wake_fd, &one, sizeof one) < 0) {
+        /* the counter is saturated: a wake-up is pending anyway */
+    }
+    if (m->cpu)
+        cpu_request_stop(m->cpu);
+}
+
+/* Waits in poll() for the wake fd and serial input, at most until deadline (virtual ns). */
+static void idle_until(struct machine *m, int64_t deadline)
+{
+    struct pollfd fds[1 + MACHINE_MAX_POLL];
+    int n = 0;
+    fds[n++] = (struct pollfd){.fd = m->wake_fd, .events = POLLIN};
+    n += machine_poll_fds(m, fds + n, MACHINE_MAX_POLL);
+    int64_t now = clock_now_ns(m->clock);
+    int64_t wait_ns = deadline - now;
+    if (wait_ns > HOST_POLL_NS * 10 || deadline == CLOCK_NEVER)
+        wait_ns = HOST_POLL_NS * 10;
+    if (wait_ns < 0)
+        wait_ns = 0;
+    int timeout_ms = (int)((wait_ns + 999999) / 1000000);
+    if (clock_mode(m->clock) == CLOCK_DETERMINISTIC)
+        timeout_ms = 0; /* the CPU already warped virtual time to the deadline */
+    if (poll(fds, (nfds_t)n, timeout_ms) > 0 && (fds[0].revents & POLLIN)) {
+        uint64_t v;
+        if (read(m->wake_fd, &v, sizeof v) < 0) {
+            /* nothing pending after all */
+        }
+    }
+}
+
+static void write_screenshot(struct machine *m)
+{
+    if (!m->o.screenshot)
+        return;
+    struct framebuffer fb = {0};
+    struct error err;
+    if (display_snapshot(m->display, &fb) == 0 &&
+        png_write_xrgb(m->o.screenshot, fb.pixels, fb.width, fb.height, fb.stride, &err) < 0 && m->o.log)
+        fprintf(m->o.log, "vmplay: screenshot: %s\n", err.msg);
+    framebuffer_release(&fb);
+}
+
+enum loop_action { LOOP_CONTINUE, LOOP_POWEROFF, LOOP_EXIT_STATUS };
+
+static enum loop_action take_requests(struct machine *m)
+{
+    unsigned r = atomic_exchange(&m->requests, 0);
+    if (r & (1u << MACHINE_SCREENSHOT))
+        write_screenshot(m);
+    if (r & (1u << MACHINE_POWER_BUTTON))
+        machine_press_power_button(m);
+    if (r & (1u << MACHINE_RESET))
+        machine_reset(m);
+    if (r & (1u << MACHINE_POWER_OFF))
+        return LOOP_POWEROFF;
+    if (m->debug_exit_pending)
+        return LOOP_EXIT_STATUS;
+    return LOOP_CONTINUE;
+}
+
+/* A guest power-off (ACPI S5, --timeout, the window's second close). */
+static bool powered_off(struct machine *m)
+{
+    if (!m->o.restart_on_poweroff)
+        return true;
+    if (m->o.log)
+        fprintf(m->o.log, "vmplay: the guest powered off; powering it on again (kiosk)\n");
+    machine_reset(m);
+    return false;
+}
+
+int machine_run(struct machine *m, struct error *err)
+{
+    display_set_state(m->display, DISPLAY_RUNNING);
+    for (;;) {
+        int64_t now = clock_now_ns(m->clock);
+        int64_t deadline = clock_next_deadline(m->clock);
+        if (clock_mode(m->clock) == CLOCK_REALTIME && deadline > now + HOST_POLL_NS)
+            deadline = now + HOST_POLL_NS;
+        enum cpu_exit ex = cpu_run(m->cpu, deadline);
+        switch (ex) {
+        case CPU_EXIT_HALT:
+            idle_until(m, clock_next_deadline(m->clock));
+            break;
+        case CPU_EXIT_SHUTDOWN:
+            if (m->o.timeout_s > 0 || m->o.deterministic) {
+                display_set_state(m->display, DISPLAY_EXITED);
+                return error_set(err, EX_SOFTWARE,
+                                 "the guest triple-faulted (CPU shutdown) at %.3f s",
+                                 clock_now_ns(m->clock) / 1e9);
+            }
+            if (m->o.log)
+                fprintf(m->o.log, "vmplay: the guest triple-faulted; resetting the machine\n");
+            machine_reset(m);
+            break;
+        case CPU_EXIT_ERROR:
+            display_set_state(m->display, DISPLAY_EXITED);
+            return error_set(err, EX_SOFTWARE, "the %s CPU backend failed; the guest is stopped",
+                             cpu_backend_name(m->cpu));
+        case CPU_EXIT_DEADLINE:
+        case CPU_EXIT_STOP:
+            break;
+        }
+        clock_run_timers(m->clock);
+        machine_service_host(m);
+        enum loop_action a = take_requests(m);
+        if (a == LOOP_CONTINUE && m->poweroff_pending) {
+            m->poweroff_pending = false;
+            a = powered_off(m) ? LOOP_POWEROFF : LOOP_CONTINUE;
+        }
+        if (a == LOOP_POWEROFF) {
+            write_screenshot(m);
+            display_set_state(m->display, DISPLAY_EXITED);
+            return 0;
+        }
+        if (a == LOOP_EXIT_STATUS) {
+            write_screenshot(m);
+            display_set_state(m->display, DISPLAY_EXITED);
+            return m->debug_exit_status;
+        }
+    }
+}
+
+int machine_wake_fd_new(void)
+{
+    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}

@@ -1,0 +1,76 @@
+/*
+ * The machine's insides, shared by the wiring (pc.c) and the loop
+ * (machine.c). Nothing outside devices/ includes this.
+ */
+#ifndef VMPLAY_MACHINE_INT_H
+#define VMPLAY_MACHINE_INT_H
+
+#include <poll.h>
+#include <stdatomic.h>
+
+#include "devices/clock.h"
+#include "devices/firmware.h"
+#include "devices/pc.h"
+#include "formats/blockdev.h"
+
+#define MACHINE_MAX_POLL 8
+#define MACHINE_MAX_DISKS 8
+#define MACHINE_SERIALS 4
+
+struct machine {
+    struct machine_opts o;
+    const struct vm_config *cfg;
+    struct bus *bus;
+    struct clock *clock;
+    struct cpu *cpu;
+    struct firmware fw;
+    uint8_t *ram;
+    uint64_t ram_size, below_4g, above_4g;
+    uint8_t *isa_rom; /* 0xC0000-0xFFFFF as the ROMs read */
+
+    struct pci_bus *pci;
+    struct i440fx *northbridge;
+    struct piix3 *southbridge;
+    struct piix4pm *pm;
+    struct ide *ide;
+    struct vga *vga;
+    struct pic *pic;
+    struct pit *pit;
+    struct rtc *rtc;
+    struct i8042 *kbc;
+    struct apic *apic;
+    struct ioapic *ioapic;
+    struct fwcfg *fwcfg;
+    struct port92 *port92;
+    struct postcode *postcode;
+    struct debugcon *debugcon_e9, *debugcon_402;
+    struct debugexit *debugexit;
+    struct uart *uart[MACHINE_SERIALS];
+    struct chardev *serial[MACHINE_SERIALS];
+    struct chardev *debugcon;
+    struct blockdev *disks[MACHINE_MAX_DISKS];
+    int ndisks;
+
+    struct display *display;
+    struct input_queue *input;
+    struct timer timeout_timer;
+    int wake_fd;
+    _Atomic unsigned requests; /* bit per enum machine_request */
+    bool poweroff_pending;     /* the guest (S5), --timeout */
+    bool debug_exit_pending;
+    int debug_exit_status;
+};
+
+/* pc.c */
+void machine_reset(struct machine *m);
+void machine_press_power_button(struct machine *m);
+/* Serial input and the front end's events, delivered to the devices. */
+void machine_service_host(struct machine *m);
+/* Host fds the idle loop waits on besides the wake fd; returns how many were filled. */
+int machine_poll_fds(struct machine *m, struct pollfd *fds, int max);
+
+/* machine.c */
+void machine_wake(struct machine *m);
+int machine_wake_fd_new(void);
+
+#endif

@@ -1,0 +1,515 @@
+/*
+ * The board: wires a PC like QEMU's i440FX "pc" machine from a struct
+ * vm_config, so SeaBIOS finds what it expects. Thin on purpose: every chip
+ * lives in its own file; this one allocates RAM, loads the firmware, creates
+ * the chips, connects their interrupt lines and requests, attaches the disks
+ * and resets the lot.
+ *
+ *   00.0 i440FX host bridge (PAM shadowing of 0xC0000-0xFFFFF)
+ *   01.0 PIIX3 ISA bridge (PIRQ routing, 0xCF9 reset)   01.1 PIIX3 IDE
+ *   01.3 PIIX4 power management (ACPI, SCI on IRQ 9)     02.0 VGA (stdvga + VGA BIOS ROM)
+ *   ISA: 8259 pair, 8254, MC146818, i8042, 16550A x4, fw_cfg, debug ports
+ *   local APIC 0xFEE00000 (LINT0 = ExtINT from the 8259), IOAPIC 0xFEC00000
+ */
+#include "devices/machine_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devices/apic.h"
+#include "devices/chardev.h"
+#include "devices/fwcfg.h"
+#include "devices/i440fx.h"
+#include "devices/i8042.h"
+#include "devices/ide.h"
+#include "devices/ioapic.h"
+#include "devices/pci.h"
+#include "devices/pic.h"
+#include "devices/piix3.h"
+#include "devices/piix4pm.h"
+#include "devices/misc.h"
+#include "devices/pit.h"
+#include "devices/ps2.h"
+#include "devices/rtc.h"
+#include "devices/uart.h"
+#include "devices/vga.h"
+
+#define PCI_HOLE_START 0xE0000000ull /* RAM above this goes above 4 GiB (QEMU's pc) */
+#define BIOS_HIGH(size) (0x100000000ull - (size))
+#define DEVFN(slot, fn) (((slot) << 3) | (fn))
+#define NS_PER_INSN 4 /* deterministic mode: 250 million virtual instructions per second */
+
+static const uint16_t uart_base[MACHINE_SERIALS] = {0x3f8, 0x2f8, 0x3e8, 0x2e8};
+static const int uart_irq[MACHINE_SERIALS] = {4, 3, 4, 3};
+
+/* ---- interrupt wiring ---- */
+
+/* An ISA IRQ goes to the 8259 input and to the IOAPIC pin (IRQ 0 on pin 2, as on QEMU's pc). */
+static void isa_irq_set(void *opaque, int n, int level)
+{
+    struct machine *m = opaque;
+    pic_set_irq(m->pic, n, level);
+    ioapic_set_irq(m->ioapic, n == 0 ? 2 : n, level);
+}
+
+static struct irq isa_irq(struct machine *m, int n)
+{
+    return irq_make(isa_irq_set, m, n);
+}
+
+static void cpu_intr_set(void *opaque, int n, int level)
+{
+    struct machine *m = opaque;
+    cpu_set_intr(m->cpu, level);
+}
+
+static int cpu_intr_ack(void *opaque)
+{
+    struct machine *m = opaque;
+    return apic_intr_ack(m->apic);
+}
+
+static void a20_set(void *opaque, int n, int level)
+{
+    struct machine *m = opaque;
+    cpu_set_a20(m->cpu, level != 0);
+}
+
+static void reset_req(void *opaque, int n, int level)
+{
+    struct machine *m = opaque;
+    if (level)
+        machine_request(m, MACHINE_RESET);
+}
+
+static void poweroff_req(void *opaque, int n, int level)
+{
+    struct machine *m = opaque;
+    if (level) {
+        m->poweroff_pending = true;
+        cpu_request_stop(m->cpu);
+    }
+}
+
+/* isa-debug-exit: the port device passes the status as the level. */
+static void debug_exit_req(void *opaque, int n, int status)
+{
+    struct machine *m = opaque;
+    m->debug_exit_pending = true;
+    m->debug_exit_status = status;
+    cpu_request_stop(m->cpu);
+}
+
+static void timeout_fire(void *opaque)
+{
+    struct machine *m = opaque;
+    if (m->o.log)
+        fprintf(m->o.log, "vmplay: --timeout: powering the guest off after %g s\n", m->o.timeout_s);
+    m->o.restart_on_poweroff = false;
+    m->poweroff_pending = true;
+}
+
+/* ---- memory and firmware ---- */
+
+static int map_memory(struct machine *m, struct error *err)
+{
+    m->ram_size = m->cfg->memsize_mib << 20;
+    m->below_4g = m->ram_size < PCI_HOLE_START ? m->ram_size : PCI_HOLE_START;
+    m->above_4g = m->ram_size - m->below_4g;
+    m->ram = mmap(NULL, m->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                  -1, 0);
+    if (m->ram == MAP_FAILED) {
+        m->ram = NULL;
+        return error_set(err, EX_OSERR, "cannot allocate %llu MiB of guest memory",
+                         (unsigned long long)m->cfg->memsize_mib);
+    }
+    if (m->ram_size < (2u << 20))
+        return error_set(err, EX_DATAERR, "memsize %llu: a PC needs at least 2 MiB",
+                         (unsigned long long)m->cfg->memsize_mib);
+    int rc = bus_map_ram(m->bus, 0, 0xA0000, m->ram, false, "ram-low");
+    rc |= bus_map_ram(m->bus, 0x100000, m->below_4g - 0x100000, m->ram + 0x100000, false, "ram");
+    if (m->above_4g)
+        rc |= bus_map_ram(m->bus, 0x100000000ull, m->above_4g, m->ram + m->below_4g, false, "ram-high");
+    size_t bs = m->fw.bios_size;
+    rc |= bus_map_ram(m->bus, BIOS_HIGH(bs), bs, m->fw.bios, true, "bios");
+    /* What 0xC0000-0xFFFFF shows while unshadowed: the top of the BIOS image. */
+    m->isa_rom = calloc(1, I440FX_ISA_ROM_SIZE);
+    if (!m->isa_rom)
+        return error_set(err, EX_OSERR, "out of memory");
+    size_t low = bs < 0x20000 ? bs : 0x20000;
+    memcpy(m->isa_rom + I440FX_ISA_ROM_SIZE - low, m->fw.bios + bs - low, low);
+    return rc ? error_set(err, EX_SOFTWARE, "memory map overlaps") : 0;
+}
+
+/* ---- chips ---- */
+
+static int make_chipset(struct machine *m, struct error *err)
+{
+    m->pci = pci_bus_new(m->bus);
+    m->northbridge = m->pci ? i440fx_new(m->bus, m->pci, m->ram, m->isa_rom) : NULL;
+    struct irq isa[16];
+    for (int i = 0; i < 16; i++)
+        isa[i] = isa_irq(m, i);
+    m->southbridge = m->northbridge ? piix3_new(m->pci, DEVFN(1, 0), isa, irq_make(reset_req, m, 0)) : NULL;
+    m->ide = m->southbridge ? ide_new(m->bus, m->pci, DEVFN(1, 1), isa_irq(m, 14), isa_irq(m, 15)) : NULL;
+    m->pm = m->ide ? piix4pm_new(m->bus, m->pci, DEVFN(1, 3), m->clock, isa_irq(m, 9),
+                                 irq_make(poweroff_req, m, 0))
+                   : NULL;
+    if (!m->pm)
+        return error_set(err, EX_SOFTWARE, "cannot build the i440FX/PIIX chipset");
+    return 0;
+}
+
+static int make_interrupt_controllers(struct machine *m, struct error *err)
+{
+    m->apic = apic_new(m->bus, m->clock, 0, irq_make(cpu_intr_set, m, 0), (struct irq){0});
+    /* The 8259's INTR enters LINT0, which SeaBIOS programs as ExtINT (virtual wire). */
+    m->pic = m->apic ? pic_new(m->bus, irq_make(apic_set_irq, m->apic, 0)) : NULL;
+    /* SeaBIOS's MADT gives the IOAPIC the ID after the last CPU. */
+    m->ioapic = m->pic ? ioapic_new(m->bus, (uint8_t)m->cfg->numvcpus, apic_deliver, m->apic) : NULL;
+    if (!m->ioapic)
+        return error_set(err, EX_SOFTWARE, "cannot build the interrupt controllers");
+    apic_set_extint(m->apic, pic_intr_ack, m->pic);
+    apic_set_eoi_listener(m->apic, ioapic_eoi, m->ioapic);
+    return 0;
+}
+
+static int make_isa(struct machine *m, struct error *err)
+{
+    struct rtc_cmos_info info = {
+        .ram_below_4g = m->below_4g,
+        .ram_above_4g = m->above_4g,
+        .cpus = (unsigned)m->cfg->numvcpus,
+        .boot = {RTC_BOOT_DISK, RTC_BOOT_CDROM, RTC_BOOT_FLOPPY},
+    };
+    int64_t power_on = m->o.deterministic ? 1700000000 : (int64_t)time(NULL);
+    m->pit = pit_new(m->bus, m->clock, isa_irq(m, 0));
+    m->rtc = m->pit ? rtc_new(m->bus, m->clock, isa_irq(m, 8), power_on, &info) : NULL;
+    m->kbc = m->rtc ? i8042_new(m->bus, isa_irq(m, 1), isa_irq(m, 12), irq_make(a20_set, m, 0),
+                                irq_make(reset_req, m, 0))
+                    : NULL;
+    if (!m->kbc)
+        return error_set(err, EX_SOFTWARE, "cannot build the ISA devices");
+    return 0;
+}
+
+static int make_serial(struct machine *m, struct error *err)
+{
+    for (int i = 0; i < MACHINE_SERIALS; i++) {
+        const struct vm_serial *s = &m->cfg->serial[i];
+        struct chardev_config spec = {.kind = CHARDEV_NULL};
+        if (i == 0 && m->o.serial != SERIAL_FROM_VMX) {
+            spec.kind = m->o.serial == SERIAL_TO_STDIO ? CHARDEV_STDIO
+                        : m->o.serial == SERIAL_TO_FILE ? CHARDEV_FILE
+                        : m->o.serial == SERIAL_TO_PTY  ? CHARDEV_PTY
+                                                        : CHARDEV_NULL;
+            spec.path = m->o.serial_path;
+        } else if (!s->present) {
+            continue;
+        } else if (s->type == VM_SERIAL_FILE && s->path) {
+            spec.kind = CHARDEV_FILE;
+            spec.path = s->path;
+        } else if (s->type == VM_SERIAL_PIPE && s->path) {
+            spec.kind = CHARDEV_SOCKET;
+            spec.path = s->path;
+        }
+        m->serial[i] = chardev_new(&spec, err);
+        if (!m->serial[i])
+            return error_prefix(err, "serial%d", i);
+        m->uart[i] = uart_new(m->bus, m->clock, uart_base[i], isa_irq(m, uart_irq[i]), m->serial[i]);
+        if (!m->uart[i])
+            return error_set(err, EX_SOFTWARE, "cannot build serial%d", i);
+    }
+    return 0;
+}
+
+static int make_fwcfg(struct machine *m, struct error *err)
+{
+    m->fwcfg = fwcfg_new(m->bus);
+    if (!m->fwcfg)
+        return error_set(err, EX_SOFTWARE, "cannot build fw_cfg");
+    fwcfg_add_u64(m->fwcfg, FW_CFG_RAM_SIZE, m->ram_size);
+    fwcfg_add_u16(m->fwcfg, FW_CFG_NB_CPUS, (uint16_t)m->cfg->numvcpus);
+    fwcfg_add_u16(m->fwcfg, FW_CFG_MAX_CPUS, (uint16_t)m->cfg->numvcpus);
+    fwcfg_add_u16(m->fwcfg, FW_CFG_BOOT_MENU, 0);
+    struct fwcfg_e820 e820[2] = {{0, m->below_4g, E820_RAM}, {0x100000000ull, m->above_4g, E820_RAM}};
+    fwcfg_add_e820(m->fwcfg, e820, m->above_4g ? 2 : 1);
+    char order[1024];
+    firmware_bootorder(m->cfg, order, sizeof order);
+    fwcfg_add_file(m->fwcfg, "bootorder", order, strlen(order));
+    uint32_t boot_fail_wait = 5;
+    fwcfg_add_file(m->fwcfg, "etc/boot-fail-wait", &boot_fail_wait, sizeof boot_fail_wait);
+    return 0;
+}
+
+static int make_debug_ports(struct machine *m, struct error *err)
+{
+    if (m->o.debugcon) {
+        struct chardev_config spec = {.kind = CHARDEV_FILE, .path = m->o.debugcon};
+        m->debugcon = chardev_new(&spec, err);
+        if (!m->debugcon)
+            return error_prefix(err, "--debugcon");
+    }
+    /* SeaBIOS writes its log to 0x402; 0xE9 is the Bochs/QEMU debug console. */
+    m->port92 = port92_new(m->bus, irq_make(a20_set, m, 0), irq_make(reset_req, m, 0));
+    m->postcode = postcode_new(m->bus);
+    m->debugcon_e9 = debugcon_new(m->bus, 0xe9, m->debugcon);
+    m->debugcon_402 = debugcon_new(m->bus, 0x402, m->debugcon);
+    if (m->o.debug_exit)
+        m->debugexit = debugexit_new(m->bus, 0xf4, irq_make(debug_exit_req, m, 0));
+    if (!m->port92 || !m->postcode || !m->debugcon_e9 || !m->debugcon_402 || (m->o.debug_exit && !m->debugexit))
+        return error_set(err, EX_SOFTWARE, "cannot map the debug ports");
+    return 0;
+}
+
+static int make_vga(struct machine *m, struct error *err)
+{
+    m->vga = vga_new(m->bus, m->clock, m->display, 0, err);
+    if (!m->vga)
+        return -1;
+    if (vga_pci_register(m->vga, m->pci, DEVFN(2, 0), m->fw.vgabios, m->fw.vgabios_size, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* ---- disks ---- */
+
+static int open_disk(struct machine *m, const struct vm_disk *d, struct error *err)
+{
+    bool cd = d->type == VM_DISK_CDROM_IMAGE || d->type == VM_DISK_CDROM_RAW;
+    struct blockdev *bd = NULL;
+    if (d->path && d->start_connected) {
+        struct blockdev_open_opts bo = {
+            .media = cd ? MEDIA_CDROM : MEDIA_DISK,
+            .read_only = cd,
+            .snapshot = d->mode == VM_MODE_NONPERSISTENT || d->mode == VM_MODE_INDEPENDENT_NONPERSISTENT,
+        };
+        if (blockdev_open(d->path, &bo, &bd, err) < 0)
+            return error_prefix(err, "%s", d->slot);
+        if (bd->warning && m->o.log)
+            fprintf(m->o.log, "vmplay: %s: %s\n", d->slot, bd->warning);
+        m->disks[m->ndisks++] = bd;
+    }
+    if (!bd && !cd)
+        return 0;
+    if (ide_attach(m->ide, d->ctrl, d->unit, cd ? IDE_CDROM : IDE_DISK, bd, err) < 0)
+        return error_prefix(err, "%s", d->slot);
+    return 0;
+}
+
+static int attach_disks(struct machine *m, struct error *err)
+{
+    for (size_t i = 0; i < m->cfg->ndisks; i++) {
+        const struct vm_disk *d = &m->cfg->disks[i];
+        if (d->bus != VM_BUS_IDE) {
+            if (m->o.log)
+                fprintf(m->o.log, "vmplay: %s: %s controllers are not emulated yet; the disk is left out\n",
+                        d->slot, d->bus == VM_BUS_SCSI ? "SCSI" : d->bus == VM_BUS_SATA ? "SATA" : "NVMe");
+            continue;
+        }
+        if (m->ndisks >= MACHINE_MAX_DISKS)
+            return error_set(err, EX_DATAERR, "too many disks");
+        if (open_disk(m, d, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- the machine ---- */
+
+const char *machine_probe_cpu(enum cpu_kind kind, struct error *err)
+{
+    struct bus *bus = bus_new();
+    struct clock *clock = clock_new(CLOCK_REALTIME, 0);
+    struct cpu_hooks hooks = {0};
+    struct cpu *cpu = bus && clock ? cpu_create(kind, bus, clock, &hooks, err) : NULL;
+    const char *name = cpu ? cpu_backend_name(cpu) : NULL;
+    cpu_free(cpu);
+    clock_free(clock);
+    bus_free(bus);
+    return name;
+}
+
+struct machine *machine_new(const struct machine_opts *o, struct error *err)
+{
+    struct machine *m = calloc(1, sizeof *m);
+    if (!m) {
+        error_set(err, EX_OSERR, "out of memory");
+        return NULL;
+    }
+    m->o = *o;
+    m->cfg = o->cfg;
+    m->wake_fd = machine_wake_fd_new();
+    m->bus = bus_new();
+    m->clock = clock_new(o->deterministic ? CLOCK_DETERMINISTIC : CLOCK_REALTIME, NS_PER_INSN);
+    m->display = display_new();
+    m->input = input_queue_new();
+    if (m->wake_fd < 0 || !m->bus || !m->clock || !m->display || !m->input) {
+        error_set(err, EX_OSERR, "out of memory");
+        goto fail;
+    }
+    struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack};
+    m->cpu = cpu_create(o->cpu, m->bus, m->clock, &hooks, err);
+    if (!m->cpu || firmware_load(o->firmware_dir, o->bios, &m->fw, err) < 0 || map_memory(m, err) < 0 ||
+        make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
+        make_serial(m, err) < 0 || make_fwcfg(m, err) < 0 || make_debug_ports(m, err) < 0 ||
+        (!m->fw.raw_rom && make_vga(m, err) < 0) || attach_disks(m, err) < 0)
+        goto fail;
+    input_set_notify(m->input, (void (*)(void *))machine_wake, m);
+    timer_init(&m->timeout_timer, m->clock, timeout_fire, m);
+    machine_reset(m);
+    return m;
+fail:
+    machine_free(m);
+    return NULL;
+}
+
+void machine_reset(struct machine *m)
+{
+    i440fx_reset(m->northbridge);
+    piix3_reset(m->southbridge);
+    piix4pm_reset(m->pm);
+    ide_reset(m->ide);
+    pic_reset(m->pic);
+    pit_reset(m->pit);
+    rtc_reset(m->rtc);
+    i8042_reset(m->kbc);
+    port92_reset(m->port92);
+    fwcfg_reset(m->fwcfg);
+    apic_reset(m->apic);
+    ioapic_reset(m->ioapic);
+    for (int i = 0; i < MACHINE_SERIALS; i++)
+        if (m->uart[i])
+            uart_reset(m->uart[i]);
+    if (m->vga)
+        vga_reset(m->vga);
+    cpu_reset(m->cpu);
+    if (m->o.timeout_s > 0)
+        timer_arm(&m->timeout_timer, clock_now_ns(m->clock) + (int64_t)(m->o.timeout_s * 1e9));
+}
+
+void machine_press_power_button(struct machine *m)
+{
+    if (!piix4pm_power_button(m->pm))
+        m->poweroff_pending = true; /* ACPI not enabled by the guest: nobody listens */
+}
+
+void machine_set_exit_on_poweroff(struct machine *m)
+{
+    m->o.restart_on_poweroff = false;
+}
+
+void machine_free(struct machine *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; i < m->ndisks; i++) {
+        blockdev_flush(m->disks[i]);
+        blockdev_close(m->disks[i]);
+    }
+    cpu_free(m->cpu);
+    vga_free(m->vga);
+    for (int i = 0; i < MACHINE_SERIALS; i++) {
+        uart_free(m->uart[i]);
+        chardev_free(m->serial[i]);
+    }
+    debugexit_free(m->debugexit);
+    debugcon_free(m->debugcon_e9);
+    debugcon_free(m->debugcon_402);
+    postcode_free(m->postcode);
+    port92_free(m->port92);
+    chardev_free(m->debugcon);
+    fwcfg_free(m->fwcfg);
+    i8042_free(m->kbc);
+    rtc_free(m->rtc);
+    pit_free(m->pit);
+    ioapic_free(m->ioapic);
+    pic_free(m->pic);
+    apic_free(m->apic);
+    piix4pm_free(m->pm);
+    ide_free(m->ide);
+    piix3_free(m->southbridge);
+    i440fx_free(m->northbridge);
+    pci_bus_free(m->pci);
+    if (m->ram)
+        munmap(m->ram, m->ram_size);
+    free(m->isa_rom);
+    firmware_free(&m->fw);
+    input_queue_free(m->input);
+    display_free(m->display);
+    clock_free(m->clock);
+    bus_free(m->bus);
+    if (m->wake_fd >= 0)
+        close(m->wake_fd);
+    free(m);
+}
+
+/* ---- host side ---- */
+
+static void key_in(void *opaque, uint32_t usage, bool down)
+{
+    struct machine *m = opaque;
+    i8042_input_key(m->kbc, usage, down);
+}
+
+static void mouse_in(void *opaque, int dx, int dy, int dz, unsigned buttons)
+{
+    struct machine *m = opaque;
+    i8042_input_mouse_rel(m->kbc, dx, dy, dz, buttons);
+}
+
+static void power_button_in(void *opaque)
+{
+    machine_press_power_button(opaque);
+}
+
+static void power_off_in(void *opaque)
+{
+    struct machine *m = opaque;
+    m->o.restart_on_poweroff = false;
+    m->poweroff_pending = true;
+}
+
+void machine_service_host(struct machine *m)
+{
+    for (int i = 0; i < MACHINE_SERIALS; i++)
+        if (m->uart[i])
+            uart_poll(m->uart[i]);
+    struct input_sink sink = {
+        .key = key_in,
+        .mouse_rel = mouse_in,
+        .power_button = power_button_in,
+        .power_off = power_off_in,
+        .opaque = m,
+    };
+    input_drain(m->input, &sink);
+}
+
+int machine_poll_fds(struct machine *m, struct pollfd *fds, int max)
+{
+    int n = 0;
+    for (int i = 0; i < MACHINE_SERIALS && n < max; i++) {
+        int fd = m->serial[i] ? chardev_fd(m->serial[i]) : -1;
+        if (fd >= 0)
+            fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+    }
+    return n;
+}
+
+struct display *machine_display(struct machine *m)
+{
+    return m->display;
+}
+
+struct input_queue *machine_input(struct machine *m)
+{
+    return m->input;
+}
+
+const char *machine_cpu_name(struct machine *m)
+{
+    return cpu_backend_name(m->cpu);
+}

@@ -1,0 +1,69 @@
+/*
+ * The PC the guest sees, built from a struct vm_config: the board (pc.c)
+ * wires bus, clock, interrupt lines, CPU, chipset, devices and disks, loads
+ * the firmware, and runs the machine loop. The front end talks to a running
+ * machine only through its display, its input queue and machine_request().
+ */
+#ifndef VMPLAY_PC_H
+#define VMPLAY_PC_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "cpu/cpu.h"
+#include "devices/display.h"
+#include "devices/input.h"
+#include "formats/config.h"
+#include "formats/error.h"
+
+enum serial_override { SERIAL_FROM_VMX, SERIAL_TO_STDIO, SERIAL_TO_FILE, SERIAL_TO_PTY, SERIAL_TO_NONE };
+
+struct machine_opts {
+    const struct vm_config *cfg;
+    enum cpu_kind cpu;
+    const char *firmware_dir; /* NULL: /usr/share/seabios */
+    const char *bios;         /* --bios: a raw ROM instead of SeaBIOS */
+    const char *kernel, *initrd, *append;
+    const char *debugcon;     /* ports 0xE9 and 0x402 to this file */
+    bool debug_exit;          /* port 0xF4 ends the run with (v<<1)|1 */
+    bool deterministic;
+    bool restart_on_poweroff; /* kiosk */
+    double timeout_s;         /* > 0: power off after this much guest time */
+    enum serial_override serial;
+    const char *serial_path;
+    const char *screenshot;   /* --screenshot: written at exit and on MACHINE_SCREENSHOT */
+    int verbose;
+    FILE *log;                /* one-line notices (the player passes stderr) */
+};
+
+struct machine;
+
+struct machine *machine_new(const struct machine_opts *o, struct error *err);
+void machine_free(struct machine *m);
+
+/*
+ * Runs the guest until it powers off (returns 0), the debug-exit port is
+ * written (returns (v<<1)|1), or an error (returns -1 with err set). Call it on
+ * the machine thread; it owns every device while it runs.
+ */
+int machine_run(struct machine *m, struct error *err);
+
+enum machine_request {
+    MACHINE_POWER_BUTTON, /* ACPI power button: the guest shuts down cleanly */
+    MACHINE_POWER_OFF,    /* pull the plug */
+    MACHINE_RESET,
+    MACHINE_SCREENSHOT,   /* write the screenshot file now (SIGUSR1) */
+};
+/* Thread- and signal-safe. */
+void machine_request(struct machine *m, enum machine_request r);
+
+/* A guest power-off now ends the run even in kiosk mode (SIGTERM, the window closed). */
+void machine_set_exit_on_poweroff(struct machine *m);
+/* Which backend --cpu=kind would use ("soft", "kvm"), or NULL with err (for --check). */
+const char *machine_probe_cpu(enum cpu_kind kind, struct error *err);
+
+struct display *machine_display(struct machine *m);
+struct input_queue *machine_input(struct machine *m);
+const char *machine_cpu_name(struct machine *m);
+
+#endif
