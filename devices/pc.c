@@ -34,6 +34,7 @@
 #include "devices/pit.h"
 #include "devices/ps2.h"
 #include "devices/rtc.h"
+#include "devices/trace.h"
 #include "devices/uart.h"
 #include "devices/vga.h"
 
@@ -112,6 +113,14 @@ static void timeout_fire(void *opaque)
     m->poweroff_pending = true;
 }
 
+static void trace_bus(void *opaque, bool is_pio, bool write, uint64_t addr, uint64_t value,
+                      unsigned size, const char *name)
+{
+    trace_printf(TRACE_IO, "%s %s %0*llx %s %0*llx (%s)", is_pio ? "port" : "mmio",
+                 write ? "write" : "read", is_pio ? 4 : 8, (unsigned long long)addr,
+                 write ? "<-" : "->", (int)size * 2, (unsigned long long)value, name ? name : "unmapped");
+}
+
 /* ---- memory and firmware ---- */
 
 static int map_memory(struct machine *m, struct error *err)
@@ -188,9 +197,11 @@ static int make_isa(struct machine *m, struct error *err)
     int64_t power_on = m->o.deterministic ? 1700000000 : (int64_t)time(NULL);
     m->pit = pit_new(m->bus, m->clock, isa_irq(m, 0));
     m->rtc = m->pit ? rtc_new(m->bus, m->clock, isa_irq(m, 8), power_on, &info) : NULL;
-    m->kbc = m->rtc ? i8042_new(m->bus, isa_irq(m, 1), isa_irq(m, 12), irq_make(a20_set, m, 0),
-                                irq_make(reset_req, m, 0))
-                    : NULL;
+    /* Port 0x92 ORs its own A20 bit with the keyboard controller's output port. */
+    m->port92 = m->rtc ? port92_new(m->bus, irq_make(a20_set, m, 0), irq_make(reset_req, m, 0)) : NULL;
+    m->kbc = m->port92 ? i8042_new(m->bus, isa_irq(m, 1), isa_irq(m, 12),
+                                   irq_make(port92_kbc_a20, m->port92, 0), irq_make(reset_req, m, 0))
+                       : NULL;
     if (!m->kbc)
         return error_set(err, EX_SOFTWARE, "cannot build the ISA devices");
     return 0;
@@ -235,6 +246,7 @@ static int make_fwcfg(struct machine *m, struct error *err)
     fwcfg_add_u16(m->fwcfg, FW_CFG_NB_CPUS, (uint16_t)m->cfg->numvcpus);
     fwcfg_add_u16(m->fwcfg, FW_CFG_MAX_CPUS, (uint16_t)m->cfg->numvcpus);
     fwcfg_add_u16(m->fwcfg, FW_CFG_BOOT_MENU, 0);
+    fwcfg_add_u32(m->fwcfg, FW_CFG_IRQ0_OVERRIDE, 1); /* the PIT is on IOAPIC pin 2 */
     struct fwcfg_e820 e820[2] = {{0, m->below_4g, E820_RAM}, {0x100000000ull, m->above_4g, E820_RAM}};
     fwcfg_add_e820(m->fwcfg, e820, m->above_4g ? 2 : 1);
     char order[1024];
@@ -254,13 +266,12 @@ static int make_debug_ports(struct machine *m, struct error *err)
             return error_prefix(err, "--debugcon");
     }
     /* SeaBIOS writes its log to 0x402; 0xE9 is the Bochs/QEMU debug console. */
-    m->port92 = port92_new(m->bus, irq_make(a20_set, m, 0), irq_make(reset_req, m, 0));
     m->postcode = postcode_new(m->bus);
     m->debugcon_e9 = debugcon_new(m->bus, 0xe9, m->debugcon);
     m->debugcon_402 = debugcon_new(m->bus, 0x402, m->debugcon);
     if (m->o.debug_exit)
         m->debugexit = debugexit_new(m->bus, 0xf4, irq_make(debug_exit_req, m, 0));
-    if (!m->port92 || !m->postcode || !m->debugcon_e9 || !m->debugcon_402 || (m->o.debug_exit && !m->debugexit))
+    if (!m->postcode || !m->debugcon_e9 || !m->debugcon_402 || (m->o.debug_exit && !m->debugexit))
         return error_set(err, EX_SOFTWARE, "cannot map the debug ports");
     return 0;
 }
@@ -359,6 +370,10 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
         (!m->fw.raw_rom && make_vga(m, err) < 0) || attach_disks(m, err) < 0)
         goto fail;
     input_set_notify(m->input, (void (*)(void *))machine_wake, m);
+    if (trace_on(TRACE_CPU))
+        cpu_set_trace(m->cpu, stderr);
+    if (trace_on(TRACE_IO))
+        bus_set_trace(m->bus, trace_bus, m);
     timer_init(&m->timeout_timer, m->clock, timeout_fire, m);
     machine_reset(m);
     return m;
@@ -410,7 +425,6 @@ void machine_free(struct machine *m)
         blockdev_flush(m->disks[i]);
         blockdev_close(m->disks[i]);
     }
-    cpu_free(m->cpu);
     vga_free(m->vga);
     for (int i = 0; i < MACHINE_SERIALS; i++) {
         uart_free(m->uart[i]);
@@ -434,6 +448,7 @@ void machine_free(struct machine *m)
     piix3_free(m->southbridge);
     i440fx_free(m->northbridge);
     pci_bus_free(m->pci);
+    cpu_free(m->cpu); /* after the devices: unmapping a range still notifies it */
     if (m->ram)
         munmap(m->ram, m->ram_size);
     free(m->isa_rom);
