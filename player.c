@@ -450,7 +450,14 @@ static int player_main(const struct player_opts *o, struct error *err)
         fprintf(stderr, "vmplay: %s on the %s CPU backend\n", cfg->display_name, machine_cpu_name(m));
     signal_machine = m;
     install_signals();
+    int64_t t0 = clock_host_ns();
     status = o->headless ? machine_run(m, err) : run_windowed(o, cfg, m, err);
+    if (o->verbose) {
+        double secs = (clock_host_ns() - t0) / 1e9;
+        uint64_t n = machine_insn_count(m);
+        fprintf(stderr, "vmplay: ran %.1f s; %llu guest instructions (%.1f MIPS)\n", secs,
+                (unsigned long long)n, secs > 0 ? n / secs / 1e6 : 0.0);
+    }
     if (o->screen_text && write_screen_text(m, o->screen_text, status < 0 ? NULL : err) < 0)
         status = -1;
 out:

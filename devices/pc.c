@@ -528,3 +528,8 @@ const char *machine_cpu_name(struct machine *m)
 {
     return cpu_backend_name(m->cpu);
 }
+
+uint64_t machine_insn_count(struct machine *m)
+{
+    return cpu_insn_count(m->cpu);
+}

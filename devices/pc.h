@@ -65,5 +65,7 @@ const char *machine_probe_cpu(enum cpu_kind kind, struct error *err);
 struct display *machine_display(struct machine *m);
 struct input_queue *machine_input(struct machine *m);
 const char *machine_cpu_name(struct machine *m);
+/* Guest instructions retired so far (software core; 0 on KVM). */
+uint64_t machine_insn_count(struct machine *m);
 
 #endif
