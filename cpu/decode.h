@@ -58,6 +58,7 @@ struct insn {
     uint32_t disp;        /* displacement (sign-extended), or moffs for A0..A3 */
     uint32_t imm;         /* immediate as encoded, zero-extended; far-pointer offset */
     uint16_t imm2;        /* far-pointer selector; ENTER nesting level */
+    uint8_t xop;          /* free for the consumer (the interpreter's fast-path form) */
 };
 
 static inline unsigned insn_reg(const struct insn *in)

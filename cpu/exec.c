@@ -72,6 +72,11 @@ bool cond(struct soft *s, unsigned cc)
         }
         return v ^ (cc & 1);
     }
+    if (s->cc.op != CC_NONE && ((cc >> 1) == 2 || (cc >> 1) == 4)) {
+        uint32_t r = s->cc.res & size_mask(s->cc.size);
+        v = (cc >> 1) == 2 ? r == 0 : (r & sign_bit(s->cc.size)) != 0;
+        return v ^ (cc & 1);
+    }
     uint32_t f = arith_flags(s);
     bool sf = f & FL_SF, of = f & FL_OF;
     switch (cc >> 1) {

@@ -99,9 +99,16 @@ static inline void cc_set(struct soft *s, enum cc_op op, unsigned size, uint32_t
 
 static inline bool get_cf(struct soft *s)
 {
-    if (s->cc.op == CC_NONE)
-        return s->flags & FL_CF;
-    return cc_compute(&s->cc) & FL_CF;
+    const struct lazy_cc *c = &s->cc;
+    uint32_t m = size_mask(c->size);
+    switch (c->op) {
+    case CC_NONE: return s->flags & FL_CF;
+    case CC_ADD: return (c->res & m) < (c->src1 & m);
+    case CC_SUB: return (c->src1 & m) < (c->src2 & m);
+    case CC_LOGIC: return false;
+    case CC_INC: case CC_DEC: return c->cin;
+    default: return cc_compute(c) & FL_CF;
+    }
 }
 
 /* Sets the arithmetic flags to f (eager form). */

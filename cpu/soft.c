@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REALTIME_CHECK_BLOCKS 64
+#define REALTIME_CHECK_INSNS 20000
 
 _Noreturn void soft_raise(struct soft *s, int vec, uint32_t err)
 {
@@ -235,6 +235,7 @@ static struct block *block_build(struct soft *s, const uint8_t *host, uint64_t p
                 soft_raise(s, EXC_GP, 0);
             return block_cross(s, host, lin, mode);
         }
+        in->xop = fast_form(in);
         b->n++;
         off += len;
         eip += len;
@@ -290,23 +291,6 @@ static struct block *block_fetch(struct soft *s)
     return b;
 }
 
-static void block_run(struct soft *s, const struct block *b, unsigned max)
-{
-    uint32_t gen = s->code_gen;
-    unsigned n = b->n < max ? b->n : max;
-    for (unsigned i = 0; i < n; i++) {
-        const struct insn *in = &b->insn[i];
-        s->next_eip = s->eip + in->len;
-        soft_exec(s, in);
-        s->eip = s->next_eip;
-        s->icount++;
-        if (s->block_end || s->code_gen != gen) {
-            s->block_end = false;
-            return;
-        }
-    }
-}
-
 /* ---- exceptions and interrupts ---- */
 
 static bool contributory(int v)
@@ -355,35 +339,41 @@ static void deliver_intr(struct soft *s)
 
 static void sync_clock(struct soft *s)
 {
-    clock_add_insns(s->clock, s->icount - s->icount_clocked);
+    uint64_t k = s->icount - s->icount_clocked;
+    if (!k)
+        return;
+    if (!s->ns_per_insn && clock_mode(s->clock) == CLOCK_DETERMINISTIC) {
+        int64_t t0 = clock_now_ns(s->clock);
+        clock_add_insns(s->clock, k);
+        s->ns_per_insn = (clock_now_ns(s->clock) - t0) / (int64_t)k;
+    } else {
+        clock_add_insns(s->clock, k);
+    }
     s->icount_clocked = s->icount;
 }
 
-static enum cpu_exit run_loop(struct soft *s)
+/* Instructions that may run before the clock must be looked at again. */
+static uint64_t insn_budget(struct soft *s, int64_t now)
 {
-    bool det = clock_mode(s->clock) == CLOCK_DETERMINISTIC;
-    unsigned since_check = 0;
-    for (;;) {
-        if (atomic_exchange_explicit(&s->stop, false, memory_order_acq_rel)) {
-            sync_clock(s);
-            return CPU_EXIT_STOP;
-        }
-        if (s->flush_pending)
-            code_flush_now(s);
-        if (s->intr_line && (s->flags & FL_IF) && !s->shadow)
-            deliver_intr(s);
-        if (s->halted) {
-            sync_clock(s);
-            if (det)
-                clock_warp(s->clock, s->deadline);
-            return CPU_EXIT_HALT;
-        }
-        if (det || ++since_check >= REALTIME_CHECK_BLOCKS) {
-            since_check = 0;
-            sync_clock(s);
-            if (clock_now_ns(s->clock) >= s->deadline)
-                return CPU_EXIT_DEADLINE;
-        }
+    if (clock_mode(s->clock) != CLOCK_DETERMINISTIC)
+        return REALTIME_CHECK_INSNS;
+    if (!s->ns_per_insn)
+        return 1;
+    int64_t left = (s->deadline - now + s->ns_per_insn - 1) / s->ns_per_insn;
+    return left < 1 ? 1 : (uint64_t)left;
+}
+
+/* Nothing but instruction execution needs attention. */
+static bool quiet(struct soft *s)
+{
+    return !s->halted && !s->shadow && !(s->flags & FL_TF) && !s->flush_pending &&
+           !(s->intr_line && (s->flags & FL_IF)) &&
+           !atomic_load_explicit(&s->stop, memory_order_relaxed);
+}
+
+static void run_blocks(struct soft *s, uint64_t limit)
+{
+    do {
         struct block *b = block_fetch(s);
         if (s->trace)
             fprintf(s->trace, "cpu: block %04x:%08x phys %#llx n %u\n", s->seg[SEG_CS].sel,
@@ -398,6 +388,31 @@ static enum cpu_exit run_loop(struct soft *s)
             soft_interrupt(s, EXC_DB, false, false, 0, s->eip);
             s->delivering = -1;
         }
+    } while (s->icount < limit && quiet(s));
+}
+
+static enum cpu_exit run_loop(struct soft *s)
+{
+    bool det = clock_mode(s->clock) == CLOCK_DETERMINISTIC;
+    for (;;) {
+        if (atomic_exchange_explicit(&s->stop, false, memory_order_acq_rel)) {
+            sync_clock(s);
+            return CPU_EXIT_STOP;
+        }
+        if (s->flush_pending)
+            code_flush_now(s);
+        if (s->intr_line && (s->flags & FL_IF) && !s->shadow)
+            deliver_intr(s);
+        sync_clock(s);
+        if (s->halted) {
+            if (det)
+                clock_warp(s->clock, s->deadline);
+            return CPU_EXIT_HALT;
+        }
+        int64_t now = clock_now_ns(s->clock);
+        if (now >= s->deadline)
+            return CPU_EXIT_DEADLINE;
+        run_blocks(s, s->icount + insn_budget(s, now));
     }
 }
 

@@ -166,6 +166,7 @@ struct soft {
     /* accounting */
     uint64_t icount, icount_clocked;
     int64_t deadline;
+    int64_t ns_per_insn; /* learnt from the deterministic clock (0: not yet) */
 };
 
 static inline struct soft *soft_of(struct cpu *c)
@@ -182,6 +183,10 @@ uint32_t soft_get_eflags(struct soft *s);
 void soft_set_eflags(struct soft *s, uint32_t v, uint32_t mask);
 void soft_materialize(struct soft *s);
 uint32_t cc_compute(const struct lazy_cc *cc);
+
+/* exec_fast.c: the inner loop over a block's instructions */
+uint8_t fast_form(const struct insn *in);
+void block_run(struct soft *s, const struct block *b, unsigned max);
 
 /* mmu.c */
 void tlb_flush(struct soft *s, bool keep_global);
@@ -207,14 +212,28 @@ static inline bool soft_user(const struct soft *s)
 
 static inline uint32_t load_le(const uint8_t *p, unsigned size)
 {
-    uint32_t v = 0;
-    __builtin_memcpy(&v, p, size == 4 ? 4 : size == 2 ? 2 : 1);
-    return v;
+    uint32_t v4;
+    uint16_t v2;
+    if (size == 4) {
+        __builtin_memcpy(&v4, p, 4);
+        return v4;
+    }
+    if (size == 2) {
+        __builtin_memcpy(&v2, p, 2);
+        return v2;
+    }
+    return *p;
 }
 
 static inline void store_le(uint8_t *p, uint32_t v, unsigned size)
 {
-    __builtin_memcpy(p, &v, size == 4 ? 4 : size == 2 ? 2 : 1);
+    uint16_t v2 = (uint16_t)v;
+    if (size == 4)
+        __builtin_memcpy(p, &v, 4);
+    else if (size == 2)
+        __builtin_memcpy(p, &v2, 2);
+    else
+        *p = (uint8_t)v;
 }
 
 static inline uint32_t vread(struct soft *s, uint32_t lin, unsigned size)
