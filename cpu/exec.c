@@ -543,12 +543,14 @@ bool soft_io_check(struct soft *s, uint16_t port, unsigned size)
 static void io_in(struct soft *s, uint16_t port, unsigned size)
 {
     soft_io_check(s, port, size);
+    soft_sync_clock(s);
     reg_set(s, GPR_AX, bus_in(s->bus, port, size), size);
 }
 
 static void io_out(struct soft *s, uint16_t port, unsigned size)
 {
     soft_io_check(s, port, size);
+    soft_sync_clock(s);
     bus_out(s->bus, port, reg_get(s, GPR_AX, size), size);
     s->block_end = true;
 }

@@ -112,8 +112,10 @@ void exec_string(struct soft *s, const struct insn *in)
     uint32_t amask = (in->pfx & P_ADDR32) ? 0xFFFFFFFFu : 0xFFFF;
     int32_t step = (s->flags & FL_DF) ? -(int32_t)size : (int32_t)size;
     bool io = in->op < 0x70;
-    if (io)
+    if (io) {
         soft_io_check(s, (uint16_t)s->r[GPR_DX], size);
+        soft_sync_clock(s);
+    }
     if (!(in->pfx & (P_REP | P_REPNE))) {
         string_once(s, in, size, amask, step);
         return;

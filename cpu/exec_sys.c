@@ -49,6 +49,7 @@ void soft_msr_reset(struct soft *s)
 
 static uint64_t tsc_now(struct soft *s)
 {
+    soft_sync_clock(s);
     return (uint64_t)(clock_now_ns(s->clock) * (int64_t)(TSC_HZ / 1000000000ull)) + (uint64_t)s->tsc_offset;
 }
 

@@ -63,6 +63,7 @@ uint32_t phys_read(struct soft *s, uint64_t pa, unsigned size)
     uint8_t *h = bus_ram_page(s->bus, pa, false);
     if (h)
         return load_le(h + (pa & 0xFFF), size);
+    soft_sync_clock(s);
     return (uint32_t)bus_read(s->bus, pa, size);
 }
 
@@ -75,6 +76,7 @@ void phys_write(struct soft *s, uint64_t pa, uint32_t v, unsigned size)
 {
     uint8_t *h = bus_ram_page(s->bus, pa, true);
     if (!h) {
+        soft_sync_clock(s);
         bus_write(s->bus, pa, v, size);
         return;
     }

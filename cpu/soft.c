@@ -337,7 +337,7 @@ static void deliver_intr(struct soft *s)
     s->delivering = -1;
 }
 
-static void sync_clock(struct soft *s)
+void soft_sync_clock(struct soft *s)
 {
     uint64_t k = s->icount - s->icount_clocked;
     if (!k)
@@ -396,14 +396,14 @@ static enum cpu_exit run_loop(struct soft *s)
     bool det = clock_mode(s->clock) == CLOCK_DETERMINISTIC;
     for (;;) {
         if (atomic_exchange_explicit(&s->stop, false, memory_order_acq_rel)) {
-            sync_clock(s);
+            soft_sync_clock(s);
             return CPU_EXIT_STOP;
         }
         if (s->flush_pending)
             code_flush_now(s);
         if (s->intr_line && (s->flags & FL_IF) && !s->shadow)
             deliver_intr(s);
-        sync_clock(s);
+        soft_sync_clock(s);
         if (s->halted) {
             if (det)
                 clock_warp(s->clock, s->deadline);
@@ -426,7 +426,7 @@ static enum cpu_exit soft_run(struct cpu *c, int64_t deadline)
         s->block_end = false;
         deliver_exception(s);
         if (s->shutdown) {
-            sync_clock(s);
+            soft_sync_clock(s);
             return CPU_EXIT_SHUTDOWN;
         }
     }

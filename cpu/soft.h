@@ -182,6 +182,8 @@ void soft_flush_code(struct soft *s);
 uint32_t soft_get_eflags(struct soft *s);
 void soft_set_eflags(struct soft *s, uint32_t v, uint32_t mask);
 void soft_materialize(struct soft *s);
+/* Brings virtual time up to the instructions retired so far (before device access). */
+void soft_sync_clock(struct soft *s);
 uint32_t cc_compute(const struct lazy_cc *cc);
 
 /* exec_fast.c: the inner loop over a block's instructions */
