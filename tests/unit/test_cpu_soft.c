@@ -390,3 +390,112 @@ TEST(triple_fault_shutdown)
     ASSERT_EQ(vm_run(&m, 1000000), CPU_EXIT_SHUTDOWN);
     vm_free(&m);
 }
+
+TEST(v86_mode_io_gp_and_frame)
+{
+    struct vm m;
+    vm_init(&m, 1 << 20);
+    vm_asm_pm(&m, "  mov dword [0x3004], 0x9000\n"
+                  "  mov dword [0x3008], 0x10\n"
+                  "  mov word [0x3066], 0x68\n" /* no I/O bitmap */
+                  "  mov ax, 0x28\n"
+                  "  ltr ax\n"
+                  "  SETGATE 13, gp, 0x8E00\n"
+                  "  mov esi, v86code\n"
+                  "  mov edi, 0x5000\n"
+                  "  mov ecx, v86end - v86code\n"
+                  "  rep movsb\n"
+                  "  push dword 0\n push dword 0\n push dword 0x50\n push dword 0x60\n" /* gs fs ds es */
+                  "  push dword 0x700\n push dword 0x100\n"                             /* ss esp */
+                  "  push dword 0x23202\n"                                              /* VM IOPL=3 IF */
+                  "  push dword 0x500\n push dword 0\n"                                 /* cs eip */
+                  "  iretd\n"
+                  "gp: mov [ss:0x698], ds\n"
+                  "  mov ax, 0x10\n"
+                  "  mov ds, ax\n"
+                  "  pop eax\n"
+                  "  mov [0x680], eax\n"
+                  "  mov eax, [esp]\n mov [0x684], eax\n"
+                  "  mov eax, [esp+4]\n mov [0x688], eax\n"
+                  "  mov eax, [esp+8]\n mov [0x68C], eax\n"
+                  "  mov eax, [esp+16]\n mov [0x690], eax\n"
+                  "  mov eax, [esp+24]\n mov [0x694], eax\n"
+                  "  hlt\n"
+                  "bits 16\n"
+                  "v86code: mov ax, 0x1234\n"
+                  "  mov [0x100], ax\n"
+                  "  push ax\n"
+                  "  out 0xe9, al\n"
+                  "v86end:\n");
+    ASSERT_EQ(vm_run(&m, 1000000), CPU_EXIT_HALT);
+    ASSERT_EQ(m.ram[0x600] | m.ram[0x601] << 8, 0x1234); /* DS 0x50 -> 0x600 */
+    ASSERT_EQ(m.ram[0x70FE] | m.ram[0x70FF] << 8, 0x1234); /* SS:SP 0700:00FE */
+    ASSERT_EQ(vm_rd32(&m, 0x680), 0);           /* #GP(0): no I/O bitmap */
+    ASSERT_EQ(vm_rd32(&m, 0x684), 7);           /* EIP of the OUT */
+    ASSERT_EQ(vm_rd32(&m, 0x688), 0x500);       /* V86 CS */
+    ASSERT_EQ(vm_rd32(&m, 0x68C) & 0x20000, 0x20000);
+    ASSERT_EQ(vm_rd32(&m, 0x690), 0x700);       /* SS */
+    ASSERT_EQ(vm_rd32(&m, 0x694), 0x50);        /* DS */
+    ASSERT_EQ(vm_rd32(&m, 0x698) & 0xFFFF, 0);  /* data segments nulled in the handler */
+    vm_free(&m);
+}
+
+TEST(sysenter_sysexit)
+{
+    struct vm m;
+    vm_init(&m, 1 << 20);
+    vm_asm_pm(&m, "  mov ecx, 0x174\n xor edx, edx\n mov eax, 0x08\n wrmsr\n"
+                  "  mov ecx, 0x175\n mov eax, 0x9000\n wrmsr\n"
+                  "  mov ecx, 0x176\n mov eax, kentry\n wrmsr\n"
+                  "  mov ecx, 0x7000\n"
+                  "  mov edx, user\n"
+                  "  sysexit\n"
+                  "user: mov [0x6A0], cs\n"
+                  "  mov [0x6A4], ss\n"
+                  "  mov [0x6A8], esp\n"
+                  "  mov eax, 7\n"
+                  "  sysenter\n"
+                  "kentry: mov [0x6AC], cs\n"
+                  "  mov [0x6B0], ss\n"
+                  "  mov [0x6B4], esp\n"
+                  "  mov [0x6B8], eax\n"
+                  "  hlt\n");
+    ASSERT_EQ(vm_run(&m, 1000000), CPU_EXIT_HALT);
+    ASSERT_EQ(vm_rd32(&m, 0x6A0) & 0xFFFF, 0x1B);
+    ASSERT_EQ(vm_rd32(&m, 0x6A4) & 0xFFFF, 0x23);
+    ASSERT_EQ(vm_rd32(&m, 0x6A8), 0x7000);
+    ASSERT_EQ(vm_rd32(&m, 0x6AC) & 0xFFFF, 0x08);
+    ASSERT_EQ(vm_rd32(&m, 0x6B0) & 0xFFFF, 0x10);
+    ASSERT_EQ(vm_rd32(&m, 0x6B4), 0x9000);
+    ASSERT_EQ(vm_rd32(&m, 0x6B8), 7);
+    vm_free(&m);
+}
+
+TEST(pae_nx_fetch_fault)
+{
+    struct vm m;
+    vm_init(&m, 8 << 20);
+    vm_asm_pm(&m, "  SETGATE 14, pf, 0x8E00\n"
+                  "  mov dword [0x40000], 0x41001\n"  /* PDPTE 0 */
+                  "  mov dword [0x41000], 0x000083\n" /* 2 MiB at 0, writable */
+                  "  mov dword [0x41008], 0x200083\n" /* 2 MiB at 2 MiB, NX */
+                  "  mov dword [0x4100C], 0x80000000\n"
+                  "  mov ecx, 0xC0000080\n rdmsr\n or eax, 0x800\n wrmsr\n"
+                  "  mov eax, cr4\n or eax, 0x20\n mov cr4, eax\n"
+                  "  mov eax, 0x40000\n mov cr3, eax\n"
+                  "  mov eax, cr0\n or eax, 0x80000000\n mov cr0, eax\n"
+                  "  mov byte [0x200000], 0xC3\n" /* data in the NX page is fine */
+                  "  mov eax, 0x200000\n"
+                  "  call eax\n"
+                  "  hlt\n"
+                  "pf: pop eax\n"
+                  "  mov [0x6C0], eax\n"
+                  "  mov eax, cr2\n"
+                  "  mov [0x6C4], eax\n"
+                  "  hlt\n");
+    ASSERT_EQ(vm_run(&m, 1000000), CPU_EXIT_HALT);
+    ASSERT_EQ(vm_rd32(&m, 0x6C0), 0x11); /* present, instruction fetch */
+    ASSERT_EQ(vm_rd32(&m, 0x6C4), 0x200000);
+    ASSERT_EQ(vm_rd32(&m, 0x41008) & 0x60, 0x60); /* accessed and dirty from the store */
+    vm_free(&m);
+}
