@@ -701,7 +701,11 @@ static void exec_int(struct soft *s, const struct insn *in)
 {
     switch (in->op) {
     case 0xCC: soft_interrupt(s, EXC_BP, true, false, 0, s->next_eip); break;
-    case 0xCD: soft_interrupt(s, in->imm & 0xFF, true, false, 0, s->next_eip); break;
+    case 0xCD: /* INT n is IOPL-sensitive in V86 mode; INT3 and INTO are not */
+        if (soft_v86(s) && (s->flags & FL_IOPL) != FL_IOPL)
+            soft_raise(s, EXC_GP, 0);
+        soft_interrupt(s, in->imm & 0xFF, true, false, 0, s->next_eip);
+        break;
     case 0xCE:
         if (cond(s, 0))
             soft_interrupt(s, EXC_OF, true, false, 0, s->next_eip);

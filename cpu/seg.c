@@ -768,8 +768,6 @@ static void int_pmode(struct soft *s, int vec, bool sw, bool has_err, uint32_t e
 void soft_interrupt(struct soft *s, int vec, bool sw, bool has_err, uint32_t err, uint32_t ret_eip)
 {
     s->halted = false;
-    if (soft_v86(s) && sw && (s->flags & FL_IOPL) != FL_IOPL)
-        soft_raise(s, EXC_GP, 0);
     if (!soft_pmode(s))
         int_real(s, vec, ret_eip);
     else
