@@ -243,6 +243,10 @@ static struct block *block_build(struct soft *s, const uint8_t *host, uint64_t p
             break;
     }
     b->bytes = (uint16_t)(off - (phys & 0xFFF));
+    if (phys >= (1ull << 32)) {
+        b->valid = 0; /* no SMC tracking above 4 GiB: run once, never cached */
+        return b;
+    }
     block_insert(s, b);
     return b;
 }
