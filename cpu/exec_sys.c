@@ -7,6 +7,8 @@
  */
 #include "cpu/exec.h"
 
+#include <string.h>
+
 #define TSC_HZ 1000000000ull
 #define CPUID_SIGNATURE 0x652u /* family 6, model 5 (Pentium II), stepping 2 */
 /* FPU DE PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT MMX */
@@ -18,6 +20,7 @@ enum {
     MSR_SYSENTER_ESP = 0x175, MSR_SYSENTER_EIP = 0x176, MSR_MISC_ENABLE = 0x1A0,
     MSR_MTRR_PHYS = 0x200, MSR_MTRR_FIX64K = 0x250, MSR_MTRR_FIX16K = 0x258,
     MSR_MTRR_FIX4K = 0x268, MSR_PAT = 0x277, MSR_MTRR_DEF_TYPE = 0x2FF, MSR_EFER = 0xC0000080,
+    MSR_PERFCTR0 = 0xC1, MSR_PERFCTR1 = 0xC2, MSR_EVNTSEL0 = 0x186, MSR_EVNTSEL1 = 0x187,
 };
 
 static bool privileged(const struct soft *s)
@@ -41,6 +44,7 @@ void soft_msr_reset(struct soft *s)
 {
     struct cpu_msrs *m = &s->msr;
     *m = (struct cpu_msrs){0};
+    memset(s->perf, 0, sizeof s->perf);
     m->apic_base = 0xFEE00000u | 0x900; /* enabled, BSP */
     m->pat = 0x0007040600070406ull;
     m->mtrr_cap = 0x508; /* 8 variable ranges, fixed ranges, WC */
@@ -75,6 +79,10 @@ static uint64_t *msr_slot(struct soft *s, uint32_t msr)
     if (msr >= MSR_MTRR_PHYS && msr < MSR_MTRR_PHYS + 16)
         return &m->mtrr_var[msr - MSR_MTRR_PHYS];
     switch (msr) {
+    case MSR_PERFCTR0: return &s->perf[0];
+    case MSR_PERFCTR1: return &s->perf[1];
+    case MSR_EVNTSEL0: return &s->perf[2];
+    case MSR_EVNTSEL1: return &s->perf[3];
     case MSR_APIC_BASE: return &m->apic_base;
     case MSR_SYSENTER_CS: return &m->sysenter_cs;
     case MSR_SYSENTER_ESP: return &m->sysenter_esp;
@@ -357,7 +365,8 @@ void exec_sys(struct soft *s, const struct insn *in)
     case 0x133:
         if ((!(s->cr4 & CR4_PCE) && !privileged(s)) || s->r[GPR_CX] > 1)
             soft_raise(s, EXC_GP, 0);
-        s->r[GPR_AX] = s->r[GPR_DX] = 0;
+        s->r[GPR_AX] = (uint32_t)s->perf[s->r[GPR_CX] & 1];
+        s->r[GPR_DX] = (uint32_t)(s->perf[s->r[GPR_CX] & 1] >> 32) & 0xFF;
         return;
     case 0x134: soft_sysenter(s); return;
     case 0x135: soft_sysexit(s); return;

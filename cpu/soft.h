@@ -133,6 +133,7 @@ struct soft {
     uint32_t dr[8];
     struct cpu_msrs msr;
     int64_t tsc_offset;
+    uint64_t perf[4]; /* P6 PERFCTR0/1 (0xC1, 0xC2) and EVNTSEL0/1 (0x186, 0x187): stored only */
     int cpl;
     bool halted, shadow, a20;
     bool intr_line;
