@@ -367,9 +367,9 @@ static void task_switch(struct soft *s, uint16_t sel, enum ts_reason why, uint32
     uint32_t nbase = desc_base(&nd), nlimit = desc_limit(&nd);
     if (nlimit < (n32 ? 0x67u : 0x2Bu))
         soft_raise(s, EXC_TS, ec);
-    /* touch the new TSS first so that a page fault leaves the old task intact */
-    uint32_t probe = sys_read(s, nbase, 2) | sys_read(s, nbase + (n32 ? 0x64 : 0x2A), 2);
-    (void)probe;
+    /* touch both ends of the new TSS first: a page fault there leaves the old task intact */
+    sys_read(s, nbase, 2);
+    sys_read(s, nbase + (n32 ? 0x64 : 0x2A), 2);
     tss_save(s, save_eip, why == TS_IRET);
     if (why != TS_CALL && desc_read(s, s->tr.sel, &od))
         set_busy(s, &od, false);
@@ -477,7 +477,7 @@ static uint32_t gate_offset(const struct desc *g)
     return off;
 }
 
-static bool system_target(struct soft *s, uint16_t sel, struct desc *d, bool call, bool op32)
+static bool system_target(struct soft *s, uint16_t sel, struct desc *d, bool call)
 {
     uint32_t ec = sel & 0xFFFC;
     unsigned type = desc_sys_type(d);
@@ -490,7 +490,6 @@ static bool system_target(struct soft *s, uint16_t sel, struct desc *d, bool cal
         task_switch(s, tss, call ? TS_CALL : TS_JMP, s->next_eip);
         return true;
     }
-    (void)op32;
     return false;
 }
 
@@ -511,7 +510,7 @@ void far_jmp(struct soft *s, uint16_t sel, uint32_t off, bool op32)
         s->next_eip = off;
         return;
     }
-    if (system_target(s, sel, &d, false, op32))
+    if (system_target(s, sel, &d, false))
         return;
     unsigned type = desc_sys_type(&d);
     if (type != 4 && type != 0xC)
@@ -578,7 +577,7 @@ void far_call(struct soft *s, uint16_t sel, uint32_t off, bool op32)
         s->next_eip = off;
         return;
     }
-    if (system_target(s, sel, &d, true, op32))
+    if (system_target(s, sel, &d, true))
         return;
     unsigned type = desc_sys_type(&d);
     if (type != 4 && type != 0xC)
