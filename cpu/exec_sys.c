@@ -1,0 +1,376 @@
+/*
+ * System instructions of the software core: the descriptor-table groups
+ * (0F 00, 0F 01), LAR/LSL, control and debug registers, CPUID for a
+ * Pentium II class model (family 6, model 5) that advertises only what the
+ * core implements, RDTSC from the machine clock at a nominal 1 GHz, the
+ * MSRs P6 guests touch (unknown ones raise #GP(0)), SYSENTER/SYSEXIT.
+ */
+#include "cpu/exec.h"
+
+#include <string.h>
+
+#define TSC_HZ 1000000000ull
+#define CPUID_SIGNATURE 0x652u /* family 6, model 5 (Pentium II), stepping 2 */
+/* FPU DE PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT MMX */
+#define CPUID_EDX 0x0081BB7Du
+
+enum {
+    MSR_TSC = 0x10, MSR_PLATFORM_ID = 0x17, MSR_APIC_BASE = 0x1B, MSR_UCODE_WRITE = 0x79,
+    MSR_BIOS_SIGN_ID = 0x8B, MSR_MTRRCAP = 0xFE, MSR_SYSENTER_CS = 0x174,
+    MSR_SYSENTER_ESP = 0x175, MSR_SYSENTER_EIP = 0x176, MSR_MISC_ENABLE = 0x1A0,
+    MSR_MTRR_PHYS = 0x200, MSR_MTRR_FIX64K = 0x250, MSR_MTRR_FIX16K = 0x258,
+    MSR_MTRR_FIX4K = 0x268, MSR_PAT = 0x277, MSR_MTRR_DEF_TYPE = 0x2FF, MSR_EFER = 0xC0000080,
+    MSR_PERFCTR0 = 0xC1, MSR_PERFCTR1 = 0xC2, MSR_EVNTSEL0 = 0x186, MSR_EVNTSEL1 = 0x187,
+};
+
+static bool privileged(const struct soft *s)
+{
+    return !soft_pmode(s) || (!soft_v86(s) && s->cpl == 0);
+}
+
+static void need_cpl0(struct soft *s)
+{
+    if (!privileged(s))
+        soft_raise(s, EXC_GP, 0);
+}
+
+static void need_pmode(struct soft *s)
+{
+    if (!soft_pmode(s) || soft_v86(s))
+        soft_raise_noerr(s, EXC_UD);
+}
+
+void soft_msr_reset(struct soft *s)
+{
+    struct cpu_msrs *m = &s->msr;
+    *m = (struct cpu_msrs){0};
+    memset(s->perf, 0, sizeof s->perf);
+    m->apic_base = 0xFEE00000u | 0x900; /* enabled, BSP */
+    m->pat = 0x0007040600070406ull;
+    m->mtrr_cap = 0x508; /* 8 variable ranges, fixed ranges, WC */
+    m->misc_enable = 1;
+}
+
+static uint64_t tsc_now(struct soft *s)
+{
+    soft_sync_clock(s);
+    return (uint64_t)(clock_now_ns(s->clock) * (int64_t)(TSC_HZ / 1000000000ull)) + (uint64_t)s->tsc_offset;
+}
+
+/* Index into mtrr_fixed[] for a fixed-range MSR, or -1. */
+static int mtrr_fixed_index(uint32_t msr)
+{
+    if (msr == MSR_MTRR_FIX64K)
+        return 0;
+    if (msr == MSR_MTRR_FIX16K || msr == MSR_MTRR_FIX16K + 1)
+        return 1 + (int)(msr - MSR_MTRR_FIX16K);
+    if (msr >= MSR_MTRR_FIX4K && msr < MSR_MTRR_FIX4K + 8)
+        return 3 + (int)(msr - MSR_MTRR_FIX4K);
+    return -1;
+}
+
+/* Returns a pointer to the stored value of a simple MSR, or NULL. */
+static uint64_t *msr_slot(struct soft *s, uint32_t msr)
+{
+    struct cpu_msrs *m = &s->msr;
+    int fx = mtrr_fixed_index(msr);
+    if (fx >= 0)
+        return &m->mtrr_fixed[fx];
+    if (msr >= MSR_MTRR_PHYS && msr < MSR_MTRR_PHYS + 16)
+        return &m->mtrr_var[msr - MSR_MTRR_PHYS];
+    switch (msr) {
+    case MSR_PERFCTR0: return &s->perf[0];
+    case MSR_PERFCTR1: return &s->perf[1];
+    case MSR_EVNTSEL0: return &s->perf[2];
+    case MSR_EVNTSEL1: return &s->perf[3];
+    case MSR_APIC_BASE: return &m->apic_base;
+    case MSR_SYSENTER_CS: return &m->sysenter_cs;
+    case MSR_SYSENTER_ESP: return &m->sysenter_esp;
+    case MSR_SYSENTER_EIP: return &m->sysenter_eip;
+    case MSR_MISC_ENABLE: return &m->misc_enable;
+    case MSR_PAT: return &m->pat;
+    case MSR_MTRR_DEF_TYPE: return &m->mtrr_def_type;
+    case MSR_EFER: return &m->efer;
+    default: return NULL;
+    }
+}
+
+void soft_rdmsr(struct soft *s)
+{
+    need_cpl0(s);
+    uint32_t msr = s->r[GPR_CX];
+    uint64_t v;
+    uint64_t *slot = msr_slot(s, msr);
+    if (slot)
+        v = *slot;
+    else if (msr == MSR_TSC)
+        v = tsc_now(s);
+    else if (msr == MSR_PLATFORM_ID || msr == MSR_BIOS_SIGN_ID)
+        v = 0;
+    else if (msr == MSR_MTRRCAP)
+        v = s->msr.mtrr_cap;
+    else
+        soft_raise(s, EXC_GP, 0);
+    s->r[GPR_AX] = (uint32_t)v;
+    s->r[GPR_DX] = (uint32_t)(v >> 32);
+}
+
+void soft_wrmsr(struct soft *s)
+{
+    need_cpl0(s);
+    uint32_t msr = s->r[GPR_CX];
+    uint64_t v = ((uint64_t)s->r[GPR_DX] << 32) | s->r[GPR_AX];
+    if (msr == MSR_TSC) {
+        s->tsc_offset = (int64_t)(v - tsc_now(s) + (uint64_t)s->tsc_offset);
+        return;
+    }
+    if (msr == MSR_EFER) {
+        if (v & ~(uint64_t)EFER_NXE)
+            soft_raise(s, EXC_GP, 0);
+        s->msr.efer = v;
+        tlb_flush(s, false);
+        return;
+    }
+    if (msr == MSR_UCODE_WRITE || msr == MSR_BIOS_SIGN_ID)
+        return;
+    uint64_t *slot = msr_slot(s, msr);
+    if (!slot)
+        soft_raise(s, EXC_GP, 0);
+    if (msr == MSR_APIC_BASE)
+        v = (v & 0xFFFFFF900ull) | (s->msr.apic_base & 0x100);
+    *slot = v;
+}
+
+void soft_cpuid(struct soft *s)
+{
+    uint32_t leaf = s->r[GPR_AX], a = 0, b = 0, c = 0, d = 0;
+    switch (leaf) {
+    case 0:
+        a = 2;
+        b = 0x756E6547; /* "Genu" */
+        d = 0x49656E69; /* "ineI" */
+        c = 0x6C65746E; /* "ntel" */
+        break;
+    case 1:
+        a = CPUID_SIGNATURE;
+        d = CPUID_EDX;
+        break;
+    case 2:
+        a = 0x03020101; /* TLB and 16 KiB L1 descriptors of a Pentium II */
+        d = 0x0C040843; /* 512 KiB L2, 16 KiB L1 data */
+        break;
+    case 0x80000000u:
+        a = 0x80000001u;
+        break;
+    case 0x80000001u:
+        d = 1u << 20; /* NX (with PAE) */
+        break;
+    default:
+        break;
+    }
+    s->r[GPR_AX] = a;
+    s->r[GPR_BX] = b;
+    s->r[GPR_CX] = c;
+    s->r[GPR_DX] = d;
+}
+
+void soft_write_cr(struct soft *s, int n, uint32_t v)
+{
+    switch (n) {
+    case 0: {
+        if ((v & CR0_PG) && !(v & CR0_PE))
+            soft_raise(s, EXC_GP, 0);
+        if ((v & CR0_NW) && !(v & CR0_CD))
+            soft_raise(s, EXC_GP, 0);
+        uint32_t old = s->cr0;
+        s->cr0 = v | CR0_ET;
+        if ((old ^ s->cr0) & (CR0_PG | CR0_WP | CR0_PE))
+            tlb_flush(s, false);
+        if ((old ^ s->cr0) & CR0_PE) {
+            if (!(s->cr0 & CR0_PE))
+                s->cpl = 0;
+            for (int i = 0; i < 6; i++)
+                seg_update(s, i);
+        }
+        return;
+    }
+    case 2: s->cr2 = v; return;
+    case 3:
+        s->cr3 = v;
+        tlb_flush(s, true);
+        return;
+    case 4:
+        if (v & ~(uint32_t)(CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_MCE))
+            soft_raise(s, EXC_GP, 0);
+        s->cr4 = v;
+        tlb_flush(s, false);
+        return;
+    default:
+        soft_raise_noerr(s, EXC_UD);
+    }
+}
+
+static void mov_cr(struct soft *s, const struct insn *in)
+{
+    need_cpl0(s);
+    unsigned n = insn_reg(in);
+    if (n == 1 || n > 4)
+        soft_raise_noerr(s, EXC_UD);
+    if (in->op == 0x122) {
+        soft_write_cr(s, (int)n, s->r[insn_rm(in)]);
+        return;
+    }
+    uint32_t v = n == 0 ? s->cr0 : n == 2 ? s->cr2 : n == 3 ? s->cr3 : s->cr4;
+    s->r[insn_rm(in)] = v;
+}
+
+static void mov_dr(struct soft *s, const struct insn *in)
+{
+    need_cpl0(s);
+    unsigned n = insn_reg(in);
+    if ((n == 4 || n == 5) && (s->cr4 & CR4_DE))
+        soft_raise_noerr(s, EXC_UD);
+    if (n == 4 || n == 5)
+        n += 2;
+    if (in->op == 0x123) {
+        uint32_t v = s->r[insn_rm(in)];
+        if (n == 6)
+            v = (v & 0xE00F) | 0xFFFF0FF0u;
+        else if (n == 7)
+            v = (v & 0xFFFF2BFFu) | 0x400;
+        s->dr[n] = v;
+        return;
+    }
+    s->r[insn_rm(in)] = s->dr[n];
+}
+
+static void dtable_store(struct soft *s, const struct insn *in, const struct cpu_dtable *t)
+{
+    uint32_t ea = insn_ea(s, in);
+    uint32_t amask = (in->pfx & P_ADDR32) ? 0xFFFFFFFFu : 0xFFFF;
+    seg_lin(s, in->seg, ea, 2, SEG_W);
+    seg_lin(s, in->seg, (ea + 2) & amask, 4, SEG_W);
+    mwrite(s, in->seg, ea, t->limit, 2);
+    uint32_t base = (uint32_t)t->base;
+    if (!(in->pfx & P_OP32))
+        base &= 0xFFFFFF;
+    mwrite(s, in->seg, (ea + 2) & amask, base, 4);
+}
+
+static void dtable_load(struct soft *s, const struct insn *in, struct cpu_dtable *t)
+{
+    need_cpl0(s);
+    uint32_t ea = insn_ea(s, in);
+    uint32_t amask = (in->pfx & P_ADDR32) ? 0xFFFFFFFFu : 0xFFFF;
+    uint16_t limit = (uint16_t)mread(s, in->seg, ea, 2);
+    uint32_t base = mread(s, in->seg, (ea + 2) & amask, 4);
+    if (!(in->pfx & P_OP32))
+        base &= 0xFFFFFF;
+    t->limit = limit;
+    t->base = base;
+}
+
+static void group7(struct soft *s, const struct insn *in)
+{
+    uint32_t v;
+    switch (insn_reg(in)) {
+    case 0: dtable_store(s, in, &s->gdt); return;
+    case 1: dtable_store(s, in, &s->idt); return;
+    case 2: dtable_load(s, in, &s->gdt); return;
+    case 3: dtable_load(s, in, &s->idt); return;
+    case 4:
+        if (is_mem(in))
+            rm_write(s, in, s->cr0 & 0xFFFF, 2);
+        else
+            reg_set(s, insn_rm(in), s->cr0, osize(in));
+        return;
+    case 6:
+        need_cpl0(s);
+        v = rm_read(s, in, 2);
+        v = (s->cr0 & ~0xEu) | (v & 0xF) | (s->cr0 & CR0_PE);
+        soft_write_cr(s, 0, v);
+        return;
+    default:
+        need_cpl0(s);
+        tlb_flush_page(s, s->seg[in->seg].base + insn_ea(s, in));
+        return;
+    }
+}
+
+static void group6(struct soft *s, const struct insn *in)
+{
+    need_pmode(s);
+    bool ok;
+    switch (insn_reg(in)) {
+    case 0:
+        if (is_mem(in))
+            rm_write(s, in, s->ldtr.sel, 2);
+        else
+            reg_set(s, insn_rm(in), s->ldtr.sel, osize(in));
+        return;
+    case 1:
+        if (is_mem(in))
+            rm_write(s, in, s->tr.sel, 2);
+        else
+            reg_set(s, insn_rm(in), s->tr.sel, osize(in));
+        return;
+    case 2:
+        need_cpl0(s);
+        soft_lldt(s, (uint16_t)rm_read(s, in, 2));
+        return;
+    case 3:
+        need_cpl0(s);
+        soft_ltr(s, (uint16_t)rm_read(s, in, 2));
+        return;
+    default:
+        soft_lar_lsl(s, (uint16_t)rm_read(s, in, 2), insn_reg(in) == 4 ? 2 : 3, &ok);
+        flags_set_arith(s, (arith_flags(s) & ~FL_ZF) | (ok ? FL_ZF : 0));
+        return;
+    }
+}
+
+static void lar_lsl(struct soft *s, const struct insn *in)
+{
+    need_pmode(s);
+    bool ok;
+    uint32_t v = soft_lar_lsl(s, (uint16_t)rm_read(s, in, 2), in->op == 0x102 ? 0 : 1, &ok);
+    flags_set_arith(s, (arith_flags(s) & ~FL_ZF) | (ok ? FL_ZF : 0));
+    if (ok)
+        reg_set(s, insn_reg(in), v, osize(in));
+}
+
+void exec_sys(struct soft *s, const struct insn *in)
+{
+    uint64_t t;
+    switch (in->op) {
+    case 0x100: group6(s, in); return;
+    case 0x101: group7(s, in); return;
+    case 0x102: case 0x103: lar_lsl(s, in); return;
+    case 0x106:
+        need_cpl0(s);
+        s->cr0 &= ~CR0_TS;
+        return;
+    case 0x108: case 0x109: need_cpl0(s); return;
+    case 0x120: case 0x122: mov_cr(s, in); return;
+    case 0x121: case 0x123: mov_dr(s, in); return;
+    case 0x130: soft_wrmsr(s); return;
+    case 0x131:
+        if ((s->cr4 & CR4_TSD) && !privileged(s))
+            soft_raise(s, EXC_GP, 0);
+        t = tsc_now(s);
+        s->r[GPR_AX] = (uint32_t)t;
+        s->r[GPR_DX] = (uint32_t)(t >> 32);
+        return;
+    case 0x132: soft_rdmsr(s); return;
+    case 0x133:
+        if ((!(s->cr4 & CR4_PCE) && !privileged(s)) || s->r[GPR_CX] > 1)
+            soft_raise(s, EXC_GP, 0);
+        s->r[GPR_AX] = (uint32_t)s->perf[s->r[GPR_CX] & 1];
+        s->r[GPR_DX] = (uint32_t)(s->perf[s->r[GPR_CX] & 1] >> 32) & 0xFF;
+        return;
+    case 0x134: soft_sysenter(s); return;
+    case 0x135: soft_sysexit(s); return;
+    case 0x1A2: soft_cpuid(s); return;
+    default: soft_raise_noerr(s, EXC_UD);
+    }
+}

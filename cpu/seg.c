@@ -1,0 +1,1001 @@
+/*
+ * Protected-mode machinery of the software core: descriptor fetch and
+ * checks, segment register loads in every mode (real mode keeps the hidden
+ * limit and attributes, which is what unreal mode relies on; V86 forces
+ * 64 KiB ring-3 data segments), far JMP/CALL/RET through code segments,
+ * call gates (parameter copy and stack switch), task gates and TSSs,
+ * interrupt and exception delivery through the IVT or the IDT, IRET in
+ * every form, hardware task switches (busy bits, NT, back-link, CR3, LDT),
+ * the TSS I/O permission bitmap, LAR/LSL/VERR/VERW and SYSENTER/SYSEXIT.
+ */
+#include "cpu/soft.h"
+
+enum ts_reason { TS_JMP, TS_CALL, TS_IRET };
+
+bool soft_pmode(const struct soft *s)
+{
+    return s->cr0 & CR0_PE;
+}
+
+bool soft_v86(const struct soft *s)
+{
+    return s->flags & FL_VM;
+}
+
+static bool real_like(const struct soft *s)
+{
+    return !soft_pmode(s) || soft_v86(s);
+}
+
+void seg_set_cache(struct soft *s, int idx, uint16_t sel, uint32_t base, uint32_t limit,
+                   uint16_t attr)
+{
+    struct seg *g = &s->seg[idx];
+    g->sel = sel;
+    g->base = base;
+    g->limit = limit;
+    g->attr = attr;
+    seg_update(s, idx);
+}
+
+void seg_load_real(struct soft *s, int idx, uint16_t sel)
+{
+    struct seg *g = &s->seg[idx];
+    if (soft_v86(s)) {
+        seg_set_cache(s, idx, sel, (uint32_t)sel << 4, 0xFFFF, idx == SEG_CS ? 0xFB : 0xF3);
+        return;
+    }
+    seg_set_cache(s, idx, sel, (uint32_t)sel << 4, g->limit, g->attr);
+}
+
+/* ---- descriptors ---- */
+
+struct desc {
+    uint32_t lo, hi;
+    uint32_t addr; /* linear address of the descriptor */
+};
+
+static uint32_t desc_base(const struct desc *d)
+{
+    return (d->lo >> 16) | ((d->hi & 0xFF) << 16) | (d->hi & 0xFF000000u);
+}
+
+static uint32_t desc_limit(const struct desc *d)
+{
+    uint32_t l = (d->lo & 0xFFFF) | (d->hi & 0xF0000);
+    return (d->hi & 0x800000) ? (l << 12) | 0xFFF : l;
+}
+
+static uint16_t desc_attr(const struct desc *d)
+{
+    return (uint16_t)((d->hi >> 8) & 0xF0FF);
+}
+
+static unsigned desc_dpl(const struct desc *d)
+{
+    return (d->hi >> 13) & 3;
+}
+
+static bool desc_present(const struct desc *d)
+{
+    return d->hi & 0x8000;
+}
+
+static bool desc_is_code(const struct desc *d)
+{
+    return (d->hi & 0x1800) == 0x1800;
+}
+
+static bool desc_is_data(const struct desc *d)
+{
+    return (d->hi & 0x1800) == 0x1000;
+}
+
+static bool desc_conforming(const struct desc *d)
+{
+    return desc_is_code(d) && (d->hi & 0x400);
+}
+
+static unsigned desc_sys_type(const struct desc *d)
+{
+    return (d->hi & 0x1000) ? 0x10 : (d->hi >> 8) & 0xF;
+}
+
+/* Reads the descriptor of sel; false when it lies beyond the GDT/LDT limit. */
+static bool desc_read(struct soft *s, uint16_t sel, struct desc *d)
+{
+    uint32_t base, limit;
+    if (sel & 4) {
+        if (!(s->ldtr.attr & 0x80))
+            return false;
+        base = s->ldtr.base;
+        limit = s->ldtr.limit;
+    } else {
+        base = (uint32_t)s->gdt.base;
+        limit = s->gdt.limit;
+    }
+    if ((uint32_t)(sel | 7) > limit)
+        return false;
+    d->addr = base + (sel & ~7u);
+    d->lo = sys_read(s, d->addr, 4);
+    d->hi = sys_read(s, d->addr + 4, 4);
+    return true;
+}
+
+static void desc_set_accessed(struct soft *s, struct desc *d)
+{
+    if (!(d->hi & 0x100)) {
+        d->hi |= 0x100;
+        sys_write(s, d->addr + 4, d->hi, 4);
+    }
+}
+
+static void load_from_desc(struct soft *s, int idx, uint16_t sel, struct desc *d)
+{
+    desc_set_accessed(s, d);
+    seg_set_cache(s, idx, sel, desc_base(d), desc_limit(d), desc_attr(d));
+}
+
+static void seg_null(struct soft *s, int idx, uint16_t sel)
+{
+    seg_set_cache(s, idx, sel, 0, 0, 0);
+}
+
+static void set_cs(struct soft *s, uint16_t sel, struct desc *d, int cpl)
+{
+    load_from_desc(s, SEG_CS, (uint16_t)((sel & ~3) | cpl), d);
+    s->cpl = cpl;
+}
+
+/* Data/stack segment load with the checks of MOV Sreg (exc: #GP, or #TS in a task switch). */
+static void load_data_seg(struct soft *s, int idx, uint16_t sel, int exc)
+{
+    struct desc d;
+    uint32_t ec = sel & 0xFFFC;
+    if (idx == SEG_SS) {
+        if (!(sel & ~3))
+            soft_raise(s, exc, 0);
+        if (!desc_read(s, sel, &d))
+            soft_raise(s, exc, ec);
+        if ((sel & 3) != (unsigned)s->cpl || desc_dpl(&d) != (unsigned)s->cpl ||
+            !desc_is_data(&d) || !(d.hi & 0x200))
+            soft_raise(s, exc, ec);
+        if (!desc_present(&d))
+            soft_raise(s, EXC_SS, ec);
+        load_from_desc(s, idx, sel, &d);
+        return;
+    }
+    if (!(sel & ~3)) {
+        seg_null(s, idx, sel);
+        return;
+    }
+    if (!desc_read(s, sel, &d))
+        soft_raise(s, exc, ec);
+    if (!(d.hi & 0x1000) || (desc_is_code(&d) && !(d.hi & 0x200)))
+        soft_raise(s, exc, ec);
+    if (!desc_conforming(&d) && ((sel & 3) > desc_dpl(&d) || (unsigned)s->cpl > desc_dpl(&d)))
+        soft_raise(s, exc, ec);
+    if (!desc_present(&d))
+        soft_raise(s, EXC_NP, ec);
+    load_from_desc(s, idx, sel, &d);
+}
+
+void seg_load(struct soft *s, int idx, uint16_t sel)
+{
+    if (real_like(s))
+        seg_load_real(s, idx, sel);
+    else
+        load_data_seg(s, idx, sel, EXC_GP);
+}
+
+/* ---- stacks other than the current one ---- */
+
+struct stk {
+    uint32_t base, esp, mask;
+    bool user;
+};
+
+static void stk_init(struct stk *k, uint32_t base, uint32_t esp, bool b32, bool user)
+{
+    k->base = base;
+    k->esp = esp;
+    k->mask = b32 ? 0xFFFFFFFFu : 0xFFFFu;
+    k->user = user;
+}
+
+static void stk_push(struct soft *s, struct stk *k, uint32_t v, unsigned size)
+{
+    k->esp = (k->esp & ~k->mask) | ((k->esp - size) & k->mask);
+    lin_write(s, k->base + (k->esp & k->mask), v, size, k->user);
+}
+
+static uint32_t stk_read(struct soft *s, const struct stk *k, unsigned idx, unsigned size)
+{
+    return lin_read(s, k->base + ((k->esp + idx * size) & k->mask), size, k->user);
+}
+
+static void cur_stk(struct soft *s, struct stk *k)
+{
+    stk_init(k, s->seg[SEG_SS].base, s->r[GPR_SP], stack32(s), s->cpl == 3);
+}
+
+static void set_esp(struct soft *s, uint32_t esp, bool b32)
+{
+    s->r[GPR_SP] = b32 ? esp : (s->r[GPR_SP] & 0xFFFF0000u) | (esp & 0xFFFF);
+}
+
+void push_v(struct soft *s, uint32_t v, bool op32)
+{
+    unsigned size = op32 ? 4 : 2;
+    uint32_t sp = s->r[GPR_SP];
+    uint32_t nsp = stack32(s) ? sp - size : (sp & 0xFFFF0000u) | ((sp - size) & 0xFFFF);
+    mwrite(s, SEG_SS, stack32(s) ? nsp : nsp & 0xFFFF, v, size);
+    s->r[GPR_SP] = nsp;
+}
+
+uint32_t pop_v(struct soft *s, bool op32)
+{
+    unsigned size = op32 ? 4 : 2;
+    uint32_t sp = s->r[GPR_SP];
+    uint32_t v = mread(s, SEG_SS, stack32(s) ? sp : sp & 0xFFFF, size);
+    s->r[GPR_SP] = stack32(s) ? sp + size : (sp & 0xFFFF0000u) | ((sp + size) & 0xFFFF);
+    return v;
+}
+
+/* New SS:ESP for privilege level dpl from the current TSS. */
+static void tss_stack(struct soft *s, unsigned dpl, uint16_t *ss, uint32_t *esp)
+{
+    bool t32 = (s->tr.attr & 0xF) >= 9;
+    uint32_t off = t32 ? 4 + dpl * 8 : 2 + dpl * 4;
+    uint32_t need = t32 ? off + 7 : off + 3;
+    if (need > s->tr.limit)
+        soft_raise(s, EXC_TS, s->tr.sel & 0xFFFC);
+    if (t32) {
+        *esp = sys_read(s, s->tr.base + off, 4);
+        *ss = (uint16_t)sys_read(s, s->tr.base + off + 4, 2);
+    } else {
+        *esp = sys_read(s, s->tr.base + off, 2);
+        *ss = (uint16_t)sys_read(s, s->tr.base + off + 2, 2);
+    }
+}
+
+/* Checks the stack segment of an inner-level transfer; exc_sel_bits adds EXT. */
+static void check_new_ss(struct soft *s, uint16_t ss, unsigned dpl, struct desc *d, uint32_t ext)
+{
+    uint32_t ec = (ss & 0xFFFC) | ext;
+    if (!(ss & ~3))
+        soft_raise(s, EXC_TS, ext);
+    if (!desc_read(s, ss, d))
+        soft_raise(s, EXC_TS, ec);
+    if ((ss & 3) != dpl || desc_dpl(d) != dpl || !desc_is_data(d) || !(d->hi & 0x200))
+        soft_raise(s, EXC_TS, ec);
+    if (!desc_present(d))
+        soft_raise(s, EXC_SS, ec);
+}
+
+/* Data segments the new (outer) level may not use become null. */
+static void null_outer_segs(struct soft *s)
+{
+    static const int idx[4] = {SEG_ES, SEG_DS, SEG_FS, SEG_GS};
+    for (int i = 0; i < 4; i++) {
+        struct seg *g = &s->seg[idx[i]];
+        bool code = (g->attr & 0x18) == 0x18, conf = code && (g->attr & 4);
+        unsigned dpl = (g->attr >> 5) & 3;
+        if (!(g->attr & 0x80) || (!conf && dpl < (unsigned)s->cpl))
+            seg_null(s, idx[i], 0);
+    }
+}
+
+/* ---- task switch ---- */
+
+static void tss_save(struct soft *s, uint32_t save_eip, bool clear_nt)
+{
+    uint32_t b = s->tr.base;
+    uint32_t fl = soft_get_eflags(s) & ~(clear_nt ? FL_NT : 0);
+    if ((s->tr.attr & 0xF) >= 9) {
+        sys_write(s, b + 0x20, save_eip, 4);
+        sys_write(s, b + 0x24, fl, 4);
+        for (int i = 0; i < 8; i++)
+            sys_write(s, b + 0x28 + i * 4, s->r[i], 4);
+        for (int i = 0; i < 6; i++)
+            sys_write(s, b + 0x48 + i * 4, s->seg[i].sel, 2);
+    } else {
+        sys_write(s, b + 0x0E, save_eip, 2);
+        sys_write(s, b + 0x10, fl, 2);
+        for (int i = 0; i < 8; i++)
+            sys_write(s, b + 0x12 + i * 2, s->r[i], 2);
+        for (int i = 0; i < 4; i++)
+            sys_write(s, b + 0x22 + i * 2, s->seg[i].sel, 2);
+    }
+}
+
+static void set_busy(struct soft *s, struct desc *d, bool busy)
+{
+    d->hi = busy ? d->hi | 0x200 : d->hi & ~0x200u;
+    sys_write(s, d->addr + 4, d->hi, 4);
+}
+
+/* Loads the segment registers of the new task; faults here are #TS in the new context. */
+static void task_load_segs(struct soft *s, const uint16_t sel[6], uint16_t ldt)
+{
+    struct desc d;
+    if (ldt & 4)
+        soft_raise(s, EXC_TS, ldt & 0xFFFC);
+    if (ldt & ~3) {
+        if (!desc_read(s, ldt, &d) || desc_sys_type(&d) != 2)
+            soft_raise(s, EXC_TS, ldt & 0xFFFC);
+        if (!desc_present(&d))
+            soft_raise(s, EXC_TS, ldt & 0xFFFC);
+        s->ldtr.sel = ldt;
+        s->ldtr.base = desc_base(&d);
+        s->ldtr.limit = desc_limit(&d);
+        s->ldtr.attr = desc_attr(&d);
+    }
+    if (soft_v86(s)) {
+        s->cpl = 3;
+        for (int i = 0; i < 6; i++)
+            seg_load_real(s, i, sel[i]);
+        return;
+    }
+    uint16_t cs = sel[SEG_CS];
+    if (!(cs & ~3) || !desc_read(s, cs, &d) || !desc_is_code(&d))
+        soft_raise(s, EXC_TS, cs & 0xFFFC);
+    if (desc_conforming(&d) ? desc_dpl(&d) > (cs & 3u) : desc_dpl(&d) != (cs & 3u))
+        soft_raise(s, EXC_TS, cs & 0xFFFC);
+    if (!desc_present(&d))
+        soft_raise(s, EXC_NP, cs & 0xFFFC);
+    set_cs(s, cs, &d, cs & 3);
+    load_data_seg(s, SEG_SS, sel[SEG_SS], EXC_TS);
+    static const int rest[4] = {SEG_ES, SEG_DS, SEG_FS, SEG_GS};
+    for (int i = 0; i < 4; i++)
+        load_data_seg(s, rest[i], sel[rest[i]], EXC_TS);
+}
+
+static void task_switch(struct soft *s, uint16_t sel, enum ts_reason why, uint32_t save_eip)
+{
+    struct desc nd, od;
+    uint32_t ec = sel & 0xFFFC;
+    if ((sel & 4) || !desc_read(s, sel, &nd))
+        soft_raise(s, EXC_GP, ec);
+    unsigned type = desc_sys_type(&nd);
+    bool want_busy = why == TS_IRET;
+    if ((type & ~8u) != (want_busy ? 3u : 1u))
+        soft_raise(s, why == TS_IRET ? EXC_TS : EXC_GP, ec);
+    if (!desc_present(&nd))
+        soft_raise(s, EXC_NP, ec);
+    bool n32 = type & 8;
+    uint32_t nbase = desc_base(&nd), nlimit = desc_limit(&nd);
+    if (nlimit < (n32 ? 0x67u : 0x2Bu))
+        soft_raise(s, EXC_TS, ec);
+    /* touch both ends of the new TSS first: a page fault there leaves the old task intact */
+    sys_read(s, nbase, 2);
+    sys_read(s, nbase + (n32 ? 0x64 : 0x2A), 2);
+    tss_save(s, save_eip, why == TS_IRET);
+    if (why != TS_CALL && desc_read(s, s->tr.sel, &od))
+        set_busy(s, &od, false);
+    if (why == TS_CALL)
+        sys_write(s, nbase, s->tr.sel, 2);
+    if (why != TS_IRET)
+        set_busy(s, &nd, true);
+    uint32_t fl, eip, cr3 = 0, r[8];
+    uint16_t sl[6] = {0}, ldt;
+    if (n32) {
+        cr3 = sys_read(s, nbase + 0x1C, 4);
+        eip = sys_read(s, nbase + 0x20, 4);
+        fl = sys_read(s, nbase + 0x24, 4);
+        for (int i = 0; i < 8; i++)
+            r[i] = sys_read(s, nbase + 0x28 + i * 4, 4);
+        for (int i = 0; i < 6; i++)
+            sl[i] = (uint16_t)sys_read(s, nbase + 0x48 + i * 4, 2);
+        ldt = (uint16_t)sys_read(s, nbase + 0x60, 2);
+    } else {
+        eip = sys_read(s, nbase + 0x0E, 2);
+        fl = sys_read(s, nbase + 0x10, 2) | (soft_get_eflags(s) & 0xFFFF0000u & ~FL_VM);
+        for (int i = 0; i < 8; i++)
+            r[i] = (s->r[i] & 0xFFFF0000u) | sys_read(s, nbase + 0x12 + i * 2, 2);
+        for (int i = 0; i < 4; i++)
+            sl[i] = (uint16_t)sys_read(s, nbase + 0x22 + i * 2, 2);
+        ldt = (uint16_t)sys_read(s, nbase + 0x2A, 2);
+    }
+    if (why == TS_CALL)
+        fl |= FL_NT;
+    s->tr.sel = sel;
+    s->tr.base = nbase;
+    s->tr.limit = nlimit;
+    s->tr.attr = (uint16_t)(desc_attr(&nd) | (why != TS_IRET ? 0x2 : 0));
+    if (n32 && (s->cr0 & CR0_PG) && cr3 != s->cr3) {
+        s->cr3 = cr3;
+        tlb_flush(s, true);
+    }
+    for (int i = 0; i < 8; i++)
+        s->r[i] = r[i];
+    soft_set_eflags(s, fl, 0xFFFFFFFFu);
+    s->eip = s->next_eip = eip;
+    s->cr0 |= CR0_TS;
+    s->ldtr.sel = 0;
+    s->ldtr.attr = 0;
+    /* segment caches are made harmless before the checked loads */
+    for (int i = 0; i < 6; i++)
+        s->seg[i].sel = sl[i];
+    task_load_segs(s, sl, ldt);
+    if (eip > s->seg[SEG_CS].limit)
+        soft_raise(s, EXC_GP, 0);
+}
+
+/* ---- far transfers ---- */
+
+static void check_code_target(struct soft *s, uint16_t sel, struct desc *d, uint32_t ext)
+{
+    uint32_t ec = (sel & 0xFFFC) | ext;
+    if (!(sel & ~3))
+        soft_raise(s, EXC_GP, ext);
+    if (!desc_read(s, sel, d) || !desc_is_code(d))
+        soft_raise(s, EXC_GP, ec);
+}
+
+static void check_code_jump(struct soft *s, uint16_t sel, uint32_t off, struct desc *d)
+{
+    uint32_t ec = sel & 0xFFFC;
+    if (desc_conforming(d) ? desc_dpl(d) > (unsigned)s->cpl
+                           : ((sel & 3u) > (unsigned)s->cpl || desc_dpl(d) != (unsigned)s->cpl))
+        soft_raise(s, EXC_GP, ec);
+    if (!desc_present(d))
+        soft_raise(s, EXC_NP, ec);
+    if (off > desc_limit(d))
+        soft_raise(s, EXC_GP, 0);
+}
+
+static void real_far(struct soft *s, uint16_t sel, uint32_t off)
+{
+    if (off > s->seg[SEG_CS].limit && !soft_v86(s) && off > 0xFFFF)
+        soft_raise(s, EXC_GP, 0);
+    seg_load_real(s, SEG_CS, sel);
+    s->next_eip = off;
+}
+
+/* Gate checks shared by JMP and CALL through a call gate; returns the target descriptor. */
+static void gate_target(struct soft *s, uint16_t gsel, struct desc *g, struct desc *t)
+{
+    uint32_t ec = gsel & 0xFFFC;
+    if (desc_dpl(g) < (unsigned)s->cpl || desc_dpl(g) < (gsel & 3u))
+        soft_raise(s, EXC_GP, ec);
+    if (!desc_present(g))
+        soft_raise(s, EXC_NP, ec);
+    uint16_t tsel = (uint16_t)(g->lo >> 16);
+    check_code_target(s, tsel, t, 0);
+    if (desc_dpl(t) > (unsigned)s->cpl)
+        soft_raise(s, EXC_GP, tsel & 0xFFFC);
+    if (!desc_present(t))
+        soft_raise(s, EXC_NP, tsel & 0xFFFC);
+}
+
+static uint32_t gate_offset(const struct desc *g)
+{
+    uint32_t off = g->lo & 0xFFFF;
+    if (desc_sys_type(g) & 8)
+        off |= g->hi & 0xFFFF0000u;
+    return off;
+}
+
+static bool system_target(struct soft *s, uint16_t sel, struct desc *d, bool call)
+{
+    uint32_t ec = sel & 0xFFFC;
+    unsigned type = desc_sys_type(d);
+    if (type == 1 || type == 9 || type == 5) {
+        if (desc_dpl(d) < (unsigned)s->cpl || desc_dpl(d) < (sel & 3u))
+            soft_raise(s, EXC_GP, ec);
+        if (!desc_present(d))
+            soft_raise(s, EXC_NP, ec);
+        uint16_t tss = type == 5 ? (uint16_t)(d->lo >> 16) : sel;
+        task_switch(s, tss, call ? TS_CALL : TS_JMP, s->next_eip);
+        return true;
+    }
+    return false;
+}
+
+void far_jmp(struct soft *s, uint16_t sel, uint32_t off, bool op32)
+{
+    if (real_like(s)) {
+        real_far(s, sel, off);
+        return;
+    }
+    struct desc d, t;
+    if (!(sel & ~3))
+        soft_raise(s, EXC_GP, 0);
+    if (!desc_read(s, sel, &d))
+        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    if (desc_is_code(&d)) {
+        check_code_jump(s, sel, off, &d);
+        set_cs(s, sel, &d, s->cpl);
+        s->next_eip = off;
+        return;
+    }
+    if (system_target(s, sel, &d, false))
+        return;
+    unsigned type = desc_sys_type(&d);
+    if (type != 4 && type != 0xC)
+        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    gate_target(s, sel, &d, &t);
+    uint16_t tsel = (uint16_t)(d.lo >> 16);
+    if (!desc_conforming(&t) && desc_dpl(&t) != (unsigned)s->cpl)
+        soft_raise(s, EXC_GP, tsel & 0xFFFC);
+    uint32_t goff = gate_offset(&d);
+    if (goff > desc_limit(&t))
+        soft_raise(s, EXC_GP, 0);
+    set_cs(s, tsel, &t, s->cpl);
+    s->next_eip = goff;
+}
+
+static void call_gate_inner(struct soft *s, struct desc *g, struct desc *t, uint16_t tsel)
+{
+    unsigned dpl = desc_dpl(t);
+    bool g32 = desc_sys_type(g) & 8;
+    unsigned size = g32 ? 4 : 2, count = g->hi & 0x1F;
+    uint16_t nss;
+    uint32_t nesp;
+    struct desc sd;
+    tss_stack(s, dpl, &nss, &nesp);
+    check_new_ss(s, nss, dpl, &sd, 0);
+    struct stk old, k;
+    cur_stk(s, &old);
+    stk_init(&k, desc_base(&sd), nesp, sd.hi & 0x400000, dpl == 3);
+    stk_push(s, &k, s->seg[SEG_SS].sel, size);
+    stk_push(s, &k, s->r[GPR_SP], size);
+    for (unsigned i = count; i-- > 0;)
+        stk_push(s, &k, stk_read(s, &old, i, size), size);
+    stk_push(s, &k, s->seg[SEG_CS].sel, size);
+    stk_push(s, &k, s->next_eip, size);
+    set_cs(s, tsel, t, (int)dpl);
+    load_from_desc(s, SEG_SS, (uint16_t)((nss & ~3) | dpl), &sd);
+    set_esp(s, k.esp, sd.hi & 0x400000);
+    s->next_eip = gate_offset(g);
+}
+
+void far_call(struct soft *s, uint16_t sel, uint32_t off, bool op32)
+{
+    if (real_like(s)) {
+        uint16_t cs = s->seg[SEG_CS].sel;
+        uint32_t ret = s->next_eip;
+        push_v(s, cs, op32);
+        push_v(s, ret, op32);
+        real_far(s, sel, off);
+        return;
+    }
+    struct desc d, t;
+    if (!(sel & ~3))
+        soft_raise(s, EXC_GP, 0);
+    if (!desc_read(s, sel, &d))
+        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    if (desc_is_code(&d)) {
+        check_code_jump(s, sel, off, &d);
+        struct stk k;
+        cur_stk(s, &k);
+        stk_push(s, &k, s->seg[SEG_CS].sel, op32 ? 4 : 2);
+        stk_push(s, &k, s->next_eip, op32 ? 4 : 2);
+        set_cs(s, sel, &d, s->cpl);
+        set_esp(s, k.esp, stack32(s));
+        s->next_eip = off;
+        return;
+    }
+    if (system_target(s, sel, &d, true))
+        return;
+    unsigned type = desc_sys_type(&d);
+    if (type != 4 && type != 0xC)
+        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    gate_target(s, sel, &d, &t);
+    uint16_t tsel = (uint16_t)(d.lo >> 16);
+    if (gate_offset(&d) > desc_limit(&t))
+        soft_raise(s, EXC_GP, 0);
+    if (!desc_conforming(&t) && desc_dpl(&t) < (unsigned)s->cpl) {
+        call_gate_inner(s, &d, &t, tsel);
+        return;
+    }
+    bool g32 = desc_sys_type(&d) & 8;
+    struct stk k;
+    cur_stk(s, &k);
+    stk_push(s, &k, s->seg[SEG_CS].sel, g32 ? 4 : 2);
+    stk_push(s, &k, s->next_eip, g32 ? 4 : 2);
+    set_cs(s, tsel, &t, s->cpl);
+    set_esp(s, k.esp, stack32(s));
+    s->next_eip = gate_offset(&d);
+}
+
+void far_ret(struct soft *s, bool op32, uint16_t imm)
+{
+    unsigned size = op32 ? 4 : 2;
+    struct stk k;
+    cur_stk(s, &k);
+    uint32_t eip = stk_read(s, &k, 0, size);
+    uint16_t cs = (uint16_t)stk_read(s, &k, 1, size);
+    if (real_like(s)) {
+        real_far(s, cs, eip);
+        set_esp(s, s->r[GPR_SP] + 2 * size + imm, stack32(s));
+        return;
+    }
+    struct desc d, sd;
+    check_code_target(s, cs, &d, 0);
+    uint32_t ec = cs & 0xFFFC;
+    unsigned rpl = cs & 3;
+    if (rpl < (unsigned)s->cpl || (desc_conforming(&d) ? desc_dpl(&d) > rpl : desc_dpl(&d) != rpl))
+        soft_raise(s, EXC_GP, ec);
+    if (!desc_present(&d))
+        soft_raise(s, EXC_NP, ec);
+    if (eip > desc_limit(&d))
+        soft_raise(s, EXC_GP, 0);
+    if (rpl == (unsigned)s->cpl) {
+        set_cs(s, cs, &d, s->cpl);
+        set_esp(s, s->r[GPR_SP] + 2 * size + imm, stack32(s));
+        s->next_eip = eip;
+        return;
+    }
+    k.esp += 2 * size + imm;
+    uint32_t nesp = stk_read(s, &k, 0, size);
+    uint16_t ss = (uint16_t)stk_read(s, &k, 1, size);
+    if (!(ss & ~3))
+        soft_raise(s, EXC_GP, 0);
+    if (!desc_read(s, ss, &sd) || (ss & 3) != rpl || desc_dpl(&sd) != rpl || !desc_is_data(&sd) ||
+        !(sd.hi & 0x200))
+        soft_raise(s, EXC_GP, ss & 0xFFFC);
+    if (!desc_present(&sd))
+        soft_raise(s, EXC_SS, ss & 0xFFFC);
+    set_cs(s, cs, &d, (int)rpl);
+    load_from_desc(s, SEG_SS, ss, &sd);
+    set_esp(s, nesp + imm, sd.hi & 0x400000);
+    s->next_eip = eip;
+    null_outer_segs(s);
+}
+
+/* ---- interrupts and exceptions ---- */
+
+static void int_real(struct soft *s, int vec, uint32_t ret_eip)
+{
+    uint32_t ent = (uint32_t)vec * 4;
+    if (ent + 3 > s->idt.limit)
+        soft_raise(s, EXC_GP, 0);
+    uint32_t v = lin_read(s, (uint32_t)s->idt.base + ent, 4, false);
+    struct stk k;
+    cur_stk(s, &k);
+    stk_push(s, &k, soft_get_eflags(s), 2);
+    stk_push(s, &k, s->seg[SEG_CS].sel, 2);
+    stk_push(s, &k, ret_eip, 2);
+    set_esp(s, k.esp, stack32(s));
+    seg_load_real(s, SEG_CS, (uint16_t)(v >> 16));
+    s->eip = s->next_eip = v & 0xFFFF;
+    s->flags &= ~(FL_IF | FL_TF | FL_AC | FL_RF);
+}
+
+struct gate_ctx {
+    struct desc g, t;
+    uint16_t tsel;
+    uint32_t ext;
+};
+
+static void int_gate_fetch(struct soft *s, int vec, bool sw, struct gate_ctx *c)
+{
+    uint32_t gec = (uint32_t)vec * 8 + 2 + c->ext;
+    if ((uint32_t)vec * 8 + 7 > s->idt.limit)
+        soft_raise(s, EXC_GP, gec);
+    c->g.addr = (uint32_t)s->idt.base + (uint32_t)vec * 8;
+    c->g.lo = sys_read(s, c->g.addr, 4);
+    c->g.hi = sys_read(s, c->g.addr + 4, 4);
+    unsigned type = desc_sys_type(&c->g);
+    if (type != 5 && type != 6 && type != 7 && type != 0xE && type != 0xF)
+        soft_raise(s, EXC_GP, gec);
+    if (sw && desc_dpl(&c->g) < (unsigned)s->cpl)
+        soft_raise(s, EXC_GP, gec);
+    if (!desc_present(&c->g))
+        soft_raise(s, EXC_NP, gec);
+}
+
+static void int_pmode(struct soft *s, int vec, bool sw, bool has_err, uint32_t err, uint32_t ret)
+{
+    struct gate_ctx c = {.ext = sw ? 0 : 1};
+    int_gate_fetch(s, vec, sw, &c);
+    unsigned type = desc_sys_type(&c.g);
+    if (type == 5) {
+        task_switch(s, (uint16_t)(c.g.lo >> 16), TS_CALL, ret);
+        if (has_err) {
+            unsigned size = (s->tr.attr & 0xF) >= 9 ? 4 : 2;
+            push_v(s, err, size == 4);
+        }
+        return;
+    }
+    c.tsel = (uint16_t)(c.g.lo >> 16);
+    check_code_target(s, c.tsel, &c.t, c.ext);
+    uint32_t tec = (c.tsel & 0xFFFC) | c.ext;
+    unsigned dpl = desc_dpl(&c.t);
+    if (dpl > (unsigned)s->cpl)
+        soft_raise(s, EXC_GP, tec);
+    if (!desc_present(&c.t))
+        soft_raise(s, EXC_NP, tec);
+    bool g32 = type & 8;
+    unsigned size = g32 ? 4 : 2;
+    uint32_t fl = soft_get_eflags(s);
+    bool v86 = soft_v86(s);
+    bool inner = !desc_conforming(&c.t) && dpl < (unsigned)s->cpl;
+    struct stk k;
+    struct desc sd;
+    uint16_t nss = 0;
+    if (inner) {
+        if (v86 && dpl != 0)
+            soft_raise(s, EXC_GP, tec);
+        uint32_t nesp;
+        tss_stack(s, dpl, &nss, &nesp);
+        check_new_ss(s, nss, dpl, &sd, c.ext);
+        stk_init(&k, desc_base(&sd), nesp, sd.hi & 0x400000, dpl == 3);
+        if (v86) {
+            stk_push(s, &k, s->seg[SEG_GS].sel, size);
+            stk_push(s, &k, s->seg[SEG_FS].sel, size);
+            stk_push(s, &k, s->seg[SEG_DS].sel, size);
+            stk_push(s, &k, s->seg[SEG_ES].sel, size);
+        }
+        stk_push(s, &k, s->seg[SEG_SS].sel, size);
+        stk_push(s, &k, s->r[GPR_SP], size);
+    } else {
+        if (v86)
+            soft_raise(s, EXC_GP, tec);
+        cur_stk(s, &k);
+        dpl = (unsigned)s->cpl;
+    }
+    stk_push(s, &k, fl, size);
+    stk_push(s, &k, s->seg[SEG_CS].sel, size);
+    stk_push(s, &k, ret, size);
+    if (has_err)
+        stk_push(s, &k, err, size);
+    uint32_t off = gate_offset(&c.g);
+    if (off > desc_limit(&c.t))
+        soft_raise(s, EXC_GP, 0);
+    s->flags &= ~(FL_TF | FL_NT | FL_RF | FL_VM);
+    if (!(type & 1))
+        s->flags &= ~FL_IF;
+    if (v86) {
+        seg_null(s, SEG_ES, 0);
+        seg_null(s, SEG_DS, 0);
+        seg_null(s, SEG_FS, 0);
+        seg_null(s, SEG_GS, 0);
+    }
+    set_cs(s, c.tsel, &c.t, (int)dpl);
+    if (inner) {
+        load_from_desc(s, SEG_SS, (uint16_t)((nss & ~3) | dpl), &sd);
+        set_esp(s, k.esp, sd.hi & 0x400000);
+    } else {
+        set_esp(s, k.esp, stack32(s));
+    }
+    s->eip = s->next_eip = off;
+}
+
+void soft_interrupt(struct soft *s, int vec, bool sw, bool has_err, uint32_t err, uint32_t ret_eip)
+{
+    s->halted = false;
+    if (!soft_pmode(s))
+        int_real(s, vec, ret_eip);
+    else
+        int_pmode(s, vec, sw, has_err, err, ret_eip);
+}
+
+/* ---- IRET ---- */
+
+static void iret_to_v86(struct soft *s, struct stk *k, uint32_t eip, uint16_t cs, uint32_t fl)
+{
+    uint32_t esp = stk_read(s, k, 3, 4);
+    uint16_t sel[6];
+    sel[SEG_SS] = (uint16_t)stk_read(s, k, 4, 4);
+    sel[SEG_ES] = (uint16_t)stk_read(s, k, 5, 4);
+    sel[SEG_DS] = (uint16_t)stk_read(s, k, 6, 4);
+    sel[SEG_FS] = (uint16_t)stk_read(s, k, 7, 4);
+    sel[SEG_GS] = (uint16_t)stk_read(s, k, 8, 4);
+    sel[SEG_CS] = cs;
+    soft_set_eflags(s, fl, 0xFFFFFFFFu);
+    s->cpl = 3;
+    for (int i = 0; i < 6; i++)
+        seg_load_real(s, i, sel[i]);
+    s->r[GPR_SP] = esp;
+    s->next_eip = eip & 0xFFFF;
+}
+
+static uint32_t iret_flag_mask(const struct soft *s, bool op32)
+{
+    uint32_t m = FL_ARITH | FL_TF | FL_DF | FL_NT;
+    if (op32)
+        m |= FL_AC | FL_ID | FL_RF;
+    if (s->cpl <= (int)((s->flags & FL_IOPL) >> 12))
+        m |= FL_IF;
+    if (s->cpl == 0) {
+        m |= FL_IOPL;
+        if (op32)
+            m |= FL_VIF | FL_VIP;
+    }
+    return op32 ? m : m & 0xFFFF;
+}
+
+static void iret_pmode(struct soft *s, bool op32)
+{
+    unsigned size = op32 ? 4 : 2;
+    struct stk k;
+    cur_stk(s, &k);
+    uint32_t eip = stk_read(s, &k, 0, size);
+    uint16_t cs = (uint16_t)stk_read(s, &k, 1, size);
+    uint32_t fl = stk_read(s, &k, 2, size);
+    if (op32 && (fl & FL_VM) && s->cpl == 0) {
+        iret_to_v86(s, &k, eip, cs, fl);
+        return;
+    }
+    struct desc d, sd;
+    check_code_target(s, cs, &d, 0);
+    uint32_t ec = cs & 0xFFFC;
+    unsigned rpl = cs & 3;
+    if (rpl < (unsigned)s->cpl || (desc_conforming(&d) ? desc_dpl(&d) > rpl : desc_dpl(&d) != rpl))
+        soft_raise(s, EXC_GP, ec);
+    if (!desc_present(&d))
+        soft_raise(s, EXC_NP, ec);
+    uint32_t mask = iret_flag_mask(s, op32);
+    if (rpl == (unsigned)s->cpl) {
+        if (eip > desc_limit(&d))
+            soft_raise(s, EXC_GP, 0);
+        set_cs(s, cs, &d, s->cpl);
+        set_esp(s, k.esp + 3 * size, stack32(s));
+        soft_set_eflags(s, fl, mask);
+        s->next_eip = eip;
+        return;
+    }
+    uint32_t nesp = stk_read(s, &k, 3, size);
+    uint16_t ss = (uint16_t)stk_read(s, &k, 4, size);
+    if (!(ss & ~3))
+        soft_raise(s, EXC_GP, 0);
+    if (!desc_read(s, ss, &sd) || (ss & 3) != rpl || desc_dpl(&sd) != rpl || !desc_is_data(&sd) ||
+        !(sd.hi & 0x200))
+        soft_raise(s, EXC_GP, ss & 0xFFFC);
+    if (!desc_present(&sd))
+        soft_raise(s, EXC_SS, ss & 0xFFFC);
+    if (eip > desc_limit(&d))
+        soft_raise(s, EXC_GP, 0);
+    soft_set_eflags(s, fl, mask);
+    set_cs(s, cs, &d, (int)rpl);
+    load_from_desc(s, SEG_SS, ss, &sd);
+    set_esp(s, nesp, sd.hi & 0x400000);
+    s->next_eip = eip;
+    null_outer_segs(s);
+}
+
+void soft_iret(struct soft *s, bool op32)
+{
+    unsigned size = op32 ? 4 : 2;
+    if (!soft_pmode(s) || soft_v86(s)) {
+        if (soft_v86(s) && (s->flags & FL_IOPL) != FL_IOPL)
+            soft_raise(s, EXC_GP, 0);
+        struct stk k;
+        cur_stk(s, &k);
+        uint32_t eip = stk_read(s, &k, 0, size);
+        uint16_t cs = (uint16_t)stk_read(s, &k, 1, size);
+        uint32_t fl = stk_read(s, &k, 2, size);
+        if (eip > s->seg[SEG_CS].limit && !soft_v86(s))
+            soft_raise(s, EXC_GP, 0);
+        uint32_t mask = op32 ? 0x257FD5u : 0x7FD5u;
+        if (soft_v86(s))
+            mask &= ~FL_IOPL;
+        set_esp(s, k.esp + 3 * size, stack32(s));
+        seg_load_real(s, SEG_CS, cs);
+        soft_set_eflags(s, fl, mask);
+        s->next_eip = eip;
+        return;
+    }
+    if (s->flags & FL_NT) {
+        uint16_t link = (uint16_t)sys_read(s, s->tr.base, 2);
+        task_switch(s, link, TS_IRET, s->next_eip);
+        return;
+    }
+    iret_pmode(s, op32);
+}
+
+/* ---- LDTR, TR, I/O permissions, LAR/LSL ---- */
+
+void soft_lldt(struct soft *s, uint16_t sel)
+{
+    struct desc d;
+    if (!(sel & ~3)) {
+        s->ldtr.sel = sel;
+        s->ldtr.attr = 0;
+        s->ldtr.base = 0;
+        s->ldtr.limit = 0;
+        return;
+    }
+    if ((sel & 4) || !desc_read(s, sel, &d) || desc_sys_type(&d) != 2)
+        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    if (!desc_present(&d))
+        soft_raise(s, EXC_NP, sel & 0xFFFC);
+    s->ldtr.sel = sel;
+    s->ldtr.base = desc_base(&d);
+    s->ldtr.limit = desc_limit(&d);
+    s->ldtr.attr = desc_attr(&d);
+}
+
+void soft_ltr(struct soft *s, uint16_t sel)
+{
+    struct desc d;
+    if (!(sel & ~3))
+        soft_raise(s, EXC_GP, 0);
+    unsigned type = 0;
+    if ((sel & 4) || !desc_read(s, sel, &d) || ((type = desc_sys_type(&d)) != 1 && type != 9))
+        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    if (!desc_present(&d))
+        soft_raise(s, EXC_NP, sel & 0xFFFC);
+    set_busy(s, &d, true);
+    s->tr.sel = sel;
+    s->tr.base = desc_base(&d);
+    s->tr.limit = desc_limit(&d);
+    s->tr.attr = desc_attr(&d);
+}
+
+bool soft_io_allowed(struct soft *s, uint16_t port, unsigned size)
+{
+    if (!soft_pmode(s))
+        return true;
+    if (!soft_v86(s) && s->cpl <= (int)((s->flags & FL_IOPL) >> 12))
+        return true;
+    if ((s->tr.attr & 0xF) != 0xB && (s->tr.attr & 0xF) != 0x9)
+        return false;
+    if (s->tr.limit < 0x67)
+        return false;
+    uint32_t base = sys_read(s, s->tr.base + 0x66, 2);
+    uint32_t at = base + port / 8;
+    if (at + 1 > s->tr.limit)
+        return false;
+    uint32_t bits = sys_read(s, s->tr.base + at, 2);
+    uint32_t want = ((1u << size) - 1) << (port & 7);
+    return !(bits & want);
+}
+
+/* LAR (0), LSL (1), VERR (2), VERW (3): *ok becomes ZF. */
+uint32_t soft_lar_lsl(struct soft *s, uint16_t sel, int which, bool *ok)
+{
+    struct desc d;
+    *ok = false;
+    if (!(sel & ~3) || !desc_read(s, sel, &d))
+        return 0;
+    unsigned type = desc_sys_type(&d);
+    bool sys = type < 0x10;
+    if (sys) {
+        bool valid = which == 0 ? (type == 1 || type == 2 || type == 3 || type == 4 || type == 5 ||
+                                   type == 9 || type == 0xB || type == 0xC)
+                   : which == 1 ? (type == 1 || type == 2 || type == 3 || type == 9 || type == 0xB)
+                                : false;
+        if (!valid)
+            return 0;
+    }
+    bool conf = desc_conforming(&d);
+    if (!conf && (desc_dpl(&d) < (unsigned)s->cpl || desc_dpl(&d) < (sel & 3u)))
+        return 0;
+    if (which == 2 && !(desc_is_data(&d) || (desc_is_code(&d) && (d.hi & 0x200))))
+        return 0;
+    if (which == 3 && !(desc_is_data(&d) && (d.hi & 0x200)))
+        return 0;
+    *ok = true;
+    return which == 0 ? d.hi & 0x00FFFF00u : desc_limit(&d);
+}
+
+void soft_sysenter(struct soft *s)
+{
+    uint16_t cs = (uint16_t)s->msr.sysenter_cs;
+    if (!soft_pmode(s) || !(cs & 0xFFFC))
+        soft_raise(s, EXC_GP, 0);
+    s->flags &= ~(FL_VM | FL_IF | FL_RF);
+    s->cpl = 0;
+    seg_set_cache(s, SEG_CS, cs & 0xFFFC, 0, 0xFFFFFFFFu, 0xC09B);
+    seg_set_cache(s, SEG_SS, (uint16_t)((cs & 0xFFFC) + 8), 0, 0xFFFFFFFFu, 0xC093);
+    for (int i = 0; i < 6; i++)
+        seg_update(s, i);
+    s->r[GPR_SP] = (uint32_t)s->msr.sysenter_esp;
+    s->next_eip = (uint32_t)s->msr.sysenter_eip;
+}
+
+void soft_sysexit(struct soft *s)
+{
+    uint16_t cs = (uint16_t)s->msr.sysenter_cs;
+    if (!soft_pmode(s) || s->cpl != 0 || !(cs & 0xFFFC))
+        soft_raise(s, EXC_GP, 0);
+    s->cpl = 3;
+    seg_set_cache(s, SEG_CS, (uint16_t)((cs + 16) | 3), 0, 0xFFFFFFFFu, 0xC0FB);
+    seg_set_cache(s, SEG_SS, (uint16_t)((cs + 24) | 3), 0, 0xFFFFFFFFu, 0xC0F3);
+    s->r[GPR_SP] = s->r[GPR_CX];
+    s->next_eip = s->r[GPR_DX];
+}

@@ -1,0 +1,645 @@
+/*
+ * The software CPU backend: creation and state, the run loop, and the code
+ * cache. Guest code is decoded once into blocks (struct block: a run of
+ * struct insn ending at a control transfer, a state change or the end of a
+ * page), cached by guest-physical address and mode, found again through a
+ * jump cache keyed by linear address (checked against the TLB), and
+ * invalidated per page when something writes over the bytes a block covers
+ * (TLB slow path, bus slow path or DMA through the bus listener). Blocks
+ * live in one arena that is reset when full or when the memory map changes.
+ *
+ * Faults: soft_raise() records the exception and siglongjmps to cpu_run,
+ * which delivers it (with the #DF / triple-fault rules) and carries on.
+ */
+#include "cpu/soft.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define REALTIME_CHECK_INSNS 20000
+
+_Noreturn void soft_raise(struct soft *s, int vec, uint32_t err)
+{
+    s->exc_vec = vec;
+    s->exc_err = err;
+    siglongjmp(s->jb, 1);
+}
+
+_Noreturn void soft_raise_noerr(struct soft *s, int vec)
+{
+    soft_raise(s, vec, 0);
+}
+
+/* ---- EFLAGS ---- */
+
+void soft_materialize(struct soft *s)
+{
+    if (s->cc.op != CC_NONE) {
+        s->flags = (s->flags & ~FL_ARITH) | cc_compute(&s->cc);
+        s->cc.op = CC_NONE;
+    }
+}
+
+uint32_t soft_get_eflags(struct soft *s)
+{
+    soft_materialize(s);
+    return (s->flags & 0x3F7FD7u) | 2;
+}
+
+void soft_set_eflags(struct soft *s, uint32_t v, uint32_t mask)
+{
+    soft_materialize(s);
+    uint32_t old = s->flags;
+    s->flags = (((old & ~mask) | (v & mask)) & 0x3F7FD7u) | 2;
+    if ((old ^ s->flags) & FL_VM) {
+        if (s->flags & FL_VM)
+            s->cpl = 3;
+        for (int i = 0; i < 6; i++)
+            seg_update(s, i);
+    }
+}
+
+/* ---- code cache ---- */
+
+static unsigned block_hash(uint64_t phys, uint8_t mode)
+{
+    uint64_t h = (phys ^ (phys >> 13) ^ ((uint64_t)mode << 7)) * 0x9E3779B1u;
+    return (unsigned)(h >> 7) & (BLOCK_HASH - 1);
+}
+
+static unsigned page_bucket(uint64_t page)
+{
+    return (unsigned)(page ^ (page >> 12)) & (PAGE_HASH - 1);
+}
+
+/* Drops every block; only called between blocks. */
+static void code_flush_now(struct soft *s)
+{
+    memset(s->hash, 0, sizeof s->hash);
+    memset(s->page_hash, 0, sizeof s->page_hash);
+    memset(s->jcache, 0, sizeof s->jcache);
+    memset(s->code_pages, 0, sizeof(uint16_t) << 20);
+    s->arena_used = 0;
+    s->flush_pending = false;
+    tlb_flush(s, false);
+}
+
+void soft_flush_code(struct soft *s)
+{
+    s->flush_pending = true;
+    s->code_gen++;
+}
+
+static void block_unlink(struct soft *s, struct block *b)
+{
+    struct block **pp = &s->hash[block_hash(b->phys, b->mode)];
+    while (*pp && *pp != b)
+        pp = &(*pp)->hash_next;
+    if (*pp)
+        *pp = b->hash_next;
+    b->valid = 0;
+    uint64_t page = b->phys >> 12;
+    if (page < (1u << 20) && s->code_pages[page])
+        s->code_pages[page]--;
+}
+
+void soft_invalidate_phys(struct soft *s, uint64_t gpa, uint64_t len)
+{
+    uint64_t end = gpa + len;
+    for (uint64_t page = gpa >> 12; page <= (end - 1) >> 12 && page < (1u << 20); page++) {
+        if (!s->code_pages[page])
+            continue;
+        struct block **pp = &s->page_hash[page_bucket(page)];
+        while (*pp) {
+            struct block *b = *pp;
+            if (b->valid && (b->phys >> 12) == page && b->phys < end && b->phys + b->bytes > gpa) {
+                *pp = b->page_next;
+                block_unlink(s, b);
+                s->code_gen++;
+                continue;
+            }
+            if (!b->valid && (b->phys >> 12) == page) {
+                *pp = b->page_next;
+                continue;
+            }
+            pp = &b->page_next;
+        }
+    }
+}
+
+static void listener_map_changed(void *opaque, uint64_t gpa, uint64_t size)
+{
+    struct soft *s = opaque;
+    (void)gpa;
+    (void)size;
+    tlb_flush(s, false);
+    soft_flush_code(s);
+}
+
+static void listener_ram_written(void *opaque, uint64_t gpa, uint64_t len)
+{
+    struct soft *s = opaque;
+    if (len)
+        soft_invalidate_phys(s, gpa, len);
+}
+
+static struct block *block_lookup(struct soft *s, uint64_t phys, uint8_t mode)
+{
+    for (struct block *b = s->hash[block_hash(phys, mode)]; b; b = b->hash_next)
+        if (b->phys == phys && b->mode == mode)
+            return b;
+    return NULL;
+}
+
+static struct block *arena_block(struct soft *s)
+{
+    size_t max = sizeof(struct block) + BLOCK_MAX_INSNS * sizeof(struct insn);
+    if (s->arena_used + max > ARENA_BYTES)
+        code_flush_now(s);
+    return (struct block *)(s->arena + s->arena_used);
+}
+
+static void block_insert(struct soft *s, struct block *b)
+{
+    size_t sz = sizeof(struct block) + b->n * sizeof(struct insn);
+    s->arena_used += (sz + 15) & ~(size_t)15;
+    b->valid = 1;
+    unsigned h = block_hash(b->phys, b->mode);
+    b->hash_next = s->hash[h];
+    s->hash[h] = b;
+    uint64_t page = b->phys >> 12;
+    unsigned pb = page_bucket(page);
+    b->page_next = s->page_hash[pb];
+    s->page_hash[pb] = b;
+    if (page < (1u << 20)) {
+        if (!s->code_pages[page])
+            tlb_flush_phys(s, page << 12);
+        s->code_pages[page]++;
+    }
+}
+
+/* Bytes of code readable at eip without passing the CS limit (at most 15). */
+static unsigned cs_room(const struct soft *s, uint32_t eip)
+{
+    uint64_t room = (uint64_t)s->seg[SEG_CS].limit + 1 - eip;
+    if (eip > s->seg[SEG_CS].limit)
+        return 0;
+    return room > 15 ? 15 : (unsigned)room;
+}
+
+/* An instruction that crosses into the next page: decoded each time, never cached. */
+static struct block *block_cross(struct soft *s, const uint8_t *host, uint32_t lin, uint8_t mode)
+{
+    uint8_t buf[15];
+    unsigned first = 0x1000 - (lin & 0xFFF), room = cs_room(s, s->eip);
+    unsigned n = room < 15 ? room : 15;
+    for (unsigned i = 0; i < n && i < first; i++)
+        buf[i] = host[(lin & 0xFFF) + i];
+    if (n > first) {
+        uint64_t p2;
+        const uint8_t *h2 = code_page(s, lin + first, &p2);
+        for (unsigned i = first; i < n; i++)
+            buf[i] = h2 ? h2[i - first] : (uint8_t)phys_read(s, p2 + i - first, 1);
+    }
+    struct block *b = arena_block(s);
+    b->n = 1;
+    b->valid = 0;
+    b->mode = mode;
+    if (!decode_insn(buf, n, mode & BLOCK_CODE32, &b->insn[0]))
+        soft_raise(s, EXC_GP, 0);
+    b->insn[0].props |= I_CROSS;
+    return b;
+}
+
+static struct block *block_build(struct soft *s, const uint8_t *host, uint64_t phys, uint32_t lin,
+                                 uint8_t mode)
+{
+    struct block *b = arena_block(s);
+    unsigned off = phys & 0xFFF;
+    uint32_t eip = s->eip;
+    b->phys = phys;
+    b->lin = lin;
+    b->eip = eip;
+    b->mode = mode;
+    b->n = 0;
+    while (b->n < BLOCK_MAX_INSNS && off < 0x1000) {
+        unsigned avail = 0x1000 - off, room = cs_room(s, eip);
+        if (avail > room)
+            avail = room;
+        struct insn *in = &b->insn[b->n];
+        unsigned len = avail ? decode_insn(host + off, avail, mode & BLOCK_CODE32, in) : 0;
+        if (!len) {
+            if (b->n)
+                break;
+            if (!room)
+                soft_raise(s, EXC_GP, 0);
+            return block_cross(s, host, lin, mode);
+        }
+        in->xop = fast_form(in);
+        b->n++;
+        off += len;
+        eip += len;
+        if (in->props & I_END)
+            break;
+    }
+    b->bytes = (uint16_t)(off - (phys & 0xFFF));
+    if (phys >= (1ull << 32)) {
+        b->valid = 0; /* no SMC tracking above 4 GiB: run once, never cached */
+        return b;
+    }
+    block_insert(s, b);
+    return b;
+}
+
+/* Decoding from MMIO: one instruction at a time through the bus, never cached. */
+static struct block *block_mmio(struct soft *s, uint64_t phys, uint32_t lin, uint8_t mode)
+{
+    uint8_t buf[15];
+    unsigned room = cs_room(s, s->eip), first = 0x1000 - (lin & 0xFFF);
+    unsigned n = room < first ? room : first;
+    if (n > 15)
+        n = 15;
+    for (unsigned i = 0; i < n; i++)
+        buf[i] = (uint8_t)bus_read(s->bus, phys + i, 1);
+    struct block *b = arena_block(s);
+    b->n = 1;
+    b->valid = 0;
+    b->mode = mode;
+    if (!decode_insn(buf, n, mode & BLOCK_CODE32, &b->insn[0]))
+        soft_raise(s, EXC_GP, 0);
+    return b;
+}
+
+static struct block *block_fetch(struct soft *s)
+{
+    uint32_t lin = s->seg[SEG_CS].base + s->eip;
+    uint8_t mode = (s->seg[SEG_CS].attr & 0x4000) ? BLOCK_CODE32 : 0;
+    struct block **jc = &s->jcache[(lin ^ (lin >> 10)) & (JCACHE - 1)];
+    struct block *b = *jc;
+    struct tlb_entry *e = &s->tlb[s->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
+    if (b && b->valid && b->lin == lin && b->mode == mode && e->tag_x == (lin & ~0xFFFu) &&
+        e->phys == (b->phys & ~0xFFFull))
+        return b;
+    uint64_t phys;
+    const uint8_t *host = code_page(s, lin, &phys);
+    phys |= lin & 0xFFF;
+    if (!host)
+        return block_mmio(s, phys, lin, mode);
+    b = block_lookup(s, phys, mode);
+    if (!b)
+        b = block_build(s, host, phys, lin, mode);
+    if (b->valid) {
+        b->lin = lin;
+        *jc = b;
+    }
+    return b;
+}
+
+/* ---- exceptions and interrupts ---- */
+
+static bool contributory(int v)
+{
+    return v == EXC_DE || (v >= EXC_TS && v <= EXC_GP);
+}
+
+static bool has_error_code(int v)
+{
+    return v == EXC_DF || (v >= EXC_TS && v <= EXC_PF) || v == EXC_AC;
+}
+
+static void deliver_exception(struct soft *s)
+{
+    int vec = s->exc_vec, prev = s->delivering;
+    uint32_t err = s->exc_err;
+    if (s->trace)
+        fprintf(s->trace, "cpu: exception %d err %#x at %04x:%08x\n", vec, err,
+                s->seg[SEG_CS].sel, s->eip);
+    if (prev == EXC_DF) {
+        s->shutdown = true;
+        return;
+    }
+    if (prev >= 0 && ((contributory(prev) && contributory(vec)) ||
+                      (prev == EXC_PF && (contributory(vec) || vec == EXC_PF)))) {
+        vec = EXC_DF;
+        err = 0;
+    }
+    s->delivering = vec;
+    s->shadow = false;
+    soft_interrupt(s, vec, false, soft_pmode(s) && has_error_code(vec), err, s->eip);
+    s->delivering = -1;
+}
+
+static void deliver_intr(struct soft *s)
+{
+    int vec = s->hooks.intr_ack ? s->hooks.intr_ack(s->hooks.opaque) : -1;
+    if (vec < 0)
+        return;
+    if (s->trace)
+        fprintf(s->trace, "cpu: interrupt %#x at %04x:%08x\n", vec, s->seg[SEG_CS].sel, s->eip);
+    s->delivering = -2;
+    soft_interrupt(s, vec & 0xFF, false, false, 0, s->eip);
+    s->delivering = -1;
+}
+
+void soft_sync_clock(struct soft *s)
+{
+    uint64_t k = s->icount - s->icount_clocked;
+    if (!k)
+        return;
+    if (!s->ns_per_insn && clock_mode(s->clock) == CLOCK_DETERMINISTIC) {
+        int64_t t0 = clock_now_ns(s->clock);
+        clock_add_insns(s->clock, k);
+        s->ns_per_insn = (clock_now_ns(s->clock) - t0) / (int64_t)k;
+    } else {
+        clock_add_insns(s->clock, k);
+    }
+    s->icount_clocked = s->icount;
+}
+
+/* Instructions that may run before the clock must be looked at again. */
+static uint64_t insn_budget(struct soft *s, int64_t now)
+{
+    if (clock_mode(s->clock) != CLOCK_DETERMINISTIC)
+        return REALTIME_CHECK_INSNS;
+    if (!s->ns_per_insn)
+        return 1;
+    int64_t left = (s->deadline - now + s->ns_per_insn - 1) / s->ns_per_insn;
+    return left < 1 ? 1 : (uint64_t)left;
+}
+
+/* Nothing but instruction execution needs attention. */
+static bool quiet(struct soft *s)
+{
+    return !s->halted && !s->shadow && !(s->flags & FL_TF) && !s->flush_pending &&
+           !(s->intr_line && (s->flags & FL_IF)) &&
+           !atomic_load_explicit(&s->stop, memory_order_relaxed);
+}
+
+static void run_blocks(struct soft *s, uint64_t limit)
+{
+    do {
+        struct block *b = block_fetch(s);
+        if (s->trace)
+            fprintf(s->trace, "cpu: block %04x:%08x phys %#llx n %u\n", s->seg[SEG_CS].sel,
+                    s->eip, (unsigned long long)b->phys, b->n);
+        bool single = s->shadow || (s->flags & FL_TF);
+        bool tf = s->flags & FL_TF;
+        s->shadow = false;
+        block_run(s, b, single ? 1 : BLOCK_MAX_INSNS);
+        if (tf && !s->halted) {
+            s->dr[6] |= 0x4000;
+            s->delivering = -2;
+            soft_interrupt(s, EXC_DB, false, false, 0, s->eip);
+            s->delivering = -1;
+        }
+    } while (s->icount < limit && quiet(s));
+}
+
+static enum cpu_exit run_loop(struct soft *s)
+{
+    bool det = clock_mode(s->clock) == CLOCK_DETERMINISTIC;
+    for (;;) {
+        if (atomic_exchange_explicit(&s->stop, false, memory_order_acq_rel)) {
+            soft_sync_clock(s);
+            return CPU_EXIT_STOP;
+        }
+        if (s->flush_pending)
+            code_flush_now(s);
+        if (s->intr_line && (s->flags & FL_IF) && !s->shadow)
+            deliver_intr(s);
+        soft_sync_clock(s);
+        if (s->halted) {
+            if (det)
+                clock_warp(s->clock, s->deadline);
+            return CPU_EXIT_HALT;
+        }
+        int64_t now = clock_now_ns(s->clock);
+        if (now >= s->deadline)
+            return CPU_EXIT_DEADLINE;
+        run_blocks(s, s->icount + insn_budget(s, now));
+    }
+}
+
+static enum cpu_exit soft_run(struct cpu *c, int64_t deadline)
+{
+    struct soft *s = soft_of(c);
+    s->deadline = deadline;
+    if (s->shutdown)
+        return CPU_EXIT_SHUTDOWN;
+    if (sigsetjmp(s->jb, 0)) {
+        s->block_end = false;
+        deliver_exception(s);
+        if (s->shutdown) {
+            soft_sync_clock(s);
+            return CPU_EXIT_SHUTDOWN;
+        }
+    }
+    return run_loop(s);
+}
+
+/* ---- backend ---- */
+
+static void soft_reset(struct cpu *c)
+{
+    struct soft *s = soft_of(c);
+    memset(s->r, 0, sizeof s->r);
+    s->r[GPR_DX] = 0x652;
+    s->eip = s->next_eip = 0xFFF0;
+    s->flags = 2;
+    s->cc.op = CC_NONE;
+    s->cr0 = 0x60000010;
+    s->cr2 = s->cr3 = s->cr4 = 0;
+    memset(s->dr, 0, sizeof s->dr);
+    s->dr[6] = 0xFFFF0FF0u;
+    s->dr[7] = 0x400;
+    s->cpl = 0;
+    s->halted = s->shadow = s->shutdown = false;
+    s->delivering = -1;
+    for (int i = 0; i < 6; i++)
+        seg_set_cache(s, i, 0, 0, 0xFFFF, 0x93);
+    seg_set_cache(s, SEG_CS, 0xF000, 0xFFFF0000u, 0xFFFF, 0x9B);
+    s->gdt = (struct cpu_dtable){0, 0xFFFF};
+    s->idt = (struct cpu_dtable){0, 0xFFFF};
+    s->ldtr = (struct seg){.limit = 0xFFFF, .attr = 0x82};
+    s->tr = (struct seg){.limit = 0xFFFF, .attr = 0x8B};
+    soft_msr_reset(s);
+    s->tsc_offset = -clock_now_ns(s->clock);
+    fpu_reset(s->fpu);
+    tlb_flush(s, false);
+    soft_flush_code(s);
+}
+
+static struct cpu *soft_create(struct bus *bus, struct clock *clock, const struct cpu_hooks *hooks,
+                               struct error *err)
+{
+    struct soft *s = calloc(1, sizeof *s);
+    if (!s) {
+        error_set(err, EX_OSERR, "out of memory for the CPU");
+        return NULL;
+    }
+    s->cpu.be = &cpu_soft_backend;
+    s->bus = bus;
+    s->clock = clock;
+    if (hooks)
+        s->hooks = *hooks;
+    s->a20 = true;
+    s->a20_mask = ~0ull;
+    s->fpu = fpu_new();
+    s->arena = malloc(ARENA_BYTES);
+    s->code_pages = calloc(1u << 20, sizeof(uint16_t));
+    struct bus_listener l = {listener_map_changed, listener_ram_written, s};
+    if (!s->fpu || !s->arena || !s->code_pages || bus_add_listener(bus, &l) != 0) {
+        error_set(err, EX_OSERR, "cannot set up the software CPU");
+        fpu_free(s->fpu);
+        free(s->arena);
+        free(s->code_pages);
+        free(s);
+        return NULL;
+    }
+    atomic_init(&s->stop, false);
+    soft_reset(&s->cpu);
+    code_flush_now(s);
+    return &s->cpu;
+}
+
+static void soft_free(struct cpu *c)
+{
+    struct soft *s = soft_of(c);
+    fpu_free(s->fpu);
+    free(s->arena);
+    free(s->code_pages);
+    free(s);
+}
+
+static void soft_set_intr(struct cpu *c, int level)
+{
+    soft_of(c)->intr_line = level != 0;
+}
+
+static void soft_set_a20(struct cpu *c, bool enabled)
+{
+    struct soft *s = soft_of(c);
+    if (s->a20 == enabled)
+        return;
+    s->a20 = enabled;
+    s->a20_mask = enabled ? ~0ull : ~(1ull << 20);
+    tlb_flush(s, false);
+    soft_flush_code(s);
+}
+
+static void soft_request_stop(struct cpu *c)
+{
+    atomic_store_explicit(&soft_of(c)->stop, true, memory_order_release);
+}
+
+static void seg_to_state(const struct seg *g, struct cpu_segment *o)
+{
+    o->selector = g->sel;
+    o->attr = g->attr;
+    o->limit = g->limit;
+    o->base = g->base;
+}
+
+static void seg_from_state(struct seg *g, const struct cpu_segment *o)
+{
+    g->sel = o->selector;
+    g->attr = o->attr;
+    g->limit = o->limit;
+    g->base = (uint32_t)o->base;
+}
+
+static int soft_get_state(struct cpu *c, struct cpu_state *st)
+{
+    struct soft *s = soft_of(c);
+    memset(st, 0, sizeof *st);
+    for (int i = 0; i < 8; i++)
+        st->gpr[i] = s->r[i];
+    st->rip = s->eip;
+    st->rflags = soft_get_eflags(s);
+    for (int i = 0; i < 6; i++)
+        seg_to_state(&s->seg[i], &st->seg[i]);
+    seg_to_state(&s->ldtr, &st->ldt);
+    seg_to_state(&s->tr, &st->tr);
+    st->gdt = s->gdt;
+    st->idt = s->idt;
+    st->cr0 = s->cr0;
+    st->cr2 = s->cr2;
+    st->cr3 = s->cr3;
+    st->cr4 = s->cr4;
+    for (int i = 0; i < 8; i++)
+        st->dr[i] = s->dr[i];
+    st->msr = s->msr;
+    st->msr.tsc = (uint64_t)clock_now_ns(s->clock) + (uint64_t)s->tsc_offset;
+    fpu_get_state(s->fpu, &st->fpu);
+    st->halted = s->halted;
+    st->intr_shadow = s->shadow;
+    st->a20 = s->a20;
+    return 0;
+}
+
+static int soft_set_state(struct cpu *c, const struct cpu_state *st)
+{
+    struct soft *s = soft_of(c);
+    for (int i = 0; i < 8; i++)
+        s->r[i] = (uint32_t)st->gpr[i];
+    s->eip = s->next_eip = (uint32_t)st->rip;
+    s->cr0 = (uint32_t)st->cr0 | CR0_ET;
+    s->cr2 = (uint32_t)st->cr2;
+    s->cr3 = (uint32_t)st->cr3;
+    s->cr4 = (uint32_t)st->cr4;
+    s->cc.op = CC_NONE;
+    s->flags = ((uint32_t)st->rflags & 0x3F7FD7u) | 2;
+    for (int i = 0; i < 6; i++)
+        seg_from_state(&s->seg[i], &st->seg[i]);
+    seg_from_state(&s->ldtr, &st->ldt);
+    seg_from_state(&s->tr, &st->tr);
+    s->gdt = st->gdt;
+    s->idt = st->idt;
+    for (int i = 0; i < 8; i++)
+        s->dr[i] = (uint32_t)st->dr[i];
+    s->msr = st->msr;
+    s->tsc_offset = (int64_t)(st->msr.tsc - (uint64_t)clock_now_ns(s->clock));
+    fpu_set_state(s->fpu, &st->fpu);
+    if (!(s->cr0 & CR0_PE))
+        s->cpl = 0;
+    else if (s->flags & FL_VM)
+        s->cpl = 3;
+    else
+        s->cpl = s->seg[SEG_CS].sel & 3;
+    for (int i = 0; i < 6; i++)
+        seg_update(s, i);
+    s->halted = st->halted;
+    s->shadow = st->intr_shadow;
+    s->shutdown = false;
+    s->delivering = -1;
+    s->a20 = !st->a20;
+    soft_set_a20(c, st->a20);
+    tlb_flush(s, false);
+    soft_flush_code(s);
+    return 0;
+}
+
+static uint64_t soft_insn_count(const struct cpu *c)
+{
+    return ((const struct soft *)c)->icount;
+}
+
+static void soft_set_trace(struct cpu *c, void *file)
+{
+    soft_of(c)->trace = file;
+}
+
+const struct cpu_backend cpu_soft_backend = {
+    .name = "soft",
+    .create = soft_create,
+    .free = soft_free,
+    .reset = soft_reset,
+    .run = soft_run,
+    .set_intr = soft_set_intr,
+    .set_a20 = soft_set_a20,
+    .request_stop = soft_request_stop,
+    .get_state = soft_get_state,
+    .set_state = soft_set_state,
+    .insn_count = soft_insn_count,
+    .set_trace = soft_set_trace,
+};

@@ -1,0 +1,341 @@
+/*
+ * The software x86 core's internal state and the calls between its files:
+ * soft.c (backend glue, run loop, block cache), decode.c (decoded form),
+ * mmu.c (segments, paging, software TLB, memory access), seg.c (descriptor
+ * loads, far transfers, interrupts, task switches), exec.c and exec_sys.c
+ * (instruction semantics). Faults go through one function, soft_raise(),
+ * which records the exception and unwinds to the run loop (siglongjmp);
+ * nothing else in the core changes control flow behind the caller's back.
+ */
+#ifndef VMPLAY_CPU_SOFT_H
+#define VMPLAY_CPU_SOFT_H
+
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "cpu/backend.h"
+#include "cpu/decode.h"
+#include "cpu/fpu.h"
+
+/* EFLAGS bits. */
+#define FL_CF 0x0001u
+#define FL_PF 0x0004u
+#define FL_AF 0x0010u
+#define FL_ZF 0x0040u
+#define FL_SF 0x0080u
+#define FL_TF 0x0100u
+#define FL_IF 0x0200u
+#define FL_DF 0x0400u
+#define FL_OF 0x0800u
+#define FL_IOPL 0x3000u
+#define FL_NT 0x4000u
+#define FL_RF 0x10000u
+#define FL_VM 0x20000u
+#define FL_AC 0x40000u
+#define FL_VIF 0x80000u
+#define FL_VIP 0x100000u
+#define FL_ID 0x200000u
+#define FL_ARITH (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
+
+#define CR0_PE 0x1u
+#define CR0_MP 0x2u
+#define CR0_EM 0x4u
+#define CR0_TS 0x8u
+#define CR0_ET 0x10u
+#define CR0_NE 0x20u
+#define CR0_WP 0x10000u
+#define CR0_AM 0x40000u
+#define CR0_NW 0x20000000u
+#define CR0_CD 0x40000000u
+#define CR0_PG 0x80000000u
+
+#define CR4_VME 0x1u
+#define CR4_PVI 0x2u
+#define CR4_TSD 0x4u
+#define CR4_DE 0x8u
+#define CR4_PSE 0x10u
+#define CR4_PAE 0x20u
+#define CR4_MCE 0x40u
+#define CR4_PGE 0x80u
+#define CR4_PCE 0x100u
+#define CR4_OSFXSR 0x200u
+
+#define EFER_NXE 0x800u
+
+/* Exception vectors. */
+enum {
+    EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, EXC_UD = 6,
+    EXC_NM = 7, EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14,
+    EXC_MF = 16, EXC_AC = 17, EXC_MC = 18,
+};
+
+/* Lazy flags: the last flag-setting operation, its operands and result. */
+enum cc_op { CC_NONE, CC_ADD, CC_ADC, CC_SUB, CC_SBB, CC_LOGIC, CC_INC, CC_DEC, CC_MUL };
+
+struct lazy_cc {
+    uint32_t res, src1, src2;
+    uint8_t op;   /* enum cc_op; CC_NONE: the arithmetic flags are in s->flags */
+    uint8_t size; /* operand bytes 1, 2, 4 */
+    uint8_t cin;  /* ADC/SBB carry in; INC/DEC: the CF they keep */
+};
+
+/* A segment register with its hidden part and derived access checks. */
+#define SEG_R 1u
+#define SEG_W 2u
+struct seg {
+    uint32_t base, limit;
+    uint16_t sel, attr; /* attr in the cpu.h (VMX) layout */
+    uint32_t lo, hi;    /* valid offsets, inclusive */
+    uint8_t ok;         /* SEG_R | SEG_W */
+};
+
+/* Software TLB: linear page -> guest-physical page and host pointer (RAM only). */
+#define TLB_SIZE 256
+#define TLB_NONE 1u /* tag that matches no page */
+struct tlb_entry {
+    uint32_t tag_r, tag_w, tag_x; /* linear page when that access is allowed, else TLB_NONE */
+    uint8_t global;
+    uint8_t *host;                /* NULL: not RAM (tags stay NONE for r/w) */
+    uint64_t phys;
+};
+
+/* A block of decoded instructions, keyed by guest-physical address and mode. */
+struct block {
+    uint64_t phys;           /* of the first instruction */
+    uint32_t lin;            /* CS.base + EIP at decode time (jump cache key) */
+    uint32_t eip;
+    uint8_t mode;            /* BLOCK_CODE32 */
+    uint8_t valid;
+    uint16_t n;              /* instructions */
+    uint16_t bytes;          /* code bytes covered */
+    struct block *hash_next; /* same hash bucket */
+    struct block *page_next; /* same page bucket */
+    struct insn insn[];
+};
+#define BLOCK_CODE32 1u
+#define BLOCK_MAX_INSNS 48
+#define BLOCK_HASH 8192
+#define PAGE_HASH 4096
+#define JCACHE 4096
+#define ARENA_BYTES (16u << 20)
+
+struct soft {
+    struct cpu cpu;
+    /* architectural state */
+    uint32_t r[8];
+    uint32_t eip, next_eip;
+    uint32_t flags; /* all of EFLAGS but the arithmetic bits while cc.op != CC_NONE */
+    struct lazy_cc cc;
+    struct seg seg[6], ldtr, tr;
+    struct cpu_dtable gdt, idt;
+    uint32_t cr0, cr2, cr3, cr4;
+    uint32_t dr[8];
+    struct cpu_msrs msr;
+    int64_t tsc_offset;
+    uint64_t perf[4]; /* P6 PERFCTR0/1 (0xC1, 0xC2) and EVNTSEL0/1 (0x186, 0x187): stored only */
+    int cpl;
+    bool halted, shadow, a20;
+    bool intr_line;
+    /* units */
+    struct fpu *fpu;
+    struct bus *bus;
+    struct clock *clock;
+    struct cpu_hooks hooks;
+    FILE *trace;
+    atomic_bool stop;
+    /* faults */
+    sigjmp_buf jb;
+    int exc_vec;        /* pending exception being raised */
+    uint32_t exc_err;
+    bool exc_has_err;
+    int delivering;     /* vector being delivered, or -1 */
+    bool shutdown;
+    bool block_end;     /* the current instruction ends the block early */
+    /* memory */
+    uint64_t a20_mask;
+    struct tlb_entry tlb[2][TLB_SIZE]; /* [user] */
+    uint16_t *code_pages;              /* per 4 KiB page below 4 GiB: blocks cached there */
+    /* code cache */
+    uint8_t *arena;
+    size_t arena_used;
+    struct block *hash[BLOCK_HASH];
+    struct block *page_hash[PAGE_HASH];
+    struct block *jcache[JCACHE];
+    uint32_t code_gen; /* bumped when blocks are invalidated */
+    bool flush_pending;
+    /* accounting */
+    uint64_t icount, icount_clocked;
+    int64_t deadline;
+    int64_t ns_per_insn; /* learnt from the deterministic clock (0: not yet) */
+};
+
+static inline struct soft *soft_of(struct cpu *c)
+{
+    return (struct soft *)c;
+}
+
+/* soft.c */
+_Noreturn void soft_raise(struct soft *s, int vec, uint32_t err);
+_Noreturn void soft_raise_noerr(struct soft *s, int vec);
+void soft_invalidate_phys(struct soft *s, uint64_t gpa, uint64_t len);
+void soft_flush_code(struct soft *s);
+uint32_t soft_get_eflags(struct soft *s);
+void soft_set_eflags(struct soft *s, uint32_t v, uint32_t mask);
+void soft_materialize(struct soft *s);
+/* Brings virtual time up to the instructions retired so far (before device access). */
+void soft_sync_clock(struct soft *s);
+uint32_t cc_compute(const struct lazy_cc *cc);
+
+/* exec_fast.c: the inner loop over a block's instructions */
+uint8_t fast_form(const struct insn *in);
+void block_run(struct soft *s, const struct block *b, unsigned max);
+
+/* mmu.c */
+void tlb_flush(struct soft *s, bool keep_global);
+void tlb_flush_page(struct soft *s, uint32_t lin);
+void tlb_flush_phys(struct soft *s, uint64_t page);
+uint64_t mmu_translate(struct soft *s, uint32_t lin, int acc, bool user); /* acc: 0 r, 1 w, 2 x */
+uint32_t lin_read(struct soft *s, uint32_t lin, unsigned size, bool user);
+void lin_write(struct soft *s, uint32_t lin, uint32_t v, unsigned size, bool user);
+void lin_probe_write(struct soft *s, uint32_t lin, unsigned size, bool user);
+uint64_t lin_read64(struct soft *s, uint32_t lin, bool user);
+void lin_write64(struct soft *s, uint32_t lin, uint64_t v, bool user);
+uint32_t phys_read(struct soft *s, uint64_t pa, unsigned size);
+void phys_write(struct soft *s, uint64_t pa, uint32_t v, unsigned size);
+const uint8_t *code_page(struct soft *s, uint32_t lin, uint64_t *phys);
+_Noreturn void seg_fault(struct soft *s, int seg);
+void seg_update(struct soft *s, int idx);
+
+/* Fast-path memory access through the TLB (RAM pages, no page crossing). */
+static inline bool soft_user(const struct soft *s)
+{
+    return s->cpl == 3;
+}
+
+static inline uint32_t load_le(const uint8_t *p, unsigned size)
+{
+    uint32_t v4;
+    uint16_t v2;
+    if (size == 4) {
+        __builtin_memcpy(&v4, p, 4);
+        return v4;
+    }
+    if (size == 2) {
+        __builtin_memcpy(&v2, p, 2);
+        return v2;
+    }
+    return *p;
+}
+
+static inline void store_le(uint8_t *p, uint32_t v, unsigned size)
+{
+    uint16_t v2 = (uint16_t)v;
+    if (size == 4)
+        __builtin_memcpy(p, &v, 4);
+    else if (size == 2)
+        __builtin_memcpy(p, &v2, 2);
+    else
+        *p = (uint8_t)v;
+}
+
+static inline uint32_t vread(struct soft *s, uint32_t lin, unsigned size)
+{
+    struct tlb_entry *e = &s->tlb[s->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
+    if (e->tag_r == (lin & ~0xFFFu) && (lin & 0xFFF) <= 0x1000 - size)
+        return load_le(e->host + (lin & 0xFFF), size);
+    return lin_read(s, lin, size, s->cpl == 3);
+}
+
+static inline void vwrite(struct soft *s, uint32_t lin, uint32_t v, unsigned size)
+{
+    struct tlb_entry *e = &s->tlb[s->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
+    if (e->tag_w == (lin & ~0xFFFu) && (lin & 0xFFF) <= 0x1000 - size) {
+        store_le(e->host + (lin & 0xFFF), v, size);
+        return;
+    }
+    lin_write(s, lin, v, size, s->cpl == 3);
+}
+
+/* Segment-checked linear address of seg:off for an access of size bytes. */
+static inline uint32_t seg_lin(struct soft *s, int seg, uint32_t off, unsigned size, unsigned need)
+{
+    const struct seg *g = &s->seg[seg];
+    if (__builtin_expect(!(g->ok & need) || off < g->lo || (uint64_t)off + size - 1 > g->hi, 0))
+        seg_fault(s, seg);
+    return g->base + off;
+}
+
+static inline uint32_t mread(struct soft *s, int seg, uint32_t off, unsigned size)
+{
+    return vread(s, seg_lin(s, seg, off, size, SEG_R), size);
+}
+
+static inline void mwrite(struct soft *s, int seg, uint32_t off, uint32_t v, unsigned size)
+{
+    vwrite(s, seg_lin(s, seg, off, size, SEG_W), v, size);
+}
+
+/* Read for a read-modify-write: the write is checked (and the page made writable) first. */
+static inline uint32_t mread_rmw(struct soft *s, int seg, uint32_t off, unsigned size)
+{
+    uint32_t lin = seg_lin(s, seg, off, size, SEG_W);
+    struct tlb_entry *e = &s->tlb[s->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
+    if (e->tag_w == (lin & ~0xFFFu) && (lin & 0xFFF) <= 0x1000 - size)
+        return load_le(e->host + (lin & 0xFFF), size);
+    lin_probe_write(s, lin, size, s->cpl == 3);
+    return lin_read(s, lin, size, s->cpl == 3);
+}
+
+/* Supervisor (system) accesses: descriptor tables, TSS, IDT. */
+static inline uint32_t sys_read(struct soft *s, uint32_t lin, unsigned size)
+{
+    return lin_read(s, lin, size, false);
+}
+
+static inline void sys_write(struct soft *s, uint32_t lin, uint32_t v, unsigned size)
+{
+    lin_write(s, lin, v, size, false);
+}
+
+/* seg.c */
+bool soft_pmode(const struct soft *s);
+bool soft_v86(const struct soft *s);
+void seg_load(struct soft *s, int idx, uint16_t sel);          /* MOV/POP/LDS... checks */
+void seg_load_real(struct soft *s, int idx, uint16_t sel);     /* real/V86 semantics */
+void seg_set_cache(struct soft *s, int idx, uint16_t sel, uint32_t base, uint32_t limit,
+                   uint16_t attr);
+void far_jmp(struct soft *s, uint16_t sel, uint32_t off, bool op32);
+void far_call(struct soft *s, uint16_t sel, uint32_t off, bool op32);
+void far_ret(struct soft *s, bool op32, uint16_t imm);
+void soft_iret(struct soft *s, bool op32);
+void soft_interrupt(struct soft *s, int vec, bool sw, bool has_err, uint32_t err, uint32_t ret_eip);
+void soft_lldt(struct soft *s, uint16_t sel);
+void soft_ltr(struct soft *s, uint16_t sel);
+bool soft_io_allowed(struct soft *s, uint16_t port, unsigned size);
+uint32_t soft_lar_lsl(struct soft *s, uint16_t sel, int which, bool *ok); /* 0 lar 1 lsl 2 verr 3 verw */
+void soft_sysenter(struct soft *s);
+void soft_sysexit(struct soft *s);
+void push_v(struct soft *s, uint32_t v, bool op32);
+uint32_t pop_v(struct soft *s, bool op32);
+
+/* exec.c / exec_sys.c */
+void soft_exec(struct soft *s, const struct insn *in);
+void exec_0f(struct soft *s, const struct insn *in);
+void exec_sys(struct soft *s, const struct insn *in);
+void soft_cpuid(struct soft *s);
+void soft_rdmsr(struct soft *s);
+void soft_wrmsr(struct soft *s);
+void soft_write_cr(struct soft *s, int n, uint32_t v);
+void soft_msr_reset(struct soft *s);
+void exec_fpu(struct soft *s, const struct insn *in);
+void exec_mmx(struct soft *s, const struct insn *in);
+uint32_t insn_ea(const struct soft *s, const struct insn *in);
+
+/* Stack width from SS.B. */
+static inline bool stack32(const struct soft *s)
+{
+    return (s->seg[SEG_SS].attr >> 14) & 1;
+}
+
+#endif
