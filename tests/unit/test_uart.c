@@ -365,3 +365,18 @@ TEST(stdio_restores_stdin_flags)
     chardev_free(ch);
     ASSERT_EQ(fcntl(STDIN_FILENO, F_GETFL), before);
 }
+
+TEST(seabios_detect_serial)
+{
+    struct fix f;
+    setup(&f);
+    /* src/serial.c detect_serial: IER 0x02 reads back, IIR shows the THRE interrupt. */
+    out8(&f, 1, 0x02);
+    ASSERT_EQ(in8(&f, 1), 0x02);
+    ASSERT_EQ(in8(&f, 2) & 0x3f, 0x02);
+    out8(&f, 1, 0x00);
+    /* Nothing at COM2: the unmapped port reads all ones and fails the same test. */
+    bus_out(f.bus, 0x2f9, 0x02, 1);
+    ASSERT_NE(bus_in(f.bus, 0x2f9, 1), 0x02);
+    teardown(&f);
+}
