@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ struct chardev {
     bool tty_saved;
     struct termios saved;
     int stdin_flags; /* STDIO: file status flags to restore */
+    int pty_slave;   /* PTY: our own descriptor of the slave side */
     char name[108];
 };
 
@@ -83,12 +85,15 @@ static int open_pty(struct chardev *ch, struct error *err)
         return error_set(err, EX_OSERR, "pseudo-terminal: %s", strerror(e));
     }
     snprintf(ch->name, sizeof ch->name, "%s", ptsname(fd));
-    /* Raw slave: no echo, no line discipline between the guest and the user's terminal program. */
-    int slave = open(ch->name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (slave >= 0) {
-        make_raw(slave);
-        close(slave);
-    }
+    /*
+     * Raw slave: no echo, no line discipline between the guest and the
+     * user's terminal program. We keep it open so that the master never
+     * reports a hang-up (which would wake the machine loop's poll() for
+     * ever) while nobody is attached.
+     */
+    ch->pty_slave = open(ch->name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (ch->pty_slave >= 0)
+        make_raw(ch->pty_slave);
     ch->in_fd = ch->out_fd = fd;
     ch->own_in = true;
     return 0;
@@ -146,7 +151,7 @@ struct chardev *chardev_new(const struct chardev_config *cfg, struct error *err)
         return NULL;
     }
     ch->kind = cfg->kind;
-    ch->in_fd = ch->out_fd = ch->listen_fd = -1;
+    ch->in_fd = ch->out_fd = ch->listen_fd = ch->pty_slave = -1;
     int rc = 0;
     switch (cfg->kind) {
     case CHARDEV_FILE:
@@ -196,6 +201,8 @@ void chardev_free(struct chardev *ch)
         fcntl(STDIN_FILENO, F_SETFL, ch->stdin_flags);
     if (ch->own_in)
         close(ch->in_fd);
+    if (ch->pty_slave >= 0)
+        close(ch->pty_slave);
     if (ch->own_out)
         close(ch->out_fd);
     if (ch->listen_fd >= 0) {
@@ -229,8 +236,12 @@ void chardev_write(struct chardev *ch, const void *buf, size_t len)
             len -= (size_t)n;
         } else if (n < 0 && errno == EINTR) {
             continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !ch->blocking_out) {
-            return; /* nobody is reading: drop */
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!ch->blocking_out)
+                return; /* nobody is reading: drop */
+            /* stdout shares O_NONBLOCK with stdin when both are the same terminal: wait. */
+            struct pollfd pfd = {.fd = ch->out_fd, .events = POLLOUT};
+            poll(&pfd, 1, -1);
         } else if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
             drop_client(ch);
             return;

@@ -85,11 +85,11 @@ static int chip_pending(const struct pic *s, int idx)
     int req = highest(c, c->irr & ~c->imr);
     if (req == 8)
         return -1;
-    uint8_t isr = c->isr;
-    /* Special fully nested: a new request from the slave beats the slave's own ISR bit. */
-    if (idx == 0 && c->sfnm)
-        isr &= ~(1u << 2);
-    return rank(c, req) < rank(c, highest(c, isr)) ? req : -1;
+    int cur = highest(c, c->isr);
+    /* Special fully nested: the slave's IR2 may nest over its own in-service IR2. */
+    if (idx == 0 && c->sfnm && req == 2 && cur == 2)
+        return req;
+    return rank(c, req) < rank(c, cur) ? req : -1;
 }
 
 static void chip_input(struct pic_chip *c, int bit, int level)

@@ -297,3 +297,29 @@ TEST(seabios_setup_and_reinit_clears_imr)
     ASSERT_EQ(in8(&f, 0x21), 0x00);
     teardown(&f);
 }
+
+TEST(special_fully_nested_mode)
+{
+    struct fix f;
+    setup(&f);
+    out8(&f, 0x20, 0x11);
+    out8(&f, 0x21, 0x30);
+    out8(&f, 0x21, 0x04);
+    out8(&f, 0x21, 0x11); /* ICW4: 8086, SFNM */
+    out8(&f, 0xa0, 0x11);
+    out8(&f, 0xa1, 0x38);
+    out8(&f, 0xa1, 0x02);
+    out8(&f, 0xa1, 0x01);
+    out8(&f, 0x21, 0x00);
+    out8(&f, 0xa1, 0x00);
+    pic_set_irq(f.pic, 12, 1);
+    ASSERT_EQ(pic_intr_ack(f.pic), 0x3c);
+    /* A higher slave request nests although master IR2 is in service. */
+    pic_set_irq(f.pic, 9, 1);
+    ASSERT_EQ(f.intr.level, 1);
+    ASSERT_EQ(pic_intr_ack(f.pic), 0x39);
+    /* A lower master request does not. */
+    pic_set_irq(f.pic, 5, 1);
+    ASSERT_EQ(f.intr.level, 0);
+    teardown(&f);
+}

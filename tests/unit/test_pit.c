@@ -379,3 +379,22 @@ TEST(mode1_new_count_waits_for_next_trigger)
     ASSERT_EQ(pit_out(f.pit, 2), 1);
     teardown(&f);
 }
+
+TEST(seabios_timer_read_via_readback)
+{
+    struct fix f;
+    setup(&f);
+    /* src/hw/timer.c: pit_setup (mode 2, count 0), then timer_read's read-back of counter 0. */
+    out8(&f, 0x43, 0x34);
+    out8(&f, 0x40, 0);
+    out8(&f, 0x40, 0);
+    go(&f, 1001);
+    out8(&f, 0x43, 0xc0 | 0x10 | 0x02); /* read-back, value only, counter 0 */
+    unsigned v = in8(&f, 0x40);
+    v |= in8(&f, 0x40) << 8;
+    ASSERT_EQ(v, (65536 - 1000) & 0xffff);
+    /* A status-only read-back (PM_READ_STATUS) returns the status byte. */
+    out8(&f, 0x43, 0xc0 | 0x20 | 0x02);
+    ASSERT_EQ(in8(&f, 0x40), 0x80 | 0x34);
+    teardown(&f);
+}
