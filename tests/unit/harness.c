@@ -60,6 +60,15 @@ void test_skip(const char *fmt, ...)
     report(2, fmt, ap);
 }
 
+void irq_rec_set(void *opaque, int n, int level)
+{
+    struct irq_rec *r = opaque;
+    if (level && !r->level)
+        r->rises++;
+    r->level = level;
+    r->sets++;
+}
+
 const char *test_build_dir(void)
 {
     const char *b = getenv("BUILD");

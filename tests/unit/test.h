@@ -15,6 +15,12 @@
 #include <string.h>
 
 typedef void (*test_fn)(void);
+
+/* An interrupt-line recorder for device tests: wire a struct irq to irq_rec_set. */
+struct irq_rec {
+    int level, rises, sets;
+};
+void irq_rec_set(void *opaque, int n, int level);
 void test_register(const char *name, test_fn fn);
 _Noreturn void test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

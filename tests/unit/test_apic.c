@@ -12,23 +12,11 @@
 
 #define REG(off) (APIC_BASE + (off))
 
-struct rec {
-    int level, rises;
-};
-
-static void rec_set(void *opaque, int n, int level)
-{
-    struct rec *r = opaque;
-    if (level && !r->level)
-        r->rises++;
-    r->level = level;
-}
-
 struct fix {
     struct bus *bus;
     struct clock *clock;
     struct apic *apic;
-    struct rec intr, nmi;
+    struct irq_rec intr, nmi;
     int eoi_vector, eois;
 };
 
@@ -44,8 +32,8 @@ static void setup(struct fix *f)
     memset(f, 0, sizeof *f);
     f->bus = bus_new();
     f->clock = clock_new(CLOCK_DETERMINISTIC, 1);
-    f->apic = apic_new(f->bus, f->clock, 0, irq_make(rec_set, &f->intr, 0),
-                       irq_make(rec_set, &f->nmi, 0));
+    f->apic = apic_new(f->bus, f->clock, 0, irq_make(irq_rec_set, &f->intr, 0),
+                       irq_make(irq_rec_set, &f->nmi, 0));
     ASSERT(f->apic);
     apic_set_eoi_listener(f->apic, eoi_cb, f);
 }

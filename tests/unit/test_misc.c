@@ -9,24 +9,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-struct rec {
-    int level, rises, sets;
-};
-
-static void rec_set(void *opaque, int n, int level)
-{
-    struct rec *r = opaque;
-    if (level && !r->level)
-        r->rises++;
-    r->level = level;
-    r->sets++;
-}
-
 TEST(port92_a20_and_fast_reset)
 {
     struct bus *bus = bus_new();
-    struct rec a20 = {0}, reset = {0};
-    struct port92 *p = port92_new(bus, irq_make(rec_set, &a20, 0), irq_make(rec_set, &reset, 0));
+    struct irq_rec a20 = {0}, reset = {0};
+    struct port92 *p = port92_new(bus, irq_make(irq_rec_set, &a20, 0), irq_make(irq_rec_set, &reset, 0));
     ASSERT(p);
     ASSERT_EQ(a20.level, 0);
     bus_out(bus, 0x92, 0x02, 1); /* SeaBIOS set_a20(1) */
@@ -89,8 +76,8 @@ TEST(debugcon_to_file)
 TEST(debug_exit_status)
 {
     struct bus *bus = bus_new();
-    struct rec ex = {0};
-    struct debugexit *d = debugexit_new(bus, 0xf4, irq_make(rec_set, &ex, 0));
+    struct irq_rec ex = {0};
+    struct debugexit *d = debugexit_new(bus, 0xf4, irq_make(irq_rec_set, &ex, 0));
     ASSERT_EQ(ex.sets, 0);
     bus_out(bus, 0xf4, 0x10, 1);
     ASSERT_EQ(ex.level, 0x21);

@@ -8,23 +8,11 @@
 #include "devices/pit.h"
 #include "tests/unit/test.h"
 
-struct rec {
-    int level, rises;
-};
-
-static void rec_set(void *opaque, int n, int level)
-{
-    struct rec *r = opaque;
-    if (level && !r->level)
-        r->rises++;
-    r->level = level;
-}
-
 struct fix {
     struct bus *bus;
     struct clock *clock;
     struct pit *pit;
-    struct rec irq0;
+    struct irq_rec irq0;
 };
 
 static void setup(struct fix *f)
@@ -32,7 +20,7 @@ static void setup(struct fix *f)
     memset(f, 0, sizeof *f);
     f->bus = bus_new();
     f->clock = clock_new(CLOCK_DETERMINISTIC, 1);
-    f->pit = pit_new(f->bus, f->clock, irq_make(rec_set, &f->irq0, 0));
+    f->pit = pit_new(f->bus, f->clock, irq_make(irq_rec_set, &f->irq0, 0));
     ASSERT(f->pit);
 }
 

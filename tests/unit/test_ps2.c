@@ -170,30 +170,18 @@ static const struct key_case keys[] = {
     {"SystemWake", 0x010083, 2, {0xe0, 0x63}, {0xe0, 0x5e}},
 };
 
-struct rec {
-    int level, rises;
-};
-
-static void rec_set(void *opaque, int n, int level)
-{
-    struct rec *r = opaque;
-    if (level && !r->level)
-        r->rises++;
-    r->level = level;
-}
-
 struct fix {
     struct bus *bus;
     struct i8042 *kbc;
-    struct rec irq1, irq12, a20, reset;
+    struct irq_rec irq1, irq12, a20, reset;
 };
 
 static void setup(struct fix *f)
 {
     memset(f, 0, sizeof *f);
     f->bus = bus_new();
-    f->kbc = i8042_new(f->bus, irq_make(rec_set, &f->irq1, 1), irq_make(rec_set, &f->irq12, 12),
-                       irq_make(rec_set, &f->a20, 0), irq_make(rec_set, &f->reset, 0));
+    f->kbc = i8042_new(f->bus, irq_make(irq_rec_set, &f->irq1, 1), irq_make(irq_rec_set, &f->irq12, 12),
+                       irq_make(irq_rec_set, &f->a20, 0), irq_make(irq_rec_set, &f->reset, 0));
     ASSERT(f->kbc);
 }
 

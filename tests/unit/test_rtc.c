@@ -12,23 +12,11 @@
 /* 2023-11-14 22:13:20 UTC, a Tuesday. */
 #define T0 1700000000
 
-struct rec {
-    int level, rises;
-};
-
-static void rec_set(void *opaque, int n, int level)
-{
-    struct rec *r = opaque;
-    if (level && !r->level)
-        r->rises++;
-    r->level = level;
-}
-
 struct fix {
     struct bus *bus;
     struct clock *clock;
     struct rtc *rtc;
-    struct rec irq8;
+    struct irq_rec irq8;
 };
 
 static void setup_info(struct fix *f, const struct rtc_cmos_info *info)
@@ -36,7 +24,7 @@ static void setup_info(struct fix *f, const struct rtc_cmos_info *info)
     memset(f, 0, sizeof *f);
     f->bus = bus_new();
     f->clock = clock_new(CLOCK_DETERMINISTIC, 1);
-    f->rtc = rtc_new(f->bus, f->clock, irq_make(rec_set, &f->irq8, 8), T0, info);
+    f->rtc = rtc_new(f->bus, f->clock, irq_make(irq_rec_set, &f->irq8, 8), T0, info);
     ASSERT(f->rtc);
 }
 
