@@ -72,6 +72,18 @@ bool cond(struct soft *s, unsigned cc)
         }
         return v ^ (cc & 1);
     }
+    if (s->cc.op == CC_LOGIC) {
+        uint32_t r = s->cc.res & size_mask(s->cc.size);
+        bool zf = r == 0, sf = r & sign_bit(s->cc.size);
+        switch (cc >> 1) {
+        case 0: case 1: v = false; break;
+        case 2: case 3: v = zf; break;
+        case 4: case 6: v = sf; break;
+        case 5: v = !__builtin_parity(r & 0xFF); break;
+        default: v = zf || sf; break;
+        }
+        return v ^ (cc & 1);
+    }
     if (s->cc.op != CC_NONE && ((cc >> 1) == 2 || (cc >> 1) == 4)) {
         uint32_t r = s->cc.res & size_mask(s->cc.size);
         v = (cc >> 1) == 2 ? r == 0 : (r & sign_bit(s->cc.size)) != 0;

@@ -9,7 +9,8 @@
 
 enum xop {
     X_NONE, X_ALU_RR, X_ALU_RM, X_ALU_RI, X_MOV_RR, X_MOV_RI, X_LOAD, X_STORE, X_INC, X_DEC,
-    X_PUSH, X_POP, X_JCC, X_LEA, X_TEST_RR, X_JMP,
+    X_PUSH, X_POP, X_JCC, X_LEA, X_TEST_RR, X_JMP, X_MOVZX8, X_MOVZX16, X_CMP_MI8, X_STORE_I,
+    X_SHIFT_RI,
 };
 
 uint8_t fast_form(const struct insn *in)
@@ -48,6 +49,16 @@ uint8_t fast_form(const struct insn *in)
         return X_LEA;
     if (op == 0x85 && !mem)
         return X_TEST_RR;
+    if (op == 0x1B6)
+        return X_MOVZX8;
+    if (op == 0x1B7)
+        return X_MOVZX16;
+    if (op == 0x83 && mem && insn_reg(in) == 7)
+        return X_CMP_MI8;
+    if (op == 0xC7 && mem)
+        return X_STORE_I;
+    if (op == 0xC1 && !mem && insn_reg(in) >= 4 && insn_reg(in) != 6)
+        return X_SHIFT_RI;
     return X_NONE;
 }
 
@@ -141,6 +152,43 @@ static inline bool fast_exec(struct soft *s, const struct insn *in)
     case X_LEA:
         s->r[insn_reg(in)] = insn_ea(s, in);
         return true;
+    case X_MOVZX8:
+        s->r[insn_reg(in)] = rm_read(s, in, 1);
+        return true;
+    case X_MOVZX16:
+        s->r[insn_reg(in)] = rm_read(s, in, 2);
+        return true;
+    case X_CMP_MI8:
+        v = mread(s, in->seg, insn_ea(s, in), 4);
+        sp = (uint32_t)(int32_t)(int8_t)in->imm;
+        cc_set(s, CC_SUB, 4, v - sp, v, sp);
+        return true;
+    case X_STORE_I:
+        mwrite(s, in->seg, insn_ea(s, in), in->imm, 4);
+        return true;
+    case X_SHIFT_RI: {
+        unsigned n = in->imm & 31, r = insn_rm(in);
+        if (!n)
+            return true;
+        uint32_t a = s->r[r];
+        bool cf, of;
+        if (insn_reg(in) == 4) {
+            v = a << n;
+            cf = (a >> (32 - n)) & 1;
+            of = (v >> 31) ^ cf;
+        } else if (insn_reg(in) == 5) {
+            v = a >> n;
+            cf = (a >> (n - 1)) & 1;
+            of = a >> 31;
+        } else {
+            v = (uint32_t)((int32_t)a >> n);
+            cf = ((int32_t)a >> (n - 1)) & 1;
+            of = false;
+        }
+        s->r[r] = v;
+        flags_set_arith(s, szp_flags(v, 4) | (cf ? FL_CF : 0) | (of ? FL_OF : 0));
+        return true;
+    }
     case X_TEST_RR:
         v = s->r[insn_rm(in)] & s->r[insn_reg(in)];
         cc_set(s, CC_LOGIC, 4, v, v, 0);
