@@ -499,3 +499,18 @@ TEST(pae_nx_fetch_fault)
     ASSERT_EQ(vm_rd32(&m, 0x41008) & 0x60, 0x60); /* accessed and dirty from the store */
     vm_free(&m);
 }
+
+TEST(fault_loop_still_reaches_deadline)
+{
+    struct vm m;
+    vm_init(&m, 1 << 20);
+    vm_asm(&m, 0x1000, "bits 16\n"
+                       "  mov word [6*4], handler\n"
+                       "  mov word [6*4+2], 0\n"
+                       "handler: ud2\n");
+    vm_start_real(&m, 0x1000);
+    int64_t t0 = clock_now_ns(m.clock);
+    ASSERT_EQ(cpu_run(m.cpu, t0 + 100000), CPU_EXIT_DEADLINE);
+    ASSERT(clock_now_ns(m.clock) >= t0 + 100000);
+    vm_free(&m);
+}
