@@ -45,7 +45,9 @@ static void check_list(const char **list, size_t n, bool code32)
     vm_init(&m, 1 << 20);
     size_t total = vm_asm(&m, 0, src);
     const uint8_t *code = m.ram;
-    uint32_t *tab = (uint32_t *)(void *)(m.ram + total - 4 * (n + 1));
+    uint32_t tab[128];
+    ASSERT(n + 1 <= sizeof tab / sizeof tab[0]);
+    memcpy(tab, m.ram + total - 4 * (n + 1), 4 * (n + 1));
     for (size_t i = 0; i < n; i++) {
         struct insn in;
         unsigned got = decode_insn(code + tab[i], 15, code32, &in);

@@ -8,6 +8,10 @@
  */
 #include "cpu_vm.h"
 
+/* after clock.h: <time.h> (via pthread.h) defines CLOCK_REALTIME as a macro */
+#include <pthread.h>
+#include <unistd.h>
+
 TEST(real_mode_arith)
 {
     struct vm m;
@@ -512,5 +516,27 @@ TEST(fault_loop_still_reaches_deadline)
     int64_t t0 = clock_now_ns(m.clock);
     ASSERT_EQ(cpu_run(m.cpu, t0 + 100000), CPU_EXIT_DEADLINE);
     ASSERT(clock_now_ns(m.clock) >= t0 + 100000);
+    vm_free(&m);
+}
+
+static void *stop_later(void *arg)
+{
+    usleep(50000);
+    cpu_request_stop(arg);
+    return NULL;
+}
+
+TEST(request_stop_from_another_thread)
+{
+    struct vm m;
+    vm_init(&m, 1 << 20);
+    vm_asm(&m, 0x1000, "bits 16\n"
+                       "spin: jmp spin\n");
+    vm_start_real(&m, 0x1000);
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, stop_later, m.cpu), 0);
+    ASSERT_EQ(cpu_run(m.cpu, CLOCK_NEVER), CPU_EXIT_STOP);
+    pthread_join(t, NULL);
+    ASSERT(cpu_insn_count(m.cpu) > 1000);
     vm_free(&m);
 }
