@@ -540,3 +540,34 @@ TEST(request_stop_from_another_thread)
     ASSERT(cpu_insn_count(m.cpu) > 1000);
     vm_free(&m);
 }
+
+TEST(x87_and_mmx_glue)
+{
+    struct vm m;
+    vm_init(&m, 1 << 20);
+    vm_asm(&m, 0x1000, "bits 16\n"
+                       "  fninit\n"
+                       "  fld1\n"
+                       "  fadd st0, st0\n"
+                       "  fild word [val]\n"
+                       "  fmulp st1, st0\n"
+                       "  fistp dword [0x900]\n"
+                       "  fnstsw ax\n"
+                       "  mov [0x904], ax\n"
+                       "  mov eax, 0x01020304\n"
+                       "  movd mm0, eax\n"
+                       "  paddb mm0, mm0\n"
+                       "  movq [0x908], mm0\n"
+                       "  movd ebx, mm0\n"
+                       "  emms\n"
+                       "  hlt\n"
+                       "val: dw 21\n");
+    vm_start_real(&m, 0x1000);
+    ASSERT_EQ(vm_run(&m, 100000), CPU_EXIT_HALT);
+    ASSERT_EQ(vm_rd32(&m, 0x900), 42);
+    ASSERT_EQ(vm_rd32(&m, 0x904) & 0x3800, 0); /* TOP back to 0 */
+    ASSERT_EQ(vm_rd32(&m, 0x908), 0x02040608);
+    ASSERT_EQ(vm_rd32(&m, 0x90C), 0);
+    ASSERT_EQ(vm_reg(&m, GPR_BX), 0x02040608);
+    vm_free(&m);
+}
