@@ -571,3 +571,52 @@ TEST(x87_and_mmx_glue)
     ASSERT_EQ(vm_reg(&m, GPR_BX), 0x02040608);
     vm_free(&m);
 }
+
+TEST(call_gate_with_parameter_and_far_return)
+{
+    struct vm m;
+    vm_init(&m, 4 << 20);
+    vm_asm_pm(&m, "PAGING\n"
+                  "  mov dword [0x3004], 0x9000\n"
+                  "  mov dword [0x3008], 0x10\n"
+                  "  mov ax, 0x28\n"
+                  "  ltr ax\n"
+                  "  SETGATE 13, gp, 0x8E00\n"
+                  "  mov eax, callee\n"
+                  "  mov word [gdt+0x30], ax\n"
+                  "  mov word [gdt+0x32], 0x08\n"
+                  "  mov word [gdt+0x34], 0xEC01\n"
+                  "  shr eax, 16\n"
+                  "  mov word [gdt+0x36], ax\n"
+                  "  push 0x23\n push 0x7000\n push 0x202\n push 0x1B\n push user\n"
+                  "  iretd\n"
+                  "user: mov ax, 0x23\n"
+                  "  mov ds, ax\n"
+                  "  push dword 0x5A5A\n"
+                  "  call 0x33:0\n"
+                  "  mov [0x6E0], esp\n"
+                  "  mov [0x6E4], cs\n"
+                  "  hlt\n"
+                  "callee: mov eax, [esp+8]\n"
+                  "  mov [0x6D0], eax\n"
+                  "  mov eax, [esp+4]\n"
+                  "  mov [0x6D4], eax\n"
+                  "  mov eax, [esp+12]\n"
+                  "  mov [0x6D8], eax\n"
+                  "  mov [0x6DC], esp\n"
+                  "  retf 4\n"
+                  "gp: mov ax, 0x10\n"
+                  "  mov ds, ax\n"
+                  "  mov eax, [esp+8]\n"
+                  "  mov [0x6E8], eax\n"
+                  "  hlt\n");
+    ASSERT_EQ(vm_run(&m, 1000000), CPU_EXIT_HALT);
+    ASSERT_EQ(vm_rd32(&m, 0x6D0), 0x5A5A);        /* parameter copied to the inner stack */
+    ASSERT_EQ(vm_rd32(&m, 0x6D4), 0x1B);          /* caller CS */
+    ASSERT_EQ(vm_rd32(&m, 0x6D8), 0x7000 - 4);    /* caller ESP */
+    ASSERT_EQ(vm_rd32(&m, 0x6DC), 0x9000 - 20);   /* SS:ESP from the TSS */
+    ASSERT_EQ(vm_rd32(&m, 0x6E0), 0x7000);        /* RETF 4 popped the parameter */
+    ASSERT_EQ(vm_rd32(&m, 0x6E4) & 0xFFFF, 0x1B);
+    ASSERT_EQ(vm_rd32(&m, 0x6E8), 0x1B);          /* HLT at CPL 3: #GP */
+    vm_free(&m);
+}
