@@ -620,3 +620,42 @@ TEST(call_gate_with_parameter_and_far_return)
     ASSERT_EQ(vm_rd32(&m, 0x6E8), 0x1B);          /* HLT at CPL 3: #GP */
     vm_free(&m);
 }
+
+/* Random bytes as code, in real mode and in flat protected mode with random
+ * descriptor tables: the core must neither crash nor hang (the oracle is the
+ * sanitizers and the deadline), and must end every run in a defined state. */
+TEST(random_code_never_crashes_or_hangs)
+{
+    struct vm m;
+    vm_init(&m, 2 << 20);
+    uint64_t x = 0x243F6A8885A308D3ull;
+    for (int round = 0; round < 300; round++) {
+        for (size_t i = 0; i < m.ram_size; i += 8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            memcpy(m.ram + i, &x, 8);
+        }
+        cpu_reset(m.cpu);
+        struct cpu_state st;
+        cpu_get_state(m.cpu, &st);
+        st.seg[SEG_CS].selector = 0;
+        st.seg[SEG_CS].base = 0;
+        st.rip = (uint32_t)x & 0xFFFF;
+        if (round & 1) {
+            st.cr0 |= 1;
+            st.gdt = (struct cpu_dtable){(uint32_t)(x >> 20) & 0xFFFFF, 0xFFFF};
+            st.idt = (struct cpu_dtable){(uint32_t)(x >> 40) & 0xFFFFF, 0x7FF};
+            st.seg[SEG_CS] = (struct cpu_segment){0x08, 0xC09B, 0xFFFFFFFFu, 0};
+            st.seg[SEG_SS] = (struct cpu_segment){0x10, 0xC093, 0xFFFFFFFFu, 0};
+            st.seg[SEG_DS] = st.seg[SEG_SS];
+            st.rip = (uint32_t)x & 0x1FFFFF;
+            if (round & 2)
+                st.cr0 |= 0x80000000u, st.cr3 = (uint32_t)(x >> 12) & 0x1FF000;
+        }
+        cpu_set_state(m.cpu, &st);
+        enum cpu_exit e = cpu_run(m.cpu, clock_now_ns(m.clock) + 20000);
+        ASSERT(e == CPU_EXIT_DEADLINE || e == CPU_EXIT_HALT || e == CPU_EXIT_SHUTDOWN);
+    }
+    vm_free(&m);
+}
