@@ -659,3 +659,32 @@ TEST(random_code_never_crashes_or_hangs)
     }
     vm_free(&m);
 }
+
+TEST(expand_down_segment_limits)
+{
+    struct vm m;
+    vm_init(&m, 1 << 20);
+    vm_asm_pm(&m, "  SETGATE 13, gp, 0x8E00\n"
+                  "  mov dword [gdt+0x30], 0x00000FFF\n"
+                  "  mov dword [gdt+0x34], 0x00409600\n" /* expand-down, B=1, limit 0xFFF */
+                  "  mov ax, 0x30\n"
+                  "  mov es, ax\n"
+                  "  mov dword [es:0x2000], 0x11223344\n"
+                  "  mov dword [0x6F8], fault\n"
+                  "fault: mov dword [es:0x800], 1\n"
+                  "  hlt\n"
+                  "gp: pop eax\n"
+                  "  mov [0x6F0], eax\n"
+                  "  mov eax, [esp]\n"
+                  "  mov [0x6F4], eax\n"
+                  "  mov ax, 0x30\n"
+                  "  mov ss, ax\n"
+                  "  mov esp, 0x900\n"
+                  "  push eax\n" /* below the expand-down limit: #SS, whose frame */
+                  "  hlt\n");     /* cannot be pushed either: #DF, then shutdown */
+    ASSERT_EQ(vm_run(&m, 1000000), CPU_EXIT_SHUTDOWN);
+    ASSERT_EQ(vm_rd32(&m, 0x2000), 0x11223344);
+    ASSERT_EQ(vm_rd32(&m, 0x6F0), 0);
+    ASSERT_EQ(vm_rd32(&m, 0x6F4), vm_rd32(&m, 0x6F8));
+    vm_free(&m);
+}
