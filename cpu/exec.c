@@ -500,7 +500,6 @@ static void pop_seg(struct soft *s, int seg, bool op32)
 }
 
 /* LES/LDS (and the 0F forms): offset then selector. */
-void load_far_ptr(struct soft *s, const struct insn *in, int seg);
 void load_far_ptr(struct soft *s, const struct insn *in, int seg)
 {
     unsigned size = osize(in);

@@ -6,8 +6,6 @@
  */
 #include "cpu/exec.h"
 
-void load_far_ptr(struct soft *s, const struct insn *in, int seg);
-
 static void bit_op(struct soft *s, const struct insn *in)
 {
     unsigned size = osize(in), op;
@@ -314,7 +312,7 @@ void exec_0f(struct soft *s, const struct insn *in)
         return;
     }
     case 0x1B0: case 0x1B1: cmpxchg(s, in); return;
-    case 0x1B2: load_far_ptr(s, in, SEG_SS); s->shadow = false; return;
+    case 0x1B2: load_far_ptr(s, in, SEG_SS); return;
     case 0x1B4: load_far_ptr(s, in, SEG_FS); return;
     case 0x1B5: load_far_ptr(s, in, SEG_GS); return;
     case 0x1B6: case 0x1B7: case 0x1BE: case 0x1BF: movx(s, in); return;
