@@ -2,8 +2,9 @@
  * The software x86 core's internal state and the calls between its files:
  * soft.c (backend glue, run loop, block cache), decode.c (decoded form),
  * mmu.c (segments, paging, software TLB, memory access), seg.c (descriptor
- * loads, far transfers, interrupts, task switches), exec.c and exec_sys.c
- * (instruction semantics). Faults go through one function, soft_raise(),
+ * loads, far transfers, interrupts, task switches), exec_fast.c (the inner
+ * loop and its inline fast forms), exec.c, exec_0f.c, exec_str.c and
+ * exec_sys.c (instruction semantics). Faults go through one function, soft_raise(),
  * which records the exception and unwinds to the run loop (siglongjmp);
  * nothing else in the core changes control flow behind the caller's back.
  */
