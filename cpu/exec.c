@@ -7,16 +7,6 @@
  */
 #include "cpu/exec.h"
 
-uint32_t insn_ea(const struct soft *s, const struct insn *in)
-{
-    uint32_t ea = in->disp;
-    if (in->base != NOREG)
-        ea += s->r[in->base];
-    if (in->index != NOREG)
-        ea += s->r[in->index] << in->scale;
-    return (in->pfx & P_ADDR32) ? ea : ea & 0xFFFF;
-}
-
 uint32_t cc_compute(const struct lazy_cc *c)
 {
     unsigned size = c->size;

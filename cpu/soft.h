@@ -331,7 +331,17 @@ void soft_write_cr(struct soft *s, int n, uint32_t v);
 void soft_msr_reset(struct soft *s);
 void exec_fpu(struct soft *s, const struct insn *in);
 void exec_mmx(struct soft *s, const struct insn *in);
-uint32_t insn_ea(const struct soft *s, const struct insn *in);
+
+/* Effective address (offset in its segment) of a ModRM memory operand. */
+static inline uint32_t insn_ea(const struct soft *s, const struct insn *in)
+{
+    uint32_t ea = in->disp;
+    if (in->base != NOREG)
+        ea += s->r[in->base];
+    if (in->index != NOREG)
+        ea += s->r[in->index] << in->scale;
+    return (in->pfx & P_ADDR32) ? ea : ea & 0xFFFF;
+}
 
 /* Stack width from SS.B. */
 static inline bool stack32(const struct soft *s)
