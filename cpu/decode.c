@@ -152,20 +152,19 @@ static unsigned finish(struct insn *in, unsigned len, uint16_t op)
     return len;
 }
 
-unsigned decode_insn(const uint8_t *p, unsigned avail, bool code32, struct insn *in)
+/*
+ * Prefixes up to the opcode byte; fills in->pfx, in->seg and in->op (one-byte map).
+ * Returns the segment override (or -1), or -2 when the bytes ran out.
+ */
+static int decode_prefixes(struct cursor *c, bool code32, struct insn *in)
 {
-    struct cursor c = {p, 0, avail};
     int seg_ovr = -1;
     bool opsz = false, adsz = false;
-    memset(in, 0, sizeof *in);
-    in->base = in->index = NOREG;
-    uint32_t ent;
     for (;;) {
-        if (!have(&c, 1))
-            goto out_of_bytes;
-        uint8_t b = (uint8_t)take(&c, 1);
-        ent = op_one[b];
-        if (!(ent & PFX)) {
+        if (!have(c, 1))
+            return -2;
+        uint8_t b = (uint8_t)take(c, 1);
+        if (!(op_one[b] & PFX)) {
             in->op = b;
             break;
         }
@@ -192,6 +191,18 @@ unsigned decode_insn(const uint8_t *p, unsigned avail, bool code32, struct insn 
     if (seg_ovr >= 0)
         in->pfx |= P_SEGOVR;
     in->seg = (uint8_t)(seg_ovr >= 0 ? seg_ovr : SEG_DS);
+    return seg_ovr;
+}
+
+unsigned decode_insn(const uint8_t *p, unsigned avail, bool code32, struct insn *in)
+{
+    struct cursor c = {p, 0, avail};
+    memset(in, 0, sizeof *in);
+    in->base = in->index = NOREG;
+    int seg_ovr = decode_prefixes(&c, code32, in);
+    if (seg_ovr == -2)
+        goto out_of_bytes;
+    uint32_t ent = op_one[in->op];
     if (in->op == 0x0F) {
         if (!have(&c, 1))
             goto out_of_bytes;

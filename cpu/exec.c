@@ -7,16 +7,6 @@
  */
 #include "cpu/exec.h"
 
-uint32_t insn_ea(const struct soft *s, const struct insn *in)
-{
-    uint32_t ea = in->disp;
-    if (in->base != NOREG)
-        ea += s->r[in->base];
-    if (in->index != NOREG)
-        ea += s->r[in->index] << in->scale;
-    return (in->pfx & P_ADDR32) ? ea : ea & 0xFFFF;
-}
-
 uint32_t cc_compute(const struct lazy_cc *c)
 {
     unsigned size = c->size;
@@ -69,6 +59,18 @@ bool cond(struct soft *s, unsigned cc)
         case 4: v = s->cc.res & sign_bit(size); break;
         case 6: v = sext(a, size) < sext(b, size); break;
         default: v = sext(a, size) <= sext(b, size); break;
+        }
+        return v ^ (cc & 1);
+    }
+    if (s->cc.op == CC_LOGIC) {
+        uint32_t r = s->cc.res & size_mask(s->cc.size);
+        bool zf = r == 0, sf = r & sign_bit(s->cc.size);
+        switch (cc >> 1) {
+        case 0: case 1: v = false; break;
+        case 2: case 3: v = zf; break;
+        case 4: case 6: v = sf; break;
+        case 5: v = !__builtin_parity(r & 0xFF); break;
+        default: v = zf || sf; break;
         }
         return v ^ (cc & 1);
     }
@@ -488,7 +490,6 @@ static void pop_seg(struct soft *s, int seg, bool op32)
 }
 
 /* LES/LDS (and the 0F forms): offset then selector. */
-void load_far_ptr(struct soft *s, const struct insn *in, int seg);
 void load_far_ptr(struct soft *s, const struct insn *in, int seg)
 {
     unsigned size = osize(in);

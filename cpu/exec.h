@@ -139,6 +139,7 @@ static inline uint32_t szp_flags(uint32_t r, unsigned size)
 bool cond(struct soft *s, unsigned cc);
 uint32_t alu(struct soft *s, unsigned op, uint32_t a, uint32_t b, unsigned size);
 void exec_string(struct soft *s, const struct insn *in);
+void load_far_ptr(struct soft *s, const struct insn *in, int seg);
 void jump_near(struct soft *s, uint32_t target, bool op32);
 bool soft_io_check(struct soft *s, uint16_t port, unsigned size);
 

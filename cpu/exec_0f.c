@@ -6,8 +6,6 @@
  */
 #include "cpu/exec.h"
 
-void load_far_ptr(struct soft *s, const struct insn *in, int seg);
-
 static void bit_op(struct soft *s, const struct insn *in)
 {
     unsigned size = osize(in), op;
@@ -258,18 +256,17 @@ void exec_mmx(struct soft *s, const struct insn *in)
     }
 }
 
+/* 0F xx opcodes that are MMX instructions on a P6 (bit xx of this map). */
+static const uint32_t mmx_map[8] = {
+    0, 0, 0, 0xC0FECFFFu, /* 60-6B, 6E-6F, 71-77, 7E-7F */
+    0, 0, 0xBB2E0000u,    /* D1-D3, D5, D8, D9, DB-DD, DF */
+    0x772EBB26u,          /* E1, E2, E5, E8, E9, EB-ED, EF, F1-F3, F5, F8-FA, FC-FE */
+};
+
 static bool is_mmx_op(unsigned op)
 {
     op &= 0xFF;
-    if (op >= 0x60 && op <= 0x7F)
-        return op != 0x6C && op != 0x6D && op != 0x70 && (op < 0x78 || op >= 0x7E);
-    static const uint8_t more[] = {0xD1, 0xD2, 0xD3, 0xD5, 0xD8, 0xD9, 0xDB, 0xDC, 0xDD, 0xDF,
-                                   0xE1, 0xE2, 0xE5, 0xE8, 0xE9, 0xEB, 0xEC, 0xED, 0xEF, 0xF1,
-                                   0xF2, 0xF3, 0xF5, 0xF8, 0xF9, 0xFA, 0xFC, 0xFD, 0xFE};
-    for (unsigned i = 0; i < sizeof more; i++)
-        if (more[i] == op)
-            return true;
-    return false;
+    return (mmx_map[op >> 5] >> (op & 31)) & 1;
 }
 
 void exec_0f(struct soft *s, const struct insn *in)
@@ -315,7 +312,7 @@ void exec_0f(struct soft *s, const struct insn *in)
         return;
     }
     case 0x1B0: case 0x1B1: cmpxchg(s, in); return;
-    case 0x1B2: load_far_ptr(s, in, SEG_SS); s->shadow = false; return;
+    case 0x1B2: load_far_ptr(s, in, SEG_SS); return;
     case 0x1B4: load_far_ptr(s, in, SEG_FS); return;
     case 0x1B5: load_far_ptr(s, in, SEG_GS); return;
     case 0x1B6: case 0x1B7: case 0x1BE: case 0x1BF: movx(s, in); return;

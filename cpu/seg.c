@@ -192,6 +192,8 @@ void seg_load(struct soft *s, int idx, uint16_t sel)
 
 struct stk {
     uint32_t base, esp, mask;
+    uint32_t lo, hi; /* valid offsets of the stack segment */
+    uint32_t err;    /* #SS error code when a push leaves them */
     bool user;
 };
 
@@ -201,22 +203,51 @@ static void stk_init(struct stk *k, uint32_t base, uint32_t esp, bool b32, bool 
     k->esp = esp;
     k->mask = b32 ? 0xFFFFFFFFu : 0xFFFFu;
     k->user = user;
+    k->lo = 0;
+    k->hi = 0xFFFFFFFFu;
+    k->err = 0;
+}
+
+/* A new stack from its descriptor: limits as the segment will have them. */
+static void stk_from_desc(struct stk *k, const struct desc *d, uint16_t sel, uint32_t esp,
+                          bool user, uint32_t ext)
+{
+    bool b32 = d->hi & 0x400000;
+    stk_init(k, desc_base(d), esp, b32, user);
+    uint32_t limit = desc_limit(d);
+    if (d->hi & 0x400) {
+        k->lo = limit + 1;
+        k->hi = b32 ? 0xFFFFFFFFu : 0xFFFFu;
+    } else {
+        k->hi = limit;
+    }
+    k->err = (sel & 0xFFFC) | ext;
 }
 
 static void stk_push(struct soft *s, struct stk *k, uint32_t v, unsigned size)
 {
-    k->esp = (k->esp & ~k->mask) | ((k->esp - size) & k->mask);
-    lin_write(s, k->base + (k->esp & k->mask), v, size, k->user);
+    uint32_t esp = (k->esp & ~k->mask) | ((k->esp - size) & k->mask);
+    uint32_t off = esp & k->mask;
+    if (off < k->lo || (uint64_t)off + size - 1 > k->hi)
+        soft_raise(s, EXC_SS, k->err);
+    k->esp = esp;
+    lin_write(s, k->base + off, v, size, k->user);
 }
 
 static uint32_t stk_read(struct soft *s, const struct stk *k, unsigned idx, unsigned size)
 {
-    return lin_read(s, k->base + ((k->esp + idx * size) & k->mask), size, k->user);
+    uint32_t off = (k->esp + idx * size) & k->mask;
+    if (off < k->lo || (uint64_t)off + size - 1 > k->hi)
+        soft_raise(s, EXC_SS, k->err);
+    return lin_read(s, k->base + off, size, k->user);
 }
 
 static void cur_stk(struct soft *s, struct stk *k)
 {
-    stk_init(k, s->seg[SEG_SS].base, s->r[GPR_SP], stack32(s), s->cpl == 3);
+    const struct seg *g = &s->seg[SEG_SS];
+    stk_init(k, g->base, s->r[GPR_SP], stack32(s), s->cpl == 3);
+    k->lo = g->lo;
+    k->hi = g->hi;
 }
 
 static void set_esp(struct soft *s, uint32_t esp, bool b32)
@@ -538,7 +569,7 @@ static void call_gate_inner(struct soft *s, struct desc *g, struct desc *t, uint
     check_new_ss(s, nss, dpl, &sd, 0);
     struct stk old, k;
     cur_stk(s, &old);
-    stk_init(&k, desc_base(&sd), nesp, sd.hi & 0x400000, dpl == 3);
+    stk_from_desc(&k, &sd, nss, nesp, dpl == 3, 0);
     stk_push(s, &k, s->seg[SEG_SS].sel, size);
     stk_push(s, &k, s->r[GPR_SP], size);
     for (unsigned i = count; i-- > 0;)
@@ -722,7 +753,7 @@ static void int_pmode(struct soft *s, int vec, bool sw, bool has_err, uint32_t e
         uint32_t nesp;
         tss_stack(s, dpl, &nss, &nesp);
         check_new_ss(s, nss, dpl, &sd, c.ext);
-        stk_init(&k, desc_base(&sd), nesp, sd.hi & 0x400000, dpl == 3);
+        stk_from_desc(&k, &sd, nss, nesp, dpl == 3, c.ext);
         if (v86) {
             stk_push(s, &k, s->seg[SEG_GS].sel, size);
             stk_push(s, &k, s->seg[SEG_FS].sel, size);

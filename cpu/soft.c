@@ -325,6 +325,7 @@ static void deliver_exception(struct soft *s)
     }
     s->delivering = vec;
     s->shadow = false;
+    s->icount++; /* a delivery costs time, so fault loops still reach the deadline */
     soft_interrupt(s, vec, false, soft_pmode(s) && has_error_code(vec), err, s->eip);
     s->delivering = -1;
 }

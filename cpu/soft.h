@@ -2,8 +2,9 @@
  * The software x86 core's internal state and the calls between its files:
  * soft.c (backend glue, run loop, block cache), decode.c (decoded form),
  * mmu.c (segments, paging, software TLB, memory access), seg.c (descriptor
- * loads, far transfers, interrupts, task switches), exec.c and exec_sys.c
- * (instruction semantics). Faults go through one function, soft_raise(),
+ * loads, far transfers, interrupts, task switches), exec_fast.c (the inner
+ * loop and its inline fast forms), exec.c, exec_0f.c, exec_str.c and
+ * exec_sys.c (instruction semantics). Faults go through one function, soft_raise(),
  * which records the exception and unwinds to the run loop (siglongjmp);
  * nothing else in the core changes control flow behind the caller's back.
  */
@@ -330,7 +331,17 @@ void soft_write_cr(struct soft *s, int n, uint32_t v);
 void soft_msr_reset(struct soft *s);
 void exec_fpu(struct soft *s, const struct insn *in);
 void exec_mmx(struct soft *s, const struct insn *in);
-uint32_t insn_ea(const struct soft *s, const struct insn *in);
+
+/* Effective address (offset in its segment) of a ModRM memory operand. */
+static inline uint32_t insn_ea(const struct soft *s, const struct insn *in)
+{
+    uint32_t ea = in->disp;
+    if (in->base != NOREG)
+        ea += s->r[in->base];
+    if (in->index != NOREG)
+        ea += s->r[in->index] << in->scale;
+    return (in->pfx & P_ADDR32) ? ea : ea & 0xFFFF;
+}
 
 /* Stack width from SS.B. */
 static inline bool stack32(const struct soft *s)

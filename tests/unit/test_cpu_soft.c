@@ -8,6 +8,10 @@
  */
 #include "cpu_vm.h"
 
+/* after clock.h: <time.h> (via pthread.h) defines CLOCK_REALTIME as a macro */
+#include <pthread.h>
+#include <unistd.h>
+
 TEST(real_mode_arith)
 {
     struct vm m;
@@ -497,5 +501,190 @@ TEST(pae_nx_fetch_fault)
     ASSERT_EQ(vm_rd32(&m, 0x6C0), 0x11); /* present, instruction fetch */
     ASSERT_EQ(vm_rd32(&m, 0x6C4), 0x200000);
     ASSERT_EQ(vm_rd32(&m, 0x41008) & 0x60, 0x60); /* accessed and dirty from the store */
+    vm_free(&m);
+}
+
+TEST(fault_loop_still_reaches_deadline)
+{
+    struct vm m;
+    vm_init(&m, 1 << 20);
+    vm_asm(&m, 0x1000, "bits 16\n"
+                       "  mov word [6*4], handler\n"
+                       "  mov word [6*4+2], 0\n"
+                       "handler: ud2\n");
+    vm_start_real(&m, 0x1000);
+    int64_t t0 = clock_now_ns(m.clock);
+    ASSERT_EQ(cpu_run(m.cpu, t0 + 100000), CPU_EXIT_DEADLINE);
+    ASSERT(clock_now_ns(m.clock) >= t0 + 100000);
+    vm_free(&m);
+}
+
+static void *stop_later(void *arg)
+{
+    usleep(50000);
+    cpu_request_stop(arg);
+    return NULL;
+}
+
+TEST(request_stop_from_another_thread)
+{
+    struct vm m;
+    vm_init(&m, 1 << 20);
+    vm_asm(&m, 0x1000, "bits 16\n"
+                       "spin: jmp spin\n");
+    vm_start_real(&m, 0x1000);
+    pthread_t t;
+    ASSERT_EQ(pthread_create(&t, NULL, stop_later, m.cpu), 0);
+    ASSERT_EQ(cpu_run(m.cpu, CLOCK_NEVER), CPU_EXIT_STOP);
+    pthread_join(t, NULL);
+    ASSERT(cpu_insn_count(m.cpu) > 1000);
+    vm_free(&m);
+}
+
+TEST(x87_and_mmx_glue)
+{
+    struct vm m;
+    vm_init(&m, 1 << 20);
+    vm_asm(&m, 0x1000, "bits 16\n"
+                       "  fninit\n"
+                       "  fld1\n"
+                       "  fadd st0, st0\n"
+                       "  fild word [val]\n"
+                       "  fmulp st1, st0\n"
+                       "  fistp dword [0x900]\n"
+                       "  fnstsw ax\n"
+                       "  mov [0x904], ax\n"
+                       "  mov eax, 0x01020304\n"
+                       "  movd mm0, eax\n"
+                       "  paddb mm0, mm0\n"
+                       "  movq [0x908], mm0\n"
+                       "  movd ebx, mm0\n"
+                       "  emms\n"
+                       "  hlt\n"
+                       "val: dw 21\n");
+    vm_start_real(&m, 0x1000);
+    ASSERT_EQ(vm_run(&m, 100000), CPU_EXIT_HALT);
+    ASSERT_EQ(vm_rd32(&m, 0x900), 42);
+    ASSERT_EQ(vm_rd32(&m, 0x904) & 0x3800, 0); /* TOP back to 0 */
+    ASSERT_EQ(vm_rd32(&m, 0x908), 0x02040608);
+    ASSERT_EQ(vm_rd32(&m, 0x90C), 0);
+    ASSERT_EQ(vm_reg(&m, GPR_BX), 0x02040608);
+    vm_free(&m);
+}
+
+TEST(call_gate_with_parameter_and_far_return)
+{
+    struct vm m;
+    vm_init(&m, 4 << 20);
+    vm_asm_pm(&m, "PAGING\n"
+                  "  mov dword [0x3004], 0x9000\n"
+                  "  mov dword [0x3008], 0x10\n"
+                  "  mov ax, 0x28\n"
+                  "  ltr ax\n"
+                  "  SETGATE 13, gp, 0x8E00\n"
+                  "  mov eax, callee\n"
+                  "  mov word [gdt+0x30], ax\n"
+                  "  mov word [gdt+0x32], 0x08\n"
+                  "  mov word [gdt+0x34], 0xEC01\n"
+                  "  shr eax, 16\n"
+                  "  mov word [gdt+0x36], ax\n"
+                  "  push 0x23\n push 0x7000\n push 0x202\n push 0x1B\n push user\n"
+                  "  iretd\n"
+                  "user: mov ax, 0x23\n"
+                  "  mov ds, ax\n"
+                  "  push dword 0x5A5A\n"
+                  "  call 0x33:0\n"
+                  "  mov [0x6E0], esp\n"
+                  "  mov [0x6E4], cs\n"
+                  "  hlt\n"
+                  "callee: mov eax, [esp+8]\n"
+                  "  mov [0x6D0], eax\n"
+                  "  mov eax, [esp+4]\n"
+                  "  mov [0x6D4], eax\n"
+                  "  mov eax, [esp+12]\n"
+                  "  mov [0x6D8], eax\n"
+                  "  mov [0x6DC], esp\n"
+                  "  retf 4\n"
+                  "gp: mov ax, 0x10\n"
+                  "  mov ds, ax\n"
+                  "  mov eax, [esp+8]\n"
+                  "  mov [0x6E8], eax\n"
+                  "  hlt\n");
+    ASSERT_EQ(vm_run(&m, 1000000), CPU_EXIT_HALT);
+    ASSERT_EQ(vm_rd32(&m, 0x6D0), 0x5A5A);        /* parameter copied to the inner stack */
+    ASSERT_EQ(vm_rd32(&m, 0x6D4), 0x1B);          /* caller CS */
+    ASSERT_EQ(vm_rd32(&m, 0x6D8), 0x7000 - 4);    /* caller ESP */
+    ASSERT_EQ(vm_rd32(&m, 0x6DC), 0x9000 - 20);   /* SS:ESP from the TSS */
+    ASSERT_EQ(vm_rd32(&m, 0x6E0), 0x7000);        /* RETF 4 popped the parameter */
+    ASSERT_EQ(vm_rd32(&m, 0x6E4) & 0xFFFF, 0x1B);
+    ASSERT_EQ(vm_rd32(&m, 0x6E8), 0x1B);          /* HLT at CPL 3: #GP */
+    vm_free(&m);
+}
+
+/* Random bytes as code, in real mode and in flat protected mode with random
+ * descriptor tables: the core must neither crash nor hang (the oracle is the
+ * sanitizers and the deadline), and must end every run in a defined state. */
+TEST(random_code_never_crashes_or_hangs)
+{
+    struct vm m;
+    vm_init(&m, 2 << 20);
+    uint64_t x = 0x243F6A8885A308D3ull;
+    for (int round = 0; round < 300; round++) {
+        for (size_t i = 0; i < m.ram_size; i += 8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            memcpy(m.ram + i, &x, 8);
+        }
+        cpu_reset(m.cpu);
+        struct cpu_state st;
+        cpu_get_state(m.cpu, &st);
+        st.seg[SEG_CS].selector = 0;
+        st.seg[SEG_CS].base = 0;
+        st.rip = (uint32_t)x & 0xFFFF;
+        if (round & 1) {
+            st.cr0 |= 1;
+            st.gdt = (struct cpu_dtable){(uint32_t)(x >> 20) & 0xFFFFF, 0xFFFF};
+            st.idt = (struct cpu_dtable){(uint32_t)(x >> 40) & 0xFFFFF, 0x7FF};
+            st.seg[SEG_CS] = (struct cpu_segment){0x08, 0xC09B, 0xFFFFFFFFu, 0};
+            st.seg[SEG_SS] = (struct cpu_segment){0x10, 0xC093, 0xFFFFFFFFu, 0};
+            st.seg[SEG_DS] = st.seg[SEG_SS];
+            st.rip = (uint32_t)x & 0x1FFFFF;
+            if (round & 2)
+                st.cr0 |= 0x80000000u, st.cr3 = (uint32_t)(x >> 12) & 0x1FF000;
+        }
+        cpu_set_state(m.cpu, &st);
+        enum cpu_exit e = cpu_run(m.cpu, clock_now_ns(m.clock) + 20000);
+        ASSERT(e == CPU_EXIT_DEADLINE || e == CPU_EXIT_HALT || e == CPU_EXIT_SHUTDOWN);
+    }
+    vm_free(&m);
+}
+
+TEST(expand_down_segment_limits)
+{
+    struct vm m;
+    vm_init(&m, 1 << 20);
+    vm_asm_pm(&m, "  SETGATE 13, gp, 0x8E00\n"
+                  "  mov dword [gdt+0x30], 0x00000FFF\n"
+                  "  mov dword [gdt+0x34], 0x00409600\n" /* expand-down, B=1, limit 0xFFF */
+                  "  mov ax, 0x30\n"
+                  "  mov es, ax\n"
+                  "  mov dword [es:0x2000], 0x11223344\n"
+                  "  mov dword [0x6F8], fault\n"
+                  "fault: mov dword [es:0x800], 1\n"
+                  "  hlt\n"
+                  "gp: pop eax\n"
+                  "  mov [0x6F0], eax\n"
+                  "  mov eax, [esp]\n"
+                  "  mov [0x6F4], eax\n"
+                  "  mov ax, 0x30\n"
+                  "  mov ss, ax\n"
+                  "  mov esp, 0x900\n"
+                  "  push eax\n" /* below the expand-down limit: #SS, whose frame */
+                  "  hlt\n");     /* cannot be pushed either: #DF, then shutdown */
+    ASSERT_EQ(vm_run(&m, 1000000), CPU_EXIT_SHUTDOWN);
+    ASSERT_EQ(vm_rd32(&m, 0x2000), 0x11223344);
+    ASSERT_EQ(vm_rd32(&m, 0x6F0), 0);
+    ASSERT_EQ(vm_rd32(&m, 0x6F4), vm_rd32(&m, 0x6F8));
     vm_free(&m);
 }
