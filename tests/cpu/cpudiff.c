@@ -44,7 +44,7 @@ struct core {
 };
 
 struct tally {
-    int cases, bad, undef_cases, undef_bad, first_bad, first_undef;
+    int cases, faults, bad, undef_cases, undef_bad;
     char first[1024], first_u[1024];
 };
 
@@ -355,6 +355,7 @@ static void run_group(const struct opts *o, int gi, struct runner *r, struct cor
             return;
         }
         t->cases++;
+        t->faults += h.vector >= 0;
         char main_d[600] = "", undef_d[600] = "";
         if (!k) {
             if (!native_fault_expected(&g, h.vector)) {
@@ -400,7 +401,8 @@ static void report(const char *name, const struct tally *t, bool core)
         printf("FAIL cpu/diff/%s: %d of %d cases differ; first: %s\n", name, t->bad, t->cases,
                t->first);
     else
-        printf("PASS cpu/diff/%s: %d cases, 0 mismatches\n", name, t->cases);
+        printf("PASS cpu/diff/%s: %d cases (%d raise an exception), 0 mismatches\n", name,
+               t->cases, t->faults);
     if (t->undef_cases && t->undef_bad)
         printf("FAIL cpu/diff-undef/%s: %d of %d cases with undefined flags/results differ from "
                "the host; first: %s\n", name, t->undef_bad, t->undef_cases, t->first_u);
