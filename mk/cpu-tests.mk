@@ -23,10 +23,10 @@ $(O)/cpu-tests/cpudiff: $(CPUDIFF_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/cpu/roms/%.bin: tests/cpu/%.asm
+$(B)/cpu/roms/%.bin: tests/cpu/%.asm tests/cpu/rom.inc
 	$(call say,NASM,$@)
 	@mkdir -p $(dir $@)
-	$(Q)nasm -f bin -o $@ $<
+	$(Q)nasm -f bin -i tests/cpu/ -o $@ $<
 
 # The ROM unit test finds the images under $(B)/cpu/roms (order-only: not linked).
 $(O)/tests/test_cpu_roms: | $(CPU_ROMS)
