@@ -1,5 +1,5 @@
 /*
- * System-level CPU tests: the ROMs of tests/cpu/*.asm (built by
+ * System-level CPU tests: the ROMs of tests/cpu/NAME.asm (built by
  * mk/cpu-tests.mk into $BUILD/cpu/roms) run on the software core from reset
  * on a tiny machine — 640 KiB + 7 MiB of RAM, the 64 KiB ROM read-only at
  * 0xF0000 and at 0xFFFF0000, port 0xE9 collecting the output and port 0xF4
