@@ -716,7 +716,7 @@ static void stack_op(struct gen *g, bool last, bool *bp_ok)
         emit(g, 0xC8);
         emit16(g, below(g, 64));
         emit(g, (uint8_t)below(g, *bp_ok ? 4 : 2)); /* levels > 1 read the old frame */
-        *bp_ok = true;
+        *bp_ok = *bp_ok || !o16; /* a 16-bit ENTER sets only BP */
         break;
     case 9: emit(g, 0xC9); *bp_ok = false; break;
     case 10: emit(g, 0xE8); emit32(g, 0); emit(g, (uint8_t)(0x58 + below(g, 4))); break;
