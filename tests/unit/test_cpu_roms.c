@@ -126,6 +126,11 @@ static void run_rom(const char *name)
     rom_vm_free(&m);
 }
 
+TEST(system)
+{
+    run_rom("system");
+}
+
 TEST(exceptions)
 {
     run_rom("exceptions");
