@@ -4,7 +4,8 @@
 #   $(O)/cpu-tests/cpudiff     driver: generates cases, runs them natively and on the core
 #   $(B)/cpu/roms/*.bin        64 KiB test ROMs from tests/cpu/*.asm (nasm)
 #   make cpu-expected          runs every ROM under QEMU TCG into $(B)/cpu/qemu/ (to review
-#                              and copy into tests/cpu/expected/)
+#                              and copy into tests/cpu/expected/); a ROM's "; qemu-args:"
+#                              line adds options (a CPU model with the feature it tests)
 
 CC32        ?= gcc
 CPU_ROM_SRC := $(sort $(wildcard tests/cpu/*.asm))
@@ -38,7 +39,8 @@ cpu-expected: $(CPU_ROMS)
 	$(Q)mkdir -p $(B)/cpu/qemu
 	$(Q)for r in $(CPU_ROMS); do n=$$(basename $$r .bin); \
 		rm -f $(B)/cpu/qemu/$$n.txt; \
-		timeout 20 qemu-system-i386 -accel tcg -M pc -m 8 -bios $$r -display none \
+		args=$$(sed -n 's/^; qemu-args: //p' tests/cpu/$$n.asm); \
+		timeout 20 qemu-system-i386 -accel tcg -M pc -m 8 $$args -bios $$r -display none \
 			-debugcon file:$(B)/cpu/qemu/$$n.txt \
 			-device isa-debug-exit,iobase=0xf4,iosize=4 -no-reboot; \
 		echo "  QEMU    $$n: exit $$?"; done

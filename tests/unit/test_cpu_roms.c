@@ -131,6 +131,11 @@ TEST(system)
     run_rom("system");
 }
 
+TEST(paging)
+{
+    run_rom("paging");
+}
+
 TEST(exceptions)
 {
     run_rom("exceptions");
