@@ -136,6 +136,11 @@ TEST(paging)
     run_rom("paging");
 }
 
+TEST(modes)
+{
+    run_rom("modes");
+}
+
 TEST(exceptions)
 {
     run_rom("exceptions");
