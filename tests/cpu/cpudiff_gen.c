@@ -564,6 +564,71 @@ static void gen_misc(struct gen *g, int arg)
     (void)arg;
 }
 
+/* BOUND (in and out of range, 16/32), INTO with OF either way, INT3: the traps and #BR. */
+static void gen_trap(struct gen *g, int arg)
+{
+    unsigned k = below(g, 3);
+    g->expect = 1u << 3 | 1u << 4 | 1u << 5;
+    if (k == 0) {
+        emit(g, 0xCC);
+    } else if (k == 1) {
+        g->in->eflags = (g->in->eflags & ~F_OF) | (below(g, 2) ? F_OF : 0);
+        emit(g, 0xCE);
+    } else {
+        unsigned width = below(g, 2) ? 16 : 32, sz = width / 8;
+        uint32_t off = below(g, CD_DATA_INIT - 8);
+        uint32_t lo = opnd(g), hi = below(g, 2) ? lo + below(g, 100) : opnd(g);
+        memcpy(g->in->data + off, &lo, sz);
+        memcpy(g->in->data + off + sz, &hi, sz);
+        width_prefix(g, width);
+        emit(g, 0x62);
+        unsigned r = pick_reg(g, width);
+        if (below(g, 2))
+            g->in->gpr[r] = (g->in->gpr[r] & (width == 16 ? 0xFFFF0000u : 0)) +
+                            (width == 16 ? (lo + below(g, 3)) & 0xFFFF : lo + below(g, 3));
+        mem_operand(g, r, off);
+    }
+    (void)arg;
+}
+
+/* Redundant and ignored prefixes: segment overrides, repeated 66, REP on non-string
+ * instructions (PAUSE, REP RET-like forms avoided), NOPL, over ALU and MOV forms. */
+static void gen_prefix(struct gen *g, int arg)
+{
+    static const uint8_t pre[] = {0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0xF3, 0xF2};
+    unsigned k = below(g, 4), n = below(g, 4);
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t p = pre[below(g, sizeof pre)];
+        if (p == 0x64 || p == 0x65)
+            p = 0x3E; /* FS/GS differ between the host process and the core */
+        if ((p == 0xF3 || p == 0xF2) && k != 0)
+            p = 0x36;
+        if (p == 0x66 && (k == 1 || k == 3))
+            p = 0x26; /* would change the immediate's size under the generator */
+        emit(g, p);
+    }
+    if (k == 0) {
+        static const uint8_t nop[][3] = {{0x90, 0, 0}, {0x0F, 0x1F, 0xC0}, {0x0F, 0x1F, 0x00}};
+        unsigned j = below(g, 3);
+        emit(g, nop[j][0]);
+        if (j) {
+            emit(g, nop[j][1]);
+            if (j == 2)
+                mem_operand(g, 0, mem_at(g, 32));
+            else
+                emit(g, nop[j][2]);
+        }
+    } else if (k == 1) {
+        gen_alu(g, (int)rand_width(g));
+    } else if (k == 2) {
+        emit(g, 0x8B);
+        mem_operand(g, pick_reg(g, 32), mem_at(g, 32));
+    } else {
+        gen_unary(g, 0);
+    }
+    (void)arg;
+}
+
 /* MOV in all integer forms (r/m, imm, moffs) with segment overrides. */
 static void gen_mov(struct gen *g, int arg)
 {
@@ -573,7 +638,8 @@ static void gen_mov(struct gen *g, int arg)
     if (below(g, 4) == 0) {
         uint8_t p = seg[below(g, 4)];
         /* a write through CS is #GP(0) on both sides: the expected outcome */
-        g->expect_gp = p == 0x2E && (k == 0 || k == 3 || (k == 4 && store));
+        if (p == 0x2E && (k == 0 || k == 3 || (k == 4 && store)))
+            g->expect = 1u << 13;
         emit(g, p);
     }
     width_prefix(g, width);
@@ -834,6 +900,7 @@ const struct cd_group cd_groups[] = {
     {"shld", gen_shld, 0, 3000},     {"bt", gen_bt, 0, 4000},
     {"bitscan", gen_bitscan, 0, 3000}, {"cond", gen_cond, 0, 4000},
     {"xchg", gen_xchg, 0, 3000},     {"misc", gen_misc, 0, 2000},
+    {"trap", gen_trap, 0, 2000},     {"prefix", gen_prefix, 0, 3000},
     {"mov", gen_mov, 0, 2000},       {"lea", gen_lea, 0, 3000},
     {"bcd", gen_bcd, 0, 3000},       {"string", gen_string, 0, 4000},
     {"stack", gen_stack, 0, 3000},   {"x87", gen_x87, 0, 3000},

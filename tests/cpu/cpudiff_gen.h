@@ -20,7 +20,8 @@ struct gen {
     uint32_t undef;      /* EFLAGS bits the SDM leaves undefined for this case */
     bool undef_result;   /* the destination itself is undefined (BSF of 0, SHLD > width) */
     bool fpu;            /* compare FCW/FSW */
-    bool expect_gp;      /* the case raises #GP on purpose (write through CS) */
+    uint32_t expect;     /* vectors the case may raise on purpose besides #DE and #UD (bit per vector) */
+    uint32_t ignore_off, ignore_len; /* window bytes not compared (FCS/FDS selectors in images) */
 };
 
 struct cd_group {
