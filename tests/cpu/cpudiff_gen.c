@@ -605,6 +605,8 @@ static void gen_prefix(struct gen *g, int arg)
             p = 0x36;
         if (p == 0x66 && (k == 1 || k == 3))
             p = 0x26; /* would change the immediate's size under the generator */
+        if (p == 0x2E)
+            g->expect |= 1u << 13; /* a write through CS */
         emit(g, p);
     }
     if (k == 0) {
@@ -913,8 +915,10 @@ void gen_case(struct gen *g, struct cd_in *in, uint32_t seed, int group, int ind
     memset(in, 0, sizeof *in);
     memset(g, 0, sizeof *g);
     g->in = in;
-    g->rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)seed << 32) ^ ((uint64_t)group << 24) ^
-             (uint64_t)index;
+    uint64_t h = 0xCBF29CE484222325ull; /* FNV-1a of the name: cases stay put as groups are added */
+    for (const char *c = cd_groups[group].name; *c; c++)
+        h = (h ^ (uint8_t)*c) * 0x100000001B3ull;
+    g->rng = h ^ ((uint64_t)seed << 32) ^ (uint64_t)index * 0x9E3779B97F4A7C15ull;
     for (int i = 0; i < 4; i++)
         rnd(g);
     for (int i = 0; i < 8; i++)
