@@ -246,6 +246,14 @@ static const char *vector_text(int v, char *b, size_t n)
     return b;
 }
 
+static bool ignored(const struct gen *g, uint32_t off)
+{
+    for (int i = 0; i < 6; i++)
+        if (off >= g->ignore[i].off && off < (uint32_t)g->ignore[i].off + g->ignore[i].len)
+            return true;
+    return false;
+}
+
 /* Differences into main (defined state) and undef (undefined flags/results). */
 static void compare(const struct gen *g, const struct cd_out *h, const struct cd_out *c,
                     char *main, char *undef, size_t n)
@@ -280,8 +288,7 @@ static void compare(const struct gen *g, const struct cd_out *h, const struct cd
         skip_lo = skip_hi - 16;
     }
     for (uint32_t i = 0; i < CD_WIN_SIZE; i++)
-        if (h->mem[i] != c->mem[i] && !(i >= skip_lo && i < skip_hi) &&
-            !(i >= g->ignore_off && i < g->ignore_off + g->ignore_len)) {
+        if (h->mem[i] != c->mem[i] && !(i >= skip_lo && i < skip_hi) && !ignored(g, i)) {
             app(g->undef_result ? undef : main, n, " memory at %08x: host %02x core %02x;",
                 CD_WIN + i, h->mem[i], c->mem[i]);
             break;

@@ -856,6 +856,150 @@ static void gen_x87(struct gen *g, int arg)
     (void)arg;
 }
 
+/* An x87 operand in memory: a double, a float, an 80-bit value, an integer or packed BCD. */
+static void x87_value(struct gen *g, uint32_t off, unsigned kind)
+{
+    static const double edge[] = {0.0, -0.0, 1.0, -1.0, 0.5, 1e300, -1e-300, 3.0, 1e-310,
+                                  2.5, -2.5, 1e19, -9.3e18, 65536.5, 3.141592653589793};
+    double d = below(g, 2) ? (double)(int32_t)rnd(g) / (double)(1 + below(g, 1000))
+                           : edge[below(g, sizeof edge / sizeof edge[0])];
+    uint8_t *p = g->in->data + off;
+    uint32_t r[3] = {rnd(g), rnd(g), rnd(g)};
+    float f = (float)d;
+    switch (kind) {
+    case 0: memcpy(p, &d, 8); break;
+    case 1: memcpy(p, &f, 4); break;
+    case 2: /* 80-bit: random patterns, some with the integer bit clear (unnormals) */
+        memcpy(p, r, 10);
+        if (below(g, 4))
+            p[7] |= 0x80;
+        if (below(g, 2))
+            p[9] = (uint8_t)((p[9] & 0x80) | 0x3F), p[8] = (uint8_t)(0xF0 + below(g, 32));
+        break;
+    case 3: { uint32_t v = opnd(g); memcpy(p, &v, 4); break; }
+    default: /* packed BCD, sometimes with invalid digits */
+        for (int i = 0; i < 9; i++)
+            p[i] = below(g, 16) ? (uint8_t)(below(g, 10) << 4 | below(g, 10)) : (uint8_t)rnd(g);
+        p[9] = below(g, 2) ? 0x80 : 0;
+        break;
+    }
+}
+
+static void emit_abs(struct gen *g, uint8_t op, unsigned reg, uint32_t off)
+{
+    emit(g, op);
+    emit_modrm(g, 0, reg, 5);
+    emit32(g, CD_WIN + off);
+}
+
+/* More x87: every load and store format, constants, FCMOVcc, FCOMI/FUCOMI(P), FCOMPP,
+ * FTST, FXAM, FPREM/FPREM1, FSCALE, FXTRACT, stack ops, integer arithmetic, rounding modes
+ * and precisions. arg 1: the transcendental instructions instead. */
+static void gen_x87b(struct gen *g, int trans)
+{
+    static const uint8_t loads[][2] = {{0xDD, 0}, {0xD9, 0}, {0xDB, 5}, {0xDB, 0}, {0xDF, 4}};
+    static const uint8_t consts[] = {0xE8, 0xE9, 0xEA, 0xEB, 0xEC, 0xED, 0xEE};
+    static const uint8_t ops[][2] = {
+        {0xD9, 0xE4}, {0xD9, 0xE5}, {0xD9, 0xF5}, {0xD9, 0xF8}, {0xD9, 0xFD}, {0xD9, 0xF4},
+        {0xD9, 0xFC}, {0xD9, 0xFA}, {0xD9, 0xE0}, {0xD9, 0xE1}, {0xD9, 0xC9}, {0xD9, 0xF6},
+        {0xD9, 0xF7}, {0xDD, 0xC2}, {0xDE, 0xD9}, {0xDA, 0xE9}, {0xDE, 0xC1}, {0xDE, 0xC9},
+        {0xDE, 0xE1}, {0xDE, 0xE9}, {0xDE, 0xF1}, {0xDE, 0xF9}, {0xDB, 0xE2}, {0xDF, 0xE9},
+        {0xDF, 0xF1}, {0xDD, 0xD1}, {0xDD, 0xD9}};
+    static const uint8_t tops[] = {0xFE, 0xFF, 0xFB, 0xF2, 0xF3, 0xF0, 0xF1, 0xF9};
+    static const uint8_t stores[][2] = {{0xD9, 2}, {0xDD, 3}, {0xDB, 7}, {0xDF, 2},
+                                        {0xDB, 3}, {0xDF, 7}, {0xDF, 6}, {0xD9, 3}};
+    static const uint16_t pc[] = {0x000, 0x200, 0x300};
+    g->fpu = true;
+    g->avoid = 1u << 0;
+    g->in->eflags = (g->in->eflags & ~0x8D5u) | (rnd(g) & 0x8D5);
+    if (below(g, 3) == 0) {
+        uint16_t cw = (uint16_t)(0x007F | pc[below(g, 3)] | below(g, 4) << 10);
+        memcpy(g->in->data + 0x40, &cw, 2);
+        emit_abs(g, 0xD9, 5, 0x40);
+    }
+    unsigned nload = 2 + below(g, 2);
+    for (unsigned i = 0; i < nload; i++) {
+        if (below(g, 5) == 0) {
+            emit(g, 0xD9);
+            emit(g, consts[below(g, sizeof consts)]);
+            continue;
+        }
+        unsigned k = below(g, 5);
+        x87_value(g, 16 * i, k);
+        emit_abs(g, loads[k][0], loads[k][1], 16 * i);
+    }
+    unsigned n = 1 + below(g, 3);
+    for (unsigned i = 0; i < n; i++) {
+        unsigned k = trans ? 0 : below(g, 5);
+        if (trans) {
+            emit(g, 0xD9);
+            emit(g, tops[below(g, sizeof tops)]);
+        } else if (k <= 1) {
+            unsigned j = below(g, sizeof ops / sizeof ops[0]);
+            emit(g, ops[j][0]);
+            emit(g, ops[j][1]);
+        } else if (k == 2) { /* FCMOVcc st0, st1 */
+            emit(g, below(g, 2) ? 0xDA : 0xDB);
+            emit(g, (uint8_t)(0xC1 + 8 * below(g, 4)));
+        } else if (k == 3) { /* FIADD/FIMUL/FICOM/FISUB/FIDIV... m32 or m16 */
+            x87_value(g, 0x60, 3);
+            emit_abs(g, below(g, 2) ? 0xDA : 0xDE, below(g, 8), 0x60);
+        } else { /* FCOMI/FUCOMI st, st(i) */
+            emit(g, 0xDB);
+            emit(g, (uint8_t)((below(g, 2) ? 0xE8 : 0xF0) + below(g, 3)));
+        }
+    }
+    unsigned ns = 1 + below(g, 3);
+    for (unsigned i = 0; i < ns; i++) {
+        unsigned j = below(g, sizeof stores / sizeof stores[0]);
+        emit_abs(g, stores[j][0], stores[j][1], 0x100 + 16 * i);
+    }
+    emit(g, 0xDF);
+    emit(g, 0xE0);
+}
+
+/* FNSTENV, FNSAVE and FXSAVE images after some x87 work (FLDENV/FRSTOR/FXRSTOR round trips).
+ * The CS/DS selectors differ between the host process and the core and are not compared;
+ * AMD's FXSAVE leaves FOP/FIP/FDP out unless an exception is pending, so those too. */
+static void gen_x87env(struct gen *g, int arg)
+{
+    unsigned k = below(g, 3);
+    g->fpu = true;
+    g->avoid = 1u << 0;
+    for (unsigned i = 0; i < 2; i++) {
+        x87_value(g, 16 * i, below(g, 3));
+        emit_abs(g, i ? 0xDD : 0xDB, i ? 0 : 5, 16 * i);
+    }
+    if (below(g, 2)) {
+        emit(g, 0xDE);
+        emit(g, (uint8_t)(0xC1 + 8 * below(g, 8)));
+    }
+    if (k == 0) {
+        emit_abs(g, 0xD9, 6, 0x200); /* fnstenv */
+        g->ignore[0].off = 0x200 + 16, g->ignore[0].len = 2;
+        g->ignore[1].off = 0x200 + 24, g->ignore[1].len = 2;
+        emit_abs(g, 0xD9, 4, 0x200); /* fldenv */
+    } else if (k == 1) {
+        emit_abs(g, 0xDD, 6, 0x200); /* fnsave */
+        g->ignore[0].off = 0x200 + 16, g->ignore[0].len = 2;
+        g->ignore[1].off = 0x200 + 24, g->ignore[1].len = 2;
+        emit_abs(g, 0xDD, 4, 0x200); /* frstor */
+    } else {
+        emit(g, 0x0F);
+        emit_abs(g, 0xAE, 0, 0x400); /* fxsave */
+        g->ignore[0].off = 0x400 + 6, g->ignore[0].len = 10;   /* FOP FIP FCS */
+        g->ignore[1].off = 0x400 + 16, g->ignore[1].len = 6;   /* FDP FDS */
+        g->ignore[2].off = 0x400 + 28, g->ignore[2].len = 4;   /* MXCSR_MASK */
+        g->ignore[3].off = 0x400 + 160, g->ignore[3].len = 352; /* XMM registers, reserved */
+        emit(g, 0x0F);
+        emit_abs(g, 0xAE, 1, 0x400); /* fxrstor */
+    }
+    emit_abs(g, 0xDB, 7, 0x100);
+    emit(g, 0xDF);
+    emit(g, 0xE0);
+    (void)arg;
+}
+
 /* MMX: loads, the P6 MMX arithmetic/logic/compare/pack/unpack/shift set, stores, EMMS. */
 static void gen_mmx(struct gen *g, int arg)
 {
@@ -906,7 +1050,8 @@ const struct cd_group cd_groups[] = {
     {"mov", gen_mov, 0, 2000},       {"lea", gen_lea, 0, 3000},
     {"bcd", gen_bcd, 0, 3000},       {"string", gen_string, 0, 4000},
     {"stack", gen_stack, 0, 3000},   {"x87", gen_x87, 0, 3000},
-    {"mmx", gen_mmx, 0, 3000},
+    {"mmx", gen_mmx, 0, 3000},       {"x87b", gen_x87b, 0, 4000},
+    {"x87trans", gen_x87b, 1, 2000}, {"x87env", gen_x87env, 0, 2000},
 };
 const int cd_ngroups = (int)(sizeof cd_groups / sizeof cd_groups[0]);
 

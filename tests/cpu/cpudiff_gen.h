@@ -21,7 +21,7 @@ struct gen {
     bool undef_result;   /* the destination itself is undefined (BSF of 0, SHLD > width) */
     bool fpu;            /* compare FCW/FSW */
     uint32_t expect;     /* vectors the case may raise on purpose besides #DE and #UD (bit per vector) */
-    uint32_t ignore_off, ignore_len; /* window bytes not compared (FCS/FDS selectors in images) */
+    struct { uint16_t off, len; } ignore[6]; /* window bytes not compared (selectors in FPU images) */
 };
 
 struct cd_group {
