@@ -47,6 +47,8 @@ __asm__(".text\n"
         "  pushl %ebp\n  pushl %ebx\n  pushl %esi\n  pushl %edi\n"
         "  movl %esp, " S(CD_CTL) "+40\n"
         "  fninit\n"
+        "  .rept 8\n  fldz\n  .endr\n" /* empty registers hold +0, as in the core's set state */
+        "  fninit\n"
         "  movl $" S(CD_CTL) ", %esp\n"
         "  popal\n"
         "  popfl\n"
