@@ -141,6 +141,11 @@ TEST(modes)
     run_rom("modes");
 }
 
+TEST(descriptors)
+{
+    run_rom("descriptors");
+}
+
 TEST(exceptions)
 {
     run_rom("exceptions");
