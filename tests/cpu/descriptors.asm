@@ -61,6 +61,7 @@ pm:     call build_idt
         lar ebx, eax
         SHOWZF
         mov eax, ebx
+        and eax, 0xFFF0FFFF             ; bits 19:16 are undefined (SDM)
         call hex32
         mov ax, LSEL_DATA
         lar ebx, eax
@@ -68,6 +69,7 @@ pm:     call build_idt
         out DEBUGCON, al
         SHOWZF
         mov eax, ebx
+        and eax, 0xFFF0FFFF
         call hex32
         mov ax, 0x1F8                   ; beyond the GDT limit
         lar ebx, eax
