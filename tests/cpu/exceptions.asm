@@ -2,6 +2,7 @@
 ; their vectors and error codes: #UD #DE #BP #OF #BR, #GP on a limit
 ; violation, #NP and #SS on not-present segments, #PF (not present, write to
 ; a read-only page with CR0.WP) with CR2 and the error code.
+; qemu-differs: 1 line(s) of expected/exceptions.txt hold the hardware answer (see below)
 %include "rom.inc"
 
 start:

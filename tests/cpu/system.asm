@@ -5,6 +5,7 @@
 ; a hardware task switch through a task gate and a far CALL to a TSS
 ; (back link, NT, busy bits), SYSENTER/SYSEXIT, CPUID feature bits and
 ; RDMSR/WRMSR (#GP on an unknown MSR).
+; qemu-differs: 1 line(s) of expected/system.txt hold the hardware answer (see below)
 %include "rom.inc"
 
 %define USTACK 0x5000
