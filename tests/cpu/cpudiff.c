@@ -440,7 +440,8 @@ struct known {
 };
 
 static const struct known known[] = {
-    {"add eax,ebx carries to zero", {0x01, 0xD8}, 2, 0xFFFFFFFFu, 1, 0, 0, 0, -1, 0, 0x257, 0, 0, 0},
+    {"add eax,ebx carries to zero", {0x01, 0xD8}, 2, 0xFFFFFFFFu, 1, 0, 0, 0, -1, 0, 0x257, 0, 0,
+     0},
     {"div by zero is #DE", {0xF7, 0xF3}, 2, 5, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0},
     {"ud2 is #UD", {0x0F, 0x0B}, 2, 7, 0, 0, 0, 0, 6, 7, 0, 0, 0, 0},
     {"push eax", {0x50}, 1, 0x11223344u, 0, 0, 0, 0, -1, 0x11223344u, 0x202, 0, 0xBFC, 0x11223344u},

@@ -809,7 +809,8 @@ static void gen_stack(struct gen *g, int arg)
 /* x87: loads, arithmetic, compares, integer conversions and stores of the results. */
 static void gen_x87(struct gen *g, int arg)
 {
-    static const uint8_t ops[] = {0xC0, 0xC8, 0xE0, 0xE8, 0xF0, 0xF8}; /* fadd fmul fsub fsubr fdiv fdivr st0,st1 */
+    /* fadd fmul fsub fsubr fdiv fdivr st0, st(i) */
+    static const uint8_t ops[] = {0xC0, 0xC8, 0xE0, 0xE8, 0xF0, 0xF8};
     static const uint8_t one[][2] = {{0xD9, 0xE0}, {0xD9, 0xE1}, {0xD9, 0xFA}, {0xD9, 0xFC},
                                      {0xD9, 0xF8}, {0xD9, 0xFD}, {0xD9, 0xF4}, {0xD9, 0xC9},
                                      {0xD9, 0xE5}, {0xDF, 0xE0}};
@@ -1023,7 +1024,9 @@ static void gen_mmx(struct gen *g, int arg)
             emit_modrm(g, 3, sub[below(g, 3)], below(g, 2));
             emit(g, (uint8_t)below(g, 70));
         } else if (k == 1) { /* movd mm <-> r32 */
-            emit(g, 0x0F); emit(g, below(g, 2) ? 0x6E : 0x7E); emit_modrm(g, 3, below(g, 2), pick_reg(g, 32));
+            emit(g, 0x0F);
+            emit(g, below(g, 2) ? 0x6E : 0x7E);
+            emit_modrm(g, 3, below(g, 2), pick_reg(g, 32));
         } else {
             emit(g, 0x0F); emit(g, ops[below(g, sizeof ops)]);
             if (k == 2)

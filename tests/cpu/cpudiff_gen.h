@@ -20,8 +20,10 @@ struct gen {
     uint32_t undef;      /* EFLAGS bits the SDM leaves undefined for this case */
     bool undef_result;   /* the destination itself is undefined (BSF of 0, SHLD > width) */
     bool fpu;            /* compare FCW/FSW */
-    uint32_t expect;     /* vectors the case may raise on purpose besides #DE and #UD (bit per vector) */
-    struct { uint16_t off, len; } ignore[6]; /* window bytes not compared (selectors in FPU images) */
+    uint32_t expect;     /* vectors raised on purpose besides #DE and #UD (bit per vector) */
+    struct {
+        uint16_t off, len;
+    } ignore[6];         /* window bytes not compared (selectors in FPU images) */
 };
 
 struct cd_group {
