@@ -2,10 +2,11 @@
  * The differential CPU test driver: generates the cases of every opcode
  * group (cpudiff_gen.c), runs each on the host CPU through the 32-bit runner
  * (runner32, a child process fed over pipes) and on the software core
- * (32-bit flat protected mode at CPL 0, the same addresses mapped as RAM, a
- * HLT after the code; faults go through an IDT whose gates lead to one HLT
- * per vector), and compares GPRs, EFLAGS, the fault vector, EIP and error
- * code, FCW/FSW for x87/MMX cases and the memory window.
+ * (32-bit flat protected mode at CPL 3 with the host process's selectors, the
+ * same addresses mapped as RAM, a HLT after the code whose #GP marks the end;
+ * faults go through an IDT and a TSS stack switch to one HLT per vector), and
+ * compares GPRs, EFLAGS, selectors, the fault vector, EIP and error code,
+ * FCW/FSW for x87/MMX cases and the memory window.
  *
  *   cpudiff RUNNER [--seed N] [--group NAME] [--case N] [--scale PERCENT]
  *
@@ -27,7 +28,12 @@
 
 #define CTL_GDT 0x000u
 #define CTL_IDT 0x100u
+#define CTL_TSS 0x300u
 #define CTL_STUB 0x400u
+#define CTL_STACK 0xFF0u   /* ring-0 stack top (TSS ESP0) */
+#define SEL_KCODE 0x08
+#define SEL_KDATA 0x10
+#define SEL_TSS 0x30
 #define NVEC 32
 
 struct runner {
@@ -97,11 +103,35 @@ static void put_desc(uint8_t *p, uint8_t access)
     p[5] = access;
 }
 
-static void put_gate(uint8_t *p, uint32_t off)
+static void put_gate(uint8_t *p, uint32_t off, uint8_t access)
 {
-    uint8_t g[8] = {(uint8_t)off, (uint8_t)(off >> 8), 0x08, 0, 0, 0x8E, (uint8_t)(off >> 16),
-                    (uint8_t)(off >> 24)};
+    uint8_t g[8] = {(uint8_t)off, (uint8_t)(off >> 8), SEL_KCODE, 0, 0, access,
+                    (uint8_t)(off >> 16), (uint8_t)(off >> 24)};
     memcpy(p, g, 8);
+}
+
+/* GDT like Linux's for the selectors a 32-bit process sees, a TSS for the ring-0 stack,
+ * an IDT whose gates (DPL 3 for INT3 and INTO, as Linux) lead to one HLT per vector. */
+static void core_tables(struct core *k)
+{
+    uint8_t *gdt = k->ctl + CTL_GDT;
+    put_desc(gdt + SEL_KCODE, 0x9B);
+    put_desc(gdt + SEL_KDATA, 0x93);
+    put_desc(gdt + (CD_SEL_CODE & ~7), 0xFB);
+    put_desc(gdt + (CD_SEL_DATA & ~7), 0xF3);
+    put_desc(gdt + (CD_SEL_TLS & ~7), 0xF3);
+    uint32_t tss = CD_CTL + CTL_TSS;
+    uint8_t td[8] = {0x67, 0, (uint8_t)tss, (uint8_t)(tss >> 8), (uint8_t)(tss >> 16), 0x8B, 0,
+                     (uint8_t)(tss >> 24)};
+    memcpy(gdt + SEL_TSS, td, 8);
+    uint32_t esp0 = CD_CTL + CTL_STACK, ss0 = SEL_KDATA, iomap = 0x68u << 16;
+    memcpy(k->ctl + CTL_TSS + 4, &esp0, 4);
+    memcpy(k->ctl + CTL_TSS + 8, &ss0, 4);
+    memcpy(k->ctl + CTL_TSS + 0x64, &iomap, 4);
+    for (unsigned v = 0; v < NVEC; v++) {
+        put_gate(k->ctl + CTL_IDT + 8 * v, CD_CTL + CTL_STUB + v, v == 3 || v == 4 ? 0xEE : 0x8E);
+        k->ctl[CTL_STUB + v] = 0xF4;
+    }
 }
 
 static int core_new(struct core *k, char *why, size_t n)
@@ -126,22 +156,19 @@ static int core_new(struct core *k, char *why, size_t n)
         snprintf(why, n, "%s", err.msg);
         return -1;
     }
-    put_desc(k->ctl + CTL_GDT + 8, 0x9B);
-    put_desc(k->ctl + CTL_GDT + 16, 0x93);
-    for (unsigned v = 0; v < NVEC; v++) {
-        put_gate(k->ctl + CTL_IDT + 8 * v, CD_CTL + CTL_STUB + v);
-        k->ctl[CTL_STUB + v] = 0xF4;
-    }
+    core_tables(k);
     struct cpu_state *s = &k->base;
     cpu_get_state(k->cpu, s);
     s->cr0 = 0x33; /* PE MP ET NE */
     s->cr4 = 0;
-    s->seg[SEG_CS] = (struct cpu_segment){0x08, 0xC09B, 0xFFFFFFFFu, 0};
-    for (int i = SEG_ES; i <= SEG_GS; i++)
-        if (i != SEG_CS)
-            s->seg[i] = (struct cpu_segment){0x10, 0xC093, 0xFFFFFFFFu, 0};
-    s->gdt = (struct cpu_dtable){CD_CTL + CTL_GDT, 23};
+    s->seg[SEG_CS] = (struct cpu_segment){CD_SEL_CODE, 0xC0FB, 0xFFFFFFFFu, 0};
+    s->seg[SEG_SS] = (struct cpu_segment){CD_SEL_DATA, 0xC0F3, 0xFFFFFFFFu, 0};
+    s->seg[SEG_DS] = s->seg[SEG_ES] = s->seg[SEG_SS];
+    s->seg[SEG_FS] = (struct cpu_segment){0, 0, 0, 0};
+    s->seg[SEG_GS] = (struct cpu_segment){CD_SEL_TLS, 0xC0F3, 0xFFFFFFFFu, 0};
+    s->gdt = (struct cpu_dtable){CD_CTL + CTL_GDT, 0x7F};
     s->idt = (struct cpu_dtable){CD_CTL + CTL_IDT, 8 * NVEC - 1};
+    s->tr = (struct cpu_segment){SEL_TSS, 0x8B, 0x67, CD_CTL + CTL_TSS};
     memset(&s->fpu, 0, sizeof s->fpu);
     s->fpu.fcw = 0x037F;
     s->fpu.mxcsr = 0x1F80;
@@ -163,23 +190,32 @@ static bool has_err_code(int v)
     return v == 8 || (v >= 10 && v <= 14) || v == 17;
 }
 
-/* The fault frame the core pushed: vector v, frame at ESP. */
-static void core_fault(struct core *k, const struct cpu_state *st, int v, struct cd_out *out)
+/* The frame on the ring-0 stack after vector v: [error code] EIP CS EFLAGS ESP SS. */
+static void core_fault(struct core *k, const struct cpu_state *st, int v, const struct cd_in *in,
+                       struct cd_out *out)
 {
-    uint32_t esp = (uint32_t)st->gpr[GPR_SP], f[4] = {0};
+    uint32_t esp = (uint32_t)st->gpr[GPR_SP], f[6] = {0};
     for (int i = 0; i < 8; i++)
         out->gpr[i] = (uint32_t)st->gpr[i];
-    out->vector = v;
-    if (esp < CD_WIN || esp > CD_WIN + CD_WIN_SIZE - 16) {
-        out->vector = -3; /* frame outside the window */
+    for (int i = 0; i < 6; i++)
+        out->seg[i] = st->seg[i].selector;
+    if (esp < CD_CTL + 0x800 || esp > CD_CTL + CTL_STACK - 20) {
+        out->vector = -3; /* the frame is not where the TSS put the ring-0 stack */
         return;
     }
-    memcpy(f, k->win + (esp - CD_WIN), 16);
+    memcpy(f, k->ctl + (esp - CD_CTL), 24);
     int e = has_err_code(v);
+    out->vector = v;
     out->err = e ? f[0] : 0;
     out->eip = f[e];
+    out->seg[SEG_CS] = (uint16_t)f[e + 1];
     out->eflags = f[e + 2];
-    out->gpr[GPR_SP] = esp + 12 + 4 * (uint32_t)e;
+    out->gpr[GPR_SP] = f[e + 3];
+    out->seg[SEG_SS] = (uint16_t)f[e + 4];
+    if (v == 13 && out->err == 0 && out->eip == CD_CODE + in->code_len) {
+        out->vector = -1; /* the HLT after the code: the normal end */
+        out->err = 0;
+    }
 }
 
 static void core_run(struct core *k, const struct cd_in *in, struct cd_out *out)
@@ -203,16 +239,10 @@ static void core_run(struct core *k, const struct cd_in *in, struct cd_out *out)
         out->vector = -2; /* did not stop */
         out->eip = eip;
         out->err = e;
-    } else if (eip == CD_CODE + in->code_len + 1) {
-        for (int i = 0; i < 8; i++)
-            out->gpr[i] = (uint32_t)st.gpr[i];
-        out->eflags = (uint32_t)st.rflags;
-        out->eip = eip - 1;
-        out->vector = -1;
     } else if (eip >= stub && eip < stub + NVEC) {
-        core_fault(k, &st, (int)(eip - stub), out);
+        core_fault(k, &st, (int)(eip - stub), in, out);
     } else {
-        out->vector = -4; /* halted somewhere else */
+        out->vector = -4; /* halted somewhere else (HLT ran at CPL 0?) */
         out->eip = eip;
     }
     out->fcw = st.fpu.fcw;
@@ -239,7 +269,7 @@ static void app(char *buf, size_t n, const char *fmt, ...)
 static const char *vector_text(int v, char *b, size_t n)
 {
     static const char *const special[] = {"", "ran to the end", "did not stop",
-                                          "fault frame outside the window", "halted elsewhere"};
+                                          "fault frame not on the ring-0 stack", "halted elsewhere"};
     if (v < 0 && v >= -4)
         return special[-v];
     snprintf(b, n, "vector %d", v);
@@ -282,13 +312,12 @@ static void compare(const struct gen *g, const struct cd_out *h, const struct cd
             c->eflags, d & g->undef);
     if (g->fpu && (h->fcw != c->fcw || h->fsw != c->fsw))
         app(main, n, " fcw/fsw: host %04x/%04x core %04x/%04x;", h->fcw, h->fsw, c->fcw, c->fsw);
-    uint32_t skip_lo = 0, skip_hi = 0;
-    if (h->vector >= 0) { /* the core's exception frame below the faulting ESP */
-        skip_hi = h->gpr[GPR_SP] - CD_WIN;
-        skip_lo = skip_hi - 16;
-    }
+    static const char *const seg_name[6] = {"es", "cs", "ss", "ds", "fs", "gs"};
+    for (int i = 0; i < 6; i++)
+        if (h->seg[i] != c->seg[i])
+            app(main, n, " %s: host %04x core %04x;", seg_name[i], h->seg[i], c->seg[i]);
     for (uint32_t i = 0; i < CD_WIN_SIZE; i++)
-        if (h->mem[i] != c->mem[i] && !(i >= skip_lo && i < skip_hi) && !ignored(g, i)) {
+        if (h->mem[i] != c->mem[i] && !ignored(g, i)) {
             app(g->undef_result ? undef : main, n, " memory at %08x: host %02x core %02x;",
                 CD_WIN + i, h->mem[i], c->mem[i]);
             break;
@@ -321,8 +350,9 @@ static void dump_out(const char *who, const struct cd_out *o, const struct cd_in
     char b[40];
     uint8_t init[CD_WIN_SIZE];
     cd_fill(in, init);
-    printf("%s: %s eip=%08x err=%x eflags=%08x fcw=%04x fsw=%04x\n ", who,
-           vector_text(o->vector, b, 40), o->eip, o->err, o->eflags, o->fcw, o->fsw);
+    printf("%s: %s eip=%08x err=%x eflags=%08x fcw=%04x fsw=%04x es/cs/ss/ds/fs/gs=%x/%x/%x/%x/%x/%x"
+           "\n ", who, vector_text(o->vector, b, 40), o->eip, o->err, o->eflags, o->fcw, o->fsw,
+           o->seg[0], o->seg[1], o->seg[2], o->seg[3], o->seg[4], o->seg[5]);
     for (int i = 0; i < 8; i++)
         printf(" %s=%08x", gpr_name[i], o->gpr[i]);
     printf("\n  memory written:");

@@ -4,9 +4,11 @@
  * the software core). A case is a short instruction sequence placed at
  * CD_CODE, the eight GPRs and EFLAGS to start from, and a 4 KiB memory
  * window at CD_WIN (data in the lower half, the stack in the upper half).
- * Both sides run it in a 32-bit flat address space at the same addresses
- * and report the GPRs, EFLAGS, where execution stopped (the end of the code
- * or the fault vector, EIP and error code), FCW/FSW and the window.
+ * Both sides run it at CPL 3 in a 32-bit flat address space at the same
+ * addresses, with the selectors of a 32-bit Linux process (CS 0x23, DS ES SS
+ * 0x2B, FS 0, GS 0x63), and report the GPRs, EFLAGS, the selectors, where
+ * execution stopped (the end of the code or the fault vector, EIP and error
+ * code), FCW/FSW and the window.
  */
 #ifndef VMPLAY_TESTS_CPUDIFF_H
 #define VMPLAY_TESTS_CPUDIFF_H
@@ -18,7 +20,10 @@
 #define CD_WIN_SIZE 0x1000u
 #define CD_STACK (CD_WIN + 0xC00u) /* initial ESP for stack groups */
 #define CD_CODE 0x30100000u  /* the case's code (the runner appends its epilogue) */
-#define CD_CTL 0x30200000u   /* runner control page / core GDT, IDT and fault stubs */
+#define CD_CTL 0x30200000u   /* runner control page / core GDT, IDT, TSS and fault stubs */
+#define CD_SEL_CODE 0x23     /* the selectors of a 32-bit process on x86-64 Linux */
+#define CD_SEL_DATA 0x2B
+#define CD_SEL_TLS 0x63
 #define CD_CODE_MAX 240
 #define CD_DATA_INIT 512     /* bytes at CD_WIN the case sets explicitly */
 
@@ -42,6 +47,7 @@ struct cd_out {
     int32_t vector;  /* -1: no fault; else the exception vector */
     uint32_t err;    /* error code of the fault (0 when it has none) */
     uint16_t fcw, fsw;
+    uint16_t seg[6]; /* ES CS SS DS FS GS selectors */
     uint8_t mem[CD_WIN_SIZE];
 };
 

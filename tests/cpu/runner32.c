@@ -32,6 +32,7 @@ struct ctl {
     uint32_t out_eflags;  /* 84 */
     uint16_t fcw, fsw;    /* 88, 90 */
     uint32_t code;        /* 92: CD_CODE, for the indirect jump */
+    uint16_t out_seg[6];  /* 96: ES CS SS DS FS GS */
     struct cd_out *out;
     sigjmp_buf jb;
 };
@@ -65,26 +66,41 @@ static void put32(uint8_t *p, uint32_t v)
     memcpy(p, &v, 4);
 }
 
-/* The epilogue after the case's code; returns its length. */
+/* The epilogue after the case's code; returns its length. Only SS is sure to be
+ * valid (the case may have loaded DS, ES, FS, GS), so it stores through SS and
+ * reloads the others before touching memory through DS. */
 static size_t epilogue(uint8_t *p)
 {
     size_t n = 0;
-    p[n++] = 0x89, p[n++] = 0x25, put32(p + n, CD_CTL + 48), n += 4; /* mov [out_esp], esp */
-    p[n++] = 0xBC, put32(p + n, CD_CTL + 88), n += 4;                /* mov esp, &out_eflags+4 */
-    p[n++] = 0x9C;                                                   /* pushfd */
-    p[n++] = 0x60;                                                   /* pushad */
+    p[n++] = 0x36, p[n++] = 0x89, p[n++] = 0x25, put32(p + n, CD_CTL + 48), n += 4; /* [out_esp] */
+    p[n++] = 0xBC, put32(p + n, CD_CTL + 88), n += 4; /* mov esp, &out_eflags+4 */
+    p[n++] = 0x9C;                                    /* pushfd */
+    p[n++] = 0x60;                                    /* pushad */
+    for (unsigned sr = 0; sr < 6; sr++) {             /* mov ss:[out_seg+2*sr], sreg */
+        p[n++] = 0x36, p[n++] = 0x8C, p[n++] = (uint8_t)(sr << 3 | 5);
+        put32(p + n, CD_CTL + 96 + 2 * sr), n += 4;
+    }
+    p[n++] = 0x36, p[n++] = 0x8B, p[n++] = 0x25, put32(p + n, CD_CTL + 40), n += 4; /* host esp */
+    static const uint8_t reload[] = {0x6A, CD_SEL_DATA, 0x1F, 0x6A, CD_SEL_DATA, 0x07, 0x6A, 0,
+                                     0x0F, 0xA1, 0x6A, CD_SEL_TLS, 0x0F, 0xA9};
+    memcpy(p + n, reload, sizeof reload); /* ds es fs gs */
+    n += sizeof reload;
     p[n++] = 0xDD, p[n++] = 0x3D, put32(p + n, CD_CTL + 90), n += 4; /* fnstsw [fsw] */
     p[n++] = 0xD9, p[n++] = 0x3D, put32(p + n, CD_CTL + 88), n += 4; /* fnstcw [fcw] */
-    p[n++] = 0x8B, p[n++] = 0x25, put32(p + n, CD_CTL + 40), n += 4; /* mov esp, [host_esp] */
     p[n++] = 0xFF, p[n++] = 0x25, put32(p + n, CD_CTL + 44), n += 4; /* jmp [back] */
     return n;
 }
 
 static void on_fault(int sig, siginfo_t *si, void *uc_)
 {
+    /* the case may have left FS/GS anywhere; libc needs its TLS selector back first */
+    __asm__ volatile("movw %w0, %%gs\n\tmovw %w1, %%fs" : : "r"(CD_SEL_TLS), "r"(0));
     struct ctl *c = (struct ctl *)(uintptr_t)CD_CTL;
     ucontext_t *uc = uc_;
     greg_t *g = uc->uc_mcontext.gregs;
+    static const int sregs[6] = {REG_ES, REG_CS, REG_SS, REG_DS, REG_FS, REG_GS};
+    for (int i = 0; i < 6; i++)
+        c->out->seg[i] = (uint16_t)g[sregs[i]];
     static const int order[8] = {REG_EAX, REG_ECX, REG_EDX, REG_EBX,
                                  REG_UESP, REG_EBP, REG_ESI, REG_EDI};
     for (int i = 0; i < 8; i++)
@@ -154,6 +170,7 @@ static void run_case(const struct cd_in *in, struct cd_out *out)
         out->vector = -1;
         out->fcw = c->fcw;
         out->fsw = c->fsw;
+        memcpy(out->seg, c->out_seg, sizeof out->seg);
     }
     out->eflags &= ~0x10000u; /* RF, set in a fault's saved context */
     memcpy(out->mem, (void *)(uintptr_t)CD_WIN, CD_WIN_SIZE);
@@ -161,6 +178,12 @@ static void run_case(const struct cd_in *in, struct cd_out *out)
 
 int main(void)
 {
+    uint16_t ds, gs;
+    __asm__("movw %%ds, %0\n\tmovw %%gs, %1" : "=r"(ds), "=r"(gs));
+    if (ds != CD_SEL_DATA || gs != CD_SEL_TLS) {
+        fprintf(stderr, "runner32: selectors ds=%x gs=%x, not those of x86-64 Linux\n", ds, gs);
+        return 3;
+    }
     if (setup() < 0)
         return 1;
     static struct cd_in in;
