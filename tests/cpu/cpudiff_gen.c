@@ -775,7 +775,8 @@ static void stack_op(struct gen *g, bool last, bool *bp_ok)
             break;
         }
         emit(g, 0x68);
-        emit_imm(g, o16 ? 16 : 32, 0x202u | (rnd(g) & (0x8D5u | 0x400u | 0x200000u)));
+        /* IF and IOPL too: ignored by POPF at CPL 3 with IOPL 0 */
+        emit_imm(g, o16 ? 16 : 32, 0x002u | (rnd(g) & (0x8D5u | 0x400u | 0x3200u | 0x200000u)));
         if (o16)
             emit(g, 0x66);
         emit(g, 0x9D);
@@ -854,6 +855,126 @@ static void gen_x87(struct gen *g, int arg)
     static const uint8_t store[][2] = {{0xDD, 3}, {0xDB, 3}, {0xDF, 7}, {0xDF, 3}};
     emit(g, store[st][0]); emit_modrm(g, 0, store[st][1], 5); emit32(g, CD_WIN + 0x110);
     emit(g, 0xDF); emit(g, 0xE0); /* fnstsw ax */
+    (void)arg;
+}
+
+/* A selector to load: null, the process's own, other RPLs, kernel and absent ones.
+ * Never the TLS selector for SS: its base is the host thread's, flat in the core. */
+static uint16_t selector(struct gen *g, bool ss)
+{
+    static const uint16_t sel[] = {0, CD_SEL_DATA, CD_SEL_DATA, CD_SEL_CODE, CD_SEL_DATA & ~3,
+                                   CD_SEL_DATA - 1, CD_SEL_DATA - 2, 0x10, 0x18, 0x20, 0x04,
+                                   CD_SEL_TLS, 0x03};
+    uint16_t v = sel[below(g, sizeof sel / sizeof sel[0])];
+    return ss && v == CD_SEL_TLS ? CD_SEL_DATA : v;
+}
+
+/* Segment registers: MOV from and to them, PUSH/POP, LDS LES LFS LGS LSS, with valid,
+ * null, privileged and absent selectors (#GP with the selector as error code, #UD for CS). */
+static void gen_seg(struct gen *g, int arg)
+{
+    static const uint8_t push[] = {0x06, 0x0E, 0x16, 0x1E, 0xA0, 0xA8};
+    static const uint8_t pop[] = {0x07, 0, 0x17, 0x1F, 0xA1, 0xA9};
+    static const uint8_t lxs[] = {0xC4, 0xC5, 0xB2, 0xB4, 0xB5};
+    unsigned k = below(g, 5), sr = below(g, 6);
+    bool o16 = below(g, 3) == 0;
+    g->expect = 1u << 13;
+    if (k == 0) { /* MOV r/m16, Sreg */
+        if (o16)
+            emit(g, 0x66);
+        emit(g, 0x8C);
+        rm_operand(g, sr, 16, below(g, 2));
+    } else if (k == 1) { /* PUSH Sreg: a 32-bit push may write 16 or 32 bits (SDM) */
+        if (o16)
+            emit(g, 0x66);
+        else
+            g->undef_result = true;
+        if (sr >= 4)
+            emit(g, 0x0F);
+        emit(g, push[sr]);
+    } else if (k == 2) { /* PUSH imm; POP Sreg */
+        sr = sr == 1 ? 3 : sr;
+        if (o16)
+            emit(g, 0x66);
+        emit(g, 0x68);
+        emit_imm(g, o16 ? 16 : 32, selector(g, sr == 2) | (o16 ? 0 : rnd(g) & 0xFFFF0000u));
+        if (o16)
+            emit(g, 0x66);
+        if (sr >= 4)
+            emit(g, 0x0F);
+        emit(g, pop[sr]);
+    } else if (k == 3) { /* MOV Sreg, r/m16 (CS: #UD) */
+        unsigned r = pick_reg(g, 16);
+        g->in->gpr[r] = (g->in->gpr[r] & 0xFFFF0000u) | selector(g, sr == 2);
+        emit(g, 0x8E);
+        emit_modrm(g, 3, sr, r);
+    } else { /* LxS r, m16:32 or m16:16 */
+        unsigned j = below(g, 5), sz = o16 ? 2 : 4;
+        uint32_t off = below(g, CD_DATA_INIT - 8);
+        uint16_t sel = selector(g, j == 2);
+        memcpy(g->in->data + off + sz, &sel, 2);
+        if (o16)
+            emit(g, 0x66);
+        if (j >= 2)
+            emit(g, 0x0F);
+        emit(g, lxs[j]);
+        mem_operand(g, pick_reg(g, o16 ? 16 : 32), off);
+    }
+    (void)arg;
+}
+
+/* What a CPL-3 program may and may not do: IOPL-sensitive and privileged instructions
+ * (#GP), INT n through DPL-0 gates, far CALL/JMP/RET and IRET within ring 3. */
+static void gen_priv(struct gen *g, int arg)
+{
+    static const uint8_t gp1[] = {0xFA, 0xFB, 0xEC, 0xED, 0xEE, 0xEF, 0x6C, 0x6D, 0x6E, 0x6F};
+    static const uint8_t gp2[][3] = {{0x0F, 0x06, 0}, {0x0F, 0x08, 0}, {0x0F, 0x09, 0},
+                                     {0x0F, 0x30, 0}, {0x0F, 0x32, 0}, {0x0F, 0x20, 0xC0},
+                                     {0x0F, 0x22, 0xD8}, {0x0F, 0x21, 0xF8}, {0x0F, 0x00, 0xD0},
+                                     {0x0F, 0x00, 0xD8}, {0x0F, 0x01, 0xF0}};
+    unsigned k = below(g, 6);
+    g->expect = 1u << 13;
+    g->in->gpr[7] = CD_WIN + 0x100;
+    g->in->gpr[6] = CD_WIN + 0x180;
+    if (k == 0) {
+        uint8_t op = gp1[below(g, sizeof gp1)];
+        emit(g, op);
+        if (op == 0xE4 || op == 0xE6)
+            emit(g, (uint8_t)rnd(g));
+    } else if (k == 1) {
+        unsigned j = below(g, sizeof gp2 / sizeof gp2[0]);
+        emit(g, gp2[j][0]);
+        emit(g, gp2[j][1]);
+        if (gp2[j][2])
+            emit(g, gp2[j][2]);
+    } else if (k == 2) { /* INT n through a DPL-0 gate: #GP(n*8+2) */
+        uint8_t n;
+        do
+            n = (uint8_t)below(g, 32);
+        while (n == 3 || n == 4);
+        emit(g, 0xCD);
+        emit(g, n);
+    } else if (k == 3) { /* call far 0x23:L; jmp +1; L: retf */
+        emit(g, 0x9A);
+        emit32(g, CD_CODE + g->in->code_len + 8);
+        emit16(g, below(g, 8) ? CD_SEL_CODE : selector(g, false));
+        emit(g, 0xEB);
+        emit(g, 1);
+        emit(g, 0xCB);
+    } else if (k == 4) { /* jmp far 0x23:next */
+        emit(g, 0xEA);
+        emit32(g, CD_CODE + g->in->code_len + 6);
+        emit16(g, below(g, 8) ? CD_SEL_CODE : selector(g, false));
+    } else { /* IRET to ring 3 with flags that may not change IF/IOPL */
+        uint32_t fl = 0x002u | (rnd(g) & (0x8D5u | 0x400u | 0x3200u));
+        emit(g, 0x68);
+        emit32(g, fl);
+        emit(g, 0x6A);
+        emit(g, CD_SEL_CODE);
+        emit(g, 0x68);
+        emit32(g, CD_CODE + g->in->code_len + 5);
+        emit(g, 0xCF);
+    }
     (void)arg;
 }
 
@@ -1050,6 +1171,7 @@ const struct cd_group cd_groups[] = {
     {"bitscan", gen_bitscan, 0, 3000}, {"cond", gen_cond, 0, 4000},
     {"xchg", gen_xchg, 0, 3000},     {"misc", gen_misc, 0, 2000},
     {"trap", gen_trap, 0, 2000},     {"prefix", gen_prefix, 0, 3000},
+    {"seg", gen_seg, 0, 3000},       {"priv", gen_priv, 0, 2000},
     {"mov", gen_mov, 0, 2000},       {"lea", gen_lea, 0, 3000},
     {"bcd", gen_bcd, 0, 3000},       {"string", gen_string, 0, 4000},
     {"stack", gen_stack, 0, 3000},   {"x87", gen_x87, 0, 3000},
