@@ -169,6 +169,7 @@ static int core_new(struct core *k, char *why, size_t n)
     s->gdt = (struct cpu_dtable){CD_CTL + CTL_GDT, 0x7F};
     s->idt = (struct cpu_dtable){CD_CTL + CTL_IDT, 8 * NVEC - 1};
     s->tr = (struct cpu_segment){SEL_TSS, 0x8B, 0x67, CD_CTL + CTL_TSS};
+    s->ldt = (struct cpu_segment){0, 0, 0, 0}; /* no LDT, as a Linux process */
     memset(&s->fpu, 0, sizeof s->fpu);
     s->fpu.fcw = 0x037F;
     s->fpu.mxcsr = 0x1F80;
