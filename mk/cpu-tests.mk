@@ -27,7 +27,8 @@ $(O)/cpu-tests/cpudiff: $(CPUDIFF_OBJ) $(LIB_OBJ)
 $(B)/cpu/roms/%.bin: tests/cpu/%.asm tests/cpu/rom.inc
 	$(call say,NASM,$@)
 	@mkdir -p $(dir $@)
-	$(Q)nasm -f bin -i tests/cpu/ -o $@ $<
+	$(Q)if command -v nasm >/dev/null; then nasm -f bin -i tests/cpu/ -o $@ $<; \
+	else echo "  SKIP    $@: nasm is not installed"; fi
 
 # The ROM unit test finds the images under $(B)/cpu/roms (order-only: not linked).
 $(O)/tests/test_cpu_roms: | $(CPU_ROMS)
