@@ -1,0 +1,49 @@
+# CPU test oracles (issue 4): the differential suite against the host CPU and
+# the system-level test ROMs.
+#   $(B)/cpu/runner32          native runner, 32-bit (gcc -m32: Debian gcc-multilib)
+#   $(O)/cpu-tests/cpudiff     driver: generates cases, runs them natively and on the core
+#   $(B)/cpu/roms/*.bin        64 KiB test ROMs from tests/cpu/*.asm (nasm)
+#   make cpu-expected          runs every ROM under QEMU TCG into $(B)/cpu/qemu/ (to review
+#                              and copy into tests/cpu/expected/); a ROM's "; qemu-args:"
+#                              line adds options (a CPU model with the feature it tests)
+
+CC32        ?= gcc
+CPU_ROM_SRC := $(sort $(wildcard tests/cpu/*.asm))
+CPU_ROMS    := $(CPU_ROM_SRC:tests/cpu/%.asm=$(B)/cpu/roms/%.bin)
+CPUDIFF_OBJ := $(O)/tests/cpu/cpudiff.o $(O)/tests/cpu/cpudiff_gen.o
+
+# Without gcc -m32 the runner is not built and the suite SKIPs visibly.
+$(B)/cpu/runner32: tests/cpu/runner32.c tests/cpu/cpudiff.h
+	$(call say,CC32,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC32) -m32 -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -fno-pie -no-pie \
+		-o $@ $< || echo "  SKIP    $@: $(CC32) -m32 failed (install gcc-multilib)"
+
+$(O)/cpu-tests/cpudiff: $(CPUDIFF_OBJ) $(LIB_OBJ)
+	$(call say,LINK,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/cpu/roms/%.bin: tests/cpu/%.asm tests/cpu/rom.inc
+	$(call say,NASM,$@)
+	@mkdir -p $(dir $@)
+	$(Q)if command -v nasm >/dev/null; then nasm -f bin -i tests/cpu/ -o $@ $<; \
+	else echo "  SKIP    $@: nasm is not installed"; fi
+
+# The ROM unit test finds the images under $(B)/cpu/roms (order-only: not linked).
+$(O)/tests/test_cpu_roms: | $(CPU_ROMS)
+
+CHECK_PREREQS += $(B)/cpu/runner32 $(O)/cpu-tests/cpudiff $(CPU_ROMS)
+
+.PHONY: cpu-expected
+cpu-expected: $(CPU_ROMS)
+	$(Q)mkdir -p $(B)/cpu/qemu
+	$(Q)for r in $(CPU_ROMS); do n=$$(basename $$r .bin); \
+		rm -f $(B)/cpu/qemu/$$n.txt; \
+		args=$$(sed -n 's/^; qemu-args: //p' tests/cpu/$$n.asm); \
+		timeout 20 qemu-system-i386 -accel tcg -M pc -m 8 $$args -bios $$r -display none \
+			-debugcon file:$(B)/cpu/qemu/$$n.txt \
+			-device isa-debug-exit,iobase=0xf4,iosize=4 -no-reboot; \
+		echo "  QEMU    $$n: exit $$?"; done
+
+-include $(CPUDIFF_OBJ:.o=.d)

@@ -1,0 +1,597 @@
+/*
+ * The differential CPU test driver: generates the cases of every opcode
+ * group (cpudiff_gen.c), runs each on the host CPU through the 32-bit runner
+ * (runner32, a child process fed over pipes) and on the software core
+ * (32-bit flat protected mode at CPL 3 with the host process's selectors, the
+ * same addresses mapped as RAM, a HLT after the code whose #GP marks the end;
+ * faults go through an IDT and a TSS stack switch to one HLT per vector), and
+ * compares GPRs, EFLAGS, selectors, the fault vector, EIP and error code,
+ * FCW/FSW for x87/MMX cases and the memory window.
+ *
+ *   cpudiff RUNNER [--seed N] [--group NAME] [--case N] [--scale PERCENT]
+ *
+ * Prints one PASS/FAIL/SKIP line per group (cpu/diff/<group>), and a second
+ * one (cpu/diff-undef/<group>) for the differences confined to flags or
+ * results the SDM leaves undefined, compared against the host all the same.
+ * --case prints both sides of one case in full.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cpu/cpu.h"
+#include "cpudiff_gen.h"
+
+#define CTL_GDT 0x000u
+#define CTL_IDT 0x100u
+#define CTL_TSS 0x300u
+#define CTL_STUB 0x400u
+#define CTL_STACK 0xFF0u   /* ring-0 stack top (TSS ESP0) */
+#define SEL_KCODE 0x08
+#define SEL_KDATA 0x10
+#define SEL_TSS 0x30
+#define NVEC 32
+
+struct runner {
+    pid_t pid;
+    FILE *to, *from;
+};
+
+struct core {
+    struct bus *bus;
+    struct clock *clock;
+    struct cpu *cpu;
+    uint8_t *win, *code, *ctl;
+    struct cpu_state base;
+};
+
+struct tally {
+    int cases, faults, bad, undef_cases, undef_bad, native_bad;
+    uint32_t undef_bits; /* flags seen differing among the undefined ones */
+    char first[1024], first_u[1024], first_n[1024];
+};
+
+/* ---- the native side ---- */
+
+static int runner_start(struct runner *r, const char *path)
+{
+    int in[2], out[2];
+    if (pipe(in) < 0 || pipe(out) < 0)
+        return -1;
+    r->pid = fork();
+    if (r->pid < 0)
+        return -1;
+    if (r->pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[1]);
+        close(out[0]);
+        execl(path, path, (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    r->to = fdopen(in[1], "wb");
+    r->from = fdopen(out[0], "rb");
+    return r->to && r->from ? 0 : -1;
+}
+
+static void runner_stop(struct runner *r)
+{
+    fclose(r->to);
+    fclose(r->from);
+    waitpid(r->pid, NULL, 0);
+}
+
+static int host_run(struct runner *r, const struct cd_in *in, struct cd_out *out)
+{
+    if (fwrite(in, sizeof *in, 1, r->to) != 1 || fflush(r->to) != 0)
+        return -1;
+    return fread(out, sizeof *out, 1, r->from) == 1 ? 0 : -1;
+}
+
+/* ---- the core ---- */
+
+static void put_desc(uint8_t *p, uint8_t access)
+{
+    static const uint8_t flat[8] = {0xFF, 0xFF, 0, 0, 0, 0, 0xCF, 0};
+    memcpy(p, flat, 8);
+    p[5] = access;
+}
+
+static void put_gate(uint8_t *p, uint32_t off, uint8_t access)
+{
+    uint8_t g[8] = {(uint8_t)off, (uint8_t)(off >> 8), SEL_KCODE, 0, 0, access,
+                    (uint8_t)(off >> 16), (uint8_t)(off >> 24)};
+    memcpy(p, g, 8);
+}
+
+/* GDT like Linux's for the selectors a 32-bit process sees, a TSS for the ring-0 stack,
+ * an IDT whose gates (DPL 3 for INT3 and INTO, as Linux) lead to one HLT per vector. */
+static void core_tables(struct core *k)
+{
+    uint8_t *gdt = k->ctl + CTL_GDT;
+    put_desc(gdt + SEL_KCODE, 0x9B);
+    put_desc(gdt + SEL_KDATA, 0x93);
+    put_desc(gdt + (CD_SEL_CODE & ~7), 0xFB);
+    put_desc(gdt + (CD_SEL_DATA & ~7), 0xF3);
+    put_desc(gdt + (CD_SEL_TLS & ~7), 0xF3);
+    uint32_t tss = CD_CTL + CTL_TSS;
+    uint8_t td[8] = {0x67, 0, (uint8_t)tss, (uint8_t)(tss >> 8), (uint8_t)(tss >> 16), 0x8B, 0,
+                     (uint8_t)(tss >> 24)};
+    memcpy(gdt + SEL_TSS, td, 8);
+    uint32_t esp0 = CD_CTL + CTL_STACK, ss0 = SEL_KDATA, iomap = 0x68u << 16;
+    memcpy(k->ctl + CTL_TSS + 4, &esp0, 4);
+    memcpy(k->ctl + CTL_TSS + 8, &ss0, 4);
+    memcpy(k->ctl + CTL_TSS + 0x64, &iomap, 4);
+    for (unsigned v = 0; v < NVEC; v++) {
+        put_gate(k->ctl + CTL_IDT + 8 * v, CD_CTL + CTL_STUB + v, v == 3 || v == 4 ? 0xEE : 0x8E);
+        k->ctl[CTL_STUB + v] = 0xF4;
+    }
+}
+
+static int core_new(struct core *k, char *why, size_t n)
+{
+    memset(k, 0, sizeof *k);
+    k->bus = bus_new();
+    k->clock = clock_new(CLOCK_DETERMINISTIC, 1);
+    k->win = calloc(1, 4096);
+    k->code = calloc(1, 4096);
+    k->ctl = calloc(1, 4096);
+    if (!k->bus || !k->clock || !k->win || !k->code || !k->ctl ||
+        bus_map_ram(k->bus, CD_WIN, 4096, k->win, false, "window") < 0 ||
+        bus_map_ram(k->bus, CD_CODE, 4096, k->code, false, "code") < 0 ||
+        bus_map_ram(k->bus, CD_CTL, 4096, k->ctl, false, "tables") < 0) {
+        snprintf(why, n, "cannot build the test machine");
+        return -1;
+    }
+    struct error err = {0};
+    struct cpu_hooks hooks = {0};
+    k->cpu = cpu_create(CPU_SOFT, k->bus, k->clock, &hooks, &err);
+    if (!k->cpu) {
+        snprintf(why, n, "%s", err.msg);
+        return -1;
+    }
+    core_tables(k);
+    struct cpu_state *s = &k->base;
+    cpu_get_state(k->cpu, s);
+    s->cr0 = 0x33; /* PE MP ET NE */
+    s->cr4 = 0;
+    s->seg[SEG_CS] = (struct cpu_segment){CD_SEL_CODE, 0xC0FB, 0xFFFFFFFFu, 0};
+    s->seg[SEG_SS] = (struct cpu_segment){CD_SEL_DATA, 0xC0F3, 0xFFFFFFFFu, 0};
+    s->seg[SEG_DS] = s->seg[SEG_ES] = s->seg[SEG_SS];
+    s->seg[SEG_FS] = (struct cpu_segment){0, 0, 0, 0};
+    s->seg[SEG_GS] = (struct cpu_segment){CD_SEL_TLS, 0xC0F3, 0xFFFFFFFFu, 0};
+    s->gdt = (struct cpu_dtable){CD_CTL + CTL_GDT, 0x7F};
+    s->idt = (struct cpu_dtable){CD_CTL + CTL_IDT, 8 * NVEC - 1};
+    s->tr = (struct cpu_segment){SEL_TSS, 0x8B, 0x67, CD_CTL + CTL_TSS};
+    s->ldt = (struct cpu_segment){0, 0, 0, 0}; /* no LDT, as a Linux process */
+    memset(&s->fpu, 0, sizeof s->fpu);
+    s->fpu.fcw = 0x037F;
+    s->fpu.mxcsr = 0x1F80;
+    return 0;
+}
+
+static void core_free(struct core *k)
+{
+    cpu_free(k->cpu);
+    bus_free(k->bus);
+    clock_free(k->clock);
+    free(k->win);
+    free(k->code);
+    free(k->ctl);
+}
+
+static bool has_err_code(int v)
+{
+    return v == 8 || (v >= 10 && v <= 14) || v == 17;
+}
+
+/* The frame on the ring-0 stack after vector v: [error code] EIP CS EFLAGS ESP SS. */
+static void core_fault(struct core *k, const struct cpu_state *st, int v, const struct cd_in *in,
+                       struct cd_out *out)
+{
+    uint32_t esp = (uint32_t)st->gpr[GPR_SP], f[6] = {0};
+    for (int i = 0; i < 8; i++)
+        out->gpr[i] = (uint32_t)st->gpr[i];
+    for (int i = 0; i < 6; i++)
+        out->seg[i] = st->seg[i].selector;
+    if (esp < CD_CTL + 0x800 || esp > CD_CTL + CTL_STACK - 20) {
+        out->vector = -3; /* the frame is not where the TSS put the ring-0 stack */
+        return;
+    }
+    memcpy(f, k->ctl + (esp - CD_CTL), 24);
+    int e = has_err_code(v);
+    out->vector = v;
+    out->err = e ? f[0] : 0;
+    out->eip = f[e];
+    out->seg[SEG_CS] = (uint16_t)f[e + 1];
+    out->eflags = f[e + 2];
+    out->gpr[GPR_SP] = f[e + 3];
+    out->seg[SEG_SS] = (uint16_t)f[e + 4];
+    if (v == 13 && out->err == 0 && out->eip == CD_CODE + in->code_len) {
+        out->vector = -1; /* the HLT after the code: the normal end */
+        out->err = 0;
+    }
+}
+
+static void core_run(struct core *k, const struct cd_in *in, struct cd_out *out)
+{
+    memset(out, 0, sizeof *out);
+    cd_fill(in, k->win);
+    memset(k->code, 0xF4, 4096);
+    memcpy(k->code, in->code, in->code_len);
+    bus_notify_written(k->bus, CD_CODE, 4096);
+    struct cpu_state st = k->base;
+    for (int i = 0; i < 8; i++)
+        st.gpr[i] = in->gpr[i];
+    st.rflags = in->eflags;
+    st.rip = CD_CODE;
+    st.halted = false;
+    cpu_set_state(k->cpu, &st);
+    enum cpu_exit e = cpu_run(k->cpu, clock_now_ns(k->clock) + 2000000);
+    cpu_get_state(k->cpu, &st);
+    uint32_t eip = (uint32_t)st.rip, stub = CD_CTL + CTL_STUB + 1;
+    if (e != CPU_EXIT_HALT) {
+        out->vector = -2; /* did not stop */
+        out->eip = eip;
+        out->err = e;
+    } else if (eip >= stub && eip < stub + NVEC) {
+        core_fault(k, &st, (int)(eip - stub), in, out);
+    } else {
+        out->vector = -4; /* halted somewhere else (HLT ran at CPL 0?) */
+        out->eip = eip;
+    }
+    out->fcw = st.fpu.fcw;
+    out->fsw = st.fpu.fsw;
+    memcpy(out->mem, k->win, CD_WIN_SIZE);
+}
+
+/* ---- comparison and reporting ---- */
+
+static const char *const gpr_name[8] = {"eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"};
+
+static void app(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void app(char *buf, size_t n, const char *fmt, ...)
+{
+    size_t l = strlen(buf);
+    if (l + 1 >= n)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + l, n - l, fmt, ap);
+    va_end(ap);
+}
+
+static const char *vector_text(int v, char *b, size_t n)
+{
+    static const char *const special[] = {"", "ran to the end", "did not stop",
+                                          "fault frame not on the ring-0 stack", "halted elsewhere"};
+    if (v < 0 && v >= -4)
+        return special[-v];
+    snprintf(b, n, "vector %d", v);
+    return b;
+}
+
+static bool ignored(const struct gen *g, uint32_t off)
+{
+    for (int i = 0; i < 6; i++)
+        if (off >= g->ignore[i].off && off < (uint32_t)g->ignore[i].off + g->ignore[i].len)
+            return true;
+    return false;
+}
+
+/* Differences into main (defined state) and undef (undefined flags/results). */
+static void compare(const struct gen *g, const struct cd_out *h, const struct cd_out *c,
+                    char *main, char *undef, size_t n)
+{
+    char b1[40], b2[40];
+    main[0] = undef[0] = 0;
+    if (h->vector != c->vector) {
+        app(main, n, " outcome: host %s core %s (core eip %08x);", vector_text(h->vector, b1, 40),
+            vector_text(c->vector, b2, 40), c->eip);
+        return;
+    }
+    if (h->eip != c->eip)
+        app(main, n, " eip: host %08x core %08x;", h->eip, c->eip);
+    if (h->vector >= 0 && has_err_code(h->vector) && h->err != c->err)
+        app(main, n, " error code: host %x core %x;", h->err, c->err);
+    for (int i = 0; i < 8; i++)
+        if (h->gpr[i] != c->gpr[i])
+            app(g->undef_result ? undef : main, n, " %s: host %08x core %08x;", gpr_name[i],
+                h->gpr[i], c->gpr[i]);
+    uint32_t d = (h->eflags ^ c->eflags) & CD_FLAGS_ALL;
+    if (d & ~g->undef)
+        app(main, n, " eflags: host %08x core %08x (differ %04x);", h->eflags, c->eflags,
+            d & ~g->undef);
+    if (d & g->undef)
+        app(undef, n, " undefined flags: host %08x core %08x (differ %04x);", h->eflags,
+            c->eflags, d & g->undef);
+    if (g->fpu && (h->fcw != c->fcw || h->fsw != c->fsw))
+        app(main, n, " fcw/fsw: host %04x/%04x core %04x/%04x;", h->fcw, h->fsw, c->fcw, c->fsw);
+    static const char *const seg_name[6] = {"es", "cs", "ss", "ds", "fs", "gs"};
+    for (int i = 0; i < 6; i++)
+        if (h->seg[i] != c->seg[i])
+            app(main, n, " %s: host %04x core %04x;", seg_name[i], h->seg[i], c->seg[i]);
+    for (uint32_t i = 0; i < CD_WIN_SIZE; i++)
+        if (h->mem[i] != c->mem[i] && !ignored(g, i)) {
+            app(g->undef_result ? undef : main, n, " memory at %08x: host %02x core %02x;",
+                CD_WIN + i, h->mem[i], c->mem[i]);
+            break;
+        }
+}
+
+static void describe_in(const struct cd_in *in, char *buf, size_t n)
+{
+    buf[0] = 0;
+    app(buf, n, "code");
+    for (uint32_t i = 0; i < in->code_len; i++)
+        app(buf, n, " %02x", in->code[i]);
+    app(buf, n, " |");
+    for (int i = 0; i < 8; i++)
+        app(buf, n, " %s=%08x", gpr_name[i], in->gpr[i]);
+    app(buf, n, " eflags=%08x", in->eflags);
+}
+
+static void record(char *dst, size_t n, const char *group, int index, const struct cd_in *in,
+                   const char *what, uint32_t seed)
+{
+    char d[700];
+    describe_in(in, d, sizeof d);
+    snprintf(dst, n, "case %d [%s]:%s rerun: cpudiff RUNNER --seed %u --group %s --case %d",
+             index, d, what, seed, group, index);
+}
+
+static void dump_out(const char *who, const struct cd_out *o, const struct cd_in *in)
+{
+    char b[40];
+    uint8_t init[CD_WIN_SIZE];
+    cd_fill(in, init);
+    printf("%s: %s eip=%08x err=%x eflags=%08x fcw=%04x fsw=%04x es/cs/ss/ds/fs/gs=%x/%x/%x/%x/%x/%x"
+           "\n ", who, vector_text(o->vector, b, 40), o->eip, o->err, o->eflags, o->fcw, o->fsw,
+           o->seg[0], o->seg[1], o->seg[2], o->seg[3], o->seg[4], o->seg[5]);
+    for (int i = 0; i < 8; i++)
+        printf(" %s=%08x", gpr_name[i], o->gpr[i]);
+    printf("\n  memory written:");
+    for (uint32_t i = 0; i < CD_WIN_SIZE; i++)
+        if (o->mem[i] != init[i])
+            printf(" %x:%02x", CD_WIN + i, o->mem[i]);
+    printf("\n");
+}
+
+/* ---- groups ---- */
+
+struct opts {
+    const char *runner, *group;
+    uint32_t seed;
+    int one_case, scale;
+};
+
+static bool native_fault_expected(const struct gen *g, int v)
+{
+    return v == -1 || v == 0 || v == 6 || (v >= 0 && v < 32 && (g->expect >> v & 1));
+}
+
+static void run_group(const struct opts *o, int gi, struct runner *r, struct core *k,
+                      struct tally *t)
+{
+    const struct cd_group *grp = &cd_groups[gi];
+    int count = grp->count * o->scale / 100;
+    static struct cd_out h, c;
+    memset(t, 0, sizeof *t);
+    for (int i = 0; i < count; i++) {
+        if (o->one_case >= 0 && i != o->one_case)
+            continue;
+        struct gen g;
+        struct cd_in in;
+        gen_case(&g, &in, o->seed, gi, i);
+        if (host_run(r, &in, &h) < 0) {
+            snprintf(t->first, sizeof t->first, "the runner stopped answering at case %d", i);
+            t->bad = -1;
+            return;
+        }
+        t->cases++;
+        t->faults += h.vector >= 0;
+        char main_d[600] = "", undef_d[600] = "";
+        if (!native_fault_expected(&g, h.vector)) {
+            snprintf(main_d, sizeof main_d, " native vector %d at %08x (generator bug)",
+                     h.vector, h.eip);
+            if (!t->native_bad++)
+                record(t->first_n, sizeof t->first_n, grp->name, i, &in, main_d, o->seed);
+            continue;
+        }
+        if (!k)
+            continue;
+        core_run(k, &in, &c);
+        compare(&g, &h, &c, main_d, undef_d, sizeof main_d);
+        if (g.undef || g.undef_result)
+            t->undef_cases++;
+        if (main_d[0] && !t->bad++)
+            record(t->first, sizeof t->first, grp->name, i, &in, main_d, o->seed);
+        if (!main_d[0] && undef_d[0])
+            t->undef_bits |= (h.eflags ^ c.eflags) & g.undef;
+        if (!main_d[0] && undef_d[0] && !t->undef_bad++)
+            record(t->first_u, sizeof t->first_u, grp->name, i, &in, undef_d, o->seed);
+        if (o->one_case >= 0) {
+            char d[700];
+            describe_in(&in, d, sizeof d);
+            printf("%s case %d: %s\n", grp->name, i, d);
+            dump_out("host", &h, &in);
+            dump_out("core", &c, &in);
+            printf("differences:%s%s\n", main_d[0] ? main_d : " none", undef_d);
+        }
+    }
+}
+
+static void report(const char *name, const struct tally *t, bool core)
+{
+    if (t->bad < 0) {
+        printf("FAIL cpu/diff/%s: %s\n", name, t->first);
+        return;
+    }
+    if (t->native_bad)
+        printf("FAIL cpu/diff-native/%s: %d of %d cases fault on the host unexpectedly "
+               "(not compared); first: %s\n", name, t->native_bad, t->cases, t->first_n);
+    if (!core)
+        return;
+    if (t->bad)
+        printf("FAIL cpu/diff/%s: %d of %d cases differ; first: %s\n", name, t->bad, t->cases,
+               t->first);
+    else
+        printf("PASS cpu/diff/%s: %d cases (%d raise an exception), 0 mismatches\n", name,
+               t->cases, t->faults);
+    if (t->undef_cases && t->undef_bad) {
+        static const char *const fl[12] = {"CF", "", "PF", "", "AF", "", "ZF", "SF", "", "", "",
+                                           "OF"};
+        char bits[40] = "";
+        for (int b = 0; b < 12; b++)
+            if (t->undef_bits >> b & 1)
+                app(bits, sizeof bits, " %s", fl[b]);
+        printf("FAIL cpu/diff-undef/%s: %d of %d cases with undefined flags/results differ from "
+               "the host (flags:%s%s); first: %s\n", name, t->undef_bad, t->undef_cases,
+               bits[0] ? bits : " none", t->undef_bits ? "" : ", results", t->first_u);
+    }
+    else if (t->undef_cases)
+        printf("PASS cpu/diff-undef/%s: %d cases with undefined flags/results, 0 differ from "
+               "the host\n", name, t->undef_cases);
+}
+
+/* ---- the runner's own check: known answers computed by hand ---- */
+
+struct known {
+    const char *what;
+    uint8_t code[16];
+    uint32_t len, eax, ebx, ecx, esi, edi;
+    int vector;
+    uint32_t want_eax, want_flags, want_ecx, check_off, want_word;
+};
+
+static const struct known known[] = {
+    {"add eax,ebx carries to zero", {0x01, 0xD8}, 2, 0xFFFFFFFFu, 1, 0, 0, 0, -1, 0, 0x257, 0, 0,
+     0},
+    {"div by zero is #DE", {0xF7, 0xF3}, 2, 5, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0},
+    {"ud2 is #UD", {0x0F, 0x0B}, 2, 7, 0, 0, 0, 0, 6, 7, 0, 0, 0, 0},
+    {"push eax", {0x50}, 1, 0x11223344u, 0, 0, 0, 0, -1, 0x11223344u, 0x202, 0, 0xBFC, 0x11223344u},
+    {"rep movsb copies", {0xF3, 0xA4}, 2, 0, 0, 3, CD_WIN + 0x20, CD_WIN + 0x10, -1, 0, 0x202, 0,
+     0x10, 0x00222120u},
+    {"fld1 fld1 faddp fistp", {0xD9, 0xE8, 0xD9, 0xE8, 0xDE, 0xC1, 0xDB, 0x1D, 0x40, 0, 0, 0x30},
+     12, 0, 0, 0, 0, 0, -1, 0, 0x202, 0, 0x40, 2},
+};
+
+static int self_check(struct runner *r)
+{
+    static struct cd_in in;
+    static struct cd_out out, again;
+    int bad = 0;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        const struct known *kn = &known[i];
+        memset(&in, 0, sizeof in);
+        memcpy(in.code, kn->code, kn->len);
+        in.code_len = kn->len;
+        in.gpr[0] = kn->eax, in.gpr[3] = kn->ebx, in.gpr[1] = kn->ecx;
+        in.gpr[6] = kn->esi, in.gpr[7] = kn->edi, in.gpr[4] = CD_STACK;
+        in.eflags = 0x202;
+        in.seed = 1;
+        for (int b = 0; b < 0x40; b++)
+            in.data[b] = (uint8_t)b;
+        uint32_t word = 0;
+        if (host_run(r, &in, &out) < 0)
+            return -1;
+        memcpy(&word, out.mem + kn->check_off, 4);
+        bool ok = out.vector == kn->vector && out.gpr[0] == kn->want_eax;
+        if (kn->vector < 0)
+            ok = ok && out.eflags == kn->want_flags && out.gpr[1] == kn->want_ecx &&
+                 (!kn->check_off || (word & (kn->want_word > 0xFFFFFF ? 0xFFFFFFFFu : 0xFFFFFFu))
+                                        == kn->want_word) &&
+                 out.eip == CD_CODE + kn->len;
+        else
+            ok = ok && out.eip == CD_CODE && out.gpr[4] == CD_STACK;
+        if (kn->check_off == 0xBFC)
+            ok = ok && out.gpr[4] == CD_STACK - 4;
+        if (!ok) {
+            printf("FAIL cpu/diff-native/selfcheck: %s: vector %d eax %08x eflags %08x ecx %08x "
+                   "word %08x eip %08x\n", kn->what, out.vector, out.gpr[0], out.eflags,
+                   out.gpr[1], word, out.eip);
+            bad++;
+        }
+        if (host_run(r, &in, &again) < 0)
+            return -1;
+        if (memcmp(&out, &again, sizeof out) != 0) {
+            printf("FAIL cpu/diff-native/selfcheck: %s: two runs differ\n", kn->what);
+            bad++;
+        }
+    }
+    if (!bad)
+        printf("PASS cpu/diff-native/selfcheck: %zu known answers, repeatable\n",
+               sizeof known / sizeof known[0]);
+    return bad;
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+    *o = (struct opts){.seed = 1, .one_case = -1, .scale = 100};
+    if (argc < 2)
+        return -1;
+    o->runner = argv[1];
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--seed"))
+            o->seed = (uint32_t)strtoul(argv[i + 1], NULL, 0);
+        else if (!strcmp(argv[i], "--group"))
+            o->group = argv[i + 1];
+        else if (!strcmp(argv[i], "--case"))
+            o->one_case = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--scale"))
+            o->scale = atoi(argv[i + 1]);
+        else
+            return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    if (parse(argc, argv, &o) < 0) {
+        fprintf(stderr, "usage: cpudiff RUNNER [--seed N] [--group NAME] [--case N] "
+                        "[--scale PERCENT]\n");
+        return 64;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct runner r;
+    if (access(o.runner, X_OK) != 0 || runner_start(&r, o.runner) < 0) {
+        printf("SKIP cpu/diff: no native runner at %s (needs gcc -m32: gcc-multilib)\n", o.runner);
+        return 0;
+    }
+    int fails = o.one_case < 0 ? self_check(&r) : 0;
+    static struct core core;
+    char why[1100];
+    bool have_core = core_new(&core, why, sizeof why) == 0;
+    struct tally t;
+    int total = 0;
+    int64_t t0 = clock_host_ns();
+    for (int gi = 0; gi < cd_ngroups && fails >= 0; gi++) {
+        if (o.group && strcmp(o.group, cd_groups[gi].name) != 0)
+            continue;
+        run_group(&o, gi, &r, have_core ? &core : NULL, &t);
+        if (o.one_case < 0)
+            report(cd_groups[gi].name, &t, have_core);
+        fails += t.bad != 0 || t.undef_bad != 0 || t.native_bad != 0;
+        total += t.cases;
+    }
+    double secs = (double)(clock_host_ns() - t0) / 1e9;
+    if (!have_core && o.one_case < 0 && !fails)
+        printf("PASS cpu/diff-native/groups: %d cases of %s on the host, only the intended "
+               "faults\n", total, o.group ? o.group : "every group");
+    if (!have_core && o.one_case < 0)
+        printf("SKIP cpu/diff: %s (native side ran %d cases in %.1f s)\n", why, total, secs);
+    else
+        fprintf(stderr, "cpudiff: %d cases in %.1f s\n", total, secs);
+    runner_stop(&r);
+    if (have_core)
+        core_free(&core);
+    return fails ? 1 : 0;
+}
