@@ -239,9 +239,20 @@ static void mov_dr(struct soft *s, const struct insn *in)
         else if (n == 7)
             v = (v & 0xFFFF2BFFu) | 0x400;
         s->dr[n] = v;
+        soft_update_breakpoints(s);
         return;
     }
     s->r[insn_rm(in)] = s->dr[n];
+}
+
+void soft_update_breakpoints(struct soft *s)
+{
+    uint32_t dr7 = s->dr[7];
+    s->bp_exec = 0;
+    for (int i = 0; i < 4; i++)
+        if (((dr7 >> (2 * i)) & 3) && ((dr7 >> (16 + 4 * i)) & 3) == 0)
+            s->bp_exec |= (uint8_t)(1u << i);
+    s->block_end = true; /* the next instruction may be a breakpoint: leave the block */
 }
 
 static void dtable_store(struct soft *s, const struct insn *in, const struct cpu_dtable *t)

@@ -371,9 +371,32 @@ static uint64_t insn_budget(struct soft *s, int64_t now)
 /* Nothing but instruction execution needs attention. */
 static bool quiet(struct soft *s)
 {
-    return !s->halted && !s->shadow && !(s->flags & FL_TF) && !s->flush_pending &&
+    return !s->halted && !s->shadow && !(s->flags & FL_TF) && !s->bp_exec && !s->flush_pending &&
            !(s->intr_line && (s->flags & FL_IF)) &&
            !atomic_load_explicit(&s->stop, memory_order_relaxed);
+}
+
+/*
+ * DR0-DR3 instruction breakpoints (checked one instruction at a time while any
+ * is enabled): a fault before the instruction, with DR6.Bn set; RF in EFLAGS
+ * suppresses it for one instruction so the handler's IRET can resume.
+ */
+static bool instruction_breakpoint(struct soft *s)
+{
+    if (s->flags & FL_RF)
+        return false;
+    uint32_t lin = (uint32_t)s->seg[SEG_CS].base + s->eip;
+    uint32_t hits = 0;
+    for (int i = 0; i < 4; i++)
+        if (((s->bp_exec >> i) & 1) && s->dr[i] == lin)
+            hits |= 1u << i;
+    if (!hits)
+        return false;
+    s->dr[6] = (s->dr[6] & ~0xFu) | hits;
+    s->delivering = -2;
+    soft_interrupt(s, EXC_DB, false, false, 0, s->eip);
+    s->delivering = -1;
+    return true;
 }
 
 static void run_blocks(struct soft *s, uint64_t limit)
@@ -383,10 +406,15 @@ static void run_blocks(struct soft *s, uint64_t limit)
         if (s->trace)
             fprintf(s->trace, "cpu: block %04x:%08x phys %#llx n %u\n", s->seg[SEG_CS].sel,
                     s->eip, (unsigned long long)b->phys, b->n);
-        bool single = s->shadow || (s->flags & FL_TF);
+        bool single = s->shadow || (s->flags & FL_TF) || s->bp_exec;
         bool tf = s->flags & FL_TF;
+        if (s->bp_exec && instruction_breakpoint(s))
+            continue;
         s->shadow = false;
+        bool rf = s->flags & FL_RF;
         block_run(s, b, single ? 1 : BLOCK_MAX_INSNS);
+        if (rf)
+            s->flags &= ~FL_RF; /* it suppressed breakpoints for the instruction that completed */
         if (tf && !s->halted) {
             s->dr[6] |= 0x4000;
             s->delivering = -2;
@@ -453,6 +481,7 @@ static void soft_reset(struct cpu *c)
     memset(s->dr, 0, sizeof s->dr);
     s->dr[6] = 0xFFFF0FF0u;
     s->dr[7] = 0x400;
+    soft_update_breakpoints(s);
     s->cpl = 0;
     s->halted = s->shadow = s->shutdown = false;
     s->delivering = -1;
@@ -598,6 +627,7 @@ static int soft_set_state(struct cpu *c, const struct cpu_state *st)
     s->idt = st->idt;
     for (int i = 0; i < 8; i++)
         s->dr[i] = (uint32_t)st->dr[i];
+    soft_update_breakpoints(s);
     s->msr = st->msr;
     s->tsc_offset = (int64_t)(st->msr.tsc - (uint64_t)clock_now_ns(s->clock));
     fpu_set_state(s->fpu, &st->fpu);

@@ -132,6 +132,7 @@ struct soft {
     struct cpu_dtable gdt, idt;
     uint32_t cr0, cr2, cr3, cr4;
     uint32_t dr[8];
+    uint8_t bp_exec; /* bit n: DR7 enables DRn as an instruction breakpoint (R/W = 00) */
     struct cpu_msrs msr;
     int64_t tsc_offset;
     uint64_t perf[4]; /* P6 PERFCTR0/1 (0xC1, 0xC2) and EVNTSEL0/1 (0x186, 0x187): stored only */
@@ -325,6 +326,8 @@ void soft_exec(struct soft *s, const struct insn *in);
 void exec_0f(struct soft *s, const struct insn *in);
 void exec_sys(struct soft *s, const struct insn *in);
 void soft_cpuid(struct soft *s);
+/* Recomputes bp_exec after DR7 changes. */
+void soft_update_breakpoints(struct soft *s);
 void soft_rdmsr(struct soft *s);
 void soft_wrmsr(struct soft *s);
 void soft_write_cr(struct soft *s, int n, uint32_t v);
