@@ -433,7 +433,7 @@ static const uint32_t op_two[256] = {
     /* 0F AB BTS Ev,Gv                                    */ D_ENT(M|LK, 0x00, 0x3f),
     /* 0F AC SHRD Ev,Gv,Ib                                */ D_ENT(M|IB, 0x00, 0x3f),
     /* 0F AD SHRD Ev,Gv,CL                                */ D_ENT(M, 0x00, 0x3f),
-    /* 0F AE (invalid)                                    */ D_ENT(BAD, 0x00, 0x00),
+    /* 0F AE FXSAVE/FXRSTOR M512 (/0 /1)                  */ D_ENT(M, 0x00, 0x00),
     /* 0F AF IMUL Gv,Ev                                   */ D_ENT(M, 0x00, 0x3f),
     /* 0F B0 CMPXCHG Eb,Gb                                */ D_ENT(M|LK, 0x00, 0x3f),
     /* 0F B1 CMPXCHG Ev,Gv                                */ D_ENT(M|LK, 0x00, 0x3f),

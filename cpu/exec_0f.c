@@ -4,6 +4,8 @@
  * CMOVcc/SETcc/Jcc, segment loads, the descriptor-table group (0F 00, 0F 01),
  * and the glue to the x87/MMX unit (cpu/fpu.h).
  */
+#include <string.h>
+
 #include "cpu/exec.h"
 
 static void bit_op(struct soft *s, const struct insn *in)
@@ -256,6 +258,34 @@ void exec_mmx(struct soft *s, const struct insn *in)
     }
 }
 
+/*
+ * FXSAVE/FXRSTOR (0F AE /0 /1): the x87/MMX image of the 512-byte area. With
+ * no SSE in this core, MXCSR is written as its reset value and the XMM part
+ * of the area is left as it was.
+ */
+static void fxsave_group(struct soft *s, const struct insn *in)
+{
+    unsigned sub = (in->modrm >> 3) & 7;
+    if (!is_mem(in) || sub > 1 || (s->cr0 & CR0_EM))
+        soft_raise_noerr(s, EXC_UD);
+    if (s->cr0 & CR0_TS)
+        soft_raise_noerr(s, EXC_NM);
+    uint32_t ea = insn_ea(s, in);
+    if (ea & 15)
+        soft_raise(s, EXC_GP, 0);
+    uint8_t buf[512];
+    if (sub == 1) {
+        fpu_mem(s, ea, in, buf, sizeof buf, false);
+        fpu_fxrstor(s->fpu, buf);
+        return;
+    }
+    memset(buf, 0, 160);
+    fpu_fxsave(s->fpu, buf);
+    static const uint8_t mxcsr[8] = {0x80, 0x1F, 0, 0, 0xFF, 0xFF, 0, 0}; /* MXCSR, MXCSR_MASK */
+    memcpy(buf + 24, mxcsr, sizeof mxcsr);
+    fpu_mem(s, ea, in, buf, 160, true);
+}
+
 /* 0F xx opcodes that are MMX instructions on a P6 (bit xx of this map). */
 static const uint32_t mmx_map[8] = {
     0, 0, 0, 0xC0FECFFFu, /* 60-6B, 6E-6F, 71-77, 7E-7F */
@@ -319,6 +349,7 @@ void exec_0f(struct soft *s, const struct insn *in)
     case 0x1BC: case 0x1BD: bit_scan(s, in); return;
     case 0x1C0: case 0x1C1: xadd(s, in); return;
     case 0x1C7: cmpxchg8b(s, in); return;
+    case 0x1AE: fxsave_group(s, in); return;
     case 0x1C8: case 0x1C9: case 0x1CA: case 0x1CB: case 0x1CC: case 0x1CD: case 0x1CE: case 0x1CF:
         v = s->r[op & 7];
         s->r[op & 7] = (in->pfx & P_OP32) ? __builtin_bswap32(v) : v & 0xFFFF0000u;

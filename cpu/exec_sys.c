@@ -12,7 +12,7 @@
 #define TSC_HZ 1000000000ull
 #define CPUID_SIGNATURE 0x652u /* family 6, model 5 (Pentium II), stepping 2 */
 /* FPU DE PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT MMX */
-#define CPUID_EDX 0x0081BB7Du
+#define CPUID_EDX 0x0181BB7Du /* ... MMX (23), FXSR (24) */
 
 enum {
     MSR_TSC = 0x10, MSR_PLATFORM_ID = 0x17, MSR_APIC_BASE = 0x1B, MSR_UCODE_WRITE = 0x79,
