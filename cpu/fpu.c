@@ -6,7 +6,7 @@
  * register stack, control word and tags (exception flags cleared, so the
  * host never has a pending exception) and an FNSAVE, which is a no-wait
  * instruction: an unmasked guest exception sets ES in the saved image and
- * never traps the host. Each instruction has a stub of its own in a table
+ * never traps the host. Each instruction has a snippet of its own in a table
  * assembled below (the guest's opcode and ModRM byte, memory forms
  * rewritten to address [rsi], the guest's operand buffer). The host's
  * control word is kept; its x87 stack is empty between calls anyway. What
@@ -76,19 +76,19 @@ struct fpu {
 };
 
 /*
- * Stub table: for each opcode D8..DF, 8 memory forms (ModRM.reg 0..7, with
+ * Snippet table: for each opcode D8..DF, 8 memory forms (ModRM.reg 0..7, with
  * mod 0 rm 6 = [rsi]) then the 64 register forms C0..FF; 8 bytes each.
- * Then the MMX stubs, one per second opcode byte 60..FF: "op mm0, mm1".
+ * Then the MMX snippets, one per second opcode byte 60..FF: "op mm0, mm1".
  */
 #define X87_STUBS_PER_OP 72
-#define STUB_SIZE 8
-extern const unsigned char vmplay_fpu_stubs[];
-extern const unsigned char vmplay_mmx_stubs[];
+#define SNIPPET_SIZE 8
+extern const unsigned char vmplay_fpu_snippets[];
+extern const unsigned char vmplay_mmx_snippets[];
 __asm__(".pushsection .text\n"
         ".balign 16\n"
-        ".globl vmplay_fpu_stubs\n"
-        ".hidden vmplay_fpu_stubs\n"
-        "vmplay_fpu_stubs:\n"
+        ".globl vmplay_fpu_snippets\n"
+        ".hidden vmplay_fpu_snippets\n"
+        "vmplay_fpu_snippets:\n"
         ".irp op, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf\n"
         ".irp r, 0, 1, 2, 3, 4, 5, 6, 7\n"
         ".balign 8\n"
@@ -102,9 +102,9 @@ __asm__(".pushsection .text\n"
         ".endr\n"
         ".endr\n"
         ".balign 8\n"
-        ".globl vmplay_mmx_stubs\n"
-        ".hidden vmplay_mmx_stubs\n"
-        "vmplay_mmx_stubs:\n"
+        ".globl vmplay_mmx_snippets\n"
+        ".hidden vmplay_mmx_snippets\n"
+        "vmplay_mmx_snippets:\n"
         ".set vmplay_mmx_op, 0x60\n"
         ".rept 160\n"
         ".balign 8\n"
@@ -114,26 +114,26 @@ __asm__(".pushsection .text\n"
         ".popsection\n");
 
 /*
- * Runs one stub with the guest image loaded. FNSAVE leaves the host's x87
+ * Runs one snippet with the guest image loaded. FNSAVE leaves the host's x87
  * empty, as the ABI has it between calls; the host's control word is put
  * back.
  */
-static void host_x87(struct fsave_img *img, const unsigned char *stub, void *mem)
+static void host_x87(struct fsave_img *img, const unsigned char *snippet, void *mem)
 {
     __asm__ volatile("lea -136(%%rsp), %%rsp\n\t"
                      "fnstcw (%%rsp)\n\t"
                      "frstor (%[img])\n\t"
-                     "call *%[stub]\n\t"
+                     "call *%[snippet]\n\t"
                      "fnsave (%[img])\n\t"
                      "fldcw (%%rsp)\n\t"
                      "lea 136(%%rsp), %%rsp\n\t"
                      :
-                     : [img] "r"(img), [stub] "r"(stub), "S"(mem)
+                     : [img] "r"(img), [snippet] "r"(snippet), "S"(mem)
                      : "memory");
 }
 
 /* The same for FCMOVcc and FCOMI: host EFLAGS OF SF ZF AF PF CF come from *flags and go back there. */
-static void host_x87_eflags(struct fsave_img *img, const unsigned char *stub, uint64_t *flags)
+static void host_x87_eflags(struct fsave_img *img, const unsigned char *snippet, uint64_t *flags)
 {
     uint64_t fl = *flags & EFLAGS_FPU;
     __asm__ volatile("lea -136(%%rsp), %%rsp\n\t"
@@ -145,14 +145,14 @@ static void host_x87_eflags(struct fsave_img *img, const unsigned char *stub, ui
                      "push %%rax\n\t"
                      "popfq\n\t"
                      "frstor (%[img])\n\t"
-                     "call *%[stub]\n\t"
+                     "call *%[snippet]\n\t"
                      "fnsave (%[img])\n\t"
                      "pushfq\n\t"
                      "pop %[fl]\n\t"
                      "fldcw (%%rsp)\n\t"
                      "lea 136(%%rsp), %%rsp\n\t"
                      : [fl] "+r"(fl)
-                     : [img] "r"(img), [stub] "r"(stub)
+                     : [img] "r"(img), [snippet] "r"(snippet)
                      : "rax", "memory", "cc");
     *flags = fl & EFLAGS_FPU;
 }
@@ -160,16 +160,16 @@ static void host_x87_eflags(struct fsave_img *img, const unsigned char *stub, ui
 /* Runs "op mm0, mm1" on the host with mm0 = dst, mm1 = src; returns mm0. */
 static uint64_t host_mmx(uint8_t opcode, uint64_t dst, uint64_t src)
 {
-    const unsigned char *stub = vmplay_mmx_stubs + (size_t)(opcode - 0x60) * STUB_SIZE;
+    const unsigned char *snippet = vmplay_mmx_snippets + (size_t)(opcode - 0x60) * SNIPPET_SIZE;
     __asm__ volatile("lea -128(%%rsp), %%rsp\n\t"
                      "movq %[dst], %%mm0\n\t"
                      "movq %[src], %%mm1\n\t"
-                     "call *%[stub]\n\t"
+                     "call *%[snippet]\n\t"
                      "movq %%mm0, %[dst]\n\t"
                      "emms\n\t"
                      "lea 128(%%rsp), %%rsp\n\t"
                      : [dst] "+r"(dst)
-                     : [src] "r"(src), [stub] "r"(stub)
+                     : [src] "r"(src), [snippet] "r"(snippet)
                      : "mm0", "mm1", "memory");
     return dst;
 }
@@ -607,15 +607,15 @@ static void exec_host(struct fpu *f, const struct fpu_insn *in, uint8_t *mem)
     uint32_t fdp = f->s.fdp;
     uint16_t fds = f->s.fds;
     unsigned idx = is_reg_form(in->modrm) ? 8u + (in->modrm & 0x3f) : (in->modrm >> 3) & 7u;
-    const unsigned char *stub = vmplay_fpu_stubs + ((in->op - 0xd8u) * X87_STUBS_PER_OP + idx) * STUB_SIZE;
+    const unsigned char *snippet = vmplay_fpu_snippets + ((in->op - 0xd8u) * X87_STUBS_PER_OP + idx) * SNIPPET_SIZE;
     f->s.fsw &= FSW_C | FSW_TOP;
     if (uses_eflags(in->op, in->modrm)) {
         uint64_t ef = in->eflags ? *in->eflags : 0;
-        host_x87_eflags(&f->s, stub, &ef);
+        host_x87_eflags(&f->s, snippet, &ef);
         if (in->eflags && in->modrm >= 0xe8) /* FCOMI family; FCMOVcc leaves EFLAGS alone */
             *in->eflags = (*in->eflags & ~(uint32_t)EFLAGS_FPU) | (uint32_t)ef;
     } else {
-        host_x87(&f->s, stub, mem);
+        host_x87(&f->s, snippet, mem);
     }
     if (f->s.fsw & ~f->s.fcw & FSW_NUMERIC)
         f->mem_written = false;

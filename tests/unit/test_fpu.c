@@ -713,7 +713,7 @@ TEST(env_load)
         struct img im;
         to_img(&r.st, &im);
         uint64_t fl;
-        /* The host would fault at its next waiting instruction: our stub ends with the no-wait FNSAVE. */
+        /* The host would fault at its next waiting instruction: our snippet ends with the no-wait FNSAVE. */
         slot_fn((unsigned)(op - 0xd8) * 256 + 0x20)(&im, r.mem_native, 0x202, &fl);
         struct fpu *f = fpu_new();
         fpu_set_state(f, &r.st);
