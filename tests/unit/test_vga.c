@@ -847,3 +847,54 @@ TEST(rom_mode_tables_all_modes)
         rig_free(&r);
     }
 }
+
+/* 8-bit DAC (VBE_DISPI_8BIT_DAC) in an 8 bpp mode, and 24 bpp packed B, G, R. */
+TEST(vbe_8bit_dac_and_24bpp)
+{
+    struct rig r = rig_new();
+    vbe_mode(&r, 640, 480, 8, VBE_DISPI_8BIT_DAC);
+    outb(&r, 0x3C8, 7);
+    outb(&r, 0x3C9, 0x80);
+    outb(&r, 0x3C9, 0xC1);
+    outb(&r, 0x3C9, 0xFF);
+    vga_vram(r.vga)[640 + 3] = 7;
+    vga_refresh(r.vga);
+    struct framebuffer fb = snap(&r);
+    ASSERT_EQ(px(&fb, 3, 1), 0x80C1FF);
+    framebuffer_release(&fb);
+    vbe_mode(&r, 1024, 768, 24, 0);
+    uint8_t *v = vga_vram(r.vga) + (767 * 1024 + 1023) * 3;
+    v[0] = 0x11, v[1] = 0x22, v[2] = 0x33;
+    vga_refresh(r.vga);
+    fb = snap(&r);
+    ASSERT_EQ(fb.width, 1024);
+    ASSERT_EQ(px(&fb, 1023, 767), 0x332211);
+    framebuffer_release(&fb);
+    rig_free(&r);
+}
+
+/* A mode larger than the VRAM, or panned past its end, is not shown and nothing reads beyond it. */
+TEST(vbe_mode_beyond_vram)
+{
+    struct rig r = rig_new();
+    vga_free(r.vga);
+    struct error err = {0};
+    r.vga = vga_new(r.bus, r.clock, r.disp, VGA_VRAM_MIN, &err);
+    ASSERT(r.vga != NULL);
+    ASSERT_EQ(dispi_get(&r, VBE_DISPI_INDEX_VIDEO_MEMORY_64K), 16);
+    vbe_mode(&r, 640, 400, 32, 0);
+    vga_refresh(r.vga);
+    vbe_mode(&r, 1024, 768, 32, 0);
+    vga_refresh(r.vga);
+    struct framebuffer fb = snap(&r);
+    ASSERT_EQ(fb.width, 640);
+    framebuffer_release(&fb);
+    vbe_mode(&r, 640, 400, 32, 0);
+    dispi(&r, VBE_DISPI_INDEX_Y_OFFSET, 300);
+    dispi(&r, VBE_DISPI_INDEX_BANK, 100); /* beyond 1 MiB: refused */
+    ASSERT_EQ(dispi_get(&r, VBE_DISPI_INDEX_BANK), 0);
+    vga_refresh(r.vga);
+    ASSERT_EQ(vga_new(r.bus, r.clock, r.disp, 3u << 20, &err), NULL);
+    ASSERT_EQ(err.code, EX_DATAERR);
+    rig_free(&r);
+}
