@@ -42,15 +42,7 @@ if WIN=$(wait_window "vmplay" 30) && wait_for "$run/demo-serial.txt" "VMPLAY-MAR
     xdotool key Return
     wait_for "$run/demo-serial.txt" "typed-$$-ok" 30 && ok typed_command_runs \
         || bad typed_command_runs "no typed-$$-ok on the serial file"
-    d=none
-    for _ in 1 2 3 4 5; do
-        rm -f "$run/shot.png"
-        kill -USR1 $PID
-        for _ in $(seq 50); do [ -s "$run/shot.png" ] && break; sleep 0.1; done
-        [ -s "$run/shot.png" ] || continue
-        d=$(screen_diff "$WIN" "$run/shot.png" "$run")
-        [ "$d" = 0 ] && break
-    done
+    d=$(shot_matches $PID "$WIN" "$run/shot.png" "$run")
     [ "$d" = 0 ] && ok x_screen_equals_png || bad x_screen_equals_png "differing pixels: $d"
     read -r w h x y <<<"$(geometry "$WIN")"
     xdotool mousemove $((x + w / 2)) $((y + h / 2)) click 1
