@@ -36,7 +36,6 @@ struct frontend {
     struct ui_rect saved; /* the window before a full screen without window manager */ /* SDL follows the last window's close with SDL_QUIT: one request */
     unsigned buttons;
     struct ui_keys keys;
-    struct ui_rect dst;  /* picture in output pixels */
     char title[512];
 };
 
@@ -236,10 +235,10 @@ static void present(struct frontend *fe)
     SDL_SetRenderDrawColor(fe->ren, 0, 0, 0, 255);
     SDL_RenderClear(fe->ren);
     if (fe->tex) {
-        fe->dst = ui_scale_fit(fe->tex_w, fe->tex_h, ow, oh, fe->o.integer_scale);
-        bool whole = fe->dst.w % fe->tex_w == 0 && fe->dst.h % fe->tex_h == 0;
+        struct ui_rect r = ui_scale_fit(fe->tex_w, fe->tex_h, ow, oh, fe->o.integer_scale);
+        bool whole = r.w % fe->tex_w == 0 && r.h % fe->tex_h == 0;
         SDL_SetTextureScaleMode(fe->tex, whole ? SDL_ScaleModeNearest : SDL_ScaleModeLinear);
-        SDL_Rect d = {fe->dst.x, fe->dst.y, fe->dst.w, fe->dst.h};
+        SDL_Rect d = {r.x, r.y, r.w, r.h};
         SDL_RenderCopy(fe->ren, fe->tex, NULL, &d);
     }
     SDL_RenderPresent(fe->ren);
@@ -307,8 +306,9 @@ static void post_abs(struct frontend *fe, int wx, int wy, int dz)
     SDL_GetWindowSize(fe->win, &ww, &wh);
     SDL_GetRendererOutputSize(fe->ren, &ow, &oh);
     int px = ww ? (int)((int64_t)wx * ow / ww) : wx, py = wh ? (int)((int64_t)wy * oh / wh) : wy;
+    struct ui_rect dst = ui_scale_fit(fe->tex_w, fe->tex_h, ow, oh, fe->o.integer_scale);
     unsigned ax, ay;
-    ui_point_to_abs(&fe->dst, px, py, &ax, &ay);
+    ui_point_to_abs(&dst, px, py, &ax, &ay);
     input_mouse_abs(fe->input, ax, ay, dz, fe->buttons);
 }
 

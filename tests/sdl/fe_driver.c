@@ -7,7 +7,7 @@
  * a guest shutting down. The main thread runs the front end.
  *
  *   fe_driver LOG [--kiosk] [--force] [--screenshot=FILE] [--text=FILE] [--absolute]
- *                 [--ignore-power-button]
+ *                 [--ignore-power-button] [--title=NAME]
  *
  * SIGUSR1 writes the screenshot; at exit the text screen goes to --text.
  */
@@ -195,7 +195,7 @@ static void *machine_thread(void *arg)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: fe_driver LOG [--kiosk] [--force] [--screenshot=FILE] [--text=FILE] [--absolute]\n");
+        fprintf(stderr, "usage: fe_driver LOG [--kiosk] [--force] [--screenshot=FILE] [--text=FILE] [--absolute] [--ignore-power-button] [--title=NAME]\n");
         return 64;
     }
     struct frontend_opts o = {.title = "Front-end test", .screenshot_request = &screenshot_request};
@@ -214,6 +214,8 @@ int main(int argc, char **argv)
             o.screenshot_path = argv[i] + 13;
         else if (!strncmp(argv[i], "--text=", 7))
             text = argv[i] + 7;
+        else if (!strncmp(argv[i], "--title=", 8))
+            o.title = argv[i] + 8;
     }
     signal(SIGUSR1, on_usr1);
     struct machine m = {0};

@@ -53,12 +53,32 @@ geometry() { # window -> "W H X Y"
     xdotool getwindowgeometry --shell "$1" | awk -F= '/^(WIDTH|HEIGHT|X|Y)=/{v[$1]=$2} END{print v["WIDTH"], v["HEIGHT"], v["X"], v["Y"]}'
 }
 
-# Pixels of the X screen inside the window that differ from png (0 = identical).
-screen_diff() { # window png out-dir
+# Does the X server's picture of the window equal the player's PNG of the same moment?
+# X is captured before and after the PNG is written (a cursor may blink in between).
+# Prints the differing pixel count of the better capture ("none": no PNG). pid window png dir
+shot_matches() {
+    local best=none try a b
+    for try in 1 2 3; do
+        rm -f "$3"
+        xwd -root -silent >"$4/before.xwd"
+        kill -USR1 "$1"
+        for _ in $(seq 300); do [ -s "$3" ] && break; sleep 0.01; done
+        xwd -root -silent >"$4/after.xwd"
+        [ -s "$3" ] || continue
+        a=$(xwd_diff "$2" "$4/before.xwd" "$3" "$4")
+        b=$(xwd_diff "$2" "$4/after.xwd" "$3" "$4")
+        [ "$b" -lt "$a" ] && a=$b
+        [ "$best" = none ] || [ "$a" -lt "$best" ] && best=$a
+        [ "$best" = 0 ] && break
+    done
+    echo "$best"
+}
+
+xwd_diff() { # window xwd png dir
     local w h x y
     read -r w h x y <<<"$(geometry "$1")"
-    xwd -root -silent | convert xwd:- -crop "${w}x${h}+${x}+${y}" +repage "$3/xscreen.png"
-    compare -metric AE "$3/xscreen.png" "$2" null: 2>&1 | awk '{print $1}'
+    convert "xwd:$2" -crop "${w}x${h}+${x}+${y}" +repage "$4/xscreen.png"
+    compare -metric AE "$4/xscreen.png" "$3" null: 2>&1 | awk '{print int($1)}'
 }
 
 # CPU seconds (user+system) of one thread: pid tid

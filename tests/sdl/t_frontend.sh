@@ -18,10 +18,10 @@ xvfb_start $A || exit 0
 run=${BUILD:-build}/sdl/frontend
 rm -rf "$run"; mkdir -p "$run"
 
-start() { # name args... -> sets PID, WIN
-    "$DRIVER" "$run/$1.log" "${@:2}" 2>"$run/$1.err" &
+start() { # name args... -> sets PID, WIN (each run has its own window title)
+    "$DRIVER" "$run/$1.log" --title="fe-$1" "${@:2}" 2>"$run/$1.err" &
     PID=$!
-    WIN=$(wait_window "vmplay" 10) && wait_for "$run/$1.log" ready 10
+    WIN=$(wait_window "^fe-$1 " 10) && wait_for "$run/$1.log" ready 10
 }
 
 finish() { # wait for the driver to exit by itself; returns its status or 124
@@ -50,16 +50,7 @@ if start main --screenshot="$run/shot.png" --text="$run/main.txt"; then
     sleep 0.3
     grep -q 'key 0x4c down' "$run/main.log" && ! grep -q 'key 0x49 ' "$run/main.log" \
         && ok ctrl_alt_insert_is_delete || bad ctrl_alt_insert_is_delete "$(tail -6 "$run/main.log" | tr '\n' '|')"
-    # the cursor blinks: X's picture and the PNG must agree in one of a few tries
-    d=none
-    for _ in 1 2 3 4 5; do
-        rm -f "$run/shot.png"
-        kill -USR1 $PID
-        for _ in $(seq 30); do [ -s "$run/shot.png" ] && break; sleep 0.1; done
-        [ -s "$run/shot.png" ] || continue
-        d=$(screen_diff "$WIN" "$run/shot.png" "$run")
-        [ "$d" = 0 ] && break
-    done
+    d=$(shot_matches $PID "$WIN" "$run/shot.png" "$run")
     case $d in
     0) ok x_screen_equals_png ;;
     none) bad x_screen_equals_png "SIGUSR1 wrote no screenshot" ;;
@@ -96,7 +87,7 @@ if start grab --ignore-power-button; then
     sleep 0.3
     t2=$(xdotool getwindowname "$WIN")
     case "$t1|$t2" in
-    *"Ctrl+Alt to release"*"|Front-end test - vmplay") ok grab_and_release ;;
+    *"Ctrl+Alt to release"*"|fe-grab - vmplay") ok grab_and_release ;;
     *) bad grab_and_release "titles '$t1' then '$t2'" ;;
     esac
     grep -q '^rel ' "$run/grab.log" && ok grabbed_relative_motion || bad grabbed_relative_motion "no relative motion logged"
@@ -116,7 +107,7 @@ if start abs --absolute; then
     xdotool mousemove $((x + w - 1)) $((y + h - 1)) click 1
     sleep 0.3
     t=$(xdotool getwindowname "$WIN")
-    grep -q '^abs 65535 65535 0 0$' "$run/abs.log" && [ "$t" = "Front-end test - vmplay" ] \
+    grep -q '^abs 65535 65535 0 0$' "$run/abs.log" && [ "$t" = "fe-abs - vmplay" ] \
         && ok absolute_pointer || bad absolute_pointer "title '$t', $(grep '^abs' "$run/abs.log" | tail -2 | tr '\n' '|')"
     "$XCLOSE" "$WIN"; finish
 else
@@ -144,7 +135,7 @@ if start kiosk --kiosk; then
     xdotool key ctrl+alt
     sleep 0.5
     t=$(xdotool getwindowname "$WIN")
-    kill -0 $PID 2>/dev/null && ! grep -q '^power' "$run/kiosk.log" && [ "$t" = "Front-end test - vmplay" ] \
+    kill -0 $PID 2>/dev/null && ! grep -q '^power' "$run/kiosk.log" && [ "$t" = "fe-kiosk - vmplay" ] \
         && ok kiosk_ignores_close || bad kiosk_ignores_close "title '$t', $(grep '^power' "$run/kiosk.log")"
     kill $PID; wait $PID 2>/dev/null
 else

@@ -95,13 +95,14 @@ static void set_mode(struct rig *r, const struct vga_params *p)
     outb(r, 0x3C2, p->misc);
     outb(r, 0x3C4, 0x00);
     outb(r, 0x3C5, 0x03);
-    outb(r, 0x3D4, 0x11);
-    outb(r, 0x3D5, 0x00);
+    uint16_t crtc = (p->misc & 1) ? 0x3D4 : 0x3B4; /* mono modes use 0x3Bx */
+    outb(r, crtc, 0x11);
+    outb(r, crtc + 1, 0x00);
     for (int i = 0; i < 25; i++) {
-        outb(r, 0x3D4, (uint8_t)i);
-        outb(r, 0x3D5, p->cr[i]);
+        outb(r, crtc, (uint8_t)i);
+        outb(r, crtc + 1, p->cr[i]);
     }
-    inb(r, 0x3DA);
+    inb(r, crtc + 6);
     for (int i = 0; i < 20; i++) {
         outb(r, 0x3C0, (uint8_t)i);
         outb(r, 0x3C0, p->ar[i]);
@@ -112,7 +113,7 @@ static void set_mode(struct rig *r, const struct vga_params *p)
         outb(r, 0x3CE, (uint8_t)i);
         outb(r, 0x3CF, p->gr[i]);
     }
-    inb(r, 0x3DA);
+    inb(r, crtc + 6);
     outb(r, 0x3C0, 0x20);
 }
 
@@ -662,4 +663,238 @@ TEST(pci_function)
     ASSERT_EQ(bus_read(r.bus, 0xFEBE0000, 2), 0xFFFF);
     rig_free(&r);
     pci_bus_free(pb);
+}
+
+/* ---- every standard mode, programmed from the VGA BIOS's own parameter tables ---- */
+
+/* One record of vgabios-stdvga's mode table (SeaBIOS stdvga_mode_s, 32-bit layout, 44 bytes). */
+struct rom_mode {
+    unsigned mode, memmodel, width, height, cw, ch;
+    const uint8_t *dac, *sequ, *crtc, *actl, *grdc;
+    unsigned dacsize, misc;
+};
+
+static uint32_t le32(const uint8_t *p)
+{
+    return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Finds the table through the pointer to mode 3's CRTC values; returns the number of modes. */
+static unsigned rom_modes(const uint8_t *rom, size_t n, struct rom_mode *out, unsigned max)
+{
+    static const uint8_t crtc03[8] = {0x5F, 0x4F, 0x50, 0x82, 0x55, 0x81, 0xBF, 0x1F};
+    size_t c = 0, p = 0;
+    while (c + 8 <= n && memcmp(rom + c, crtc03, 8) != 0)
+        c++;
+    while (p + 4 <= n && le32(rom + p) != c)
+        p++;
+    if (c + 8 > n || p + 4 > n || p < 32)
+        return 0;
+    size_t base = p - 32;
+    while (base >= 44 && rom[base] != 0)
+        base -= 44;
+    unsigned k = 0;
+    for (; base + 44 <= n && k < max; base += 44) {
+        const uint8_t *r = rom + base;
+        struct rom_mode m = {.mode = r[0] | r[1] << 8, .memmodel = r[2], .width = r[4] | r[5] << 8,
+                             .height = r[6] | r[7] << 8, .cw = r[9], .ch = r[10]};
+        uint32_t ptr[5] = {le32(r + 16), le32(r + 24), le32(r + 32), le32(r + 36), le32(r + 40)};
+        bool ok = m.mode < 0x100 && m.memmodel <= 4 && r[14] == 0xFF;
+        for (int i = 0; i < 5 && ok; i++)
+            ok = ptr[i] + 25 <= n;
+        if (!ok)
+            break;
+        m.dac = rom + ptr[0];
+        m.dacsize = r[20] | r[21] << 8;
+        m.sequ = rom + ptr[1];
+        m.misc = r[28];
+        m.crtc = rom + ptr[2];
+        m.actl = rom + ptr[3];
+        m.grdc = rom + ptr[4];
+        out[k++] = m;
+    }
+    return k;
+}
+
+static void rom_set_mode(struct rig *r, const struct rom_mode *m)
+{
+    struct vga_params p;
+    p.misc = (uint8_t)m->misc;
+    memcpy(p.sr, m->sequ, 4);
+    memcpy(p.cr, m->crtc, 25);
+    memcpy(p.ar, m->actl, 20);
+    memcpy(p.gr, m->grdc, 9);
+    set_mode(r, &p);
+    outb(r, 0x3C8, 0);
+    for (unsigned i = 0; i < m->dacsize; i++)
+        outb(r, 0x3C9, m->dac[i]);
+}
+
+/* A planar pixel the BIOS way: write mode 2, bit mask for the pixel. */
+static void planar_pixel(struct rig *r, unsigned x, unsigned y, unsigned bpl, uint8_t colour)
+{
+    gr(r, 0x05, 0x02);
+    gr(r, 0x08, (uint8_t)(0x80 >> (x & 7)));
+    uint32_t a = 0xA0000 + y * bpl + x / 8;
+    bus_read(r->bus, a, 1);
+    bus_write(r->bus, a, colour, 1);
+    gr(r, 0x05, 0x00);
+    gr(r, 0x08, 0xFF);
+}
+
+static void check_mode_pixels(const struct rom_mode *m, const struct framebuffer *fb)
+{
+    switch (m->mode) {
+    case 0x04: /* CGA palette 1, high intensity: black, light cyan, light magenta, white */
+        ASSERT_EQ(px(fb, 0, 0), 0xFFFFFF);
+        ASSERT_EQ(px(fb, 1, 0), 0xFF55FF);
+        ASSERT_EQ(px(fb, 2, 0), 0x55FFFF);
+        ASSERT_EQ(px(fb, 3, 0), 0x000000);
+        ASSERT_EQ(px(fb, 0, 1), 0xFFFFFF); /* odd lines from B8000 + 2000h */
+        break;
+    case 0x06:
+        ASSERT_EQ(px(fb, 0, 0), 0xFFFFFF);
+        ASSERT_EQ(px(fb, 1, 0), 0x000000);
+        ASSERT_EQ(px(fb, 0, 1), 0xFFFFFF);
+        break;
+    case 0x0D: case 0x0E: case 0x10: case 0x12: case 0x6A: /* colour 14 is yellow */
+        ASSERT_EQ(px(fb, 9, 5), 0xFFFF55);
+        ASSERT_EQ(px(fb, 8, 5), 0x000000);
+        break;
+    case 0x13: /* the default 256-colour palette: 28h is pure red, 0Fh white */
+        ASSERT_EQ(px(fb, 9, 5), 0xFF0000);
+        ASSERT_EQ(px(fb, 10, 5), 0xFFFFFF);
+        break;
+    case 0x00: case 0x01: case 0x02: case 0x03: case 0x07: /* 'A' in attribute 07h: grey on black */
+        for (unsigned l = 0; l < 4; l++)
+            for (unsigned x = 0; x < 8; x++) {
+                unsigned sx = m->width == 40 ? 2 * x : x;
+                ASSERT_EQ(px(fb, sx, l), (synth_glyph('A', l) >> (7 - x)) & 1 ? 0xAAAAAA : 0x000000);
+            }
+        break;
+    default:
+        break;
+    }
+}
+
+static void draw_mode_sample(struct rig *r, const struct rom_mode *m)
+{
+    unsigned bpl = m->width / 8;
+    switch (m->mode) {
+    case 0x04:
+    case 0x05:
+        bus_write(r->bus, 0xB8000, 0xE4, 1);
+        bus_write(r->bus, 0xB8000 + 0x2000, 0xC0, 1);
+        break;
+    case 0x06:
+        bus_write(r->bus, 0xB8000, 0x80, 1);
+        bus_write(r->bus, 0xB8000 + 0x2000, 0x80, 1);
+        break;
+    case 0x13:
+        bus_write(r->bus, 0xA0000 + 5 * 320 + 9, 0x28, 1);
+        bus_write(r->bus, 0xA0000 + 5 * 320 + 10, 0x0F, 1);
+        break;
+    default:
+        if (m->memmodel == 3)
+            planar_pixel(r, 9, 5, bpl, 14);
+        break;
+    }
+}
+
+TEST(rom_mode_tables_all_modes)
+{
+    FILE *f = fopen("/usr/share/seabios/vgabios-stdvga.bin", "rb");
+    if (!f)
+        SKIP("no /usr/share/seabios/vgabios-stdvga.bin");
+    static uint8_t rom[65536];
+    size_t n = fread(rom, 1, sizeof rom, f);
+    fclose(f);
+    struct rom_mode modes[32];
+    unsigned k = rom_modes(rom, n, modes, 32);
+    ASSERT(k >= 16); /* 00-07, 0D-13, 6A */
+    for (unsigned i = 0; i < k; i++) {
+        const struct rom_mode *m = &modes[i];
+        struct rig r = rig_new();
+        rom_set_mode(&r, m);
+        bool text = m->memmodel == 0;
+        if (text) {
+            load_font(&r, NULL);
+            gr(&r, 0x06, m->grdc[6]); /* load_font leaves the colour text map */
+            uint32_t seg = m->mode == 7 ? 0xB0000 : 0xB8000;
+            for (unsigned c = 0; c < m->width * m->height; c++)
+                bus_write(r.bus, seg + c * 2, c ? 0x0720 : 0x0741, 2);
+        } else {
+            draw_mode_sample(&r, m);
+        }
+        vga_refresh(r.vga);
+        struct framebuffer fb = snap(&r);
+        unsigned want_w = text ? m->width * m->cw * (m->width == 40 ? 2 : 1) : m->width;
+        unsigned want_h = text ? m->height * m->ch : m->height;
+        if (fb.width != want_w || fb.height != want_h)
+            FAIL("mode %02xh: %ux%u, want %ux%u", m->mode, fb.width, fb.height, want_w, want_h);
+        if (text) {
+            char *t = display_text_utf8(r.disp);
+            if (strncmp(t, "A\n", 2) != 0)
+                FAIL("mode %02xh: text readback starts \"%.8s\"", m->mode, t);
+            size_t lines = 0;
+            for (char *c = t; *c; c++)
+                lines += *c == '\n';
+            ASSERT_EQ(lines, m->height);
+            free(t);
+        }
+        check_mode_pixels(m, &fb);
+        framebuffer_release(&fb);
+        rig_free(&r);
+    }
+}
+
+/* 8-bit DAC (VBE_DISPI_8BIT_DAC) in an 8 bpp mode, and 24 bpp packed B, G, R. */
+TEST(vbe_8bit_dac_and_24bpp)
+{
+    struct rig r = rig_new();
+    vbe_mode(&r, 640, 480, 8, VBE_DISPI_8BIT_DAC);
+    outb(&r, 0x3C8, 7);
+    outb(&r, 0x3C9, 0x80);
+    outb(&r, 0x3C9, 0xC1);
+    outb(&r, 0x3C9, 0xFF);
+    vga_vram(r.vga)[640 + 3] = 7;
+    vga_refresh(r.vga);
+    struct framebuffer fb = snap(&r);
+    ASSERT_EQ(px(&fb, 3, 1), 0x80C1FF);
+    framebuffer_release(&fb);
+    vbe_mode(&r, 1024, 768, 24, 0);
+    uint8_t *v = vga_vram(r.vga) + (767 * 1024 + 1023) * 3;
+    v[0] = 0x11, v[1] = 0x22, v[2] = 0x33;
+    vga_refresh(r.vga);
+    fb = snap(&r);
+    ASSERT_EQ(fb.width, 1024);
+    ASSERT_EQ(px(&fb, 1023, 767), 0x332211);
+    framebuffer_release(&fb);
+    rig_free(&r);
+}
+
+/* A mode larger than the VRAM, or panned past its end, is not shown and nothing reads beyond it. */
+TEST(vbe_mode_beyond_vram)
+{
+    struct rig r = rig_new();
+    vga_free(r.vga);
+    struct error err = {0};
+    r.vga = vga_new(r.bus, r.clock, r.disp, VGA_VRAM_MIN, &err);
+    ASSERT(r.vga != NULL);
+    ASSERT_EQ(dispi_get(&r, VBE_DISPI_INDEX_VIDEO_MEMORY_64K), 16);
+    vbe_mode(&r, 640, 400, 32, 0);
+    vga_refresh(r.vga);
+    vbe_mode(&r, 1024, 768, 32, 0);
+    vga_refresh(r.vga);
+    struct framebuffer fb = snap(&r);
+    ASSERT_EQ(fb.width, 640);
+    framebuffer_release(&fb);
+    vbe_mode(&r, 640, 400, 32, 0);
+    dispi(&r, VBE_DISPI_INDEX_Y_OFFSET, 300);
+    dispi(&r, VBE_DISPI_INDEX_BANK, 100); /* beyond 1 MiB: refused */
+    ASSERT_EQ(dispi_get(&r, VBE_DISPI_INDEX_BANK), 0);
+    vga_refresh(r.vga);
+    ASSERT_EQ(vga_new(r.bus, r.clock, r.disp, 3u << 20, &err), NULL);
+    ASSERT_EQ(err.code, EX_DATAERR);
+    rig_free(&r);
 }
