@@ -70,6 +70,7 @@ static const char usage_text[] =
     "                          (default /usr/share/seabios)\n"
     "      --bios=FILE         run this ROM image instead of SeaBIOS\n"
     "      --kernel=FILE       boot this Linux bzImage or multiboot ELF directly\n"
+    "                          (not built yet: exits with status 69)\n"
     "      --initrd=FILE       initial ramdisk for --kernel\n"
     "      --append=CMDLINE    kernel command line for --kernel\n"
     "      --debugcon=FILE     port 0xE9 debug console output to FILE\n"
@@ -419,6 +420,11 @@ static int player_main(const struct player_opts *o, struct error *err)
     if (cfg->firmware == VM_FW_EFI && !o->bios) {
         error_set(err, EX_UNAVAILABLE, "%s: firmware = \"efi\" needs OVMF, which vmplay does not run yet",
                   o->vmx_path);
+        goto out;
+    }
+    if (o->kernel) {
+        error_set(err, EX_UNAVAILABLE, "--kernel: direct kernel boot is not built yet; boot from the "
+                                       "VM's disks instead");
         goto out;
     }
     if (config_check_files(cfg, err) < 0 || vm_lock(o->vmx_path, cfg, &lock, err) < 0)

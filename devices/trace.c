@@ -11,12 +11,12 @@ static const char *const area_names[TRACE_AREAS] = {
     [TRACE_IO] = "io",     [TRACE_CPU] = "cpu",     [TRACE_PIC] = "pic",   [TRACE_PIT] = "pit",
     [TRACE_RTC] = "rtc",   [TRACE_UART] = "uart",   [TRACE_PS2] = "ps2",   [TRACE_IDE] = "ide",
     [TRACE_PCI] = "pci",   [TRACE_VGA] = "vga",     [TRACE_FWCFG] = "fwcfg", [TRACE_APIC] = "apic",
-    [TRACE_ACPI] = "acpi", [TRACE_DISK] = "disk",
+    [TRACE_ACPI] = "acpi",
 };
 
 const char *trace_area_names(void)
 {
-    return "io,cpu,pic,pit,rtc,uart,ps2,ide,pci,vga,fwcfg,apic,acpi,disk,all";
+    return "io,cpu,pic,pit,rtc,uart,ps2,ide,pci,vga,fwcfg,apic,acpi,all";
 }
 
 int trace_parse(const char *list, unsigned *mask, const char **bad, size_t *badlen)

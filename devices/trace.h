@@ -23,7 +23,6 @@ enum trace_area {
     TRACE_FWCFG,
     TRACE_APIC,
     TRACE_ACPI,
-    TRACE_DISK,
     TRACE_AREAS
 };
 
