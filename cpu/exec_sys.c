@@ -200,7 +200,8 @@ void soft_write_cr(struct soft *s, int n, uint32_t v)
         tlb_flush(s, true);
         return;
     case 4:
-        if (v & ~(uint32_t)(CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_MCE))
+        if (v & ~(uint32_t)(CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_MCE |
+                            CR4_OSFXSR))
             soft_raise(s, EXC_GP, 0);
         s->cr4 = v;
         tlb_flush(s, false);
