@@ -203,6 +203,9 @@ static uint8_t data_read(struct i8042 *s)
 {
     uint8_t v = s->ob; /* reading an empty buffer returns the last byte */
     s->ob_full = false;
+    /* Drop the line before the next byte raises it again: an edge-triggered
+     * IOAPIC input sees one edge per byte, as with the real controller. */
+    update_irqs(s);
     fill(s);
     return v;
 }

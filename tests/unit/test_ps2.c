@@ -521,3 +521,25 @@ TEST(mouse_status_remote_and_scaling)
     expect(&f, (const uint8_t[]){0xfa}, 1, "wrap off");
     teardown(&f);
 }
+
+/* Linux's atkbd probe (GETID) behind an edge-triggered IOAPIC input: every
+ * byte of the answer must come with its own rising edge on IRQ1, so the line
+ * drops when a byte is read even when the next one is already queued. */
+TEST(irq1_edge_per_byte)
+{
+    struct fix f;
+    setup(&f);
+    cmd(&f, 0x60); /* write the command byte: keyboard interrupt on, translation on */
+    data(&f, 0x61);
+    int before = f.irq1.rises;
+    data(&f, 0xf2);
+    uint8_t out[8];
+    int n = drain(&f, out, 8);
+    ASSERT_EQ(n, 3);
+    ASSERT_EQ(out[0], 0xfa);
+    ASSERT_EQ(out[1], 0xab);
+    ASSERT_EQ(out[2], 0x41); /* 0x83 as set-1 translation reports the keyboard ID */
+    ASSERT_EQ(f.irq1.rises - before, 3);
+    ASSERT_EQ(f.irq1.level, 0);
+    teardown(&f);
+}
