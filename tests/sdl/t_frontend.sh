@@ -21,7 +21,7 @@ rm -rf "$run"; mkdir -p "$run"
 start() { # name args... -> sets PID, WIN (each run has its own window title)
     "$DRIVER" "$run/$1.log" --title="fe-$1" "${@:2}" 2>"$run/$1.err" &
     PID=$!
-    WIN=$(wait_window "^fe-$1 " 10) && wait_for "$run/$1.log" ready 10
+    WIN=$(wait_window "^fe-$1 " 30) && wait_for "$run/$1.log" ready 30
 }
 
 finish() { # wait for the driver to exit by itself; returns its status or 124
