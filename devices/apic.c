@@ -9,7 +9,7 @@
  * The timer (one-shot and periodic; TSC-deadline is not offered) computes
  * its current count from elapsed time and arms one timer for the next
  * expiry while unmasked. IPIs through ICR reach this APIC only (one CPU);
- * INIT, SIPI and SMI are ignored. Not implemented: relocation through the
+ * INIT, SIPI and SMI are ignored. Left out (this subset): relocation through the
  * IA32_APIC_BASE MSR (the base is fixed), x2APIC, thermal and performance
  * counter sources.
  */

@@ -7,7 +7,7 @@
  * INT output drives the master's IR2. Implemented: ICW1-4 (8086 mode, single
  * or cascade, AEOI, special fully nested), OCW1-3 (all EOI and rotation
  * commands, set priority, special mask, poll, IRR/ISR read), spurious IR7.
- * Not implemented: 8080/8085 mode call addresses and buffered mode (no effect
+ * Left out (this subset): 8080/8085 mode call addresses and buffered mode (no effect
  * on a PC).
  */
 #include "devices/pic.h"

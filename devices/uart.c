@@ -10,7 +10,7 @@
  * THR feeds the receiver and MCR drives MSR (RTS->CTS, DTR->DSR, OUT1->RI,
  * OUT2->DCD). Outside loopback the modem inputs show a connected cable
  * (CTS, DSR, DCD). The transmitter is always empty: bytes go to the back
- * end as THR is written. Not implemented: parity/framing errors and break
+ * end as THR is written. Left out (this subset): parity/framing errors and break
  * (never produced by a back end), DMA mode signals.
  */
 #include "devices/uart.h"

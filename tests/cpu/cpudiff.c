@@ -30,7 +30,7 @@
 #define CTL_GDT 0x000u
 #define CTL_IDT 0x100u
 #define CTL_TSS 0x300u
-#define CTL_STUB 0x400u
+#define CTL_HLT 0x400u
 #define CTL_STACK 0xFF0u   /* ring-0 stack top (TSS ESP0) */
 #define SEL_KCODE 0x08
 #define SEL_KDATA 0x10
@@ -130,8 +130,8 @@ static void core_tables(struct core *k)
     memcpy(k->ctl + CTL_TSS + 8, &ss0, 4);
     memcpy(k->ctl + CTL_TSS + 0x64, &iomap, 4);
     for (unsigned v = 0; v < NVEC; v++) {
-        put_gate(k->ctl + CTL_IDT + 8 * v, CD_CTL + CTL_STUB + v, v == 3 || v == 4 ? 0xEE : 0x8E);
-        k->ctl[CTL_STUB + v] = 0xF4;
+        put_gate(k->ctl + CTL_IDT + 8 * v, CD_CTL + CTL_HLT + v, v == 3 || v == 4 ? 0xEE : 0x8E);
+        k->ctl[CTL_HLT + v] = 0xF4;
     }
 }
 
@@ -236,13 +236,13 @@ static void core_run(struct core *k, const struct cd_in *in, struct cd_out *out)
     cpu_set_state(k->cpu, &st);
     enum cpu_exit e = cpu_run(k->cpu, clock_now_ns(k->clock) + 2000000);
     cpu_get_state(k->cpu, &st);
-    uint32_t eip = (uint32_t)st.rip, stub = CD_CTL + CTL_STUB + 1;
+    uint32_t eip = (uint32_t)st.rip, hlt_at = CD_CTL + CTL_HLT + 1;
     if (e != CPU_EXIT_HALT) {
         out->vector = -2; /* did not stop */
         out->eip = eip;
         out->err = e;
-    } else if (eip >= stub && eip < stub + NVEC) {
-        core_fault(k, &st, (int)(eip - stub), in, out);
+    } else if (eip >= hlt_at && eip < hlt_at + NVEC) {
+        core_fault(k, &st, (int)(eip - hlt_at), in, out);
     } else {
         out->vector = -4; /* halted somewhere else (HLT ran at CPL 0?) */
         out->eip = eip;
