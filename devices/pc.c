@@ -402,7 +402,8 @@ void machine_reset(struct machine *m)
     if (m->vga)
         vga_reset(m->vga);
     cpu_reset(m->cpu);
-    if (m->o.timeout_s > 0)
+    /* --timeout counts from power-on; a guest reset does not restart it. */
+    if (m->o.timeout_s > 0 && !timer_armed(&m->timeout_timer))
         timer_arm(&m->timeout_timer, clock_now_ns(m->clock) + (int64_t)(m->o.timeout_s * 1e9));
 }
 

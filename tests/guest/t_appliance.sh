@@ -48,7 +48,7 @@ grep -q 'VMPLAY-MARKER: poweroff' "$run/a/screen.txt" 2>/dev/null && ok screen_t
     bad screen_text "the text screen lacks the console lines: $(head -c 200 "$run/a/screen.txt" 2>/dev/null)"
 [ -s "$run/a/screen.png" ] && file "$run/a/screen.png" | grep -q 'PNG image data, 720 x 400' &&
     ok screenshot || bad screenshot "$(file "$run/a/screen.png" 2>&1)"
-# The guest wrote the pattern to sdb; qemu-img (an independent reader) sees it.
+# The guest wrote the pattern to the data disk; qemu-img (an independent reader) sees it.
 qemu-img check -q "$run/a/data.vmdk" && qemu-img convert -O raw "$run/a/data.vmdk" "$run/a/data.raw" &&
 { echo "VMPLAY-DATA-BEGIN"; seq 1 2000; echo "VMPLAY-DATA-END"; } > "$run/a/data.expected" &&
 cmp -s -n "$(stat -c %s "$run/a/data.expected")" "$run/a/data.expected" "$run/a/data.raw" &&

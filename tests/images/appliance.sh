@@ -6,7 +6,7 @@
 #   qemu-img, and .vmx files written the way VMware writes them.
 #
 # Images (one per mode; the mode is on the kernel command line):
-#   test.vmdk   markers on ttyS0, writes a pattern to /dev/sdb, powers off
+#   test.vmdk   markers on ttyS0, writes a pattern to the 16 MiB data disk, powers off
 #   bench.vmdk  timed stages (md5sum of 32 MiB, an awk loop), powers off
 #   demo.vmdk   markers, then a shell on tty1 (the screen) and on ttyS0
 #   test.iso    isolinux ISO with the test mode, for ide1:0 cdrom-image
@@ -18,7 +18,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$top/build}
 out=${1:-$BUILD/images/appliance}
 debs=$BUILD/debs
-stamp=$out/.complete-v4
+stamp=$out/.complete-v5
 if [ -f "$stamp" ]; then echo "$out"; exit 0; fi
 mkdir -p "$out" "$debs"
 work=$(mktemp -d "$BUILD/images/work.XXXXXX")
@@ -92,12 +92,16 @@ say "VMPLAY-MARKER: disks $(ls /sys/block | tr '\n' ' ')"
 case "$mode" in
 test)
     say "VMPLAY-MARKER: arith $((6*7)) $(echo 3 4 | awk '{print $1*$2+0.5}')"
-    if [ -e /dev/sdb ]; then
+    # Linux names disks in the order their async probes finish, so the data
+    # disk is found by its size (32768 sectors), never by its name.
+    data=
+    for d in /sys/block/sd*; do [ "$(cat "$d/size")" = 32768 ] && data=/dev/${d##*/}; done
+    if [ -n "$data" ]; then
         { echo "VMPLAY-DATA-BEGIN"; seq 1 2000; echo "VMPLAY-DATA-END"; } > /tmp/data
-        dd if=/tmp/data of=/dev/sdb bs=512 conv=sync,notrunc 2>/dev/null
+        dd if=/tmp/data of="$data" bs=512 conv=sync,notrunc 2>/dev/null
         sync
-        say "VMPLAY-MARKER: wrote sdb $(md5sum < /tmp/data | cut -c1-32)"
-        say "VMPLAY-MARKER: read sdb $(head -c "$(wc -c < /tmp/data)" /dev/sdb | md5sum | cut -c1-32)"
+        say "VMPLAY-MARKER: wrote data disk $(md5sum < /tmp/data | cut -c1-32)"
+        say "VMPLAY-MARKER: read data disk $(head -c "$(wc -c < /tmp/data)" "$data" | md5sum | cut -c1-32)"
     fi
     if [ -e /dev/sr0 ]; then
         say "VMPLAY-MARKER: cdrom $(head -c 2048 /dev/sr0 | wc -c)"
