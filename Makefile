@@ -76,6 +76,10 @@ $(O)/tests/%: $(O)/tests/unit/%.o $(HARNESS) $(LIB_OBJ)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
+# The interpreter's threaded dispatch: keep one indirect jump per form (GCC
+# would otherwise merge them into one shared, badly predicted jump).
+$(O)/cpu/exec_fast.o: CFLAGS += -fno-gcse -fno-crossjumping
+
 # Test binaries and the player, built in one go (make check runs them).
 tests: $(BIN) $(UNIT_BIN)
 

@@ -46,7 +46,8 @@ uint32_t cc_compute(const struct lazy_cc *c)
     return f | (cf ? FL_CF : 0) | (of ? FL_OF : 0) | (af ? FL_AF : 0);
 }
 
-bool cond(struct soft *s, unsigned cc)
+/* Condition cc (the low nibble of Jcc/SETcc/CMOVcc) for any lazy state. */
+bool cond_slow(struct soft *s, unsigned cc)
 {
     bool v;
     if (s->cc.op == CC_SUB && (cc >> 1) != 0 && (cc >> 1) != 5) {
@@ -131,7 +132,7 @@ static uint32_t inc_dec(struct soft *s, uint32_t a, bool dec, unsigned size)
 
 /* ---- shifts and rotates (group 2), flags computed eagerly ---- */
 
-static uint32_t shift_op(struct soft *s, unsigned op, uint32_t a, unsigned n, unsigned size)
+uint32_t shift_op(struct soft *s, unsigned op, uint32_t a, unsigned n, unsigned size)
 {
     unsigned bits = size * 8;
     uint32_t m = size_mask(size), sb = sign_bit(size);
@@ -140,7 +141,9 @@ static uint32_t shift_op(struct soft *s, unsigned op, uint32_t a, unsigned n, un
         n %= bits + 1;
     if (!n)
         return a;
-    uint32_t f = arith_flags(s), r;
+    if (op >= 4)
+        return shift_plain(s, op, a, n, size);
+    uint32_t f = arith_flags(s), r; /* rotates keep SF ZF AF PF */
     bool cf, of;
     switch (op) {
     case 0: { /* ROL */
@@ -171,7 +174,7 @@ static uint32_t shift_op(struct soft *s, unsigned op, uint32_t a, unsigned n, un
         flags_set_arith(s, f);
         return r;
     }
-    case 3: { /* RCR */
+    default: { /* RCR */
         uint64_t v = ((uint64_t)((f & FL_CF) ? 1 : 0) << bits) | a;
         v = ((v >> n) | (v << (bits + 1 - n))) & ((2ull << bits) - 1);
         r = (uint32_t)v & m;
@@ -181,29 +184,7 @@ static uint32_t shift_op(struct soft *s, unsigned op, uint32_t a, unsigned n, un
         flags_set_arith(s, f);
         return r;
     }
-    case 4:
-    case 6: { /* SHL/SAL */
-        uint64_t v = (uint64_t)a << n;
-        r = (uint32_t)v & m;
-        cf = (v >> bits) & 1;
-        of = ((r & sb) != 0) ^ cf;
-        break;
     }
-    case 5: /* SHR */
-        r = (a >> n) & m;
-        cf = (a >> (n - 1)) & 1;
-        of = a & sb;
-        break;
-    default: { /* SAR */
-        int32_t sa = sext(a, size);
-        r = (uint32_t)(sa >> (n > 31 ? 31 : n)) & m;
-        cf = (sa >> (n - 1 > 31 ? 31 : n - 1)) & 1;
-        of = false;
-        break;
-    }
-    }
-    flags_set_arith(s, szp_flags(r, size) | (cf ? FL_CF : 0) | (of ? FL_OF : 0));
-    return r;
 }
 
 /* ---- multiply and divide (group 3) ---- */

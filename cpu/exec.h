@@ -136,7 +136,83 @@ static inline uint32_t szp_flags(uint32_t r, unsigned size)
     return f;
 }
 
-bool cond(struct soft *s, unsigned cc);
+/* IMUL reg, r/m (0F AF) and the immediate forms: reg = reg * b, truncated to size. */
+static inline void imul_reg(struct soft *s, unsigned reg, uint32_t b, unsigned size)
+{
+    int64_t r = (int64_t)sext(reg_get(s, reg, size), size) * sext(b, size);
+    reg_set(s, reg, (uint32_t)r, size);
+    cc_set(s, CC_MUL, size, (uint32_t)r, 0, r != sext((uint32_t)r, size));
+}
+
+bool cond_slow(struct soft *s, unsigned cc);
+
+/* Condition cc (the low nibble of Jcc/SETcc/CMOVcc): the 32-bit CMP/SUB and
+ * logic results inline, everything else through cond_slow. */
+static inline bool cond(struct soft *s, unsigned cc)
+{
+    const struct lazy_cc *c = &s->cc;
+    uint32_t r = c->res, a = c->src1, b = c->src2;
+    bool v;
+    if (c->size == 4 && c->op == CC_SUB) {
+        switch (cc >> 1) {
+        case 0: v = ((a ^ b) & (a ^ r)) >> 31; break;
+        case 1: v = a < b; break;
+        case 2: v = a == b; break;
+        case 3: v = a <= b; break;
+        case 4: v = r >> 31; break;
+        case 5: v = !__builtin_parity(r & 0xFF); break;
+        case 6: v = (int32_t)a < (int32_t)b; break;
+        default: v = (int32_t)a <= (int32_t)b; break;
+        }
+        return v ^ (cc & 1);
+    }
+    if (c->size == 4 && c->op == CC_LOGIC) {
+        switch (cc >> 1) {
+        case 0: case 1: v = false; break;
+        case 2: case 3: v = r == 0; break;
+        case 4: case 6: v = r >> 31; break;
+        case 5: v = !__builtin_parity(r & 0xFF); break;
+        default: v = r == 0 || (r >> 31); break;
+        }
+        return v ^ (cc & 1);
+    }
+    return cond_slow(s, cc);
+}
+
+/* SHL/SAL (op 4, 6), SHR (5) and SAR (7) of a by n (1..31, already masked) on size bytes. */
+static inline uint32_t shift_plain(struct soft *s, unsigned op, uint32_t a, unsigned n, unsigned size)
+{
+    unsigned bits = size * 8;
+    uint32_t m = size_mask(size), sb = sign_bit(size), r;
+    bool cf, of;
+    switch (op) {
+    case 4:
+    case 6: { /* SHL/SAL */
+        uint64_t v = (uint64_t)a << n;
+        r = (uint32_t)v & m;
+        cf = (v >> bits) & 1;
+        of = ((r & sb) != 0) ^ cf;
+        break;
+    }
+    case 5: /* SHR */
+        r = (a >> n) & m;
+        cf = (a >> (n - 1)) & 1;
+        of = a & sb;
+        break;
+    default: { /* SAR */
+        int32_t sa = sext(a, size);
+        r = (uint32_t)(sa >> (n > 31 ? 31 : n)) & m;
+        cf = (sa >> (n - 1 > 31 ? 31 : n - 1)) & 1;
+        of = false;
+        break;
+    }
+    }
+    flags_set_arith(s, szp_flags(r, size) | (cf ? FL_CF : 0) | (of ? FL_OF : 0));
+    return r;
+}
+
+/* Group 2 (ROL ROR RCL RCR SHL SHR SAL SAR) of a by n on size bytes; sets the flags. */
+uint32_t shift_op(struct soft *s, unsigned op, uint32_t a, unsigned n, unsigned size);
 uint32_t alu(struct soft *s, unsigned op, uint32_t a, uint32_t b, unsigned size);
 void exec_string(struct soft *s, const struct insn *in);
 void load_far_ptr(struct soft *s, const struct insn *in, int seg);

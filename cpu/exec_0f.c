@@ -334,13 +334,9 @@ void exec_0f(struct soft *s, const struct insn *in)
     case 0x1A0: case 0x1A1: case 0x1A8: case 0x1A9: push_pop_fsgs(s, in); return;
     case 0x1A3: case 0x1AB: case 0x1B3: case 0x1BB: case 0x1BA: bit_op(s, in); return;
     case 0x1A4: case 0x1A5: case 0x1AC: case 0x1AD: double_shift(s, in); return;
-    case 0x1AF: {
-        int64_t r = (int64_t)sext(reg_get(s, insn_reg(in), size), size) *
-                    sext(rm_read(s, in, size), size);
-        reg_set(s, insn_reg(in), (uint32_t)r, size);
-        cc_set(s, CC_MUL, size, (uint32_t)r, 0, r != sext((uint32_t)r, size));
+    case 0x1AF:
+        imul_reg(s, insn_reg(in), rm_read(s, in, size), size);
         return;
-    }
     case 0x1B0: case 0x1B1: cmpxchg(s, in); return;
     case 0x1B2: load_far_ptr(s, in, SEG_SS); return;
     case 0x1B4: load_far_ptr(s, in, SEG_FS); return;

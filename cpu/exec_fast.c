@@ -1,36 +1,80 @@
 /*
- * The interpreter's inner loop: runs the instructions of one block, with
- * the hottest 32-bit forms (register ALU, MOV, INC/DEC, PUSH/POP, Jcc, LEA,
- * flat memory loads and stores) executed inline and everything else handed
- * to soft_exec(). insn.xop, chosen once when the block is built, names the
- * fast form; the semantics are the same as the general path's.
+ * The interpreter's inner loop: runs the instructions of one block. insn.xop,
+ * chosen once when the block is built (fast_form), names an inline form for
+ * the hottest 32-bit instructions (register and memory ALU, MOV, IMUL, CMOVcc,
+ * SETcc, shifts, PUSH/POP, CALL/RET, Jcc, LEA...); everything else goes to
+ * soft_exec(). Dispatch is direct threading: every form ends by jumping
+ * straight to the next instruction's form, so each has its own indirect
+ * branch for the host to predict. The semantics are the general path's: the
+ * forms call the same helpers (alu, shift_op, cond...) or do exactly what
+ * they do for the one operand size they accept.
+ *
+ * Bookkeeping: s->eip and s->next_eip are exact before every form runs (a
+ * fault reports them); the instruction count is added up when the block
+ * is left or before soft_exec (which may read the clock). Forms that may
+ * reach memory outside the TLB check block_end afterwards: a store into
+ * cached code invalidates blocks (soft_invalidate_phys sets it).
  */
 #include "cpu/exec.h"
 
 enum xop {
-    X_NONE, X_ALU_RR, X_ALU_RM, X_ALU_RI, X_MOV_RR, X_MOV_RI, X_LOAD, X_STORE, X_INC, X_DEC,
-    X_PUSH, X_POP, X_JCC, X_LEA, X_TEST_RR, X_JMP, X_MOVZX8, X_MOVZX16, X_CMP_MI8, X_STORE_I,
-    X_SHIFT_RI, X_ALU_MR, X_ALU_MI8,
+    X_NONE, X_ALU_RR, X_ALU_RM, X_ALU_MR, X_ALU_RI, X_ALU_MI, X_ALU_AI, X_ALU8, X_MOV_RR,
+    X_MOV_RI, X_LOAD, X_STORE, X_STORE_I, X_MOV8_RM, X_MOV8_MR, X_MOV8_MI, X_INC, X_DEC,
+    X_PUSH, X_POP, X_PUSH_I, X_JCC, X_JMP, X_CALL, X_RET, X_LEA, X_TEST_RR, X_TEST_RI,
+    X_TEST8_RR, X_MOVZX8, X_MOVZX16, X_MOVSX8, X_MOVSX16, X_SHIFT, X_IMUL, X_CMOV, X_SETCC,
+    X_COUNT
 };
+
+static bool imm8_form(unsigned op)
+{
+    return op == 0x83 || op == 0x6A;
+}
 
 uint8_t fast_form(const struct insn *in)
 {
     unsigned op = in->op;
     bool op32 = in->pfx & P_OP32, mem = in->props & I_MEM;
-    if (!op32 || (in->pfx & (P_LOCK | P_REP | P_REPNE)))
-        return (op >= 0x70 && op <= 0x7F) ? X_JCC : X_NONE;
+    if (in->pfx & (P_LOCK | P_REP | P_REPNE))
+        return X_NONE;
+    if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F))
+        return X_JCC;
+    /* byte forms: the operand size prefix does not matter */
+    if (op < 0x40 && (op & 7) <= 2 && !(op & 1))
+        return X_ALU8;
+    if (op < 0x40 && (op & 7) == 4)
+        return X_ALU8;
+    if (op == 0x8A && mem)
+        return X_MOV8_RM;
+    if (op == 0x88 && mem)
+        return X_MOV8_MR;
+    if (op == 0xC6 && mem)
+        return X_MOV8_MI;
+    if (op == 0x84 && !mem)
+        return X_TEST8_RR;
+    if (op >= 0x190 && op <= 0x19F)
+        return X_SETCC;
+    if (op == 0x1B6)
+        return X_MOVZX8;
+    if (op == 0x1BE)
+        return X_MOVSX8;
+    if (!op32)
+        return X_NONE;
     if (op < 0x40 && (op & 7) == 1)
         return mem ? X_ALU_MR : X_ALU_RR;
     if (op < 0x40 && (op & 7) == 3)
         return mem ? X_ALU_RM : X_ALU_RR;
-    if (op == 0x83 && !mem)
-        return X_ALU_RI;
+    if (op < 0x40 && (op & 7) == 5)
+        return X_ALU_AI;
+    if (op == 0x81 || op == 0x83)
+        return mem ? X_ALU_MI : X_ALU_RI;
     if ((op == 0x89 || op == 0x8B) && !mem)
         return X_MOV_RR;
     if (op == 0x8B)
         return X_LOAD;
     if (op == 0x89)
         return X_STORE;
+    if (op == 0xC7 && mem)
+        return X_STORE_I;
     if (op >= 0xB8 && op <= 0xBF)
         return X_MOV_RI;
     if (op >= 0x40 && op <= 0x47)
@@ -41,24 +85,30 @@ uint8_t fast_form(const struct insn *in)
         return X_PUSH;
     if (op >= 0x58 && op <= 0x5F)
         return X_POP;
-    if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F))
-        return X_JCC;
+    if (op == 0x68 || op == 0x6A)
+        return X_PUSH_I;
     if (op == 0xEB || op == 0xE9)
         return X_JMP;
-    if (op == 0x8D)
+    if (op == 0xE8)
+        return X_CALL;
+    if (op == 0xC3)
+        return X_RET;
+    if (op == 0x8D && mem)
         return X_LEA;
     if (op == 0x85 && !mem)
         return X_TEST_RR;
-    if (op == 0x1B6)
-        return X_MOVZX8;
+    if (op == 0xF7 && insn_reg(in) == 0)
+        return X_TEST_RI;
     if (op == 0x1B7)
         return X_MOVZX16;
-    if (op == 0x83 && mem)
-        return insn_reg(in) == 7 ? X_CMP_MI8 : X_ALU_MI8;
-    if (op == 0xC7 && mem)
-        return X_STORE_I;
-    if (op == 0xC1 && !mem && insn_reg(in) >= 4 && insn_reg(in) != 6)
-        return X_SHIFT_RI;
+    if (op == 0x1BF)
+        return X_MOVSX16;
+    if ((op == 0xC1 || op == 0xD1 || op == 0xD3) && insn_reg(in) != 2 && insn_reg(in) != 3)
+        return X_SHIFT;
+    if (op == 0x1AF)
+        return X_IMUL;
+    if (op >= 0x140 && op <= 0x14F)
+        return X_CMOV;
     return X_NONE;
 }
 
@@ -98,6 +148,12 @@ static inline void alu32_mem(struct soft *s, const struct insn *in, unsigned op,
     mwrite(s, in->seg, ea, r, 4);
 }
 
+/* Immediate operand of 81/83/6A/68 as the instruction uses it. */
+static inline uint32_t imm_op(const struct insn *in)
+{
+    return imm8_form(in->op) ? (uint32_t)(int32_t)(int8_t)in->imm : in->imm;
+}
+
 static inline uint32_t jcc_rel(const struct insn *in)
 {
     if (in->op < 0x100)
@@ -105,140 +161,246 @@ static inline uint32_t jcc_rel(const struct insn *in)
     return (in->pfx & P_OP32) ? in->imm : (uint32_t)(int32_t)(int16_t)in->imm;
 }
 
-static inline bool fast_exec(struct soft *s, const struct insn *in)
+/* The 8-bit ALU forms: r/m8,r8 (00), r8,r/m8 (02) and AL,imm8 (04). */
+static inline void alu8(struct soft *s, const struct insn *in)
 {
-    unsigned op = in->op;
-    uint32_t v, sp;
-    switch (in->xop) {
-    case X_ALU_RR:
-        if (op & 2)
-            alu32(s, (op >> 3) & 7, insn_reg(in), s->r[insn_rm(in)]);
-        else
-            alu32(s, (op >> 3) & 7, insn_rm(in), s->r[insn_reg(in)]);
-        return true;
-    case X_ALU_RM:
-        alu32(s, (op >> 3) & 7, insn_reg(in), mread(s, in->seg, insn_ea(s, in), 4));
-        return true;
-    case X_ALU_MR:
-        alu32_mem(s, in, (op >> 3) & 7, s->r[insn_reg(in)]);
-        return true;
-    case X_ALU_MI8:
-        alu32_mem(s, in, insn_reg(in), (uint32_t)(int32_t)(int8_t)in->imm);
-        return true;
-    case X_ALU_RI:
-        alu32(s, insn_reg(in), insn_rm(in), (uint32_t)(int32_t)(int8_t)in->imm);
-        return true;
-    case X_MOV_RR:
-        if (op & 2)
-            s->r[insn_reg(in)] = s->r[insn_rm(in)];
-        else
-            s->r[insn_rm(in)] = s->r[insn_reg(in)];
-        return true;
-    case X_MOV_RI:
-        s->r[op & 7] = in->imm;
-        return true;
-    case X_LOAD:
-        s->r[insn_reg(in)] = mread(s, in->seg, insn_ea(s, in), 4);
-        return true;
-    case X_STORE:
-        mwrite(s, in->seg, insn_ea(s, in), s->r[insn_reg(in)], 4);
-        return true;
-    case X_INC:
-    case X_DEC: {
-        bool cf = get_cf(s);
-        uint32_t a = s->r[op & 7];
-        uint32_t r = in->xop == X_INC ? a + 1 : a - 1;
-        cc_set(s, in->xop == X_INC ? CC_INC : CC_DEC, 4, r, a, 1);
-        s->cc.cin = cf;
-        s->r[op & 7] = r;
-        return true;
+    unsigned op = (in->op >> 3) & 7, form = in->op & 7;
+    uint32_t ea = 0, a, r;
+    if (form == 4) {
+        r = alu(s, op, s->r[GPR_AX] & 0xFF, in->imm & 0xFF, 1);
+        if (op != 7)
+            reg_set(s, GPR_AX, r, 1);
+    } else if (form == 2) {
+        r = alu(s, op, reg_get(s, insn_reg(in), 1), rm_read(s, in, 1), 1);
+        if (op != 7)
+            reg_set(s, insn_reg(in), r, 1);
+    } else {
+        a = op == 7 ? rm_read(s, in, 1) : rm_read_rmw(s, in, 1, &ea);
+        r = alu(s, op, a, reg_get(s, insn_reg(in), 1), 1);
+        if (op != 7)
+            rm_write_at(s, in, ea, r, 1);
     }
-    case X_PUSH:
-        if (!stack32(s))
-            return false;
-        v = s->r[op & 7];
-        sp = s->r[GPR_SP] - 4;
-        mwrite(s, SEG_SS, sp, v, 4);
-        s->r[GPR_SP] = sp;
-        return true;
-    case X_POP:
-        if (!stack32(s))
-            return false;
-        sp = s->r[GPR_SP];
-        v = mread(s, SEG_SS, sp, 4);
-        s->r[GPR_SP] = sp + 4;
-        s->r[op & 7] = v;
-        return true;
-    case X_JCC:
-        if (cond(s, op & 15))
-            jump_near(s, s->next_eip + jcc_rel(in), in->pfx & P_OP32);
-        return true;
-    case X_JMP:
-        jump_near(s, s->next_eip + (op == 0xEB ? (uint32_t)(int32_t)(int8_t)in->imm : in->imm), true);
-        return true;
-    case X_LEA:
-        s->r[insn_reg(in)] = insn_ea(s, in);
-        return true;
-    case X_MOVZX8:
-        s->r[insn_reg(in)] = rm_read(s, in, 1);
-        return true;
-    case X_MOVZX16:
-        s->r[insn_reg(in)] = rm_read(s, in, 2);
-        return true;
-    case X_CMP_MI8:
-        v = mread(s, in->seg, insn_ea(s, in), 4);
-        sp = (uint32_t)(int32_t)(int8_t)in->imm;
-        cc_set(s, CC_SUB, 4, v - sp, v, sp);
-        return true;
-    case X_STORE_I:
-        mwrite(s, in->seg, insn_ea(s, in), in->imm, 4);
-        return true;
-    case X_SHIFT_RI: {
-        unsigned n = in->imm & 31, r = insn_rm(in);
-        if (!n)
-            return true;
-        uint32_t a = s->r[r];
-        bool cf, of;
-        if (insn_reg(in) == 4) {
-            v = a << n;
-            cf = (a >> (32 - n)) & 1;
-            of = (v >> 31) ^ cf;
-        } else if (insn_reg(in) == 5) {
-            v = a >> n;
-            cf = (a >> (n - 1)) & 1;
-            of = a >> 31;
-        } else {
-            v = (uint32_t)((int32_t)a >> n);
-            cf = ((int32_t)a >> (n - 1)) & 1;
-            of = false;
-        }
-        s->r[r] = v;
-        flags_set_arith(s, szp_flags(v, 4) | (cf ? FL_CF : 0) | (of ? FL_OF : 0));
-        return true;
+}
+
+static inline void shift_rm(struct soft *s, const struct insn *in)
+{
+    unsigned n = (in->op == 0xC1 ? in->imm : in->op == 0xD1 ? 1 : s->r[GPR_CX]) & 31;
+    uint32_t ea = 0;
+    if (!is_mem(in) && insn_reg(in) >= 4) {
+        if (n)
+            s->r[insn_rm(in)] = shift_plain(s, insn_reg(in), s->r[insn_rm(in)], n, 4);
+        return;
     }
-    case X_TEST_RR:
-        v = s->r[insn_rm(in)] & s->r[insn_reg(in)];
-        cc_set(s, CC_LOGIC, 4, v, v, 0);
-        return true;
-    default:
-        return false;
-    }
+    uint32_t a = rm_read_rmw(s, in, 4, &ea);
+    rm_write_at(s, in, ea, shift_op(s, insn_reg(in), a, n, 4), 4);
 }
 
 void block_run(struct soft *s, const struct block *b, unsigned max)
 {
-    uint32_t gen = s->code_gen;
-    unsigned n = b->n < max ? b->n : max;
-    for (unsigned i = 0; i < n; i++) {
-        const struct insn *in = &b->insn[i];
-        s->next_eip = s->eip + in->len;
-        if (!fast_exec(s, in))
-            soft_exec(s, in);
-        s->eip = s->next_eip;
-        s->icount++;
-        if (__builtin_expect(s->block_end || s->code_gen != gen, 0)) {
-            s->block_end = false;
-            return;
-        }
-    }
+    static const void *const form[X_COUNT] = {
+        [X_NONE] = &&x_none, [X_ALU_RR] = &&x_alu_rr, [X_ALU_RM] = &&x_alu_rm,
+        [X_ALU_MR] = &&x_alu_mr, [X_ALU_RI] = &&x_alu_ri, [X_ALU_MI] = &&x_alu_mi,
+        [X_ALU_AI] = &&x_alu_ai, [X_ALU8] = &&x_alu8, [X_MOV_RR] = &&x_mov_rr,
+        [X_MOV_RI] = &&x_mov_ri, [X_LOAD] = &&x_load, [X_STORE] = &&x_store,
+        [X_STORE_I] = &&x_store_i, [X_MOV8_RM] = &&x_mov8_rm, [X_MOV8_MR] = &&x_mov8_mr,
+        [X_MOV8_MI] = &&x_mov8_mi, [X_INC] = &&x_inc, [X_DEC] = &&x_dec, [X_PUSH] = &&x_push,
+        [X_POP] = &&x_pop, [X_PUSH_I] = &&x_push_i, [X_JCC] = &&x_jcc, [X_JMP] = &&x_jmp,
+        [X_CALL] = &&x_call, [X_RET] = &&x_ret, [X_LEA] = &&x_lea, [X_TEST_RR] = &&x_test_rr,
+        [X_TEST_RI] = &&x_test_ri, [X_TEST8_RR] = &&x_test8_rr, [X_MOVZX8] = &&x_movzx8,
+        [X_MOVZX16] = &&x_movzx16, [X_MOVSX8] = &&x_movsx8, [X_MOVSX16] = &&x_movsx16,
+        [X_SHIFT] = &&x_shift, [X_IMUL] = &&x_imul, [X_CMOV] = &&x_cmov, [X_SETCC] = &&x_setcc,
+    };
+    const struct insn *in = b->insn, *counted = in;
+    const struct insn *end = in + (b->n < max ? b->n : max);
+    unsigned op;
+    uint32_t v, sp;
+    s->block_end = false;
+
+/* To the next instruction's form; NEXT_CHECKED after anything that may have left the TLB. */
+#define DISPATCH()                                                                                 \
+    do {                                                                                           \
+        if (in == end)                                                                             \
+            goto out;                                                                              \
+        s->next_eip = s->eip + in->len;                                                            \
+        op = in->op;                                                                               \
+        goto *form[in->xop];                                                                       \
+    } while (0)
+#define NEXT()                                                                                     \
+    do {                                                                                           \
+        s->eip = s->next_eip;                                                                      \
+        in++;                                                                                      \
+        DISPATCH();                                                                                \
+    } while (0)
+#define NEXT_CHECKED()                                                                             \
+    do {                                                                                           \
+        s->eip = s->next_eip;                                                                      \
+        in++;                                                                                      \
+        if (__builtin_expect(s->block_end, 0))                                                     \
+            goto out;                                                                              \
+        DISPATCH();                                                                                \
+    } while (0)
+
+    DISPATCH();
+x_none:
+    s->icount += (uint64_t)(in - counted);
+    counted = in;
+    soft_exec(s, in);
+    NEXT_CHECKED();
+x_alu_rr:
+    if (op & 2)
+        alu32(s, (op >> 3) & 7, insn_reg(in), s->r[insn_rm(in)]);
+    else
+        alu32(s, (op >> 3) & 7, insn_rm(in), s->r[insn_reg(in)]);
+    NEXT();
+x_alu_rm:
+    alu32(s, (op >> 3) & 7, insn_reg(in), mread(s, in->seg, insn_ea(s, in), 4));
+    NEXT_CHECKED();
+x_alu_mr:
+    alu32_mem(s, in, (op >> 3) & 7, s->r[insn_reg(in)]);
+    NEXT_CHECKED();
+x_alu_ri:
+    alu32(s, insn_reg(in), insn_rm(in), imm_op(in));
+    NEXT();
+x_alu_mi:
+    alu32_mem(s, in, insn_reg(in), imm_op(in));
+    NEXT_CHECKED();
+x_alu_ai:
+    alu32(s, (op >> 3) & 7, GPR_AX, in->imm);
+    NEXT();
+x_alu8:
+    alu8(s, in);
+    NEXT_CHECKED();
+x_mov_rr:
+    if (op & 2)
+        s->r[insn_reg(in)] = s->r[insn_rm(in)];
+    else
+        s->r[insn_rm(in)] = s->r[insn_reg(in)];
+    NEXT();
+x_mov_ri:
+    s->r[op & 7] = in->imm;
+    NEXT();
+x_load:
+    s->r[insn_reg(in)] = mread(s, in->seg, insn_ea(s, in), 4);
+    NEXT_CHECKED();
+x_store:
+    mwrite(s, in->seg, insn_ea(s, in), s->r[insn_reg(in)], 4);
+    NEXT_CHECKED();
+x_store_i:
+    mwrite(s, in->seg, insn_ea(s, in), in->imm, 4);
+    NEXT_CHECKED();
+x_mov8_rm:
+    reg_set(s, insn_reg(in), mread(s, in->seg, insn_ea(s, in), 1), 1);
+    NEXT_CHECKED();
+x_mov8_mr:
+    mwrite(s, in->seg, insn_ea(s, in), reg_get(s, insn_reg(in), 1), 1);
+    NEXT_CHECKED();
+x_mov8_mi:
+    mwrite(s, in->seg, insn_ea(s, in), in->imm & 0xFF, 1);
+    NEXT_CHECKED();
+x_inc:
+x_dec: {
+    bool cf = get_cf(s);
+    uint32_t a = s->r[op & 7];
+    uint32_t r = op < 0x48 ? a + 1 : a - 1;
+    cc_set(s, op < 0x48 ? CC_INC : CC_DEC, 4, r, a, 1);
+    s->cc.cin = cf;
+    s->r[op & 7] = r;
+    NEXT();
+}
+x_push:
+    v = s->r[op & 7];
+    goto push;
+x_push_i:
+    v = imm_op(in);
+push:
+    if (!stack32(s))
+        goto x_none;
+    sp = s->r[GPR_SP] - 4;
+    mwrite(s, SEG_SS, sp, v, 4);
+    s->r[GPR_SP] = sp;
+    NEXT_CHECKED();
+x_pop:
+    if (!stack32(s))
+        goto x_none;
+    sp = s->r[GPR_SP];
+    v = mread(s, SEG_SS, sp, 4);
+    s->r[GPR_SP] = sp + 4;
+    s->r[op & 7] = v;
+    NEXT_CHECKED();
+x_jcc:
+    if (cond(s, op & 15))
+        jump_near(s, s->next_eip + jcc_rel(in), in->pfx & P_OP32);
+    NEXT();
+x_jmp:
+    jump_near(s, s->next_eip + (op == 0xEB ? (uint32_t)(int32_t)(int8_t)in->imm : in->imm), true);
+    NEXT();
+x_call:
+    if (!stack32(s))
+        goto x_none;
+    v = s->next_eip + in->imm;
+    if (v > s->seg[SEG_CS].limit)
+        soft_raise(s, EXC_GP, 0);
+    sp = s->r[GPR_SP] - 4;
+    mwrite(s, SEG_SS, sp, s->next_eip, 4);
+    s->r[GPR_SP] = sp;
+    s->next_eip = v;
+    NEXT_CHECKED();
+x_ret:
+    if (!stack32(s))
+        goto x_none;
+    sp = s->r[GPR_SP];
+    v = mread(s, SEG_SS, sp, 4);
+    if (v > s->seg[SEG_CS].limit)
+        soft_raise(s, EXC_GP, 0);
+    s->r[GPR_SP] = sp + 4;
+    s->next_eip = v;
+    NEXT_CHECKED();
+x_lea:
+    s->r[insn_reg(in)] = insn_ea(s, in);
+    NEXT();
+x_test_rr:
+    v = s->r[insn_rm(in)] & s->r[insn_reg(in)];
+    cc_set(s, CC_LOGIC, 4, v, v, 0);
+    NEXT();
+x_test_ri:
+    v = rm_read(s, in, 4) & in->imm;
+    cc_set(s, CC_LOGIC, 4, v, v, 0);
+    NEXT_CHECKED();
+x_test8_rr:
+    v = reg_get(s, insn_rm(in), 1) & reg_get(s, insn_reg(in), 1);
+    cc_set(s, CC_LOGIC, 1, v, v, 0);
+    NEXT();
+x_movzx8:
+    reg_set(s, insn_reg(in), rm_read(s, in, 1), (in->pfx & P_OP32) ? 4 : 2);
+    NEXT_CHECKED();
+x_movzx16:
+    s->r[insn_reg(in)] = rm_read(s, in, 2);
+    NEXT_CHECKED();
+x_movsx8:
+    reg_set(s, insn_reg(in), (uint32_t)(int32_t)(int8_t)rm_read(s, in, 1),
+            (in->pfx & P_OP32) ? 4 : 2);
+    NEXT_CHECKED();
+x_movsx16:
+    s->r[insn_reg(in)] = (uint32_t)(int32_t)(int16_t)rm_read(s, in, 2);
+    NEXT_CHECKED();
+x_shift:
+    shift_rm(s, in);
+    NEXT_CHECKED();
+x_imul:
+    imul_reg(s, insn_reg(in), rm_read(s, in, 4), 4);
+    NEXT_CHECKED();
+x_cmov:
+    v = rm_read(s, in, 4);
+    if (cond(s, op & 15))
+        s->r[insn_reg(in)] = v;
+    NEXT_CHECKED();
+x_setcc:
+    rm_write(s, in, cond(s, op & 15), 1);
+    NEXT_CHECKED();
+out:
+    s->icount += (uint64_t)(in - counted);
+    s->block_end = false;
+#undef DISPATCH
+#undef NEXT
+#undef NEXT_CHECKED
 }

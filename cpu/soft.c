@@ -88,6 +88,7 @@ void soft_flush_code(struct soft *s)
 {
     s->flush_pending = true;
     s->code_gen++;
+    s->block_end = true; /* the running block may be gone */
 }
 
 static void block_unlink(struct soft *s, struct block *b)
@@ -116,6 +117,7 @@ void soft_invalidate_phys(struct soft *s, uint64_t gpa, uint64_t len)
                 *pp = b->page_next;
                 block_unlink(s, b);
                 s->code_gen++;
+                s->block_end = true;
                 continue;
             }
             if (!b->valid && (b->phys >> 12) == page) {
@@ -399,28 +401,37 @@ static bool instruction_breakpoint(struct soft *s)
     return true;
 }
 
+/* One block while tracing, single-stepping (TF, an interrupt shadow) or with breakpoints armed. */
+static void run_block_careful(struct soft *s, const struct block *b)
+{
+    if (s->trace)
+        fprintf(s->trace, "cpu: block %04x:%08x phys %#llx n %u\n", s->seg[SEG_CS].sel, s->eip,
+                (unsigned long long)b->phys, b->n);
+    bool single = s->shadow || (s->flags & FL_TF) || s->bp_exec;
+    bool tf = s->flags & FL_TF;
+    if (s->bp_exec && instruction_breakpoint(s))
+        return;
+    s->shadow = false;
+    bool rf = s->flags & FL_RF;
+    block_run(s, b, single ? 1 : BLOCK_MAX_INSNS);
+    if (rf)
+        s->flags &= ~FL_RF; /* it suppressed breakpoints for the instruction that completed */
+    if (tf && !s->halted) {
+        s->dr[6] |= 0x4000;
+        s->delivering = -2;
+        soft_interrupt(s, EXC_DB, false, false, 0, s->eip);
+        s->delivering = -1;
+    }
+}
+
 static void run_blocks(struct soft *s, uint64_t limit)
 {
     do {
-        struct block *b = block_fetch(s);
-        if (s->trace)
-            fprintf(s->trace, "cpu: block %04x:%08x phys %#llx n %u\n", s->seg[SEG_CS].sel,
-                    s->eip, (unsigned long long)b->phys, b->n);
-        bool single = s->shadow || (s->flags & FL_TF) || s->bp_exec;
-        bool tf = s->flags & FL_TF;
-        if (s->bp_exec && instruction_breakpoint(s))
-            continue;
-        s->shadow = false;
-        bool rf = s->flags & FL_RF;
-        block_run(s, b, single ? 1 : BLOCK_MAX_INSNS);
-        if (rf)
-            s->flags &= ~FL_RF; /* it suppressed breakpoints for the instruction that completed */
-        if (tf && !s->halted) {
-            s->dr[6] |= 0x4000;
-            s->delivering = -2;
-            soft_interrupt(s, EXC_DB, false, false, 0, s->eip);
-            s->delivering = -1;
-        }
+        const struct block *b = block_fetch(s);
+        if (__builtin_expect(s->trace || s->shadow || s->bp_exec || (s->flags & (FL_TF | FL_RF)), 0))
+            run_block_careful(s, b);
+        else
+            block_run(s, b, BLOCK_MAX_INSNS);
     } while (s->icount < limit && quiet(s));
 }
 
