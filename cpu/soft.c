@@ -80,6 +80,7 @@ static void code_flush_now(struct soft *s)
     memset(s->jcache, 0, sizeof s->jcache);
     memset(s->code_pages, 0, sizeof(uint16_t) << 20);
     s->arena_used = 0;
+    s->arena_epoch++;
     s->flush_pending = false;
     tlb_flush(s, false);
 }
@@ -158,7 +159,10 @@ static struct block *arena_block(struct soft *s)
     size_t max = sizeof(struct block) + BLOCK_MAX_INSNS * sizeof(struct insn);
     if (s->arena_used + max > ARENA_BYTES)
         code_flush_now(s);
-    return (struct block *)(s->arena + s->arena_used);
+    struct block *b = (struct block *)(s->arena + s->arena_used);
+    b->link[0] = b->link[1] = NULL;
+    b->link_next = 0;
+    return b;
 }
 
 static void block_insert(struct soft *s, struct block *b)
@@ -272,27 +276,53 @@ static struct block *block_mmio(struct soft *s, uint64_t phys, uint32_t lin, uin
     return b;
 }
 
-static struct block *block_fetch(struct soft *s)
+/* The usable cached block for lin, or NULL. */
+static inline bool block_usable(const struct block *b, uint32_t lin, uint8_t mode,
+                                const struct tlb_entry *e)
+{
+    return b && b->lin == lin && b->valid && b->mode == mode && e->tag_x == (lin & ~0xFFFu) &&
+           e->phys == (b->phys & ~0xFFFull);
+}
+
+/*
+ * The block at CS:EIP. prev, the block that just ran (NULL when the run loop
+ * was left in between), remembers its last two successors, which are tried
+ * before the jump cache; every candidate is checked against the current
+ * mapping, so a stale link only costs the lookup.
+ */
+static struct block *block_fetch(struct soft *s, struct block *prev)
 {
     uint32_t lin = s->seg[SEG_CS].base + s->eip;
     uint8_t mode = (s->seg[SEG_CS].attr & 0x4000) ? BLOCK_CODE32 : 0;
+    struct tlb_entry *e = &s->tlb[s->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
+    if (prev) {
+        if (block_usable(prev->link[0], lin, mode, e))
+            return prev->link[0];
+        if (block_usable(prev->link[1], lin, mode, e))
+            return prev->link[1];
+    }
     struct block **jc = &s->jcache[(lin ^ (lin >> 10)) & (JCACHE - 1)];
     struct block *b = *jc;
-    struct tlb_entry *e = &s->tlb[s->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
-    if (b && b->valid && b->lin == lin && b->mode == mode && e->tag_x == (lin & ~0xFFFu) &&
-        e->phys == (b->phys & ~0xFFFull))
-        return b;
-    uint64_t phys;
-    const uint8_t *host = code_page(s, lin, &phys);
-    phys |= lin & 0xFFF;
-    if (!host)
-        return block_mmio(s, phys, lin, mode);
-    b = block_lookup(s, phys, mode);
-    if (!b)
-        b = block_build(s, host, phys, lin, mode);
-    if (b->valid) {
+    if (!block_usable(b, lin, mode, e)) {
+        uint32_t epoch = s->arena_epoch;
+        uint64_t phys;
+        const uint8_t *host = code_page(s, lin, &phys);
+        phys |= lin & 0xFFF;
+        if (!host)
+            return block_mmio(s, phys, lin, mode);
+        b = block_lookup(s, phys, mode);
+        if (!b)
+            b = block_build(s, host, phys, lin, mode);
+        if (!b->valid)
+            return b;
         b->lin = lin;
         *jc = b;
+        if (s->arena_epoch != epoch)
+            return b; /* the arena was emptied: prev is gone */
+    }
+    if (prev && prev->valid) {
+        prev->link[prev->link_next] = b;
+        prev->link_next ^= 1;
     }
     return b;
 }
@@ -426,12 +456,15 @@ static void run_block_careful(struct soft *s, const struct block *b)
 
 static void run_blocks(struct soft *s, uint64_t limit)
 {
+    struct block *b = NULL;
     do {
-        const struct block *b = block_fetch(s);
+        b = block_fetch(s, b);
         if (__builtin_expect(s->trace || s->shadow || s->bp_exec || (s->flags & (FL_TF | FL_RF)), 0))
             run_block_careful(s, b);
         else
             block_run(s, b, BLOCK_MAX_INSNS);
+        if (!b->valid)
+            b = NULL; /* uncached (MMIO, page-crossing): its memory is reused at once */
     } while (s->icount < limit && quiet(s));
 }
 

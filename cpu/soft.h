@@ -112,6 +112,8 @@ struct block {
     uint16_t bytes;          /* code bytes covered */
     struct block *hash_next; /* same hash bucket */
     struct block *page_next; /* same page bucket */
+    struct block *link[2];   /* the last two blocks that followed this one (checked before use) */
+    uint8_t link_next;       /* which link[] the next new successor replaces */
     struct insn insn[];
 };
 #define BLOCK_CODE32 1u
@@ -165,6 +167,7 @@ struct soft {
     struct block *page_hash[PAGE_HASH];
     struct block *jcache[JCACHE];
     uint32_t code_gen; /* bumped when blocks are invalidated */
+    uint32_t arena_epoch; /* bumped when the arena is emptied (every block pointer dies) */
     bool flush_pending;
     /* accounting */
     uint64_t icount, icount_clocked;
