@@ -17,11 +17,14 @@
  */
 #include "cpu/exec.h"
 
+#include <string.h>
+
 enum xop {
     X_NONE, X_ALU_RR, X_ALU_RM, X_ALU_MR, X_ALU_RI, X_ALU_MI, X_ALU_AI, X_ALU8, X_MOV_RR,
     X_MOV_RI, X_LOAD, X_STORE, X_STORE_I, X_MOV8_RM, X_MOV8_MR, X_MOV8_MI, X_INC, X_DEC,
     X_PUSH, X_POP, X_PUSH_I, X_JCC, X_JMP, X_CALL, X_RET, X_LEA, X_TEST_RR, X_TEST_RI,
     X_TEST8_RR, X_MOVZX8, X_MOVZX16, X_MOVSX8, X_MOVSX16, X_SHIFT, X_IMUL, X_CMOV, X_SETCC,
+    X_END, /* the marker after a block's last instruction */
     X_COUNT
 };
 
@@ -195,7 +198,34 @@ static inline void shift_rm(struct soft *s, const struct insn *in)
     rm_write_at(s, in, ea, shift_op(s, insn_reg(in), a, n, 4), 4);
 }
 
-void block_run(struct soft *s, const struct block *b, unsigned max)
+void block_seal(struct block *b)
+{
+    memset(&b->insn[b->n], 0, sizeof b->insn[0]);
+    b->insn[b->n].xop = X_END;
+}
+
+/* One instruction through the general path (single-stepping). */
+static void run_one(struct soft *s, const struct insn *in)
+{
+    s->block_end = false;
+    s->next_eip = s->eip + in->len;
+    soft_exec(s, in);
+    s->eip = s->next_eip;
+    s->icount++;
+    s->block_end = false;
+}
+
+/* The block linked after b that may run next without going back to the run loop, or NULL. */
+static inline struct block *chain_next(struct soft *s, const struct block *b, uint64_t limit)
+{
+    if (s->icount >= limit || !soft_quiet(s) || s->trace || (s->flags & FL_RF))
+        return NULL;
+    uint32_t lin = s->seg[SEG_CS].base + s->eip;
+    uint8_t mode = (s->seg[SEG_CS].attr & 0x4000) ? BLOCK_CODE32 : 0;
+    return block_linked(b, lin, mode, &s->tlb[s->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)]);
+}
+
+struct block *block_run(struct soft *s, struct block *b, unsigned max, uint64_t limit)
 {
     static const void *const form[X_COUNT] = {
         [X_NONE] = &&x_none, [X_ALU_RR] = &&x_alu_rr, [X_ALU_RM] = &&x_alu_rm,
@@ -209,9 +239,13 @@ void block_run(struct soft *s, const struct block *b, unsigned max)
         [X_TEST_RI] = &&x_test_ri, [X_TEST8_RR] = &&x_test8_rr, [X_MOVZX8] = &&x_movzx8,
         [X_MOVZX16] = &&x_movzx16, [X_MOVSX8] = &&x_movsx8, [X_MOVSX16] = &&x_movsx16,
         [X_SHIFT] = &&x_shift, [X_IMUL] = &&x_imul, [X_CMOV] = &&x_cmov, [X_SETCC] = &&x_setcc,
+        [X_END] = &&block_done,
     };
+    if (max < b->n) {
+        run_one(s, b->insn); /* single-stepping: max is 1 */
+        return b;
+    }
     const struct insn *in = b->insn, *counted = in;
-    const struct insn *end = in + (b->n < max ? b->n : max);
     unsigned op;
     uint32_t v, sp;
     s->block_end = false;
@@ -219,8 +253,6 @@ void block_run(struct soft *s, const struct block *b, unsigned max)
 /* To the next instruction's form; NEXT_CHECKED after anything that may have left the TLB. */
 #define DISPATCH()                                                                                 \
     do {                                                                                           \
-        if (in == end)                                                                             \
-            goto out;                                                                              \
         s->next_eip = s->eip + in->len;                                                            \
         op = in->op;                                                                               \
         goto *form[in->xop];                                                                       \
@@ -397,9 +429,20 @@ x_cmov:
 x_setcc:
     rm_write(s, in, cond(s, op & 15), 1);
     NEXT_CHECKED();
+block_done: {
+    s->icount += (uint64_t)(in - counted);
+    struct block *next = chain_next(s, b, limit);
+    if (next) {
+        b = next;
+        in = counted = b->insn;
+        DISPATCH();
+    }
+    return b;
+}
 out:
     s->icount += (uint64_t)(in - counted);
     s->block_end = false;
+    return b;
 #undef DISPATCH
 #undef NEXT
 #undef NEXT_CHECKED

@@ -307,30 +307,22 @@ void seg_update(struct soft *s, int idx)
     unsigned type = g->attr & 0xF;
     bool code = (g->attr & 0x18) == 0x18;
     bool present = g->attr & 0x80;
+    uint32_t lo = 0, hi = g->limit;
+    g->ok = 0;
     if (!soft_pmode(s) || soft_v86(s)) {
         g->ok = SEG_R | SEG_W;
-        g->lo = 0;
-        g->hi = g->limit;
-        return;
+    } else if (present && (g->attr & 0x10)) {
+        if (!code || (type & 2))
+            g->ok |= SEG_R;
+        if (!code && (type & 2))
+            g->ok |= SEG_W;
+        if (!code && (type & 4)) { /* expand-down: above the limit */
+            lo = g->limit + 1;
+            hi = (g->attr & 0x4000) ? 0xFFFFFFFFu : 0xFFFFu;
+            if (g->limit == 0xFFFFFFFFu || lo > hi)
+                g->ok = 0;
+        }
     }
-    if (!present || !(g->attr & 0x10)) {
-        g->ok = 0;
-        g->lo = 1;
-        g->hi = 0;
-        return;
-    }
-    g->ok = 0;
-    if (!code || (type & 2))
-        g->ok |= SEG_R;
-    if (!code && (type & 2))
-        g->ok |= SEG_W;
-    if (!code && (type & 4)) {
-        g->lo = g->limit + 1;
-        g->hi = (g->attr & 0x4000) ? 0xFFFFFFFFu : 0xFFFFu;
-        if (g->limit == 0xFFFFFFFFu)
-            g->ok = 0;
-    } else {
-        g->lo = 0;
-        g->hi = g->limit;
-    }
+    g->lo = lo;
+    g->span = g->ok ? hi - lo : 0;
 }

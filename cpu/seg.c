@@ -246,8 +246,8 @@ static void cur_stk(struct soft *s, struct stk *k)
 {
     const struct seg *g = &s->seg[SEG_SS];
     stk_init(k, g->base, s->r[GPR_SP], stack32(s), s->cpl == 3);
-    k->lo = g->lo;
-    k->hi = g->hi;
+    k->lo = g->ok ? g->lo : 1; /* no valid offset when lo > hi */
+    k->hi = g->ok ? g->lo + g->span : 0;
 }
 
 static void set_esp(struct soft *s, uint32_t esp, bool b32)

@@ -156,7 +156,7 @@ static struct block *block_lookup(struct soft *s, uint64_t phys, uint8_t mode)
 
 static struct block *arena_block(struct soft *s)
 {
-    size_t max = sizeof(struct block) + BLOCK_MAX_INSNS * sizeof(struct insn);
+    size_t max = sizeof(struct block) + (BLOCK_MAX_INSNS + 1) * sizeof(struct insn);
     if (s->arena_used + max > ARENA_BYTES)
         code_flush_now(s);
     struct block *b = (struct block *)(s->arena + s->arena_used);
@@ -167,7 +167,7 @@ static struct block *arena_block(struct soft *s)
 
 static void block_insert(struct soft *s, struct block *b)
 {
-    size_t sz = sizeof(struct block) + b->n * sizeof(struct insn);
+    size_t sz = sizeof(struct block) + (b->n + 1u) * sizeof(struct insn);
     s->arena_used += (sz + 15) & ~(size_t)15;
     b->valid = 1;
     unsigned h = block_hash(b->phys, b->mode);
@@ -214,6 +214,7 @@ static struct block *block_cross(struct soft *s, const uint8_t *host, uint32_t l
     if (!decode_insn(buf, n, mode & BLOCK_CODE32, &b->insn[0]))
         soft_raise(s, EXC_GP, 0);
     b->insn[0].props |= I_CROSS;
+    block_seal(b);
     return b;
 }
 
@@ -249,6 +250,7 @@ static struct block *block_build(struct soft *s, const uint8_t *host, uint64_t p
             break;
     }
     b->bytes = (uint16_t)(off - (phys & 0xFFF));
+    block_seal(b);
     if (phys >= (1ull << 32)) {
         b->valid = 0; /* no SMC tracking above 4 GiB: run once, never cached */
         return b;
@@ -273,15 +275,8 @@ static struct block *block_mmio(struct soft *s, uint64_t phys, uint32_t lin, uin
     b->mode = mode;
     if (!decode_insn(buf, n, mode & BLOCK_CODE32, &b->insn[0]))
         soft_raise(s, EXC_GP, 0);
+    block_seal(b);
     return b;
-}
-
-/* The usable cached block for lin, or NULL. */
-static inline bool block_usable(const struct block *b, uint32_t lin, uint8_t mode,
-                                const struct tlb_entry *e)
-{
-    return b && b->lin == lin && b->valid && b->mode == mode && e->tag_x == (lin & ~0xFFFu) &&
-           e->phys == (b->phys & ~0xFFFull);
 }
 
 /*
@@ -296,10 +291,9 @@ static struct block *block_fetch(struct soft *s, struct block *prev)
     uint8_t mode = (s->seg[SEG_CS].attr & 0x4000) ? BLOCK_CODE32 : 0;
     struct tlb_entry *e = &s->tlb[s->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
     if (prev) {
-        if (block_usable(prev->link[0], lin, mode, e))
-            return prev->link[0];
-        if (block_usable(prev->link[1], lin, mode, e))
-            return prev->link[1];
+        struct block *next = block_linked(prev, lin, mode, e);
+        if (next)
+            return next;
     }
     struct block **jc = &s->jcache[(lin ^ (lin >> 10)) & (JCACHE - 1)];
     struct block *b = *jc;
@@ -400,14 +394,6 @@ static uint64_t insn_budget(struct soft *s, int64_t now)
     return left < 1 ? 1 : (uint64_t)left;
 }
 
-/* Nothing but instruction execution needs attention. */
-static bool quiet(struct soft *s)
-{
-    return !s->halted && !s->shadow && !(s->flags & FL_TF) && !s->bp_exec && !s->flush_pending &&
-           !(s->intr_line && (s->flags & FL_IF)) &&
-           !atomic_load_explicit(&s->stop, memory_order_relaxed);
-}
-
 /*
  * DR0-DR3 instruction breakpoints (checked one instruction at a time while any
  * is enabled): a fault before the instruction, with DR6.Bn set; RF in EFLAGS
@@ -432,7 +418,7 @@ static bool instruction_breakpoint(struct soft *s)
 }
 
 /* One block while tracing, single-stepping (TF, an interrupt shadow) or with breakpoints armed. */
-static void run_block_careful(struct soft *s, const struct block *b)
+static void run_block_careful(struct soft *s, struct block *b)
 {
     if (s->trace)
         fprintf(s->trace, "cpu: block %04x:%08x phys %#llx n %u\n", s->seg[SEG_CS].sel, s->eip,
@@ -443,7 +429,7 @@ static void run_block_careful(struct soft *s, const struct block *b)
         return;
     s->shadow = false;
     bool rf = s->flags & FL_RF;
-    block_run(s, b, single ? 1 : BLOCK_MAX_INSNS);
+    block_run(s, b, single ? 1 : BLOCK_MAX_INSNS, 0);
     if (rf)
         s->flags &= ~FL_RF; /* it suppressed breakpoints for the instruction that completed */
     if (tf && !s->halted) {
@@ -462,10 +448,10 @@ static void run_blocks(struct soft *s, uint64_t limit)
         if (__builtin_expect(s->trace || s->shadow || s->bp_exec || (s->flags & (FL_TF | FL_RF)), 0))
             run_block_careful(s, b);
         else
-            block_run(s, b, BLOCK_MAX_INSNS);
+            b = block_run(s, b, BLOCK_MAX_INSNS, limit);
         if (!b->valid)
             b = NULL; /* uncached (MMIO, page-crossing): its memory is reused at once */
-    } while (s->icount < limit && quiet(s));
+    } while (s->icount < limit && soft_quiet(s));
 }
 
 static enum cpu_exit run_loop(struct soft *s)

@@ -87,7 +87,7 @@ struct lazy_cc {
 struct seg {
     uint32_t base, limit;
     uint16_t sel, attr; /* attr in the cpu.h (VMX) layout */
-    uint32_t lo, hi;    /* valid offsets, inclusive */
+    uint32_t lo, span;  /* valid offsets: lo..lo+span, inclusive */
     uint8_t ok;         /* SEG_R | SEG_W */
 };
 
@@ -114,7 +114,7 @@ struct block {
     struct block *page_next; /* same page bucket */
     struct block *link[2];   /* the last two blocks that followed this one (checked before use) */
     uint8_t link_next;       /* which link[] the next new successor replaces */
-    struct insn insn[];
+    struct insn insn[]; /* n instructions, then the end marker (block_seal) */
 };
 #define BLOCK_CODE32 1u
 #define BLOCK_MAX_INSNS 48
@@ -194,7 +194,39 @@ uint32_t cc_compute(const struct lazy_cc *cc);
 
 /* exec_fast.c: the inner loop over a block's instructions */
 uint8_t fast_form(const struct insn *in);
-void block_run(struct soft *s, const struct block *b, unsigned max);
+/* Ends b's instruction array after its b->n instructions with the marker the inner loop stops at. */
+void block_seal(struct block *b);
+/* Runs at most max instructions of b and, while fewer than limit instructions
+ * have retired and nothing needs attention, the blocks linked after it; returns
+ * the last block it ran. */
+struct block *block_run(struct soft *s, struct block *b, unsigned max, uint64_t limit);
+
+/* Nothing but instruction execution needs attention. */
+static inline bool soft_quiet(struct soft *s)
+{
+    return !s->halted && !s->shadow && !(s->flags & FL_TF) && !s->bp_exec && !s->flush_pending &&
+           !(s->intr_line && (s->flags & FL_IF)) &&
+           !atomic_load_explicit(&s->stop, memory_order_relaxed);
+}
+
+/* b can run for lin in this mode: cached, still valid, and its page still mapped there. */
+static inline bool block_usable(const struct block *b, uint32_t lin, uint8_t mode,
+                                const struct tlb_entry *e)
+{
+    return b && b->lin == lin && b->valid && b->mode == mode && e->tag_x == (lin & ~0xFFFu) &&
+           e->phys == (b->phys & ~0xFFFull);
+}
+
+/* The successor of prev remembered in its links that can run at lin, or NULL. */
+static inline struct block *block_linked(const struct block *prev, uint32_t lin, uint8_t mode,
+                                         const struct tlb_entry *e)
+{
+    if (block_usable(prev->link[0], lin, mode, e))
+        return prev->link[0];
+    if (block_usable(prev->link[1], lin, mode, e))
+        return prev->link[1];
+    return NULL;
+}
 
 /* mmu.c */
 void tlb_flush(struct soft *s, bool keep_global);
@@ -266,7 +298,7 @@ static inline void vwrite(struct soft *s, uint32_t lin, uint32_t v, unsigned siz
 static inline uint32_t seg_lin(struct soft *s, int seg, uint32_t off, unsigned size, unsigned need)
 {
     const struct seg *g = &s->seg[seg];
-    if (__builtin_expect(!(g->ok & need) || off < g->lo || (uint64_t)off + size - 1 > g->hi, 0))
+    if (__builtin_expect(!(g->ok & need) || (uint64_t)(uint32_t)(off - g->lo) + size - 1 > g->span, 0))
         seg_fault(s, seg);
     return g->base + off;
 }

@@ -134,4 +134,9 @@ static inline uint32_t vm_rd32(struct vm *m, uint32_t a)
     return v;
 }
 
+static inline void vm_wr32(struct vm *m, uint32_t a, uint32_t v)
+{
+    memcpy(m->ram + a, &v, 4);
+}
+
 #endif
