@@ -222,7 +222,7 @@ static inline struct block *chain_next(struct soft *s, const struct block *b, ui
         return NULL;
     uint32_t lin = s->seg[SEG_CS].base + s->eip;
     uint8_t mode = (s->seg[SEG_CS].attr & 0x4000) ? BLOCK_CODE32 : 0;
-    return block_linked(b, lin, mode, &s->tlb[s->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)]);
+    return block_linked(b, lin, mode, &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)]);
 }
 
 struct block *block_run(struct soft *s, struct block *b, unsigned max, uint64_t limit)

@@ -77,7 +77,7 @@ static bool string_fast(struct soft *s, const struct insn *in, unsigned size, ui
     if (di + n * size - 1 > amask || n == 0)
         return false;
     uint32_t dlin = seg_lin(s, SEG_ES, di, n * size, SEG_W);
-    struct tlb_entry *de = &s->tlb[s->cpl == 3][(dlin >> 12) & (TLB_SIZE - 1)];
+    struct tlb_entry *de = &s->tlb_cur[(dlin >> 12) & (TLB_SIZE - 1)];
     if (de->tag_w != (dlin & ~0xFFFu))
         return false;
     uint8_t *dst = de->host + (dlin & 0xFFF);
@@ -93,7 +93,7 @@ static bool string_fast(struct soft *s, const struct insn *in, unsigned size, ui
         if (n == 0 || si + n * size - 1 > amask)
             return false;
         uint32_t slin = seg_lin(s, in->seg, si, n * size, SEG_R);
-        struct tlb_entry *se = &s->tlb[s->cpl == 3][(slin >> 12) & (TLB_SIZE - 1)];
+        struct tlb_entry *se = &s->tlb_cur[(slin >> 12) & (TLB_SIZE - 1)];
         if (se->tag_r != (slin & ~0xFFFu))
             return false;
         const uint8_t *src = se->host + (slin & 0xFFF);

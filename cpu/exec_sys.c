@@ -188,7 +188,7 @@ void soft_write_cr(struct soft *s, int n, uint32_t v)
             tlb_flush(s, false);
         if ((old ^ s->cr0) & CR0_PE) {
             if (!(s->cr0 & CR0_PE))
-                s->cpl = 0;
+                soft_set_cpl(s, 0);
             for (int i = 0; i < 6; i++)
                 seg_update(s, i);
         }

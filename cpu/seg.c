@@ -144,7 +144,7 @@ static void seg_null(struct soft *s, int idx, uint16_t sel)
 static void set_cs(struct soft *s, uint16_t sel, struct desc *d, int cpl)
 {
     load_from_desc(s, SEG_CS, (uint16_t)((sel & ~3) | cpl), d);
-    s->cpl = cpl;
+    soft_set_cpl(s, cpl);
 }
 
 /* Data/stack segment load with the checks of MOV Sreg (exc: #GP, or #TS in a task switch). */
@@ -363,7 +363,7 @@ static void task_load_segs(struct soft *s, const uint16_t sel[6], uint16_t ldt)
         s->ldtr.attr = desc_attr(&d);
     }
     if (soft_v86(s)) {
-        s->cpl = 3;
+        soft_set_cpl(s, 3);
         for (int i = 0; i < 6; i++)
             seg_load_real(s, i, sel[i]);
         return;
@@ -817,7 +817,7 @@ static void iret_to_v86(struct soft *s, struct stk *k, uint32_t eip, uint16_t cs
     sel[SEG_GS] = (uint16_t)stk_read(s, k, 8, 4);
     sel[SEG_CS] = cs;
     soft_set_eflags(s, fl, 0xFFFFFFFFu);
-    s->cpl = 3;
+    soft_set_cpl(s, 3);
     for (int i = 0; i < 6; i++)
         seg_load_real(s, i, sel[i]);
     s->r[GPR_SP] = esp;
@@ -1010,7 +1010,7 @@ void soft_sysenter(struct soft *s)
     if (!soft_pmode(s) || !(cs & 0xFFFC))
         soft_raise(s, EXC_GP, 0);
     s->flags &= ~(FL_VM | FL_IF | FL_RF);
-    s->cpl = 0;
+    soft_set_cpl(s, 0);
     seg_set_cache(s, SEG_CS, cs & 0xFFFC, 0, 0xFFFFFFFFu, 0xC09B);
     seg_set_cache(s, SEG_SS, (uint16_t)((cs & 0xFFFC) + 8), 0, 0xFFFFFFFFu, 0xC093);
     for (int i = 0; i < 6; i++)
@@ -1024,7 +1024,7 @@ void soft_sysexit(struct soft *s)
     uint16_t cs = (uint16_t)s->msr.sysenter_cs;
     if (!soft_pmode(s) || s->cpl != 0 || !(cs & 0xFFFC))
         soft_raise(s, EXC_GP, 0);
-    s->cpl = 3;
+    soft_set_cpl(s, 3);
     seg_set_cache(s, SEG_CS, (uint16_t)((cs + 16) | 3), 0, 0xFFFFFFFFu, 0xC0FB);
     seg_set_cache(s, SEG_SS, (uint16_t)((cs + 24) | 3), 0, 0xFFFFFFFFu, 0xC0F3);
     s->r[GPR_SP] = s->r[GPR_CX];

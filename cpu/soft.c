@@ -53,7 +53,7 @@ void soft_set_eflags(struct soft *s, uint32_t v, uint32_t mask)
     s->flags = (((old & ~mask) | (v & mask)) & 0x3F7FD7u) | 2;
     if ((old ^ s->flags) & FL_VM) {
         if (s->flags & FL_VM)
-            s->cpl = 3;
+            soft_set_cpl(s, 3);
         for (int i = 0; i < 6; i++)
             seg_update(s, i);
     }
@@ -289,7 +289,7 @@ static struct block *block_fetch(struct soft *s, struct block *prev)
 {
     uint32_t lin = s->seg[SEG_CS].base + s->eip;
     uint8_t mode = (s->seg[SEG_CS].attr & 0x4000) ? BLOCK_CODE32 : 0;
-    struct tlb_entry *e = &s->tlb[s->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
+    struct tlb_entry *e = &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
     if (prev) {
         struct block *next = block_linked(prev, lin, mode, e);
         if (next)
@@ -512,7 +512,7 @@ static void soft_reset(struct cpu *c)
     s->dr[6] = 0xFFFF0FF0u;
     s->dr[7] = 0x400;
     soft_update_breakpoints(s);
-    s->cpl = 0;
+    soft_set_cpl(s, 0);
     s->halted = s->shadow = s->shutdown = false;
     s->delivering = -1;
     for (int i = 0; i < 6; i++)
@@ -662,11 +662,11 @@ static int soft_set_state(struct cpu *c, const struct cpu_state *st)
     s->tsc_offset = (int64_t)(st->msr.tsc - (uint64_t)clock_now_ns(s->clock));
     fpu_set_state(s->fpu, &st->fpu);
     if (!(s->cr0 & CR0_PE))
-        s->cpl = 0;
+        soft_set_cpl(s, 0);
     else if (s->flags & FL_VM)
-        s->cpl = 3;
+        soft_set_cpl(s, 3);
     else
-        s->cpl = s->seg[SEG_CS].sel & 3;
+        soft_set_cpl(s, s->seg[SEG_CS].sel & 3);
     for (int i = 0; i < 6; i++)
         seg_update(s, i);
     s->halted = st->halted;

@@ -159,6 +159,7 @@ struct soft {
     /* memory */
     uint64_t a20_mask;
     struct tlb_entry tlb[2][TLB_SIZE]; /* [user] */
+    struct tlb_entry *tlb_cur;         /* tlb[cpl == 3] (soft_set_cpl keeps it) */
     uint16_t *code_pages;              /* per 4 KiB page below 4 GiB: blocks cached there */
     /* code cache */
     uint8_t *arena;
@@ -178,6 +179,13 @@ struct soft {
 static inline struct soft *soft_of(struct cpu *c)
 {
     return (struct soft *)c;
+}
+
+/* Every change of the current privilege level goes through here. */
+static inline void soft_set_cpl(struct soft *s, int cpl)
+{
+    s->cpl = cpl;
+    s->tlb_cur = s->tlb[cpl == 3];
 }
 
 /* soft.c */
@@ -276,18 +284,29 @@ static inline void store_le(uint8_t *p, uint32_t v, unsigned size)
         *p = (uint8_t)v;
 }
 
+/*
+ * The tag a TLB hit for lin..lin+size-1 must find in the entry of lin's page:
+ * that of the access's last byte. An access that crosses into the next page
+ * names a page that cannot sit in lin's entry (its index differs by one), so
+ * it misses and takes the slow path, which splits it.
+ */
+static inline uint32_t tlb_tag(uint32_t lin, unsigned size)
+{
+    return (lin + size - 1) & ~0xFFFu;
+}
+
 static inline uint32_t vread(struct soft *s, uint32_t lin, unsigned size)
 {
-    struct tlb_entry *e = &s->tlb[s->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
-    if (e->tag_r == (lin & ~0xFFFu) && (lin & 0xFFF) <= 0x1000 - size)
+    struct tlb_entry *e = &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+    if (e->tag_r == tlb_tag(lin, size))
         return load_le(e->host + (lin & 0xFFF), size);
     return lin_read(s, lin, size, s->cpl == 3);
 }
 
 static inline void vwrite(struct soft *s, uint32_t lin, uint32_t v, unsigned size)
 {
-    struct tlb_entry *e = &s->tlb[s->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
-    if (e->tag_w == (lin & ~0xFFFu) && (lin & 0xFFF) <= 0x1000 - size) {
+    struct tlb_entry *e = &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+    if (e->tag_w == tlb_tag(lin, size)) {
         store_le(e->host + (lin & 0xFFF), v, size);
         return;
     }
@@ -317,8 +336,8 @@ static inline void mwrite(struct soft *s, int seg, uint32_t off, uint32_t v, uns
 static inline uint32_t mread_rmw(struct soft *s, int seg, uint32_t off, unsigned size)
 {
     uint32_t lin = seg_lin(s, seg, off, size, SEG_W);
-    struct tlb_entry *e = &s->tlb[s->cpl == 3][(lin >> 12) & (TLB_SIZE - 1)];
-    if (e->tag_w == (lin & ~0xFFFu) && (lin & 0xFFF) <= 0x1000 - size)
+    struct tlb_entry *e = &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+    if (e->tag_w == tlb_tag(lin, size))
         return load_le(e->host + (lin & 0xFFF), size);
     lin_probe_write(s, lin, size, s->cpl == 3);
     return lin_read(s, lin, size, s->cpl == 3);
