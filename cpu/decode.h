@@ -41,7 +41,7 @@
 #define DF_DF 0x40u
 #define DF_SYS 0x80u /* IF, TF, IOPL, NT, AC, VM... */
 
-#define NOREG 0xFFu
+#define NOREG 16u /* past the 16 long-mode registers: the core keeps a zero there */
 #define OP_UD 0x200u /* invalid opcode: #UD when executed */
 #define OP_GP 0x201u /* longer than 15 bytes: #GP(0) when executed */
 

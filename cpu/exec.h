@@ -176,6 +176,12 @@ static inline bool cond(struct soft *s, unsigned cc)
         }
         return v ^ (cc & 1);
     }
+    if (c->size == 4 && c->op != CC_NONE) { /* ZF and SF come from the result for every op */
+        if ((cc >> 1) == 2)
+            return (r == 0) ^ (cc & 1);
+        if ((cc >> 1) == 4)
+            return (r >> 31) ^ (cc & 1);
+    }
     return cond_slow(s, cc);
 }
 

@@ -2,7 +2,8 @@
  * The interpreter's inner loop: runs the instructions of one block. insn.xop,
  * chosen once when the block is built (fast_form), names an inline form for
  * the hottest 32-bit instructions (register and memory ALU, MOV, IMUL, CMOVcc,
- * SETcc, shifts, PUSH/POP, CALL/RET, Jcc, LEA...); everything else goes to
+ * SETcc, shifts, PUSH/POP, CALL/RET, Jcc, LEA, INC/DEC of memory...) and the
+ * 16-bit moves and plain shifts; everything else goes to
  * soft_exec(). Dispatch is direct threading: every form ends by jumping
  * straight to the next instruction's form, so each has its own indirect
  * branch for the host to predict. The semantics are the general path's: the
@@ -24,6 +25,7 @@ enum xop {
     X_MOV_RI, X_LOAD, X_STORE, X_STORE_I, X_MOV8_RM, X_MOV8_MR, X_MOV8_MI, X_INC, X_DEC,
     X_PUSH, X_POP, X_PUSH_I, X_JCC, X_JMP, X_CALL, X_RET, X_LEA, X_TEST_RR, X_TEST_RI,
     X_TEST8_RR, X_MOVZX8, X_MOVZX16, X_MOVSX8, X_MOVSX16, X_SHIFT, X_IMUL, X_CMOV, X_SETCC,
+    X_LOAD16, X_STORE16, X_MOV16_RR, X_SHIFT16, X_INCDEC_M,
     X_END, /* the marker after a block's last instruction */
     X_COUNT
 };
@@ -60,8 +62,15 @@ uint8_t fast_form(const struct insn *in)
         return X_MOVZX8;
     if (op == 0x1BE)
         return X_MOVSX8;
-    if (!op32)
+    if (!op32) { /* 16-bit data: the moves and plain shifts LZMA-style decoders live on */
+        if (op == 0x8B || op == 0x89)
+            return mem ? (op == 0x8B ? X_LOAD16 : X_STORE16) : X_MOV16_RR;
+        if ((op == 0xC1 || op == 0xD1 || op == 0xD3) && !mem && insn_reg(in) >= 4)
+            return X_SHIFT16;
         return X_NONE;
+    }
+    if (op == 0xFF && mem && insn_reg(in) <= 1)
+        return X_INCDEC_M;
     if (op < 0x40 && (op & 7) == 1)
         return mem ? X_ALU_MR : X_ALU_RR;
     if (op < 0x40 && (op & 7) == 3)
@@ -239,7 +248,8 @@ struct block *block_run(struct soft *s, struct block *b, unsigned max, uint64_t 
         [X_TEST_RI] = &&x_test_ri, [X_TEST8_RR] = &&x_test8_rr, [X_MOVZX8] = &&x_movzx8,
         [X_MOVZX16] = &&x_movzx16, [X_MOVSX8] = &&x_movsx8, [X_MOVSX16] = &&x_movsx16,
         [X_SHIFT] = &&x_shift, [X_IMUL] = &&x_imul, [X_CMOV] = &&x_cmov, [X_SETCC] = &&x_setcc,
-        [X_END] = &&block_done,
+        [X_LOAD16] = &&x_load16, [X_STORE16] = &&x_store16, [X_MOV16_RR] = &&x_mov16_rr,
+        [X_SHIFT16] = &&x_shift16, [X_INCDEC_M] = &&x_incdec_m, [X_END] = &&block_done,
     };
     if (max < b->n) {
         run_one(s, b->insn); /* single-stepping: max is 1 */
@@ -429,6 +439,32 @@ x_cmov:
 x_setcc:
     rm_write(s, in, cond(s, op & 15), 1);
     NEXT_CHECKED();
+x_load16:
+    reg_set(s, insn_reg(in), mread(s, in->seg, insn_ea(s, in), 2), 2);
+    NEXT_CHECKED();
+x_store16:
+    mwrite(s, in->seg, insn_ea(s, in), s->r[insn_reg(in)] & 0xFFFF, 2);
+    NEXT_CHECKED();
+x_mov16_rr:
+    if (op & 2)
+        reg_set(s, insn_reg(in), s->r[insn_rm(in)], 2);
+    else
+        reg_set(s, insn_rm(in), s->r[insn_reg(in)], 2);
+    NEXT();
+x_shift16:
+    v = (in->op == 0xC1 ? in->imm : in->op == 0xD1 ? 1 : s->r[GPR_CX]) & 31;
+    if (v)
+        reg_set(s, insn_rm(in), shift_plain(s, insn_reg(in), s->r[insn_rm(in)] & 0xFFFF, v, 2), 2);
+    NEXT();
+x_incdec_m: {
+    uint32_t ea = insn_ea(s, in), a = mread_rmw(s, in->seg, ea, 4);
+    bool cf = get_cf(s), dec = insn_reg(in);
+    uint32_t r = dec ? a - 1 : a + 1;
+    cc_set(s, dec ? CC_DEC : CC_INC, 4, r, a, 1);
+    s->cc.cin = cf;
+    mwrite(s, in->seg, ea, r, 4);
+    NEXT_CHECKED();
+}
 block_done: {
     s->icount += (uint64_t)(in - counted);
     struct block *next = chain_next(s, b, limit);

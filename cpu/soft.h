@@ -126,7 +126,7 @@ struct block {
 struct soft {
     struct cpu cpu;
     /* architectural state */
-    uint32_t r[8];
+    uint32_t r[NOREG + 1]; /* GPRs 0..7; r[NOREG] stays 0 (an absent base or index) */
     uint32_t eip, next_eip;
     uint32_t flags; /* all of EFLAGS but the arithmetic bits while cc.op != CC_NONE */
     struct lazy_cc cc;
@@ -392,11 +392,7 @@ void exec_mmx(struct soft *s, const struct insn *in);
 /* Effective address (offset in its segment) of a ModRM memory operand. */
 static inline uint32_t insn_ea(const struct soft *s, const struct insn *in)
 {
-    uint32_t ea = in->disp;
-    if (in->base != NOREG)
-        ea += s->r[in->base];
-    if (in->index != NOREG)
-        ea += s->r[in->index] << in->scale;
+    uint32_t ea = in->disp + s->r[in->base] + (s->r[in->index] << in->scale);
     return (in->pfx & P_ADDR32) ? ea : ea & 0xFFFF;
 }
 
