@@ -790,3 +790,23 @@ enum fpu_result mmx_exec(struct fpu *f, const struct mmx_insn *in, uint64_t *out
     }
     return FPU_OK;
 }
+
+void mmx_enter(struct fpu *f)
+{
+    set_top(f, 0);
+    set_abridged(f, 0xff);
+}
+
+uint64_t mmx_reg(const struct fpu *f, unsigned i)
+{
+    uint64_t v;
+    memcpy(&v, phys_c(f, i & 7), 8);
+    return v;
+}
+
+void mmx_set_reg(struct fpu *f, unsigned i, uint64_t v)
+{
+    static const uint16_t ones = 0xffff;
+    memcpy(phys(f, i & 7), &v, 8);
+    memcpy(phys(f, i & 7) + 8, &ones, 2);
+}
