@@ -387,6 +387,84 @@ static void fp_commit(struct soft *s, uint32_t raised)
         simd_fault(s);
 }
 
+/*
+ * With underflow unmasked the hardware faults on a tiny result even when it
+ * is exact, which the masked run does not flag: such a result is a nonzero
+ * denormal there (FTZ is off for it). The elements of the result, as
+ * (size, count), of the forms that can underflow.
+ */
+static bool exact_tiny(uint8_t op, unsigned col, const uint8_t *r)
+{
+    unsigned size = 4, n = 4;
+    if (op == 0x5A) {
+        if (col != SSE_PFX_66 && col != SSE_PFX_F2)
+            return false;
+        n = col == SSE_PFX_66 ? 2 : 1;
+    } else if (op == 0x58 || op == 0x59 || op == 0x5C || op == 0x5E || op == 0x7C ||
+               op == 0x7D || op == 0xD0) {
+        bool horiz = op == 0x7C || op == 0x7D || op == 0xD0;
+        size = col == SSE_PFX_66 || (col == SSE_PFX_F2 && !horiz) ? 8 : 4;
+        n = col == SSE_PFX_F3 || (col == SSE_PFX_F2 && !horiz) ? 1 : 16 / size;
+    } else {
+        return false;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t v = 0;
+        memcpy(&v, r + size * i, size);
+        bool denormal = size == 4 ? (v & 0x7F800000u) == 0 && (v & 0x007FFFFFu)
+                                  : (v & 0x7FF0000000000000ull) == 0 && (v & 0x000FFFFFFFFFFFFFull);
+        if (denormal)
+            return true;
+    }
+    return false;
+}
+
+/* The packed forms that can underflow: 58 59 5C 5E, 66 5A, D0 7C 7D. */
+static bool packed_ue(uint8_t op, unsigned col)
+{
+    if (op == 0x58 || op == 0x59 || op == 0x5C || op == 0x5E)
+        return col == SSE_PFX_NONE || col == SSE_PFX_66;
+    if (op == 0x5A)
+        return col == SSE_PFX_66;
+    return (op == 0xD0 || op == 0x7C || op == 0x7D) && (col == SSE_PFX_66 || col == SSE_PFX_F2);
+}
+
+/*
+ * An element whose underflow is unmasked faults without flagging precision
+ * (an unmasked overflow still flags it, as the host shows), while the other
+ * elements flag what they raise: for a
+ * packed form the flags are found lane by lane, each run with the inputs
+ * that do not feed its result lane set to 1.0 (which raise nothing).
+ */
+static uint32_t post_flags(uint8_t op, unsigned col, const struct sse_io *orig, uint32_t raised,
+                           uint32_t mxcsr)
+{
+    uint32_t unmasked = ~(mxcsr >> 7) & MXCSR_FLAGS, total = 0;
+    if (!(raised & unmasked & MXCSR_UE))
+        return raised;
+    if (!packed_ue(op, col))
+        return raised & ~MXCSR_PE;
+    unsigned size = col == SSE_PFX_66 ? 8 : 4, n = 16 / size;
+    bool horiz = op == 0x7C || op == 0x7D;
+    static const uint64_t one[2] = {0x3F800000u, 0x3FF0000000000000ull};
+    for (unsigned i = 0; i < n; i++) {
+        struct sse_io io = *orig;
+        for (unsigned j = 0; j < n; j++) {
+            bool in0 = horiz ? i < n / 2 && j / 2 == i : j == i;
+            bool in1 = horiz ? i >= n / 2 && j / 2 == i - n / 2 : j == i;
+            if (!in0)
+                memcpy(io.x0 + size * j, &one[size == 8], size);
+            if (!in1)
+                memcpy(io.x1 + size * j, &one[size == 8], size);
+        }
+        uint32_t f = sse_host(SSE_MAP_0F, col, op, 0, &io, mxcsr, SSE_FP);
+        if (exact_tiny(op, col, io.x0))
+            f |= MXCSR_UE;
+        total |= (f & unmasked & MXCSR_UE) ? f & ~MXCSR_PE : f;
+    }
+    return total;
+}
+
 static uint8_t *xreg(struct soft *s, unsigned i)
 {
     return s->sse.xmm[i & 15];
@@ -404,14 +482,20 @@ static void h_host_at(struct soft *s, const struct insn *in, const struct form *
     memcpy(io.x1, src, 16);
     memcpy(&io.m1, src, 8);
     memcpy(&io.r_in, src, 4);
-    if (f->dst == O_X)
+    if (f->dst == O_X || f->dst == O_F) /* COMISS: reg names the first xmm operand */
         memcpy(io.x0, xreg(s, reg), 16);
     else if (f->dst == O_M)
         io.m0 = mmx_reg(s->fpu, reg);
     bool mm_regs = f->dst == O_M || (f->src == O_M && !is_mem(in));
     unsigned map = (in->op & 0xF00) == OP_MAP38 ? SSE_MAP_38 : SSE_MAP_0F;
     unsigned how = ((f->fl & F_FP) ? SSE_FP : 0) | (has_kind(f, O_M) ? SSE_MM : 0);
+    struct sse_io orig = io;
     uint32_t raised = sse_host(map, pfx_col(in), op, (uint8_t)in->imm, &io, s->sse.mxcsr, how);
+    if ((f->fl & F_FP) && !(s->sse.mxcsr & (MXCSR_UE << 7)) && f->dst == O_X && map == SSE_MAP_0F &&
+        exact_tiny(op, pfx_col(in), io.x0))
+        raised |= MXCSR_UE;
+    if ((f->fl & F_FP) && map == SSE_MAP_0F && f->dst == O_X)
+        raised = post_flags(op, pfx_col(in), &orig, raised, s->sse.mxcsr);
     if (f->fl & F_FP)
         fp_commit(s, raised);
     if (mm_regs)
