@@ -1014,7 +1014,7 @@ static void emit_abs(struct gen *g, uint8_t op, unsigned reg, uint32_t off)
     emit32(g, CD_WIN + off);
 }
 
-/* More x87: every load and store format, constants, FCMOVcc, FCOMI/FUCOMI(P), FCOMPP,
+/* More x87: every load and store format (FISTTP too), constants, FCMOVcc, FCOMI/FUCOMI(P), FCOMPP,
  * FTST, FXAM, FPREM/FPREM1, FSCALE, FXTRACT, stack ops, integer arithmetic, rounding modes
  * and precisions. arg 1: the transcendental instructions instead. */
 static void gen_x87b(struct gen *g, int trans)
@@ -1029,7 +1029,8 @@ static void gen_x87b(struct gen *g, int trans)
         {0xDF, 0xF1}, {0xDD, 0xD1}, {0xDD, 0xD9}};
     static const uint8_t tops[] = {0xFE, 0xFF, 0xFB, 0xF2, 0xF3, 0xF0, 0xF1, 0xF9};
     static const uint8_t stores[][2] = {{0xD9, 2}, {0xDD, 3}, {0xDB, 7}, {0xDF, 2},
-                                        {0xDB, 3}, {0xDF, 7}, {0xDF, 6}, {0xD9, 3}};
+                                        {0xDB, 3}, {0xDF, 7}, {0xDF, 6}, {0xD9, 3},
+                                        {0xDB, 1}, {0xDD, 1}, {0xDF, 1}}; /* FISTTP (SSE3) */
     static const uint16_t pc[] = {0x000, 0x200, 0x300};
     g->fpu = true;
     g->avoid = 1u << 0;
@@ -1485,7 +1486,8 @@ static void sse_store(struct gen *g, uint8_t pfx, uint8_t op, unsigned width, bo
 }
 
 /* Moves, loads and stores of every width, MOVMSK, MOVQ2DQ/MOVDQ2Q, MASKMOVQ/MASKMOVDQU,
- * MOVNTI/MOVNTQ, LDDQU, STMXCSR and FXSAVE/FXRSTOR images with the XMM part. */
+ * MOVNTI/MOVNTQ, LDDQU, STMXCSR, the fences, CLFLUSH and FXSAVE/FXRSTOR images with
+ * the XMM part. */
 static void gen_ssemov(struct gen *g, int arg)
 {
     static const struct sse_tpl loads[] = {
@@ -1534,9 +1536,16 @@ static void gen_ssemov(struct gen *g, int arg)
                 mem_operand(g, below(g, 4), SSE_OUT + 8 * below(g, 30));
             } else if (w == 2) {
                 emit(g, 0x0F), emit_abs(g, 0xAE, 3, SSE_OUT + 4 * below(g, 60));
-            } else {
+            } else if (below(g, 2)) {
                 emit(g, 0xF2), emit(g, 0x0F), emit(g, 0xF0);
                 mem_operand(g, below(g, 8), SSE_MEM + below(g, 100));
+            } else { /* LFENCE MFENCE SFENCE, CLFLUSH */
+                unsigned f = below(g, 4);
+                emit(g, 0x0F), emit(g, 0xAE);
+                if (f < 3)
+                    emit(g, (uint8_t)(0xE8 + 8 * f));
+                else
+                    mem_operand(g, 7, SSE_MEM + below(g, 200));
             }
         } else { /* FXSAVE, changes, FXRSTOR: the XMM part goes through memory and back */
             emit(g, 0x0F), emit_abs(g, 0xAE, 0, 0x400);
@@ -1603,10 +1612,10 @@ const struct cd_group cd_groups[] = {
     {"stack", gen_stack, 0, 3000},   {"x87", gen_x87, 0, 3000},
     {"mmx", gen_mmx, 0, 3000},       {"x87b", gen_x87b, 0, 4000},
     {"x87trans", gen_x87b, 1, 2000}, {"x87env", gen_x87env, 0, 2000},
-    {"ssefp", gen_ssefp, 0, 6000},   {"ssefpx", gen_ssefp, 1, 4000},
-    {"ssecvtmm", gen_ssefp, 2, 2000}, {"sseint", gen_sseint, 0, 5000},
-    {"ssemmx", gen_sseint, 1, 3000}, {"ssse3", gen_sseint, 2, 4000},
-    {"ssemov", gen_ssemov, 0, 4000}, {"ssefault", gen_ssefault, 0, 2000},
+    {"ssefp", gen_ssefp, 0, 20000},  {"ssefpx", gen_ssefp, 1, 20000},
+    {"ssecvtmm", gen_ssefp, 2, 5000}, {"sseint", gen_sseint, 0, 10000},
+    {"ssemmx", gen_sseint, 1, 6000}, {"ssse3", gen_sseint, 2, 8000},
+    {"ssemov", gen_ssemov, 0, 8000}, {"ssefault", gen_ssefault, 0, 4000},
 };
 const int cd_ngroups = (int)(sizeof cd_groups / sizeof cd_groups[0]);
 
