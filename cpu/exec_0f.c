@@ -285,11 +285,11 @@ static void fxsave_group(struct soft *s, const struct insn *in)
         fpu_fxrstor(s->fpu, buf);
         return;
     }
-    fpu_mem(s, ea, in, buf, 288, false); /* what is not written keeps its bytes */
-    memset(buf, 0, 160);
+    unsigned n = (s->cr4 & CR4_OSFXSR) ? 288 : 160; /* XMM0..7 only with OSFXSR */
+    memset(buf, 0, n);
     fpu_fxsave(s->fpu, buf);
     sse_fxsave(s, buf);
-    fpu_mem(s, ea, in, buf, 288, true);
+    fpu_mem(s, ea, in, buf, n, true);
 }
 
 /* 0F xx opcodes that are MMX instructions on a P6 (bit xx of this map). */

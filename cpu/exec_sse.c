@@ -285,7 +285,7 @@ bool sse_claims(const struct insn *in)
     if (op < 0x100 || op > 0x1FF)
         return false;
     op &= 0xFF;
-    if (op == 0xC7 || !((sse_space[op >> 5] >> (op & 31)) & 1))
+    if (!((sse_space[op >> 5] >> (op & 31)) & 1))
         return false;
     return (in->pfx & (P_66 | P_REP | P_REPNE)) || tab_0f[op][SSE_PFX_NONE].h != H_UD ||
            op < 0x60;
