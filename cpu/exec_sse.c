@@ -17,7 +17,6 @@
  * LDMXCSR/STMXCSR, the fences, CLFLUSH and the MXCSR/XMM part of
  * FXSAVE/FXRSTOR.
  */
-#include <math.h>
 #include <string.h>
 
 #include "cpu/exec.h"
@@ -388,168 +387,6 @@ static void fp_commit(struct soft *s, uint32_t raised)
         simd_fault(s);
 }
 
-/*
- * With underflow unmasked the hardware faults on a tiny result even when it
- * is exact, which the masked run does not flag: such a result is a nonzero
- * denormal there (FTZ is off for it). The elements of the result, as
- * (size, count), of the forms that can underflow.
- */
-static bool exact_tiny(uint8_t op, unsigned col, const uint8_t *r)
-{
-    unsigned size = 4, n = 4;
-    if (op == 0x5A) {
-        if (col != SSE_PFX_66 && col != SSE_PFX_F2)
-            return false;
-        n = col == SSE_PFX_66 ? 2 : 1;
-    } else if (op == 0x58 || op == 0x59 || op == 0x5C || op == 0x5E || op == 0x7C ||
-               op == 0x7D || op == 0xD0) {
-        bool horiz = op == 0x7C || op == 0x7D || op == 0xD0;
-        size = col == SSE_PFX_66 || (col == SSE_PFX_F2 && !horiz) ? 8 : 4;
-        n = col == SSE_PFX_F3 || (col == SSE_PFX_F2 && !horiz) ? 1 : 16 / size;
-    } else {
-        return false;
-    }
-    for (unsigned i = 0; i < n; i++) {
-        uint64_t v = 0;
-        memcpy(&v, r + size * i, size);
-        bool denormal = size == 4 ? (v & 0x7F800000u) == 0 && (v & 0x007FFFFFu)
-                                  : (v & 0x7FF0000000000000ull) == 0 && (v & 0x000FFFFFFFFFFFFFull);
-        if (denormal)
-            return true;
-    }
-    return false;
-}
-
-/* The forms that can overflow or underflow, and which of them are packed. */
-static bool can_oe_ue(uint8_t op, unsigned col)
-{
-    if (op == 0x58 || op == 0x59 || op == 0x5C || op == 0x5E)
-        return true;
-    if (op == 0x5A)
-        return col == SSE_PFX_66 || col == SSE_PFX_F2;
-    return (op == 0xD0 || op == 0x7C || op == 0x7D) && (col == SSE_PFX_66 || col == SSE_PFX_F2);
-}
-
-static bool is_horizontal(uint8_t op)
-{
-    return op == 0x7C || op == 0x7D || op == 0xD0;
-}
-
-static bool is_packed(uint8_t op, unsigned col)
-{
-    if (op == 0x5A)
-        return col == SSE_PFX_66;
-    return col == SSE_PFX_NONE || col == SSE_PFX_66 || is_horizontal(op);
-}
-
-/* Bytes of a source element: doubles for 66 and scalar F2 forms and CVTPD2PS/CVTSD2SS. */
-static unsigned src_size(uint8_t op, unsigned col)
-{
-    if (col == SSE_PFX_66)
-        return 8;
-    return col == SSE_PFX_F2 && !is_horizontal(op) ? 8 : 4;
-}
-
-static double elem_get(const uint8_t *p, unsigned size)
-{
-    float f;
-    double d;
-    if (size == 4) {
-        memcpy(&f, p, 4);
-        return f;
-    }
-    memcpy(&d, p, 8);
-    return d;
-}
-
-static void elem_put(uint8_t *p, unsigned size, double v)
-{
-    float f = (float)v;
-    if (size == 4)
-        memcpy(p, &f, 4);
-    else
-        memcpy(p, &v, 8);
-}
-
-static bool elem_denormal(const uint8_t *p, unsigned size)
-{
-    uint64_t v = 0;
-    memcpy(&v, p, size);
-    if (size == 4)
-        return (v & 0x7F800000u) == 0 && (v & 0x007FFFFFu);
-    return (v & 0x7FF0000000000000ull) == 0 && (v & 0x000FFFFFFFFFFFFFull);
-}
-
-/*
- * Whether one lane's result is inexact at an unbounded exponent, which is
- * what the precision flag reports when its overflow or underflow is
- * unmasked (the hardware rounds the significand, not the tiny or huge
- * value): the same instruction on inputs scaled by powers of two, which
- * keeps their significands. Multiply, divide and convert scale each input
- * to [1, 2); a sum that underflows is exact, one that overflows is redone
- * with all inputs scaled by 1/4 (which keeps a finite sum in range and the
- * inputs normal unless they are negligible anyway). DAZ turns denormal
- * inputs into zeros first, as the instruction sees them.
- */
-static uint32_t unbounded_pe(uint8_t op, unsigned col, struct sse_io *io, uint32_t mxcsr,
-                             bool underflow)
-{
-    unsigned size = src_size(op, col), n = 16 / size;
-    bool add = op == 0x58 || op == 0x5C || is_horizontal(op);
-    uint8_t *v[2] = {io->x0, io->x1};
-    int e;
-    if (add && underflow)
-        return 0;
-    for (unsigned k = 0; k < 2 * n; k++) {
-        uint8_t *p = v[k / n] + size * (k % n);
-        double x = elem_get(p, size);
-        if ((mxcsr & MXCSR_DAZ) && elem_denormal(p, size))
-            elem_put(p, size, x = copysign(0.0, x));
-        if (!isfinite(x) || x == 0)
-            continue;
-        elem_put(p, size, add ? ldexp(x, -2) : ldexp(frexp(x, &e), 1));
-    }
-    /* DAZ is done: an input the scaling made denormal must count */
-    return sse_host(SSE_MAP_0F, col, op, 0, io, mxcsr & ~MXCSR_DAZ, SSE_FP) & MXCSR_PE;
-}
-
-/*
- * The flags of a form that overflowed or underflowed with that exception
- * unmasked: its lanes fault with the precision flag of the unbounded
- * result (unbounded_pe) while the other lanes flag what they raise, so a
- * packed form is run lane by lane, each time with the inputs that do not
- * feed that result lane set to 1.0 (which raise nothing).
- */
-static uint32_t post_flags(uint8_t op, unsigned col, const struct sse_io *orig, uint32_t raised,
-                           uint32_t mxcsr)
-{
-    uint32_t unmasked = ~(mxcsr >> 7) & MXCSR_FLAGS, total = 0;
-    if (!(raised & unmasked & (MXCSR_OE | MXCSR_UE)) || !can_oe_ue(op, col))
-        return raised;
-    bool packed = is_packed(op, col), horiz = is_horizontal(op) && op != 0xD0;
-    unsigned size = src_size(op, col), n = packed ? 16 / size : 1;
-    static const uint64_t one[2] = {0x3F800000u, 0x3FF0000000000000ull};
-    for (unsigned i = 0; i < n; i++) {
-        struct sse_io io = *orig, lane;
-        for (unsigned j = 0; packed && j < 16 / size; j++) {
-            bool in0 = horiz ? i < n / 2 && j / 2 == i : j == i;
-            bool in1 = horiz ? i >= n / 2 && j / 2 == i - n / 2 : j == i;
-            if (!in0)
-                memcpy(io.x0 + size * j, &one[size == 8], size);
-            if (!in1)
-                memcpy(io.x1 + size * j, &one[size == 8], size);
-        }
-        lane = io;
-        uint32_t f = sse_host(SSE_MAP_0F, col, op, 0, &io, mxcsr, SSE_FP);
-        if ((unmasked & MXCSR_UE) && exact_tiny(op, col, io.x0))
-            f |= MXCSR_UE;
-        if (f & unmasked & (MXCSR_OE | MXCSR_UE))
-            f = (f & ~MXCSR_PE) | unbounded_pe(op, col, &lane, mxcsr, f & MXCSR_UE);
-        total |= f;
-    }
-    return total;
-}
-
 static uint8_t *xreg(struct soft *s, unsigned i)
 {
     return s->sse.xmm[i & 15];
@@ -576,11 +413,8 @@ static void h_host_at(struct soft *s, const struct insn *in, const struct form *
     unsigned how = ((f->fl & F_FP) ? SSE_FP : 0) | (has_kind(f, O_M) ? SSE_MM : 0);
     struct sse_io orig = io;
     uint32_t raised = sse_host(map, pfx_col(in), op, (uint8_t)in->imm, &io, s->sse.mxcsr, how);
-    if ((f->fl & F_FP) && !(s->sse.mxcsr & (MXCSR_UE << 7)) && f->dst == O_X && map == SSE_MAP_0F &&
-        exact_tiny(op, pfx_col(in), io.x0))
-        raised |= MXCSR_UE;
     if ((f->fl & F_FP) && map == SSE_MAP_0F && f->dst == O_X)
-        raised = post_flags(op, pfx_col(in), &orig, raised, s->sse.mxcsr);
+        raised = sse_fp_flags(op, pfx_col(in), &orig, &io, raised, s->sse.mxcsr);
     if (f->fl & F_FP)
         fp_commit(s, raised);
     if (mm_regs)

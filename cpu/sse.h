@@ -64,5 +64,13 @@ bool sse_host_has(unsigned map, unsigned pfx, uint8_t op);
  */
 uint32_t sse_host(unsigned map, unsigned pfx, uint8_t op, uint8_t imm, struct sse_io *io,
                   uint32_t mxcsr, unsigned how);
+/*
+ * The exception flags the guest's 0F-map floating-point instruction raises
+ * under its MXCSR, from the masked host run (operands in, results out,
+ * flags raised): exact tiny results with underflow unmasked, and the lanes
+ * of an unmasked overflow or underflow redone one by one.
+ */
+uint32_t sse_fp_flags(uint8_t op, unsigned pfx, const struct sse_io *in, const struct sse_io *out,
+                      uint32_t raised, uint32_t mxcsr);
 
 #endif
