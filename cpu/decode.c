@@ -1,6 +1,6 @@
 /*
- * The x86 decoder (see decode.h): prefixes, the one-byte and 0F opcode maps
- * (decode_tab.h, one commented entry per opcode), ModRM/SIB with 16- and
+ * The x86 decoder (see decode.h): prefixes, the one-byte, 0F, 0F 38 and 0F 3A
+ * opcode maps (decode_tab.h, one commented entry per opcode), ModRM/SIB with 16- and
  * 32-bit addressing, displacements and immediates, and the group rules
  * (which /r forms exist, which take LOCK, which carry an immediate).
  */
@@ -208,6 +208,14 @@ unsigned decode_insn(const uint8_t *p, unsigned avail, bool code32, struct insn 
             goto out_of_bytes;
         in->op = (uint16_t)(0x100 | take(&c, 1));
         ent = op_two[in->op & 0xFF];
+        if (in->op == 0x138 || in->op == 0x13A) {
+            if (!have(&c, 1))
+                goto out_of_bytes;
+            bool m38 = in->op == 0x138;
+            unsigned b = take(&c, 1);
+            in->op = (uint16_t)((m38 ? OP_MAP38 : OP_MAP3A) | b);
+            ent = m38 ? op_38[b] : op_3a[b];
+        }
     }
     if (ent & BAD)
         return finish(in, c.i, OP_UD);

@@ -1,10 +1,13 @@
 /*
- * The x86 instruction decoder (16/32-bit, through P6 + MMX) and its decoded
- * form, shared by the interpreter (exec*.c) and the later translator.
+ * The x86 instruction decoder (16/32-bit, through P6 + MMX and SSE..SSSE3)
+ * and its decoded form, shared by the interpreter (exec*.c) and the later
+ * translator.
  *
  * decode_insn() turns up to 15 bytes at CS:EIP into a struct insn: the
- * opcode (one-byte map 0x000..0x0FF, 0F map 0x100..0x1FF), the prefixes
- * that matter, the ModRM operands already split into base/index/scale/disp
+ * opcode (one-byte map 0x000..0x0FF, 0F map 0x100..0x1FF, 0F 38 map
+ * 0x300..0x3FF, 0F 3A map 0x400..0x4FF), the prefixes that matter (66, F2
+ * and F3 also as the mandatory prefixes that select an SSE form: the last
+ * of F2/F3 wins, and either takes precedence over 66), the ModRM operands already split into base/index/scale/disp
  * with the effective segment resolved (override or SS for BP/ESP/EBP
  * bases), the immediate(s), the length, and which EFLAGS bits the
  * instruction reads and writes. Invalid encodings decode to OP_UD (and an
@@ -44,9 +47,11 @@
 #define NOREG 16u /* past the 16 long-mode registers: the core keeps a zero there */
 #define OP_UD 0x200u /* invalid opcode: #UD when executed */
 #define OP_GP 0x201u /* longer than 15 bytes: #GP(0) when executed */
+#define OP_MAP38 0x300u /* 0F 38 xx */
+#define OP_MAP3A 0x400u /* 0F 3A xx */
 
 struct insn {
-    uint16_t op;          /* 0x000..0x0FF, 0x100..0x1FF (0F xx), OP_UD, OP_GP */
+    uint16_t op;          /* 0x000..0x0FF, 0x100..0x1FF (0F xx), OP_UD, OP_GP, OP_MAP38|xx, OP_MAP3A|xx */
     uint8_t len;          /* bytes, prefixes included */
     uint8_t pfx;          /* P_* */
     uint8_t props;        /* I_* */

@@ -2,7 +2,8 @@
  * Instruction semantics of the 0F opcode map for the software core: bit
  * operations, double shifts, CMPXCHG/CMPXCHG8B/XADD, BSWAP, MOVZX/MOVSX,
  * CMOVcc/SETcc/Jcc, segment loads, the descriptor-table group (0F 00, 0F 01),
- * and the glue to the x87/MMX unit (cpu/fpu.h).
+ * the glue to the x87/MMX unit (cpu/fpu.h) and the routing of the SSE
+ * opcode space (0F with mandatory prefixes, 0F 38, 0F 3A) to exec_sse.c.
  */
 #include <string.h>
 
@@ -259,31 +260,36 @@ void exec_mmx(struct soft *s, const struct insn *in)
 }
 
 /*
- * FXSAVE/FXRSTOR (0F AE /0 /1): the x87/MMX image of the 512-byte area. With
- * no SSE in this core, MXCSR is written as its reset value and the XMM part
- * of the area is left as it was.
+ * 0F AE: FXSAVE/FXRSTOR (/0 /1) here, the x87/MMX image from fpu.c and the
+ * MXCSR/XMM part from exec_sse.c; LDMXCSR, STMXCSR, the fences and CLFLUSH
+ * in exec_sse.c. FXRSTOR reads and checks the whole image before loading.
  */
 static void fxsave_group(struct soft *s, const struct insn *in)
 {
     unsigned sub = (in->modrm >> 3) & 7;
-    if (!is_mem(in) || sub > 1 || (s->cr0 & CR0_EM))
+    if (sub > 1 || !is_mem(in)) {
+        exec_sse_group(s, in);
+        return;
+    }
+    if (s->cr0 & CR0_EM)
         soft_raise_noerr(s, EXC_UD);
     if (s->cr0 & CR0_TS)
         soft_raise_noerr(s, EXC_NM);
     uint32_t ea = insn_ea(s, in);
-    if (ea & 15)
+    if ((s->seg[in->seg].base + ea) & 15)
         soft_raise(s, EXC_GP, 0);
     uint8_t buf[512];
     if (sub == 1) {
         fpu_mem(s, ea, in, buf, sizeof buf, false);
+        sse_fxrstor(s, buf);
         fpu_fxrstor(s->fpu, buf);
         return;
     }
-    memset(buf, 0, 160);
+    unsigned n = (s->cr4 & CR4_OSFXSR) ? 288 : 160; /* XMM0..7 only with OSFXSR */
+    memset(buf, 0, n);
     fpu_fxsave(s->fpu, buf);
-    static const uint8_t mxcsr[8] = {0x80, 0x1F, 0, 0, 0xFF, 0xFF, 0, 0}; /* MXCSR, MXCSR_MASK */
-    memcpy(buf + 24, mxcsr, sizeof mxcsr);
-    fpu_mem(s, ea, in, buf, 160, true);
+    sse_fxsave(s, buf);
+    fpu_mem(s, ea, in, buf, n, true);
 }
 
 /* 0F xx opcodes that are MMX instructions on a P6 (bit xx of this map). */
@@ -305,6 +311,10 @@ void exec_0f(struct soft *s, const struct insn *in)
     uint32_t v;
     if (op == OP_GP)
         soft_raise(s, EXC_GP, 0);
+    if (op >= OP_MAP38 || sse_claims(in)) {
+        exec_sse(s, in);
+        return;
+    }
     if (op >= 0x200)
         soft_raise_noerr(s, EXC_UD);
     if (is_mmx_op(op)) {

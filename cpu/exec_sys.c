@@ -1,8 +1,8 @@
 /*
  * System instructions of the software core: the descriptor-table groups
- * (0F 00, 0F 01), LAR/LSL, control and debug registers, CPUID for a
- * Pentium II class model (family 6, model 5) that advertises only what the
- * core implements, RDTSC from the machine clock at a nominal 1 GHz, the
+ * (0F 00, 0F 01), LAR/LSL, control and debug registers, CPUID for an
+ * Atom (Bonnell) class model (family 6, model 28) that advertises only what
+ * the core implements, RDTSC from the machine clock at a nominal 1 GHz, the
  * MSRs P6 guests touch (unknown ones raise #GP(0)), SYSENTER/SYSEXIT.
  */
 #include "cpu/exec.h"
@@ -10,9 +10,18 @@
 #include <string.h>
 
 #define TSC_HZ 1000000000ull
-#define CPUID_SIGNATURE 0x652u /* family 6, model 5 (Pentium II), stepping 2 */
-/* FPU DE PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT MMX */
-#define CPUID_EDX 0x0181BB7Du /* ... MMX (23), FXSR (24) */
+/*
+ * An Atom of the Bonnell family (family 6, model 28, stepping 10): the
+ * first Intel model with SSSE3 that may also lack long mode, and one Linux
+ * knows as free of speculative-execution bugs (no PTI). Stepping 10, not 2:
+ * Linux disables PSE on steppings <= 2 with old microcode (erratum AAE44).
+ * Only what the core implements is advertised: no MOVBE, MONITOR, LM.
+ */
+#define CPUID_SIGNATURE 0x106CAu
+/* FPU DE PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT CLFSH MMX FXSR SSE SSE2 */
+#define CPUID_EDX 0x0789BB7Du
+#define CPUID_ECX 0x00000201u /* SSE3 (0), SSSE3 (9) */
+#define CPUID_EBX 0x00000800u /* CLFLUSH line size 8 * 8 = 64 bytes; one logical CPU, APIC ID 0 */
 
 enum {
     MSR_TSC = 0x10, MSR_PLATFORM_ID = 0x17, MSR_APIC_BASE = 0x1B, MSR_UCODE_WRITE = 0x79,
@@ -153,11 +162,15 @@ void soft_cpuid(struct soft *s)
         break;
     case 1:
         a = CPUID_SIGNATURE;
+        b = CPUID_EBX;
+        c = CPUID_ECX;
         d = CPUID_EDX;
         break;
     case 2:
-        a = 0x03020101; /* TLB and 16 KiB L1 descriptors of a Pentium II */
-        d = 0x0C040843; /* 512 KiB L2, 16 KiB L1 data */
+        /* descriptors with 64-byte lines like CLFLUSH's: 2C L1d 32 KiB, 30 L1i 32 KiB,
+         * B0 ITLB 128 x 4 KiB, B3 DTLB 128 x 4 KiB, 87 L2 1 MiB */
+        a = 0xB0302C01;
+        b = 0x000087B3;
         break;
     case 0x80000000u:
         a = 0x80000001u;
@@ -201,7 +214,7 @@ void soft_write_cr(struct soft *s, int n, uint32_t v)
         return;
     case 4:
         if (v & ~(uint32_t)(CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_MCE |
-                            CR4_OSFXSR))
+                            CR4_OSFXSR | CR4_OSXMMEXCPT))
             soft_raise(s, EXC_GP, 0);
         s->cr4 = v;
         tlb_flush(s, false);

@@ -1,5 +1,6 @@
 /*
- * x87 FPU and MMX of a P6 (Pentium Pro / II) for the software core.
+ * x87 FPU and MMX of a P6 (Pentium Pro / II), plus the SSE3 FISTTP, for the
+ * software core (the SSE-era MMX-register instructions are in exec_sse.c).
  *
  * Arithmetic is exact because it is the host's own x87: every computational
  * x87 instruction is executed by the host between an FRSTOR of the guest's
@@ -11,7 +12,7 @@
  * rewritten to address [rsi], the guest's operand buffer). The host's
  * control word is kept; its x87 stack is empty between calls anyway. What
  * the guest can observe beyond the arithmetic is done here in C: encodings
- * that are invalid on a P6 (#UD, incl. the SSE3 FISTTP), FIP/FCS/FOP/FDP/FDS
+ * that are invalid on a P6 (#UD), FIP/FCS/FOP/FDP/FDS
  * bookkeeping, sticky exception flags with ES/B recomputed as the hardware
  * does, and the control instructions (FLDCW, FSTCW, FSTSW, FCLEX, FINIT,
  * FLDENV/FSTENV/FRSTOR/FSAVE in the 16/32-bit real and protected layouts,
@@ -388,16 +389,16 @@ static bool x87_reg_valid(uint8_t op, uint8_t modrm)
     }
 }
 
-/* Valid memory forms by opcode and ModRM.reg: bit r set = /r exists (FISTTP is SSE3, not P6). */
+/* Valid memory forms by opcode and ModRM.reg: bit r set = /r exists (DB DD DF /1: SSE3 FISTTP). */
 static const uint8_t x87_mem_valid[8] = {
     0xff, /* D8 */
-    0xfd, /* D9: /1 */
+    0xfd, /* D9: not /1 */
     0xff, /* DA */
-    0xad, /* DB: /1 /4 /6 */
+    0xaf, /* DB: not /4 /6 */
     0xff, /* DC */
-    0xdd, /* DD: /1 /5 */
+    0xdf, /* DD: not /5 */
     0xff, /* DE */
-    0xfd, /* DF: /1 */
+    0xff, /* DF */
 };
 
 static bool x87_valid(uint8_t op, uint8_t modrm)
@@ -416,11 +417,11 @@ static const uint8_t x87_mem_size[8][8] = {
     {4, 4, 4, 4, 4, 4, 4, 4},             /* D8: m32real arithmetic */
     {4, 0, 4, 4, SZ_ENV, 2, SZ_ENV, 2},   /* D9: FLD FST FSTP m32, FLDENV FLDCW FNSTENV FNSTCW */
     {4, 4, 4, 4, 4, 4, 4, 4},             /* DA: m32int arithmetic */
-    {4, 0, 4, 4, 0, 10, 0, 10},           /* DB: FILD FIST FISTP m32, FLD FSTP m80 */
+    {4, 4, 4, 4, 0, 10, 0, 10},           /* DB: FILD FISTTP FIST FISTP m32, FLD FSTP m80 */
     {8, 8, 8, 8, 8, 8, 8, 8},             /* DC: m64real arithmetic */
-    {8, 0, 8, 8, SZ_SAVE, 0, SZ_SAVE, 2}, /* DD: FLD FST FSTP m64, FRSTOR FNSAVE FNSTSW */
+    {8, 8, 8, 8, SZ_SAVE, 0, SZ_SAVE, 2}, /* DD: FLD FISTTP FST FSTP m64, FRSTOR FNSAVE FNSTSW */
     {2, 2, 2, 2, 2, 2, 2, 2},             /* DE: m16int arithmetic */
-    {2, 0, 2, 2, 10, 8, 10, 8},           /* DF: FILD FIST FISTP m16, FBLD FILD m64 FBSTP FISTP m64 */
+    {2, 2, 2, 2, 10, 8, 10, 8},           /* DF: FILD FISTTP FIST FISTP m16, FBLD FILD m64 FBSTP FISTP m64 */
 };
 
 unsigned fpu_mem_size(uint8_t op, uint8_t modrm, bool op32)
@@ -445,9 +446,10 @@ enum fpu_access fpu_mem_access(uint8_t op, uint8_t modrm)
         return (r == 2 || r == 3 || r >= 6) ? FPU_STORE : FPU_LOAD;
     case 0xdb:
     case 0xdf:
-        return (r == 2 || r == 3 || r == 7 || (op == 0xdf && r == 6)) ? FPU_STORE : FPU_LOAD;
+        return (r == 1 || r == 2 || r == 3 || r == 7 || (op == 0xdf && r == 6)) ? FPU_STORE
+                                                                                 : FPU_LOAD;
     case 0xdd:
-        return (r == 2 || r == 3 || r >= 6) ? FPU_STORE : FPU_LOAD;
+        return (r == 1 || r == 2 || r == 3 || r >= 6) ? FPU_STORE : FPU_LOAD;
     default: /* arithmetic with a memory source */
         return FPU_LOAD;
     }
@@ -696,7 +698,7 @@ bool fpu_mem_written(const struct fpu *f)
 
 /* ---- MMX ---- */
 
-/* P6 MMX opcodes after 0F (EMMS and the groups 71..73 included; SSE and SSE2 ones are #UD). */
+/* P6 MMX opcodes after 0F (EMMS and the groups 71..73 included; the SSE and SSE2 ones are exec_sse.c's). */
 static bool mmx_op_valid(uint8_t op)
 {
     static const uint8_t high[] = {
@@ -789,4 +791,24 @@ enum fpu_result mmx_exec(struct fpu *f, const struct mmx_insn *in, uint64_t *out
         break;
     }
     return FPU_OK;
+}
+
+void mmx_enter(struct fpu *f)
+{
+    set_top(f, 0);
+    set_abridged(f, 0xff);
+}
+
+uint64_t mmx_reg(const struct fpu *f, unsigned i)
+{
+    uint64_t v;
+    memcpy(&v, phys_c(f, i & 7), 8);
+    return v;
+}
+
+void mmx_set_reg(struct fpu *f, unsigned i, uint64_t v)
+{
+    static const uint16_t ones = 0xffff;
+    memcpy(phys(f, i & 7), &v, 8);
+    memcpy(phys(f, i & 7) + 8, &ones, 2);
 }

@@ -88,4 +88,14 @@ unsigned mmx_mem_size(uint8_t opcode);
 /* Store forms (MOVD r/m32, mm = 7E; MOVQ mm/m64, mm = 7F) write *out, with *out_valid set. */
 enum fpu_result mmx_exec(struct fpu *f, const struct mmx_insn *in, uint64_t *out, bool *out_valid);
 
+/*
+ * MMX registers for the SSE-era instructions that name them (cpu/exec_sse.c):
+ * MMi is the mantissa of physical register Ri. mmx_enter() is the x87 side
+ * effect of every MMX-register instruction (TOP = 0, all tags valid); a
+ * written register gets its exponent bits all ones.
+ */
+void mmx_enter(struct fpu *f);
+uint64_t mmx_reg(const struct fpu *f, unsigned i);
+void mmx_set_reg(struct fpu *f, unsigned i, uint64_t v);
+
 #endif

@@ -525,6 +525,8 @@ static void soft_reset(struct cpu *c)
     soft_msr_reset(s);
     s->tsc_offset = -clock_now_ns(s->clock);
     fpu_reset(s->fpu);
+    memset(&s->sse, 0, sizeof s->sse);
+    s->sse.mxcsr = MXCSR_RESET;
     tlb_flush(s, false);
     soft_flush_code(s);
 }
@@ -631,6 +633,8 @@ static int soft_get_state(struct cpu *c, struct cpu_state *st)
     st->msr = s->msr;
     st->msr.tsc = (uint64_t)clock_now_ns(s->clock) + (uint64_t)s->tsc_offset;
     fpu_get_state(s->fpu, &st->fpu);
+    memcpy(st->fpu.xmm, s->sse.xmm, sizeof st->fpu.xmm);
+    st->fpu.mxcsr = s->sse.mxcsr;
     st->halted = s->halted;
     st->intr_shadow = s->shadow;
     st->a20 = s->a20;
@@ -661,6 +665,8 @@ static int soft_set_state(struct cpu *c, const struct cpu_state *st)
     s->msr = st->msr;
     s->tsc_offset = (int64_t)(st->msr.tsc - (uint64_t)clock_now_ns(s->clock));
     fpu_set_state(s->fpu, &st->fpu);
+    memcpy(s->sse.xmm, st->fpu.xmm, sizeof s->sse.xmm);
+    s->sse.mxcsr = st->fpu.mxcsr & MXCSR_MASK;
     if (!(s->cr0 & CR0_PE))
         soft_set_cpl(s, 0);
     else if (s->flags & FL_VM)

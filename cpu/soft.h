@@ -3,8 +3,8 @@
  * soft.c (backend glue, run loop, block cache), decode.c (decoded form),
  * mmu.c (segments, paging, software TLB, memory access), seg.c (descriptor
  * loads, far transfers, interrupts, task switches), exec_fast.c (the inner
- * loop and its inline fast forms), exec.c, exec_0f.c, exec_str.c and
- * exec_sys.c (instruction semantics). Faults go through one function, soft_raise(),
+ * loop and its inline fast forms), exec.c, exec_0f.c, exec_str.c,
+ * exec_sse.c and exec_sys.c (instruction semantics). Faults go through one function, soft_raise(),
  * which records the exception and unwinds to the run loop (siglongjmp);
  * nothing else in the core changes control flow behind the caller's back.
  */
@@ -18,6 +18,7 @@
 #include "cpu/backend.h"
 #include "cpu/decode.h"
 #include "cpu/fpu.h"
+#include "cpu/sse.h"
 
 /* EFLAGS bits. */
 #define FL_CF 0x0001u
@@ -61,6 +62,7 @@
 #define CR4_PGE 0x80u
 #define CR4_PCE 0x100u
 #define CR4_OSFXSR 0x200u
+#define CR4_OSXMMEXCPT 0x400u
 
 #define EFER_NXE 0x800u
 
@@ -68,7 +70,7 @@
 enum {
     EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, EXC_UD = 6,
     EXC_NM = 7, EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14,
-    EXC_MF = 16, EXC_AC = 17, EXC_MC = 18,
+    EXC_MF = 16, EXC_AC = 17, EXC_MC = 18, EXC_XM = 19,
 };
 
 /* Lazy flags: the last flag-setting operation, its operands and result. */
@@ -143,6 +145,7 @@ struct soft {
     bool intr_line;
     /* units */
     struct fpu *fpu;
+    struct sse_state sse; /* XMM registers and MXCSR */
     struct bus *bus;
     struct clock *clock;
     struct cpu_hooks hooks;
@@ -388,6 +391,12 @@ void soft_write_cr(struct soft *s, int n, uint32_t v);
 void soft_msr_reset(struct soft *s);
 void exec_fpu(struct soft *s, const struct insn *in);
 void exec_mmx(struct soft *s, const struct insn *in);
+/* exec_sse.c */
+bool sse_claims(const struct insn *in);
+void exec_sse(struct soft *s, const struct insn *in);
+void exec_sse_group(struct soft *s, const struct insn *in); /* 0F AE /2../7 */
+void sse_fxsave(struct soft *s, uint8_t out[512]);
+void sse_fxrstor(struct soft *s, const uint8_t in[512]);
 
 /* Effective address (offset in its segment) of a ModRM memory operand. */
 static inline uint32_t insn_ea(const struct soft *s, const struct insn *in)

@@ -6,7 +6,8 @@
  * same addresses mapped as RAM, a HLT after the code whose #GP marks the end;
  * faults go through an IDT and a TSS stack switch to one HLT per vector), and
  * compares GPRs, EFLAGS, selectors, the fault vector, EIP and error code,
- * FCW/FSW for x87/MMX cases and the memory window.
+ * FCW/FSW for x87/MMX cases, MXCSR and XMM0..7 for SSE cases and the
+ * memory window.
  *
  *   cpudiff RUNNER [--seed N] [--group NAME] [--case N] [--scale PERCENT]
  *
@@ -161,7 +162,7 @@ static int core_new(struct core *k, char *why, size_t n)
     struct cpu_state *s = &k->base;
     cpu_get_state(k->cpu, s);
     s->cr0 = 0x33; /* PE MP ET NE */
-    s->cr4 = 0;
+    s->cr4 = 0x600; /* OSFXSR OSXMMEXCPT, as Linux sets them */
     s->seg[SEG_CS] = (struct cpu_segment){CD_SEL_CODE, 0xC0FB, 0xFFFFFFFFu, 0};
     s->seg[SEG_SS] = (struct cpu_segment){CD_SEL_DATA, 0xC0F3, 0xFFFFFFFFu, 0};
     s->seg[SEG_DS] = s->seg[SEG_ES] = s->seg[SEG_SS];
@@ -249,6 +250,8 @@ static void core_run(struct core *k, const struct cd_in *in, struct cd_out *out)
     }
     out->fcw = st.fpu.fcw;
     out->fsw = st.fpu.fsw;
+    out->mxcsr = st.fpu.mxcsr;
+    memcpy(out->xmm, st.fpu.xmm, sizeof out->xmm);
     memcpy(out->mem, k->win, CD_WIN_SIZE);
 }
 
@@ -314,6 +317,18 @@ static void compare(const struct gen *g, const struct cd_out *h, const struct cd
             c->eflags, d & g->undef);
     if (g->fpu && (h->fcw != c->fcw || h->fsw != c->fsw))
         app(main, n, " fcw/fsw: host %04x/%04x core %04x/%04x;", h->fcw, h->fsw, c->fcw, c->fsw);
+    if (g->sse && h->mxcsr != c->mxcsr)
+        app(main, n, " mxcsr: host %08x core %08x;", h->mxcsr, c->mxcsr);
+    for (int i = 0; g->sse && i < 8; i++)
+        if (memcmp(h->xmm[i], c->xmm[i], 16) != 0) {
+            app(main, n, " xmm%d: host ", i);
+            for (int b = 15; b >= 0; b--)
+                app(main, n, "%02x", h->xmm[i][b]);
+            app(main, n, " core ");
+            for (int b = 15; b >= 0; b--)
+                app(main, n, "%02x", c->xmm[i][b]);
+            app(main, n, ";");
+        }
     static const char *const seg_name[6] = {"es", "cs", "ss", "ds", "fs", "gs"};
     for (int i = 0; i < 6; i++)
         if (h->seg[i] != c->seg[i])
@@ -357,6 +372,12 @@ static void dump_out(const char *who, const struct cd_out *o, const struct cd_in
            o->seg[0], o->seg[1], o->seg[2], o->seg[3], o->seg[4], o->seg[5]);
     for (int i = 0; i < 8; i++)
         printf(" %s=%08x", gpr_name[i], o->gpr[i]);
+    printf("\n  mxcsr=%08x", o->mxcsr);
+    for (int i = 0; i < 8; i++) {
+        printf(" xmm%d=", i);
+        for (int b = 15; b >= 0; b--)
+            printf("%02x", o->xmm[i][b]);
+    }
     printf("\n  memory written:");
     for (uint32_t i = 0; i < CD_WIN_SIZE; i++)
         if (o->mem[i] != init[i])

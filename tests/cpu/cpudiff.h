@@ -8,7 +8,8 @@
  * addresses, with the selectors of a 32-bit Linux process (CS 0x23, DS ES SS
  * 0x2B, FS 0, GS 0x63), and report the GPRs, EFLAGS, the selectors, where
  * execution stopped (the end of the code or the fault vector, EIP and error
- * code), FCW/FSW and the window.
+ * code), FCW/FSW, MXCSR and XMM0..7 (from an FXSAVE after the code, or
+ * from the signal frame after a fault) and the window.
  */
 #ifndef VMPLAY_TESTS_CPUDIFF_H
 #define VMPLAY_TESTS_CPUDIFF_H
@@ -48,6 +49,8 @@ struct cd_out {
     uint32_t err;    /* error code of the fault (0 when it has none) */
     uint16_t fcw, fsw;
     uint16_t seg[6]; /* ES CS SS DS FS GS selectors */
+    uint32_t mxcsr;
+    uint8_t xmm[8][16];
     uint8_t mem[CD_WIN_SIZE];
 };
 

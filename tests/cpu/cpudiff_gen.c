@@ -1014,7 +1014,7 @@ static void emit_abs(struct gen *g, uint8_t op, unsigned reg, uint32_t off)
     emit32(g, CD_WIN + off);
 }
 
-/* More x87: every load and store format, constants, FCMOVcc, FCOMI/FUCOMI(P), FCOMPP,
+/* More x87: every load and store format (FISTTP too), constants, FCMOVcc, FCOMI/FUCOMI(P), FCOMPP,
  * FTST, FXAM, FPREM/FPREM1, FSCALE, FXTRACT, stack ops, integer arithmetic, rounding modes
  * and precisions. arg 1: the transcendental instructions instead. */
 static void gen_x87b(struct gen *g, int trans)
@@ -1029,7 +1029,8 @@ static void gen_x87b(struct gen *g, int trans)
         {0xDF, 0xF1}, {0xDD, 0xD1}, {0xDD, 0xD9}};
     static const uint8_t tops[] = {0xFE, 0xFF, 0xFB, 0xF2, 0xF3, 0xF0, 0xF1, 0xF9};
     static const uint8_t stores[][2] = {{0xD9, 2}, {0xDD, 3}, {0xDB, 7}, {0xDF, 2},
-                                        {0xDB, 3}, {0xDF, 7}, {0xDF, 6}, {0xD9, 3}};
+                                        {0xDB, 3}, {0xDF, 7}, {0xDF, 6}, {0xD9, 3},
+                                        {0xDB, 1}, {0xDD, 1}, {0xDF, 1}}; /* FISTTP (SSE3) */
     static const uint16_t pc[] = {0x000, 0x200, 0x300};
     g->fpu = true;
     g->avoid = 1u << 0;
@@ -1112,7 +1113,7 @@ static void gen_x87env(struct gen *g, int arg)
         g->ignore[0].off = 0x400 + 6, g->ignore[0].len = 10;   /* FOP FIP FCS */
         g->ignore[1].off = 0x400 + 16, g->ignore[1].len = 6;   /* FDP FDS */
         g->ignore[2].off = 0x400 + 28, g->ignore[2].len = 4;   /* MXCSR_MASK */
-        g->ignore[3].off = 0x400 + 160, g->ignore[3].len = 352; /* XMM registers, reserved */
+        g->ignore[3].off = 0x400 + 288, g->ignore[3].len = 224; /* XMM8-15 area, reserved */
         emit(g, 0x0F);
         emit_abs(g, 0xAE, 1, 0x400); /* fxrstor */
     }
@@ -1162,6 +1163,440 @@ static void gen_mmx(struct gen *g, int arg)
     (void)arg;
 }
 
+/* ---- SSE..SSSE3 ---- */
+
+/* Edge floats: zeros, infinities, quiet and signalling NaNs with payloads, denormals, the
+ * smallest and largest normals, integer boundaries, halves for the rounding modes. */
+static uint32_t fp32(struct gen *g)
+{
+    static const uint32_t edge[] = {
+        0x00000000, 0x80000000u, 0x7F800000, 0xFF800000u, 0x7FC00000, 0xFFC00000u, 0x7FA00001,
+        0xFF800001u, 0x7FC12345, 0x00000001, 0x807FFFFFu, 0x00800000, 0x80800000u, 0x7F7FFFFF,
+        0x3F800000, 0xBF800000u, 0x4F000000, 0xCF000000u, 0x4EFFFFFF, 0x3F000000, 0x3FC00000,
+        0x40200000, 0x5F000000, 0x00400000, 0x3F000001, 0xBFC00000u, 0x4B000001, 0x00FFFFFF};
+    unsigned k = below(g, 8);
+    if (k < 4)
+        return edge[below(g, sizeof edge / sizeof edge[0])];
+    if (k == 4) {
+        float f = (float)(int32_t)rnd(g) / (float)(1 + below(g, 64));
+        uint32_t v;
+        memcpy(&v, &f, 4);
+        return v;
+    }
+    if (k == 5) /* near the bottom of the normal range */
+        return (rnd(g) & 0x807FFFFFu) | (below(g, 3) << 23);
+    return rnd(g);
+}
+
+static uint64_t fp64(struct gen *g)
+{
+    static const uint64_t edge[] = {
+        0, 0x8000000000000000ull, 0x7FF0000000000000ull, 0xFFF0000000000000ull,
+        0x7FF8000000000000ull, 0xFFF8000000000000ull, 0x7FF4000000000001ull,
+        0xFFF0000000000001ull, 0x7FF8000000012345ull, 1, 0x800FFFFFFFFFFFFFull,
+        0x0010000000000000ull, 0x7FEFFFFFFFFFFFFFull, 0x3FF0000000000000ull,
+        0xBFF0000000000000ull, 0x41E0000000000000ull, 0xC1E0000000000000ull,
+        0x41DFFFFFFFE00000ull, 0x3FE0000000000000ull, 0x3FF8000000000000ull,
+        0x4004000000000000ull, 0x47EFFFFFE0000000ull, 0x47EFFFFFF0000000ull,
+        0x3690000000000000ull, 0x36A0000000000000ull, 0x380FFFFFFFFFFFFFull,
+        0x43E0000000000000ull, 0xC3E0000000000001ull};
+    unsigned k = below(g, 8);
+    if (k < 4)
+        return edge[below(g, sizeof edge / sizeof edge[0])];
+    if (k == 4) {
+        double d = (double)(int32_t)rnd(g) / (double)(1 + below(g, 1000));
+        uint64_t v;
+        memcpy(&v, &d, 8);
+        return v;
+    }
+    uint64_t r = (uint64_t)rnd(g) << 32 | rnd(g);
+    if (k == 5)
+        return (r & 0x800FFFFFFFFFFFFFull) | (uint64_t)below(g, 3) << 52;
+    if (k == 6) /* within the float range, rounding bits set */
+        return (r & 0x800FFFFFFFFFFFFFull) | (uint64_t)(0x380 + below(g, 0xFE)) << 52;
+    return r;
+}
+
+/* 16 bytes of operand: floats, doubles or integer edge values, element by element. */
+static void sse_value(struct gen *g, uint8_t *p)
+{
+    unsigned kind = below(g, 3);
+    for (unsigned i = 0; i < 16; i += kind == 1 ? 8 : 4) {
+        if (kind == 0) {
+            uint32_t v = fp32(g);
+            memcpy(p + i, &v, 4);
+        } else if (kind == 1) {
+            uint64_t v = fp64(g);
+            memcpy(p + i, &v, 8);
+        } else {
+            uint32_t v = opnd(g);
+            memcpy(p + i, &v, 4);
+        }
+    }
+}
+
+#define SSE_REGS 0x000  /* XMM0..7 initial values */
+#define SSE_MXCSR 0x80  /* MXCSR loaded first */
+#define SSE_MMX 0x88    /* MM0..3 initial values */
+#define SSE_MEM 0x100   /* memory operands, 16-byte slots */
+#define SSE_OUT 0x200   /* stores */
+
+/*
+ * The common start of an SSE case: LDMXCSR, MOVUPS of XMM0..7 from the window.
+ * masks: the MXCSR exception masks to use (0x3F all masked); rounding, DAZ, FTZ
+ * and some sticky flags at random.
+ */
+static void sse_start(struct gen *g, unsigned masks, bool mm)
+{
+    g->sse = true;
+    for (unsigned i = 0; i < 8; i++)
+        sse_value(g, g->in->data + SSE_REGS + 16 * i);
+    for (unsigned i = 0; i < 8; i++)
+        sse_value(g, g->in->data + SSE_MEM + 16 * i);
+    uint32_t mx = masks << 7 | below(g, 4) << 13 | (below(g, 2) ? 0x40u : 0) |
+                  (below(g, 2) ? 0x8000u : 0) | (below(g, 4) == 0 ? rnd(g) & 0x3F : 0);
+    memcpy(g->in->data + SSE_MXCSR, &mx, 4);
+    emit(g, 0x0F), emit_abs(g, 0xAE, 2, SSE_MXCSR);
+    for (unsigned i = 0; i < 8; i++)
+        emit(g, 0x0F), emit_abs(g, 0x10, i, SSE_REGS + 16 * i);
+    if (mm) {
+        g->fpu = true;
+        for (unsigned i = 0; i < 4; i++)
+            emit(g, 0x0F), emit_abs(g, 0x6F, i, SSE_MMX + 8 * i);
+        for (unsigned i = 0; i < 32; i++)
+            g->in->data[SSE_MMX + i] = (uint8_t)(below(g, 4) ? rnd(g) : below(g, 2) ? 0x80 : 0x7F);
+    }
+}
+
+/* MMX registers back to memory and EMMS, for cases that used them. */
+static void sse_end_mm(struct gen *g)
+{
+    for (unsigned i = 0; i < 4; i++)
+        emit(g, 0x0F), emit_abs(g, 0x7F, i, SSE_OUT + 0xC0 + 8 * i);
+    emit(g, 0x0F), emit(g, 0x77);
+}
+
+/* One SSE instruction template: mandatory prefix (0: none), map (0: 0F, 0x38, 0x3A), opcode,
+ * operand shape and memory operand size (0: register form only). */
+enum { T_XX, T_XR, T_RX, T_MX, T_XM, T_MM, T_RM, T_FX };
+struct sse_tpl {
+    uint8_t pfx, map, op, shape, msize;
+    bool imm, noalign;
+};
+
+static void sse_emit_op(struct gen *g, const struct sse_tpl *t, bool mem, uint32_t mem_off)
+{
+    if (t->pfx)
+        emit(g, t->pfx);
+    emit(g, 0x0F);
+    if (t->map)
+        emit(g, t->map);
+    emit(g, t->op);
+    unsigned nreg = t->shape == T_MM || t->shape == T_MX || t->shape == T_RM ? 4 : 8;
+    unsigned reg = below(g, nreg), rm;
+    if (t->shape == T_RX || t->shape == T_RM)
+        reg = pick_reg(g, 32);
+    if (mem && t->msize) {
+        mem_operand(g, reg, mem_off);
+    } else {
+        rm = t->shape == T_XR ? pick_reg(g, 32)
+             : t->shape == T_XM || t->shape == T_MM || t->shape == T_RM ? below(g, 4)
+                                                                         : below(g, 8);
+        emit_modrm(g, 3, reg, rm);
+    }
+    if (t->imm)
+        emit(g, (uint8_t)(below(g, 4) ? rnd(g) : below(g, 8)));
+}
+
+/* The operand slot: 16-byte aligned unless misalign (then anywhere but aligned). */
+static uint32_t sse_slot(struct gen *g, bool misalign)
+{
+    uint32_t off = SSE_MEM + 16 * below(g, 7);
+    return misalign ? off + 1 + below(g, 15) : off;
+}
+
+static void sse_run(struct gen *g, const struct sse_tpl *tab, unsigned n, unsigned count,
+                    bool misalign)
+{
+    for (unsigned i = 0; i < count; i++) {
+        const struct sse_tpl *t = &tab[below(g, n)];
+        bool mem = t->msize && (below(g, 3) == 0 || misalign);
+        sse_emit_op(g, t, mem, sse_slot(g, misalign && t->msize == 16 && !t->noalign));
+    }
+}
+
+/* Floating point: arithmetic, compares, conversions, RCP/RSQRT, SSE3 horizontal ops. */
+static const struct sse_tpl sse_fp_ops[] = {
+    {0, 0, 0x51, T_XX, 16, 0, 0}, {0x66, 0, 0x51, T_XX, 16, 0, 0}, {0xF3, 0, 0x51, T_XX, 4, 0, 0},
+    {0xF2, 0, 0x51, T_XX, 8, 0, 0}, {0, 0, 0x52, T_XX, 16, 0, 0}, {0xF3, 0, 0x52, T_XX, 4, 0, 0},
+    {0, 0, 0x53, T_XX, 16, 0, 0}, {0xF3, 0, 0x53, T_XX, 4, 0, 0}, {0, 0, 0x58, T_XX, 16, 0, 0},
+    {0x66, 0, 0x58, T_XX, 16, 0, 0}, {0xF3, 0, 0x58, T_XX, 4, 0, 0}, {0xF2, 0, 0x58, T_XX, 8, 0, 0},
+    {0, 0, 0x59, T_XX, 16, 0, 0}, {0x66, 0, 0x59, T_XX, 16, 0, 0}, {0xF3, 0, 0x59, T_XX, 4, 0, 0},
+    {0xF2, 0, 0x59, T_XX, 8, 0, 0}, {0, 0, 0x5C, T_XX, 16, 0, 0}, {0x66, 0, 0x5C, T_XX, 16, 0, 0},
+    {0xF3, 0, 0x5C, T_XX, 4, 0, 0}, {0xF2, 0, 0x5C, T_XX, 8, 0, 0}, {0, 0, 0x5D, T_XX, 16, 0, 0},
+    {0x66, 0, 0x5D, T_XX, 16, 0, 0}, {0xF3, 0, 0x5D, T_XX, 4, 0, 0}, {0xF2, 0, 0x5D, T_XX, 8, 0, 0},
+    {0, 0, 0x5E, T_XX, 16, 0, 0}, {0x66, 0, 0x5E, T_XX, 16, 0, 0}, {0xF3, 0, 0x5E, T_XX, 4, 0, 0},
+    {0xF2, 0, 0x5E, T_XX, 8, 0, 0}, {0, 0, 0x5F, T_XX, 16, 0, 0}, {0x66, 0, 0x5F, T_XX, 16, 0, 0},
+    {0xF3, 0, 0x5F, T_XX, 4, 0, 0}, {0xF2, 0, 0x5F, T_XX, 8, 0, 0}, {0, 0, 0xC2, T_XX, 16, 1, 0},
+    {0x66, 0, 0xC2, T_XX, 16, 1, 0}, {0xF3, 0, 0xC2, T_XX, 4, 1, 0}, {0xF2, 0, 0xC2, T_XX, 8, 1, 0},
+    {0, 0, 0x2E, T_FX, 4, 0, 0}, {0x66, 0, 0x2E, T_FX, 8, 0, 0}, {0, 0, 0x2F, T_FX, 4, 0, 0},
+    {0x66, 0, 0x2F, T_FX, 8, 0, 0}, {0, 0, 0x5A, T_XX, 8, 0, 0}, {0x66, 0, 0x5A, T_XX, 16, 0, 0},
+    {0xF3, 0, 0x5A, T_XX, 4, 0, 0}, {0xF2, 0, 0x5A, T_XX, 8, 0, 0}, {0, 0, 0x5B, T_XX, 16, 0, 0},
+    {0x66, 0, 0x5B, T_XX, 16, 0, 0}, {0xF3, 0, 0x5B, T_XX, 16, 0, 0}, {0x66, 0, 0xE6, T_XX, 16, 0, 0},
+    {0xF3, 0, 0xE6, T_XX, 8, 0, 0}, {0xF2, 0, 0xE6, T_XX, 16, 0, 0}, {0xF3, 0, 0x2A, T_XR, 4, 0, 0},
+    {0xF2, 0, 0x2A, T_XR, 4, 0, 0}, {0xF3, 0, 0x2C, T_RX, 4, 0, 0}, {0xF2, 0, 0x2C, T_RX, 8, 0, 0},
+    {0xF3, 0, 0x2D, T_RX, 4, 0, 0}, {0xF2, 0, 0x2D, T_RX, 8, 0, 0}, {0x66, 0, 0x7C, T_XX, 16, 0, 0},
+    {0xF2, 0, 0x7C, T_XX, 16, 0, 0}, {0x66, 0, 0x7D, T_XX, 16, 0, 0}, {0xF2, 0, 0x7D, T_XX, 16, 0, 0},
+    {0x66, 0, 0xD0, T_XX, 16, 0, 0}, {0xF2, 0, 0xD0, T_XX, 16, 0, 0}, {0, 0, 0x50, T_RX, 0, 0, 0},
+    {0x66, 0, 0x50, T_RX, 0, 0, 0}, {0, 0, 0x54, T_XX, 16, 0, 0}, {0x66, 0, 0x55, T_XX, 16, 0, 0},
+    {0, 0, 0x56, T_XX, 16, 0, 0}, {0x66, 0, 0x57, T_XX, 16, 0, 0}, {0, 0, 0x14, T_XX, 16, 0, 0},
+    {0x66, 0, 0x15, T_XX, 16, 0, 0}, {0, 0, 0xC6, T_XX, 16, 1, 0}, {0x66, 0, 0xC6, T_XX, 16, 1, 0},
+    {0xF3, 0, 0x12, T_XX, 16, 0, 0}, {0xF3, 0, 0x16, T_XX, 16, 0, 0}, {0xF2, 0, 0x12, T_XX, 8, 0, 0},
+};
+
+/* The MMX-operand conversions. */
+static const struct sse_tpl sse_cvt_mm_ops[] = {
+    {0, 0, 0x2A, T_XM, 8, 0, 0}, {0x66, 0, 0x2A, T_XM, 8, 0, 0}, {0, 0, 0x2C, T_MX, 8, 0, 0},
+    {0x66, 0, 0x2C, T_MX, 16, 0, 0}, {0, 0, 0x2D, T_MX, 8, 0, 0}, {0x66, 0, 0x2D, T_MX, 16, 0, 0},
+};
+
+/* arg 0: exceptions masked; 1: some unmasked (#XM); 2: the MMX conversions. */
+static void gen_ssefp(struct gen *g, int arg)
+{
+    unsigned masks = arg == 1 ? (unsigned)(rnd(g) & 0x3F) | (below(g, 2) ? 0x20u : 0) : 0x3F;
+    sse_start(g, masks, arg == 2);
+    g->expect = 1u << 19;
+    if (arg == 2)
+        sse_run(g, sse_cvt_mm_ops, sizeof sse_cvt_mm_ops / sizeof sse_cvt_mm_ops[0],
+                1 + below(g, 3), false);
+    else
+        sse_run(g, sse_fp_ops, sizeof sse_fp_ops / sizeof sse_fp_ops[0], 1 + below(g, 3), false);
+    if (arg == 2)
+        sse_end_mm(g);
+}
+
+/* SSE2 integer forms on xmm (66) and the SSE/SSE2 integer forms on mm. */
+static const uint8_t int66_ops[] = {
+    0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6A, 0x6B, 0x6C, 0x6D, 0x74,
+    0x75, 0x76, 0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD8, 0xD9, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF,
+    0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE8, 0xE9, 0xEA, 0xEB, 0xEC, 0xED, 0xEE, 0xEF, 0xF1,
+    0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE};
+static const uint8_t intmm_ops[] = {0xD4, 0xDA, 0xDE, 0xE0, 0xE3, 0xE4, 0xEA, 0xEE, 0xF4, 0xF6, 0xFB};
+static const uint8_t ssse3_ops[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+                                    0x08, 0x09, 0x0A, 0x0B, 0x1C, 0x1D, 0x1E};
+
+static void small_counts(struct gen *g)
+{
+    for (unsigned i = 0; i < 3; i++) { /* shift counts in range now and then */
+        uint32_t off = SSE_MEM + 16 * below(g, 7);
+        memset(g->in->data + off, 0, 16);
+        g->in->data[off] = (uint8_t)below(g, 70);
+        if (below(g, 2))
+            memset(g->in->data + SSE_REGS + 16 * below(g, 8), 0, 16),
+                g->in->data[SSE_REGS + 16 * below(g, 8)] = (uint8_t)below(g, 20);
+    }
+}
+
+/* One integer instruction; arg 0: SSE2 on xmm, 1: the mm forms, 2: SSSE3. */
+static void int_one(struct gen *g, int arg)
+{
+    struct sse_tpl t = {0x66, 0, 0, T_XX, 16, 0, 0};
+    unsigned k = below(g, 8);
+    if (arg == 2) {
+        t.map = 0x38;
+        t.op = ssse3_ops[below(g, sizeof ssse3_ops)];
+        if (k == 0)
+            t.map = 0x3A, t.op = 0x0F, t.imm = true;
+    } else if (arg == 1) {
+        t.op = intmm_ops[below(g, sizeof intmm_ops)];
+        if (k == 0)
+            t.op = 0x70, t.imm = true;
+    } else {
+        t.op = int66_ops[below(g, sizeof int66_ops)];
+        if (k == 0)
+            t.op = 0x70, t.imm = true, t.pfx = (uint8_t)(below(g, 3) == 0 ? 0x66 : below(g, 2) ? 0xF3 : 0xF2);
+    }
+    bool mm = arg == 1 || (arg == 2 && below(g, 3) == 0);
+    if (mm)
+        t.pfx = 0, t.shape = T_MM, t.msize = 8;
+    if (k == 1 && arg != 2) { /* shift by immediate */
+        static const uint8_t sub[][2] = {{0x71, 2}, {0x71, 4}, {0x71, 6}, {0x72, 2}, {0x72, 4},
+                                         {0x72, 6}, {0x73, 2}, {0x73, 3}, {0x73, 6}, {0x73, 7}};
+        unsigned j = below(g, mm ? 9 : 10);
+        if (mm && j == 7)
+            j = 8;
+        if (!mm)
+            emit(g, 0x66);
+        emit(g, 0x0F), emit(g, sub[j][0]);
+        emit_modrm(g, 3, sub[j][1], below(g, mm ? 4 : 8));
+        emit(g, (uint8_t)(below(g, 2) ? below(g, 20) : rnd(g)));
+        return;
+    }
+    if (k == 2 && arg != 2) { /* PEXTRW, PINSRW, PMOVMSKB */
+        unsigned w = below(g, 3);
+        t.op = w == 0 ? 0xC5 : w == 1 ? 0xC4 : 0xD7;
+        t.shape = w == 1 ? (mm ? T_MM : T_XX) : T_RM;
+        t.imm = w < 2;
+        t.msize = w == 1 ? 2 : 0;
+        if (w == 1) { /* PINSRW reg, r32/m16: the source is a GPR */
+            if (t.pfx)
+                emit(g, t.pfx);
+            emit(g, 0x0F), emit(g, 0xC4);
+            unsigned reg = below(g, mm ? 4 : 8);
+            if (below(g, 2))
+                mem_operand(g, reg, sse_slot(g, false) + below(g, 15));
+            else
+                emit_modrm(g, 3, reg, pick_reg(g, 32));
+            emit(g, (uint8_t)rnd(g));
+            return;
+        }
+        if (!mm) { /* xmm source: T_RM names mm; emit by hand */
+            emit(g, 0x66), emit(g, 0x0F), emit(g, t.op);
+            emit_modrm(g, 3, pick_reg(g, 32), below(g, 8));
+            if (t.imm)
+                emit(g, (uint8_t)rnd(g));
+            return;
+        }
+    }
+    bool mem = t.msize && below(g, 3) == 0;
+    sse_emit_op(g, &t, mem, sse_slot(g, false));
+}
+
+static void gen_sseint(struct gen *g, int arg)
+{
+    bool mm = arg != 0;
+    sse_start(g, 0x3F, mm);
+    small_counts(g);
+    unsigned n = 1 + below(g, 3);
+    for (unsigned i = 0; i < n; i++)
+        int_one(g, arg);
+    if (mm)
+        sse_end_mm(g);
+}
+
+/* A store of an XMM register to SSE_OUT.. through a random addressing form. */
+static void sse_store(struct gen *g, uint8_t pfx, uint8_t op, unsigned width, bool misalign)
+{
+    if (pfx)
+        emit(g, pfx);
+    emit(g, 0x0F), emit(g, op);
+    uint32_t off = SSE_OUT + 16 * below(g, 8);
+    mem_operand(g, below(g, 8), misalign ? off + 1 + below(g, 15) : off);
+    (void)width;
+}
+
+/* Moves, loads and stores of every width, MOVMSK, MOVQ2DQ/MOVDQ2Q, MASKMOVQ/MASKMOVDQU,
+ * MOVNTI/MOVNTQ, LDDQU, STMXCSR, the fences, CLFLUSH and FXSAVE/FXRSTOR images with
+ * the XMM part. */
+static void gen_ssemov(struct gen *g, int arg)
+{
+    static const struct sse_tpl loads[] = {
+        {0, 0, 0x10, T_XX, 16, 0, 1}, {0x66, 0, 0x10, T_XX, 16, 0, 1},
+        {0xF3, 0, 0x10, T_XX, 4, 0, 0}, {0xF2, 0, 0x10, T_XX, 8, 0, 0},
+        {0, 0, 0x28, T_XX, 16, 0, 0}, {0x66, 0, 0x28, T_XX, 16, 0, 0},
+        {0x66, 0, 0x6F, T_XX, 16, 0, 0}, {0xF3, 0, 0x6F, T_XX, 16, 0, 1},
+        {0xF3, 0, 0x7E, T_XX, 8, 0, 0}, {0, 0, 0x12, T_XX, 8, 0, 0},
+        {0, 0, 0x16, T_XX, 8, 0, 0}, {0x66, 0, 0x6E, T_XR, 4, 0, 0},
+        {0x66, 0, 0x7E, T_XR, 0, 0, 0}, {0xF3, 0, 0xD6, T_XM, 0, 0, 0},
+        {0xF2, 0, 0xD6, T_MX, 0, 0, 0}, {0x66, 0, 0xD6, T_XX, 0, 0, 0},
+        {0, 0, 0x11, T_XX, 0, 0, 0}, {0xF3, 0, 0x11, T_XX, 0, 0, 0},
+        {0xF2, 0, 0x11, T_XX, 0, 0, 0}, {0x66, 0, 0x29, T_XX, 0, 0, 0},
+    };
+    static const uint8_t stores[][2] = {
+        {0, 0x11}, {0x66, 0x11}, {0xF3, 0x11}, {0xF2, 0x11}, {0, 0x29}, {0x66, 0x29}, {0, 0x2B},
+        {0x66, 0x2B}, {0x66, 0x7F}, {0xF3, 0x7F}, {0x66, 0xE7}, {0, 0x13}, {0x66, 0x13},
+        {0, 0x17}, {0x66, 0x17}, {0x66, 0xD6}, {0x66, 0x7E}};
+    sse_start(g, 0x3F, true);
+    unsigned n = 2 + below(g, 3);
+    for (unsigned i = 0; i < n; i++) {
+        unsigned k = below(g, 10);
+        if (k == 7 && (g->avoid & 1u << 7))
+            k = 4;
+        if (k < 4) {
+            const struct sse_tpl *t = &loads[below(g, sizeof loads / sizeof loads[0])];
+            bool mem = t->msize && below(g, 2);
+            sse_emit_op(g, t, mem, sse_slot(g, false) + (t->noalign && below(g, 2) ? 1 + below(g, 15) : 0));
+        } else if (k < 7) {
+            unsigned j = below(g, sizeof stores / sizeof stores[0]);
+            sse_store(g, stores[j][0], stores[j][1], 16, false);
+        } else if (k == 7) { /* MASKMOVQ / MASKMOVDQU to DS:EDI */
+            g->avoid |= 1u << 7;
+            g->in->gpr[7] = CD_WIN + SSE_OUT + 16 * below(g, 8);
+            bool x = below(g, 2);
+            if (x)
+                emit(g, 0x66);
+            emit(g, 0x0F), emit(g, 0xF7), emit_modrm(g, 3, below(g, x ? 8 : 4), below(g, x ? 8 : 4));
+        } else if (k == 8) { /* MOVNTI, MOVNTQ, STMXCSR, LDDQU */
+            unsigned w = below(g, 4);
+            if (w == 0) {
+                emit(g, 0x0F), emit(g, 0xC3);
+                mem_operand(g, pick_reg(g, 32), SSE_OUT + 4 * below(g, 60));
+            } else if (w == 1) {
+                emit(g, 0x0F), emit(g, 0xE7);
+                mem_operand(g, below(g, 4), SSE_OUT + 8 * below(g, 30));
+            } else if (w == 2) {
+                emit(g, 0x0F), emit_abs(g, 0xAE, 3, SSE_OUT + 4 * below(g, 60));
+            } else if (below(g, 2)) {
+                emit(g, 0xF2), emit(g, 0x0F), emit(g, 0xF0);
+                mem_operand(g, below(g, 8), SSE_MEM + below(g, 100));
+            } else { /* LFENCE MFENCE SFENCE, CLFLUSH */
+                unsigned f = below(g, 4);
+                emit(g, 0x0F), emit(g, 0xAE);
+                if (f < 3)
+                    emit(g, (uint8_t)(0xE8 + 8 * f));
+                else
+                    mem_operand(g, 7, SSE_MEM + below(g, 200));
+            }
+        } else { /* FXSAVE, changes, FXRSTOR: the XMM part goes through memory and back */
+            emit(g, 0x0F), emit_abs(g, 0xAE, 0, 0x400);
+            emit(g, 0x0F), emit(g, 0x57), emit_modrm(g, 3, below(g, 8), below(g, 8));
+            emit(g, 0x0F), emit_abs(g, 0xAE, 1, 0x400);
+            g->ignore[0].off = 0x400 + 6, g->ignore[0].len = 10;  /* FOP FIP FCS */
+            g->ignore[1].off = 0x400 + 16, g->ignore[1].len = 6;  /* FDP FDS */
+            g->ignore[2].off = 0x400 + 28, g->ignore[2].len = 4;  /* MXCSR_MASK (AMD: MM bit) */
+            g->ignore[3].off = 0x400 + 288, g->ignore[3].len = 224; /* XMM8-15 area, reserved */
+        }
+    }
+    sse_end_mm(g);
+    (void)arg;
+}
+
+/* Faults: misaligned 16-byte operands (#GP), forms that do not exist (#UD), LDMXCSR with
+ * reserved bits (#GP), a misaligned FXSAVE. */
+static void gen_ssefault(struct gen *g, int arg)
+{
+    static const uint8_t bad[][3] = {{0xF3, 0x0F, 0x14}, {0xF2, 0x0F, 0x54}, {0x66, 0x0F, 0x52},
+                                     {0xF3, 0x0F, 0x60}, {0xF2, 0x0F, 0x28}, {0x66, 0x0F, 0x77},
+                                     {0xF3, 0x0F, 0x29}, {0xF2, 0x0F, 0x6F}};
+    sse_start(g, 0x3F, false);
+    g->expect = 1u << 13 | 1u << 19;
+    unsigned k = below(g, 4);
+    g->avoid = 1u << R_ESP;
+    if (k == 0) {
+        sse_run(g, sse_fp_ops, sizeof sse_fp_ops / sizeof sse_fp_ops[0], 1, true);
+    } else if (k == 1) {
+        static const uint8_t st[][2] = {{0, 0x29}, {0x66, 0x29}, {0, 0x2B}, {0x66, 0x7F}, {0x66, 0xE7}, {0, 0x28}, {0x66, 0x6F}};
+        unsigned j = below(g, sizeof st / sizeof st[0]);
+        sse_store(g, st[j][0], st[j][1], 16, true);
+    } else if (k == 2) {
+        unsigned j = below(g, sizeof bad / sizeof bad[0]);
+        emit(g, bad[j][0]), emit(g, bad[j][1]), emit(g, bad[j][2]);
+        emit_modrm(g, 3, below(g, 8), below(g, 8));
+    } else {
+        /* not bit 17: AMD's misaligned-SSE mode bit, writable on an AMD host */
+        uint32_t v = 0x1F80u | (below(g, 2) ? 1u << (18 + below(g, 14)) : 0);
+        memcpy(g->in->data + 0x90, &v, 4);
+        if (below(g, 2))
+            emit(g, 0x0F), emit_abs(g, 0xAE, 2, 0x90);
+        else
+            emit(g, 0x0F), emit_abs(g, 0xAE, 0, 0x400 + 8 * below(g, 2));
+        g->ignore[0].off = 0x400 + 6, g->ignore[0].len = 10;  /* FOP FIP FCS */
+        g->ignore[1].off = 0x400 + 16, g->ignore[1].len = 6;  /* FDP FDS */
+        g->ignore[2].off = 0x400 + 28, g->ignore[2].len = 4;  /* MXCSR_MASK */
+    }
+    (void)arg;
+}
+
 const struct cd_group cd_groups[] = {
     {"alu8", gen_alu, 8, 4000},      {"alu16", gen_alu, 16, 4000},
     {"alu32", gen_alu, 32, 4000},    {"unary", gen_unary, 0, 4000},
@@ -1177,6 +1612,10 @@ const struct cd_group cd_groups[] = {
     {"stack", gen_stack, 0, 3000},   {"x87", gen_x87, 0, 3000},
     {"mmx", gen_mmx, 0, 3000},       {"x87b", gen_x87b, 0, 4000},
     {"x87trans", gen_x87b, 1, 2000}, {"x87env", gen_x87env, 0, 2000},
+    {"ssefp", gen_ssefp, 0, 20000},  {"ssefpx", gen_ssefp, 1, 20000},
+    {"ssecvtmm", gen_ssefp, 2, 5000}, {"sseint", gen_sseint, 0, 10000},
+    {"ssemmx", gen_sseint, 1, 6000}, {"ssse3", gen_sseint, 2, 8000},
+    {"ssemov", gen_ssemov, 0, 8000}, {"ssefault", gen_ssefault, 0, 4000},
 };
 const int cd_ngroups = (int)(sizeof cd_groups / sizeof cd_groups[0]);
 

@@ -20,6 +20,7 @@ struct gen {
     uint32_t undef;      /* EFLAGS bits the SDM leaves undefined for this case */
     bool undef_result;   /* the destination itself is undefined (BSF of 0, SHLD > width) */
     bool fpu;            /* compare FCW/FSW */
+    bool sse;            /* compare MXCSR and XMM0..7 */
     uint32_t expect;     /* vectors raised on purpose besides #DE and #UD (bit per vector) */
     struct {
         uint16_t off, len;

@@ -7,9 +7,12 @@
  * The code runs between a prologue (run_native, below) that loads all eight
  * GPRs and EFLAGS from the control page and an epilogue appended after the
  * case's bytes that stores them back (ESP first, then PUSHFD/PUSHAD onto the
- * control page, FNSTSW/FNSTCW) and returns to C. A fault (SIGFPE, SIGSEGV,
- * SIGILL, SIGTRAP, SIGBUS) is caught on an alternate stack; the registers,
- * vector (trapno) and error code come from the signal context.
+ * control page, FNSTSW/FNSTCW, FXSAVE for MXCSR and the XMM registers, then
+ * LDMXCSR of the default 0x1F80 for the C code) and returns to C. A fault
+ * (SIGFPE, SIGSEGV, SIGILL, SIGTRAP, SIGBUS) is caught on an alternate
+ * stack; the registers, vector (trapno: 19 for a SIMD floating-point
+ * exception), error code, FCW/FSW, MXCSR and XMM registers come from the
+ * signal context (the kernel's FXSR-format frame).
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -37,6 +40,10 @@ struct ctl {
     sigjmp_buf jb;
 };
 
+#define CTL_FXSAVE 0x400 /* 512-byte FXSAVE area, 16-byte aligned */
+#define CTL_MXCSR0 0x600 /* the default MXCSR the epilogue loads back */
+_Static_assert(sizeof(struct ctl) <= CTL_FXSAVE, "control page layout");
+
 #define S_(x) #x
 #define S(x) S_(x)
 
@@ -50,6 +57,8 @@ __asm__(".text\n"
         "  fninit\n"
         "  .rept 8\n  fldz\n  .endr\n" /* empty registers hold +0, as in the core's set state */
         "  fninit\n"
+        "  .irp x, 0, 1, 2, 3, 4, 5, 6, 7\n  xorps %xmm\\x, %xmm\\x\n  .endr\n" /* as the core's */
+        "  ldmxcsr " S(CD_CTL) "+0x600\n"
         "  movl $" S(CD_CTL) ", %esp\n"
         "  popal\n"
         "  popfl\n"
@@ -87,6 +96,8 @@ static size_t epilogue(uint8_t *p)
     n += sizeof reload;
     p[n++] = 0xDD, p[n++] = 0x3D, put32(p + n, CD_CTL + 90), n += 4; /* fnstsw [fsw] */
     p[n++] = 0xD9, p[n++] = 0x3D, put32(p + n, CD_CTL + 88), n += 4; /* fnstcw [fcw] */
+    p[n++] = 0x0F, p[n++] = 0xAE, p[n++] = 0x05, put32(p + n, CD_CTL + CTL_FXSAVE), n += 4;
+    p[n++] = 0x0F, p[n++] = 0xAE, p[n++] = 0x15, put32(p + n, CD_CTL + CTL_MXCSR0), n += 4;
     p[n++] = 0xFF, p[n++] = 0x25, put32(p + n, CD_CTL + 44), n += 4; /* jmp [back] */
     return n;
 }
@@ -110,8 +121,15 @@ static void on_fault(int sig, siginfo_t *si, void *uc_)
     c->out->vector = (int32_t)g[REG_TRAPNO];
     c->out->err = (uint32_t)g[REG_ERR];
     if (uc->uc_mcontext.fpregs) {
+        const uint8_t *fp = (const uint8_t *)uc->uc_mcontext.fpregs;
+        uint16_t magic;
         c->out->fcw = (uint16_t)uc->uc_mcontext.fpregs->cw;
         c->out->fsw = (uint16_t)uc->uc_mcontext.fpregs->sw;
+        memcpy(&magic, fp + 110, 2); /* 0: the FXSAVE image follows at 112 */
+        if (magic == 0) {
+            memcpy(&c->out->mxcsr, fp + 112 + 24, 4);
+            memcpy(c->out->xmm, fp + 112 + 160, sizeof c->out->xmm);
+        }
     }
     (void)sig;
     (void)si;
@@ -159,6 +177,8 @@ static void run_case(const struct cd_in *in, struct cd_out *out)
     c->back = (uint32_t)(uintptr_t)run_native_back;
     c->code = CD_CODE;
     c->out = out;
+    uint32_t mxcsr0 = 0x1F80;
+    memcpy((uint8_t *)c + CTL_MXCSR0, &mxcsr0, 4);
     memset(out, 0, sizeof *out);
     if (sigsetjmp(c->jb, 1) == 0) {
         run_native();
@@ -171,6 +191,9 @@ static void run_case(const struct cd_in *in, struct cd_out *out)
         out->fcw = c->fcw;
         out->fsw = c->fsw;
         memcpy(out->seg, c->out_seg, sizeof out->seg);
+        const uint8_t *fx = (const uint8_t *)(uintptr_t)(CD_CTL + CTL_FXSAVE);
+        memcpy(&out->mxcsr, fx + 24, 4);
+        memcpy(out->xmm, fx + 160, sizeof out->xmm);
     }
     out->eflags &= ~0x10000u; /* RF, set in a fault's saved context */
     memcpy(out->mem, (void *)(uintptr_t)CD_WIN, CD_WIN_SIZE);

@@ -1,7 +1,8 @@
 /*
  * The decoder against nasm: a list of instructions covering prefixes,
  * 16- and 32-bit ModRM/SIB forms, displacements, immediates of every size,
- * far pointers, moffs, ENTER and the 0F map is assembled, and every
+ * far pointers, moffs, ENTER, the 0F map and the SSE..SSSE3 forms (0F with
+ * mandatory prefixes, 0F 38, 0F 3A) is assembled, and every
  * instruction must decode to exactly the length nasm gave it, with the
  * effective segment and registers the SDM prescribes for a few forms.
  */
@@ -29,6 +30,24 @@ static const char *insns32[] = {
     "fld qword [ebx]", "fadd st0, st3", "fnstsw ax", "fistp dword [esp+8]", "movq mm0, [eax]",
     "psrlw mm1, 3", "paddb mm2, mm3", "emms", "pushfd", "popad", "xlatb", "salc",
     "mov dr7, eax", "nop dword [eax+eax*1+0x0]", "a16 mov eax, [bx+si]", "rep stosd", "repne scasb",
+};
+
+/* SSE..SSSE3: mandatory prefixes, immediates, the 0F 38 and 0F 3A maps, memory forms. */
+static const char *insns_sse[] = {
+    "movaps xmm1, [eax]", "movups [ebx+ecx*4+0x100], xmm7", "movss xmm0, [esp+4]",
+    "movsd xmm2, xmm3", "addps xmm0, xmm1", "addsd xmm4, [ebp-8]", "cmpps xmm1, [eax], 5",
+    "cmpsd xmm0, xmm1, 2", "shufps xmm2, xmm3, 0x1b", "pshufd xmm0, [eax], 0x4e",
+    "pshufhw xmm1, xmm2, 3", "pshuflw xmm1, xmm2, 3", "pshufw mm0, mm1, 0x1b",
+    "psrldq xmm3, 4", "pslldq xmm3, 4", "psrlw xmm1, 3", "pinsrw xmm0, eax, 7",
+    "pextrw eax, mm1, 3", "cvtsi2ss xmm0, [eax]", "cvttsd2si eax, xmm1", "cvtpi2ps xmm1, mm2",
+    "comiss xmm0, [ebx]", "ucomisd xmm1, xmm2", "movd xmm0, [eax]", "movq xmm0, [eax]",
+    "movq [eax], xmm1", "movdqa xmm0, [eax]", "movdqu [eax], xmm0", "lddqu xmm1, [eax]",
+    "maskmovdqu xmm0, xmm1", "movntdq [eax], xmm2", "movnti [eax], ecx", "movq2dq xmm0, mm1",
+    "movdq2q mm0, xmm1", "pmovmskb eax, xmm3", "haddps xmm0, xmm1", "addsubpd xmm0, [eax]",
+    "movddup xmm0, [eax]", "pshufb xmm0, [eax]", "pshufb mm0, mm1", "phaddw xmm1, xmm2",
+    "pmaddubsw xmm0, [eax+8]", "pabsd mm3, [eax]", "palignr xmm1, [eax], 5",
+    "palignr mm1, mm2, 9", "ldmxcsr [eax]", "stmxcsr [esp]", "clflush [eax]", "lfence",
+    "mfence", "sfence", "prefetchnta [eax]", "fisttp dword [eax]", "fxsave [eax]",
 };
 
 static void check_list(const char **list, size_t n, bool code32)
@@ -68,6 +87,11 @@ TEST(lengths_16bit)
 TEST(lengths_32bit)
 {
     check_list(insns32, sizeof insns32 / sizeof insns32[0], true);
+}
+
+TEST(lengths_sse)
+{
+    check_list(insns_sse, sizeof insns_sse / sizeof insns_sse[0], true);
 }
 
 TEST(operands_and_invalid_forms)

@@ -150,3 +150,8 @@ TEST(exceptions)
 {
     run_rom("exceptions");
 }
+
+TEST(sse)
+{
+    run_rom("sse");
+}

@@ -572,6 +572,49 @@ TEST(x87_and_mmx_glue)
     vm_free(&m);
 }
 
+/* SSE in real mode once CR4.OSFXSR is set, and the XMM/MXCSR part of get/set state. */
+TEST(sse_glue_and_state)
+{
+    struct vm m;
+    vm_init(&m, 1 << 20);
+    vm_asm(&m, 0x1000, "bits 16\n"
+                       "  mov eax, cr4\n"
+                       "  or eax, 0x600\n"
+                       "  mov cr4, eax\n"
+                       "  stmxcsr [0x900]\n"
+                       "  movups xmm0, [vals]\n"
+                       "  movaps xmm1, xmm0\n"
+                       "  mulps xmm1, xmm0\n"
+                       "  cvtps2dq xmm2, xmm1\n"
+                       "  movdqu [0x910], xmm2\n"
+                       "  pshufb xmm2, [shuf]\n"
+                       "  movd [0x920], xmm2\n"
+                       "  movd eax, xmm7\n"
+                       "  hlt\n"
+                       "  align 16\n"
+                       "vals: dd 1.5, 2.0, -3.0, 0.5\n"
+                       "shuf: db 4, 0, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0\n");
+    vm_start_real(&m, 0x1000);
+    struct cpu_state st;
+    cpu_get_state(m.cpu, &st);
+    ASSERT_EQ(st.fpu.mxcsr, 0x1F80); /* power-on MXCSR */
+    st.fpu.xmm[7][0] = 0x5A;
+    st.fpu.xmm[7][3] = 0xA5;
+    cpu_set_state(m.cpu, &st);
+    ASSERT_EQ(vm_run(&m, 100000), CPU_EXIT_HALT);
+    ASSERT_EQ(vm_rd32(&m, 0x900), 0x1F80);
+    ASSERT_EQ(vm_rd32(&m, 0x910), 2); /* 2.25 rounds to nearest even */
+    ASSERT_EQ(vm_rd32(&m, 0x914), 4);
+    ASSERT_EQ(vm_rd32(&m, 0x918), 9);
+    ASSERT_EQ(vm_rd32(&m, 0x91C), 0); /* 0.25 */
+    ASSERT_EQ(vm_rd32(&m, 0x920), 0x00090204); /* bytes 4, 0, 8, 12 of (2, 4, 9, 0) */
+    ASSERT_EQ(vm_reg(&m, GPR_AX), 0xA500005A);
+    cpu_get_state(m.cpu, &st);
+    ASSERT_EQ(st.fpu.xmm[2][0], 4);
+    ASSERT_EQ(st.fpu.xmm[2][1], 2);
+    vm_free(&m);
+}
+
 TEST(call_gate_with_parameter_and_far_return)
 {
     struct vm m;
