@@ -95,7 +95,7 @@ bool cond_slow(struct soft *s, unsigned cc)
     return v ^ (cc & 1);
 }
 
-uint32_t alu(struct soft *s, unsigned op, uint32_t a, uint32_t b, unsigned size)
+uint64_t alu(struct soft *s, unsigned op, uint32_t a, uint32_t b, unsigned size)
 {
     uint32_t r, m = size_mask(size);
     bool cin;
@@ -367,7 +367,7 @@ static void loop_op(struct soft *s, const struct insn *in)
     if (take)
         jump_near(s, target, in->pfx & P_OP32);
     if (in->op != 0xE3)
-        s->r[GPR_CX] = (s->r[GPR_CX] & ~m) | cx;
+        s->r[GPR_CX] = reg_write_asize(s->r[GPR_CX], cx, m);
 }
 
 static void enter_op(struct soft *s, const struct insn *in)
@@ -393,7 +393,7 @@ static void enter_op(struct soft *s, const struct insn *in)
     if (s32)
         mread(s, SEG_SS, nsp, 1);
     reg_set(s, GPR_BP, frame, op32 ? 4 : 2);
-    s->r[GPR_SP] = s32 ? nsp : (s->r[GPR_SP] & 0xFFFF0000u) | (nsp & 0xFFFF);
+    s->r[GPR_SP] = s32 ? nsp : reg_merge16(s->r[GPR_SP], nsp);
 }
 
 static void leave_op(struct soft *s, const struct insn *in)
@@ -402,7 +402,7 @@ static void leave_op(struct soft *s, const struct insn *in)
     uint32_t bp = stack32(s) ? s->r[GPR_BP] : s->r[GPR_BP] & 0xFFFF;
     uint32_t v = mread(s, SEG_SS, bp, op32 ? 4 : 2);
     uint32_t nsp = bp + (op32 ? 4 : 2);
-    s->r[GPR_SP] = stack32(s) ? nsp : (s->r[GPR_SP] & 0xFFFF0000u) | (nsp & 0xFFFF);
+    s->r[GPR_SP] = stack32(s) ? nsp : reg_merge16(s->r[GPR_SP], nsp);
     reg_set(s, GPR_BP, v, op32 ? 4 : 2);
 }
 
@@ -416,7 +416,7 @@ static void pusha(struct soft *s, bool op32)
         mwrite(s, SEG_SS, (sp - (i + 1) * size) & smask, v, size);
     }
     uint32_t nsp = sp - 8 * size;
-    s->r[GPR_SP] = stack32(s) ? nsp : (sp & 0xFFFF0000u) | (nsp & 0xFFFF);
+    s->r[GPR_SP] = stack32(s) ? nsp : reg_merge16(s->r[GPR_SP], nsp);
 }
 
 static void popa(struct soft *s, bool op32)
@@ -430,7 +430,7 @@ static void popa(struct soft *s, bool op32)
         if (i != GPR_SP)
             reg_set(s, (unsigned)i, v[i], size);
     uint32_t nsp = sp + 8 * size;
-    s->r[GPR_SP] = stack32(s) ? nsp : (sp & 0xFFFF0000u) | (nsp & 0xFFFF);
+    s->r[GPR_SP] = stack32(s) ? nsp : reg_merge16(s->r[GPR_SP], nsp);
 }
 
 /* POP to r/m: the address is computed with ESP already incremented. */
@@ -456,7 +456,7 @@ static void push_seg(struct soft *s, int seg, bool op32)
     unsigned size = op32 ? 4 : 2;
     uint32_t nsp = stack32(s) ? sp - size : (sp & 0xFFFF0000u) | ((sp - size) & 0xFFFF);
     mwrite(s, SEG_SS, stack32(s) ? nsp : nsp & 0xFFFF, s->seg[seg].sel, 2);
-    s->r[GPR_SP] = nsp;
+    s->r[GPR_SP] = stack32(s) ? nsp : reg_merge16(s->r[GPR_SP], nsp);
 }
 
 static void pop_seg(struct soft *s, int seg, bool op32)
@@ -465,7 +465,7 @@ static void pop_seg(struct soft *s, int seg, bool op32)
     uint32_t v = mread(s, SEG_SS, stack32(s) ? sp : sp & 0xFFFF, 2);
     seg_load(s, seg, (uint16_t)v);
     unsigned size = op32 ? 4 : 2;
-    s->r[GPR_SP] = stack32(s) ? sp + size : (sp & 0xFFFF0000u) | ((sp + size) & 0xFFFF);
+    s->r[GPR_SP] = stack32(s) ? sp + size : reg_merge16(s->r[GPR_SP], sp + size);
     if (seg == SEG_SS)
         s->shadow = true;
 }
@@ -805,7 +805,7 @@ static void exec_ret(struct soft *s, const struct insn *in)
     }
     if (in->op == 0xC2) {
         uint32_t nsp = s->r[GPR_SP] + (in->imm & 0xFFFF);
-        s->r[GPR_SP] = stack32(s) ? nsp : (s->r[GPR_SP] & 0xFFFF0000u) | (nsp & 0xFFFF);
+        s->r[GPR_SP] = stack32(s) ? nsp : reg_merge16(s->r[GPR_SP], nsp);
     }
     s->next_eip = v;
 }

@@ -40,13 +40,20 @@ static inline uint32_t reg_get(const struct soft *s, unsigned r, unsigned size)
 static inline void reg_set(struct soft *s, unsigned r, uint32_t v, unsigned size)
 {
     if (size == 4)
-        s->r[r] = v;
+        s->r[r] = v; /* zero-extends */
     else if (size == 2)
-        s->r[r] = (s->r[r] & 0xFFFF0000u) | (v & 0xFFFF);
+        s->r[r] = reg_merge16(s->r[r], v);
     else if (r < 4)
-        s->r[r] = (s->r[r] & 0xFFFFFF00u) | (v & 0xFF);
+        s->r[r] = (s->r[r] & ~(uint64_t)0xFF) | (v & 0xFF);
     else
-        s->r[r - 4] = (s->r[r - 4] & 0xFFFF00FFu) | ((v & 0xFF) << 8);
+        s->r[r - 4] = (s->r[r - 4] & ~(uint64_t)0xFF00) | ((v & 0xFF) << 8);
+}
+
+/* A write of an address-sized count or pointer (CX, SI, DI) under address mask amask:
+ * a 16-bit one merges, a 32-bit one zero-extends. */
+static inline uint64_t reg_write_asize(uint64_t old, uint64_t v, uint64_t amask)
+{
+    return amask == 0xFFFF ? reg_merge16(old, (uint32_t)v) : v & amask;
 }
 
 static inline bool is_mem(const struct insn *in)
@@ -219,7 +226,8 @@ static inline uint32_t shift_plain(struct soft *s, unsigned op, uint32_t a, unsi
 
 /* Group 2 (ROL ROR RCL RCR SHL SHR SAL SAR) of a by n on size bytes; sets the flags. */
 uint32_t shift_op(struct soft *s, unsigned op, uint32_t a, unsigned n, unsigned size);
-uint32_t alu(struct soft *s, unsigned op, uint32_t a, uint32_t b, unsigned size);
+/* The result truncated to size, zero-extended. */
+uint64_t alu(struct soft *s, unsigned op, uint32_t a, uint32_t b, unsigned size);
 void exec_string(struct soft *s, const struct insn *in);
 void load_far_ptr(struct soft *s, const struct insn *in, int seg);
 void jump_near(struct soft *s, uint32_t target, bool op32);

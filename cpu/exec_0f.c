@@ -137,12 +137,12 @@ static void push_pop_fsgs(struct soft *s, const struct insn *in)
     if (!(in->op & 1)) {
         uint32_t nsp = stack32(s) ? sp - size : (sp & 0xFFFF0000u) | ((sp - size) & 0xFFFF);
         mwrite(s, SEG_SS, stack32(s) ? nsp : nsp & 0xFFFF, s->seg[seg].sel, 2);
-        s->r[GPR_SP] = nsp;
+        s->r[GPR_SP] = stack32(s) ? nsp : reg_merge16(s->r[GPR_SP], nsp);
         return;
     }
     uint32_t v = mread(s, SEG_SS, stack32(s) ? sp : sp & 0xFFFF, 2);
     seg_load(s, seg, (uint16_t)v);
-    s->r[GPR_SP] = stack32(s) ? sp + size : (sp & 0xFFFF0000u) | ((sp + size) & 0xFFFF);
+    s->r[GPR_SP] = stack32(s) ? sp + size : reg_merge16(s->r[GPR_SP], sp + size);
 }
 
 static void movx(struct soft *s, const struct insn *in)
@@ -358,7 +358,7 @@ void exec_0f(struct soft *s, const struct insn *in)
     case 0x1AE: fxsave_group(s, in); return;
     case 0x1C8: case 0x1C9: case 0x1CA: case 0x1CB: case 0x1CC: case 0x1CD: case 0x1CE: case 0x1CF:
         v = s->r[op & 7];
-        s->r[op & 7] = (in->pfx & P_OP32) ? __builtin_bswap32(v) : v & 0xFFFF0000u;
+        s->r[op & 7] = (in->pfx & P_OP32) ? __builtin_bswap32(v) : s->r[op & 7] & ~(uint64_t)0xFFFF;
         return;
     default:
         exec_sys(s, in);

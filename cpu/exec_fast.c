@@ -10,6 +10,10 @@
  * forms call the same helpers (alu, shift_op, cond...) or do exactly what
  * they do for the one operand size they accept.
  *
+ * The forms are the legacy/compatibility-mode semantics: there the upper
+ * halves of the GPRs are not architectural (every 32-bit write zero-extends
+ * them), so a register-to-register MOV copies all 64 bits.
+ *
  * Bookkeeping: s->eip and s->next_eip are exact before every form runs (a
  * fault reports them); the instruction count is added up when the block
  * is left or before soft_exec (which may read the clock). Forms that may
@@ -126,7 +130,8 @@ uint8_t fast_form(const struct insn *in)
 
 static inline void alu32(struct soft *s, unsigned op, unsigned dst, uint32_t b)
 {
-    uint32_t a = s->r[dst], r;
+    uint32_t a = (uint32_t)s->r[dst];
+    uint64_t r; /* zero-extended: the store needs no extension */
     switch (op) {
     case 0: r = a + b; cc_set(s, CC_ADD, 4, r, a, b); break;
     case 1: r = a | b; cc_set(s, CC_LOGIC, 4, r, a, b); break;

@@ -365,10 +365,11 @@ static void load_rm(struct soft *s, const struct insn *in, const struct form *f,
         return;
     }
     uint64_t v;
+    uint32_t r32;
     switch (f->src) {
     case O_X: memcpy(out, s->sse.xmm[insn_rm(in)], 16); break;
     case O_M: v = mmx_reg(s->fpu, insn_rm(in)); memcpy(out, &v, 8); break;
-    case O_R: memcpy(out, &s->r[insn_rm(in)], 4); break;
+    case O_R: r32 = (uint32_t)s->r[insn_rm(in)]; memcpy(out, &r32, 4); break;
     default: break;
     }
 }
@@ -446,13 +447,16 @@ static void h_load(struct soft *s, const struct insn *in, const struct form *f)
 static void h_store(struct soft *s, const struct insn *in, const struct form *f)
 {
     uint8_t v[16] = {0};
+    uint32_t r32;
     memcpy(v, xreg(s, insn_reg(in)), f->msize);
-    if (is_mem(in))
+    if (is_mem(in)) {
         mem_store(s, in, f, v, f->msize);
-    else if (f->dst == O_R)
-        memcpy(&s->r[insn_rm(in)], v, 4);
-    else
+    } else if (f->dst == O_R) {
+        memcpy(&r32, v, 4);
+        s->r[insn_rm(in)] = r32; /* zero-extends */
+    } else {
         memcpy(xreg(s, insn_rm(in)), v, 16);
+    }
 }
 
 /* MOVSS/MOVSD loads: memory zero-extends, a register merges the low element. */

@@ -12,7 +12,7 @@
 
 static void adv(struct soft *s, int r, int32_t step, uint32_t amask)
 {
-    s->r[r] = (s->r[r] & ~amask) | ((s->r[r] + (uint32_t)step) & amask);
+    s->r[r] = reg_write_asize(s->r[r], s->r[r] + (uint64_t)(int64_t)step, amask);
 }
 
 /* One iteration; returns the flags-relevant comparison done (for CMPS/SCAS). */
@@ -129,12 +129,12 @@ void exec_string(struct soft *s, const struct insn *in)
             return;
         }
         if (!cmp && !io && string_fast(s, in, size, amask, &count)) {
-            s->r[GPR_CX] = (s->r[GPR_CX] & ~amask) | count;
+            s->r[GPR_CX] = reg_write_asize(s->r[GPR_CX], count, amask);
             continue;
         }
         string_once(s, in, size, amask, step);
         count--;
-        s->r[GPR_CX] = (s->r[GPR_CX] & ~amask) | count;
+        s->r[GPR_CX] = reg_write_asize(s->r[GPR_CX], count, amask);
         if (cmp && cond(s, 4) != !!(in->pfx & P_REP))
             return;
     }

@@ -317,7 +317,7 @@ static void group7(struct soft *s, const struct insn *in)
         return;
     default:
         need_cpl0(s);
-        tlb_flush_page(s, s->seg[in->seg].base + insn_ea(s, in));
+        tlb_flush_page(s, (uint32_t)(s->seg[in->seg].base + insn_ea(s, in)));
         return;
     }
 }

@@ -40,7 +40,7 @@ void tlb_flush(struct soft *s, bool keep_global)
         }
 }
 
-void tlb_flush_page(struct soft *s, uint32_t lin)
+void tlb_flush_page(struct soft *s, uint64_t lin)
 {
     for (int u = 0; u < 2; u++) {
         struct tlb_entry *e = &s->tlb[u][(lin >> 12) & (TLB_SIZE - 1)];
@@ -90,7 +90,7 @@ static uint64_t phys_read64(struct soft *s, uint64_t pa)
     return phys_read(s, pa, 4) | (uint64_t)phys_read(s, pa + 4, 4) << 32;
 }
 
-_Noreturn static void page_fault(struct soft *s, uint32_t lin, uint32_t err)
+_Noreturn static void page_fault(struct soft *s, uint64_t lin, uint32_t err)
 {
     s->cr2 = lin;
     soft_raise(s, EXC_PF, err);
@@ -189,19 +189,26 @@ static void walk_pae(struct soft *s, uint32_t lin, int acc, bool user, struct wa
     w->global = (ent[1] & PTE_G) && (s->cr4 & CR4_PGE);
 }
 
+/* Outside long mode a linear address wraps at 4 GiB. */
+static inline uint64_t lin_wrap(const struct soft *s, uint64_t lin)
+{
+    return (s->msr.efer & EFER_LMA) ? lin : (uint32_t)lin;
+}
+
 /* Translates lin for an access (0 read, 1 write, 2 execute) and fills the TLB entry. */
-uint64_t mmu_translate(struct soft *s, uint32_t lin, int acc, bool user)
+uint64_t mmu_translate(struct soft *s, uint64_t lin, int acc, bool user)
 {
     struct walk w = {.w = true, .x = true, .u = true};
+    lin = lin_wrap(s, lin);
     if (!(s->cr0 & CR0_PG))
-        w.phys = lin & ~0xFFFu;
+        w.phys = lin & ~0xFFFull;
     else if (s->cr4 & CR4_PAE)
-        walk_pae(s, lin, acc, user, &w);
+        walk_pae(s, (uint32_t)lin, acc, user, &w);
     else
-        walk_legacy(s, lin, acc, user, &w);
+        walk_legacy(s, (uint32_t)lin, acc, user, &w);
     w.phys &= s->a20_mask;
     struct tlb_entry *e = &s->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
-    uint32_t page = lin & ~0xFFFu;
+    uint64_t page = lin & ~0xFFFull;
     e->phys = w.phys;
     e->global = w.global;
     e->host = bus_ram_page(s->bus, w.phys, false);
@@ -212,17 +219,19 @@ uint64_t mmu_translate(struct soft *s, uint32_t lin, int acc, bool user)
     return w.phys | (lin & 0xFFF);
 }
 
-static uint64_t xlate(struct soft *s, uint32_t lin, int acc, bool user)
+static uint64_t xlate(struct soft *s, uint64_t lin, int acc, bool user)
 {
+    lin = lin_wrap(s, lin);
     struct tlb_entry *e = &s->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
-    uint32_t page = lin & ~0xFFFu;
+    uint64_t page = lin & ~0xFFFull;
     if ((acc == 0 && e->tag_r == page) || (acc == 1 && e->tag_w == page))
         return e->phys | (lin & 0xFFF);
     return mmu_translate(s, lin, acc, user);
 }
 
-uint32_t lin_read(struct soft *s, uint32_t lin, unsigned size, bool user)
+uint64_t lin_read(struct soft *s, uint64_t lin, unsigned size, bool user)
 {
+    lin = lin_wrap(s, lin);
     unsigned off = lin & 0xFFF;
     if (off + size > 0x1000) {
         uint64_t p1 = xlate(s, lin, 0, user);
@@ -236,20 +245,21 @@ uint32_t lin_read(struct soft *s, uint32_t lin, unsigned size, bool user)
     }
     uint64_t pa = xlate(s, lin, 0, user);
     struct tlb_entry *e = &s->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
-    if (e->tag_r == (lin & ~0xFFFu))
+    if (e->tag_r == (lin & ~0xFFFull))
         return load_le(e->host + off, size);
     return phys_read(s, pa, size);
 }
 
-void lin_probe_write(struct soft *s, uint32_t lin, unsigned size, bool user)
+void lin_probe_write(struct soft *s, uint64_t lin, unsigned size, bool user)
 {
     xlate(s, lin, 1, user);
     if ((lin & 0xFFF) + size > 0x1000)
         xlate(s, lin + size - 1, 1, user);
 }
 
-void lin_write(struct soft *s, uint32_t lin, uint32_t v, unsigned size, bool user)
+void lin_write(struct soft *s, uint64_t lin, uint32_t v, unsigned size, bool user)
 {
+    lin = lin_wrap(s, lin);
     unsigned off = lin & 0xFFF;
     if (off + size > 0x1000) {
         uint64_t p1 = xlate(s, lin, 1, user);
@@ -262,14 +272,14 @@ void lin_write(struct soft *s, uint32_t lin, uint32_t v, unsigned size, bool use
     }
     uint64_t pa = xlate(s, lin, 1, user);
     struct tlb_entry *e = &s->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
-    if (e->tag_w == (lin & ~0xFFFu)) {
+    if (e->tag_w == (lin & ~0xFFFull)) {
         store_le(e->host + off, v, size);
         return;
     }
     phys_write(s, pa, v, size);
 }
 
-uint64_t lin_read64(struct soft *s, uint32_t lin, bool user)
+uint64_t lin_read64(struct soft *s, uint64_t lin, bool user)
 {
     if ((lin & 0xFFF) > 0xFF8)
         xlate(s, lin + 7, 0, user);
@@ -277,7 +287,7 @@ uint64_t lin_read64(struct soft *s, uint32_t lin, bool user)
     return lo | (uint64_t)lin_read(s, lin + 4, 4, user) << 32;
 }
 
-void lin_write64(struct soft *s, uint32_t lin, uint64_t v, bool user)
+void lin_write64(struct soft *s, uint64_t lin, uint64_t v, bool user)
 {
     lin_probe_write(s, lin, 8, user);
     lin_write(s, lin, (uint32_t)v, 4, user);
@@ -285,11 +295,12 @@ void lin_write64(struct soft *s, uint32_t lin, uint64_t v, bool user)
 }
 
 /* Host pointer to the code page holding lin (NULL when not RAM/ROM); *phys gets its address. */
-const uint8_t *code_page(struct soft *s, uint32_t lin, uint64_t *phys)
+const uint8_t *code_page(struct soft *s, uint64_t lin, uint64_t *phys)
 {
     bool user = s->cpl == 3;
+    lin = lin_wrap(s, lin);
     struct tlb_entry *e = &s->tlb[user][(lin >> 12) & (TLB_SIZE - 1)];
-    if (e->tag_x != (lin & ~0xFFFu))
+    if (e->tag_x != (lin & ~0xFFFull))
         mmu_translate(s, lin, 2, user);
     *phys = e->phys;
     return bus_ram_page(s->bus, e->phys, false);

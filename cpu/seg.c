@@ -252,7 +252,7 @@ static void cur_stk(struct soft *s, struct stk *k)
 
 static void set_esp(struct soft *s, uint32_t esp, bool b32)
 {
-    s->r[GPR_SP] = b32 ? esp : (s->r[GPR_SP] & 0xFFFF0000u) | (esp & 0xFFFF);
+    s->r[GPR_SP] = b32 ? esp : reg_merge16(s->r[GPR_SP], esp);
 }
 
 void push_v(struct soft *s, uint32_t v, bool op32)
@@ -261,7 +261,7 @@ void push_v(struct soft *s, uint32_t v, bool op32)
     uint32_t sp = s->r[GPR_SP];
     uint32_t nsp = stack32(s) ? sp - size : (sp & 0xFFFF0000u) | ((sp - size) & 0xFFFF);
     mwrite(s, SEG_SS, stack32(s) ? nsp : nsp & 0xFFFF, v, size);
-    s->r[GPR_SP] = nsp;
+    s->r[GPR_SP] = stack32(s) ? nsp : reg_merge16(s->r[GPR_SP], nsp);
 }
 
 uint32_t pop_v(struct soft *s, bool op32)
@@ -269,7 +269,7 @@ uint32_t pop_v(struct soft *s, bool op32)
     unsigned size = op32 ? 4 : 2;
     uint32_t sp = s->r[GPR_SP];
     uint32_t v = mread(s, SEG_SS, stack32(s) ? sp : sp & 0xFFFF, size);
-    s->r[GPR_SP] = stack32(s) ? sp + size : (sp & 0xFFFF0000u) | ((sp + size) & 0xFFFF);
+    s->r[GPR_SP] = stack32(s) ? sp + size : reg_merge16(s->r[GPR_SP], sp + size);
     return v;
 }
 
@@ -408,7 +408,8 @@ static void task_switch(struct soft *s, uint16_t sel, enum ts_reason why, uint32
         sys_write(s, nbase, s->tr.sel, 2);
     if (why != TS_IRET)
         set_busy(s, &nd, true);
-    uint32_t fl, eip, cr3 = 0, r[8];
+    uint32_t fl, eip, cr3 = 0;
+    uint64_t r[8];
     uint16_t sl[6] = {0}, ldt;
     if (n32) {
         cr3 = sys_read(s, nbase + 0x1C, 4);
@@ -423,7 +424,7 @@ static void task_switch(struct soft *s, uint16_t sel, enum ts_reason why, uint32
         eip = sys_read(s, nbase + 0x0E, 2);
         fl = sys_read(s, nbase + 0x10, 2) | (soft_get_eflags(s) & 0xFFFF0000u & ~FL_VM);
         for (int i = 0; i < 8; i++)
-            r[i] = (s->r[i] & 0xFFFF0000u) | sys_read(s, nbase + 0x12 + i * 2, 2);
+            r[i] = reg_merge16(s->r[i], sys_read(s, nbase + 0x12 + i * 2, 2));
         for (int i = 0; i < 4; i++)
             sl[i] = (uint16_t)sys_read(s, nbase + 0x22 + i * 2, 2);
         ldt = (uint16_t)sys_read(s, nbase + 0x2A, 2);
@@ -1027,6 +1028,6 @@ void soft_sysexit(struct soft *s)
     soft_set_cpl(s, 3);
     seg_set_cache(s, SEG_CS, (uint16_t)((cs + 16) | 3), 0, 0xFFFFFFFFu, 0xC0FB);
     seg_set_cache(s, SEG_SS, (uint16_t)((cs + 24) | 3), 0, 0xFFFFFFFFu, 0xC0F3);
-    s->r[GPR_SP] = s->r[GPR_CX];
-    s->next_eip = s->r[GPR_DX];
+    s->r[GPR_SP] = (uint32_t)s->r[GPR_CX];
+    s->next_eip = (uint32_t)s->r[GPR_DX];
 }

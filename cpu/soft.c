@@ -338,8 +338,8 @@ static void deliver_exception(struct soft *s)
     int vec = s->exc_vec, prev = s->delivering;
     uint32_t err = s->exc_err;
     if (s->trace)
-        fprintf(s->trace, "cpu: exception %d err %#x at %04x:%08x\n", vec, err,
-                s->seg[SEG_CS].sel, s->eip);
+        fprintf(s->trace, "cpu: exception %d err %#x at %04x:%08llx\n", vec, err,
+                s->seg[SEG_CS].sel, (unsigned long long)s->eip);
     if (prev == EXC_DF) {
         s->shutdown = true;
         return;
@@ -362,7 +362,8 @@ static void deliver_intr(struct soft *s)
     if (vec < 0)
         return;
     if (s->trace)
-        fprintf(s->trace, "cpu: interrupt %#x at %04x:%08x\n", vec, s->seg[SEG_CS].sel, s->eip);
+        fprintf(s->trace, "cpu: interrupt %#x at %04x:%08llx\n", vec, s->seg[SEG_CS].sel,
+                (unsigned long long)s->eip);
     s->delivering = -2;
     soft_interrupt(s, vec & 0xFF, false, false, 0, s->eip);
     s->delivering = -1;
@@ -421,7 +422,8 @@ static bool instruction_breakpoint(struct soft *s)
 static void run_block_careful(struct soft *s, struct block *b)
 {
     if (s->trace)
-        fprintf(s->trace, "cpu: block %04x:%08x phys %#llx n %u\n", s->seg[SEG_CS].sel, s->eip,
+        fprintf(s->trace, "cpu: block %04x:%08llx phys %#llx n %u\n", s->seg[SEG_CS].sel,
+                (unsigned long long)s->eip,
                 (unsigned long long)b->phys, b->n);
     bool single = s->shadow || (s->flags & FL_TF) || s->bp_exec;
     bool tf = s->flags & FL_TF;
@@ -507,7 +509,8 @@ static void soft_reset(struct cpu *c)
     s->flags = 2;
     s->cc.op = CC_NONE;
     s->cr0 = 0x60000010;
-    s->cr2 = s->cr3 = s->cr4 = 0;
+    s->cr2 = s->cr3 = 0;
+    s->cr4 = s->cr8 = 0;
     memset(s->dr, 0, sizeof s->dr);
     s->dr[6] = 0xFFFF0FF0u;
     s->dr[7] = 0x400;
@@ -607,16 +610,16 @@ static void seg_from_state(struct seg *g, const struct cpu_segment *o)
     g->sel = o->selector;
     g->attr = o->attr;
     g->limit = o->limit;
-    g->base = (uint32_t)o->base;
+    g->base = o->base;
 }
 
 static int soft_get_state(struct cpu *c, struct cpu_state *st)
 {
     struct soft *s = soft_of(c);
     memset(st, 0, sizeof *st);
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 16; i++)
         st->gpr[i] = s->r[i];
-    st->rip = s->eip;
+    st->rip = (s->msr.efer & EFER_LMA) ? s->eip : (uint32_t)s->eip;
     st->rflags = soft_get_eflags(s);
     for (int i = 0; i < 6; i++)
         seg_to_state(&s->seg[i], &st->seg[i]);
@@ -628,6 +631,7 @@ static int soft_get_state(struct cpu *c, struct cpu_state *st)
     st->cr2 = s->cr2;
     st->cr3 = s->cr3;
     st->cr4 = s->cr4;
+    st->cr8 = s->cr8;
     for (int i = 0; i < 8; i++)
         st->dr[i] = s->dr[i];
     st->msr = s->msr;
@@ -644,13 +648,15 @@ static int soft_get_state(struct cpu *c, struct cpu_state *st)
 static int soft_set_state(struct cpu *c, const struct cpu_state *st)
 {
     struct soft *s = soft_of(c);
-    for (int i = 0; i < 8; i++)
-        s->r[i] = (uint32_t)st->gpr[i];
-    s->eip = s->next_eip = (uint32_t)st->rip;
+    for (int i = 0; i < 16; i++)
+        s->r[i] = st->gpr[i];
+    s->r[NOREG] = 0;
+    s->eip = s->next_eip = st->rip;
     s->cr0 = (uint32_t)st->cr0 | CR0_ET;
-    s->cr2 = (uint32_t)st->cr2;
-    s->cr3 = (uint32_t)st->cr3;
+    s->cr2 = st->cr2;
+    s->cr3 = st->cr3;
     s->cr4 = (uint32_t)st->cr4;
+    s->cr8 = (uint32_t)st->cr8 & 0xF;
     s->cc.op = CC_NONE;
     s->flags = ((uint32_t)st->rflags & 0x3F7FD7u) | 2;
     for (int i = 0; i < 6; i++)

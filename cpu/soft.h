@@ -64,6 +64,9 @@
 #define CR4_OSFXSR 0x200u
 #define CR4_OSXMMEXCPT 0x400u
 
+#define EFER_SCE 0x1u
+#define EFER_LME 0x100u
+#define EFER_LMA 0x400u
 #define EFER_NXE 0x800u
 
 /* Exception vectors. */
@@ -87,7 +90,8 @@ struct lazy_cc {
 #define SEG_R 1u
 #define SEG_W 2u
 struct seg {
-    uint32_t base, limit;
+    uint64_t base; /* 64 bits for FS/GS in long mode; legacy loads fill the low half */
+    uint32_t limit;
     uint16_t sel, attr; /* attr in the cpu.h (VMX) layout */
     uint32_t lo, span;  /* valid offsets: lo..lo+span, inclusive */
     uint8_t ok;         /* SEG_R | SEG_W */
@@ -97,17 +101,17 @@ struct seg {
 #define TLB_SIZE 256
 #define TLB_NONE 1u /* tag that matches no page */
 struct tlb_entry {
-    uint32_t tag_r, tag_w, tag_x; /* linear page when that access is allowed, else TLB_NONE */
-    uint8_t global;
+    uint64_t tag_r, tag_w, tag_x; /* linear page when that access is allowed, else TLB_NONE */
     uint8_t *host;                /* NULL: not RAM (tags stay NONE for r/w) */
     uint64_t phys;
-};
+    uint8_t global;
+} __attribute__((aligned(64))); /* a power of two: the index is one shift */
 
 /* A block of decoded instructions, keyed by guest-physical address and mode. */
 struct block {
     uint64_t phys;           /* of the first instruction */
-    uint32_t lin;            /* CS.base + EIP at decode time (jump cache key) */
-    uint32_t eip;
+    uint64_t lin;            /* CS.base + RIP at decode time (jump cache key) */
+    uint64_t eip;
     uint8_t mode;            /* BLOCK_CODE32 */
     uint8_t valid;
     uint16_t n;              /* instructions */
@@ -128,13 +132,17 @@ struct block {
 struct soft {
     struct cpu cpu;
     /* architectural state */
-    uint32_t r[NOREG + 1]; /* GPRs 0..7; r[NOREG] stays 0 (an absent base or index) */
-    uint32_t eip, next_eip;
+    /* GPRs in encoding order (RAX..R15); r[NOREG] stays 0 (an absent base or index).
+     * 32-bit writes zero-extend to 64 bits, 8/16-bit writes merge. */
+    uint64_t r[NOREG + 1];
+    uint64_t eip, next_eip; /* RIP; outside long mode the upper half is not architectural */
     uint32_t flags; /* all of EFLAGS but the arithmetic bits while cc.op != CC_NONE */
     struct lazy_cc cc;
     struct seg seg[6], ldtr, tr;
     struct cpu_dtable gdt, idt;
-    uint32_t cr0, cr2, cr3, cr4;
+    uint32_t cr0, cr4;
+    uint64_t cr2, cr3; /* 64-bit linear fault address, PML4 base in long mode */
+    uint32_t cr8;      /* TPR (bits 3:0): stored, not yet tied to the local APIC */
     uint32_t dr[8];
     uint8_t bp_exec; /* bit n: DR7 enables DRn as an instruction breakpoint (R/W = 00) */
     struct cpu_msrs msr;
@@ -221,15 +229,15 @@ static inline bool soft_quiet(struct soft *s)
 }
 
 /* b can run for lin in this mode: cached, still valid, and its page still mapped there. */
-static inline bool block_usable(const struct block *b, uint32_t lin, uint8_t mode,
+static inline bool block_usable(const struct block *b, uint64_t lin, uint8_t mode,
                                 const struct tlb_entry *e)
 {
-    return b && b->lin == lin && b->valid && b->mode == mode && e->tag_x == (lin & ~0xFFFu) &&
+    return b && b->lin == lin && b->valid && b->mode == mode && e->tag_x == (lin & ~(uint64_t)0xFFF) &&
            e->phys == (b->phys & ~0xFFFull);
 }
 
 /* The successor of prev remembered in its links that can run at lin, or NULL. */
-static inline struct block *block_linked(const struct block *prev, uint32_t lin, uint8_t mode,
+static inline struct block *block_linked(const struct block *prev, uint64_t lin, uint8_t mode,
                                          const struct tlb_entry *e)
 {
     if (block_usable(prev->link[0], lin, mode, e))
@@ -241,17 +249,18 @@ static inline struct block *block_linked(const struct block *prev, uint32_t lin,
 
 /* mmu.c */
 void tlb_flush(struct soft *s, bool keep_global);
-void tlb_flush_page(struct soft *s, uint32_t lin);
+void tlb_flush_page(struct soft *s, uint64_t lin);
 void tlb_flush_phys(struct soft *s, uint64_t page);
-uint64_t mmu_translate(struct soft *s, uint32_t lin, int acc, bool user); /* acc: 0 r, 1 w, 2 x */
-uint32_t lin_read(struct soft *s, uint32_t lin, unsigned size, bool user);
-void lin_write(struct soft *s, uint32_t lin, uint32_t v, unsigned size, bool user);
-void lin_probe_write(struct soft *s, uint32_t lin, unsigned size, bool user);
-uint64_t lin_read64(struct soft *s, uint32_t lin, bool user);
-void lin_write64(struct soft *s, uint32_t lin, uint64_t v, bool user);
+/* Linear addresses are 64-bit; outside long mode they wrap at 4 GiB. */
+uint64_t mmu_translate(struct soft *s, uint64_t lin, int acc, bool user); /* acc: 0 r, 1 w, 2 x */
+uint64_t lin_read(struct soft *s, uint64_t lin, unsigned size, bool user); /* zero-extended */
+void lin_write(struct soft *s, uint64_t lin, uint32_t v, unsigned size, bool user);
+void lin_probe_write(struct soft *s, uint64_t lin, unsigned size, bool user);
+uint64_t lin_read64(struct soft *s, uint64_t lin, bool user);
+void lin_write64(struct soft *s, uint64_t lin, uint64_t v, bool user);
 uint32_t phys_read(struct soft *s, uint64_t pa, unsigned size);
 void phys_write(struct soft *s, uint64_t pa, uint32_t v, unsigned size);
-const uint8_t *code_page(struct soft *s, uint32_t lin, uint64_t *phys);
+const uint8_t *code_page(struct soft *s, uint64_t lin, uint64_t *phys);
 _Noreturn void seg_fault(struct soft *s, int seg);
 void seg_update(struct soft *s, int idx);
 
@@ -293,12 +302,13 @@ static inline void store_le(uint8_t *p, uint32_t v, unsigned size)
  * names a page that cannot sit in lin's entry (its index differs by one), so
  * it misses and takes the slow path, which splits it.
  */
-static inline uint32_t tlb_tag(uint32_t lin, unsigned size)
+static inline uint64_t tlb_tag(uint64_t lin, unsigned size)
 {
-    return (lin + size - 1) & ~0xFFFu;
+    return (lin + size - 1) & ~(uint64_t)0xFFF;
 }
 
-static inline uint32_t vread(struct soft *s, uint32_t lin, unsigned size)
+/* Reads return the value zero-extended to 64 bits (stores into a GPR need no extension). */
+static inline uint64_t vread(struct soft *s, uint64_t lin, unsigned size)
 {
     struct tlb_entry *e = &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
     if (e->tag_r == tlb_tag(lin, size))
@@ -306,7 +316,7 @@ static inline uint32_t vread(struct soft *s, uint32_t lin, unsigned size)
     return lin_read(s, lin, size, s->cpl == 3);
 }
 
-static inline void vwrite(struct soft *s, uint32_t lin, uint32_t v, unsigned size)
+static inline void vwrite(struct soft *s, uint64_t lin, uint32_t v, unsigned size)
 {
     struct tlb_entry *e = &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
     if (e->tag_w == tlb_tag(lin, size)) {
@@ -322,10 +332,10 @@ static inline uint32_t seg_lin(struct soft *s, int seg, uint32_t off, unsigned s
     const struct seg *g = &s->seg[seg];
     if (__builtin_expect(!(g->ok & need) || (uint64_t)(uint32_t)(off - g->lo) + size - 1 > g->span, 0))
         seg_fault(s, seg);
-    return g->base + off;
+    return (uint32_t)g->base + off;
 }
 
-static inline uint32_t mread(struct soft *s, int seg, uint32_t off, unsigned size)
+static inline uint64_t mread(struct soft *s, int seg, uint32_t off, unsigned size)
 {
     return vread(s, seg_lin(s, seg, off, size, SEG_R), size);
 }
@@ -336,7 +346,7 @@ static inline void mwrite(struct soft *s, int seg, uint32_t off, uint32_t v, uns
 }
 
 /* Read for a read-modify-write: the write is checked (and the page made writable) first. */
-static inline uint32_t mread_rmw(struct soft *s, int seg, uint32_t off, unsigned size)
+static inline uint64_t mread_rmw(struct soft *s, int seg, uint32_t off, unsigned size)
 {
     uint32_t lin = seg_lin(s, seg, off, size, SEG_W);
     struct tlb_entry *e = &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
@@ -403,6 +413,12 @@ static inline uint32_t insn_ea(const struct soft *s, const struct insn *in)
 {
     uint32_t ea = in->disp + s->r[in->base] + (s->r[in->index] << in->scale);
     return (in->pfx & P_ADDR32) ? ea : ea & 0xFFFF;
+}
+
+/* A 16-bit register write: the upper 48 bits stay. */
+static inline uint64_t reg_merge16(uint64_t old, uint32_t v)
+{
+    return (old & ~(uint64_t)0xFFFF) | (v & 0xFFFF);
 }
 
 /* Stack width from SS.B. */

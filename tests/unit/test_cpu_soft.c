@@ -38,6 +38,36 @@ TEST(real_mode_arith)
     vm_free(&m);
 }
 
+/* The state carries all 16 GPRs at 64 bits; 32-bit writes zero-extend, 8/16-bit ones merge. */
+TEST(gpr_width_merge_and_zero_extend)
+{
+    struct vm m;
+    vm_init(&m, 1 << 20);
+    vm_asm(&m, 0x1000, "bits 16\n"
+                       "mov ax, 0x1111\n mov bl, 0x22\n mov bh, 0x33\n mov ecx, 0x44444444\n"
+                       "add esi, 1\n inc di\n mov si, 0x600\n lodsb\n loop l\n l: push bp\n pop bp\n"
+                       "hlt\n");
+    vm_start_real(&m, 0x1000);
+    struct cpu_state st;
+    cpu_get_state(m.cpu, &st);
+    for (int i = 0; i < 16; i++)
+        if (i != GPR_SP)
+            st.gpr[i] = 0xA5A5A5A500000000ull | (uint64_t)i << 40 | 0xFFF0;
+    cpu_set_state(m.cpu, &st);
+    ASSERT_EQ(vm_run(&m, 100000), CPU_EXIT_HALT);
+    cpu_get_state(m.cpu, &st);
+    uint64_t hi = 0xA5A5A5A500000000ull;
+    ASSERT_EQ(st.gpr[GPR_AX], hi | 0x1100 | m.ram[0x600]);
+    ASSERT_EQ(st.gpr[GPR_BX], hi | 3ull << 40 | 0x3322);
+    ASSERT_EQ(st.gpr[GPR_CX], 0x44444443ull); /* MOV ECX zero-extends; LOOP (CX) merges */
+    ASSERT_EQ(st.gpr[GPR_SI], 0x601ull); /* ADD ESI zero-extends, MOV SI and LODSB merge */
+    ASSERT_EQ(st.gpr[GPR_DI], hi | 7ull << 40 | 0xFFF1);
+    ASSERT_EQ(st.gpr[GPR_BP], hi | 5ull << 40 | 0xFFF0);
+    for (int i = 8; i < 16; i++)
+        ASSERT_EQ(st.gpr[i], hi | (uint64_t)i << 40 | 0xFFF0);
+    vm_free(&m);
+}
+
 /* Real mode -> 32-bit protected mode with a flat GDT and an IDT at 0x8000. */
 static const char *pm_prelude =
     "bits 16\n"
