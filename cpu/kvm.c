@@ -519,7 +519,7 @@ static struct cpu *kvm_create(struct bus *bus, struct clock *clock, const struct
     atomic_init(&s->stop, false);
     atomic_init(&s->vcpu_tid, 0);
     struct bus_listener l = {listener_map_changed, NULL, s};
-    if (kvm_open(s, err) < 0 || kvm_probe(s->sys_fd, err) < 0 || kvm_make_vcpu(s, err) < 0 ||
+    if (kvm_open(s, err) < 0 || kvm_probe(s->sys_fd, false, err) < 0 || kvm_make_vcpu(s, err) < 0 ||
         install_kick_handler(err) < 0) {
         kvm_close(s);
         return NULL;
@@ -563,6 +563,7 @@ static void kvm_set_trace(struct cpu *c, void *file)
 
 const struct cpu_backend cpu_kvm_backend = {
     .name = "kvm",
+    .probe = kvm_probe_full,
     .create = kvm_create,
     .free = kvm_free,
     .reset = kvm_reset,

@@ -61,7 +61,10 @@ int kvm_set_state(struct cpu *c, const struct cpu_state *st);
 
 /* The software core's CPUID model, as far as the host supports it, on the vCPU. */
 int kvm_cpuid_setup(int sys_fd, int vcpu_fd, struct error *err);
-/* Runs a one-page guest (HLT) in a VM of its own: 0 when it exits with KVM_EXIT_HLT. */
-int kvm_probe(int sys_fd, struct error *err);
+/* Runs a tiny guest in a VM of its own (real-mode HLT, or paged protected mode
+ * IRETD + HLT): 0 when it exits with KVM_EXIT_HLT. */
+int kvm_probe(int sys_fd, bool paged, struct error *err);
+/* Both probes on a fresh /dev/kvm; why says what ran or what failed (cpu_backend.probe). */
+int kvm_probe_full(struct error *why);
 
 #endif
