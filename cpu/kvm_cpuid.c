@@ -150,8 +150,8 @@ static int probe_run(int sys_fd, int vm, uint8_t *mem, bool paged, struct error 
     if (rc < 0)
         error_set(err, EX_UNAVAILABLE, "KVM probe: KVM_RUN: %s", strerror(errno));
     else if (run->exit_reason != KVM_EXIT_HLT)
-        rc = error_set(err, EX_UNAVAILABLE, "the %s guest stopped with exit reason %u, not HLT",
-                       paged ? "paged protected-mode (IRET)" : "real-mode", run->exit_reason);
+        rc = error_set(err, EX_UNAVAILABLE, "the %s probe guest stopped with exit reason %u, not HLT",
+                       paged ? "paged (IRETD)" : "real-mode", run->exit_reason);
     if (run != MAP_FAILED)
         munmap(run, (size_t)size);
     close(vcpu);
@@ -184,7 +184,7 @@ int kvm_probe_full(struct error *why)
                  : kvm_probe(fd, false, why);
     struct error e;
     if (rc == 0 && kvm_probe(fd, true, &e) < 0) {
-        error_set(why, EX_UNAVAILABLE, "KVM runs real mode but failed the paged protected-mode probe (%s); "
+        error_set(why, EX_UNAVAILABLE, "KVM runs real mode but not paged protected mode: %s; "
                   "--cpu=kvm forces it", e.msg);
         rc = -1;
     } else if (rc == 0) {
