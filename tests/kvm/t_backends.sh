@@ -49,6 +49,24 @@ check() { # name rom expected needs-full
     else echo "PASS backends/$name-kvm"; fi
 }
 
+# /dev/kvm that cannot work (here: /dev/null bound over it in a private mount
+# namespace): --cpu=kvm is one line and status 69, --cpu=auto says why it took soft.
+if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
+    out=$(unshare -m sh -c 'mount --bind /dev/null /dev/kvm || exit 99
+        "$1" --headless --cpu=kvm --bios="$2" "$3" 2>&1 >/dev/null; echo "status $?"
+        "$1" --check -v --cpu=auto --bios="$2" "$3" | grep "^cpu backend"' sh "$V" "$any" "$run/rom.vmx")
+    lines=$(printf '%s\n' "$out" | grep -c '^vmplay: --cpu=kvm: /dev/kvm')
+    if printf '%s\n' "$out" | grep -q '^status 69$' && [ "$lines" = 1 ]; then echo "PASS backends/kvm_unusable_is_one_line_status_69"
+    else echo "FAIL backends/kvm_unusable_is_one_line_status_69: $(printf '%s' "$out" | tr '\n' '|')"; fi
+    if printf '%s\n' "$out" | grep -q '^cpu backend: soft (/dev/kvm '; then echo "PASS backends/auto_without_kvm_says_soft_and_why"
+    else echo "FAIL backends/auto_without_kvm_says_soft_and_why: $(printf '%s' "$out" | tr '\n' '|')"; fi
+else
+    echo "SKIP backends/kvm_unusable_is_one_line_status_69: no private mount namespace (unshare -m)"
+fi
+if "$V" --headless --deterministic --cpu=kvm --bios="$any" "$run/rom.vmx" >/dev/null 2>"$run/det.err"; then st=0; else st=$?; fi
+[ $st = 64 ] && [ "$(wc -l < "$run/det.err")" = 1 ] && echo "PASS backends/deterministic_kvm_is_usage_error" ||
+    echo "FAIL backends/deterministic_kvm_is_usage_error: status $st: $(head -c 200 "$run/det.err")"
+
 for src in tests/kvm/*.asm; do
     name=$(basename "$src" .asm)
     needs=0; grep -q '^; kvm-needs: full' "$src" && needs=1
