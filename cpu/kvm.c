@@ -201,10 +201,15 @@ static enum cpu_exit internal_error(struct kvm *s)
     struct kvm_run *r = s->run;
     struct kvm_regs regs;
     struct kvm_sregs sr;
+    uint8_t b[8] = {0};
     if (s->trace && ioctl(s->vcpu_fd, KVM_GET_REGS, &regs) == 0 &&
-        ioctl(s->vcpu_fd, KVM_GET_SREGS, &sr) == 0)
-        kvm_trace(s, "internal error at %04x:%08llx (cr0 %#llx)", sr.cs.selector,
-                  (unsigned long long)regs.rip, (unsigned long long)sr.cr0);
+        ioctl(s->vcpu_fd, KVM_GET_SREGS, &sr) == 0) {
+        if (!(sr.cr0 & 0x80000000u)) /* unpaged: the linear address is the physical one */
+            bus_dma_read(s->bus, sr.cs.base + regs.rip, b, sizeof b);
+        kvm_trace(s, "internal error at %04x:%08llx (cr0 %#llx), bytes %02x %02x %02x %02x %02x %02x",
+                  sr.cs.selector, (unsigned long long)regs.rip, (unsigned long long)sr.cr0, b[0], b[1],
+                  b[2], b[3], b[4], b[5]);
+    }
     return backend_failed(s, "internal error, suberror %u (%u data words, first %#llx)",
                           r->internal.suberror, r->internal.ndata,
                           (unsigned long long)(r->internal.ndata ? r->internal.data[0] : 0));
@@ -230,6 +235,7 @@ static bool handle_exit(struct kvm *s, enum cpu_exit *ex)
     case KVM_EXIT_INTR:
         return false;
     case KVM_EXIT_SHUTDOWN:
+        kvm_trace(s, "shutdown (triple fault)");
         s->shutdown = true;
         *ex = CPU_EXIT_SHUTDOWN;
         return true;
