@@ -24,7 +24,17 @@ struct kvm_vm {
     uint8_t *ram;
     char out[64];
     size_t nout;
+    int vector; /* what intr_ack answers (-1: none) */
+    int acks;
 };
+
+static int vm_intr_ack(void *opaque)
+{
+    struct kvm_vm *m = opaque;
+    m->acks++;
+    cpu_set_intr(m->cpu, 0);
+    return m->vector;
+}
 
 static uint64_t e9_read(void *opaque, uint64_t off, unsigned size)
 {
@@ -48,7 +58,8 @@ static void vm_open(struct kvm_vm *m, enum cpu_kind kind)
     m->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     ASSERT(m->bus && m->clock && m->ram != MAP_FAILED);
     struct error err;
-    m->cpu = cpu_create(kind, m->bus, m->clock, &(struct cpu_hooks){0}, &err);
+    m->vector = -1;
+    m->cpu = cpu_create(kind, m->bus, m->clock, &(struct cpu_hooks){m, vm_intr_ack}, &err);
     if (!m->cpu && kind == CPU_KVM)
         SKIP("no usable KVM: %s", err.msg);
     ASSERT(m->cpu);
@@ -189,6 +200,87 @@ TEST(state_round_trip)
     ASSERT_EQ(cpu_get_state(k.cpu, &got), 0);
     assert_same_state(&st, &got);
     vm_close(&k);
+}
+
+/* A TSC set reads back a little later (KVM keeps the offset); some nested KVMs pass the host's through. */
+TEST(tsc_set_takes_effect)
+{
+    struct kvm_vm k;
+    vm_open(&k, CPU_KVM);
+    struct cpu_state st, got;
+    ASSERT_EQ(cpu_get_state(k.cpu, &st), 0);
+    st.msr.tsc = 1ull << 50;
+    ASSERT_EQ(cpu_set_state(k.cpu, &st), 0);
+    ASSERT_EQ(cpu_get_state(k.cpu, &got), 0);
+    uint64_t host = __builtin_ia32_rdtsc();
+    vm_close(&k);
+    if (got.msr.tsc < st.msr.tsc && host - got.msr.tsc < (1ull << 40))
+        SKIP("this KVM ignores TSC writes: the vCPU reads the host's TSC (%#llx)",
+             (unsigned long long)got.msr.tsc);
+    ASSERT(got.msr.tsc >= st.msr.tsc && got.msr.tsc - st.msr.tsc < (1ull << 40));
+}
+
+/* 32-bit flat protected mode set through cpu_set_state runs: MOV AL, 'p'; OUT E9; HLT. */
+TEST(protected_mode_state_runs)
+{
+    static const uint8_t prog[] = {0xB0, 'p', 0xE6, 0xE9, 0xF4};
+    struct kvm_vm k;
+    vm_open(&k, CPU_KVM);
+    struct cpu_state st;
+    ASSERT_EQ(cpu_get_state(k.cpu, &st), 0);
+    busy_state(&st);
+    st.halted = st.intr_shadow = false;
+    st.rip = 0x2000;
+    st.dr[7] = 0x400;
+    memcpy(k.ram + 0x2000, prog, sizeof prog);
+    ASSERT_EQ(cpu_set_state(k.cpu, &st), 0);
+    ASSERT_EQ(cpu_run(k.cpu, clock_now_ns(k.clock) + 1000000000), CPU_EXIT_HALT);
+    ASSERT_EQ(k.nout, 1);
+    ASSERT_EQ(k.out[0], 'p');
+    ASSERT_EQ(cpu_get_state(k.cpu, &st), 0);
+    ASSERT_EQ(st.rip, 0x2005);
+    ASSERT_EQ(st.seg[SEG_CS].attr, 0xC09B);
+    vm_close(&k);
+}
+
+/*
+ * STI; HLT; MOV AL, 'h'; OUT E9; CLI; HLT at 0x1000, and at vector 0x20 (IVT
+ * 0x80 -> 0000:0x1100) MOV AL, 'i'; OUT E9; IRET. HLT wakes only when INTR
+ * rises and intr_ack hands out a vector; both backends print the same.
+ */
+static void interrupt_wakes_halt(enum cpu_kind kind)
+{
+    static const uint8_t main_prog[] = {0xFB, 0xF4, 0xB0, 'h', 0xE6, 0xE9, 0xFA, 0xF4};
+    static const uint8_t isr[] = {0xB0, 'i', 0xE6, 0xE9, 0xCF};
+    struct kvm_vm k;
+    vm_open(&k, kind);
+    memcpy(k.ram + 0x1100, isr, sizeof isr);
+    k.ram[0x80] = 0x00;
+    k.ram[0x81] = 0x11;
+    vm_start(&k, 0x1000, main_prog, sizeof main_prog);
+    ASSERT_EQ(cpu_run(k.cpu, clock_now_ns(k.clock) + 1000000000), CPU_EXIT_HALT);
+    ASSERT_EQ(k.nout, 0);
+    cpu_set_intr(k.cpu, 1); /* the controller has nothing after all: stays halted */
+    ASSERT_EQ(cpu_run(k.cpu, clock_now_ns(k.clock) + 1000000000), CPU_EXIT_HALT);
+    ASSERT_EQ(k.acks, 1);
+    ASSERT_EQ(k.nout, 0);
+    k.vector = 0x20;
+    cpu_set_intr(k.cpu, 1);
+    ASSERT_EQ(cpu_run(k.cpu, clock_now_ns(k.clock) + 1000000000), CPU_EXIT_HALT);
+    ASSERT_EQ(k.acks, 2);
+    ASSERT_EQ(k.nout, 2);
+    ASSERT(memcmp(k.out, "ih", 2) == 0);
+    vm_close(&k);
+}
+
+TEST(interrupt_wakes_halt_kvm)
+{
+    interrupt_wakes_halt(CPU_KVM);
+}
+
+TEST(interrupt_wakes_halt_soft)
+{
+    interrupt_wakes_halt(CPU_SOFT);
 }
 
 /* MOV AL, imm; OUT E9; INC AX; OUT E9; HLT */
