@@ -378,3 +378,39 @@ TEST(deterministic_clock_refused)
     clock_free(clock);
     bus_free(bus);
 }
+
+/*
+ * FNINIT; FLD1; FLDPI; HLT on both backends: the same stack (TOP 6, R6 = pi,
+ * R7 = 1.0), tags and control word. FIP/FDP/FOP are left out: AMD CPUs save
+ * them only while an exception is pending.
+ */
+TEST(fpu_registers_match_soft)
+{
+    static const uint8_t prog[] = {0xDB, 0xE3, 0xD9, 0xE8, 0xD9, 0xEB, 0xF4};
+    struct kvm_vm k, s;
+    vm_open(&k, CPU_KVM);
+    vm_open(&s, CPU_SOFT);
+    vm_start(&k, 0x1000, prog, sizeof prog);
+    vm_start(&s, 0x1000, prog, sizeof prog);
+    enum cpu_exit e = cpu_run(k.cpu, clock_now_ns(k.clock) + 1000000000);
+    if (e == CPU_EXIT_ERROR) {
+        vm_close(&k);
+        vm_close(&s);
+        SKIP("this KVM cannot run x87 code in real mode (it emulates real mode and stops on FLD1)");
+    }
+    ASSERT_EQ(e, CPU_EXIT_HALT);
+    ASSERT_EQ(cpu_run(s.cpu, clock_now_ns(s.clock) + 1000000000), CPU_EXIT_HALT);
+    struct cpu_state a, b;
+    ASSERT_EQ(cpu_get_state(k.cpu, &a), 0);
+    ASSERT_EQ(cpu_get_state(s.cpu, &b), 0);
+    ASSERT_EQ(a.fpu.fcw, b.fpu.fcw);
+    ASSERT_EQ(a.fpu.fsw, b.fpu.fsw);
+    ASSERT_EQ((a.fpu.fsw >> 11) & 7, 6);
+    ASSERT_EQ(a.fpu.ftw, b.fpu.ftw);
+    ASSERT_EQ(a.fpu.ftw, 0xC0);
+    for (int i = 0; i < 8; i++)
+        ASSERT(memcmp(a.fpu.st[i], b.fpu.st[i], 10) == 0);
+    ASSERT_EQ(a.rip, b.rip);
+    vm_close(&k);
+    vm_close(&s);
+}
