@@ -6,7 +6,8 @@
  * in-kernel irqchip KVM leaves HLT to userspace and keeps no MP state for it.
  * Segment attributes use the VMX layout of cpu.h; an unusable segment reads
  * as attributes 0, like a null selector on the software core. Not carried:
- * FCS/FDS (KVM_GET_FPU has no field), pending events KVM queued itself.
+ * FCS/FDS (KVM_GET_FPU has no field) and events KVM had queued (an exception
+ * or injected interrupt not yet delivered), which setting a state drops.
  */
 #include "cpu/kvm.h"
 
@@ -251,13 +252,17 @@ int kvm_get_state(struct cpu *c, struct cpu_state *st)
     return 0;
 }
 
+/* The interrupt shadow; events KVM had queued (an exception, an injected INTR, NMI) are dropped. */
 static int put_events(struct kvm *s, bool shadow)
 {
     struct kvm_vcpu_events ev;
     if (ioctl(s->vcpu_fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
         return -1;
+    memset(&ev.exception, 0, sizeof ev.exception);
+    memset(&ev.interrupt, 0, sizeof ev.interrupt);
+    ev.nmi.injected = ev.nmi.pending = 0;
     ev.interrupt.shadow = shadow ? KVM_X86_SHADOW_INT_STI : 0;
-    ev.flags = KVM_VCPUEVENT_VALID_SHADOW;
+    ev.flags = KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_NMI_PENDING;
     return ioctl(s->vcpu_fd, KVM_SET_VCPU_EVENTS, &ev);
 }
 
