@@ -63,6 +63,10 @@ if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
 else
     echo "SKIP backends/kvm_unusable_is_one_line_status_69: no private mount namespace (unshare -m)"
 fi
+if [ $kvm_ok -eq 0 ]; then
+    "$V" --check -v --cpu=kvm --bios="$any" "$run/rom.vmx" | grep -qx 'cpu backend: kvm (--cpu=kvm)' &&
+        echo "PASS backends/check_names_kvm" || echo "FAIL backends/check_names_kvm: --check -v --cpu=kvm does not say kvm"
+fi
 if "$V" --headless --deterministic --cpu=kvm --bios="$any" "$run/rom.vmx" >/dev/null 2>"$run/det.err"; then st=0; else st=$?; fi
 [ $st = 64 ] && [ "$(wc -l < "$run/det.err")" = 1 ] && echo "PASS backends/deterministic_kvm_is_usage_error" ||
     echo "FAIL backends/deterministic_kvm_is_usage_error: status $st: $(head -c 200 "$run/det.err")"
