@@ -8,8 +8,9 @@
  * window, and HLT comes back to userspace. Deadlines use a per-thread POSIX
  * timer whose signal is blocked outside KVM_RUN (KVM_SET_SIGNAL_MASK unblocks
  * it inside), which also carries cpu_request_stop's kick. Left out: counting
- * instructions (so no --deterministic), the A20 gate (ignored: KVM has none,
- * and SeaBIOS enables it first thing), the TSC rate (the host's, not 1 GHz),
+ * instructions (so no --deterministic), most of the A20 gate (KVM has none:
+ * only the HMA wraps to 0 while A20 is off, by pointing its slot at the
+ * first 64 KiB), the TSC rate (the host's, not 1 GHz),
  * FCS/FDS (KVM_GET_FPU has no field for them). CPUID is the software core's
  * Pentium II model, reduced to what the host supports.
  */
@@ -29,6 +30,8 @@
 #define KVM_TSS_ADDR 0xFFFBD000u     /* 3 pages below a 256 KiB BIOS (Intel real mode) */
 #define KVM_IDENTITY_MAP 0xFFFBC000u /* one page below that */
 #define KICK_SIGNAL (SIGRTMIN + 1)
+#define HMA_START 0x100000u
+#define HMA_END 0x110000u
 #ifndef sigev_notify_thread_id
 #define sigev_notify_thread_id _sigev_un._tid
 #endif
@@ -54,10 +57,16 @@ static bool slottable(const struct bus_range *r)
            !(r->size & mask) && r->size;
 }
 
-static bool slot_matches(const struct kvm_slot *k, const struct bus_range *r)
+/* What the bus map asks of a slot: guest range, host bytes, read-only. */
+struct slot_want {
+    uint64_t gpa, size;
+    const uint8_t *src;
+    bool ro;
+};
+
+static bool slot_matches(const struct kvm_slot *k, const struct slot_want *w)
 {
-    return k->used && k->gpa == r->base && k->size == r->size && k->src == r->host &&
-           k->ro == (r->kind == BUS_ROM);
+    return k->used && k->gpa == w->gpa && k->size == w->size && k->src == w->src && k->ro == w->ro;
 }
 
 static int slot_set(struct kvm *s, int id, const struct kvm_slot *k, bool remove)
@@ -87,27 +96,27 @@ static void slot_remove(struct kvm *s, int id)
  * slots) gets a private copy: the guest sees the same bytes, and without
  * KVM_MEM_READONLY its writes change only the copy.
  */
-static void slot_add(struct kvm *s, const struct bus_range *r)
+static void slot_add(struct kvm *s, const struct slot_want *w)
 {
     int id = 0;
     while (id < KVM_MAX_SLOTS && s->slot[id].used)
         id++;
     if (id == KVM_MAX_SLOTS) {
         kvm_trace(s, "range %#llx+%#llx: out of slots (left to MMIO exits)",
-                  (unsigned long long)r->base, (unsigned long long)r->size);
+                  (unsigned long long)w->gpa, (unsigned long long)w->size);
         return;
     }
-    struct kvm_slot k = {true, r->base, r->size, r->host, r->kind == BUS_ROM, NULL};
-    if (((uintptr_t)r->host & (BUS_PAGE_SIZE - 1)) || (k.ro && !s->readonly_mem)) {
+    struct kvm_slot k = {true, w->gpa, w->size, w->src, w->ro, NULL};
+    if (((uintptr_t)w->src & (BUS_PAGE_SIZE - 1)) || (k.ro && !s->readonly_mem)) {
         if (!k.ro)
             return; /* unaligned writable RAM: reached through MMIO exits */
-        k.copy = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        k.copy = mmap(NULL, w->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (k.copy == MAP_FAILED)
             return;
-        memcpy(k.copy, r->host, r->size);
+        memcpy(k.copy, w->src, w->size);
     }
     if (slot_set(s, id, &k, false) < 0) {
-        kvm_trace(s, "slot at %#llx: %s", (unsigned long long)r->base, strerror(errno));
+        kvm_trace(s, "slot at %#llx: %s", (unsigned long long)w->gpa, strerror(errno));
         if (k.copy)
             munmap(k.copy, k.size);
         return;
@@ -115,32 +124,68 @@ static void slot_add(struct kvm *s, const struct bus_range *r)
     s->slot[id] = k;
 }
 
-/* Brings the slot table in line with the bus: drops stale slots first (KVM refuses overlaps). */
-static void slots_sync(struct kvm *s)
+/* Host bytes of RAM at [gpa, gpa + len) when one aligned RAM range holds them, else NULL. */
+static const uint8_t *low_ram(struct kvm *s, uint64_t gpa, uint64_t len)
 {
-    size_t n = bus_range_count(s->bus);
-    for (int id = 0; id < KVM_MAX_SLOTS; id++) {
-        if (!s->slot[id].used)
+    const struct bus_range *r = bus_find(s->bus, gpa);
+    if (!r || r->kind != BUS_RAM || !r->host || gpa + len > r->base + r->size ||
+        ((uintptr_t)(r->host + (gpa - r->base)) & (BUS_PAGE_SIZE - 1)))
+        return NULL;
+    return r->host + (gpa - r->base);
+}
+
+/*
+ * The slots one bus range asks for (at most 3 in w). A range over the HMA
+ * (1 MiB to 1 MiB + 64 KiB) is cut around it, and while A20 is off the HMA
+ * slot shows the first 64 KiB instead: real mode's FFFF:0010 wraps to 0.
+ * Other odd megabytes are not masked (KVM has no A20 gate).
+ */
+static size_t range_wants(struct kvm *s, const struct bus_range *r, struct slot_want *w)
+{
+    if (!slottable(r))
+        return 0;
+    uint64_t end = r->base + r->size;
+    uint64_t cut[4] = {r->base, r->base > HMA_START ? r->base : HMA_START,
+                       end < HMA_END ? end : HMA_END, end};
+    if (r->base >= HMA_END || end <= HMA_START)
+        cut[1] = cut[2] = end;
+    size_t n = 0;
+    for (int i = 0; i < 3; i++) {
+        if (cut[i + 1] <= cut[i])
             continue;
+        const uint8_t *src = r->host + (cut[i] - r->base);
+        const uint8_t *low = i == 1 && !s->a20 ? low_ram(s, cut[1] - HMA_START, cut[2] - cut[1]) : NULL;
+        w[n++] = (struct slot_want){cut[i], cut[i + 1] - cut[i], low ? low : src, r->kind == BUS_ROM};
+    }
+    return n;
+}
+
+/* Brings the slot table in line with the bus and A20: drops stale slots first (KVM refuses overlaps). */
+void kvm_slots_sync(struct kvm *s)
+{
+    struct slot_want want[KVM_MAX_SLOTS];
+    size_t nwant = 0, n = bus_range_count(s->bus);
+    for (size_t i = 0; i < n && nwant + 3 <= KVM_MAX_SLOTS; i++)
+        nwant += range_wants(s, bus_range_at(s->bus, i), want + nwant);
+    for (int id = 0; id < KVM_MAX_SLOTS; id++) {
         bool keep = false;
-        for (size_t i = 0; i < n && !keep; i++)
-            keep = slot_matches(&s->slot[id], bus_range_at(s->bus, i));
-        if (!keep)
+        for (size_t i = 0; i < nwant && !keep; i++)
+            keep = slot_matches(&s->slot[id], &want[i]);
+        if (s->slot[id].used && !keep)
             slot_remove(s, id);
     }
-    for (size_t i = 0; i < n; i++) {
-        const struct bus_range *r = bus_range_at(s->bus, i);
+    for (size_t i = 0; i < nwant; i++) {
         bool have = false;
         for (int id = 0; id < KVM_MAX_SLOTS && !have; id++)
-            have = slot_matches(&s->slot[id], r);
-        if (!have && slottable(r))
-            slot_add(s, r);
+            have = slot_matches(&s->slot[id], &want[i]);
+        if (!have)
+            slot_add(s, &want[i]);
     }
 }
 
 static void listener_map_changed(void *opaque, uint64_t gpa, uint64_t size)
 {
-    slots_sync(opaque);
+    kvm_slots_sync(opaque);
 }
 
 /* ---- exits ---- */
@@ -522,6 +567,7 @@ static struct cpu *kvm_create(struct bus *bus, struct clock *clock, const struct
     s->clock = clock;
     if (hooks)
         s->hooks = *hooks;
+    s->a20 = true;
     atomic_init(&s->stop, false);
     atomic_init(&s->vcpu_tid, 0);
     struct bus_listener l = {listener_map_changed, NULL, s};
@@ -535,7 +581,7 @@ static struct cpu *kvm_create(struct bus *bus, struct clock *clock, const struct
         kvm_close(s);
         return NULL;
     }
-    slots_sync(s);
+    kvm_slots_sync(s);
     kvm_reset(&s->cpu);
     return &s->cpu;
 }
@@ -550,10 +596,14 @@ static void kvm_set_intr(struct cpu *c, int level)
     kvm_of(c)->intr_line = level != 0;
 }
 
-/* KVM has no A20 gate; the level is only remembered for get_state (see the header). */
+/* KVM has no A20 gate: the HMA slot follows it (range_wants). */
 static void kvm_set_a20(struct cpu *c, bool enabled)
 {
-    kvm_of(c)->a20 = enabled;
+    struct kvm *s = kvm_of(c);
+    if (s->a20 != enabled) {
+        s->a20 = enabled;
+        kvm_slots_sync(s);
+    }
 }
 
 static uint64_t kvm_insn_count(const struct cpu *c)

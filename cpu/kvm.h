@@ -52,6 +52,8 @@ static inline struct kvm *kvm_of(struct cpu *c)
 
 /* --trace=cpu lines ("cpu: kvm: ..."); nothing when tracing is off. */
 void kvm_trace(struct kvm *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Memory slots after a change of the bus map or of A20. */
+void kvm_slots_sync(struct kvm *s);
 /* Lets KVM finish an I/O or MMIO instruction without running further guest code. */
 void kvm_complete_pending(struct kvm *s);
 

@@ -287,7 +287,10 @@ int kvm_set_state(struct cpu *c, const struct cpu_state *st)
     }
     msrs_transfer(s, &msrs, true);
     s->halted = st->halted;
-    s->a20 = st->a20;
+    if (s->a20 != st->a20) {
+        s->a20 = st->a20;
+        kvm_slots_sync(s);
+    }
     s->shutdown = false;
     s->window_known = false;
     return 0;
