@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Both CPU backends against one oracle: every backend test ROM (tests/kvm/*.asm:
 # port I/O, MMIO, PIT/UART interrupts through the 8259, HLT, the A20 wrap,
-# mode transitions, CPUID) and every CPU test ROM (tests/cpu/*.asm) runs with `vmplay --bios=ROM
-# --debugcon=FILE --debug-exit`, on --cpu=soft and on --cpu=kvm; each output
-# must equal its expected file (and so each other) and end with status 1.
+# mode transitions, CPUID) and every CPU test ROM (tests/cpu/*.asm) runs
+# with `vmplay --bios=ROM --debugcon=FILE --debug-exit`, on --cpu=soft and
+# on --cpu=kvm; each output must equal its expected file (and so each
+# other) and end with status 1.
 # serial0 is stdin holding one byte (irq.asm's received-data interrupt);
 # --timeout makes a triple fault end the run (status 70) instead of a reset.
 # KVM runs SKIP visibly where /dev/kvm is unusable; ROMs marked "kvm-needs:
