@@ -146,7 +146,7 @@ TEST(reset_state_equals_soft)
     ASSERT_EQ(cpu_get_state(s.cpu, &b), 0);
     assert_same_state(&a, &b);
     ASSERT_EQ(a.seg[SEG_CS].base, 0xFFFF0000u);
-    ASSERT_EQ(a.gpr[GPR_DX], 0x652);
+    ASSERT_EQ(a.gpr[GPR_DX], 0x106CA); /* family 6, model 28 (0x1C), stepping 10 */
     vm_close(&k);
     vm_close(&s);
 }
