@@ -303,7 +303,10 @@ static int run_check(const struct player_opts *o, const struct vm_config *cfg, s
     const char *backend = cpu_probe(o->cpu, err);
     if (!backend)
         return -1;
-    printf("cpu backend: %s\n", backend);
+    if (o->verbose && err->msg[0])
+        printf("cpu backend: %s (%s)\n", backend, err->msg);
+    else
+        printf("cpu backend: %s\n", backend);
     if (cfg->checkpoint_vmstate)
         printf("note: the VM is suspended (checkpoint.vmState); vmplay cannot resume it\n");
     return 0;

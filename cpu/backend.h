@@ -9,6 +9,8 @@
 
 struct cpu_backend {
     const char *name;
+    /* Optional: 0 when --cpu=auto should pick this backend; why says why or why not. */
+    int (*probe)(struct error *why);
     struct cpu *(*create)(struct bus *bus, struct clock *clock, const struct cpu_hooks *hooks,
                           struct error *err);
     void (*free)(struct cpu *cpu);

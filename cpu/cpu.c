@@ -1,28 +1,28 @@
 /*
  * cpu.h dispatch: picks a backend at creation and forwards every call to it.
+ * --cpu=auto takes KVM when its probe (cpu_backend.probe) passes and the VM
+ * can be created (not in deterministic mode), else the software core.
  */
 #include "cpu/backend.h"
 
 #include <stddef.h>
 
-struct cpu *cpu_create(enum cpu_kind kind, struct bus *bus, struct clock *clock,
-                       const struct cpu_hooks *hooks, struct error *err)
+/* Creates the backend for kind; why (when given) says which one and why. */
+static struct cpu *create(enum cpu_kind kind, struct bus *bus, struct clock *clock,
+                          const struct cpu_hooks *hooks, struct error *why, struct error *err)
 {
     const struct cpu_backend *kvm = &cpu_kvm_backend;
-    if (kind == CPU_KVM || kind == CPU_AUTO) {
-        if (kvm) {
-            struct error kerr;
-            struct cpu *c = kvm->create(bus, clock, hooks, &kerr);
-            if (c)
-                return c;
-            if (kind == CPU_KVM) {
-                if (err)
-                    *err = kerr;
-                return NULL;
-            }
-        } else if (kind == CPU_KVM) {
-            error_set(err, EX_UNAVAILABLE, "--cpu=kvm: this vmplay has no KVM backend");
-            return NULL;
+    struct error kerr = {0, ""};
+    if (kind == CPU_KVM && !kvm) {
+        error_set(err, EX_UNAVAILABLE, "--cpu=kvm: this vmplay has no KVM backend");
+        return NULL;
+    }
+    if (kind == CPU_KVM || (kind == CPU_AUTO && kvm && (!kvm->probe || kvm->probe(&kerr) == 0))) {
+        struct cpu *c = kvm->create(bus, clock, hooks, kind == CPU_KVM ? err : &kerr);
+        if (c || kind == CPU_KVM) {
+            if (c && why)
+                error_set(why, 0, "%s", kind == CPU_KVM ? "--cpu=kvm" : kerr.msg);
+            return c;
         }
     }
     const struct cpu_backend *soft = &cpu_soft_backend;
@@ -30,7 +30,16 @@ struct cpu *cpu_create(enum cpu_kind kind, struct bus *bus, struct clock *clock,
         error_set(err, EX_UNAVAILABLE, "this vmplay was built without the software CPU core");
         return NULL;
     }
+    if (why)
+        error_set(why, 0, "%s", kind == CPU_SOFT ? "--cpu=soft"
+                                : kvm ? kerr.msg : "this vmplay has no KVM backend");
     return soft->create(bus, clock, hooks, err);
+}
+
+struct cpu *cpu_create(enum cpu_kind kind, struct bus *bus, struct clock *clock,
+                       const struct cpu_hooks *hooks, struct error *err)
+{
+    return create(kind, bus, clock, hooks, NULL, err);
 }
 
 const char *cpu_probe(enum cpu_kind kind, struct error *err)
@@ -39,11 +48,14 @@ const char *cpu_probe(enum cpu_kind kind, struct error *err)
     struct clock *clock = clock_new(CLOCK_REALTIME, 0);
     struct cpu_hooks hooks = {0};
     struct cpu *cpu = NULL;
+    struct error why = {0, ""};
     if (!bus || !clock)
         error_set(err, EX_OSERR, "out of memory");
     else
-        cpu = cpu_create(kind, bus, clock, &hooks, err);
+        cpu = create(kind, bus, clock, &hooks, &why, err);
     const char *name = cpu ? cpu_backend_name(cpu) : NULL;
+    if (cpu && err)
+        *err = why;
     cpu_free(cpu);
     clock_free(clock);
     bus_free(bus);

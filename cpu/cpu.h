@@ -88,11 +88,13 @@ struct cpu_state {
 
 struct cpu;
 
-/* kind CPU_AUTO picks KVM when /dev/kvm opens and a probe VM runs, else the software core. */
+/* kind CPU_AUTO picks KVM when /dev/kvm opens and probe VMs run real-mode and paged
+ * protected-mode code (and the clock is not deterministic), else the software core. */
 struct cpu *cpu_create(enum cpu_kind kind, struct bus *bus, struct clock *clock,
                        const struct cpu_hooks *hooks, struct error *err);
 void cpu_free(struct cpu *cpu);
-/* Which backend cpu_create(kind) would use here ("soft", "kvm"), or NULL with err (--check). */
+/* Which backend cpu_create(kind) would use here ("soft", "kvm"), or NULL with err (--check).
+ * On success err (when given) gets code 0 and why that backend was chosen. */
 const char *cpu_probe(enum cpu_kind kind, struct error *err);
 /* "soft" or "kvm". */
 const char *cpu_backend_name(const struct cpu *cpu);

@@ -6,6 +6,7 @@
  * MSRs P6 guests touch (unknown ones raise #GP(0)), SYSENTER/SYSEXIT.
  */
 #include "cpu/exec.h"
+#include "cpu/model.h"
 
 #include <string.h>
 
@@ -150,9 +151,9 @@ void soft_wrmsr(struct soft *s)
     *slot = v;
 }
 
-void soft_cpuid(struct soft *s)
+void cpu_model_cpuid(uint32_t leaf, uint32_t out[4])
 {
-    uint32_t leaf = s->r[GPR_AX], a = 0, b = 0, c = 0, d = 0;
+    uint32_t a = 0, b = 0, c = 0, d = 0;
     switch (leaf) {
     case 0:
         a = 2;
@@ -181,10 +182,20 @@ void soft_cpuid(struct soft *s)
     default:
         break;
     }
-    s->r[GPR_AX] = a;
-    s->r[GPR_BX] = b;
-    s->r[GPR_CX] = c;
-    s->r[GPR_DX] = d;
+    out[0] = a;
+    out[1] = b;
+    out[2] = c;
+    out[3] = d;
+}
+
+void soft_cpuid(struct soft *s)
+{
+    uint32_t v[4];
+    cpu_model_cpuid(s->r[GPR_AX], v);
+    s->r[GPR_AX] = v[0];
+    s->r[GPR_BX] = v[1];
+    s->r[GPR_CX] = v[2];
+    s->r[GPR_DX] = v[3];
 }
 
 void soft_write_cr(struct soft *s, int n, uint32_t v)

@@ -12,6 +12,7 @@
  * which delivers it (with the #DF / triple-fault rules) and carries on.
  */
 #include "cpu/soft.h"
+#include "cpu/model.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -504,7 +505,9 @@ static void soft_reset(struct cpu *c)
 {
     struct soft *s = soft_of(c);
     memset(s->r, 0, sizeof s->r);
-    s->r[GPR_DX] = 0x652;
+    uint32_t sig[4];
+    cpu_model_cpuid(1, sig);
+    s->r[GPR_DX] = sig[0]; /* the processor signature, as CPUID leaf 1 reports it */
     s->eip = s->next_eip = 0xFFF0;
     s->flags = 2;
     s->cc.op = CC_NONE;

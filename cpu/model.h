@@ -1,0 +1,16 @@
+/*
+ * The CPU model both backends present: the software core's CPUID (a
+ * Pentium II class part, family 6 model 5, with only the features the core
+ * implements), defined in cpu/exec_sys.c. The KVM backend programs the same
+ * leaves into its vCPU, reduced to what the host supports, so a guest sees
+ * one CPU whichever backend runs it. Leaves past the maximums read as zeros.
+ */
+#ifndef VMPLAY_CPU_MODEL_H
+#define VMPLAY_CPU_MODEL_H
+
+#include <stdint.h>
+
+/* EAX..EDX of CPUID leaf (sub-leaf 0) in out[0..3]. */
+void cpu_model_cpuid(uint32_t leaf, uint32_t out[4]);
+
+#endif

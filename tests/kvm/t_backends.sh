@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Both CPU backends against one oracle: every backend test ROM (tests/kvm/*.asm:
+# port I/O, MMIO, PIT/UART interrupts through the 8259, HLT, the A20 wrap,
+# mode transitions, CPUID) and every CPU test ROM (tests/cpu/*.asm) runs
+# with `vmplay --bios=ROM --debugcon=FILE --debug-exit`, on --cpu=soft and
+# on --cpu=kvm; each output must equal its expected file (and so each
+# other) and end with status 1.
+# serial0 is stdin holding one byte (irq.asm's received-data interrupt);
+# --timeout makes a triple fault end the run (status 70) instead of a reset.
+# KVM runs SKIP visibly where /dev/kvm is unusable; ROMs marked "kvm-needs:
+# full" (and the tests/cpu ROMs, which need protected-mode IRET and paging)
+# SKIP where KVM passes only the real-mode probe, saying what the run did.
+set -u
+V=${VMPLAY:-./vmplay}
+BUILD=${BUILD:-build}
+run=$BUILD/kvm/run
+rm -rf "$run"; mkdir -p "$run"
+cp tests/kvm/rom.vmx "$run/rom.vmx"
+
+any=$(ls "$BUILD"/kvm/roms/*.bin 2>/dev/null | head -1)
+[ -n "$any" ] || { echo "SKIP backends/all: no ROMs under $BUILD/kvm/roms (nasm missing?)"; exit 0; }
+kvm_why=$("$V" --check -v --cpu=kvm --bios="$any" "$run/rom.vmx" 2>&1 >/dev/null)
+kvm_ok=$?
+auto=$("$V" --check -v --cpu=auto --bios="$any" "$run/rom.vmx" 2>&1 | sed -n 's/^cpu backend: //p')
+case $auto in kvm*) full=1 ;; *) full=0 ;; esac
+
+play() { # backend rom out -> status
+    printf R | timeout 120 "$V" --headless --timeout=30 --cpu="$1" --serial=stdio --bios="$2" --debugcon="$3" \
+        --debug-exit "$run/rom.vmx" >/dev/null 2>"$3.err"
+}
+
+check() { # name rom expected needs-full
+    local name=$1 rom=$2 exp=$3 needs=$4 st
+    if [ ! -f "$rom" ]; then echo "SKIP backends/$name: $rom not built (nasm missing?)"; return; fi
+    play soft "$rom" "$run/$name.soft"; st=$?
+    if [ $st -ne 1 ]; then echo "FAIL backends/$name-soft: status $st: $(head -c 200 "$run/$name.soft.err")"
+    elif ! cmp -s "$exp" "$run/$name.soft"; then echo "FAIL backends/$name-soft: output differs from $exp"
+    else echo "PASS backends/$name-soft"; fi
+    if [ $kvm_ok -ne 0 ]; then echo "SKIP backends/$name-kvm: $kvm_why"; return; fi
+    play kvm "$rom" "$run/$name.kvm"; st=$?
+    if [ "$needs" = 1 ] && [ $full = 0 ]; then
+        local same=no; [ $st -eq 1 ] && cmp -s "$exp" "$run/$name.kvm" && same=yes
+        echo "SKIP backends/$name-kvm: needs a full KVM; here $auto; this run: status $st," \
+            "$(wc -l < "$run/$name.kvm" 2>/dev/null || echo 0) of $(wc -l < "$exp") lines, matches: $same"
+        return
+    fi
+    if [ $st -ne 1 ]; then echo "FAIL backends/$name-kvm: status $st: $(head -c 200 "$run/$name.kvm.err")"
+    elif ! cmp -s "$exp" "$run/$name.kvm"; then
+        echo "FAIL backends/$name-kvm: output differs from $exp: $(diff "$exp" "$run/$name.kvm" | grep '^[<>]' | head -2 | tr '\n' '|')"
+    else echo "PASS backends/$name-kvm"; fi
+}
+
+# /dev/kvm that cannot work (here: /dev/null bound over it in a private mount
+# namespace): --cpu=kvm is one line and status 69, --cpu=auto says why it took soft.
+if command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
+    out=$(unshare -m sh -c 'mount --bind /dev/null /dev/kvm || exit 99
+        "$1" --headless --cpu=kvm --bios="$2" "$3" 2>&1 >/dev/null; echo "status $?"
+        "$1" --check -v --cpu=auto --bios="$2" "$3" | grep "^cpu backend"' sh "$V" "$any" "$run/rom.vmx")
+    lines=$(printf '%s\n' "$out" | grep -c '^vmplay: --cpu=kvm: /dev/kvm')
+    if printf '%s\n' "$out" | grep -q '^status 69$' && [ "$lines" = 1 ]; then echo "PASS backends/kvm_unusable_is_one_line_status_69"
+    else echo "FAIL backends/kvm_unusable_is_one_line_status_69: $(printf '%s' "$out" | tr '\n' '|')"; fi
+    if printf '%s\n' "$out" | grep -q '^cpu backend: soft (/dev/kvm '; then echo "PASS backends/auto_without_kvm_says_soft_and_why"
+    else echo "FAIL backends/auto_without_kvm_says_soft_and_why: $(printf '%s' "$out" | tr '\n' '|')"; fi
+else
+    echo "SKIP backends/kvm_unusable_is_one_line_status_69: no private mount namespace (unshare -m)"
+fi
+if [ $kvm_ok -eq 0 ]; then
+    "$V" --check -v --cpu=kvm --bios="$any" "$run/rom.vmx" | grep -qx 'cpu backend: kvm (--cpu=kvm)' &&
+        echo "PASS backends/check_names_kvm" || echo "FAIL backends/check_names_kvm: --check -v --cpu=kvm does not say kvm"
+fi
+if "$V" --headless --deterministic --cpu=kvm --bios="$any" "$run/rom.vmx" >/dev/null 2>"$run/det.err"; then st=0; else st=$?; fi
+[ $st = 64 ] && [ "$(wc -l < "$run/det.err")" = 1 ] && echo "PASS backends/deterministic_kvm_is_usage_error" ||
+    echo "FAIL backends/deterministic_kvm_is_usage_error: status $st: $(head -c 200 "$run/det.err")"
+
+for src in tests/kvm/*.asm; do
+    name=$(basename "$src" .asm)
+    needs=0; grep -q '^; kvm-needs: full' "$src" && needs=1
+    check "$name" "$BUILD/kvm/roms/$name.bin" "tests/kvm/expected/$name.txt" $needs
+done
+for exp in tests/cpu/expected/*.txt; do
+    name=$(basename "$exp" .txt)
+    check "cpu-$name" "$BUILD/cpu/roms/$name.bin" "$exp" 1
+done
