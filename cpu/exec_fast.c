@@ -235,7 +235,7 @@ static inline struct block *chain_next(struct soft *s, const struct block *b, ui
     if (s->icount >= limit || !soft_quiet(s) || s->trace || (s->flags & FL_RF))
         return NULL;
     uint32_t lin = s->seg[SEG_CS].base + s->eip;
-    uint8_t mode = (s->seg[SEG_CS].attr & 0x4000) ? BLOCK_CODE32 : 0;
+    uint8_t mode = block_mode(s);
     return block_linked(b, lin, mode, &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)]);
 }
 

@@ -135,9 +135,12 @@ void soft_wrmsr(struct soft *s)
         return;
     }
     if (msr == MSR_EFER) {
-        if (v & ~(uint64_t)EFER_NXE)
+        /* LMA is read-only; LME cannot change while paging is on */
+        if (v & ~(uint64_t)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
             soft_raise(s, EXC_GP, 0);
-        s->msr.efer = v;
+        if ((s->cr0 & CR0_PG) && ((v ^ s->msr.efer) & EFER_LME))
+            soft_raise(s, EXC_GP, 0);
+        s->msr.efer = (v & ~(uint64_t)EFER_LMA) | (s->msr.efer & EFER_LMA);
         tlb_flush(s, false);
         return;
     }
@@ -198,6 +201,26 @@ void soft_cpuid(struct soft *s)
     s->r[GPR_DX] = v[3];
 }
 
+/*
+ * Long mode is active (EFER.LMA) while paging is on with EFER.LME: enabling
+ * paging with LME needs CR4.PAE and a CS without L, and paging can be turned
+ * off again only from compatibility mode (SDM vol. 3 9.8.5, MOV CR0).
+ */
+static void long_mode_switch(struct soft *s, uint32_t old, uint32_t v)
+{
+    bool to_pg = (v & CR0_PG) && !(old & CR0_PG), from_pg = !(v & CR0_PG) && (old & CR0_PG);
+    if (to_pg && (s->msr.efer & EFER_LME)) {
+        if (!(s->cr4 & CR4_PAE) || (s->seg[SEG_CS].attr & 0x2000))
+            soft_raise(s, EXC_GP, 0);
+        s->msr.efer |= EFER_LMA;
+    }
+    if (from_pg && (s->msr.efer & EFER_LMA)) {
+        if (s->seg[SEG_CS].attr & 0x2000)
+            soft_raise(s, EXC_GP, 0);
+        s->msr.efer &= ~(uint64_t)EFER_LMA;
+    }
+}
+
 void soft_write_cr(struct soft *s, int n, uint32_t v)
 {
     switch (n) {
@@ -207,6 +230,7 @@ void soft_write_cr(struct soft *s, int n, uint32_t v)
         if ((v & CR0_NW) && !(v & CR0_CD))
             soft_raise(s, EXC_GP, 0);
         uint32_t old = s->cr0;
+        long_mode_switch(s, old, v);
         s->cr0 = v | CR0_ET;
         if ((old ^ s->cr0) & (CR0_PG | CR0_WP | CR0_PE))
             tlb_flush(s, false);
@@ -226,6 +250,8 @@ void soft_write_cr(struct soft *s, int n, uint32_t v)
     case 4:
         if (v & ~(uint32_t)(CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | CR4_PCE | CR4_MCE |
                             CR4_OSFXSR | CR4_OSXMMEXCPT))
+            soft_raise(s, EXC_GP, 0);
+        if ((s->msr.efer & EFER_LMA) && !(v & CR4_PAE))
             soft_raise(s, EXC_GP, 0);
         s->cr4 = v;
         tlb_flush(s, false);

@@ -104,7 +104,7 @@ struct walk {
 };
 
 /* Checks the combined rights and sets A/D; raises #PF on a violation. */
-static void walk_finish(struct soft *s, uint32_t lin, int acc, bool user, uint64_t rights,
+static void walk_finish(struct soft *s, uint64_t lin, int acc, bool user, uint64_t rights,
                         uint64_t *ent, const uint64_t *ent_pa, int n, struct walk *w)
 {
     bool nxe = (s->cr4 & CR4_PAE) && (s->msr.efer & EFER_NXE);
@@ -189,6 +189,52 @@ static void walk_pae(struct soft *s, uint32_t lin, int acc, bool user, struct wa
     w->global = (ent[1] & PTE_G) && (s->cr4 & CR4_PGE);
 }
 
+/* Reserved bits of a 4-level entry at level lvl (4 PML4E .. 1 PTE) that maps a page (PS). */
+static uint64_t long_rsvd(int lvl, bool leaf, bool nxe)
+{
+    uint64_t r = PAE_RSVD | (nxe ? 0 : PTE_NX);
+    if (lvl == 4)
+        r |= PTE_PS;
+    if (leaf && lvl == 3)
+        r |= 0x3FFFE000ull; /* 1 GiB page: bits 29:13 */
+    if (leaf && lvl == 2)
+        r |= 0x1FE000ull; /* 2 MiB page: bits 20:13 */
+    return r;
+}
+
+/*
+ * IA-32e paging: PML4 -> PDPT (PS: 1 GiB page) -> PD (PS: 2 MiB page) -> PT,
+ * 9 bits of the linear address per level from bit 39 down; U/S and R/W are
+ * the AND of every level, NX the OR (SDM vol. 3 4.5).
+ */
+static void walk_long(struct soft *s, uint64_t lin, int acc, bool user, struct walk *w)
+{
+    bool nxe = s->msr.efer & EFER_NXE;
+    uint32_t err = (acc == 1 ? PF_W : 0) | (user ? PF_U : 0) | (acc == 2 && nxe ? PF_I : 0);
+    uint64_t ent[4], pa[4], table = s->cr3 & PAE_ADDR;
+    uint64_t rights = PTE_U | PTE_W, nx = 0;
+    int n = 0;
+    for (int lvl = 4; lvl >= 1; lvl--, n++) {
+        pa[n] = (table + ((lin >> (12 + 9 * (lvl - 1))) & 511) * 8) & s->a20_mask;
+        ent[n] = phys_read64(s, pa[n]);
+        if (!(ent[n] & PTE_P))
+            page_fault(s, lin, err);
+        bool leaf = lvl == 1 || (lvl <= 3 && (ent[n] & PTE_PS));
+        if (ent[n] & long_rsvd(lvl, leaf, nxe))
+            page_fault(s, lin, err | PF_P | PF_RSVD);
+        rights &= ent[n];
+        nx |= ent[n] & PTE_NX;
+        if (leaf) {
+            uint64_t span = (1ull << (12 + 9 * (lvl - 1))) - 1;
+            walk_finish(s, lin, acc, user, rights | nx, ent, pa, n + 1, w);
+            w->phys = (ent[n] & PAE_ADDR & ~span) | (lin & span & ~0xFFFull);
+            w->global = (ent[n] & PTE_G) && (s->cr4 & CR4_PGE);
+            return;
+        }
+        table = ent[n] & PAE_ADDR;
+    }
+}
+
 /* Outside long mode a linear address wraps at 4 GiB. */
 static inline uint64_t lin_wrap(const struct soft *s, uint64_t lin)
 {
@@ -202,6 +248,8 @@ uint64_t mmu_translate(struct soft *s, uint64_t lin, int acc, bool user)
     lin = lin_wrap(s, lin);
     if (!(s->cr0 & CR0_PG))
         w.phys = lin & ~0xFFFull;
+    else if (s->msr.efer & EFER_LMA)
+        walk_long(s, lin, acc, user, &w);
     else if (s->cr4 & CR4_PAE)
         walk_pae(s, (uint32_t)lin, acc, user, &w);
     else

@@ -289,7 +289,7 @@ static struct block *block_mmio(struct soft *s, uint64_t phys, uint32_t lin, uin
 static struct block *block_fetch(struct soft *s, struct block *prev)
 {
     uint32_t lin = s->seg[SEG_CS].base + s->eip;
-    uint8_t mode = (s->seg[SEG_CS].attr & 0x4000) ? BLOCK_CODE32 : 0;
+    uint8_t mode = block_mode(s);
     struct tlb_entry *e = &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
     if (prev) {
         struct block *next = block_linked(prev, lin, mode, e);
@@ -301,6 +301,8 @@ static struct block *block_fetch(struct soft *s, struct block *prev)
     if (!block_usable(b, lin, mode, e)) {
         uint32_t epoch = s->arena_epoch;
         uint64_t phys;
+        if ((mode & BLOCK_LONG) && (s->msr.efer & EFER_LMA))
+            soft_raise_noerr(s, EXC_UD); /* 64-bit code: not decoded yet (issue 7) */
         const uint8_t *host = code_page(s, lin, &phys);
         phys |= lin & 0xFFF;
         if (!host)

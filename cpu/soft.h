@@ -112,7 +112,7 @@ struct block {
     uint64_t phys;           /* of the first instruction */
     uint64_t lin;            /* CS.base + RIP at decode time (jump cache key) */
     uint64_t eip;
-    uint8_t mode;            /* BLOCK_CODE32 */
+    uint8_t mode;            /* BLOCK_LONG | BLOCK_CODE32 (block_mode) */
     uint8_t valid;
     uint16_t n;              /* instructions */
     uint16_t bytes;          /* code bytes covered */
@@ -122,7 +122,8 @@ struct block {
     uint8_t link_next;       /* which link[] the next new successor replaces */
     struct insn insn[]; /* n instructions, then the end marker (block_seal) */
 };
-#define BLOCK_CODE32 1u
+#define BLOCK_LONG 1u   /* CS.L (64-bit code while EFER.LMA; ignored outside long mode) */
+#define BLOCK_CODE32 2u /* CS.D */
 #define BLOCK_MAX_INSNS 48
 #define BLOCK_HASH 8192
 #define PAGE_HASH 4096
@@ -219,6 +220,12 @@ void block_seal(struct block *b);
  * have retired and nothing needs attention, the blocks linked after it; returns
  * the last block it ran. */
 struct block *block_run(struct soft *s, struct block *b, unsigned max, uint64_t limit);
+
+/* The decoding mode of CS: its L and D bits. */
+static inline uint8_t block_mode(const struct soft *s)
+{
+    return (uint8_t)((s->seg[SEG_CS].attr >> 13) & 3);
+}
 
 /* Nothing but instruction execution needs attention. */
 static inline bool soft_quiet(struct soft *s)

@@ -534,6 +534,62 @@ TEST(pae_nx_fetch_fault)
     vm_free(&m);
 }
 
+static void vm_wr64(struct vm *m, uint32_t a, uint64_t v)
+{
+    memcpy(m->ram + a, &v, 8);
+}
+
+/*
+ * EFER.LME + CR0.PG activate long mode (LMA) and 4-level paging; the 32-bit
+ * CS makes it compatibility mode. Enabling paging with LME but without
+ * CR4.PAE is #GP (still legacy protected mode, so the legacy IDT takes it).
+ * The tables: PML4 0x40000 -> PDPT 0x41000, whose entry 1 is a 1 GiB page
+ * at 0 and entry 0 a PD 0x42000 with a 4 KiB table for the first 2 MiB
+ * (identity) and a 2 MiB page at 2 MiB -> phys 4 MiB.
+ */
+TEST(long_mode_activation_and_4level_paging)
+{
+    struct vm m;
+    vm_init(&m, 8 << 20);
+    vm_asm_pm(&m, "  SETGATE 13, gp, 0x8E00\n"
+                  "  mov ecx, 0xC0000080\n rdmsr\n or eax, 0x100\n wrmsr\n"
+                  "  mov eax, 0x40000\n mov cr3, eax\n"
+                  "  mov eax, cr0\n or eax, 0x80000000\n"
+                  "  mov cr0, eax\n" /* #GP: no PAE */
+                  "  mov ebx, cr4\n or ebx, 0x20\n mov cr4, ebx\n"
+                  "  mov cr0, eax\n"
+                  "  mov ecx, 0xC0000080\n rdmsr\n mov esi, eax\n"
+                  "  mov ebx, [0x200010]\n"
+                  "  mov dword [0x40005010], 0x600DF00D\n"
+                  "  mov edx, [0x5010]\n"
+                  "  hlt\n"
+                  "gp: pop dword [0x700]\n"
+                  "  inc dword [0x704]\n"
+                  "  add dword [esp], 3\n"
+                  "  iret\n");
+    vm_wr64(&m, 0x40000, 0x41003);
+    vm_wr64(&m, 0x41000, 0x42003);
+    vm_wr64(&m, 0x41008, 0x000083);
+    vm_wr64(&m, 0x42000, 0x43003);
+    vm_wr64(&m, 0x42008, 0x400083);
+    for (uint32_t i = 0; i < 512; i++)
+        vm_wr64(&m, 0x43000 + i * 8, i << 12 | 3);
+    vm_wr32(&m, 0x400010, 0x2222BEEF);
+    ASSERT_EQ(vm_run(&m, 1000000), CPU_EXIT_HALT);
+    struct cpu_state st;
+    cpu_get_state(m.cpu, &st);
+    ASSERT_EQ(vm_rd32(&m, 0x704), 1);
+    ASSERT_EQ(vm_rd32(&m, 0x700), 0);
+    ASSERT_EQ(st.gpr[GPR_SI], 0x500); /* LME | LMA */
+    ASSERT_EQ(st.msr.efer, 0x500);
+    ASSERT_EQ(st.gpr[GPR_BX], 0x2222BEEF); /* through the 2 MiB page */
+    ASSERT_EQ(st.gpr[GPR_DX], 0x600DF00D); /* written through the 1 GiB page */
+    ASSERT_EQ(vm_rd32(&m, 0x40000), 0x41023); /* PML4E accessed */
+    ASSERT_EQ(vm_rd32(&m, 0x41008), 0x0000E3); /* 1 GiB page accessed and dirty */
+    ASSERT_EQ(vm_rd32(&m, 0x42008), 0x4000A3); /* 2 MiB page accessed only */
+    vm_free(&m);
+}
+
 TEST(fault_loop_still_reaches_deadline)
 {
     struct vm m;
