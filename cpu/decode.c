@@ -1,8 +1,11 @@
 /*
  * The x86 decoder (see decode.h): prefixes, the one-byte, 0F, 0F 38 and 0F 3A
- * opcode maps (decode_tab.h, one commented entry per opcode), ModRM/SIB with 16- and
- * 32-bit addressing, displacements and immediates, and the group rules
- * (which /r forms exist, which take LOCK, which carry an immediate).
+ * opcode maps (decode_tab.h, one commented entry per opcode), ModRM/SIB with 16-,
+ * 32- and 64-bit addressing, displacements and immediates, and the group rules
+ * (which /r forms exist, which take LOCK, which carry an immediate). In 64-bit
+ * mode (SDM vol. 2 2.2.1) 40..4F are REX prefixes, effective only as the last
+ * prefix before the opcode; REX.R/X/B extend ModRM.reg, SIB.index and
+ * ModRM.rm/SIB.base/the opcode register; mod 00 rm 101 is RIP-relative.
  */
 #include "cpu/decode.h"
 
@@ -75,21 +78,24 @@ static bool decode_modrm(struct cursor *c, struct insn *in, int seg_ovr)
             dsize = mod == 1 ? 1 : mod == 2 ? 2 : 0;
         }
     } else {
-        unsigned base = rm;
+        unsigned base = rm, rex = in->rex;
         if (rm == 4) {
             if (!have(c, 1))
                 return false;
             unsigned sib = take(c, 1);
             base = sib & 7;
-            unsigned index = (sib >> 3) & 7;
+            unsigned index = ((sib >> 3) & 7) | ((rex & REX_X) << 2);
             if (index != 4) {
                 in->index = (uint8_t)index;
                 in->scale = (uint8_t)(sib >> 6);
             }
+        } else if (mod == 0 && rm == 5 && (in->props & I_LONG)) {
+            in->props |= I_RIPREL;
         }
         if (mod == 0 && base == 5) {
             dsize = 4;
         } else {
+            base |= (rex & REX_B) << 3;
             in->base = (uint8_t)base;
             if (base == GPR_SP || base == GPR_BP)
                 seg = SEG_SS;
@@ -122,7 +128,9 @@ static bool group_valid(const struct insn *in)
     case 0x8D: case 0x62: case 0xC4: case 0xC5:
     case 0x1B2: case 0x1B4: case 0x1B5: return mem;
     case 0x100: return reg < 6;
-    case 0x101: return reg != 5 && (mem || reg == 4 || reg == 6);
+    case 0x101: /* SWAPGS (0F 01 F8) exists in 64-bit mode only */
+        return reg != 5 && (mem || reg == 4 || reg == 6 ||
+                            (in->modrm == 0xF8 && (in->props & I_LONG)));
     case 0x1BA: return reg >= 4;
     case 0x1C7: return reg == 1 && mem;
     default: return true;
@@ -159,15 +167,20 @@ static unsigned finish(struct insn *in, unsigned len, uint16_t op)
 static int decode_prefixes(struct cursor *c, bool code32, struct insn *in)
 {
     int seg_ovr = -1;
-    bool opsz = false, adsz = false;
+    bool opsz = false, adsz = false, long64 = in->props & I_LONG;
     for (;;) {
         if (!have(c, 1))
             return -2;
         uint8_t b = (uint8_t)take(c, 1);
+        if (long64 && (b & 0xF0) == 0x40) {
+            in->rex = b;
+            continue;
+        }
         if (!(op_one[b] & PFX)) {
             in->op = b;
             break;
         }
+        in->rex = 0; /* a REX followed by another prefix is ignored */
         switch (b) {
         case 0x26: seg_ovr = SEG_ES; break;
         case 0x2E: seg_ovr = SEG_CS; break;
@@ -182,10 +195,20 @@ static int decode_prefixes(struct cursor *c, bool code32, struct insn *in)
         case 0xF3: in->pfx = (uint8_t)((in->pfx & ~P_REPNE) | P_REP); break;
         }
     }
-    if (code32 != opsz)
-        in->pfx |= P_OP32;
-    if (code32 != adsz)
+    if (long64) {
+        if ((in->rex & REX_W) || !opsz)
+            in->pfx |= P_OP32;
+        if (in->rex & REX_W)
+            in->pfx |= P_OP64;
         in->pfx |= P_ADDR32;
+        if (!adsz)
+            in->props |= I_ADDR64;
+    } else {
+        if (code32 != opsz)
+            in->pfx |= P_OP32;
+        if (code32 != adsz)
+            in->pfx |= P_ADDR32;
+    }
     if (opsz)
         in->pfx |= P_66;
     if (seg_ovr >= 0)
@@ -194,14 +217,78 @@ static int decode_prefixes(struct cursor *c, bool code32, struct insn *in)
     return seg_ovr;
 }
 
-unsigned decode_insn(const uint8_t *p, unsigned avail, bool code32, struct insn *in)
+/* One-byte opcodes that do not exist in 64-bit mode (SDM vol. 2 appendix A, "i64"). */
+static bool invalid64(unsigned op)
+{
+    switch (op) {
+    case 0x06: case 0x07: case 0x0E: case 0x16: case 0x17: case 0x1E: case 0x1F:
+    case 0x27: case 0x2F: case 0x37: case 0x3F: case 0x60: case 0x61: case 0x62:
+    case 0x82: case 0x9A: case 0xC4: case 0xC5: case 0xCE: case 0xD4: case 0xD5:
+    case 0xD6: case 0xEA:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Near branches: operand size 64 whatever 66 says (Intel). */
+static bool branch64(const struct insn *in)
+{
+    unsigned op = in->op;
+    return (op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F) || (op >= 0xE0 && op <= 0xE3) ||
+           op == 0xC2 || op == 0xC3 || op == 0xE8 || op == 0xE9 || op == 0xEB ||
+           (op == 0xFF && (insn_reg(in) == 2 || insn_reg(in) == 4));
+}
+
+/* Stack operations: operand size 64 unless 66 makes it 16 ("d64"). */
+static bool stack64(const struct insn *in)
+{
+    unsigned op = in->op;
+    return (op >= 0x50 && op <= 0x5F) || op == 0x68 || op == 0x6A || op == 0x8F || op == 0x9C ||
+           op == 0x9D || op == 0xC9 || op == 0x1A0 || op == 0x1A1 || op == 0x1A8 || op == 0x1A9 ||
+           (op == 0xFF && insn_reg(in) == 6);
+}
+
+/* 64-bit mode operand sizes of the default-64 opcodes (after ModRM: FF needs /reg). */
+static void default64(struct insn *in)
+{
+    if (branch64(in) || (stack64(in) && !(in->pfx & P_66)))
+        in->pfx |= P_OP32 | P_OP64;
+    if (in->op == 0x63)
+        in->fwrite = 0; /* MOVSXD, not ARPL */
+}
+
+/* Immediate bytes: ent's size class at operand size zs, with the 64-bit mode widths. */
+static unsigned imm_size(const struct insn *in, uint32_t ent, unsigned zs)
+{
+    bool long64 = in->props & I_LONG;
+    if (ent & IB)
+        return 1;
+    if (ent & IW)
+        return 2;
+    if (ent & IZ) {
+        if (long64 && (in->op >= 0xB8 && in->op <= 0xBF) && (in->rex & REX_W))
+            return 8;
+        return long64 && branch64(in) ? 4 : zs;
+    }
+    if (ent & MO)
+        return (in->props & I_ADDR64) ? 8 : (in->pfx & P_ADDR32) ? 4 : 2;
+    return 0;
+}
+
+static unsigned decode_any(const uint8_t *p, unsigned avail, bool code32, bool long64,
+                           struct insn *in)
 {
     struct cursor c = {p, 0, avail};
     memset(in, 0, sizeof *in);
     in->base = in->index = NOREG;
+    if (long64)
+        in->props = I_LONG;
     int seg_ovr = decode_prefixes(&c, code32, in);
     if (seg_ovr == -2)
         goto out_of_bytes;
+    if (long64 && invalid64(in->op))
+        return finish(in, c.i, OP_UD);
     uint32_t ent = op_one[in->op];
     if (in->op == 0x0F) {
         if (!have(&c, 1))
@@ -236,19 +323,21 @@ unsigned decode_insn(const uint8_t *p, unsigned avail, bool code32, struct insn 
         if ((ent & G5) && insn_reg(in) >= 2 && insn_reg(in) <= 5)
             in->props |= I_END;
     }
+    if (long64)
+        default64(in);
     unsigned zs = (in->pfx & P_OP32) ? 4 : 2;
-    unsigned isize = 0;
-    if (ent & (IB | IZ | IW | MO)) {
-        isize = (ent & IB) ? 1 : (ent & IW) ? 2 : (ent & IZ) ? zs : (in->pfx & P_ADDR32) ? 4 : 2;
-    } else if ((in->op == 0xF6 || in->op == 0xF7) && insn_reg(in) < 2) {
+    unsigned isize = imm_size(in, ent, zs);
+    if (!isize && (in->op == 0xF6 || in->op == 0xF7) && insn_reg(in) < 2)
         isize = in->op == 0xF6 ? 1 : zs;
-    }
     if (!have(&c, isize))
         goto out_of_bytes;
-    in->imm = take(&c, isize);
+    in->imm = take(&c, isize > 4 ? 4 : isize);
+    if (isize == 8)
+        in->disp = take(&c, 4); /* imm64: the high half */
     if (ent & MO) {
+        uint32_t hi = in->disp;
         in->disp = in->imm;
-        in->imm = 0;
+        in->imm = isize == 8 ? hi : 0;
     }
     if (ent & AP) {
         if (!have(&c, zs + 2))
@@ -268,7 +357,18 @@ unsigned decode_insn(const uint8_t *p, unsigned avail, bool code32, struct insn 
 out_of_bytes:
     if (c.i + 1 > 15 || avail >= 15) {
         memset(in, 0, sizeof *in);
+        in->props = long64 ? I_LONG : 0;
         return finish(in, 15, OP_GP);
     }
     return 0;
+}
+
+unsigned decode_insn(const uint8_t *p, unsigned avail, bool code32, struct insn *in)
+{
+    return decode_any(p, avail, code32, false, in);
+}
+
+unsigned decode_insn64(const uint8_t *p, unsigned avail, struct insn *in)
+{
+    return decode_any(p, avail, true, true, in);
 }

@@ -27,12 +27,16 @@
 #define P_REPNE 0x10u  /* F2 */
 #define P_SEGOVR 0x20u /* a segment override was given */
 #define P_66 0x40u     /* a 66 prefix was present (MMX/SSE selection) */
+#define P_OP64 0x80u   /* 64-bit mode: operand size 64 (REX.W, or a default-64 opcode); P_OP32 is set too */
 
 /* insn.props */
 #define I_MODRM 0x01u /* has ModRM */
 #define I_MEM 0x02u   /* ModRM names memory (mod != 3) */
 #define I_END 0x04u   /* ends a block (control transfer or state change) */
 #define I_CROSS 0x08u /* crosses a page: never cached */
+#define I_LONG 0x10u  /* decoded for 64-bit mode (decode_insn64) */
+#define I_RIPREL 0x20u /* 64-bit mode: the memory operand is disp + the next instruction's RIP */
+#define I_ADDR64 0x40u /* 64-bit mode: address size 64 (P_ADDR32 is set too; 67 gives 32) */
 
 /* EFLAGS bits in insn.fread / insn.fwrite */
 #define DF_CF 0x01u
@@ -60,11 +64,30 @@ struct insn {
     uint8_t base, index;  /* registers of the effective address, NOREG when absent */
     uint8_t scale;        /* index shift 0..3 */
     uint8_t fread, fwrite;/* DF_* */
-    uint32_t disp;        /* displacement (sign-extended), or moffs for A0..A3 */
+    uint32_t disp;        /* displacement (sign-extended), or moffs for A0..A3 (its low half) */
     uint32_t imm;         /* immediate as encoded, zero-extended; far-pointer offset */
     uint16_t imm2;        /* far-pointer selector; ENTER nesting level */
     uint8_t xop;          /* free for the consumer (the interpreter's fast-path form) */
+    uint8_t rex;          /* 64-bit mode: the REX prefix that took effect (0x40..0x4F), else 0.
+                           * MOV r64, imm64 keeps the immediate's high half in disp, a 64-bit
+                           * moffs (A0..A3) its high half in imm. */
 };
+
+#define REX_W 0x8u
+#define REX_R 0x4u
+#define REX_X 0x2u
+#define REX_B 0x1u
+
+/* 64-bit mode: ModRM.reg extended by REX.R, ModRM.rm (register form) by REX.B. */
+static inline unsigned insn_reg64(const struct insn *in)
+{
+    return ((in->modrm >> 3) & 7) | ((in->rex & REX_R) << 1);
+}
+
+static inline unsigned insn_rm64(const struct insn *in)
+{
+    return (in->modrm & 7) | ((in->rex & REX_B) << 3);
+}
 
 static inline unsigned insn_reg(const struct insn *in)
 {
@@ -82,5 +105,9 @@ static inline unsigned insn_rm(const struct insn *in)
  * finish it (the caller fetches more bytes and tries again).
  */
 unsigned decode_insn(const uint8_t *p, unsigned avail, bool code32, struct insn *in);
+/* The same for 64-bit mode (CS.L with EFER.LMA): REX, the 64-bit operand and
+ * address sizes, RIP-relative operands, imm64/moffs64 and the opcodes that
+ * do not exist there (OP_UD). */
+unsigned decode_insn64(const uint8_t *p, unsigned avail, struct insn *in);
 
 #endif

@@ -50,10 +50,28 @@ static const char *insns_sse[] = {
     "mfence", "sfence", "prefetchnta [eax]", "fisttp dword [eax]", "fxsave [eax]",
 };
 
-static void check_list(const char **list, size_t n, bool code32)
+/* 64-bit mode: REX (W/R/X/B, byte registers, REX not last), operand and address
+ * sizes, RIP-relative operands, imm64 and moffs64, MOVSXD, default-64 branches. */
+static const char *insns64[] = {
+    "add rax, rbx", "add r8, r15", "add rax, 0x12345678", "add qword [rax], -1", "mov r9b, [r10]",
+    "mov sil, dil", "mov eax, [rel $+0x100]", "mov rax, [rel $-8]", "lea rdi, [rel $]",
+    "mov rax, [r12]", "mov rax, [r13]", "mov rax, [rsp+r12*8+0x10]", "mov rax, [rbp+r13*2]",
+    "mov rax, 0x123456789abcdef0", "mov r11, 0x123456789abcdef0", "mov eax, 5", "mov r10d, 5",
+    "mov al, [qword 0x1122334455667788]", "mov [qword 0x1122334455667788], rax",
+    "a32 mov eax, [eax]", "a32 mov al, [dword 0x12345678]", "movsxd rax, dword [rbx]",
+    "movsxd r8, ecx", "push r15", "pop rbx", "push qword 0x12345678", "push word 5",
+    "call qword [rax]", "jmp r11", "call $+0x100", "jz near $+0x1000", "ret", "o16 push ax",
+    "imul r8, [rel $+4], 0x1000", "shl qword [rbx], 3", "test r8, 0x1234", "test r8b, 1",
+    "cmpxchg [rsi], r9", "xchg r8, rax", "mov cr3, rax", "mov rax, cr2", "iretq", "swapgs",
+    "movq xmm9, [r8+0x40]", "paddd xmm15, xmm8", "movzx r9d, byte [r12+1]", "bswap r9",
+    "inc r9d", "dec qword [rax]", "cqo", "movsq", "rep stosq", "lock add [rel $+0x10], r10",
+};
+
+static void check_list(const char **list, size_t n, int bits)
 {
+    bool code32 = bits != 16;
     char src[16384];
-    size_t len = (size_t)snprintf(src, sizeof src, "bits %d\n", code32 ? 32 : 16);
+    size_t len = (size_t)snprintf(src, sizeof src, "bits %d\n", bits);
     for (size_t i = 0; i < n; i++)
         len += (size_t)snprintf(src + len, sizeof src - len, "L%zu: %s\n", i, list[i]);
     len += (size_t)snprintf(src + len, sizeof src - len, "L%zu:\ntable:\n", n);
@@ -69,10 +87,10 @@ static void check_list(const char **list, size_t n, bool code32)
     memcpy(tab, m.ram + total - 4 * (n + 1), 4 * (n + 1));
     for (size_t i = 0; i < n; i++) {
         struct insn in;
-        unsigned got = decode_insn(code + tab[i], 15, code32, &in);
+        unsigned got = bits == 64 ? decode_insn64(code + tab[i], 15, &in)
+                                  : decode_insn(code + tab[i], 15, code32, &in);
         if (got != tab[i + 1] - tab[i])
-            FAIL("%s (%s): decoded %u bytes, nasm %u", list[i], code32 ? "32" : "16", got,
-                 tab[i + 1] - tab[i]);
+            FAIL("%s (%d): decoded %u bytes, nasm %u", list[i], bits, got, tab[i + 1] - tab[i]);
         if (in.op == OP_UD && strcmp(list[i], "ud2") != 0)
             FAIL("%s: decoded as invalid", list[i]);
     }
@@ -81,17 +99,68 @@ static void check_list(const char **list, size_t n, bool code32)
 
 TEST(lengths_16bit)
 {
-    check_list(insns16, sizeof insns16 / sizeof insns16[0], false);
+    check_list(insns16, sizeof insns16 / sizeof insns16[0], 16);
 }
 
 TEST(lengths_32bit)
 {
-    check_list(insns32, sizeof insns32 / sizeof insns32[0], true);
+    check_list(insns32, sizeof insns32 / sizeof insns32[0], 32);
 }
 
 TEST(lengths_sse)
 {
-    check_list(insns_sse, sizeof insns_sse / sizeof insns_sse[0], true);
+    check_list(insns_sse, sizeof insns_sse / sizeof insns_sse[0], 32);
+}
+
+TEST(lengths_64bit)
+{
+    check_list(insns64, sizeof insns64 / sizeof insns64[0], 64);
+}
+
+TEST(operands_64bit)
+{
+    struct insn in;
+    static const uint8_t rexb[] = {0x4F, 0x8B, 0x44, 0xE5, 0x08}; /* mov r8, [r13+r12*8+8] */
+    ASSERT_EQ(decode_insn64(rexb, 5, &in), 5);
+    ASSERT_EQ(insn_reg64(&in), 8);
+    ASSERT_EQ(in.base, 13);
+    ASSERT_EQ(in.index, 12);
+    ASSERT_EQ(in.scale, 3);
+    ASSERT_EQ(in.pfx & (P_OP32 | P_OP64), P_OP32 | P_OP64);
+    ASSERT(in.props & I_ADDR64);
+    static const uint8_t rip[] = {0x8B, 0x05, 0x10, 0x00, 0x00, 0x00}; /* mov eax, [rel $+0x10] */
+    ASSERT_EQ(decode_insn64(rip, 6, &in), 6);
+    ASSERT(in.props & I_RIPREL);
+    ASSERT_EQ(in.base, NOREG);
+    ASSERT_EQ(in.pfx & P_OP64, 0);
+    static const uint8_t sib_nobase[] = {0x8B, 0x04, 0x25, 0x10, 0, 0, 0}; /* mov eax, [0x10] */
+    ASSERT_EQ(decode_insn64(sib_nobase, 7, &in), 7);
+    ASSERT_EQ(in.props & I_RIPREL, 0);
+    ASSERT_EQ(in.base, NOREG);
+    ASSERT_EQ(in.index, NOREG);
+    static const uint8_t rex_not_last[] = {0x48, 0x66, 0x01, 0xC0}; /* REX.W ignored: add ax, ax */
+    ASSERT_EQ(decode_insn64(rex_not_last, 4, &in), 4);
+    ASSERT_EQ(in.rex, 0);
+    ASSERT_EQ(in.pfx & P_OP32, 0);
+    static const uint8_t imm64[] = {0x49, 0xBB, 1, 2, 3, 4, 5, 6, 7, 8}; /* mov r11, imm64 */
+    ASSERT_EQ(decode_insn64(imm64, 10, &in), 10);
+    ASSERT_EQ(in.imm, 0x04030201u);
+    ASSERT_EQ(in.disp, 0x08070605u);
+    ASSERT_EQ((in.op & 7) | (in.rex & REX_B) << 3, 11);
+    static const uint8_t push16[] = {0x66, 0x50}; /* push ax */
+    decode_insn64(push16, 2, &in);
+    ASSERT_EQ(in.pfx & (P_OP32 | P_OP64), 0);
+    static const uint8_t push64[] = {0x50}; /* push rax */
+    decode_insn64(push64, 1, &in);
+    ASSERT_EQ(in.pfx & P_OP64, P_OP64);
+    static const uint8_t gone[] = {0x06, 0x27, 0x60, 0x62, 0xD4, 0xCE, 0xEA, 0x1F};
+    for (unsigned i = 0; i < sizeof gone; i++) {
+        decode_insn64(gone + i, 1, &in);
+        ASSERT_EQ(in.op, OP_UD);
+    }
+    static const uint8_t inc[] = {0x40, 0xFF, 0xC0}; /* REX, then inc eax */
+    ASSERT_EQ(decode_insn64(inc, 3, &in), 3);
+    ASSERT_EQ(in.op, 0xFF);
 }
 
 TEST(operands_and_invalid_forms)
