@@ -853,6 +853,8 @@ void soft_exec(struct soft *s, const struct insn *in)
 {
     unsigned op = in->op, size;
     uint32_t v;
+    if ((in->props & I_LONG) && exec64(s, in))
+        return;
     if (op >= 0x100) {
         exec_0f(s, in);
         return;

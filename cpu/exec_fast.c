@@ -43,8 +43,8 @@ uint8_t fast_form(const struct insn *in)
 {
     unsigned op = in->op;
     bool op32 = in->pfx & P_OP32, mem = in->props & I_MEM;
-    if (in->pfx & (P_LOCK | P_REP | P_REPNE))
-        return X_NONE;
+    if ((in->pfx & (P_LOCK | P_REP | P_REPNE)) || (in->props & I_LONG))
+        return X_NONE; /* 64-bit code runs through exec64 */
     if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F))
         return X_JCC;
     /* byte forms: the operand size prefix does not matter */

@@ -30,6 +30,8 @@ enum {
     MSR_SYSENTER_ESP = 0x175, MSR_SYSENTER_EIP = 0x176, MSR_MISC_ENABLE = 0x1A0,
     MSR_MTRR_PHYS = 0x200, MSR_MTRR_FIX64K = 0x250, MSR_MTRR_FIX16K = 0x258,
     MSR_MTRR_FIX4K = 0x268, MSR_PAT = 0x277, MSR_MTRR_DEF_TYPE = 0x2FF, MSR_EFER = 0xC0000080,
+    MSR_STAR = 0xC0000081, MSR_LSTAR = 0xC0000082, MSR_CSTAR = 0xC0000083, MSR_FMASK = 0xC0000084,
+    MSR_FS_BASE = 0xC0000100, MSR_GS_BASE = 0xC0000101, MSR_KERNEL_GS_BASE = 0xC0000102,
     MSR_PERFCTR0 = 0xC1, MSR_PERFCTR1 = 0xC2, MSR_EVNTSEL0 = 0x186, MSR_EVNTSEL1 = 0x187,
 };
 
@@ -101,6 +103,13 @@ static uint64_t *msr_slot(struct soft *s, uint32_t msr)
     case MSR_PAT: return &m->pat;
     case MSR_MTRR_DEF_TYPE: return &m->mtrr_def_type;
     case MSR_EFER: return &m->efer;
+    case MSR_STAR: return &m->star;
+    case MSR_LSTAR: return &m->lstar;
+    case MSR_CSTAR: return &m->cstar;
+    case MSR_FMASK: return &m->fmask;
+    case MSR_KERNEL_GS_BASE: return &m->kernel_gs_base;
+    case MSR_FS_BASE: return &s->seg[SEG_FS].base;
+    case MSR_GS_BASE: return &s->seg[SEG_GS].base;
     default: return NULL;
     }
 }
@@ -148,6 +157,9 @@ void soft_wrmsr(struct soft *s)
         return;
     uint64_t *slot = msr_slot(s, msr);
     if (!slot)
+        soft_raise(s, EXC_GP, 0);
+    if ((msr == MSR_FS_BASE || msr == MSR_GS_BASE || msr == MSR_KERNEL_GS_BASE ||
+         msr == MSR_LSTAR || msr == MSR_CSTAR) && !canonical64(v))
         soft_raise(s, EXC_GP, 0);
     if (msr == MSR_APIC_BASE)
         v = (v & 0xFFFFFF900ull) | (s->msr.apic_base & 0x100);

@@ -796,10 +796,147 @@ static void int_pmode(struct soft *s, int vec, bool sw, bool has_err, uint32_t e
     s->eip = s->next_eip = off;
 }
 
-void soft_interrupt(struct soft *s, int vec, bool sw, bool has_err, uint32_t err, uint32_t ret_eip)
+/* ---- long mode: the 64-bit IDT, IRETQ, far RET (SDM vol. 3 6.14) ---- */
+
+static uint32_t iret_flag_mask(const struct soft *s, bool op32);
+
+static uint64_t stk_rd64(struct soft *s, uint64_t a, unsigned size)
+{
+    if (!canonical64(a))
+        soft_raise(s, EXC_SS, 0);
+    return size == 8 ? lin_read64(s, a, s->cpl == 3) : lin_read(s, a, size, s->cpl == 3);
+}
+
+/* The 16-byte gate of vec: its target descriptor in *t, the handler's RIP returned. */
+static uint64_t int_gate64(struct soft *s, int vec, bool sw, struct desc *g, struct desc *t)
+{
+    uint32_t ext = sw ? 0 : 1, gec = (uint32_t)vec * 16 + 2 + ext;
+    if ((uint32_t)vec * 16 + 15 > s->idt.limit)
+        soft_raise(s, EXC_GP, gec);
+    uint64_t ga = s->idt.base + (uint64_t)vec * 16;
+    g->lo = (uint32_t)lin_read(s, ga, 4, false);
+    g->hi = (uint32_t)lin_read(s, ga + 4, 4, false);
+    uint64_t off = (g->lo & 0xFFFF) | (g->hi & 0xFFFF0000u) | lin_read(s, ga + 8, 4, false) << 32;
+    unsigned type = desc_sys_type(g);
+    if ((type != 0xE && type != 0xF) || (sw && desc_dpl(g) < (unsigned)s->cpl))
+        soft_raise(s, EXC_GP, gec);
+    if (!desc_present(g))
+        soft_raise(s, EXC_NP, gec);
+    uint16_t tsel = (uint16_t)(g->lo >> 16);
+    uint32_t tec = (tsel & 0xFFFC) | ext;
+    check_code_target(s, tsel, t, ext);
+    if (!(t->hi & 0x200000) || (t->hi & 0x400000) || desc_dpl(t) > (unsigned)s->cpl)
+        soft_raise(s, EXC_GP, tec); /* the handler must be 64-bit code (L=1, D=0) */
+    if (!desc_present(t))
+        soft_raise(s, EXC_NP, tec);
+    if (!canonical64(off))
+        soft_raise(s, EXC_GP, ext);
+    return off;
+}
+
+/* Long-mode delivery: SS:RSP always pushed, the stack aligned to 16, IST or TSS.RSPn. */
+static void int_long(struct soft *s, int vec, bool sw, bool has_err, uint32_t err, uint64_t ret)
+{
+    struct desc g, t;
+    uint64_t off = int_gate64(s, vec, sw, &g, &t);
+    unsigned cpl = (unsigned)s->cpl, dpl = desc_conforming(&t) ? cpl : desc_dpl(&t), ist = g.hi & 7;
+    uint64_t rsp = s->r[GPR_SP];
+    if (dpl < cpl || ist) {
+        uint32_t o = ist ? 0x24 + (ist - 1) * 8 : 4 + dpl * 8;
+        if (o + 7 > s->tr.limit)
+            soft_raise(s, EXC_TS, (s->tr.sel & 0xFFFC) | (sw ? 0 : 1));
+        rsp = lin_read64(s, s->tr.base + o, false);
+    }
+    uint64_t frame[6] = {err, ret, s->seg[SEG_CS].sel, soft_get_eflags(s), s->r[GPR_SP],
+                         s->seg[SEG_SS].sel};
+    unsigned first = has_err ? 0 : 1;
+    rsp = (rsp & ~0xFull) - 8 * (6 - first);
+    if (!canonical64(rsp) || !canonical64(rsp + 47))
+        soft_raise(s, EXC_SS, sw ? 0 : 1);
+    for (unsigned i = first; i < 6; i++)
+        lin_write64(s, rsp + 8 * (i - first), frame[i], dpl == 3);
+    s->flags &= ~(FL_TF | FL_NT | FL_RF | FL_VM);
+    if (!(desc_sys_type(&g) & 1))
+        s->flags &= ~FL_IF;
+    set_cs(s, (uint16_t)(g.lo >> 16), &t, (int)dpl);
+    if (dpl < cpl)
+        seg_set_cache(s, SEG_SS, (uint16_t)dpl, 0, 0, 0);
+    s->r[GPR_SP] = rsp;
+    s->eip = s->next_eip = off;
+}
+
+/* The SS an IRET in long mode returns with (null allowed for 64-bit code below ring 3). */
+static bool iret64_ss(struct soft *s, uint16_t ss, unsigned rpl, bool to64, struct desc *sd)
+{
+    if (!(ss & ~3) && to64 && rpl != 3)
+        return false;
+    if (!(ss & ~3) || !desc_read(s, ss, sd) || (ss & 3) != rpl || desc_dpl(sd) != rpl ||
+        !desc_is_data(sd) || !(sd->hi & 0x200))
+        soft_raise(s, EXC_GP, ss & 0xFFFC);
+    if (!desc_present(sd))
+        soft_raise(s, EXC_SS, ss & 0xFFFC);
+    return true;
+}
+
+/* IRET in 64-bit mode (size 8: IRETQ): RIP, CS, RFLAGS, RSP, SS, to 64-bit or compatibility code. */
+void soft_iret64(struct soft *s, unsigned size)
+{
+    if (s->flags & FL_NT)
+        soft_raise(s, EXC_GP, 0);
+    uint64_t sp = s->r[GPR_SP], v[5];
+    for (unsigned i = 0; i < 5; i++)
+        v[i] = stk_rd64(s, sp + i * size, size);
+    uint16_t cs = (uint16_t)v[1], ss = (uint16_t)v[4];
+    struct desc d, sd;
+    check_code_target(s, cs, &d, 0);
+    unsigned rpl = cs & 3, cpl = (unsigned)s->cpl;
+    bool to64 = d.hi & 0x200000;
+    if (rpl < cpl || (desc_conforming(&d) ? desc_dpl(&d) > rpl : desc_dpl(&d) != rpl) ||
+        (to64 && (d.hi & 0x400000)))
+        soft_raise(s, EXC_GP, cs & 0xFFFC);
+    if (!desc_present(&d))
+        soft_raise(s, EXC_NP, cs & 0xFFFC);
+    bool ss_loaded = iret64_ss(s, ss, rpl, to64, &sd);
+    if (to64 ? !canonical64(v[0]) : v[0] > desc_limit(&d))
+        soft_raise(s, EXC_GP, 0);
+    soft_set_eflags(s, (uint32_t)v[2], iret_flag_mask(s, size != 2) & ~FL_VM);
+    set_cs(s, cs, &d, (int)rpl);
+    if (ss_loaded)
+        load_from_desc(s, SEG_SS, ss, &sd);
+    else
+        seg_set_cache(s, SEG_SS, ss, 0, 0, 0);
+    s->r[GPR_SP] = to64 ? v[3] : (uint32_t)v[3];
+    s->next_eip = to64 ? v[0] : (uint32_t)v[0];
+    if (rpl > cpl)
+        null_outer_segs(s);
+}
+
+/* RETF in 64-bit mode to the same privilege level (outer returns: not yet). */
+void far_ret64(struct soft *s, unsigned size, uint16_t imm)
+{
+    uint64_t sp = s->r[GPR_SP], rip = stk_rd64(s, sp, size);
+    uint16_t cs = (uint16_t)stk_rd64(s, sp + size, size);
+    struct desc d;
+    check_code_target(s, cs, &d, 0);
+    unsigned rpl = cs & 3;
+    if (rpl != (unsigned)s->cpl || (desc_conforming(&d) ? desc_dpl(&d) > rpl : desc_dpl(&d) != rpl))
+        soft_raise(s, EXC_GP, cs & 0xFFFC);
+    if (!desc_present(&d))
+        soft_raise(s, EXC_NP, cs & 0xFFFC);
+    bool to64 = d.hi & 0x200000;
+    if (to64 ? !canonical64(rip) || (d.hi & 0x400000) : rip > desc_limit(&d))
+        soft_raise(s, EXC_GP, 0);
+    set_cs(s, cs, &d, s->cpl);
+    s->r[GPR_SP] = sp + 2 * size + imm;
+    s->next_eip = to64 ? rip : (uint32_t)rip;
+}
+
+void soft_interrupt(struct soft *s, int vec, bool sw, bool has_err, uint32_t err, uint64_t ret_eip)
 {
     s->halted = false;
-    if (!soft_pmode(s))
+    if (s->msr.efer & EFER_LMA)
+        int_long(s, vec, sw, has_err, err, ret_eip);
+    else if (!soft_pmode(s))
         int_real(s, vec, ret_eip);
     else
         int_pmode(s, vec, sw, has_err, err, ret_eip);

@@ -186,8 +186,25 @@ static void block_insert(struct soft *s, struct block *b)
 }
 
 /* Bytes of code readable at eip without passing the CS limit (at most 15). */
-static unsigned cs_room(const struct soft *s, uint32_t eip)
+/* 64-bit code: CS.L while EFER.LMA (decode_insn64, no CS limit). */
+static bool mode64(const struct soft *s, uint8_t mode)
 {
+    return (mode & BLOCK_LONG) && (s->msr.efer & EFER_LMA);
+}
+
+static unsigned decode_in_mode(struct soft *s, const uint8_t *p, unsigned avail, uint8_t mode,
+                               struct insn *in)
+{
+    if (mode64(s, mode))
+        return decode_insn64(p, avail, in);
+    return decode_insn(p, avail, mode & BLOCK_CODE32, in);
+}
+
+static unsigned cs_room(const struct soft *s, uint64_t rip)
+{
+    if (mode64(s, block_mode(s)))
+        return 15;
+    uint32_t eip = (uint32_t)rip;
     uint64_t room = (uint64_t)s->seg[SEG_CS].limit + 1 - eip;
     if (eip > s->seg[SEG_CS].limit)
         return 0;
@@ -195,7 +212,7 @@ static unsigned cs_room(const struct soft *s, uint32_t eip)
 }
 
 /* An instruction that crosses into the next page: decoded each time, never cached. */
-static struct block *block_cross(struct soft *s, const uint8_t *host, uint32_t lin, uint8_t mode)
+static struct block *block_cross(struct soft *s, const uint8_t *host, uint64_t lin, uint8_t mode)
 {
     uint8_t buf[15];
     unsigned first = 0x1000 - (lin & 0xFFF), room = cs_room(s, s->eip);
@@ -212,19 +229,19 @@ static struct block *block_cross(struct soft *s, const uint8_t *host, uint32_t l
     b->n = 1;
     b->valid = 0;
     b->mode = mode;
-    if (!decode_insn(buf, n, mode & BLOCK_CODE32, &b->insn[0]))
+    if (!decode_in_mode(s, buf, n, mode, &b->insn[0]))
         soft_raise(s, EXC_GP, 0);
     b->insn[0].props |= I_CROSS;
     block_seal(b);
     return b;
 }
 
-static struct block *block_build(struct soft *s, const uint8_t *host, uint64_t phys, uint32_t lin,
+static struct block *block_build(struct soft *s, const uint8_t *host, uint64_t phys, uint64_t lin,
                                  uint8_t mode)
 {
     struct block *b = arena_block(s);
     unsigned off = phys & 0xFFF;
-    uint32_t eip = s->eip;
+    uint64_t eip = s->eip;
     b->phys = phys;
     b->lin = lin;
     b->eip = eip;
@@ -235,7 +252,7 @@ static struct block *block_build(struct soft *s, const uint8_t *host, uint64_t p
         if (avail > room)
             avail = room;
         struct insn *in = &b->insn[b->n];
-        unsigned len = avail ? decode_insn(host + off, avail, mode & BLOCK_CODE32, in) : 0;
+        unsigned len = avail ? decode_in_mode(s, host + off, avail, mode, in) : 0;
         if (!len) {
             if (b->n)
                 break;
@@ -261,7 +278,7 @@ static struct block *block_build(struct soft *s, const uint8_t *host, uint64_t p
 }
 
 /* Decoding from MMIO: one instruction at a time through the bus, never cached. */
-static struct block *block_mmio(struct soft *s, uint64_t phys, uint32_t lin, uint8_t mode)
+static struct block *block_mmio(struct soft *s, uint64_t phys, uint64_t lin, uint8_t mode)
 {
     uint8_t buf[15];
     unsigned room = cs_room(s, s->eip), first = 0x1000 - (lin & 0xFFF);
@@ -274,7 +291,7 @@ static struct block *block_mmio(struct soft *s, uint64_t phys, uint32_t lin, uin
     b->n = 1;
     b->valid = 0;
     b->mode = mode;
-    if (!decode_insn(buf, n, mode & BLOCK_CODE32, &b->insn[0]))
+    if (!decode_in_mode(s, buf, n, mode, &b->insn[0]))
         soft_raise(s, EXC_GP, 0);
     block_seal(b);
     return b;
@@ -288,8 +305,8 @@ static struct block *block_mmio(struct soft *s, uint64_t phys, uint32_t lin, uin
  */
 static struct block *block_fetch(struct soft *s, struct block *prev)
 {
-    uint32_t lin = s->seg[SEG_CS].base + s->eip;
     uint8_t mode = block_mode(s);
+    uint64_t lin = mode64(s, mode) ? s->eip : (uint32_t)(s->seg[SEG_CS].base + s->eip);
     struct tlb_entry *e = &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
     if (prev) {
         struct block *next = block_linked(prev, lin, mode, e);
@@ -301,8 +318,6 @@ static struct block *block_fetch(struct soft *s, struct block *prev)
     if (!block_usable(b, lin, mode, e)) {
         uint32_t epoch = s->arena_epoch;
         uint64_t phys;
-        if ((mode & BLOCK_LONG) && (s->msr.efer & EFER_LMA))
-            soft_raise_noerr(s, EXC_UD); /* 64-bit code: not decoded yet (issue 7) */
         const uint8_t *host = code_page(s, lin, &phys);
         phys |= lin & 0xFFF;
         if (!host)

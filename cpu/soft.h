@@ -4,7 +4,7 @@
  * mmu.c (segments, paging, software TLB, memory access), seg.c (descriptor
  * loads, far transfers, interrupts, task switches), exec_fast.c (the inner
  * loop and its inline fast forms), exec.c, exec_0f.c, exec_str.c,
- * exec_sse.c and exec_sys.c (instruction semantics). Faults go through one function, soft_raise(),
+ * exec_sse.c, exec_sys.c and exec64.c (64-bit mode) (instruction semantics). Faults go through one function, soft_raise(),
  * which records the exception and unwinds to the run loop (siglongjmp);
  * nothing else in the core changes control flow behind the caller's back.
  */
@@ -385,7 +385,9 @@ void far_jmp(struct soft *s, uint16_t sel, uint32_t off, bool op32);
 void far_call(struct soft *s, uint16_t sel, uint32_t off, bool op32);
 void far_ret(struct soft *s, bool op32, uint16_t imm);
 void soft_iret(struct soft *s, bool op32);
-void soft_interrupt(struct soft *s, int vec, bool sw, bool has_err, uint32_t err, uint32_t ret_eip);
+void soft_interrupt(struct soft *s, int vec, bool sw, bool has_err, uint32_t err, uint64_t ret_eip);
+void soft_iret64(struct soft *s, unsigned size);
+void far_ret64(struct soft *s, unsigned size, uint16_t imm);
 void soft_lldt(struct soft *s, uint16_t sel);
 void soft_ltr(struct soft *s, uint16_t sel);
 bool soft_io_allowed(struct soft *s, uint16_t port, unsigned size);
@@ -394,6 +396,10 @@ void soft_sysenter(struct soft *s);
 void soft_sysexit(struct soft *s);
 void push_v(struct soft *s, uint32_t v, bool op32);
 uint32_t pop_v(struct soft *s, bool op32);
+
+/* exec64.c: 64-bit mode; false when the legacy implementation of in applies */
+bool exec64(struct soft *s, const struct insn *in);
+bool canonical64(uint64_t a);
 
 /* exec.c / exec_sys.c */
 void soft_exec(struct soft *s, const struct insn *in);

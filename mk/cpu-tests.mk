@@ -5,7 +5,8 @@
 #   $(B)/cpu/roms/*.bin        64 KiB test ROMs from tests/cpu/*.asm (nasm)
 #   make cpu-expected          runs every ROM under QEMU TCG into $(B)/cpu/qemu/ (to review
 #                              and copy into tests/cpu/expected/); a ROM's "; qemu-args:"
-#                              line adds options (a CPU model with the feature it tests)
+#                              line adds options (a CPU model with the feature it tests),
+#                              a "; qemu-bin:" line another QEMU (qemu-system-x86_64)
 
 CC32        ?= gcc
 CPU_ROM_SRC := $(sort $(wildcard tests/cpu/*.asm))
@@ -41,7 +42,8 @@ cpu-expected: $(CPU_ROMS)
 	$(Q)for r in $(CPU_ROMS); do n=$$(basename $$r .bin); \
 		rm -f $(B)/cpu/qemu/$$n.txt; \
 		args=$$(sed -n 's/^; qemu-args: //p' tests/cpu/$$n.asm); \
-		timeout 20 qemu-system-i386 -accel tcg -M pc -m 8 $$args -bios $$r -display none \
+		qemu=$$(sed -n 's/^; qemu-bin: //p' tests/cpu/$$n.asm); \
+		timeout 20 $${qemu:-qemu-system-i386} -accel tcg -M pc -m 8 $$args -bios $$r -display none \
 			-debugcon file:$(B)/cpu/qemu/$$n.txt \
 			-device isa-debug-exit,iobase=0xf4,iosize=4 -no-reboot; \
 		echo "  QEMU    $$n: exit $$?"; done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the CPU test ROMs' expected outputs against the oracle they were
-# recorded from: each ROM runs under QEMU TCG (qemu-system-i386, isa-debug-exit
-# on port 0xF4, debugcon on 0xE9) and must print tests/cpu/expected/<rom>.txt,
+# recorded from: each ROM runs under QEMU TCG (qemu-system-i386, or the binary
+# its "; qemu-bin:" line names, isa-debug-exit on port 0xF4, debugcon on 0xE9)
+# and must print tests/cpu/expected/<rom>.txt,
 # except for as many lines as its "; qemu-differs: N" comment declares (places
 # where QEMU TCG is known to differ from hardware and the file holds the
 # hardware answer).
@@ -20,10 +21,16 @@ for src in tests/cpu/*.asm; do
         continue
     fi
     args=$(sed -n 's/^; qemu-args: //p' "$src")
+    qemu=$(sed -n 's/^; qemu-bin: //p' "$src")
+    qemu=${qemu:-qemu-system-i386}
+    if ! command -v "$qemu" >/dev/null; then
+        echo "SKIP cpu/qemu/$n: $qemu is not installed"
+        continue
+    fi
     allowed=$(sed -n 's/^; qemu-differs: \([0-9]*\).*/\1/p' "$src")
     rm -f "$out/$n.txt"
     # shellcheck disable=SC2086
-    timeout 30 qemu-system-i386 -accel tcg -M pc -m 8 $args -bios "$rom" -display none \
+    timeout 30 "$qemu" -accel tcg -M pc -m 8 $args -bios "$rom" -display none \
         -debugcon "file:$out/$n.txt" -device isa-debug-exit,iobase=0xf4,iosize=4 -no-reboot
     rc=$?
     differ=$(diff "$out/$n.txt" "tests/cpu/expected/$n.txt" | grep -c '^<')

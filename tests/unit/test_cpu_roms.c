@@ -155,3 +155,8 @@ TEST(sse)
 {
     run_rom("sse");
 }
+
+TEST(longmode)
+{
+    run_rom("longmode");
+}

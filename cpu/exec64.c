@@ -1,0 +1,545 @@
+/*
+ * 64-bit mode (CS.L with EFER.LMA) for the software core, a first subset:
+ * the integer ALU group, MOV/MOVSXD/MOVZX/MOVSX/LEA, MOV r64, imm64, the
+ * 64-bit stack (PUSH/POP, CALL/RET, PUSHFQ/POPFQ), near branches, INC/DEC,
+ * TEST/NOT/NEG, the plain shifts, XCHG, CMOVcc/SETcc, MOV to/from CR0..CR4,
+ * LGDT/LIDT with 64-bit bases, SWAPGS, INT n, IRETQ and far RET.
+ * Registers come with REX (R8..R15, SPL..DIL), addresses are
+ * 64-bit (RIP-relative, 67 gives 32) and checked for canonical form; only FS
+ * and GS add a base. Operations of 8/16/32 bits reuse the legacy helpers (lazy
+ * flags); 64-bit ones compute their flags eagerly (the lazy record is 32-bit).
+ * exec64() returns false for the opcodes whose legacy implementation is also
+ * right in 64-bit mode (no ModRM, no operand size: HLT, CLI, IN/OUT, RDMSR...);
+ * everything else not listed is #UD for now.
+ */
+#include "cpu/exec.h"
+
+static unsigned osz64(const struct insn *in)
+{
+    return (in->pfx & P_OP64) ? 8 : (in->pfx & P_OP32) ? 4 : 2;
+}
+
+static uint64_t mask_of(unsigned size)
+{
+    return size == 8 ? ~0ull : (1ull << (size * 8)) - 1;
+}
+
+static uint64_t sext64(uint64_t v, unsigned size)
+{
+    return size == 8 ? v : size == 4 ? (uint64_t)(int64_t)(int32_t)v
+           : size == 2 ? (uint64_t)(int64_t)(int16_t)v : (uint64_t)(int64_t)(int8_t)v;
+}
+
+/* Register r at size; byte registers 4..7 are AH..BH without REX and SPL..DIL with it. */
+static uint64_t gpr_get(const struct soft *s, const struct insn *in, unsigned r, unsigned size)
+{
+    if (size == 1 && r >= 4 && r < 8 && !in->rex)
+        return (s->r[r - 4] >> 8) & 0xFF;
+    return s->r[r] & mask_of(size);
+}
+
+static void gpr_set(struct soft *s, const struct insn *in, unsigned r, uint64_t v, unsigned size)
+{
+    if (size == 8)
+        s->r[r] = v;
+    else if (size == 4)
+        s->r[r] = (uint32_t)v;
+    else if (size == 2)
+        s->r[r] = reg_merge16(s->r[r], (uint32_t)v);
+    else if (r >= 4 && r < 8 && !in->rex)
+        s->r[r - 4] = (s->r[r - 4] & ~0xFF00ull) | (v & 0xFF) << 8;
+    else
+        s->r[r] = (s->r[r] & ~0xFFull) | (v & 0xFF);
+}
+
+bool canonical64(uint64_t a)
+{
+    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+static uint64_t ea64(const struct soft *s, const struct insn *in)
+{
+    uint64_t ea = (uint64_t)(int64_t)(int32_t)in->disp + s->r[in->base] +
+                  (s->r[in->index] << in->scale);
+    if (in->props & I_RIPREL)
+        ea += s->next_eip;
+    return (in->props & I_ADDR64) ? ea : (uint32_t)ea;
+}
+
+/* Linear address of seg:off in 64-bit mode: #GP(0), or #SS(0) for the stack, if not canonical. */
+static uint64_t lin64(struct soft *s, int seg, uint64_t off)
+{
+    uint64_t lin = off;
+    if (seg == SEG_FS || seg == SEG_GS)
+        lin += s->seg[seg].base;
+    if (!canonical64(lin))
+        soft_raise(s, seg == SEG_SS ? EXC_SS : EXC_GP, 0);
+    return lin;
+}
+
+static uint64_t mem_rd(struct soft *s, int seg, uint64_t off, unsigned size)
+{
+    uint64_t lin = lin64(s, seg, off);
+    return size == 8 ? lin_read64(s, lin, s->cpl == 3) : vread(s, lin, size);
+}
+
+static void mem_wr(struct soft *s, int seg, uint64_t off, uint64_t v, unsigned size)
+{
+    uint64_t lin = lin64(s, seg, off);
+    if (size == 8)
+        lin_write64(s, lin, v, s->cpl == 3);
+    else
+        vwrite(s, lin, (uint32_t)v, size);
+}
+
+static uint64_t rm_get(struct soft *s, const struct insn *in, unsigned size)
+{
+    if (!is_mem(in))
+        return gpr_get(s, in, insn_rm64(in), size);
+    return mem_rd(s, in->seg, ea64(s, in), size);
+}
+
+static void rm_set(struct soft *s, const struct insn *in, uint64_t v, unsigned size)
+{
+    if (!is_mem(in))
+        gpr_set(s, in, insn_rm64(in), v, size);
+    else
+        mem_wr(s, in->seg, ea64(s, in), v, size);
+}
+
+/* Read of an r/m operand that is written back: a store probe first, so no half-done update. */
+static uint64_t rm_get_rmw(struct soft *s, const struct insn *in, unsigned size)
+{
+    if (is_mem(in))
+        lin_probe_write(s, lin64(s, in->seg, ea64(s, in)), size, s->cpl == 3);
+    return rm_get(s, in, size);
+}
+
+static void push64(struct soft *s, uint64_t v, unsigned size)
+{
+    uint64_t sp = s->r[GPR_SP] - size;
+    mem_wr(s, SEG_SS, sp, v, size);
+    s->r[GPR_SP] = sp;
+}
+
+static uint64_t pop64(struct soft *s, unsigned size)
+{
+    uint64_t v = mem_rd(s, SEG_SS, s->r[GPR_SP], size);
+    s->r[GPR_SP] += size;
+    return v;
+}
+
+static void jump64(struct soft *s, uint64_t target)
+{
+    if (!canonical64(target))
+        soft_raise(s, EXC_GP, 0);
+    s->next_eip = target;
+}
+
+static uint32_t szp64(uint64_t r)
+{
+    return (r ? 0 : FL_ZF) | ((r >> 63) ? FL_SF : 0) | (__builtin_parity(r & 0xFF) ? 0 : FL_PF);
+}
+
+/* The eight ALU operations (ADD OR ADC SBB AND SUB XOR CMP) at size; 64 bits eagerly. */
+static uint64_t alu_n(struct soft *s, unsigned op, uint64_t a, uint64_t b, unsigned size)
+{
+    if (size < 8)
+        return alu(s, op, (uint32_t)a, (uint32_t)b, size);
+    bool cin = (op == 2 || op == 3) && get_cf(s), cf = false, of = false;
+    uint64_t r;
+    switch (op) {
+    case 0: case 2:
+        r = a + b + cin;
+        cf = r < a || (cin && r == a);
+        of = ((a ^ r) & (b ^ r)) >> 63;
+        break;
+    case 3: case 5: case 7:
+        r = a - b - cin;
+        cf = a < b || (cin && a == b);
+        of = ((a ^ b) & (a ^ r)) >> 63;
+        break;
+    case 1: r = a | b; break;
+    case 4: r = a & b; break;
+    default: r = a ^ b; break;
+    }
+    bool logic = op == 1 || op == 4 || op == 6;
+    flags_set_arith(s, szp64(r) | (cf ? FL_CF : 0) | (of ? FL_OF : 0) |
+                           (!logic && ((a ^ b ^ r) & 0x10) ? FL_AF : 0));
+    return r;
+}
+
+/* 00..3D: r/m,reg / reg,r/m / acc,imm forms. */
+static void alu_form(struct soft *s, const struct insn *in)
+{
+    unsigned op = (in->op >> 3) & 7, form = in->op & 7, size = (form & 1) ? osz64(in) : 1;
+    if (form >= 4) {
+        uint64_t b = sext64(in->imm, size == 8 ? 4 : size);
+        uint64_t r = alu_n(s, op, gpr_get(s, in, GPR_AX, size), b, size);
+        if (op != 7)
+            gpr_set(s, in, GPR_AX, r, size);
+        return;
+    }
+    unsigned reg = insn_reg64(in);
+    if (form & 2) {
+        uint64_t r = alu_n(s, op, gpr_get(s, in, reg, size), rm_get(s, in, size), size);
+        if (op != 7)
+            gpr_set(s, in, reg, r, size);
+        return;
+    }
+    uint64_t a = op == 7 ? rm_get(s, in, size) : rm_get_rmw(s, in, size);
+    uint64_t r = alu_n(s, op, a, gpr_get(s, in, reg, size), size);
+    if (op != 7)
+        rm_set(s, in, r, size);
+}
+
+/* 80/81/83: ALU r/m, imm. */
+static void alu_imm(struct soft *s, const struct insn *in)
+{
+    unsigned op = insn_reg(in), size = in->op == 0x80 ? 1 : osz64(in);
+    uint64_t b = in->op == 0x83 ? sext64(in->imm, 1) : sext64(in->imm, size == 8 ? 4 : size);
+    uint64_t a = op == 7 ? rm_get(s, in, size) : rm_get_rmw(s, in, size);
+    uint64_t r = alu_n(s, op, a, b, size);
+    if (op != 7)
+        rm_set(s, in, r, size);
+}
+
+static uint64_t inc_dec64(struct soft *s, uint64_t a, bool dec, unsigned size)
+{
+    uint32_t cf = get_cf(s) ? FL_CF : 0;
+    uint64_t r = alu_n(s, dec ? 5 : 0, a, 1, size);
+    flags_set_arith(s, (arith_flags(s) & ~FL_CF) | cf);
+    return r;
+}
+
+/* SHL/SAL, SHR, SAR (C1/D1/D3 /4../7) and, below 64 bits, the rotates through shift_op. */
+static void shift64(struct soft *s, const struct insn *in)
+{
+    unsigned size = in->op & 1 ? osz64(in) : 1, op = insn_reg(in);
+    unsigned n = (in->op <= 0xC1 ? in->imm : in->op <= 0xD1 ? 1 : s->r[GPR_CX]) & (size == 8 ? 63 : 31);
+    uint64_t a = rm_get_rmw(s, in, size), r;
+    if (!n)
+        return;
+    if (size < 8) {
+        rm_set(s, in, shift_op(s, op, (uint32_t)a, n, size), size);
+        return;
+    }
+    bool cf, of;
+    if (op == 4 || op == 6) {
+        r = a << n;
+        cf = (a >> (64 - n)) & 1;
+        of = (r >> 63) ^ cf;
+    } else if (op == 5) {
+        r = a >> n;
+        cf = (a >> (n - 1)) & 1;
+        of = a >> 63;
+    } else if (op == 7) {
+        r = (uint64_t)((int64_t)a >> n);
+        cf = ((int64_t)a >> (n - 1)) & 1;
+        of = false;
+    } else {
+        soft_raise_noerr(s, EXC_UD); /* 64-bit rotates: not yet */
+    }
+    flags_set_arith(s, szp64(r) | (cf ? FL_CF : 0) | (of ? FL_OF : 0));
+    rm_set(s, in, r, size);
+}
+
+/* F6/F7: TEST, NOT, NEG (MUL/IMUL/DIV/IDIV of 64 bits: not yet). */
+static void group3(struct soft *s, const struct insn *in)
+{
+    unsigned size = in->op == 0xF6 ? 1 : osz64(in);
+    uint64_t a;
+    switch (insn_reg(in)) {
+    case 0: case 1:
+        alu_n(s, 4, rm_get(s, in, size), sext64(in->imm, size == 8 ? 4 : size), size);
+        return;
+    case 2:
+        a = rm_get_rmw(s, in, size);
+        rm_set(s, in, ~a, size);
+        return;
+    case 3:
+        a = rm_get_rmw(s, in, size);
+        rm_set(s, in, alu_n(s, 5, 0, a, size), size);
+        return;
+    default:
+        soft_raise_noerr(s, EXC_UD);
+    }
+}
+
+/* FE/FF: INC, DEC, CALL, JMP, PUSH (the far forms: not yet). */
+static void group5(struct soft *s, const struct insn *in)
+{
+    unsigned size = in->op == 0xFE ? 1 : osz64(in), reg = insn_reg(in);
+    uint64_t v;
+    switch (reg) {
+    case 0: case 1:
+        v = rm_get_rmw(s, in, size);
+        rm_set(s, in, inc_dec64(s, v, reg == 1, size), size);
+        return;
+    case 2:
+        v = rm_get(s, in, 8);
+        push64(s, s->next_eip, 8);
+        jump64(s, v);
+        return;
+    case 4:
+        jump64(s, rm_get(s, in, 8));
+        return;
+    case 6:
+        push64(s, rm_get(s, in, size), size);
+        return;
+    default:
+        soft_raise_noerr(s, EXC_UD);
+    }
+}
+
+static void mov_imm(struct soft *s, const struct insn *in)
+{
+    unsigned r = (in->op & 7) | ((in->rex & REX_B) << 3);
+    if (in->op < 0xB8)
+        gpr_set(s, in, r, in->imm, 1);
+    else if (in->pfx & P_OP64)
+        gpr_set(s, in, r, (uint64_t)in->disp << 32 | in->imm, 8);
+    else
+        gpr_set(s, in, r, in->imm, osz64(in));
+}
+
+/* 88..8B MOV, 8D LEA, 63 MOVSXD, C6/C7 MOV r/m, imm, 86/87 XCHG. */
+static void moves(struct soft *s, const struct insn *in)
+{
+    unsigned op = in->op, size = (op & 1) ? osz64(in) : 1, reg = insn_reg64(in);
+    uint64_t v;
+    switch (op) {
+    case 0x88: case 0x89: rm_set(s, in, gpr_get(s, in, reg, size), size); return;
+    case 0x8A: case 0x8B: gpr_set(s, in, reg, rm_get(s, in, size), size); return;
+    case 0x8D: gpr_set(s, in, reg, ea64(s, in), osz64(in)); return;
+    case 0x63:
+        size = osz64(in);
+        v = rm_get(s, in, size == 2 ? 2 : 4);
+        gpr_set(s, in, reg, size == 8 ? sext64(v, 4) : v, size);
+        return;
+    case 0xC6: case 0xC7: rm_set(s, in, sext64(in->imm, size == 8 ? 4 : size), size); return;
+    default: /* 86/87 */
+        v = rm_get_rmw(s, in, size);
+        rm_set(s, in, gpr_get(s, in, reg, size), size);
+        gpr_set(s, in, reg, v, size);
+        return;
+    }
+}
+
+static void stack_ops(struct soft *s, const struct insn *in)
+{
+    unsigned op = in->op, size = osz64(in), r = (op & 7) | ((in->rex & REX_B) << 3);
+    switch (op) {
+    case 0x68: push64(s, sext64(in->imm, size == 8 ? 4 : size), size); return;
+    case 0x6A: push64(s, sext64(in->imm, 1), size); return;
+    case 0x8F: {
+        uint64_t v = pop64(s, size);
+        rm_set(s, in, v, size);
+        return;
+    }
+    case 0x9C: push64(s, soft_get_eflags(s) & ~(FL_VM | FL_RF), size); return;
+    case 0x9D: {
+        uint32_t fl = (uint32_t)pop64(s, size);
+        uint32_t mask = FL_ARITH | FL_TF | FL_DF | FL_NT | FL_AC | FL_ID;
+        if (s->cpl == 0)
+            mask |= FL_IOPL | FL_IF;
+        else if ((unsigned)s->cpl <= ((s->flags & FL_IOPL) >> 12))
+            mask |= FL_IF;
+        soft_set_eflags(s, fl, size == 2 ? mask & 0xFFFF : mask);
+        return;
+    }
+    default:
+        if (op < 0x58)
+            push64(s, gpr_get(s, in, r, size), size);
+        else
+            gpr_set(s, in, r, pop64(s, size), size);
+        return;
+    }
+}
+
+static void branches(struct soft *s, const struct insn *in)
+{
+    unsigned op = in->op;
+    uint64_t rel = op == 0xEB || op < 0x80 ? sext64(in->imm, 1) : sext64(in->imm, 4);
+    switch (op) {
+    case 0xE8:
+        push64(s, s->next_eip, 8);
+        jump64(s, s->next_eip + rel);
+        return;
+    case 0xC3: case 0xC2: {
+        uint64_t t = pop64(s, 8);
+        s->r[GPR_SP] += op == 0xC2 ? (in->imm & 0xFFFF) : 0;
+        jump64(s, t);
+        return;
+    }
+    case 0xE9: case 0xEB:
+        jump64(s, s->next_eip + rel);
+        return;
+    default: /* Jcc */
+        if (cond(s, op & 15))
+            jump64(s, s->next_eip + rel);
+        return;
+    }
+}
+
+/* MOV to/from CR0, CR2, CR3, CR4, CR8: always 64-bit operands in 64-bit mode. */
+static void mov_cr64(struct soft *s, const struct insn *in)
+{
+    if (s->cpl)
+        soft_raise(s, EXC_GP, 0);
+    unsigned n = insn_reg64(in), r = insn_rm64(in);
+    if (n != 0 && n != 2 && n != 3 && n != 4 && n != 8)
+        soft_raise_noerr(s, EXC_UD);
+    if (in->op == 0x120) {
+        s->r[r] = n == 0 ? s->cr0 : n == 2 ? s->cr2 : n == 3 ? s->cr3 : n == 4 ? s->cr4 : s->cr8;
+        return;
+    }
+    uint64_t v = s->r[r];
+    if (n == 8) {
+        if (v >> 4)
+            soft_raise(s, EXC_GP, 0);
+        s->cr8 = (uint32_t)v;
+    } else if (n == 3) {
+        if (v >> 52)
+            soft_raise(s, EXC_GP, 0);
+        s->cr3 = v;
+        tlb_flush(s, true);
+    } else if (n == 2) {
+        s->cr2 = v;
+    } else {
+        if (v >> 32)
+            soft_raise(s, EXC_GP, 0);
+        soft_write_cr(s, (int)n, (uint32_t)v);
+    }
+}
+
+/* 0F 01: SGDT/SIDT/LGDT/LIDT with 8-byte bases, SWAPGS; the rest: not yet. */
+static void group7_64(struct soft *s, const struct insn *in)
+{
+    unsigned reg = insn_reg(in);
+    struct cpu_dtable *t = (reg & 1) ? &s->idt : &s->gdt;
+    if (in->modrm == 0xF8) {
+        if (s->cpl)
+            soft_raise(s, EXC_GP, 0);
+        uint64_t gs = s->seg[SEG_GS].base;
+        s->seg[SEG_GS].base = s->msr.kernel_gs_base;
+        s->msr.kernel_gs_base = gs;
+        return;
+    }
+    if (!is_mem(in) || reg > 3)
+        soft_raise_noerr(s, EXC_UD);
+    uint64_t ea = ea64(s, in);
+    if (reg <= 1) {
+        mem_wr(s, in->seg, ea, t->limit, 2);
+        mem_wr(s, in->seg, ea + 2, t->base, 8);
+        return;
+    }
+    if (s->cpl)
+        soft_raise(s, EXC_GP, 0);
+    uint16_t limit = (uint16_t)mem_rd(s, in->seg, ea, 2);
+    uint64_t base = mem_rd(s, in->seg, ea + 2, 8);
+    if (!canonical64(base))
+        soft_raise(s, EXC_GP, 0);
+    t->limit = limit;
+    t->base = base;
+}
+
+static bool exec64_0f(struct soft *s, const struct insn *in)
+{
+    unsigned op = in->op, size = osz64(in), reg = insn_reg64(in);
+    uint64_t v;
+    if (op >= 0x180 && op <= 0x18F) {
+        branches(s, in);
+    } else if (op >= 0x140 && op <= 0x14F) {
+        v = rm_get(s, in, size);
+        gpr_set(s, in, reg, cond(s, op & 15) ? v : gpr_get(s, in, reg, size), size);
+    } else if (op >= 0x190 && op <= 0x19F) {
+        rm_set(s, in, cond(s, op & 15), 1);
+    } else if (op == 0x1B6 || op == 0x1B7) {
+        gpr_set(s, in, reg, rm_get(s, in, op == 0x1B6 ? 1 : 2), size);
+    } else if (op == 0x1BE || op == 0x1BF) {
+        unsigned from = op == 0x1BE ? 1 : 2;
+        gpr_set(s, in, reg, sext64(rm_get(s, in, from), from), size);
+    } else if (op >= 0x1C8 && op <= 0x1CF) {
+        unsigned r = (op & 7) | ((in->rex & REX_B) << 3);
+        s->r[r] = size == 8 ? __builtin_bswap64(s->r[r]) : __builtin_bswap32((uint32_t)s->r[r]);
+    } else if (op == 0x120 || op == 0x122) {
+        mov_cr64(s, in);
+    } else if (op == 0x101) {
+        group7_64(s, in);
+    } else if (op == 0x130 || op == 0x131 || op == 0x132 || op == 0x1A2 || op == 0x106 ||
+               op == 0x108 || op == 0x109 || op == 0x10B || op == 0x11F) {
+        return false; /* WRMSR RDTSC RDMSR CPUID CLTS INVD WBINVD UD2 NOP: as in legacy modes */
+    } else {
+        soft_raise_noerr(s, EXC_UD);
+    }
+    return true;
+}
+
+bool exec64(struct soft *s, const struct insn *in)
+{
+    unsigned op = in->op;
+    if (op == OP_UD)
+        soft_raise_noerr(s, EXC_UD);
+    if (op == OP_GP)
+        soft_raise(s, EXC_GP, 0);
+    if (op >= 0x100)
+        return exec64_0f(s, in);
+    if (op < 0x40 && (op & 7) < 6) {
+        alu_form(s, in);
+        return true;
+    }
+    switch (op) {
+    case 0x50 ... 0x5F: case 0x68: case 0x6A: case 0x8F: case 0x9C: case 0x9D:
+        stack_ops(s, in);
+        return true;
+    case 0x63: case 0x86: case 0x87: case 0x88: case 0x89: case 0x8A: case 0x8B: case 0x8D:
+    case 0xC6: case 0xC7:
+        moves(s, in);
+        return true;
+    case 0x70 ... 0x7F: case 0xC2: case 0xC3: case 0xE8: case 0xE9: case 0xEB:
+        branches(s, in);
+        return true;
+    case 0x80: case 0x81: case 0x83: alu_imm(s, in); return true;
+    case 0x84: case 0x85:
+        alu_n(s, 4, rm_get(s, in, op & 1 ? osz64(in) : 1),
+              gpr_get(s, in, insn_reg64(in), op & 1 ? osz64(in) : 1), op & 1 ? osz64(in) : 1);
+        return true;
+    case 0xA8: case 0xA9: {
+        unsigned size = op & 1 ? osz64(in) : 1;
+        alu_n(s, 4, gpr_get(s, in, GPR_AX, size), sext64(in->imm, size == 8 ? 4 : size), size);
+        return true;
+    }
+    case 0x90:
+        if (in->rex & REX_B) {
+            uint64_t t = s->r[8];
+            gpr_set(s, in, 8, s->r[GPR_AX], osz64(in));
+            gpr_set(s, in, GPR_AX, t, osz64(in));
+        }
+        return true;
+    case 0x98:
+        s->r[GPR_AX] = osz64(in) == 8 ? sext64(s->r[GPR_AX], 4)
+                       : osz64(in) == 4 ? (uint32_t)sext64(s->r[GPR_AX], 2)
+                                        : reg_merge16(s->r[GPR_AX], (uint32_t)sext64(s->r[GPR_AX], 1));
+        return true;
+    case 0x99: {
+        unsigned size = osz64(in);
+        uint64_t sign = (s->r[GPR_AX] >> (size * 8 - 1)) & 1 ? ~0ull : 0;
+        gpr_set(s, in, GPR_DX, sign, size);
+        return true;
+    }
+    case 0xB0 ... 0xBF: mov_imm(s, in); return true;
+    case 0xC0: case 0xC1: case 0xD0: case 0xD1: case 0xD2: case 0xD3: shift64(s, in); return true;
+    case 0xCB: case 0xCA: far_ret64(s, osz64(in), op == 0xCA ? (uint16_t)in->imm : 0); return true;
+    case 0xCC: soft_interrupt(s, EXC_BP, true, false, 0, s->next_eip); return true;
+    case 0xCD: soft_interrupt(s, in->imm & 0xFF, true, false, 0, s->next_eip); return true;
+    case 0xCF: soft_iret64(s, osz64(in)); return true;
+    case 0xF6: case 0xF7: group3(s, in); return true;
+    case 0xFE: case 0xFF: group5(s, in); return true;
+    case 0xE4 ... 0xE7: case 0xEC ... 0xEF: case 0xF4: case 0xF5: case 0xF8 ... 0xFD:
+    case 0x9B:
+        return false; /* the legacy implementation is right here */
+    default:
+        soft_raise_noerr(s, EXC_UD);
+    }
+}

@@ -1,0 +1,279 @@
+; Long mode: real -> protected -> IA-32e mode (CR4.PAE, EFER.LME, CR0.PG:
+; compatibility mode first, LMA in EFER), then a far jump to a 64-bit code
+; segment. 64-bit code: REX arithmetic and byte registers, 32-bit writes that
+; zero-extend, MOV r64, imm64, RIP-relative loads, MOVSXD, 64-bit
+; PUSH/POP/CALL/RET, INT n through a 64-bit IDT gate (SS:RSP pushed) and
+; IRETQ, a #GP with its error code for a non-canonical address, a #PF with
+; CR2 in the 4-level table, a 2 MiB and a 1 GiB page (with their A/D bits),
+; and a far return to compatibility-mode code and back.
+; QEMU's qemu64 model lacks 1 GiB pages, so the expected output is recorded with:
+; qemu-bin: qemu-system-x86_64
+; qemu-args: -cpu qemu64,+pdpe1gb
+%include "rom.inc"
+
+%define PML4 0x10000
+%define PDPT 0x11000
+%define PD 0x12000
+%define PT 0x13000
+%define IDT64 0x14000
+%define SEL_CODE64 0x60
+%define HOLE 0x1F0000           ; a not-present 4 KiB page
+%define RESUME64 0x610          ; where the fault handlers resume (8 bytes)
+
+start:
+        ENTER_PM32 pm
+        bits 32
+pm:     mov edi, PML4
+        xor eax, eax
+        mov ecx, 0x5000 / 4
+        rep stosd
+        mov dword [PML4], PDPT | 3
+        mov dword [PDPT], PD | 3
+        mov dword [PDPT + 8], 0x83              ; 1 GiB page: linear 1G -> physical 0
+        mov dword [PD], PT | 3                  ; first 2 MiB in 4 KiB pages
+        mov dword [PD + 8], 0x400083            ; 2 MiB page: linear 2M -> physical 4M
+        mov edi, PT
+        mov eax, 3
+        mov ecx, 512
+.pt:    stosd
+        add edi, 4
+        add eax, 0x1000
+        loop .pt
+        mov dword [PT + (HOLE >> 12) * 8], 0
+        mov dword [GDT_RAM + SEL_CODE64], 0x0000FFFF
+        mov dword [GDT_RAM + SEL_CODE64 + 4], 0x00AF9B00
+        mov eax, cr4
+        or eax, 0x20
+        mov cr4, eax
+        mov eax, PML4
+        mov cr3, eax
+        mov ecx, 0xC0000080
+        rdmsr
+        or eax, 0x100
+        wrmsr
+        mov eax, cr0
+        or eax, 0x80000000
+        mov cr0, eax
+        mov ecx, 0xC0000080
+        rdmsr
+        PRINT32 "efer="
+        call hex32
+        PRINT32 " compatibility mode", 10
+        jmp dword SEL_CODE64:ABS(lm64)
+
+        bits 64
+%macro PRINT64 1+
+        jmp %%over
+%%s:    db %1, 0
+%%over: push rsi
+        lea rsi, [rel %%s]
+        call puts64
+        pop rsi
+%endmacro
+
+puts64: push rax
+.n:     mov al, [rsi]
+        test al, al
+        jz .d
+        out DEBUGCON, al
+        inc rsi
+        jmp .n
+.d:     pop rax
+        ret
+
+; print rax as 16 hex digits
+hex64:  push rax
+        push rcx
+        push rdx
+        mov rdx, rax
+        mov ecx, 16
+.l:     mov rax, rdx
+        shr rax, 60
+        shl rdx, 4
+        add al, '0'
+        cmp al, '9'
+        jbe .o
+        add al, 'a' - '9' - 1
+.o:     out DEBUGCON, al
+        dec ecx
+        jnz .l
+        pop rdx
+        pop rcx
+        pop rax
+        ret
+
+%macro SHOW 2
+        PRINT64 %1
+        mov rax, %2
+        call hex64
+%endmacro
+
+; a 64-bit interrupt gate for vector %1 to %2
+%macro GATE64 2
+        lea rax, [rel %2]
+        mov [IDT64 + %1 * 16], ax
+        mov word [IDT64 + %1 * 16 + 2], SEL_CODE64
+        mov word [IDT64 + %1 * 16 + 4], 0x8E00
+        shr rax, 16
+        mov [IDT64 + %1 * 16 + 6], ax
+        shr rax, 16
+        mov [IDT64 + %1 * 16 + 8], eax
+        mov dword [IDT64 + %1 * 16 + 12], 0
+%endmacro
+
+lm64:   mov rsp, 0x80008                ; deliberately not 16-byte aligned
+        PRINT64 "64-bit mode", 10
+        GATE64 13, fault_gp
+        GATE64 14, fault_pf
+        GATE64 0x40, soft_int
+        lidt [rel idtr64]
+        ; REX arithmetic
+        mov rax, 0x123456789ABCDEF0
+        mov r8, 0x0FEDCBA987654321
+        add rax, r8
+        SHOW "add=", rax
+        mov r9, -1
+        mov r9d, 0xFFFFFFFF             ; zero-extends
+        add r9d, 1                      ; 0 with CF
+        adc r9, 0x10
+        SHOW " adc=", r9
+        mov rsi, 0x1111111111111111
+        mov sil, 0x5A                   ; SIL, not DH
+        mov r12, 0x2222222222222222
+        mov r12w, 0x3333
+        SHOW " rsi=", rsi
+        SHOW " r12=", r12
+        mov rbx, 0x8000000000000000
+        sub rbx, 1
+        SHOW " sub=", rbx
+        PRINT64 10
+        ; RIP-relative, MOVSXD, imm64
+        mov rax, [rel qval]
+        SHOW "rip-rel=", rax
+        movsxd rcx, dword [rel dval]
+        SHOW " movsxd=", rcx
+        mov r15, 0xFEDCBA9876543210
+        sar r15, 8
+        SHOW " sar=", r15
+        PRINT64 10
+        ; 64-bit stack
+        mov r10, rsp
+        push r10
+        push qword -2
+        pop r11
+        pop r13
+        call sub64
+after_call:
+        mov rbp, rax
+        sub r10, rsp
+        SHOW "push/pop=", r11
+        SHOW " call=", rbp
+        SHOW " rsp-delta=", r10
+        PRINT64 10
+        ; INT through a 64-bit gate and IRETQ
+        mov r14, rsp
+        int 0x40
+        sub r14, rsp
+        SHOW " after iretq rsp-delta=", r14
+        PRINT64 10
+        ; non-canonical -> #GP(0)
+        lea rax, [rel after_gp]
+        mov [RESUME64], rax
+        mov rbx, 0x0000800000000000
+        mov rax, [rbx]
+        PRINT64 "no fault", 10
+after_gp:
+        ; #PF: read and write of a not-present page
+        lea rax, [rel after_pf1]
+        mov [RESUME64], rax
+        mov rax, [HOLE + 0x123]
+        PRINT64 "no fault", 10
+after_pf1:
+        lea rax, [rel after_pf2]
+        mov [RESUME64], rax
+        mov dword [HOLE + 0x456], 1
+        PRINT64 "no fault", 10
+after_pf2:
+        ; the 2 MiB page (lin 2M -> phys 4M) seen through the 1 GiB page (lin 1G -> phys 0)
+        mov rax, 0x5555666677778888
+        mov [0x200010], rax
+        mov rbx, 0x40400010
+        mov rcx, [rbx]
+        SHOW "2M/1G=", rcx
+        mov eax, [PD + 8]
+        and eax, 0xFFF
+        SHOW " pde=", rax
+        mov eax, [PDPT + 8]
+        and eax, 0xFFF
+        SHOW " pdpte=", rax
+        PRINT64 10
+        ; to compatibility mode and back
+        push SEL_CODE
+        lea rax, [rel compat]
+        push rax
+        o64 retf
+        bits 32
+compat: mov eax, 0x12345678
+        PRINT32 "compat "
+        call hex32
+        PRINT32 10
+        jmp dword SEL_CODE64:ABS(back64)
+        bits 64
+back64: mov rax, 0xFFFFFFFF00000000
+        or rax, 1
+        SHOW "back in 64-bit ", rax
+        PRINT64 10, "done", 10
+        mov al, 0
+        out EXITPORT, al
+        cli
+        hlt
+
+sub64:  mov rax, [rsp]                  ; the return address
+        lea rdx, [rel after_call]
+        sub rax, rdx                    ; 0 when CALL pushed 8 bytes of RIP
+        ret
+
+soft_int:
+        PRINT64 "int40 frame: cs="
+        mov rax, [rsp + 8]
+        call hex64
+        PRINT64 " ss="
+        mov rax, [rsp + 32]
+        call hex64
+        PRINT64 " rsp-ok="
+        mov rdx, rsp
+        and edx, 15
+        cmp [rsp + 24], r14
+        sete al
+        movzx eax, al
+        call hex64
+        PRINT64 " aligned="
+        mov rax, rdx
+        call hex64
+        iretq
+
+fault_gp:
+        PRINT64 "#GP e="
+        mov rax, [rsp]
+        jmp fault_common64
+fault_pf:
+        PRINT64 "#PF e="
+        mov rax, [rsp]
+        call hex64
+        PRINT64 " cr2="
+        mov rax, cr2
+fault_common64:
+        call hex64
+        PRINT64 10
+        add rsp, 8
+        mov rax, [RESUME64]
+        mov [rsp], rax
+        iretq
+
+        align 8
+qval:   dq 0x1122334455667788
+dval:   dd 0x80000001
+idtr64: dw 256 * 16 - 1
+        dq IDT64
+
+        ROM_END
