@@ -789,6 +789,45 @@ TEST(random_code_never_crashes_or_hangs)
     vm_free(&m);
 }
 
+/* Random 64-bit code (identity 2 MiB page, random IDT and GDT) ends in a deadline, HLT or shutdown. */
+TEST(random_64bit_code_never_crashes_or_hangs)
+{
+    struct vm m;
+    vm_init(&m, 2 << 20);
+    uint64_t x = 0x13198A2E03707344ull;
+    for (int round = 0; round < 300; round++) {
+        for (size_t i = 0; i < m.ram_size; i += 8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            memcpy(m.ram + i, &x, 8);
+        }
+        vm_wr64(&m, 0x1000, 0x2003);
+        vm_wr64(&m, 0x2000, 0x3003);
+        vm_wr64(&m, 0x3000, (round & 1) ? 0x83 : 0x80000000000000E7ull);
+        cpu_reset(m.cpu);
+        struct cpu_state st;
+        cpu_get_state(m.cpu, &st);
+        st.cr0 |= 0x80000001u;
+        st.cr4 |= 0x20;
+        st.cr3 = 0x1000;
+        st.msr.efer = 0xD00 | ((round & 2) ? 1 : 0);
+        st.gdt = (struct cpu_dtable){(uint32_t)(x >> 20) & 0xFFFFF, 0xFFFF};
+        st.idt = (struct cpu_dtable){(uint32_t)(x >> 40) & 0xFFFFF, 0xFFF};
+        st.seg[SEG_CS] = (struct cpu_segment){0x08, 0xA09B, 0xFFFFFFFFu, 0};
+        st.seg[SEG_SS] = (struct cpu_segment){0x10, 0xC093, 0xFFFFFFFFu, 0};
+        st.seg[SEG_DS] = st.seg[SEG_SS];
+        st.seg[SEG_GS].base = x;
+        st.rip = (uint32_t)x & 0x1FFFFF;
+        for (int i = 0; i < 16; i++)
+            st.gpr[i] = x * (uint64_t)(i + 1);
+        cpu_set_state(m.cpu, &st);
+        enum cpu_exit e = cpu_run(m.cpu, clock_now_ns(m.clock) + 20000);
+        ASSERT(e == CPU_EXIT_DEADLINE || e == CPU_EXIT_HALT || e == CPU_EXIT_SHUTDOWN);
+    }
+    vm_free(&m);
+}
+
 TEST(expand_down_segment_limits)
 {
     struct vm m;
