@@ -304,6 +304,8 @@ static unsigned decode_any(const uint8_t *p, unsigned avail, bool code32, bool l
             ent = m38 ? op_38[b] : op_3a[b];
         }
     }
+    if (long64 && (in->op == 0x105 || in->op == 0x107))
+        ent = D_ENT(END, 0xFF, 0xFF); /* SYSCALL, SYSRET: 64-bit mode only (as Intel has them) */
     if (ent & BAD)
         return finish(in, c.i, OP_UD);
     in->fread = (uint8_t)(ent >> 16);

@@ -189,7 +189,7 @@ uint32_t shift_op(struct soft *s, unsigned op, uint32_t a, unsigned n, unsigned 
 
 /* ---- multiply and divide (group 3) ---- */
 
-static void mul_op(struct soft *s, unsigned op, uint32_t b, unsigned size)
+void mul_op(struct soft *s, unsigned op, uint32_t b, unsigned size)
 {
     uint32_t a = reg_get(s, GPR_AX, size);
     uint64_t r;
@@ -211,7 +211,7 @@ static void mul_op(struct soft *s, unsigned op, uint32_t b, unsigned size)
     cc_set(s, CC_MUL, size, (uint32_t)r, 0, ovf);
 }
 
-static void div_op(struct soft *s, unsigned op, uint32_t b, unsigned size)
+void div_op(struct soft *s, unsigned op, uint32_t b, unsigned size)
 {
     unsigned bits = size * 8;
     if ((b & size_mask(size)) == 0)

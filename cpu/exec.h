@@ -229,6 +229,9 @@ uint32_t shift_op(struct soft *s, unsigned op, uint32_t a, unsigned n, unsigned 
 /* The result truncated to size, zero-extended. */
 uint64_t alu(struct soft *s, unsigned op, uint32_t a, uint32_t b, unsigned size);
 void exec_string(struct soft *s, const struct insn *in);
+/* Group 3 MUL/IMUL (op 4, 5) and DIV/IDIV (6, 7) of AL/AX/EAX (with DX/EDX) by b, size 1..4. */
+void mul_op(struct soft *s, unsigned op, uint32_t b, unsigned size);
+void div_op(struct soft *s, unsigned op, uint32_t b, unsigned size);
 void load_far_ptr(struct soft *s, const struct insn *in, int seg);
 void jump_near(struct soft *s, uint32_t target, bool op32);
 bool soft_io_check(struct soft *s, uint16_t port, unsigned size);

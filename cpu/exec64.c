@@ -2,8 +2,9 @@
  * 64-bit mode (CS.L with EFER.LMA) for the software core, a first subset:
  * the integer ALU group, MOV/MOVSXD/MOVZX/MOVSX/LEA, MOV r64, imm64, the
  * 64-bit stack (PUSH/POP, CALL/RET, PUSHFQ/POPFQ), near branches, INC/DEC,
- * TEST/NOT/NEG, the plain shifts, XCHG, CMOVcc/SETcc, MOV to/from CR0..CR4,
- * LGDT/LIDT with 64-bit bases, SWAPGS, INT n, IRETQ and far RET.
+ * TEST/NOT/NEG, MUL/IMUL/DIV/IDIV, the plain shifts, XCHG, CMOVcc/SETcc,
+ * CMPXCHG16B, MOVS/STOS (REP), MOV to/from CR0..CR4, LGDT/LIDT with 64-bit
+ * bases, SWAPGS, SYSCALL/SYSRET, INT n, IRETQ and far RET.
  * Registers come with REX (R8..R15, SPL..DIL), addresses are
  * 64-bit (RIP-relative, 67 gives 32) and checked for canonical form; only FS
  * and GS add a base. Operations of 8/16/32 bits reuse the legacy helpers (lazy
@@ -244,12 +245,67 @@ static void shift64(struct soft *s, const struct insn *in)
     rm_set(s, in, r, size);
 }
 
-/* F6/F7: TEST, NOT, NEG (MUL/IMUL/DIV/IDIV of 64 bits: not yet). */
+/* RDX:RAX = RAX * b (MUL, IMUL); CF = OF = the high half is significant. */
+static void mul64(struct soft *s, bool sign, uint64_t b)
+{
+    uint64_t a = s->r[GPR_AX], lo, hi;
+    bool ovf;
+    if (sign) {
+        __int128 p = (__int128)(int64_t)a * (int64_t)b;
+        lo = (uint64_t)p;
+        hi = (uint64_t)(p >> 64);
+        ovf = p != (__int128)(int64_t)lo;
+    } else {
+        unsigned __int128 p = (unsigned __int128)a * b;
+        lo = (uint64_t)p;
+        hi = (uint64_t)(p >> 64);
+        ovf = hi != 0;
+    }
+    s->r[GPR_AX] = lo;
+    s->r[GPR_DX] = hi;
+    flags_set_arith(s, szp64(lo) | (ovf ? FL_CF | FL_OF : 0));
+}
+
+/* RAX, RDX = RDX:RAX / b, % b (DIV, IDIV); #DE on zero or a quotient that does not fit. */
+static void div64(struct soft *s, bool sign, uint64_t b)
+{
+    unsigned __int128 n = (unsigned __int128)s->r[GPR_DX] << 64 | s->r[GPR_AX];
+    if (!b)
+        soft_raise_noerr(s, EXC_DE);
+    if (!sign) {
+        unsigned __int128 q = n / b;
+        if (q >> 64)
+            soft_raise_noerr(s, EXC_DE);
+        s->r[GPR_AX] = (uint64_t)q;
+        s->r[GPR_DX] = (uint64_t)(n % b);
+        return;
+    }
+    __int128 sn = (__int128)n, sd = (int64_t)b;
+    if (sd == -1 && sn == (__int128)((unsigned __int128)1 << 127))
+        soft_raise_noerr(s, EXC_DE);
+    __int128 q = sn / sd;
+    if (q != (__int128)(int64_t)q)
+        soft_raise_noerr(s, EXC_DE);
+    s->r[GPR_AX] = (uint64_t)q;
+    s->r[GPR_DX] = (uint64_t)(sn % sd);
+}
+
+/* F6/F7: TEST, NOT, NEG, MUL, IMUL, DIV, IDIV. */
 static void group3(struct soft *s, const struct insn *in)
 {
-    unsigned size = in->op == 0xF6 ? 1 : osz64(in);
+    unsigned size = in->op == 0xF6 ? 1 : osz64(in), reg = insn_reg(in);
     uint64_t a;
-    switch (insn_reg(in)) {
+    if (reg >= 4) {
+        a = rm_get(s, in, size);
+        if (size < 8)
+            (reg < 6 ? mul_op : div_op)(s, reg, (uint32_t)a, size);
+        else if (reg < 6)
+            mul64(s, reg == 5, a);
+        else
+            div64(s, reg == 7, a);
+        return;
+    }
+    switch (reg) {
     case 0: case 1:
         alu_n(s, 4, rm_get(s, in, size), sext64(in->imm, size == 8 ? 4 : size), size);
         return;
@@ -257,12 +313,88 @@ static void group3(struct soft *s, const struct insn *in)
         a = rm_get_rmw(s, in, size);
         rm_set(s, in, ~a, size);
         return;
-    case 3:
+    default:
         a = rm_get_rmw(s, in, size);
         rm_set(s, in, alu_n(s, 5, 0, a, size), size);
         return;
-    default:
-        soft_raise_noerr(s, EXC_UD);
+    }
+}
+
+/* IMUL reg, r/m (0F AF) and IMUL reg, r/m, imm (69, 6B): the product truncated, CF = OF = it was. */
+static void imul2(struct soft *s, const struct insn *in)
+{
+    unsigned size = osz64(in), reg = insn_reg64(in);
+    uint64_t b = rm_get(s, in, size);
+    uint64_t a = in->op == 0x1AF ? gpr_get(s, in, reg, size) : sext64(in->imm, in->op == 0x6B ? 1 : 4);
+    if (size < 8) {
+        int64_t p = (int64_t)sext64(a, size) * (int64_t)sext64(b, size);
+        gpr_set(s, in, reg, (uint64_t)p, size);
+        bool ovf = (uint64_t)p != sext64((uint64_t)p & mask_of(size), size);
+        flags_set_arith(s, szp_flags((uint32_t)p, size) | (ovf ? FL_CF | FL_OF : 0));
+        return;
+    }
+    __int128 p = (__int128)(int64_t)a * (int64_t)b;
+    gpr_set(s, in, reg, (uint64_t)p, 8);
+    flags_set_arith(s, szp64((uint64_t)p) | (p != (__int128)(int64_t)p ? FL_CF | FL_OF : 0));
+}
+
+/* CMPXCHG16B m128 (REX.W 0F C7 /1; 16-byte aligned) and CMPXCHG8B m64. */
+static void cmpxchg_wide(struct soft *s, const struct insn *in)
+{
+    uint64_t ea = ea64(s, in), lin = lin64(s, in->seg, ea);
+    bool user = s->cpl == 3, z;
+    if (in->pfx & P_OP64) {
+        if (lin & 15)
+            soft_raise(s, EXC_GP, 0);
+        lin_probe_write(s, lin, 16, user);
+        uint64_t lo = lin_read64(s, lin, user), hi = lin_read64(s, lin + 8, user);
+        z = lo == s->r[GPR_AX] && hi == s->r[GPR_DX];
+        lin_write64(s, lin, z ? s->r[GPR_BX] : lo, user);
+        lin_write64(s, lin + 8, z ? s->r[GPR_CX] : hi, user);
+        if (!z) {
+            s->r[GPR_AX] = lo;
+            s->r[GPR_DX] = hi;
+        }
+    } else {
+        uint64_t v = lin_read64(s, lin, user), cmp = (uint64_t)(uint32_t)s->r[GPR_DX] << 32 |
+                                                   (uint32_t)s->r[GPR_AX];
+        z = v == cmp;
+        lin_write64(s, lin, z ? (uint64_t)(uint32_t)s->r[GPR_CX] << 32 | (uint32_t)s->r[GPR_BX] : v,
+                    user);
+        if (!z) {
+            s->r[GPR_AX] = (uint32_t)v;
+            s->r[GPR_DX] = v >> 32;
+        }
+    }
+    flags_set_arith(s, (arith_flags(s) & ~FL_ZF) | (z ? FL_ZF : 0));
+}
+
+/*
+ * MOVS and STOS (A4/A5, AA/AB) with RSI/RDI (or ESI/EDI with 67) and, with REP,
+ * RCX/ECX: registers advance after every element, so a fault restarts exactly;
+ * after a budget of elements the instruction runs again (interrupts get in).
+ */
+static void string64(struct soft *s, const struct insn *in)
+{
+    unsigned size = in->op & 1 ? osz64(in) : 1;
+    uint64_t amask = (in->props & I_ADDR64) ? ~0ull : 0xFFFFFFFFull;
+    int64_t step = (s->flags & FL_DF) ? -(int64_t)size : (int64_t)size;
+    bool rep = in->pfx & (P_REP | P_REPNE), movs = in->op <= 0xA5;
+    for (unsigned budget = 4096; !rep || (s->r[GPR_CX] & amask); budget--) {
+        if (!budget) {
+            s->next_eip = s->eip;
+            s->block_end = true;
+            return;
+        }
+        uint64_t v = movs ? mem_rd(s, in->seg, s->r[GPR_SI] & amask, size)
+                          : gpr_get(s, in, GPR_AX, size);
+        mem_wr(s, SEG_ES, s->r[GPR_DI] & amask, v, size);
+        if (movs)
+            s->r[GPR_SI] = (s->r[GPR_SI] + (uint64_t)step) & amask;
+        s->r[GPR_DI] = (s->r[GPR_DI] + (uint64_t)step) & amask;
+        if (!rep)
+            return;
+        s->r[GPR_CX] = (s->r[GPR_CX] - 1) & amask;
     }
 }
 
@@ -463,6 +595,14 @@ static bool exec64_0f(struct soft *s, const struct insn *in)
     } else if (op >= 0x1C8 && op <= 0x1CF) {
         unsigned r = (op & 7) | ((in->rex & REX_B) << 3);
         s->r[r] = size == 8 ? __builtin_bswap64(s->r[r]) : __builtin_bswap32((uint32_t)s->r[r]);
+    } else if (op == 0x1AF) {
+        imul2(s, in);
+    } else if (op == 0x1C7) {
+        cmpxchg_wide(s, in);
+    } else if (op == 0x105) {
+        soft_syscall(s);
+    } else if (op == 0x107) {
+        soft_sysret(s, in->pfx & P_OP64);
     } else if (op == 0x120 || op == 0x122) {
         mov_cr64(s, in);
     } else if (op == 0x101) {
@@ -501,6 +641,14 @@ bool exec64(struct soft *s, const struct insn *in)
         branches(s, in);
         return true;
     case 0x80: case 0x81: case 0x83: alu_imm(s, in); return true;
+    case 0x8C:
+        if (insn_reg(in) > 5)
+            soft_raise_noerr(s, EXC_UD);
+        rm_set(s, in, s->seg[insn_reg(in)].sel, is_mem(in) ? 2 : osz64(in));
+        return true;
+    case 0x8E:
+        seg_load(s, (int)insn_reg(in), (uint16_t)rm_get(s, in, 2));
+        return true;
     case 0x84: case 0x85:
         alu_n(s, 4, rm_get(s, in, op & 1 ? osz64(in) : 1),
               gpr_get(s, in, insn_reg64(in), op & 1 ? osz64(in) : 1), op & 1 ? osz64(in) : 1);
@@ -529,6 +677,8 @@ bool exec64(struct soft *s, const struct insn *in)
         return true;
     }
     case 0xB0 ... 0xBF: mov_imm(s, in); return true;
+    case 0x69: case 0x6B: imul2(s, in); return true;
+    case 0xA4: case 0xA5: case 0xAA: case 0xAB: string64(s, in); return true;
     case 0xC0: case 0xC1: case 0xD0: case 0xD1: case 0xD2: case 0xD3: shift64(s, in); return true;
     case 0xCB: case 0xCA: far_ret64(s, osz64(in), op == 0xCA ? (uint16_t)in->imm : 0); return true;
     case 0xCC: soft_interrupt(s, EXC_BP, true, false, 0, s->next_eip); return true;

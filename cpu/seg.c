@@ -931,6 +931,44 @@ void far_ret64(struct soft *s, unsigned size, uint16_t imm)
     s->next_eip = to64 ? rip : (uint32_t)rip;
 }
 
+/*
+ * SYSCALL (64-bit mode, EFER.SCE): RCX = the next RIP, R11 = RFLAGS, CS/SS
+ * from STAR[47:32] as flat ring-0 64-bit code and data, RFLAGS &= ~FMASK,
+ * RIP = LSTAR. SYSRET: back to ring 3 at RCX (REX.W: 64-bit code from
+ * STAR[63:48] + 16) or ECX (compatibility code from STAR[63:48]), RFLAGS
+ * from R11, SS from STAR[63:48] + 8 (SDM vol. 2 SYSCALL, SYSRET).
+ */
+void soft_syscall(struct soft *s)
+{
+    if (!(s->msr.efer & EFER_SCE))
+        soft_raise_noerr(s, EXC_UD);
+    uint16_t sel = (uint16_t)(s->msr.star >> 32);
+    s->r[GPR_CX] = s->next_eip;
+    s->r[11] = soft_get_eflags(s);
+    seg_set_cache(s, SEG_CS, sel & 0xFFFC, 0, 0xFFFFFFFFu, 0xA09B);
+    seg_set_cache(s, SEG_SS, (uint16_t)((sel + 8) & 0xFFFC), 0, 0xFFFFFFFFu, 0xC093);
+    soft_set_cpl(s, 0);
+    soft_set_eflags(s, soft_get_eflags(s) & ~((uint32_t)s->msr.fmask | FL_RF), 0x3F7FD7u);
+    s->next_eip = s->msr.lstar;
+}
+
+void soft_sysret(struct soft *s, bool to64)
+{
+    if (!(s->msr.efer & EFER_SCE))
+        soft_raise_noerr(s, EXC_UD);
+    if (s->cpl != 0 || (to64 && !canonical64(s->r[GPR_CX])))
+        soft_raise(s, EXC_GP, 0);
+    uint16_t sel = (uint16_t)(s->msr.star >> 48);
+    if (to64)
+        seg_set_cache(s, SEG_CS, (uint16_t)((sel + 16) | 3), 0, 0xFFFFFFFFu, 0xA0FB);
+    else
+        seg_set_cache(s, SEG_CS, sel | 3, 0, 0xFFFFFFFFu, 0xC0FB);
+    seg_set_cache(s, SEG_SS, (uint16_t)((sel + 8) | 3), 0, 0xFFFFFFFFu, 0xC0F3);
+    soft_set_cpl(s, 3);
+    soft_set_eflags(s, ((uint32_t)s->r[11] & 0x3C7FD7u) | 2, 0x3F7FD7u);
+    s->next_eip = to64 ? s->r[GPR_CX] : (uint32_t)s->r[GPR_CX];
+}
+
 void soft_interrupt(struct soft *s, int vec, bool sw, bool has_err, uint32_t err, uint64_t ret_eip)
 {
     s->halted = false;

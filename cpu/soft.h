@@ -388,6 +388,8 @@ void soft_iret(struct soft *s, bool op32);
 void soft_interrupt(struct soft *s, int vec, bool sw, bool has_err, uint32_t err, uint64_t ret_eip);
 void soft_iret64(struct soft *s, unsigned size);
 void far_ret64(struct soft *s, unsigned size, uint16_t imm);
+void soft_syscall(struct soft *s);
+void soft_sysret(struct soft *s, bool to64);
 void soft_lldt(struct soft *s, uint16_t sel);
 void soft_ltr(struct soft *s, uint16_t sel);
 bool soft_io_allowed(struct soft *s, uint16_t port, unsigned size);

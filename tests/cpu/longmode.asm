@@ -5,7 +5,10 @@
 ; PUSH/POP/CALL/RET, INT n through a 64-bit IDT gate (SS:RSP pushed) and
 ; IRETQ, a #GP with its error code for a non-canonical address, a #PF with
 ; CR2 in the 4-level table, a 2 MiB and a 1 GiB page (with their A/D bits),
-; and a far return to compatibility-mode code and back.
+; MUL/DIV/IMUL of 64 bits, CMPXCHG16B, REP MOVSQ/STOSQ, LGDT with a 64-bit
+; base, SYSRET to ring 3 and SYSCALL back (STAR/LSTAR/FMASK, RCX/R11),
+; SWAPGS with KERNEL_GS_BASE, and a far return to compatibility-mode code
+; and back. Every page is a user page (SYSRET runs ring-3 code there).
 ; QEMU's qemu64 model lacks 1 GiB pages, so the expected output is recorded with:
 ; qemu-bin: qemu-system-x86_64
 ; qemu-args: -cpu qemu64,+pdpe1gb
@@ -27,13 +30,13 @@ pm:     mov edi, PML4
         xor eax, eax
         mov ecx, 0x5000 / 4
         rep stosd
-        mov dword [PML4], PDPT | 3
-        mov dword [PDPT], PD | 3
-        mov dword [PDPT + 8], 0x83              ; 1 GiB page: linear 1G -> physical 0
-        mov dword [PD], PT | 3                  ; first 2 MiB in 4 KiB pages
-        mov dword [PD + 8], 0x400083            ; 2 MiB page: linear 2M -> physical 4M
+        mov dword [PML4], PDPT | 7
+        mov dword [PDPT], PD | 7
+        mov dword [PDPT + 8], 0x87              ; 1 GiB page: linear 1G -> physical 0
+        mov dword [PD], PT | 7                  ; first 2 MiB in 4 KiB pages
+        mov dword [PD + 8], 0x400087            ; 2 MiB page: linear 2M -> physical 4M
         mov edi, PT
-        mov eax, 3
+        mov eax, 7
         mov ecx, 512
 .pt:    stosd
         add edi, 4
@@ -102,10 +105,13 @@ hex64:  push rax
         pop rax
         ret
 
+; prints %1 and the 64-bit value %2 (rax preserved)
 %macro SHOW 2
         PRINT64 %1
+        push rax
         mov rax, %2
         call hex64
+        pop rax
 %endmacro
 
 ; a 64-bit interrupt gate for vector %1 to %2
@@ -207,6 +213,122 @@ after_pf2:
         and eax, 0xFFF
         SHOW " pdpte=", rax
         PRINT64 10
+        ; 64-bit multiply and divide
+        mov rax, -1
+        mov rbx, 3
+        mul rbx
+        mov r8, rdx
+        SHOW "mul=", r8
+        SHOW ":", rax
+        div rbx
+        SHOW " div=", rax
+        mov rax, -7
+        cqo
+        mov rcx, 2
+        idiv rcx
+        SHOW " idiv=", rax
+        SHOW ",", rdx
+        mov r9, 0x100000000
+        imul r10, r9, 0x12345
+        SHOW " imul=", r10
+        PRINT64 10
+        ; CMPXCHG16B: a match, then a mismatch
+        mov qword [0x5100], 1
+        mov qword [0x5108], 2
+        mov eax, 1
+        mov edx, 2
+        mov rbx, 0xAAAA
+        mov rcx, 0xBBBB
+        cmpxchg16b [0x5100]
+        setz r8b
+        movzx r8d, r8b
+        SHOW "cx16 z=", r8
+        mov rax, [0x5108]
+        SHOW " hi=", rax
+        xor eax, eax
+        cmpxchg16b [0x5100]
+        setz r8b
+        movzx r8d, r8b
+        SHOW " z=", r8
+        SHOW " rax=", rax
+        PRINT64 10
+        ; REP MOVSQ / STOSQ
+        lea rsi, [rel qval]
+        mov rdi, 0x5200
+        mov ecx, 2
+        cld
+        rep movsq
+        mov rax, 0x0123456789ABCDEF
+        mov ecx, 1
+        rep stosq
+        SHOW "movsq=", [0x5200]
+        SHOW " ", [0x5208]
+        SHOW " stosq=", [0x5210]
+        SHOW " rdi=", rdi
+        PRINT64 10
+        ; a bigger GDT (64-bit base) with ring-0 data and ring-3 descriptors for SYSRET
+        mov rax, 0x00CF93000000FFFF
+        mov [GDT_RAM + 0x68], rax       ; 68 kernel data
+        mov rax, 0x00CFFB000000FFFF
+        mov [GDT_RAM + 0x70], rax       ; 70 user code 32
+        mov rax, 0x00CFF3000000FFFF
+        mov [GDT_RAM + 0x78], rax       ; 78 user data
+        mov rax, 0x00AFFB000000FFFF
+        mov [GDT_RAM + 0x80], rax       ; 80 user code 64
+        lgdt [rel gdtr64]
+        ; SYSRET to ring 3, SYSCALL back
+        mov ecx, 0xC0000080
+        rdmsr
+        or eax, 1                       ; SCE
+        wrmsr
+        mov ecx, 0xC0000081             ; STAR: SYSCALL CS 0x60, SYSRET base 0x70
+        xor eax, eax
+        mov edx, 0x00700060
+        wrmsr
+        mov ecx, 0xC0000082             ; LSTAR
+        lea rax, [rel sys_entry]
+        mov rdx, rax
+        shr rdx, 32
+        wrmsr
+        mov ecx, 0xC0000084             ; FMASK: DF
+        mov eax, 0x400
+        xor edx, edx
+        wrmsr
+        mov ecx, 0xC0000102             ; KERNEL_GS_BASE
+        mov eax, 0x5300
+        xor edx, edx
+        wrmsr
+        mov rax, 0x4B65726E656C4753
+        mov [0x5310], rax
+        lea rcx, [rel ring3]
+        mov r11, 0x3002                 ; IOPL 3 for the OUTs of ring 3
+        o64 sysret
+ring3:  mov ax, cs
+        movzx eax, ax
+        SHOW "ring3 cs=", rax
+        mov ax, ss
+        movzx eax, ax
+        SHOW " ss=", rax
+        PRINT64 10
+        std
+        syscall
+after_syscall:
+sys_entry:
+        mov r12, rcx
+        lea rax, [rel after_syscall]
+        sub r12, rax
+        mov ax, cs
+        movzx eax, ax
+        SHOW "syscall cs=", rax
+        SHOW " rcx-ok=", r12
+        SHOW " r11=", r11
+        pushfq
+        pop rax
+        SHOW " rflags=", rax
+        swapgs
+        mov rax, [gs:0x10]
+        SHOW " swapgs=", rax
+        PRINT64 10
         ; to compatibility mode and back
         push SEL_CODE
         lea rax, [rel compat]
@@ -275,5 +397,7 @@ qval:   dq 0x1122334455667788
 dval:   dd 0x80000001
 idtr64: dw 256 * 16 - 1
         dq IDT64
+gdtr64: dw 0x88 - 1
+        dq GDT_RAM
 
         ROM_END

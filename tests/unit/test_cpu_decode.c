@@ -65,6 +65,7 @@ static const char *insns64[] = {
     "cmpxchg [rsi], r9", "xchg r8, rax", "mov cr3, rax", "mov rax, cr2", "iretq", "swapgs",
     "movq xmm9, [r8+0x40]", "paddd xmm15, xmm8", "movzx r9d, byte [r12+1]", "bswap r9",
     "inc r9d", "dec qword [rax]", "cqo", "movsq", "rep stosq", "lock add [rel $+0x10], r10",
+    "syscall", "o64 sysret", "sysret", "cmpxchg16b [rdi]", "mul r9", "idiv qword [rsp]", "mov ax, cs",
 };
 
 static void check_list(const char **list, size_t n, int bits)
