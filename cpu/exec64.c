@@ -78,6 +78,16 @@ static uint64_t lin64(struct soft *s, int seg, uint64_t off)
     return lin;
 }
 
+uint64_t lin64_of(struct soft *s, int seg, uint64_t off)
+{
+    return lin64(s, seg, off);
+}
+
+uint64_t insn_lin64(struct soft *s, const struct insn *in)
+{
+    return lin64(s, in->seg, ea64(s, in));
+}
+
 static uint64_t mem_rd(struct soft *s, int seg, uint64_t off, unsigned size)
 {
     uint64_t lin = lin64(s, seg, off);
@@ -603,6 +613,8 @@ static bool exec64_0f(struct soft *s, const struct insn *in)
         soft_syscall(s);
     } else if (op == 0x107) {
         soft_sysret(s, in->pfx & P_OP64);
+    } else if (op >= OP_MAP38 || sse_claims(in) || (op == 0x1AE && insn_reg(in) >= 2)) {
+        return false; /* SSE..SSSE3 (XMM8..15 through REX), LDMXCSR/STMXCSR, fences, CLFLUSH */
     } else if (op == 0x120 || op == 0x122) {
         mov_cr64(s, in);
     } else if (op == 0x101) {

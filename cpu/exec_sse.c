@@ -314,16 +314,22 @@ static void sse_check(struct soft *s, const struct form *f)
         soft_raise_noerr(s, EXC_MF);
 }
 
-/* Linear address of the memory operand, alignment and segment checked. */
-static uint32_t mem_lin(struct soft *s, const struct insn *in, unsigned n, bool align, unsigned need)
+/* Linear address of the memory operand, alignment and segment checked (64-bit mode: canonical). */
+static uint64_t mem_lin(struct soft *s, const struct insn *in, unsigned n, bool align, unsigned need)
 {
+    if (in->props & I_LONG) {
+        uint64_t lin = insn_lin64(s, in);
+        if (align && n == 16 && (lin & 15))
+            soft_raise(s, EXC_GP, 0);
+        return lin;
+    }
     uint32_t ea = insn_ea(s, in);
     if (align && n == 16 && ((s->seg[in->seg].base + ea) & 15))
         soft_raise(s, EXC_GP, 0);
     return seg_lin(s, in->seg, ea, n, need);
 }
 
-static void lin_load(struct soft *s, uint32_t lin, uint8_t *buf, unsigned n)
+static void lin_load(struct soft *s, uint64_t lin, uint8_t *buf, unsigned n)
 {
     for (unsigned i = 0; i < n;) {
         unsigned c = n - i >= 4 ? 4 : n - i >= 2 ? 2 : 1;
@@ -333,7 +339,7 @@ static void lin_load(struct soft *s, uint32_t lin, uint8_t *buf, unsigned n)
     }
 }
 
-static void lin_store(struct soft *s, uint32_t lin, const uint8_t *buf, unsigned n)
+static void lin_store(struct soft *s, uint64_t lin, const uint8_t *buf, unsigned n)
 {
     lin_probe_write(s, lin, n, s->cpl == 3);
     for (unsigned i = 0; i < n;) {
@@ -367,9 +373,9 @@ static void load_rm(struct soft *s, const struct insn *in, const struct form *f,
     uint64_t v;
     uint32_t r32;
     switch (f->src) {
-    case O_X: memcpy(out, s->sse.xmm[insn_rm(in)], 16); break;
+    case O_X: memcpy(out, s->sse.xmm[insn_rm64(in)], 16); break;
     case O_M: v = mmx_reg(s->fpu, insn_rm(in)); memcpy(out, &v, 8); break;
-    case O_R: r32 = (uint32_t)s->r[insn_rm(in)]; memcpy(out, &r32, 4); break;
+    case O_R: r32 = (uint32_t)s->r[insn_rm64(in)]; memcpy(out, &r32, 4); break;
     default: break;
     }
 }
@@ -399,7 +405,7 @@ static void h_host_at(struct soft *s, const struct insn *in, const struct form *
 {
     struct sse_io io;
     uint8_t src[16];
-    unsigned reg = insn_reg(in);
+    unsigned reg = insn_reg64(in);
     memset(&io, 0, sizeof io);
     load_rm(s, in, f, src);
     memcpy(io.x1, src, 16);
@@ -408,7 +414,7 @@ static void h_host_at(struct soft *s, const struct insn *in, const struct form *
     if (f->dst == O_X || f->dst == O_F) /* COMISS: reg names the first xmm operand */
         memcpy(io.x0, xreg(s, reg), 16);
     else if (f->dst == O_M)
-        io.m0 = mmx_reg(s->fpu, reg);
+        io.m0 = mmx_reg(s->fpu, reg & 7); /* REX does not extend MMX registers */
     bool mm_regs = f->dst == O_M || (f->src == O_M && !is_mem(in));
     unsigned map = (in->op & 0xF00) == OP_MAP38 ? SSE_MAP_38 : SSE_MAP_0F;
     unsigned how = ((f->fl & F_FP) ? SSE_FP : 0) | (has_kind(f, O_M) ? SSE_MM : 0);
@@ -422,7 +428,7 @@ static void h_host_at(struct soft *s, const struct insn *in, const struct form *
         mmx_enter(s->fpu);
     switch (f->dst) {
     case O_X: memcpy(xreg(s, reg), io.x0, 16); break;
-    case O_M: mmx_set_reg(s->fpu, reg, io.m0); break;
+    case O_M: mmx_set_reg(s->fpu, reg & 7, io.m0); break;
     case O_R: s->r[reg] = io.r_out; break;
     case O_F: flags_set_arith(s, io.eflags & (FL_ZF | FL_PF | FL_CF)); break;
     default: break;
@@ -440,7 +446,7 @@ static void h_load(struct soft *s, const struct insn *in, const struct form *f)
     uint8_t v[16];
     load_rm(s, in, f, v);
     memset(v + f->msize, 0, 16u - f->msize);
-    memcpy(xreg(s, insn_reg(in)), v, 16);
+    memcpy(xreg(s, insn_reg64(in)), v, 16);
 }
 
 /* The stores: msize bytes of the register to memory, or to the r/m register zero-extended. */
@@ -448,14 +454,14 @@ static void h_store(struct soft *s, const struct insn *in, const struct form *f)
 {
     uint8_t v[16] = {0};
     uint32_t r32;
-    memcpy(v, xreg(s, insn_reg(in)), f->msize);
+    memcpy(v, xreg(s, insn_reg64(in)), f->msize);
     if (is_mem(in)) {
         mem_store(s, in, f, v, f->msize);
     } else if (f->dst == O_R) {
         memcpy(&r32, v, 4);
-        s->r[insn_rm(in)] = r32; /* zero-extends */
+        s->r[insn_rm64(in)] = r32; /* zero-extends */
     } else {
-        memcpy(xreg(s, insn_rm(in)), v, 16);
+        memcpy(xreg(s, insn_rm64(in)), v, 16);
     }
 }
 
@@ -464,7 +470,7 @@ static void h_movs_load(struct soft *s, const struct insn *in, const struct form
 {
     uint8_t v[16];
     load_rm(s, in, f, v);
-    uint8_t *d = xreg(s, insn_reg(in));
+    uint8_t *d = xreg(s, insn_reg64(in));
     if (is_mem(in))
         memcpy(d, v, 16);
     else
@@ -474,17 +480,17 @@ static void h_movs_load(struct soft *s, const struct insn *in, const struct form
 static void h_movs_store(struct soft *s, const struct insn *in, const struct form *f)
 {
     uint8_t v[16];
-    memcpy(v, xreg(s, insn_reg(in)), 16);
+    memcpy(v, xreg(s, insn_reg64(in)), 16);
     if (is_mem(in))
         mem_store(s, in, f, v, f->msize);
     else
-        memcpy(xreg(s, insn_rm(in)), v, f->msize);
+        memcpy(xreg(s, insn_rm64(in)), v, f->msize);
 }
 
 /* 0F 12/13/16/17: MOVLPS MOVHLPS MOVLPD, MOVHPS MOVLHPS MOVHPD and their stores. */
 static void h_movlh(struct soft *s, const struct insn *in, const struct form *f)
 {
-    uint8_t *d = xreg(s, insn_reg(in));
+    uint8_t *d = xreg(s, insn_reg64(in));
     bool high = in->op & 4, store = in->op & 1;
     if (store) {
         mem_store(s, in, f, d + (high ? 8 : 0), 8);
@@ -495,7 +501,7 @@ static void h_movlh(struct soft *s, const struct insn *in, const struct form *f)
         load_rm(s, in, f, v);
         memcpy(d + (high ? 8 : 0), v, 8);
     } else {
-        memcpy(v, xreg(s, insn_rm(in)), 16);
+        memcpy(v, xreg(s, insn_rm64(in)), 16);
         memcpy(d + (high ? 8 : 0), v + (high ? 0 : 8), 8); /* MOVLHPS : MOVHLPS */
     }
 }
@@ -503,7 +509,7 @@ static void h_movlh(struct soft *s, const struct insn *in, const struct form *f)
 static void h_movq2dq(struct soft *s, const struct insn *in, const struct form *f)
 {
     uint64_t v = mmx_reg(s->fpu, insn_rm(in));
-    uint8_t *d = xreg(s, insn_reg(in));
+    uint8_t *d = xreg(s, insn_reg64(in));
     (void)f;
     mmx_enter(s->fpu);
     memset(d, 0, 16);
@@ -514,7 +520,7 @@ static void h_movdq2q(struct soft *s, const struct insn *in, const struct form *
 {
     uint64_t v;
     (void)f;
-    memcpy(&v, xreg(s, insn_rm(in)), 8);
+    memcpy(&v, xreg(s, insn_rm64(in)), 8);
     mmx_enter(s->fpu);
     mmx_set_reg(s->fpu, insn_reg(in), v);
 }
@@ -529,7 +535,8 @@ static void h_movntq(struct soft *s, const struct insn *in, const struct form *f
 static void h_movnti(struct soft *s, const struct insn *in, const struct form *f)
 {
     (void)f;
-    mwrite(s, in->seg, insn_ea(s, in), s->r[insn_reg(in)], 4);
+    uint32_t v = (uint32_t)s->r[insn_reg64(in)];
+    lin_store(s, mem_lin(s, in, 4, false, SEG_W), (const uint8_t *)&v, 4);
 }
 
 static uint16_t w16(const uint8_t *p, unsigned i)
@@ -562,7 +569,7 @@ static void h_pshuf(struct soft *s, const struct insn *in, const struct form *f)
         mmx_set_reg(s->fpu, insn_reg(in), q);
         return;
     }
-    memcpy(xreg(s, insn_reg(in)), r, 16);
+    memcpy(xreg(s, insn_reg64(in)), r, 16);
 }
 
 /* 66 0F 71/72/73 by an immediate: the shift-by-xmm opcode with the count, or the byte shifts. */
@@ -574,7 +581,7 @@ static void h_shift_imm(struct soft *s, const struct insn *in, const struct form
         {0, 0, 0xD3, 0, 0, 0, 0xF3, 0},    /* 73: PSRLQ PSLLQ (3, 7: PSRLDQ PSLLDQ) */
     };
     unsigned sub = insn_reg(in), n = in->imm & 0xFF;
-    uint8_t *d = xreg(s, insn_rm(in));
+    uint8_t *d = xreg(s, insn_rm64(in));
     uint8_t op = by_xmm[(in->op & 0xFF) - 0x71][sub];
     if (op) {
         struct sse_io io;
@@ -609,7 +616,7 @@ static void h_pinsrw(struct soft *s, const struct insn *in, const struct form *f
         mmx_set_reg(s->fpu, insn_reg(in), q);
         return;
     }
-    memcpy(xreg(s, insn_reg(in)) + 2 * (in->imm & 7), v, 2);
+    memcpy(xreg(s, insn_reg64(in)) + 2 * (in->imm & 7), v, 2);
 }
 
 static void h_pextrw(struct soft *s, const struct insn *in, const struct form *f)
@@ -618,13 +625,13 @@ static void h_pextrw(struct soft *s, const struct insn *in, const struct form *f
     load_rm(s, in, f, v);
     if (f->src == O_M)
         mmx_enter(s->fpu);
-    s->r[insn_reg(in)] = w16(v, in->imm & (f->src == O_M ? 3 : 7));
+    s->r[insn_reg64(in)] = w16(v, in->imm & (f->src == O_M ? 3 : 7));
 }
 
 static void h_shufp(struct soft *s, const struct insn *in, const struct form *f)
 {
     uint8_t v[16], r[16];
-    uint8_t *d = xreg(s, insn_reg(in));
+    uint8_t *d = xreg(s, insn_reg64(in));
     unsigned imm = in->imm & 0xFF;
     load_rm(s, in, f, v);
     if (pfx_col(in) == SSE_PFX_66) {
@@ -650,16 +657,18 @@ static void h_maskmov(struct soft *s, const struct insn *in, const struct form *
         memcpy(mask, &b, 8);
         mmx_enter(s->fpu);
     } else {
-        memcpy(data, xreg(s, insn_reg(in)), 16);
-        memcpy(mask, xreg(s, insn_rm(in)), 16);
+        memcpy(data, xreg(s, insn_reg64(in)), 16);
+        memcpy(mask, xreg(s, insn_rm64(in)), 16);
     }
-    uint32_t di = (in->pfx & P_ADDR32) ? s->r[GPR_DI] : s->r[GPR_DI] & 0xFFFF;
+    uint32_t di = (in->pfx & P_ADDR32) ? (uint32_t)s->r[GPR_DI] : s->r[GPR_DI] & 0xFFFF;
     bool any = false;
     for (unsigned i = 0; i < n; i++)
         any |= (mask[i] & 0x80) != 0;
     if (!any)
         return;
-    uint32_t lin = seg_lin(s, in->seg, di, n, SEG_W);
+    uint64_t lin = (in->props & I_LONG)
+                       ? lin64_of(s, in->seg, (in->props & I_ADDR64) ? s->r[GPR_DI] : di)
+                       : seg_lin(s, in->seg, di, n, SEG_W);
     lin_probe_write(s, lin, n, s->cpl == 3);
     for (unsigned i = 0; i < n; i++)
         if (mask[i] & 0x80)
@@ -676,13 +685,13 @@ static void h_palignr(struct soft *s, const struct insn *in, const struct form *
         uint64_t q = mmx_reg(s->fpu, insn_reg(in));
         memcpy(cat + 8, &q, 8);
     } else {
-        memcpy(cat + 16, xreg(s, insn_reg(in)), 16);
+        memcpy(cat + 16, xreg(s, insn_reg64(in)), 16);
     }
     for (unsigned i = 0; i < n; i++)
         if (imm + i < 2 * n)
             r[i] = cat[imm + i];
     if (n == 16) {
-        memcpy(xreg(s, insn_reg(in)), r, 16);
+        memcpy(xreg(s, insn_reg64(in)), r, 16);
         return;
     }
     uint64_t q;
@@ -717,6 +726,8 @@ void exec_sse(struct soft *s, const struct insn *in)
     const struct form *f = form_of(in);
     if (!f || f->h == H_UD || ((f->fl & F_MO) && !is_mem(in)) || ((f->fl & F_RO) && is_mem(in)))
         soft_raise_noerr(s, EXC_UD);
+    if ((in->pfx & P_OP64) && (f->src == O_R || f->dst == O_R))
+        soft_raise_noerr(s, EXC_UD); /* the 64-bit GPR forms (REX.W MOVQ, CVTSI2SD...): not yet */
     if (f->h != H_MOVNTI)
         sse_check(s, f);
     handlers[f->h](s, in, f);
@@ -734,9 +745,8 @@ void exec_sse_group(struct soft *s, const struct insn *in)
             soft_raise_noerr(s, EXC_UD);
         return; /* LFENCE MFENCE SFENCE: ordering is already total here */
     }
-    uint32_t ea = insn_ea(s, in);
     if (sub == 7) {
-        (void)mread(s, in->seg, ea, 1); /* CLFLUSH: checked as a byte load */
+        (void)vread(s, mem_lin(s, in, 1, false, SEG_R), 1); /* CLFLUSH: checked as a byte load */
         return;
     }
     if (sub != 2 && sub != 3)
@@ -746,10 +756,10 @@ void exec_sse_group(struct soft *s, const struct insn *in)
     if (s->cr0 & CR0_TS)
         soft_raise_noerr(s, EXC_NM);
     if (sub == 3) {
-        mwrite(s, in->seg, ea, s->sse.mxcsr, 4);
+        vwrite(s, mem_lin(s, in, 4, false, SEG_W), s->sse.mxcsr, 4);
         return;
     }
-    uint32_t v = mread(s, in->seg, ea, 4);
+    uint32_t v = (uint32_t)vread(s, mem_lin(s, in, 4, false, SEG_R), 4);
     if (v & ~MXCSR_MASK)
         soft_raise(s, EXC_GP, 0);
     s->sse.mxcsr = v;

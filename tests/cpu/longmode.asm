@@ -5,7 +5,8 @@
 ; PUSH/POP/CALL/RET, INT n through a 64-bit IDT gate (SS:RSP pushed) and
 ; IRETQ, a #GP with its error code for a non-canonical address, a #PF with
 ; CR2 in the 4-level table, a 2 MiB and a 1 GiB page (with their A/D bits),
-; MUL/DIV/IMUL of 64 bits, CMPXCHG16B, REP MOVSQ/STOSQ, LGDT with a 64-bit
+; MUL/DIV/IMUL of 64 bits, CMPXCHG16B, REP MOVSQ/STOSQ, SSE on XMM8..15,
+; LGDT with a 64-bit
 ; base, SYSRET to ring 3 and SYSCALL back (STAR/LSTAR/FMASK, RCX/R11),
 ; SWAPGS with KERNEL_GS_BASE, and a far return to compatibility-mode code
 ; and back. Every page is a user page (SYSRET runs ring-3 code there).
@@ -46,7 +47,7 @@ pm:     mov edi, PML4
         mov dword [GDT_RAM + SEL_CODE64], 0x0000FFFF
         mov dword [GDT_RAM + SEL_CODE64 + 4], 0x00AF9B00
         mov eax, cr4
-        or eax, 0x20
+        or eax, 0x620                           ; PAE, OSFXSR, OSXMMEXCPT
         mov cr4, eax
         mov eax, PML4
         mov cr3, eax
@@ -265,6 +266,17 @@ after_pf2:
         SHOW " ", [0x5208]
         SHOW " stosq=", [0x5210]
         SHOW " rdi=", rdi
+        PRINT64 10
+        ; SSE with XMM8..15 (REX.R/REX.B) and a RIP-relative operand
+        movdqu xmm9, [rel qval]
+        movdqa xmm14, xmm9
+        paddq xmm14, xmm9
+        pshufd xmm8, xmm14, 0x4E
+        movdqu [0x5400], xmm8
+        movd r13d, xmm14
+        SHOW "sse=", [0x5400]
+        SHOW " ", [0x5408]
+        SHOW " movd=", r13
         PRINT64 10
         ; a bigger GDT (64-bit base) with ring-0 data and ring-3 descriptors for SYSRET
         mov rax, 0x00CF93000000FFFF
