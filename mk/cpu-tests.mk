@@ -2,6 +2,8 @@
 # the system-level test ROMs.
 #   $(B)/cpu/runner32          native runner, 32-bit (gcc -m32: Debian gcc-multilib)
 #   $(O)/cpu-tests/cpudiff     driver: generates cases, runs them natively and on the core
+#   $(B)/cpu/runner64          native runner, 64-bit mode at CPL 3 (the host's gcc)
+#   $(O)/cpu-tests/cpudiff64   driver of the 64-bit integer groups
 #   $(B)/cpu/roms/*.bin        64 KiB test ROMs from tests/cpu/*.asm (nasm)
 #   make cpu-expected          runs every ROM under QEMU TCG into $(B)/cpu/qemu/ (to review
 #                              and copy into tests/cpu/expected/); a ROM's "; qemu-args:"
@@ -20,6 +22,17 @@ $(B)/cpu/runner32: tests/cpu/runner32.c tests/cpu/cpudiff.h
 	$(Q)$(CC32) -m32 -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -fno-pie -no-pie \
 		-o $@ $< || echo "  SKIP    $@: $(CC32) -m32 failed (install gcc-multilib)"
 
+$(B)/cpu/runner64: tests/cpu/runner64.c tests/cpu/cpudiff64.h
+	$(call say,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=c11 -O2 -Wall -Wextra -Werror -fno-pie -no-pie -o $@ $< || \
+		echo "  SKIP    $@: $(CC) cannot build a native x86-64 runner"
+
+$(O)/cpu-tests/cpudiff64: $(O)/tests/cpu/cpudiff64.o $(LIB_OBJ)
+	$(call say,LINK,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
 $(O)/cpu-tests/cpudiff: $(CPUDIFF_OBJ) $(LIB_OBJ)
 	$(call say,LINK,$@)
 	@mkdir -p $(dir $@)
@@ -35,6 +48,7 @@ $(B)/cpu/roms/%.bin: tests/cpu/%.asm tests/cpu/rom.inc
 $(O)/tests/test_cpu_roms: | $(CPU_ROMS)
 
 CHECK_PREREQS += $(B)/cpu/runner32 $(O)/cpu-tests/cpudiff $(CPU_ROMS)
+CHECK_PREREQS += $(B)/cpu/runner64 $(O)/cpu-tests/cpudiff64
 
 .PHONY: cpu-expected
 cpu-expected: $(CPU_ROMS)
@@ -48,4 +62,4 @@ cpu-expected: $(CPU_ROMS)
 			-device isa-debug-exit,iobase=0xf4,iosize=4 -no-reboot; \
 		echo "  QEMU    $$n: exit $$?"; done
 
--include $(CPUDIFF_OBJ:.o=.d)
+-include $(CPUDIFF_OBJ:.o=.d) $(O)/tests/cpu/cpudiff64.d

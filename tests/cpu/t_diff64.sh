@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The 64-bit differential CPU suite: the integer groups in 64-bit mode on the
+# host CPU (runner64, CPL 3) and on the software core, compared case by case
+# (tests/cpu/cpudiff64.c). CPUDIFF64_ARGS passes options (e.g. "--seed 7").
+set -u
+if [ "${SAN:-}" = 1 ]; then o=$BUILD/san; else o=$BUILD/obj; fi
+drv=$o/cpu-tests/cpudiff64
+if [ ! -x "$drv" ]; then
+    echo "SKIP cpu/diff64: $drv not built (make check builds it)"
+    exit 0
+fi
+if [ "$(uname -m)" != x86_64 ]; then
+    echo "SKIP cpu/diff64: the host is not x86-64"
+    exit 0
+fi
+# shellcheck disable=SC2086
+exec "$drv" "$BUILD/cpu/runner64" ${CPUDIFF64_ARGS:-}
