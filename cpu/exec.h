@@ -155,7 +155,7 @@ bool cond_slow(struct soft *s, unsigned cc);
 
 /* Condition cc (the low nibble of Jcc/SETcc/CMOVcc): the 32-bit CMP/SUB and
  * logic results inline, everything else through cond_slow. */
-static inline bool cond(struct soft *s, unsigned cc)
+static inline __attribute__((always_inline)) bool cond(struct soft *s, unsigned cc)
 {
     const struct lazy_cc *c = &s->cc;
     uint32_t r = c->res, a = c->src1, b = c->src2;

@@ -128,7 +128,7 @@ uint8_t fast_form(const struct insn *in)
     return X_NONE;
 }
 
-static inline void alu32(struct soft *s, unsigned op, unsigned dst, uint32_t b)
+static inline __attribute__((always_inline)) void alu32(struct soft *s, unsigned op, unsigned dst, uint32_t b)
 {
     uint32_t a = (uint32_t)s->r[dst];
     uint64_t r; /* zero-extended: the store needs no extension */
@@ -230,7 +230,7 @@ static void run_one(struct soft *s, const struct insn *in)
 }
 
 /* The block linked after b that may run next without going back to the run loop, or NULL. */
-static inline struct block *chain_next(struct soft *s, const struct block *b, uint64_t limit)
+static inline __attribute__((always_inline)) struct block *chain_next(struct soft *s, const struct block *b, uint64_t limit)
 {
     if (s->icount >= limit || !soft_quiet(s) || s->trace || (s->flags & FL_RF))
         return NULL;

@@ -126,6 +126,19 @@ static void probe_real_setup(uint8_t *mem, struct kvm_sregs *sr, struct kvm_regs
     regs->rip = 0;
 }
 
+/* What the probe's unexpected exit was, in words. */
+static const char *exit_name(uint32_t reason)
+{
+    switch (reason) {
+    case KVM_EXIT_SHUTDOWN: return "a triple fault";
+    case KVM_EXIT_INTERNAL_ERROR: return "an emulation failure";
+    case KVM_EXIT_FAIL_ENTRY: return "a failed VM entry";
+    case KVM_EXIT_IO: return "port I/O";
+    case KVM_EXIT_MMIO: return "an MMIO access";
+    default: return "another exit";
+    }
+}
+
 static int probe_run(int sys_fd, int vm, uint8_t *mem, bool paged, struct error *err)
 {
     struct kvm_userspace_memory_region mr = {0, 0, 0, PROBE_MEM, (uintptr_t)mem};
@@ -150,8 +163,9 @@ static int probe_run(int sys_fd, int vm, uint8_t *mem, bool paged, struct error 
     if (rc < 0)
         error_set(err, EX_UNAVAILABLE, "KVM probe: KVM_RUN: %s", strerror(errno));
     else if (run->exit_reason != KVM_EXIT_HLT)
-        rc = error_set(err, EX_UNAVAILABLE, "the %s probe guest stopped with exit reason %u, not HLT",
-                       paged ? "paged (IRETD)" : "real-mode", run->exit_reason);
+        rc = error_set(err, EX_UNAVAILABLE, "the %s probe guest stopped with %s (exit reason %u), not HLT",
+                       paged ? "paged (IRETD)" : "real-mode", exit_name(run->exit_reason),
+                       run->exit_reason);
     if (run != MAP_FAILED)
         munmap(run, (size_t)size);
     close(vcpu);
