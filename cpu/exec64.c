@@ -223,7 +223,36 @@ static uint64_t inc_dec64(struct soft *s, uint64_t a, bool dec, unsigned size)
     return r;
 }
 
-/* SHL/SAL, SHR, SAR (C1/D1/D3 /4../7) and, below 64 bits, the rotates through shift_op. */
+/* ROL, ROR, RCL, RCR (op 0..3) of 64 bits by n (1..63): only CF and OF change (OF: n == 1). */
+static uint64_t rotate64(struct soft *s, unsigned op, uint64_t a, unsigned n)
+{
+    uint32_t fl = arith_flags(s);
+    bool cf = fl & FL_CF;
+    uint64_t r = a;
+    if (op == 0) {
+        r = a << n | a >> (64 - n);
+        cf = r & 1;
+    } else if (op == 1) {
+        r = a >> n | a << (64 - n);
+        cf = r >> 63;
+    } else {
+        for (unsigned i = 0; i < n; i++) { /* through the carry: one bit at a time */
+            bool out = op == 2 ? r >> 63 : r & 1;
+            r = op == 2 ? r << 1 | cf : r >> 1 | (uint64_t)cf << 63;
+            cf = out;
+        }
+    }
+    bool of = (op == 0 || op == 2) ? (r >> 63) ^ cf : ((r >> 63) ^ (r >> 62)) & 1;
+    fl = (fl & ~(FL_CF | FL_OF)) | (cf ? FL_CF : 0);
+    if (n == 1)
+        fl |= of ? FL_OF : 0;
+    else
+        fl |= arith_flags(s) & FL_OF;
+    flags_set_arith(s, fl);
+    return r;
+}
+
+/* SHL/SAL, SHR, SAR (C1/D1/D3 /4../7), the rotates (/0../3); below 64 bits through shift_op. */
 static void shift64(struct soft *s, const struct insn *in)
 {
     unsigned size = in->op & 1 ? osz64(in) : 1, op = insn_reg(in);
@@ -249,7 +278,8 @@ static void shift64(struct soft *s, const struct insn *in)
         cf = ((int64_t)a >> (n - 1)) & 1;
         of = false;
     } else {
-        soft_raise_noerr(s, EXC_UD); /* 64-bit rotates: not yet */
+        rm_set(s, in, rotate64(s, op, a, n), size);
+        return;
     }
     flags_set_arith(s, szp64(r) | (cf ? FL_CF : 0) | (of ? FL_OF : 0));
     rm_set(s, in, r, size);
@@ -524,6 +554,94 @@ static void branches(struct soft *s, const struct insn *in)
     }
 }
 
+/* BT, BTS, BTR, BTC (0F A3/AB/B3/BB with a register offset, 0F BA /4../7 with imm8): CF = the bit. */
+static void bit_test(struct soft *s, const struct insn *in)
+{
+    unsigned size = osz64(in), bits = size * 8, kind;
+    uint64_t off;
+    if (in->op == 0x1BA) {
+        kind = insn_reg(in) - 4;
+        off = in->imm & (bits - 1);
+    } else {
+        kind = (in->op >> 3) & 3;
+        off = gpr_get(s, in, insn_reg64(in), size);
+    }
+    uint64_t v, m, ea = 0;
+    if (is_mem(in)) {
+        int64_t soff = in->op == 0x1BA ? (int64_t)off : (int64_t)sext64(off, size);
+        ea = ea64(s, in) + (uint64_t)((soff >> (size == 8 ? 6 : size == 4 ? 5 : 4)) * (int64_t)size);
+        if (!(in->props & I_ADDR64))
+            ea = (uint32_t)ea;
+        if (kind)
+            lin_probe_write(s, lin64(s, in->seg, ea), size, s->cpl == 3);
+        v = mem_rd(s, in->seg, ea, size);
+    } else {
+        v = gpr_get(s, in, insn_rm64(in), size);
+    }
+    m = 1ull << (off & (bits - 1));
+    flags_set_arith(s, (arith_flags(s) & ~FL_CF) | ((v & m) ? FL_CF : 0));
+    if (!kind)
+        return;
+    v = kind == 1 ? v | m : kind == 2 ? v & ~m : v ^ m;
+    if (is_mem(in))
+        mem_wr(s, in->seg, ea, v, size);
+    else
+        gpr_set(s, in, insn_rm64(in), v, size);
+}
+
+/* BSF, BSR: ZF = the source is zero (the destination then keeps its value). */
+static void bit_scan(struct soft *s, const struct insn *in)
+{
+    unsigned size = osz64(in);
+    uint64_t v = rm_get(s, in, size);
+    uint32_t fl = arith_flags(s) & ~FL_ZF;
+    if (!v) {
+        flags_set_arith(s, fl | FL_ZF);
+        return;
+    }
+    unsigned i = in->op == 0x1BC ? (unsigned)__builtin_ctzll(v) : 63u - (unsigned)__builtin_clzll(v);
+    gpr_set(s, in, insn_reg64(in), i, size);
+    flags_set_arith(s, fl);
+}
+
+/* XADD (0F C0/C1) and CMPXCHG (0F B0/B1). */
+static void xadd_cmpxchg(struct soft *s, const struct insn *in)
+{
+    unsigned size = (in->op & 1) ? osz64(in) : 1, reg = insn_reg64(in);
+    uint64_t d = rm_get_rmw(s, in, size), src = gpr_get(s, in, reg, size);
+    if (in->op >= 0x1C0) {
+        uint64_t sum = alu_n(s, 0, d, src, size);
+        gpr_set(s, in, reg, d, size);
+        rm_set(s, in, sum, size);
+        return;
+    }
+    uint64_t acc = gpr_get(s, in, GPR_AX, size);
+    alu_n(s, 7, acc, d, size);
+    if (acc == d) {
+        rm_set(s, in, src, size);
+    } else {
+        if (is_mem(in))
+            rm_set(s, in, d, size); /* the locked cycle writes the old value back */
+        gpr_set(s, in, GPR_AX, d, size);
+    }
+}
+
+/* LOOP, LOOPE, LOOPNE (E0..E2) and JRCXZ (E3) on RCX, or ECX with 67. */
+static void loop64(struct soft *s, const struct insn *in)
+{
+    uint64_t m = (in->props & I_ADDR64) ? ~0ull : 0xFFFFFFFFull, c = s->r[GPR_CX] & m;
+    bool take;
+    if (in->op == 0xE3) {
+        take = c == 0;
+    } else {
+        c = (c - 1) & m;
+        s->r[GPR_CX] = c;
+        take = c != 0 && (in->op == 0xE2 || cond(s, 4) == (in->op == 0xE1));
+    }
+    if (take)
+        jump64(s, s->next_eip + sext64(in->imm, 1));
+}
+
 /* MOV to/from CR0, CR2, CR3, CR4, CR8: always 64-bit operands in 64-bit mode. */
 static void mov_cr64(struct soft *s, const struct insn *in)
 {
@@ -607,6 +725,12 @@ static bool exec64_0f(struct soft *s, const struct insn *in)
         s->r[r] = size == 8 ? __builtin_bswap64(s->r[r]) : __builtin_bswap32((uint32_t)s->r[r]);
     } else if (op == 0x1AF) {
         imul2(s, in);
+    } else if (op == 0x1A3 || op == 0x1AB || op == 0x1B3 || op == 0x1BB || op == 0x1BA) {
+        bit_test(s, in);
+    } else if (op == 0x1BC || op == 0x1BD) {
+        bit_scan(s, in);
+    } else if (op == 0x1B0 || op == 0x1B1 || op == 0x1C0 || op == 0x1C1) {
+        xadd_cmpxchg(s, in);
     } else if (op == 0x1C7) {
         cmpxchg_wide(s, in);
     } else if (op == 0x105) {
@@ -652,6 +776,13 @@ bool exec64(struct soft *s, const struct insn *in)
     case 0x70 ... 0x7F: case 0xC2: case 0xC3: case 0xE8: case 0xE9: case 0xEB:
         branches(s, in);
         return true;
+    case 0xE0 ... 0xE3: loop64(s, in); return true;
+    case 0xC9: { /* LEAVE */
+        unsigned size = osz64(in);
+        s->r[GPR_SP] = s->r[GPR_BP];
+        gpr_set(s, in, GPR_BP, pop64(s, size), size);
+        return true;
+    }
     case 0x80: case 0x81: case 0x83: alu_imm(s, in); return true;
     case 0x8C:
         if (insn_reg(in) > 5)

@@ -3,7 +3,8 @@
  * in 64-bit mode (the ALU group at every size with REX-extended registers
  * and the byte registers SPL..DIL, r/m and immediate forms, INC/DEC, NOT,
  * NEG, MUL/IMUL/DIV/IDIV, SHL/SHR/SAR, IMUL reg forms, MOVSXD, MOVZX/MOVSX,
- * LEA, CMP + CMOVcc/SETcc/Jcc, PUSH/POP, XCHG, BSWAP, CQO/CDQE), runs each
+ * LEA, CMP + CMOVcc/SETcc/Jcc, PUSH/POP, XCHG, BSWAP, CQO/CDQE, the
+ * rotates, BT/BTS/BTR/BTC, BSF/BSR, XADD, CMPXCHG), runs each
  * on the host CPU (runner64, CPL 3) and on the software core (CPL 3 in a
  * 64-bit code segment, identity-mapped 4-level paging, 16-byte IDT gates
  * to one HLT per vector, RSP0 from a 64-bit TSS), and compares the GPRs,
@@ -32,6 +33,7 @@ struct gen {
     uint8_t *p;
     unsigned n;
     uint32_t fmask; /* flags this case defines */
+    struct cd64_in *in;
 };
 
 static uint64_t rnd(struct gen *g)
@@ -154,16 +156,52 @@ static void gen_incdec_shift(struct gen *g)
         modrm(g, below(g, 2), r, mem);
         return;
     }
-    static const unsigned subs[] = {4, 5, 7};
-    unsigned sub = subs[below(g, 3)], form = below(g, 2);
+    static const unsigned subs[] = {0, 1, 2, 3, 4, 5, 7};
+    unsigned sub = subs[below(g, 7)], form = below(g, 2);
     uint8_t count = (uint8_t)(1 + below(g, w * 8 - 1));
-    g->fmask = count == 1 ? 0x8C5u : 0xC5u; /* AF undefined; OF only for a count of 1 */
+    if (form)
+        count = 1; /* D0/D1: by one */
     emit(g, (uint8_t)((form ? 0xD0 : 0xC0) | (w == 1 ? 0 : 1)));
     modrm(g, sub, r, mem);
     if (!form)
         emit(g, count);
-    else
-        g->fmask = 0x8C5u; /* D1: by one */
+    /* AF undefined, OF only for a count of 1; the rotates define CF (and that OF) alone */
+    g->fmask = (sub < 4 ? 0x1u : 0xC5u) | (count == 1 ? 0x800u : 0);
+}
+
+/* BT/BTS/BTR/BTC (register and imm8 offsets), BSF/BSR, XADD, CMPXCHG. */
+static void gen_bits(struct gen *g)
+{
+    unsigned w = 2 << below(g, 3), r = dst_reg(g), m = dst_reg(g), kind = below(g, 4);
+    bool mem = below(g, 3) == 0;
+    prefix(g, w, r, mem ? BASE_REG : m, false);
+    emit(g, 0x0F);
+    switch (below(g, 4)) {
+    case 0: /* BTx r/m, r with a small offset (stays in the window) */
+        g->in->gpr[r] = (uint64_t)(int64_t)(int)(below(g, 1024) - 512);
+        emit(g, (uint8_t)(0xA3 + 8 * kind));
+        g->fmask = 1;
+        break;
+    case 1:
+        emit(g, 0xBA);
+        modrm(g, 4 + kind, m, mem);
+        emit(g, (uint8_t)rnd(g));
+        g->fmask = 1;
+        return;
+    case 2:
+        emit(g, (uint8_t)(0xBC + below(g, 2)));
+        if (!mem && below(g, 4) == 0)
+            g->in->gpr[m] = 0; /* a zero source: ZF, the destination kept */
+        g->fmask = 0x40;
+        break;
+    default:
+        emit(g, (uint8_t)(below(g, 2) ? 0xC1 : 0xB1));
+        if (below(g, 2))
+            g->in->gpr[0] = g->in->gpr[m];
+        g->fmask = FL_DEFINED;
+        break;
+    }
+    modrm(g, r, m, mem);
 }
 
 static void gen_moves(struct gen *g)
@@ -176,7 +214,8 @@ static void gen_moves(struct gen *g)
     case 1:
         prefix(g, w, r, mem ? BASE_REG : m, true);
         emit(g, 0x0F);
-        emit(g, (uint8_t)(0xB6 + below(g, 2) + 8 * below(g, 2))); /* MOVZX/MOVSX */
+        emit(g, (uint8_t)(0xB6 + below(g, 2))); /* MOVZX/MOVSX, byte or word source */
+        g->p[g->n - 1] += (uint8_t)(8 * below(g, 2));
         break;
     case 2: { /* LEA r, [base + index*scale + disp32] */
         unsigned x = below(g, 16);
@@ -239,7 +278,11 @@ static uint64_t rand_value(struct gen *g)
 {
     static const uint64_t special[] = {0, 1, ~0ull, 0x8000000000000000ull, 0x7FFFFFFFFFFFFFFFull,
                                        0xFFFFFFFFull, 0x80000000ull, 0x100000000ull};
-    return below(g, 4) == 0 ? special[below(g, 8)] : rnd(g) >> (below(g, 2) ? below(g, 64) : 0);
+    if (below(g, 4) == 0)
+        return special[below(g, 8)];
+    uint64_t v = rnd(g);
+    unsigned shift = below(g, 2) ? below(g, 64) : 0;
+    return v >> shift;
 }
 
 static void gen_case(struct gen *g, struct cd64_in *in)
@@ -253,7 +296,9 @@ static void gen_case(struct gen *g, struct cd64_in *in)
     in->gpr[BASE_REG] = CD64_WIN + 0x100;
     in->rflags = 0x202 | (rnd(g) & FL_DEFINED);
     in->seed = (uint32_t)rnd(g);
-    switch (below(g, 5)) {
+    g->in = in;
+    switch (below(g, 6)) {
+    case 5: gen_bits(g); break;
     case 0: gen_alu(g); break;
     case 1: gen_unary(g); break;
     case 2: gen_incdec_shift(g); break;
@@ -381,6 +426,17 @@ static int core_new(struct core *k)
     return 0;
 }
 
+static void core_free(struct core *k)
+{
+    cpu_free(k->cpu);
+    bus_free(k->bus);
+    clock_free(k->clock);
+    free(k->win);
+    free(k->code);
+    free(k->ctl);
+    free(k->pt);
+}
+
 static bool has_err_code(int v)
 {
     return v == 8 || (v >= 10 && v <= 14) || v == 17;
@@ -406,11 +462,11 @@ static void core_run(struct core *k, const struct cd64_in *in, struct cd64_out *
     uint64_t hlt_at = K_CTL + CTL_HLT + 1, rsp = st.gpr[4];
     out->vector = -2;
     out->rip = st.rip;
+    int v = (int)(st.rip - hlt_at), h = v >= 0 && v < NVEC && has_err_code(v);
     if (e == CPU_EXIT_HALT && st.rip >= hlt_at && st.rip < hlt_at + NVEC && rsp >= K_CTL + 0x800 &&
-        rsp <= K_CTL + CTL_STACK - 40) {
-        int v = (int)(st.rip - hlt_at), h = has_err_code(v);
-        uint64_t f[6];
-        memcpy(f, k->ctl + (rsp - K_CTL), sizeof f);
+        rsp <= K_CTL + CTL_STACK - 8 * (5 + h)) {
+        uint64_t f[6] = {0};
+        memcpy(f, k->ctl + (rsp - K_CTL), 8 * (5 + (size_t)h)); /* [err] RIP CS RFLAGS RSP SS */
         out->vector = v;
         out->err = h ? (uint32_t)f[0] : 0;
         out->rip = f[h];
@@ -508,6 +564,8 @@ int main(int argc, char **argv)
         printf("PASS cpu/diff64: %u cases in 64-bit mode (%u raise an exception), 0 mismatches\n",
                cases, faults);
     fclose(r.to);
+    fclose(r.from);
     waitpid(r.pid, NULL, 0);
+    core_free(&k);
     return 0;
 }
