@@ -3,7 +3,7 @@
  * the integer ALU group, MOV/MOVSXD/MOVZX/MOVSX/LEA, MOV r64, imm64, the
  * 64-bit stack (PUSH/POP, CALL/RET, PUSHFQ/POPFQ), near branches, INC/DEC,
  * TEST/NOT/NEG, MUL/IMUL/DIV/IDIV, the plain shifts, XCHG, CMOVcc/SETcc,
- * CMPXCHG16B, MOVS/STOS (REP), MOV to/from CR0..CR4, LGDT/LIDT with 64-bit
+ * CMPXCHG16B, MOVS/CMPS/STOS/LODS/SCAS (REP), MOV to/from CR0..CR4, LGDT/LIDT with 64-bit
  * bases, SWAPGS, SYSCALL/SYSRET, INT n, IRETQ and far RET.
  * Registers come with REX (R8..R15, SPL..DIL), addresses are
  * 64-bit (RIP-relative, 67 gives 32) and checked for canonical form; only FS
@@ -409,32 +409,55 @@ static void cmpxchg_wide(struct soft *s, const struct insn *in)
     flags_set_arith(s, (arith_flags(s) & ~FL_ZF) | (z ? FL_ZF : 0));
 }
 
+/* One element of MOVS, CMPS, STOS, LODS or SCAS; false when it compared and found equal. */
+static bool string_elem(struct soft *s, const struct insn *in, unsigned size, uint64_t amask,
+                        uint64_t step)
+{
+    unsigned kind = (in->op & 0xFF) >> 1; /* 52 MOVS, 53 CMPS, 55 STOS, 56 LODS, 57 SCAS */
+    bool src = kind == 0x52 || kind == 0x53 || kind == 0x56, dst = kind != 0x56;
+    uint64_t a = src ? mem_rd(s, in->seg, s->r[GPR_SI] & amask, size) : gpr_get(s, in, GPR_AX, size);
+    bool eq = true;
+    if (kind == 0x52 || kind == 0x55)
+        mem_wr(s, SEG_ES, s->r[GPR_DI] & amask, a, size);
+    else if (kind == 0x56)
+        gpr_set(s, in, GPR_AX, a, size);
+    else {
+        uint64_t b = mem_rd(s, SEG_ES, s->r[GPR_DI] & amask, size);
+        eq = a == b;
+        alu_n(s, 7, kind == 0x57 ? gpr_get(s, in, GPR_AX, size) : a, b, size);
+    }
+    if (src)
+        s->r[GPR_SI] = (s->r[GPR_SI] + step) & amask;
+    if (dst)
+        s->r[GPR_DI] = (s->r[GPR_DI] + step) & amask;
+    return !(kind == 0x53 || kind == 0x57) || eq;
+}
+
 /*
- * MOVS and STOS (A4/A5, AA/AB) with RSI/RDI (or ESI/EDI with 67) and, with REP,
+ * The string instructions with RSI/RDI (or ESI/EDI with 67) and, with REP,
  * RCX/ECX: registers advance after every element, so a fault restarts exactly;
- * after a budget of elements the instruction runs again (interrupts get in).
+ * REPE/REPNE stop CMPS/SCAS on ZF; after a budget of elements the
+ * instruction runs again (interrupts get in).
  */
 static void string64(struct soft *s, const struct insn *in)
 {
     unsigned size = in->op & 1 ? osz64(in) : 1;
     uint64_t amask = (in->props & I_ADDR64) ? ~0ull : 0xFFFFFFFFull;
-    int64_t step = (s->flags & FL_DF) ? -(int64_t)size : (int64_t)size;
-    bool rep = in->pfx & (P_REP | P_REPNE), movs = in->op <= 0xA5;
+    uint64_t step = (s->flags & FL_DF) ? (uint64_t)-(int64_t)size : size;
+    bool rep = in->pfx & (P_REP | P_REPNE), cmp = in->op == 0xA6 || in->op == 0xA7 ||
+                                                 in->op == 0xAE || in->op == 0xAF;
     for (unsigned budget = 4096; !rep || (s->r[GPR_CX] & amask); budget--) {
         if (!budget) {
             s->next_eip = s->eip;
             s->block_end = true;
             return;
         }
-        uint64_t v = movs ? mem_rd(s, in->seg, s->r[GPR_SI] & amask, size)
-                          : gpr_get(s, in, GPR_AX, size);
-        mem_wr(s, SEG_ES, s->r[GPR_DI] & amask, v, size);
-        if (movs)
-            s->r[GPR_SI] = (s->r[GPR_SI] + (uint64_t)step) & amask;
-        s->r[GPR_DI] = (s->r[GPR_DI] + (uint64_t)step) & amask;
+        bool eq = string_elem(s, in, size, amask, step);
         if (!rep)
             return;
         s->r[GPR_CX] = (s->r[GPR_CX] - 1) & amask;
+        if (cmp && eq != !!(in->pfx & P_REP))
+            return;
     }
 }
 
@@ -821,7 +844,7 @@ bool exec64(struct soft *s, const struct insn *in)
     }
     case 0xB0 ... 0xBF: mov_imm(s, in); return true;
     case 0x69: case 0x6B: imul2(s, in); return true;
-    case 0xA4: case 0xA5: case 0xAA: case 0xAB: string64(s, in); return true;
+    case 0xA4 ... 0xA7: case 0xAA ... 0xAF: string64(s, in); return true;
     case 0xC0: case 0xC1: case 0xD0: case 0xD1: case 0xD2: case 0xD3: shift64(s, in); return true;
     case 0xCB: case 0xCA: far_ret64(s, osz64(in), op == 0xCA ? (uint16_t)in->imm : 0); return true;
     case 0xCC: soft_interrupt(s, EXC_BP, true, false, 0, s->next_eip); return true;

@@ -4,7 +4,8 @@
  * and the byte registers SPL..DIL, r/m and immediate forms, INC/DEC, NOT,
  * NEG, MUL/IMUL/DIV/IDIV, SHL/SHR/SAR, IMUL reg forms, MOVSXD, MOVZX/MOVSX,
  * LEA, CMP + CMOVcc/SETcc/Jcc, PUSH/POP, XCHG, BSWAP, CQO/CDQE, the
- * rotates, BT/BTS/BTR/BTC, BSF/BSR, XADD, CMPXCHG), runs each
+ * rotates, BT/BTS/BTR/BTC, BSF/BSR, XADD, CMPXCHG, the string instructions
+ * with REP/REPE/REPNE), runs each
  * on the host CPU (runner64, CPL 3) and on the software core (CPL 3 in a
  * 64-bit code segment, identity-mapped 4-level paging, 16-byte IDT gates
  * to one HLT per vector, RSP0 from a 64-bit TSS), and compares the GPRs,
@@ -169,6 +170,24 @@ static void gen_incdec_shift(struct gen *g)
     g->fmask = (sub < 4 ? 0x1u : 0xC5u) | (count == 1 ? 0x800u : 0);
 }
 
+/* MOVS, CMPS, STOS, LODS, SCAS, with REP/REPE/REPNE and a small count inside the window. */
+static void gen_string(struct gen *g)
+{
+    static const uint8_t ops[] = {0xA4, 0xA6, 0xAA, 0xAC, 0xAE};
+    unsigned w = 1 << below(g, 4), rep = below(g, 3);
+    g->in->gpr[6] = CD64_WIN + 0x100 + below(g, 0x100);
+    g->in->gpr[7] = CD64_WIN + 0x300 + below(g, 0x100);
+    g->in->gpr[1] = below(g, 24);
+    g->fmask = FL_DEFINED;
+    if (rep)
+        emit(g, rep == 1 ? 0xF3 : 0xF2);
+    if (w == 2)
+        emit(g, 0x66);
+    if (w == 8)
+        emit(g, 0x48);
+    emit(g, (uint8_t)(ops[below(g, 5)] | (w > 1)));
+}
+
 /* BT/BTS/BTR/BTC (register and imm8 offsets), BSF/BSR, XADD, CMPXCHG. */
 static void gen_bits(struct gen *g)
 {
@@ -297,7 +316,8 @@ static void gen_case(struct gen *g, struct cd64_in *in)
     in->rflags = 0x202 | (rnd(g) & FL_DEFINED);
     in->seed = (uint32_t)rnd(g);
     g->in = in;
-    switch (below(g, 6)) {
+    switch (below(g, 7)) {
+    case 6: gen_string(g); break;
     case 5: gen_bits(g); break;
     case 0: gen_alu(g); break;
     case 1: gen_unary(g); break;
