@@ -16,13 +16,13 @@ CPU_ROMS    := $(CPU_ROM_SRC:tests/cpu/%.asm=$(B)/cpu/roms/%.bin)
 CPUDIFF_OBJ := $(O)/tests/cpu/cpudiff.o $(O)/tests/cpu/cpudiff_gen.o
 
 # Without gcc -m32 the runner is not built and the suite SKIPs visibly.
-$(B)/cpu/runner32: tests/cpu/runner32.c tests/cpu/cpudiff.h
+$(B)/cpu/runner32: tests/cpu/runner32.c tests/cpu/cpudiff.h tests/cpu/runner_faults.h
 	$(call say,CC32,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC32) -m32 -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -fno-pie -no-pie \
 		-o $@ $< || echo "  SKIP    $@: $(CC32) -m32 failed (install gcc-multilib)"
 
-$(B)/cpu/runner64: tests/cpu/runner64.c tests/cpu/cpudiff64.h
+$(B)/cpu/runner64: tests/cpu/runner64.c tests/cpu/cpudiff64.h tests/cpu/runner_faults.h
 	$(call say,CC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=c11 -O2 -Wall -Wextra -Werror -fno-pie -no-pie -o $@ $< || \

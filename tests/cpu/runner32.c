@@ -22,6 +22,7 @@
 #include <ucontext.h>
 
 #include "cpudiff.h"
+#include "runner_faults.h"
 
 /* The control page: offsets are used by the asm prologue and the epilogue bytes. */
 struct ctl {
@@ -149,17 +150,7 @@ static int setup(void)
         perror("runner32: mmap at a fixed address");
         return -1;
     }
-    static uint8_t altstack[65536];
-    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack};
-    struct sigaction sa = {.sa_sigaction = on_fault, .sa_flags = SA_SIGINFO | SA_ONSTACK};
-    sigemptyset(&sa.sa_mask);
-    if (sigaltstack(&ss, NULL) < 0)
-        return -1;
-    int sigs[] = {SIGSEGV, SIGFPE, SIGILL, SIGTRAP, SIGBUS};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        if (sigaction(sigs[i], &sa, NULL) < 0)
-            return -1;
-    return 0;
+    return runner_catch_faults(on_fault);
 }
 
 static void run_case(const struct cd_in *in, struct cd_out *out)

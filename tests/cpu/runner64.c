@@ -19,6 +19,7 @@
 #include <ucontext.h>
 
 #include "cpudiff64.h"
+#include "runner_faults.h"
 
 #define CTL 0x30200000u
 /* control page: in_regs 0..127, in_rflags 128, host rsp 136, code 144, back 152,
@@ -103,17 +104,7 @@ static int setup(void)
         perror("runner64: mmap at a fixed address");
         return -1;
     }
-    static uint8_t altstack[65536];
-    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack};
-    struct sigaction sa = {.sa_sigaction = on_fault, .sa_flags = SA_SIGINFO | SA_ONSTACK};
-    sigemptyset(&sa.sa_mask);
-    if (sigaltstack(&ss, NULL) < 0)
-        return -1;
-    int sigs[] = {SIGSEGV, SIGFPE, SIGILL, SIGTRAP, SIGBUS};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        if (sigaction(sigs[i], &sa, NULL) < 0)
-            return -1;
-    return 0;
+    return runner_catch_faults(on_fault);
 }
 
 static void run_case(const struct cd64_in *in, struct cd64_out *out)
