@@ -27,6 +27,7 @@
 
 #include "cpu/cpu.h"
 #include "cpudiff_gen.h"
+#include "runner_pipe.h"
 
 #define CTL_GDT 0x000u
 #define CTL_IDT 0x100u
@@ -37,11 +38,6 @@
 #define SEL_KDATA 0x10
 #define SEL_TSS 0x30
 #define NVEC 32
-
-struct runner {
-    pid_t pid;
-    FILE *to, *from;
-};
 
 struct core {
     struct bus *bus;
@@ -58,36 +54,6 @@ struct tally {
 };
 
 /* ---- the native side ---- */
-
-static int runner_start(struct runner *r, const char *path)
-{
-    int in[2], out[2];
-    if (pipe(in) < 0 || pipe(out) < 0)
-        return -1;
-    r->pid = fork();
-    if (r->pid < 0)
-        return -1;
-    if (r->pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        close(in[1]);
-        close(out[0]);
-        execl(path, path, (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    r->to = fdopen(in[1], "wb");
-    r->from = fdopen(out[0], "rb");
-    return r->to && r->from ? 0 : -1;
-}
-
-static void runner_stop(struct runner *r)
-{
-    fclose(r->to);
-    fclose(r->from);
-    waitpid(r->pid, NULL, 0);
-}
 
 static int host_run(struct runner *r, const struct cd_in *in, struct cd_out *out)
 {

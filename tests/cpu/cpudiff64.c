@@ -23,6 +23,7 @@
 
 #include "cpu/cpu.h"
 #include "cpudiff64.h"
+#include "runner_pipe.h"
 
 #define K_CTL 0x30200000u /* the core's tables: GDT, IDT, TSS, HLT stubs, ring-0 stack */
 #define K_PT 0x30400000u  /* PML4, PDPT, PD */
@@ -330,34 +331,6 @@ static void gen_case(struct gen *g, struct cd64_in *in)
 
 /* ---- the native side ---- */
 
-struct runner {
-    pid_t pid;
-    FILE *to, *from;
-};
-
-static int runner_start(struct runner *r, const char *path)
-{
-    int in[2], out[2];
-    if (pipe(in) < 0 || pipe(out) < 0)
-        return -1;
-    r->pid = fork();
-    if (r->pid < 0)
-        return -1;
-    if (r->pid == 0) {
-        dup2(in[0], 0);
-        dup2(out[1], 1);
-        close(in[1]);
-        close(out[0]);
-        execl(path, path, (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    r->to = fdopen(in[1], "wb");
-    r->from = fdopen(out[0], "rb");
-    return r->to && r->from ? 0 : -1;
-}
-
 static int host_run(struct runner *r, const struct cd64_in *in, struct cd64_out *out)
 {
     if (fwrite(in, sizeof *in, 1, r->to) != 1 || fflush(r->to) != 0)
@@ -583,9 +556,7 @@ int main(int argc, char **argv)
     else
         printf("PASS cpu/diff64: %u cases in 64-bit mode (%u raise an exception), 0 mismatches\n",
                cases, faults);
-    fclose(r.to);
-    fclose(r.from);
-    waitpid(r.pid, NULL, 0);
+    runner_stop(&r);
     core_free(&k);
     return 0;
 }

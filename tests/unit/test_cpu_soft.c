@@ -750,6 +750,17 @@ TEST(call_gate_with_parameter_and_far_return)
     vm_free(&m);
 }
 
+/* Fills the VM's RAM from the xorshift generator whose state is *x. */
+static void fill_random(struct vm *m, uint64_t *x)
+{
+    for (size_t i = 0; i < m->ram_size; i += 8) {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        memcpy(m->ram + i, x, 8);
+    }
+}
+
 /* Random bytes as code, in real mode and in flat protected mode with random
  * descriptor tables: the core must neither crash nor hang (the oracle is the
  * sanitizers and the deadline), and must end every run in a defined state. */
@@ -759,12 +770,7 @@ TEST(random_code_never_crashes_or_hangs)
     vm_init(&m, 2 << 20);
     uint64_t x = 0x243F6A8885A308D3ull;
     for (int round = 0; round < 300; round++) {
-        for (size_t i = 0; i < m.ram_size; i += 8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            memcpy(m.ram + i, &x, 8);
-        }
+        fill_random(&m, &x);
         cpu_reset(m.cpu);
         struct cpu_state st;
         cpu_get_state(m.cpu, &st);
@@ -796,12 +802,7 @@ TEST(random_64bit_code_never_crashes_or_hangs)
     vm_init(&m, 2 << 20);
     uint64_t x = 0x13198A2E03707344ull;
     for (int round = 0; round < 300; round++) {
-        for (size_t i = 0; i < m.ram_size; i += 8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            memcpy(m.ram + i, &x, 8);
-        }
+        fill_random(&m, &x);
         vm_wr64(&m, 0x1000, 0x2003);
         vm_wr64(&m, 0x2000, 0x3003);
         vm_wr64(&m, 0x3000, (round & 1) ? 0x83 : 0x80000000000000E7ull);
