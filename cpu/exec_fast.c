@@ -199,9 +199,15 @@ static inline void alu8(struct soft *s, const struct insn *in)
     }
 }
 
+/* The count of a C1 (imm8), D1 (1) or D3 (CL) shift, masked to 5 bits. */
+static inline unsigned shift_count(const struct soft *s, const struct insn *in)
+{
+    return (unsigned)(in->op == 0xC1 ? in->imm : in->op == 0xD1 ? 1 : s->r[GPR_CX]) & 31;
+}
+
 static inline void shift_rm(struct soft *s, const struct insn *in)
 {
-    unsigned n = (in->op == 0xC1 ? in->imm : in->op == 0xD1 ? 1 : s->r[GPR_CX]) & 31;
+    unsigned n = shift_count(s, in);
     uint32_t ea = 0;
     if (!is_mem(in) && insn_reg(in) >= 4) {
         if (n)
@@ -457,7 +463,7 @@ x_mov16_rr:
         reg_set(s, insn_rm(in), s->r[insn_reg(in)], 2);
     NEXT();
 x_shift16:
-    v = (in->op == 0xC1 ? in->imm : in->op == 0xD1 ? 1 : s->r[GPR_CX]) & 31;
+    v = shift_count(s, in);
     if (v)
         reg_set(s, insn_rm(in), shift_plain(s, insn_reg(in), s->r[insn_rm(in)] & 0xFFFF, v, 2), 2);
     NEXT();
