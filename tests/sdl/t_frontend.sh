@@ -75,17 +75,29 @@ else
     kill $PID 2>/dev/null
 fi
 
+# title_within WIN PATTERN: the window's title once it matches the glob
+# PATTERN, or its last title after 5 s (a busy X server can take longer
+# than a fixed pause to deliver the click).
+title_within() {
+    local t i
+    for i in $(seq 50); do
+        t=$(xdotool getwindowname "$1")
+        # shellcheck disable=SC2254
+        case "$t" in $2) break ;; esac
+        sleep 0.1
+    done
+    printf '%s' "$t"
+}
+
 # --- grab and release, title, second close powers off ---
 if start grab --ignore-power-button; then
     read -r w h x y <<<"$(geometry "$WIN")"
     xdotool mousemove $((x + w / 2)) $((y + h / 2)) click 1
-    sleep 0.3
-    t1=$(xdotool getwindowname "$WIN")
+    t1=$(title_within "$WIN" '*"Ctrl+Alt to release"*')
     xdotool mousemove_relative -- 20 10
     sleep 0.3
     xdotool key ctrl+alt
-    sleep 0.3
-    t2=$(xdotool getwindowname "$WIN")
+    t2=$(title_within "$WIN" 'fe-grab - vmplay')
     case "$t1|$t2" in
     *"Ctrl+Alt to release"*"|fe-grab - vmplay") ok grab_and_release ;;
     *) bad grab_and_release "titles '$t1' then '$t2'" ;;
