@@ -285,6 +285,37 @@ static void shift64(struct soft *s, const struct insn *in)
     rm_set(s, in, r, size);
 }
 
+/*
+ * SHLD/SHRD (0F A4/A5/AC/AD): the count is masked to 6 bits at 64 bits, 5
+ * otherwise; 16-bit counts above 16 shift through dst:src:dst as the legacy
+ * form does. CF is the last bit out, OF the change of the sign bit.
+ */
+static void double_shift64(struct soft *s, const struct insn *in)
+{
+    unsigned size = osz64(in), bits = size * 8;
+    unsigned n = (unsigned)((in->op & 1) ? s->r[GPR_CX] : in->imm) & (size == 8 ? 63 : 31);
+    uint64_t a = rm_get_rmw(s, in, size);
+    if (!n)
+        return;
+    uint64_t b = gpr_get(s, in, insn_reg64(in), size), r;
+    bool left = in->op < 0x1A8, cf;
+    if (size == 8) {
+        r = left ? a << n | b >> (64 - n) : a >> n | b << (64 - n);
+        cf = left ? (a >> (64 - n)) & 1 : (a >> (n - 1)) & 1;
+    } else {
+        unsigned __int128 x = size == 4 ? (left ? (unsigned __int128)a << 32 | b
+                                                : (unsigned __int128)b << 32 | a)
+                                        : (unsigned __int128)a << 32 | b << 16 | a;
+        unsigned span = size == 4 ? 64 : 48;
+        r = (uint64_t)(left ? (x << n) >> (span - bits) : x >> n) & mask_of(size);
+        cf = (uint64_t)(left ? x >> (span - n) : x >> (n - 1)) & 1;
+    }
+    bool of = ((r ^ a) >> (bits - 1)) & 1;
+    flags_set_arith(s, (szp64(r << (64 - bits)) & ~FL_PF) | (szp64(r & 0xFF) & FL_PF) |
+                           (cf ? FL_CF : 0) | (of ? FL_OF : 0));
+    rm_set(s, in, r, size);
+}
+
 /* RDX:RAX = RAX * b (MUL, IMUL); CF = OF = the high half is significant. */
 static void mul64(struct soft *s, bool sign, uint64_t b)
 {
@@ -414,6 +445,19 @@ static bool string_elem(struct soft *s, const struct insn *in, unsigned size, ui
                         uint64_t step)
 {
     unsigned kind = (in->op & 0xFF) >> 1; /* 52 MOVS, 53 CMPS, 55 STOS, 56 LODS, 57 SCAS */
+    if (kind == 0x36) { /* INS: the store is checked before the port is read */
+        uint64_t lin = lin64(s, SEG_ES, s->r[GPR_DI] & amask);
+        lin_probe_write(s, lin, size, s->cpl == 3);
+        vwrite(s, lin, bus_in(s->bus, (uint16_t)s->r[GPR_DX], size), size);
+        s->r[GPR_DI] = (s->r[GPR_DI] + step) & amask;
+        return true;
+    }
+    if (kind == 0x37) { /* OUTS */
+        uint64_t v = mem_rd(s, in->seg, s->r[GPR_SI] & amask, size);
+        bus_out(s->bus, (uint16_t)s->r[GPR_DX], (uint32_t)v, size);
+        s->r[GPR_SI] = (s->r[GPR_SI] + step) & amask;
+        return true;
+    }
     bool src = kind == 0x52 || kind == 0x53 || kind == 0x56, dst = kind != 0x56;
     uint64_t a = src ? mem_rd(s, in->seg, s->r[GPR_SI] & amask, size) : gpr_get(s, in, GPR_AX, size);
     bool eq = true;
@@ -442,6 +486,11 @@ static bool string_elem(struct soft *s, const struct insn *in, unsigned size, ui
 static void string64(struct soft *s, const struct insn *in)
 {
     unsigned size = in->op & 1 ? osz64(in) : 1;
+    if (in->op < 0x70) { /* INS/OUTS: at most 32 bits, the I/O permission checked once */
+        size = size == 8 ? 4 : size;
+        soft_io_check(s, (uint16_t)s->r[GPR_DX], size);
+        soft_sync_clock(s);
+    }
     uint64_t amask = (in->props & I_ADDR64) ? ~0ull : 0xFFFFFFFFull;
     uint64_t step = (s->flags & FL_DF) ? (uint64_t)-(int64_t)size : size;
     bool rep = in->pfx & (P_REP | P_REPNE), cmp = in->op == 0xA6 || in->op == 0xA7 ||
@@ -696,7 +745,70 @@ static void mov_cr64(struct soft *s, const struct insn *in)
     }
 }
 
-/* 0F 01: SGDT/SIDT/LGDT/LIDT with 8-byte bases, SWAPGS; the rest: not yet. */
+/* MOV to/from DR0..DR7 (DR4/DR5 alias DR6/DR7 unless CR4.DE): 64-bit registers. */
+static void mov_dr64(struct soft *s, const struct insn *in)
+{
+    if (s->cpl)
+        soft_raise(s, EXC_GP, 0);
+    unsigned n = insn_reg64(in), r = insn_rm64(in);
+    if (n > 7 || ((n == 4 || n == 5) && (s->cr4 & CR4_DE)))
+        soft_raise_noerr(s, EXC_UD);
+    if (n == 4 || n == 5)
+        n += 2;
+    if (in->op == 0x121) {
+        s->r[r] = s->dr[n];
+        return;
+    }
+    uint64_t v = s->r[r];
+    if (n >= 6 && (v >> 32))
+        soft_raise(s, EXC_GP, 0);
+    if (n == 6)
+        v = (v & 0xE00F) | 0xFFFF0FF0u;
+    else if (n == 7)
+        v = (v & 0xFFFF2BFFu) | 0x400;
+    s->dr[n] = v;
+    soft_update_breakpoints(s);
+}
+
+/* 0F 00: SLDT/STR (a register takes the operand size), LLDT/LTR (16-byte descriptors), VERR/VERW. */
+static void group6_64(struct soft *s, const struct insn *in)
+{
+    unsigned reg = insn_reg(in);
+    if (reg > 5)
+        soft_raise_noerr(s, EXC_UD);
+    if (reg <= 1) {
+        rm_set(s, in, reg ? s->tr.sel : s->ldtr.sel, is_mem(in) ? 2 : osz64(in));
+        return;
+    }
+    if (reg <= 3 && s->cpl)
+        soft_raise(s, EXC_GP, 0);
+    uint16_t sel = (uint16_t)rm_get(s, in, 2);
+    if (reg == 2) {
+        soft_lldt(s, sel);
+    } else if (reg == 3) {
+        soft_ltr(s, sel);
+    } else {
+        bool ok;
+        soft_lar_lsl(s, sel, reg == 4 ? 2 : 3, &ok);
+        flags_set_arith(s, (arith_flags(s) & ~FL_ZF) | (ok ? FL_ZF : 0));
+    }
+}
+
+/* LAR/LSL: the destination is written only when ZF is set. */
+static void lar_lsl64(struct soft *s, const struct insn *in)
+{
+    bool ok;
+    uint32_t v = soft_lar_lsl(s, (uint16_t)rm_get(s, in, 2), in->op == 0x102 ? 0 : 1, &ok);
+    flags_set_arith(s, (arith_flags(s) & ~FL_ZF) | (ok ? FL_ZF : 0));
+    if (ok)
+        gpr_set(s, in, insn_reg64(in), v, osz64(in) == 2 ? 2 : osz64(in));
+}
+
+/*
+ * 0F 01: SGDT/SIDT/LGDT/LIDT with 8-byte bases, SMSW, LMSW, INVLPG, SWAPGS;
+ * the register forms of the features not advertised (MONITOR, RDTSCP,
+ * XGETBV, VMX/SVM) are #UD.
+ */
 static void group7_64(struct soft *s, const struct insn *in)
 {
     unsigned reg = insn_reg(in);
@@ -709,8 +821,25 @@ static void group7_64(struct soft *s, const struct insn *in)
         s->msr.kernel_gs_base = gs;
         return;
     }
-    if (!is_mem(in) || reg > 3)
+    if (reg == 4) {
+        rm_set(s, in, s->cr0, is_mem(in) ? 2 : osz64(in));
+        return;
+    }
+    if (reg == 6) {
+        if (s->cpl)
+            soft_raise(s, EXC_GP, 0);
+        uint32_t v = (uint32_t)rm_get(s, in, 2);
+        soft_write_cr(s, 0, (uint32_t)((s->cr0 & ~0xEull) | (v & 0xF) | (s->cr0 & CR0_PE)));
+        return;
+    }
+    if (!is_mem(in) || reg == 5)
         soft_raise_noerr(s, EXC_UD);
+    if (reg == 7) {
+        if (s->cpl)
+            soft_raise(s, EXC_GP, 0);
+        tlb_flush_page(s, insn_lin64(s, in));
+        return;
+    }
     uint64_t ea = ea64(s, in);
     if (reg <= 1) {
         mem_wr(s, in->seg, ea, t->limit, 2);
@@ -752,6 +881,10 @@ static bool exec64_0f(struct soft *s, const struct insn *in)
         bit_test(s, in);
     } else if (op == 0x1BC || op == 0x1BD) {
         bit_scan(s, in);
+    } else if (op == 0x1A4 || op == 0x1A5 || op == 0x1AC || op == 0x1AD) {
+        double_shift64(s, in);
+    } else if (op >= 0x118 && op <= 0x11F) {
+        /* PREFETCHh and the reserved NOPs (hints: the memory operand is not accessed) */
     } else if (op == 0x1B0 || op == 0x1B1 || op == 0x1C0 || op == 0x1C1) {
         xadd_cmpxchg(s, in);
     } else if (op == 0x1C7) {
@@ -760,15 +893,27 @@ static bool exec64_0f(struct soft *s, const struct insn *in)
         soft_syscall(s);
     } else if (op == 0x107) {
         soft_sysret(s, in->pfx & P_OP64);
-    } else if (op >= OP_MAP38 || sse_claims(in) || (op == 0x1AE && insn_reg(in) >= 2)) {
-        return false; /* SSE..SSSE3 (XMM8..15 through REX), LDMXCSR/STMXCSR, fences, CLFLUSH */
+    } else if (op >= OP_MAP38 || sse_claims(in) || op == 0x1AE) {
+        return false; /* SSE..SSSE3 (XMM8..15 through REX), FXSAVE/FXRSTOR(64), LDMXCSR, fences... */
     } else if (op == 0x120 || op == 0x122) {
         mov_cr64(s, in);
+    } else if (op == 0x121 || op == 0x123) {
+        mov_dr64(s, in);
+    } else if (op == 0x100) {
+        group6_64(s, in);
+    } else if (op == 0x102 || op == 0x103) {
+        lar_lsl64(s, in);
+    } else if (op == 0x1A0 || op == 0x1A8) {
+        push64(s, s->seg[op == 0x1A0 ? SEG_FS : SEG_GS].sel, osz64(in) == 2 ? 2 : 8);
+    } else if (op == 0x1A1 || op == 0x1A9) {
+        unsigned size = osz64(in) == 2 ? 2 : 8; /* RSP moves only once the load succeeded */
+        seg_load(s, op == 0x1A1 ? SEG_FS : SEG_GS, (uint16_t)mem_rd(s, SEG_SS, s->r[GPR_SP], size));
+        s->r[GPR_SP] += size;
     } else if (op == 0x101) {
         group7_64(s, in);
     } else if (op == 0x130 || op == 0x131 || op == 0x132 || op == 0x1A2 || op == 0x106 ||
-               op == 0x108 || op == 0x109 || op == 0x10B || op == 0x11F) {
-        return false; /* WRMSR RDTSC RDMSR CPUID CLTS INVD WBINVD UD2 NOP: as in legacy modes */
+               op == 0x108 || op == 0x109 || op == 0x10B) {
+        return false; /* WRMSR RDTSC RDMSR CPUID CLTS INVD WBINVD UD2: as in legacy modes */
     } else {
         soft_raise_noerr(s, EXC_UD);
     }
@@ -844,7 +989,7 @@ bool exec64(struct soft *s, const struct insn *in)
     }
     case 0xB0 ... 0xBF: mov_imm(s, in); return true;
     case 0x69: case 0x6B: imul2(s, in); return true;
-    case 0xA4 ... 0xA7: case 0xAA ... 0xAF: string64(s, in); return true;
+    case 0xA4 ... 0xA7: case 0xAA ... 0xAF: case 0x6C ... 0x6F: string64(s, in); return true;
     case 0xC0: case 0xC1: case 0xD0: case 0xD1: case 0xD2: case 0xD3: shift64(s, in); return true;
     case 0xCB: case 0xCA: far_ret64(s, osz64(in), op == 0xCA ? (uint16_t)in->imm : 0); return true;
     case 0xCC: soft_interrupt(s, EXC_BP, true, false, 0, s->next_eip); return true;
@@ -853,8 +998,8 @@ bool exec64(struct soft *s, const struct insn *in)
     case 0xF6: case 0xF7: group3(s, in); return true;
     case 0xFE: case 0xFF: group5(s, in); return true;
     case 0xE4 ... 0xE7: case 0xEC ... 0xEF: case 0xF4: case 0xF5: case 0xF8 ... 0xFD:
-    case 0x9B:
-        return false; /* the legacy implementation is right here */
+    case 0x9B: case 0xD8 ... 0xDF:
+        return false; /* the legacy implementation is right here (x87: fpu_mem's 64-bit path) */
     default:
         soft_raise_noerr(s, EXC_UD);
     }

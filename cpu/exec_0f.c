@@ -161,6 +161,17 @@ static void fpu_mem(struct soft *s, uint32_t ea, const struct insn *in, uint8_t 
 {
     uint32_t amask = (in->pfx & P_ADDR32) ? 0xFFFFFFFFu : 0xFFFF;
     unsigned i = 0;
+    if (in->props & I_LONG) { /* 64-bit mode: a flat 64-bit address, checked once */
+        uint64_t lin = insn_lin64(s, in);
+        if (store)
+            lin_probe_write(s, lin, n, s->cpl == 3);
+        for (; i < n; i++)
+            if (store)
+                vwrite(s, lin + i, buf[i], 1);
+            else
+                buf[i] = (uint8_t)vread(s, lin + i, 1);
+        return;
+    }
     if (store)
         for (unsigned k = 0; k < n; k += 4)
             seg_lin(s, in->seg, (ea + k) & amask, n - k >= 4 ? 4 : n - k, SEG_W);
@@ -275,20 +286,31 @@ static void fxsave_group(struct soft *s, const struct insn *in)
         soft_raise_noerr(s, EXC_UD);
     if (s->cr0 & CR0_TS)
         soft_raise_noerr(s, EXC_NM);
-    uint32_t ea = insn_ea(s, in);
-    if ((s->seg[in->seg].base + ea) & 15)
+    /* 64-bit mode: XMM0..15, and with REX.W (FXSAVE64) 64-bit FPU IP/DP without selectors */
+    bool lm = in->props & I_LONG, w64 = lm && (in->pfx & P_OP64);
+    uint32_t ea = lm ? 0 : insn_ea(s, in);
+    if ((lm ? insn_lin64(s, in) : s->seg[in->seg].base + ea) & 15)
         soft_raise(s, EXC_GP, 0);
+    unsigned nxmm = lm ? 16 : 8;
     uint8_t buf[512];
     if (sub == 1) {
         fpu_mem(s, ea, in, buf, sizeof buf, false);
-        sse_fxrstor(s, buf);
+        if (w64) { /* the low halves of the 64-bit pointers; no selectors */
+            memcpy(buf + 12, "\0\0", 2);
+            memcpy(buf + 20, "\0\0", 2);
+        }
+        sse_fxrstor(s, buf, nxmm);
         fpu_fxrstor(s->fpu, buf);
         return;
     }
-    unsigned n = (s->cr4 & CR4_OSFXSR) ? 288 : 160; /* XMM0..7 only with OSFXSR */
+    unsigned n = (s->cr4 & CR4_OSFXSR) ? 160 + 16 * nxmm : 160; /* XMM only with OSFXSR */
     memset(buf, 0, n);
     fpu_fxsave(s->fpu, buf);
-    sse_fxsave(s, buf);
+    if (w64) {
+        memset(buf + 12, 0, 4);
+        memset(buf + 20, 0, 4);
+    }
+    sse_fxsave(s, buf, nxmm);
     fpu_mem(s, ea, in, buf, n, true);
 }
 

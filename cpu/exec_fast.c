@@ -238,7 +238,7 @@ static void run_one(struct soft *s, const struct insn *in)
 /* The block linked after b that may run next without going back to the run loop, or NULL. */
 static inline __attribute__((always_inline)) struct block *chain_next(struct soft *s, const struct block *b, uint64_t limit)
 {
-    if (s->icount >= limit || !soft_quiet(s) || s->trace || (s->flags & FL_RF))
+    if (s->icount >= limit || !soft_quiet(s) || s->trace_blocks || (s->flags & FL_RF))
         return NULL;
     uint32_t lin = s->seg[SEG_CS].base + s->eip;
     uint8_t mode = block_mode(s);

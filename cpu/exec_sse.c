@@ -721,11 +721,35 @@ static void (*const handlers[H_COUNT])(struct soft *, const struct insn *, const
     /* H_PALIGNR */ h_palignr,
 };
 
+/* 66 REX.W 0F 6E / 7E: MOVQ xmm, r/m64 (zero-extended) and MOVQ r/m64, xmm. */
+static void h_movq_gpr64(struct soft *s, const struct insn *in)
+{
+    uint8_t *x = xreg(s, insn_reg64(in));
+    uint8_t v[8];
+    if (in->op == 0x16E) {
+        if (is_mem(in))
+            lin_load(s, mem_lin(s, in, 8, false, SEG_R), v, 8);
+        else
+            memcpy(v, &s->r[insn_rm64(in)], 8);
+        memset(x, 0, 16);
+        memcpy(x, v, 8);
+    } else if (is_mem(in)) {
+        lin_store(s, mem_lin(s, in, 8, false, SEG_W), x, 8);
+    } else {
+        memcpy(&s->r[insn_rm64(in)], x, 8);
+    }
+}
+
 void exec_sse(struct soft *s, const struct insn *in)
 {
     const struct form *f = form_of(in);
     if (!f || f->h == H_UD || ((f->fl & F_MO) && !is_mem(in)) || ((f->fl & F_RO) && is_mem(in)))
         soft_raise_noerr(s, EXC_UD);
+    if ((in->pfx & P_OP64) && (in->pfx & P_66) && (in->op == 0x16E || in->op == 0x17E)) {
+        sse_check(s, f);
+        h_movq_gpr64(s, in);
+        return;
+    }
     if ((in->pfx & P_OP64) && (f->src == O_R || f->dst == O_R))
         soft_raise_noerr(s, EXC_UD); /* the 64-bit GPR forms (REX.W MOVQ, CVTSI2SD...): not yet */
     if (f->h != H_MOVNTI)
@@ -765,18 +789,18 @@ void exec_sse_group(struct soft *s, const struct insn *in)
     s->sse.mxcsr = v;
 }
 
-/* FXSAVE: MXCSR and MXCSR_MASK always, XMM0..7 when CR4.OSFXSR (bytes 24..31, 160..287). */
-void sse_fxsave(struct soft *s, uint8_t out[512])
+/* FXSAVE: MXCSR and MXCSR_MASK always, XMM0..nxmm-1 when CR4.OSFXSR (bytes 24..31, from 160). */
+void sse_fxsave(struct soft *s, uint8_t out[512], unsigned nxmm)
 {
     uint32_t mask = MXCSR_MASK;
     memcpy(out + 24, &s->sse.mxcsr, 4);
     memcpy(out + 28, &mask, 4);
     if (s->cr4 & CR4_OSFXSR)
-        memcpy(out + 160, s->sse.xmm, 8 * 16);
+        memcpy(out + 160, s->sse.xmm, nxmm * 16);
 }
 
 /* FXRSTOR: reserved MXCSR bits set raise #GP(0) before anything is loaded. */
-void sse_fxrstor(struct soft *s, const uint8_t in[512])
+void sse_fxrstor(struct soft *s, const uint8_t in[512], unsigned nxmm)
 {
     uint32_t v;
     memcpy(&v, in + 24, 4);
@@ -784,5 +808,5 @@ void sse_fxrstor(struct soft *s, const uint8_t in[512])
         soft_raise(s, EXC_GP, 0);
     s->sse.mxcsr = v;
     if (s->cr4 & CR4_OSFXSR)
-        memcpy(s->sse.xmm, in + 160, 8 * 16);
+        memcpy(s->sse.xmm, in + 160, nxmm * 16);
 }

@@ -16,12 +16,20 @@
  * first Intel model with SSSE3 that may also lack long mode, and one Linux
  * knows as free of speculative-execution bugs (no PTI). Stepping 10, not 2:
  * Linux disables PSE on steppings <= 2 with old microcode (erratum AAE44).
- * Only what the core implements is advertised: no MOVBE, MONITOR, LM.
+ * The 64-bit parts of that family (Atom 330, D510) have LM, SYSCALL, NX,
+ * LAHF/SAHF and CMPXCHG16B; this model adds 1 GiB pages, which the core's
+ * MMU implements. Only what the core implements is advertised: no MOVBE,
+ * MONITOR, POPCNT, RDTSCP.
  */
 #define CPUID_SIGNATURE 0x106CAu
 /* FPU DE PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT CLFSH MMX FXSR SSE SSE2 */
 #define CPUID_EDX 0x0789BB7Du
-#define CPUID_ECX 0x00000201u /* SSE3 (0), SSSE3 (9) */
+#define CPUID_ECX 0x00002201u /* SSE3 (0), SSSE3 (9), CX16 (13) */
+/* 0x80000001: SYSCALL (11), NX (20), 1 GiB pages (26), LM (29); ECX LAHF/SAHF in 64-bit mode (0) */
+#define CPUID_EXT_EDX 0x24100800u
+#define CPUID_EXT_ECX 0x00000001u
+/* 0x80000008: 36 physical and 48 linear address bits, as the model's parts had */
+#define CPUID_ADDR_SIZES 0x00003024u
 #define CPUID_EBX 0x00000800u /* CLFLUSH line size 8 * 8 = 64 bytes; one logical CPU, APIC ID 0 */
 
 enum {
@@ -189,10 +197,14 @@ void cpu_model_cpuid(uint32_t leaf, uint32_t out[4])
         b = 0x000087B3;
         break;
     case 0x80000000u:
-        a = 0x80000001u;
+        a = 0x80000008u;
         break;
     case 0x80000001u:
-        d = 1u << 20; /* NX (with PAE) */
+        c = CPUID_EXT_ECX;
+        d = CPUID_EXT_EDX;
+        break;
+    case 0x80000008u:
+        a = CPUID_ADDR_SIZES;
         break;
     default:
         break;

@@ -52,7 +52,7 @@ void seg_load_real(struct soft *s, int idx, uint16_t sel)
 
 struct desc {
     uint32_t lo, hi;
-    uint32_t addr; /* linear address of the descriptor */
+    uint64_t addr; /* linear address of the descriptor (above 4 GiB in long mode) */
 };
 
 static uint32_t desc_base(const struct desc *d)
@@ -104,14 +104,15 @@ static unsigned desc_sys_type(const struct desc *d)
 /* Reads the descriptor of sel; false when it lies beyond the GDT/LDT limit. */
 static bool desc_read(struct soft *s, uint16_t sel, struct desc *d)
 {
-    uint32_t base, limit;
+    uint64_t base;
+    uint32_t limit;
     if (sel & 4) {
         if (!(s->ldtr.attr & 0x80))
             return false;
         base = s->ldtr.base;
         limit = s->ldtr.limit;
     } else {
-        base = (uint32_t)s->gdt.base;
+        base = s->gdt.base;
         limit = s->gdt.limit;
     }
     if ((uint32_t)(sel | 7) > limit)
@@ -153,6 +154,11 @@ static void load_data_seg(struct soft *s, int idx, uint16_t sel, int exc)
     struct desc d;
     uint32_t ec = sel & 0xFFFC;
     if (idx == SEG_SS) {
+        /* 64-bit mode takes a null SS below CPL 3 when RPL = CPL (SDM, MOV) */
+        if (!(sel & ~3) && soft_code64(s) && s->cpl < 3 && (sel & 3) == (unsigned)s->cpl) {
+            seg_null(s, idx, sel);
+            return;
+        }
         if (!(sel & ~3))
             soft_raise(s, exc, 0);
         if (!desc_read(s, sel, &d))
@@ -310,6 +316,9 @@ static void null_outer_segs(struct soft *s)
     static const int idx[4] = {SEG_ES, SEG_DS, SEG_FS, SEG_GS};
     for (int i = 0; i < 4; i++) {
         struct seg *g = &s->seg[idx[i]];
+        /* a null FS/GS keeps its base (long mode sets it through the MSRs) */
+        if ((idx[i] == SEG_FS || idx[i] == SEG_GS) && !(g->sel & ~3))
+            continue;
         bool code = (g->attr & 0x18) == 0x18, conf = code && (g->attr & 4);
         unsigned dpl = (g->attr >> 5) & 3;
         if (!(g->attr & 0x80) || (!conf && dpl < (unsigned)s->cpl))
@@ -1096,6 +1105,25 @@ void soft_iret(struct soft *s, bool op32)
 
 /* ---- LDTR, TR, I/O permissions, LAR/LSL ---- */
 
+/*
+ * In long mode LDT and TSS descriptors take 16 bytes (SDM vol. 3 8.2.3):
+ * bits 63:32 of the base follow, then a dword whose type field must be 0.
+ */
+static uint64_t desc_base_hi(struct soft *s, uint16_t sel, const struct desc *d)
+{
+    if (!(s->msr.efer & EFER_LMA))
+        return 0;
+    if ((uint32_t)(sel & ~7u) + 15 > s->gdt.limit)
+        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    uint32_t hi = sys_read(s, d->addr + 8, 4);
+    if (sys_read(s, d->addr + 12, 4) & 0x1F00)
+        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    uint64_t base = desc_base(d) | (uint64_t)hi << 32;
+    if (!canonical64(base))
+        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    return (uint64_t)hi << 32;
+}
+
 void soft_lldt(struct soft *s, uint16_t sel)
 {
     struct desc d;
@@ -1110,8 +1138,9 @@ void soft_lldt(struct soft *s, uint16_t sel)
         soft_raise(s, EXC_GP, sel & 0xFFFC);
     if (!desc_present(&d))
         soft_raise(s, EXC_NP, sel & 0xFFFC);
+    uint64_t hi = desc_base_hi(s, sel, &d);
     s->ldtr.sel = sel;
-    s->ldtr.base = desc_base(&d);
+    s->ldtr.base = desc_base(&d) | hi;
     s->ldtr.limit = desc_limit(&d);
     s->ldtr.attr = desc_attr(&d);
 }
@@ -1122,13 +1151,16 @@ void soft_ltr(struct soft *s, uint16_t sel)
     if (!(sel & ~3))
         soft_raise(s, EXC_GP, 0);
     unsigned type = 0;
-    if ((sel & 4) || !desc_read(s, sel, &d) || ((type = desc_sys_type(&d)) != 1 && type != 9))
+    bool lma = s->msr.efer & EFER_LMA; /* long mode: only the 64-bit TSS (type 9) */
+    if ((sel & 4) || !desc_read(s, sel, &d) ||
+        ((type = desc_sys_type(&d)) != 9 && (type != 1 || lma)))
         soft_raise(s, EXC_GP, sel & 0xFFFC);
     if (!desc_present(&d))
         soft_raise(s, EXC_NP, sel & 0xFFFC);
+    uint64_t hi = desc_base_hi(s, sel, &d);
     set_busy(s, &d, true);
     s->tr.sel = sel;
-    s->tr.base = desc_base(&d);
+    s->tr.base = desc_base(&d) | hi;
     s->tr.limit = desc_limit(&d);
     s->tr.attr = desc_attr(&d);
 }
@@ -1161,7 +1193,10 @@ uint32_t soft_lar_lsl(struct soft *s, uint16_t sel, int which, bool *ok)
         return 0;
     unsigned type = desc_sys_type(&d);
     bool sys = type < 0x10;
-    if (sys) {
+    if (sys && (s->msr.efer & EFER_LMA)) { /* long mode: LDT, 64-bit TSS, 64-bit call gate */
+        if (!(type == 2 || type == 9 || type == 0xB || (type == 0xC && which == 0)))
+            return 0;
+    } else if (sys) {
         bool valid = which == 0 ? (type == 1 || type == 2 || type == 3 || type == 4 || type == 5 ||
                                    type == 9 || type == 0xB || type == 0xC)
                    : which == 1 ? (type == 1 || type == 2 || type == 3 || type == 9 || type == 0xB)

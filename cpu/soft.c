@@ -13,6 +13,7 @@
  */
 #include "cpu/soft.h"
 #include "cpu/model.h"
+#include "devices/trace.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -355,9 +356,17 @@ static void deliver_exception(struct soft *s)
 {
     int vec = s->exc_vec, prev = s->delivering;
     uint32_t err = s->exc_err;
-    if (s->trace)
-        fprintf(s->trace, "cpu: exception %d err %#x at %04x:%08llx\n", vec, err,
+    if (s->trace) {
+        fprintf(s->trace, "cpu: exception %d err %#x at %04x:%08llx", vec, err,
                 s->seg[SEG_CS].sel, (unsigned long long)s->eip);
+        /* the code bytes, when the TLB still maps them (no walk, no fault) */
+        uint64_t lin = s->seg[SEG_CS].base + s->eip;
+        const struct tlb_entry *e = &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+        if (e->tag_x == (lin & ~0xFFFull) && e->host && (lin & 0xFFF) <= 0x1000 - 8)
+            for (unsigned i = 0; i < 8; i++)
+                fprintf(s->trace, "%s%02x", i ? " " : " code ", e->host[(lin & 0xFFF) + i]);
+        fputc('\n', s->trace);
+    }
     if (prev == EXC_DF) {
         s->shutdown = true;
         return;
@@ -422,7 +431,9 @@ static bool instruction_breakpoint(struct soft *s)
 {
     if (s->flags & FL_RF)
         return false;
-    uint32_t lin = (uint32_t)s->seg[SEG_CS].base + s->eip;
+    uint64_t lin = s->seg[SEG_CS].base + s->eip;
+    if (!(s->msr.efer & EFER_LMA))
+        lin = (uint32_t)lin;
     uint32_t hits = 0;
     for (int i = 0; i < 4; i++)
         if (((s->bp_exec >> i) & 1) && s->dr[i] == lin)
@@ -439,7 +450,7 @@ static bool instruction_breakpoint(struct soft *s)
 /* One block while tracing, single-stepping (TF, an interrupt shadow) or with breakpoints armed. */
 static void run_block_careful(struct soft *s, struct block *b)
 {
-    if (s->trace)
+    if (s->trace_blocks)
         fprintf(s->trace, "cpu: block %04x:%08llx phys %#llx n %u\n", s->seg[SEG_CS].sel,
                 (unsigned long long)s->eip,
                 (unsigned long long)b->phys, b->n);
@@ -465,7 +476,7 @@ static void run_blocks(struct soft *s, uint64_t limit)
     struct block *b = NULL;
     do {
         b = block_fetch(s, b);
-        if (__builtin_expect(s->trace || s->shadow || s->bp_exec || (s->flags & (FL_TF | FL_RF)), 0))
+        if (__builtin_expect(s->trace_blocks || s->shadow || s->bp_exec || (s->flags & (FL_TF | FL_RF)), 0))
             run_block_careful(s, b);
         else
             b = block_run(s, b, BLOCK_MAX_INSNS, limit);
@@ -686,7 +697,7 @@ static int soft_set_state(struct cpu *c, const struct cpu_state *st)
     s->gdt = st->gdt;
     s->idt = st->idt;
     for (int i = 0; i < 8; i++)
-        s->dr[i] = (uint32_t)st->dr[i];
+        s->dr[i] = st->dr[i];
     soft_update_breakpoints(s);
     s->msr = st->msr;
     s->tsc_offset = (int64_t)(st->msr.tsc - (uint64_t)clock_now_ns(s->clock));
@@ -720,6 +731,7 @@ static uint64_t soft_insn_count(const struct cpu *c)
 static void soft_set_trace(struct cpu *c, void *file)
 {
     soft_of(c)->trace = file;
+    soft_of(c)->trace_blocks = file && trace_on(TRACE_CPU);
 }
 
 const struct cpu_backend cpu_soft_backend = {

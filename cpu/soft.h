@@ -144,7 +144,7 @@ struct soft {
     uint32_t cr0, cr4;
     uint64_t cr2, cr3; /* 64-bit linear fault address, PML4 base in long mode */
     uint32_t cr8;      /* TPR (bits 3:0): stored, not yet tied to the local APIC */
-    uint32_t dr[8];
+    uint64_t dr[8];
     uint8_t bp_exec; /* bit n: DR7 enables DRn as an instruction breakpoint (R/W = 00) */
     struct cpu_msrs msr;
     int64_t tsc_offset;
@@ -158,7 +158,8 @@ struct soft {
     struct bus *bus;
     struct clock *clock;
     struct cpu_hooks hooks;
-    FILE *trace;
+    FILE *trace;       /* exceptions and interrupts (--trace=cpu or exc) */
+    bool trace_blocks; /* and every block run (--trace=cpu): the careful path */
     atomic_bool stop;
     /* faults */
     sigjmp_buf jb;
@@ -225,6 +226,12 @@ struct block *block_run(struct soft *s, struct block *b, unsigned max, uint64_t 
 static inline uint8_t block_mode(const struct soft *s)
 {
     return (uint8_t)((s->seg[SEG_CS].attr >> 13) & 3);
+}
+
+/* 64-bit mode: EFER.LMA with CS.L (compatibility mode is LMA without it). */
+static inline bool soft_code64(const struct soft *s)
+{
+    return (s->msr.efer & EFER_LMA) && (s->seg[SEG_CS].attr & 0x2000);
 }
 
 /* Nothing but instruction execution needs attention. */
@@ -364,12 +371,12 @@ static inline uint64_t mread_rmw(struct soft *s, int seg, uint32_t off, unsigned
 }
 
 /* Supervisor (system) accesses: descriptor tables, TSS, IDT. */
-static inline uint32_t sys_read(struct soft *s, uint32_t lin, unsigned size)
+static inline uint32_t sys_read(struct soft *s, uint64_t lin, unsigned size)
 {
     return lin_read(s, lin, size, false);
 }
 
-static inline void sys_write(struct soft *s, uint32_t lin, uint32_t v, unsigned size)
+static inline void sys_write(struct soft *s, uint64_t lin, uint32_t v, unsigned size)
 {
     lin_write(s, lin, v, size, false);
 }
@@ -422,8 +429,8 @@ void exec_mmx(struct soft *s, const struct insn *in);
 bool sse_claims(const struct insn *in);
 void exec_sse(struct soft *s, const struct insn *in);
 void exec_sse_group(struct soft *s, const struct insn *in); /* 0F AE /2../7 */
-void sse_fxsave(struct soft *s, uint8_t out[512]);
-void sse_fxrstor(struct soft *s, const uint8_t in[512]);
+void sse_fxsave(struct soft *s, uint8_t out[512], unsigned nxmm);
+void sse_fxrstor(struct soft *s, const uint8_t in[512], unsigned nxmm);
 
 /* Effective address (offset in its segment) of a ModRM memory operand. */
 static inline uint32_t insn_ea(const struct soft *s, const struct insn *in)

@@ -370,7 +370,7 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
         (!m->fw.raw_rom && make_vga(m, err) < 0) || attach_disks(m, err) < 0)
         goto fail;
     input_set_notify(m->input, (void (*)(void *))machine_wake, m);
-    if (trace_on(TRACE_CPU))
+    if (trace_on(TRACE_CPU) || trace_on(TRACE_EXC))
         cpu_set_trace(m->cpu, stderr);
     if (trace_on(TRACE_IO))
         bus_set_trace(m->bus, trace_bus, m);

@@ -8,7 +8,7 @@ unsigned trace_mask;
 static FILE *trace_file;
 
 static const char *const area_names[TRACE_AREAS] = {
-    [TRACE_IO] = "io",     [TRACE_CPU] = "cpu",     [TRACE_PIC] = "pic",   [TRACE_PIT] = "pit",
+    [TRACE_IO] = "io",     [TRACE_CPU] = "cpu",     [TRACE_EXC] = "exc",     [TRACE_PIC] = "pic",   [TRACE_PIT] = "pit",
     [TRACE_RTC] = "rtc",   [TRACE_UART] = "uart",   [TRACE_PS2] = "ps2",   [TRACE_IDE] = "ide",
     [TRACE_PCI] = "pci",   [TRACE_VGA] = "vga",     [TRACE_FWCFG] = "fwcfg", [TRACE_APIC] = "apic",
     [TRACE_ACPI] = "acpi",
@@ -16,7 +16,7 @@ static const char *const area_names[TRACE_AREAS] = {
 
 const char *trace_area_names(void)
 {
-    return "io,cpu,pic,pit,rtc,uart,ps2,ide,pci,vga,fwcfg,apic,acpi,all";
+    return "io,cpu,exc,pic,pit,rtc,uart,ps2,ide,pci,vga,fwcfg,apic,acpi,all";
 }
 
 int trace_parse(const char *list, unsigned *mask, const char **bad, size_t *badlen)

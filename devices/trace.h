@@ -12,6 +12,7 @@
 enum trace_area {
     TRACE_IO,    /* every port and MMIO access (through the bus) */
     TRACE_CPU,   /* blocks, exceptions, interrupts */
+    TRACE_EXC,   /* exceptions and interrupts only, at full speed */
     TRACE_PIC,
     TRACE_PIT,
     TRACE_RTC,

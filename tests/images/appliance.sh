@@ -12,11 +12,20 @@
 #   test.iso    isolinux ISO with the test mode, for ide1:0 cdrom-image
 # plus data.vmdk (an empty 16 MiB second disk) and test.vmx, bench.vmx, demo.vmx, cdrom.vmx.
 #
-# Usage: tests/images/appliance.sh [OUTDIR]   (prints OUTDIR when done)
+# ARCH=amd64 builds the same appliance from Debian 12's x86-64 kernel
+# (linux-image-amd64) and busybox-static:amd64, in $BUILD/images/appliance64.
+#
+# Usage: [ARCH=i386|amd64] tests/images/appliance.sh [OUTDIR]   (prints OUTDIR when done)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$top/build}
-out=${1:-$BUILD/images/appliance}
+ARCH=${ARCH:-i386}
+case "$ARCH" in
+i386) kmeta=linux-image-686:i386 bbpkg=busybox-static:i386 sub=appliance guestos=debian12 ;;
+amd64) kmeta=linux-image-amd64:amd64 bbpkg=busybox-static:amd64 sub=appliance64 guestos=debian12-64 ;;
+*) echo "appliance: ARCH is i386 or amd64, not $ARCH" >&2; exit 64 ;;
+esac
+out=${1:-$BUILD/images/$sub}
 debs=$BUILD/debs
 stamp=$out/.complete-v5
 if [ -f "$stamp" ]; then echo "$out"; exit 0; fi
@@ -24,13 +33,13 @@ mkdir -p "$out" "$debs"
 work=$(mktemp -d "$BUILD/images/work.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-fetch() { # package[:arch] -> path of the .deb in $debs
+fetch() { # package:arch -> path of the .deb in $debs
     local pkg=$1 f
-    f=$(ls "$debs"/"${pkg%%:*}"_*.deb 2>/dev/null | head -1 || true)
+    f=$(ls "$debs"/"${pkg%%:*}"_*_"${pkg##*:}".deb 2>/dev/null | head -1 || true)
     if [ -z "$f" ]; then
         (cd "$debs" && apt-get download "$pkg" >/dev/null 2>&1) ||
             { echo "appliance: apt-get download $pkg failed" >&2; exit 1; }
-        f=$(ls "$debs"/"${pkg%%:*}"_*.deb | head -1)
+        f=$(ls "$debs"/"${pkg%%:*}"_*_"${pkg##*:}".deb | head -1)
     fi
     echo "$f"
 }
@@ -38,10 +47,11 @@ fetch() { # package[:arch] -> path of the .deb in $debs
 grep -q i386 <(dpkg --print-foreign-architectures) || {
     dpkg --add-architecture i386 && apt-get update -qq >/dev/null 2>&1 || true
 }
-kpkg=$(apt-cache depends linux-image-686:i386 | awk '/Depends: linux-image-/{print $2; exit}')
-[ -n "$kpkg" ] || { echo "appliance: cannot resolve linux-image-686:i386" >&2; exit 1; }
+kpkg=$(apt-cache depends "$kmeta" | awk '/Depends: linux-image-/{print $2; exit}')
+[ -n "$kpkg" ] || { echo "appliance: cannot resolve $kmeta" >&2; exit 1; }
+kpkg=${kpkg%%:*}:$ARCH
 dpkg-deb -x "$(fetch "$kpkg")" "$work/kernel"
-dpkg-deb -x "$(fetch busybox-static:i386)" "$work/busybox"
+dpkg-deb -x "$(fetch "$bbpkg")" "$work/busybox"
 kver=$(ls "$work/kernel/lib/modules")
 vmlinuz=$work/kernel/boot/vmlinuz-$kver
 
@@ -172,7 +182,7 @@ write_vmx() { # name, display name, extra lines...
         echo 'config.version = "8"'
         echo 'virtualHW.version = "19"'
         echo "displayName = \"$display\""
-        echo 'guestOS = "debian12"'
+        echo "guestOS = \"$guestos\""
         echo 'memsize = "256"'
         echo 'numvcpus = "1"'
         echo 'uuid.bios = "56 4d 5a 0b 8c 27 13 37-a0 1b 7c 4d 2e 6f 90 12"'
@@ -188,7 +198,7 @@ write_vmx() { # name, display name, extra lines...
 write_vmx test "vmplay test appliance" 'ide0:0.present = "TRUE"' 'ide0:0.fileName = "test.vmdk"' \
     'ide0:1.present = "TRUE"' 'ide0:1.fileName = "data.vmdk"'
 write_vmx bench "vmplay bench appliance" 'ide0:0.present = "TRUE"' 'ide0:0.fileName = "bench.vmdk"'
-write_vmx demo "vmplay demo (Debian 12 i386, busybox)" 'ide0:0.present = "TRUE"' 'ide0:0.fileName = "demo.vmdk"'
+write_vmx demo "vmplay demo (Debian 12 $ARCH, busybox)" 'ide0:0.present = "TRUE"' 'ide0:0.fileName = "demo.vmdk"'
 write_vmx cdrom "vmplay CD-ROM boot" 'ide1:0.present = "TRUE"' 'ide1:0.fileName = "test.iso"' \
     'ide1:0.deviceType = "cdrom-image"' 'bios.bootOrder = "cdrom"'
 echo "$kver" > "$out/kernel-version"
