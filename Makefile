@@ -109,6 +109,7 @@ demo: $(BIN)
 bench: $(BIN)
 	$(Q)tools/deps.sh bench
 	$(Q)BUILD=$(abspath $(B)) bench/appliance.sh $(abspath $(BIN))
+	$(Q)ARCH=amd64 BUILD=$(abspath $(B)) bench/appliance.sh $(abspath $(BIN))
 
 # libFuzzer targets; each area adds its part with `fuzz: fuzz-<area>`.
 fuzz:

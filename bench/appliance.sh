@@ -3,14 +3,19 @@
 # one after the other on the same image, printing wall time per stage
 # (power-on -> init, md5sum of 32 MiB, awk loop of 300k iterations) and the
 # ratios vmplay/TCG and vmplay/Bochs. Not a test: nothing here passes or fails.
-#   bench/appliance.sh VMPLAY [which...]   which: vmplay qemu bochs (default all)
+# ARCH=amd64 runs the 64-bit appliance (qemu-system-x86_64 for TCG).
+#   [ARCH=i386|amd64] bench/appliance.sh VMPLAY [which...]   which: vmplay qemu bochs (default all)
 set -u
 vmplay=$1; shift
 which=${*:-vmplay qemu bochs}
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$top/build}
-img=$(BUILD=$BUILD "$top/tests/images/appliance.sh") || exit 1
-run=$BUILD/bench/appliance
+ARCH=${ARCH:-i386}
+img=$(ARCH=$ARCH BUILD=$BUILD "$top/tests/images/appliance.sh") || exit 1
+case "$ARCH" in
+amd64) run=$BUILD/bench/appliance64 qemu=qemu-system-x86_64 ;;
+*) run=$BUILD/bench/appliance qemu=qemu-system-i386 ;;
+esac
 rm -rf "$run"; mkdir -p "$run"
 stages="init md5 awk"
 TIMEOUT=${BENCH_TIMEOUT:-900}
@@ -45,7 +50,7 @@ run_vmplay() {
 
 run_qemu() {
     local t0; t0=$(date +%s.%N)
-    qemu-system-i386 -accel tcg -M pc -m 256 -nodefaults -vga std -display none \
+    "$qemu" -accel tcg -M pc -m 256 -nodefaults -vga std -display none \
         -drive file="$img/bench.img",format=raw,if=ide,index=0,snapshot=on \
         -serial file:"$run/qemu.serial" -no-reboot >"$run/qemu.log" 2>&1 &
     watch "$run/qemu.serial" $! qemu "$t0"
@@ -90,7 +95,7 @@ stage_time() { # name stage -> seconds for that stage alone
     echo "-"
 }
 ratio() { [ "$1" = - ] || [ "$2" = - ] && { echo "-"; return; }; echo "$1 / $2" | bc -l | xargs printf '%.2fx'; }
-printf '\n%-22s %10s %10s %10s %12s %12s\n' stage vmplay qemu-tcg bochs vmplay/tcg vmplay/bochs
+printf '\n%s appliance\n%-22s %10s %10s %10s %12s %12s\n' "$ARCH" stage vmplay qemu-tcg bochs vmplay/tcg vmplay/bochs
 for st in $stages; do
     v=$(stage_time vmplay "$st"); q=$(stage_time qemu "$st"); b=$(stage_time bochs "$st")
     case $st in init) label="power-on -> init" ;; md5) label="md5sum 32 MiB" ;; awk) label="awk 300k loop" ;; esac

@@ -945,6 +945,33 @@ bool exec64(struct soft *s, const struct insn *in)
         branches(s, in);
         return true;
     case 0xE0 ... 0xE3: loop64(s, in); return true;
+    case 0xC8: { /* ENTER: 64-bit frames (16-bit with 66); the stack is RSP either way */
+        unsigned size = osz64(in) == 2 ? 2 : 8, level = in->imm2 & 31;
+        uint64_t bp = s->r[GPR_BP], nsp = s->r[GPR_SP] - size;
+        mem_wr(s, SEG_SS, nsp, bp, size);
+        uint64_t frame = nsp;
+        for (unsigned i = 1; i < level; i++) {
+            bp -= size;
+            uint64_t v = mem_rd(s, SEG_SS, bp, size);
+            nsp -= size;
+            mem_wr(s, SEG_SS, nsp, v, size);
+        }
+        if (level) {
+            nsp -= size;
+            mem_wr(s, SEG_SS, nsp, frame, size);
+        }
+        nsp -= in->imm & 0xFFFF;
+        (void)mem_rd(s, SEG_SS, nsp, 1); /* the new stack top must be accessible */
+        gpr_set(s, in, GPR_BP, frame, size);
+        s->r[GPR_SP] = nsp;
+        return true;
+    }
+    case 0xD7: { /* XLAT: AL = [RBX + AL] (EBX with 67) */
+        uint64_t amask = (in->props & I_ADDR64) ? ~0ull : 0xFFFFFFFFull;
+        uint64_t v = mem_rd(s, in->seg, (s->r[GPR_BX] + (s->r[GPR_AX] & 0xFF)) & amask, 1);
+        s->r[GPR_AX] = (s->r[GPR_AX] & ~0xFFull) | v;
+        return true;
+    }
     case 0xC9: { /* LEAVE */
         unsigned size = osz64(in);
         s->r[GPR_SP] = s->r[GPR_BP];
@@ -969,13 +996,15 @@ bool exec64(struct soft *s, const struct insn *in)
         alu_n(s, 4, gpr_get(s, in, GPR_AX, size), sext64(in->imm, size == 8 ? 4 : size), size);
         return true;
     }
-    case 0x90:
-        if (in->rex & REX_B) {
-            uint64_t t = s->r[8];
-            gpr_set(s, in, 8, s->r[GPR_AX], osz64(in));
+    case 0x90 ... 0x97: { /* XCHG rAX, r (90 without REX.B is NOP: EAX keeps its upper half) */
+        unsigned r = (op & 7) | ((in->rex & REX_B) << 3);
+        if (r) {
+            uint64_t t = s->r[r];
+            gpr_set(s, in, r, s->r[GPR_AX], osz64(in));
             gpr_set(s, in, GPR_AX, t, osz64(in));
         }
         return true;
+    }
     case 0x98:
         s->r[GPR_AX] = osz64(in) == 8 ? sext64(s->r[GPR_AX], 4)
                        : osz64(in) == 4 ? (uint32_t)sext64(s->r[GPR_AX], 2)
@@ -998,7 +1027,7 @@ bool exec64(struct soft *s, const struct insn *in)
     case 0xF6: case 0xF7: group3(s, in); return true;
     case 0xFE: case 0xFF: group5(s, in); return true;
     case 0xE4 ... 0xE7: case 0xEC ... 0xEF: case 0xF4: case 0xF5: case 0xF8 ... 0xFD:
-    case 0x9B: case 0xD8 ... 0xDF:
+    case 0x9B: case 0x9E: case 0x9F: case 0xD8 ... 0xDF: /* LAHF/SAHF: CPUID LAHF_LM */
         return false; /* the legacy implementation is right here (x87: fpu_mem's 64-bit path) */
     default:
         soft_raise_noerr(s, EXC_UD);

@@ -375,7 +375,14 @@ static void load_rm(struct soft *s, const struct insn *in, const struct form *f,
     switch (f->src) {
     case O_X: memcpy(out, s->sse.xmm[insn_rm64(in)], 16); break;
     case O_M: v = mmx_reg(s->fpu, insn_rm(in)); memcpy(out, &v, 8); break;
-    case O_R: r32 = (uint32_t)s->r[insn_rm64(in)]; memcpy(out, &r32, 4); break;
+    case O_R: /* REX.W: the whole register (CVTSI2SS/SD r64) */
+        if (in->pfx & P_OP64) {
+            memcpy(out, &s->r[insn_rm64(in)], 8);
+            break;
+        }
+        r32 = (uint32_t)s->r[insn_rm64(in)];
+        memcpy(out, &r32, 4);
+        break;
     default: break;
     }
 }
@@ -406,18 +413,23 @@ static void h_host_at(struct soft *s, const struct insn *in, const struct form *
     struct sse_io io;
     uint8_t src[16];
     unsigned reg = insn_reg64(in);
+    unsigned map = (in->op & 0xF00) == OP_MAP38 ? SSE_MAP_38 : SSE_MAP_0F;
+    bool w64 = (in->pfx & P_OP64) && sse_host_has_w64(map, pfx_col(in), op);
+    struct form f64 = *f; /* CVTSI2SS/SD m64 */
+    if (w64 && op == 0x2A)
+        f64.msize = 8;
     memset(&io, 0, sizeof io);
-    load_rm(s, in, f, src);
+    load_rm(s, in, &f64, src);
     memcpy(io.x1, src, 16);
     memcpy(&io.m1, src, 8);
-    memcpy(&io.r_in, src, 4);
+    memcpy(&io.r_in, src, w64 ? 8 : 4);
     if (f->dst == O_X || f->dst == O_F) /* COMISS: reg names the first xmm operand */
         memcpy(io.x0, xreg(s, reg), 16);
     else if (f->dst == O_M)
         io.m0 = mmx_reg(s->fpu, reg & 7); /* REX does not extend MMX registers */
     bool mm_regs = f->dst == O_M || (f->src == O_M && !is_mem(in));
-    unsigned map = (in->op & 0xF00) == OP_MAP38 ? SSE_MAP_38 : SSE_MAP_0F;
-    unsigned how = ((f->fl & F_FP) ? SSE_FP : 0) | (has_kind(f, O_M) ? SSE_MM : 0);
+    unsigned how = ((f->fl & F_FP) ? SSE_FP : 0) | (has_kind(f, O_M) ? SSE_MM : 0) |
+                   (w64 ? SSE_W64 : 0);
     struct sse_io orig = io;
     uint32_t raised = sse_host(map, pfx_col(in), op, (uint8_t)in->imm, &io, s->sse.mxcsr, how);
     if ((f->fl & F_FP) && map == SSE_MAP_0F && f->dst == O_X)
@@ -535,8 +547,9 @@ static void h_movntq(struct soft *s, const struct insn *in, const struct form *f
 static void h_movnti(struct soft *s, const struct insn *in, const struct form *f)
 {
     (void)f;
-    uint32_t v = (uint32_t)s->r[insn_reg64(in)];
-    lin_store(s, mem_lin(s, in, 4, false, SEG_W), (const uint8_t *)&v, 4);
+    unsigned n = (in->pfx & P_OP64) ? 8 : 4; /* REX.W: MOVNTI m64, r64 */
+    uint64_t v = s->r[insn_reg64(in)];
+    lin_store(s, mem_lin(s, in, n, false, SEG_W), (const uint8_t *)&v, n);
 }
 
 static uint16_t w16(const uint8_t *p, unsigned i)
@@ -750,8 +763,16 @@ void exec_sse(struct soft *s, const struct insn *in)
         h_movq_gpr64(s, in);
         return;
     }
-    if ((in->pfx & P_OP64) && (f->src == O_R || f->dst == O_R))
-        soft_raise_noerr(s, EXC_UD); /* the 64-bit GPR forms (REX.W MOVQ, CVTSI2SD...): not yet */
+    if ((in->pfx & P_OP64) && (f->src == O_R || f->dst == O_R)) {
+        /* REX.W with a GPR: CVTSI2SS/SD, CVT(T)SS/SD2SI and MOVNTI at 64 bits; MOVMSKPS/PD,
+         * PMOVMSKB, PEXTRW (zero-extended) and PINSRW (low 16 bits) are the 32-bit forms */
+        unsigned o = in->op & 0xFF;
+        bool w = (in->op & 0xF00) == 0x100 && (sse_host_has_w64(SSE_MAP_0F, pfx_col(in), (uint8_t)o) ||
+                                               o == 0xC3 || o == 0x50 || o == 0xD7 || o == 0xC5 ||
+                                               o == 0xC4);
+        if (!w)
+            soft_raise_noerr(s, EXC_UD);
+    }
     if (f->h != H_MOVNTI)
         sse_check(s, f);
     handlers[f->h](s, in, f);

@@ -35,6 +35,7 @@
 #define SLOT 16
 #define ROW 0xD0
 #define CMP_BASE (4 * ROW)
+#define W64_BASE (CMP_BASE + 32) /* F3/F2 REX.W 0F 2A, 2C, 2D */
 extern const unsigned char vmplay_sse_snippets[];
 __asm__(".pushsection .text\n"
         ".balign 16\n"
@@ -67,6 +68,12 @@ __asm__(".pushsection .text\n"
         ".byte 0xf3, 0x0f, 0x1e, 0xfa, \\p, 0x0f, 0xc2, 0xc1, \\c, 0xc3\n"
         ".endr\n"
         ".endr\n"
+        ".irp p, 0xf3, 0xf2\n"
+        ".irp o, 0x2a, 0x2c, 0x2d\n"
+        ".balign 16\n"
+        ".byte 0xf3, 0x0f, 0x1e, 0xfa, \\p, 0x48, 0x0f, \\o, 0xc1, 0xc3\n"
+        ".endr\n"
+        ".endr\n"
         ".balign 16\n"
         ".popsection\n");
 
@@ -86,8 +93,18 @@ bool sse_host_has(unsigned map, unsigned pfx, uint8_t op)
     return pfx < 4 && slot_of(map, op) >= 0;
 }
 
-static const unsigned char *snippet(unsigned map, unsigned pfx, uint8_t op, uint8_t imm)
+bool sse_host_has_w64(unsigned map, unsigned pfx, uint8_t op)
 {
+    return map == SSE_MAP_0F && (pfx == SSE_PFX_F3 || pfx == SSE_PFX_F2) &&
+           (op == 0x2A || op == 0x2C || op == 0x2D);
+}
+
+static const unsigned char *snippet(unsigned map, unsigned pfx, uint8_t op, uint8_t imm,
+                                    unsigned how)
+{
+    if (how & SSE_W64)
+        return vmplay_sse_snippets +
+               (W64_BASE + 3 * (pfx - SSE_PFX_F3) + (op == 0x2A ? 0 : op == 0x2C ? 1 : 2)) * SLOT;
     size_t i = map == SSE_MAP_0F && op == 0xC2 ? CMP_BASE + 8 * pfx + (imm & 7)
                                                : (size_t)ROW * pfx + (size_t)slot_of(map, op);
     return vmplay_sse_snippets + i * SLOT;
@@ -105,7 +122,7 @@ static void run_xmm(const unsigned char *code, struct sse_io *io, bool fp)
                      "1:\n\t"
                      "movdqa %c[x0](%[io]), %%xmm0\n\t"
                      "movdqa %c[x1](%[io]), %%xmm1\n\t"
-                     "movl %c[ri](%[io]), %%ecx\n\t"
+                     "movq %c[ri](%[io]), %%rcx\n\t"
                      "xorl %%eax, %%eax\n\t"
                      "lea -128(%%rsp), %%rsp\n\t"
                      "call *%[code]\n\t"
@@ -113,7 +130,7 @@ static void run_xmm(const unsigned char *code, struct sse_io *io, bool fp)
                      "popq %%rdx\n\t"
                      "lea 128(%%rsp), %%rsp\n\t"
                      "movl %%edx, %c[fl](%[io])\n\t"
-                     "movl %%eax, %c[ro](%[io])\n\t"
+                     "movq %%rax, %c[ro](%[io])\n\t"
                      "movdqa %%xmm0, %c[x0](%[io])\n\t"
                      "stmxcsr %c[mo](%[io])\n\t"
                      "ldmxcsr %c[hm](%[io])\n\t"
@@ -136,12 +153,12 @@ static void run_mm(const unsigned char *code, struct sse_io *io, bool fp)
                      "movdqa %c[x1](%[io]), %%xmm1\n\t"
                      "movq %c[m0](%[io]), %%mm0\n\t"
                      "movq %c[m1](%[io]), %%mm1\n\t"
-                     "movl %c[ri](%[io]), %%ecx\n\t"
+                     "movq %c[ri](%[io]), %%rcx\n\t"
                      "xorl %%eax, %%eax\n\t"
                      "lea -128(%%rsp), %%rsp\n\t"
                      "call *%[code]\n\t"
                      "lea 128(%%rsp), %%rsp\n\t"
-                     "movl %%eax, %c[ro](%[io])\n\t"
+                     "movq %%rax, %c[ro](%[io])\n\t"
                      "movdqa %%xmm0, %c[x0](%[io])\n\t"
                      "movq %%mm0, %c[m0](%[io])\n\t"
                      "emms\n\t"
@@ -163,7 +180,7 @@ uint32_t sse_host(unsigned map, unsigned pfx, uint8_t op, uint8_t imm, struct ss
         mode &= ~MXCSR_FTZ;
     io->mxcsr_in = mode | MXCSR_MASKS;
     io->mxcsr_out = 0;
-    const unsigned char *code = snippet(map, pfx, op, imm);
+    const unsigned char *code = snippet(map, pfx, op, imm, how);
     if (how & SSE_MM)
         run_mm(code, io, fp);
     else

@@ -40,8 +40,8 @@ struct sse_io {
     _Alignas(16) uint8_t x0[16]; /* xmm0: destination in, result out */
     _Alignas(16) uint8_t x1[16]; /* xmm1: source */
     uint64_t m0, m1;             /* mm0 (destination, result), mm1 (source) */
-    uint32_t r_in;               /* ECX: integer source (CVTSI2SS...) */
-    uint32_t r_out;              /* EAX: integer result (CVTSS2SI, MOVMSKPS...) */
+    uint64_t r_in;               /* RCX: integer source (CVTSI2SS...) */
+    uint64_t r_out;              /* RAX: integer result (CVTSS2SI, MOVMSKPS...), zero-extended */
     uint32_t eflags;             /* EFLAGS after the instruction (COMISS...) */
     uint32_t mxcsr_in, mxcsr_out, host_mxcsr;
 };
@@ -54,9 +54,12 @@ enum { SSE_PFX_NONE, SSE_PFX_66, SSE_PFX_F3, SSE_PFX_F2 };
 /* sse_host() how: */
 #define SSE_FP 0x1u /* floating point: runs under the guest MXCSR, returns the flags raised */
 #define SSE_MM 0x2u /* mm0/mm1 take part (EMMS after, the host's x87 left empty) */
+#define SSE_W64 0x4u /* REX.W: CVTSI2SS/SD from RCX, CVT(T)SS/SD2SI to RAX (F3/F2 0F 2A 2C 2D) */
 
 /* True when the host snippet table has (map, prefix, opcode). */
 bool sse_host_has(unsigned map, unsigned pfx, uint8_t op);
+/* The same for the REX.W (SSE_W64) forms. */
+bool sse_host_has_w64(unsigned map, unsigned pfx, uint8_t op);
 /*
  * Runs "op xmm0/mm0/eax, xmm1/mm1/ecx" (ModRM C1) for (map, prefix,
  * opcode); CMPPS/CMPPD/CMPSS/CMPSD (0F C2) take the predicate imm & 7.
