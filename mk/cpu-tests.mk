@@ -3,7 +3,7 @@
 #   $(B)/cpu/runner32          native runner, 32-bit (gcc -m32: Debian gcc-multilib)
 #   $(O)/cpu-tests/cpudiff     driver: generates cases, runs them natively and on the core
 #   $(B)/cpu/runner64          native runner, 64-bit mode at CPL 3 (the host's gcc)
-#   $(O)/cpu-tests/cpudiff64   driver of the 64-bit integer groups
+#   $(O)/cpu-tests/cpudiff64   driver of the 64-bit groups (integer, SSE..SSSE3)
 #   $(B)/cpu/roms/*.bin        64 KiB test ROMs from tests/cpu/*.asm (nasm)
 #   make cpu-expected          runs every ROM under QEMU TCG into $(B)/cpu/qemu/ (to review
 #                              and copy into tests/cpu/expected/); a ROM's "; qemu-args:"
@@ -13,7 +13,7 @@
 CC32        ?= gcc
 CPU_ROM_SRC := $(sort $(wildcard tests/cpu/*.asm))
 CPU_ROMS    := $(CPU_ROM_SRC:tests/cpu/%.asm=$(B)/cpu/roms/%.bin)
-CPUDIFF_OBJ := $(O)/tests/cpu/cpudiff.o $(O)/tests/cpu/cpudiff_gen.o
+CPUDIFF_OBJ := $(O)/tests/cpu/cpudiff.o $(O)/tests/cpu/cpudiff_gen.o $(O)/tests/cpu/sse_ops.o
 
 # Without gcc -m32 the runner is not built and the suite SKIPs visibly.
 $(B)/cpu/runner32: tests/cpu/runner32.c tests/cpu/cpudiff.h tests/cpu/runner_faults.h
@@ -28,7 +28,7 @@ $(B)/cpu/runner64: tests/cpu/runner64.c tests/cpu/cpudiff64.h tests/cpu/runner_f
 	$(Q)$(CC) -std=c11 -O2 -Wall -Wextra -Werror -fno-pie -no-pie -o $@ $< || \
 		echo "  SKIP    $@: $(CC) cannot build a native x86-64 runner"
 
-$(O)/cpu-tests/cpudiff64: $(O)/tests/cpu/cpudiff64.o $(LIB_OBJ)
+$(O)/cpu-tests/cpudiff64: $(O)/tests/cpu/cpudiff64.o $(O)/tests/cpu/sse_ops.o $(LIB_OBJ)
 	$(call say,LINK,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)

@@ -6,6 +6,7 @@
  * effective address lands on the operand.
  */
 #include "cpudiff_gen.h"
+#include "sse_ops.h"
 
 #define F_CF 0x001u
 #define F_PF 0x004u
@@ -1081,9 +1082,43 @@ static void gen_x87b(struct gen *g, int trans)
     emit(g, 0xE0);
 }
 
+/*
+ * Whether this host records the last x87 opcode (bit 0) and data pointer
+ * (bit 1) in FNSTENV when no exception is pending. Recent Intel parts keep
+ * FOP only for an unmasked exception (FOP compatibility mode off) and may
+ * update FDP only then (CPUID.7:EBX.FDP_EXCPTN_ONLY); the core records both,
+ * as the P6 does, so on such a host those fields are not compared.
+ */
+static unsigned host_x87_records(void)
+{
+    static int known = -1;
+    if (known < 0) {
+        static volatile double one = 1.0;
+        uint8_t env[28];
+        __asm__ volatile("fninit\n\tfldl %1\n\tfnstenv %0\n\tfninit"
+                         : "=m"(env)
+                         : "m"(one));
+        unsigned fop = (env[18] | (unsigned)env[19] << 8) & 0x7FF;
+        uint32_t fdp = env[20] | (uint32_t)env[21] << 8 | (uint32_t)env[22] << 16 |
+                       (uint32_t)env[23] << 24;
+        known = (fop != 0) | (fdp == (uint32_t)(uintptr_t)&one) << 1;
+    }
+    return (unsigned)known;
+}
+
+static void x87_unrecorded(struct gen *g)
+{
+    unsigned rec = host_x87_records();
+    if (!(rec & 1))
+        g->ignore[2].off = 0x200 + 18, g->ignore[2].len = 2; /* FOP */
+    if (!(rec & 2))
+        g->ignore[3].off = 0x200 + 20, g->ignore[3].len = 4; /* FDP */
+}
+
 /* FNSTENV, FNSAVE and FXSAVE images after some x87 work (FLDENV/FRSTOR/FXRSTOR round trips).
  * The CS/DS selectors differ between the host process and the core and are not compared;
- * AMD's FXSAVE leaves FOP/FIP/FDP out unless an exception is pending, so those too. */
+ * AMD's FXSAVE leaves FOP/FIP/FDP out unless an exception is pending, so those too, and
+ * FOP/FDP in the legacy images where the host does not record them (host_x87_records). */
 static void gen_x87env(struct gen *g, int arg)
 {
     unsigned k = below(g, 3);
@@ -1101,11 +1136,13 @@ static void gen_x87env(struct gen *g, int arg)
         emit_abs(g, 0xD9, 6, 0x200); /* fnstenv */
         g->ignore[0].off = 0x200 + 16, g->ignore[0].len = 2;
         g->ignore[1].off = 0x200 + 24, g->ignore[1].len = 2;
+        x87_unrecorded(g);
         emit_abs(g, 0xD9, 4, 0x200); /* fldenv */
     } else if (k == 1) {
         emit_abs(g, 0xDD, 6, 0x200); /* fnsave */
         g->ignore[0].off = 0x200 + 16, g->ignore[0].len = 2;
         g->ignore[1].off = 0x200 + 24, g->ignore[1].len = 2;
+        x87_unrecorded(g);
         emit_abs(g, 0xDD, 4, 0x200); /* frstor */
     } else {
         emit(g, 0x0F);
@@ -1276,13 +1313,6 @@ static void sse_end_mm(struct gen *g)
     emit(g, 0x0F), emit(g, 0x77);
 }
 
-/* One SSE instruction template: mandatory prefix (0: none), map (0: 0F, 0x38, 0x3A), opcode,
- * operand shape and memory operand size (0: register form only). */
-enum { T_XX, T_XR, T_RX, T_MX, T_XM, T_MM, T_RM, T_FX };
-struct sse_tpl {
-    uint8_t pfx, map, op, shape, msize;
-    bool imm, noalign;
-};
 
 static void sse_emit_op(struct gen *g, const struct sse_tpl *t, bool mem, uint32_t mem_off)
 {
@@ -1325,34 +1355,6 @@ static void sse_run(struct gen *g, const struct sse_tpl *tab, unsigned n, unsign
     }
 }
 
-/* Floating point: arithmetic, compares, conversions, RCP/RSQRT, SSE3 horizontal ops. */
-static const struct sse_tpl sse_fp_ops[] = {
-    {0, 0, 0x51, T_XX, 16, 0, 0}, {0x66, 0, 0x51, T_XX, 16, 0, 0}, {0xF3, 0, 0x51, T_XX, 4, 0, 0},
-    {0xF2, 0, 0x51, T_XX, 8, 0, 0}, {0, 0, 0x52, T_XX, 16, 0, 0}, {0xF3, 0, 0x52, T_XX, 4, 0, 0},
-    {0, 0, 0x53, T_XX, 16, 0, 0}, {0xF3, 0, 0x53, T_XX, 4, 0, 0}, {0, 0, 0x58, T_XX, 16, 0, 0},
-    {0x66, 0, 0x58, T_XX, 16, 0, 0}, {0xF3, 0, 0x58, T_XX, 4, 0, 0}, {0xF2, 0, 0x58, T_XX, 8, 0, 0},
-    {0, 0, 0x59, T_XX, 16, 0, 0}, {0x66, 0, 0x59, T_XX, 16, 0, 0}, {0xF3, 0, 0x59, T_XX, 4, 0, 0},
-    {0xF2, 0, 0x59, T_XX, 8, 0, 0}, {0, 0, 0x5C, T_XX, 16, 0, 0}, {0x66, 0, 0x5C, T_XX, 16, 0, 0},
-    {0xF3, 0, 0x5C, T_XX, 4, 0, 0}, {0xF2, 0, 0x5C, T_XX, 8, 0, 0}, {0, 0, 0x5D, T_XX, 16, 0, 0},
-    {0x66, 0, 0x5D, T_XX, 16, 0, 0}, {0xF3, 0, 0x5D, T_XX, 4, 0, 0}, {0xF2, 0, 0x5D, T_XX, 8, 0, 0},
-    {0, 0, 0x5E, T_XX, 16, 0, 0}, {0x66, 0, 0x5E, T_XX, 16, 0, 0}, {0xF3, 0, 0x5E, T_XX, 4, 0, 0},
-    {0xF2, 0, 0x5E, T_XX, 8, 0, 0}, {0, 0, 0x5F, T_XX, 16, 0, 0}, {0x66, 0, 0x5F, T_XX, 16, 0, 0},
-    {0xF3, 0, 0x5F, T_XX, 4, 0, 0}, {0xF2, 0, 0x5F, T_XX, 8, 0, 0}, {0, 0, 0xC2, T_XX, 16, 1, 0},
-    {0x66, 0, 0xC2, T_XX, 16, 1, 0}, {0xF3, 0, 0xC2, T_XX, 4, 1, 0}, {0xF2, 0, 0xC2, T_XX, 8, 1, 0},
-    {0, 0, 0x2E, T_FX, 4, 0, 0}, {0x66, 0, 0x2E, T_FX, 8, 0, 0}, {0, 0, 0x2F, T_FX, 4, 0, 0},
-    {0x66, 0, 0x2F, T_FX, 8, 0, 0}, {0, 0, 0x5A, T_XX, 8, 0, 0}, {0x66, 0, 0x5A, T_XX, 16, 0, 0},
-    {0xF3, 0, 0x5A, T_XX, 4, 0, 0}, {0xF2, 0, 0x5A, T_XX, 8, 0, 0}, {0, 0, 0x5B, T_XX, 16, 0, 0},
-    {0x66, 0, 0x5B, T_XX, 16, 0, 0}, {0xF3, 0, 0x5B, T_XX, 16, 0, 0}, {0x66, 0, 0xE6, T_XX, 16, 0, 0},
-    {0xF3, 0, 0xE6, T_XX, 8, 0, 0}, {0xF2, 0, 0xE6, T_XX, 16, 0, 0}, {0xF3, 0, 0x2A, T_XR, 4, 0, 0},
-    {0xF2, 0, 0x2A, T_XR, 4, 0, 0}, {0xF3, 0, 0x2C, T_RX, 4, 0, 0}, {0xF2, 0, 0x2C, T_RX, 8, 0, 0},
-    {0xF3, 0, 0x2D, T_RX, 4, 0, 0}, {0xF2, 0, 0x2D, T_RX, 8, 0, 0}, {0x66, 0, 0x7C, T_XX, 16, 0, 0},
-    {0xF2, 0, 0x7C, T_XX, 16, 0, 0}, {0x66, 0, 0x7D, T_XX, 16, 0, 0}, {0xF2, 0, 0x7D, T_XX, 16, 0, 0},
-    {0x66, 0, 0xD0, T_XX, 16, 0, 0}, {0xF2, 0, 0xD0, T_XX, 16, 0, 0}, {0, 0, 0x50, T_RX, 0, 0, 0},
-    {0x66, 0, 0x50, T_RX, 0, 0, 0}, {0, 0, 0x54, T_XX, 16, 0, 0}, {0x66, 0, 0x55, T_XX, 16, 0, 0},
-    {0, 0, 0x56, T_XX, 16, 0, 0}, {0x66, 0, 0x57, T_XX, 16, 0, 0}, {0, 0, 0x14, T_XX, 16, 0, 0},
-    {0x66, 0, 0x15, T_XX, 16, 0, 0}, {0, 0, 0xC6, T_XX, 16, 1, 0}, {0x66, 0, 0xC6, T_XX, 16, 1, 0},
-    {0xF3, 0, 0x12, T_XX, 16, 0, 0}, {0xF3, 0, 0x16, T_XX, 16, 0, 0}, {0xF2, 0, 0x12, T_XX, 8, 0, 0},
-};
 
 /* The MMX-operand conversions. */
 static const struct sse_tpl sse_cvt_mm_ops[] = {
@@ -1370,20 +1372,13 @@ static void gen_ssefp(struct gen *g, int arg)
         sse_run(g, sse_cvt_mm_ops, sizeof sse_cvt_mm_ops / sizeof sse_cvt_mm_ops[0],
                 1 + below(g, 3), false);
     else
-        sse_run(g, sse_fp_ops, sizeof sse_fp_ops / sizeof sse_fp_ops[0], 1 + below(g, 3), false);
+        sse_run(g, sse_fp_ops, sse_fp_nops, 1 + below(g, 3), false);
     if (arg == 2)
         sse_end_mm(g);
 }
 
-/* SSE2 integer forms on xmm (66) and the SSE/SSE2 integer forms on mm. */
-static const uint8_t int66_ops[] = {
-    0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6A, 0x6B, 0x6C, 0x6D, 0x74,
-    0x75, 0x76, 0xD1, 0xD2, 0xD3, 0xD4, 0xD5, 0xD8, 0xD9, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF,
-    0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE8, 0xE9, 0xEA, 0xEB, 0xEC, 0xED, 0xEE, 0xEF, 0xF1,
-    0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF8, 0xF9, 0xFA, 0xFB, 0xFC, 0xFD, 0xFE};
+/* The SSE/SSE2 integer forms on mm. */
 static const uint8_t intmm_ops[] = {0xD4, 0xDA, 0xDE, 0xE0, 0xE3, 0xE4, 0xEA, 0xEE, 0xF4, 0xF6, 0xFB};
-static const uint8_t ssse3_ops[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
-                                    0x08, 0x09, 0x0A, 0x0B, 0x1C, 0x1D, 0x1E};
 
 static void small_counts(struct gen *g)
 {
@@ -1404,7 +1399,7 @@ static void int_one(struct gen *g, int arg)
     unsigned k = below(g, 8);
     if (arg == 2) {
         t.map = 0x38;
-        t.op = ssse3_ops[below(g, sizeof ssse3_ops)];
+        t.op = sse_ssse3_ops[below(g, sse_ssse3_nops)];
         if (k == 0)
             t.map = 0x3A, t.op = 0x0F, t.imm = true;
     } else if (arg == 1) {
@@ -1412,7 +1407,7 @@ static void int_one(struct gen *g, int arg)
         if (k == 0)
             t.op = 0x70, t.imm = true;
     } else {
-        t.op = int66_ops[below(g, sizeof int66_ops)];
+        t.op = sse_int66_ops[below(g, sse_int66_nops)];
         if (k == 0)
             t.op = 0x70, t.imm = true, t.pfx = (uint8_t)(below(g, 3) == 0 ? 0x66 : below(g, 2) ? 0xF3 : 0xF2);
     }
@@ -1490,22 +1485,6 @@ static void sse_store(struct gen *g, uint8_t pfx, uint8_t op, unsigned width, bo
  * the XMM part. */
 static void gen_ssemov(struct gen *g, int arg)
 {
-    static const struct sse_tpl loads[] = {
-        {0, 0, 0x10, T_XX, 16, 0, 1}, {0x66, 0, 0x10, T_XX, 16, 0, 1},
-        {0xF3, 0, 0x10, T_XX, 4, 0, 0}, {0xF2, 0, 0x10, T_XX, 8, 0, 0},
-        {0, 0, 0x28, T_XX, 16, 0, 0}, {0x66, 0, 0x28, T_XX, 16, 0, 0},
-        {0x66, 0, 0x6F, T_XX, 16, 0, 0}, {0xF3, 0, 0x6F, T_XX, 16, 0, 1},
-        {0xF3, 0, 0x7E, T_XX, 8, 0, 0}, {0, 0, 0x12, T_XX, 8, 0, 0},
-        {0, 0, 0x16, T_XX, 8, 0, 0}, {0x66, 0, 0x6E, T_XR, 4, 0, 0},
-        {0x66, 0, 0x7E, T_XR, 0, 0, 0}, {0xF3, 0, 0xD6, T_XM, 0, 0, 0},
-        {0xF2, 0, 0xD6, T_MX, 0, 0, 0}, {0x66, 0, 0xD6, T_XX, 0, 0, 0},
-        {0, 0, 0x11, T_XX, 0, 0, 0}, {0xF3, 0, 0x11, T_XX, 0, 0, 0},
-        {0xF2, 0, 0x11, T_XX, 0, 0, 0}, {0x66, 0, 0x29, T_XX, 0, 0, 0},
-    };
-    static const uint8_t stores[][2] = {
-        {0, 0x11}, {0x66, 0x11}, {0xF3, 0x11}, {0xF2, 0x11}, {0, 0x29}, {0x66, 0x29}, {0, 0x2B},
-        {0x66, 0x2B}, {0x66, 0x7F}, {0xF3, 0x7F}, {0x66, 0xE7}, {0, 0x13}, {0x66, 0x13},
-        {0, 0x17}, {0x66, 0x17}, {0x66, 0xD6}, {0x66, 0x7E}};
     sse_start(g, 0x3F, true);
     unsigned n = 2 + below(g, 3);
     for (unsigned i = 0; i < n; i++) {
@@ -1513,12 +1492,12 @@ static void gen_ssemov(struct gen *g, int arg)
         if (k == 7 && (g->avoid & 1u << 7))
             k = 4;
         if (k < 4) {
-            const struct sse_tpl *t = &loads[below(g, sizeof loads / sizeof loads[0])];
+            const struct sse_tpl *t = &sse_load_ops[below(g, sse_load_nops)];
             bool mem = t->msize && below(g, 2);
             sse_emit_op(g, t, mem, sse_slot(g, false) + (t->noalign && below(g, 2) ? 1 + below(g, 15) : 0));
         } else if (k < 7) {
-            unsigned j = below(g, sizeof stores / sizeof stores[0]);
-            sse_store(g, stores[j][0], stores[j][1], 16, false);
+            unsigned j = below(g, sse_store_nops);
+            sse_store(g, sse_store_ops[j][0], sse_store_ops[j][1], 16, false);
         } else if (k == 7) { /* MASKMOVQ / MASKMOVDQU to DS:EDI */
             g->avoid |= 1u << 7;
             g->in->gpr[7] = CD_WIN + SSE_OUT + 16 * below(g, 8);
@@ -1573,7 +1552,7 @@ static void gen_ssefault(struct gen *g, int arg)
     unsigned k = below(g, 4);
     g->avoid = 1u << R_ESP;
     if (k == 0) {
-        sse_run(g, sse_fp_ops, sizeof sse_fp_ops / sizeof sse_fp_ops[0], 1, true);
+        sse_run(g, sse_fp_ops, sse_fp_nops, 1, true);
     } else if (k == 1) {
         static const uint8_t st[][2] = {{0, 0x29}, {0x66, 0x29}, {0, 0x2B}, {0x66, 0x7F}, {0x66, 0xE7}, {0, 0x28}, {0x66, 0x6F}};
         unsigned j = below(g, sizeof st / sizeof st[0]);

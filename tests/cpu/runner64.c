@@ -5,7 +5,8 @@
  * at CD64_WIN, and writes a struct cd64_out per case on stdout.
  *
  * A prologue (run_native) loads RFLAGS and the sixteen GPRs from the control
- * page and jumps to the code; an epilogue appended after the case's bytes
+ * page, zeroes XMM0..15 (the core starts each case with them zero) and jumps
+ * to the code; an epilogue appended after the case's bytes
  * stores the GPRs (RSP included) and RFLAGS back with absolute addresses and
  * returns to C. A fault (SIGSEGV, SIGFPE, SIGILL, SIGTRAP, SIGBUS) is caught
  * on an alternate stack and reported from the signal context.
@@ -42,6 +43,10 @@ __asm__(".text\n"
         "  movq " S(CTL) "+80, %r10\n  movq " S(CTL) "+88, %r11\n  movq " S(CTL) "+96, %r12\n"
         "  movq " S(CTL) "+104, %r13\n  movq " S(CTL) "+112, %r14\n  movq " S(CTL) "+120, %r15\n"
         "  movq " S(CTL) "+32, %rsp\n"
+        "  pxor %xmm0, %xmm0\n  pxor %xmm1, %xmm1\n  pxor %xmm2, %xmm2\n  pxor %xmm3, %xmm3\n"
+        "  pxor %xmm4, %xmm4\n  pxor %xmm5, %xmm5\n  pxor %xmm6, %xmm6\n  pxor %xmm7, %xmm7\n"
+        "  pxor %xmm8, %xmm8\n  pxor %xmm9, %xmm9\n  pxor %xmm10, %xmm10\n  pxor %xmm11, %xmm11\n"
+        "  pxor %xmm12, %xmm12\n  pxor %xmm13, %xmm13\n  pxor %xmm14, %xmm14\n  pxor %xmm15, %xmm15\n"
         "  jmp *" S(CTL) "+144\n"
         ".globl run_native_back\n"
         "run_native_back:\n"
@@ -111,7 +116,7 @@ static void run_case(const struct cd64_in *in, struct cd64_out *out)
 {
     uint64_t *ctl = (uint64_t *)(uintptr_t)CTL;
     uint8_t *code = (uint8_t *)(uintptr_t)CD64_CODE;
-    cd64_fill(in->seed, (uint8_t *)(uintptr_t)CD64_WIN);
+    cd64_fill(in, (uint8_t *)(uintptr_t)CD64_WIN);
     memcpy(code, in->code, in->code_len);
     epilogue(code + in->code_len);
     memcpy(ctl, in->gpr, 128);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The 64-bit differential CPU suite: the integer groups in 64-bit mode on the
-# host CPU (runner64, CPL 3) and on the software core, compared case by case
-# (tests/cpu/cpudiff64.c). CPUDIFF64_ARGS passes options (e.g. "--seed 7").
+# The 64-bit differential CPU suite: the integer groups and SSE..SSSE3 (XMM0-15,
+# REX.W forms, RIP-relative and SIB operands, #XM, FXSAVE64) in 64-bit mode on
+# the host CPU (runner64, CPL 3) and on the software core, compared case by
+# case (tests/cpu/cpudiff64.c). CPUDIFF64_ARGS passes options ("--seed 7",
+# "--group ssefp", "--scale 20").
 set -u
 if [ "${SAN:-}" = 1 ]; then o=$BUILD/san; else o=$BUILD/obj; fi
 drv=$o/cpu-tests/cpudiff64
