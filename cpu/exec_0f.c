@@ -226,6 +226,11 @@ void exec_fpu(struct soft *s, const struct insn *in)
     flags_set_arith(s, fl);
 }
 
+/*
+ * The P6 MMX set. In 64-bit mode REX does not extend an MMX register, the
+ * GPR of MOVD (0F 6E/7E) is REX-extended and with REX.W is MOVQ r/m64, and
+ * memory operands take the 64-bit address (fpu_mem).
+ */
 void exec_mmx(struct soft *s, const struct insn *in)
 {
     uint8_t opc = (uint8_t)in->op;
@@ -235,29 +240,41 @@ void exec_mmx(struct soft *s, const struct insn *in)
         soft_raise_noerr(s, EXC_NM);
     if (fpu_pending(s->fpu) && (s->cr0 & CR0_NE))
         soft_raise_noerr(s, EXC_MF);
+    bool lm = in->props & I_LONG, w64 = lm && (in->pfx & P_OP64) && (opc == 0x6E || opc == 0x7E);
+    unsigned gpr = lm ? insn_rm64(in) : insn_rm(in);
     struct mmx_insn mi = {.opcode = opc, .reg = (uint8_t)insn_reg(in), .rm = (uint8_t)insn_rm(in),
                           .rm_is_reg = !is_mem(in), .imm = (uint8_t)in->imm};
-    unsigned n = mmx_mem_size(opc);
+    unsigned n = w64 ? 8 : mmx_mem_size(opc);
     bool store = opc == 0x7E || opc == 0x7F;
     uint32_t ea = 0;
     if (is_mem(in)) {
-        ea = insn_ea(s, in);
+        ea = lm ? 0 : insn_ea(s, in);
         if (!store) {
             uint8_t buf[8] = {0};
             fpu_mem(s, ea, in, buf, n, false);
             for (unsigned k = 0; k < 8; k++)
                 mi.src |= (uint64_t)buf[k] << (8 * k);
-        } else {
+        } else if (!lm) {
             for (unsigned k = 0; k < n; k += 4)
                 seg_lin(s, in->seg, ea + k, 4, SEG_W);
         }
     } else if (opc == 0x6E) {
-        mi.src = s->r[insn_rm(in)];
+        mi.src = s->r[gpr];
     }
     uint64_t out = 0;
     bool out_valid = false;
-    if (mmx_exec(s->fpu, &mi, &out, &out_valid) == FPU_UD)
+    if (w64 && opc == 0x6E) { /* MOVQ mm, r/m64 */
+        mmx_enter(s->fpu);
+        mmx_set_reg(s->fpu, insn_reg(in), mi.src);
+        return;
+    }
+    if (w64) { /* MOVQ r/m64, mm */
+        mmx_enter(s->fpu);
+        out = mmx_reg(s->fpu, insn_reg(in));
+        out_valid = true;
+    } else if (mmx_exec(s->fpu, &mi, &out, &out_valid) == FPU_UD) {
         soft_raise_noerr(s, EXC_UD);
+    }
     if (!out_valid)
         return;
     if (is_mem(in)) {
@@ -266,7 +283,7 @@ void exec_mmx(struct soft *s, const struct insn *in)
             buf[k] = (uint8_t)(out >> (8 * k));
         fpu_mem(s, ea, in, buf, n, true);
     } else if (opc == 0x7E) {
-        s->r[insn_rm(in)] = (uint32_t)out;
+        s->r[gpr] = w64 ? out : (uint32_t)out;
     }
 }
 
@@ -321,7 +338,7 @@ static const uint32_t mmx_map[8] = {
     0x772EBB26u,          /* E1, E2, E5, E8, E9, EB-ED, EF, F1-F3, F5, F8-FA, FC-FE */
 };
 
-static bool is_mmx_op(unsigned op)
+bool is_mmx_op(unsigned op)
 {
     op &= 0xFF;
     return (mmx_map[op >> 5] >> (op & 31)) & 1;

@@ -425,6 +425,7 @@ void soft_write_cr(struct soft *s, int n, uint32_t v);
 void soft_msr_reset(struct soft *s);
 void exec_fpu(struct soft *s, const struct insn *in);
 void exec_mmx(struct soft *s, const struct insn *in);
+bool is_mmx_op(unsigned op); /* a 0F-map opcode of the P6 MMX set */
 /* exec_sse.c */
 bool sse_claims(const struct insn *in);
 void exec_sse(struct soft *s, const struct insn *in);

@@ -562,7 +562,72 @@ static void sse_mov_one(struct gen *g, const struct sse_case *sc, bool *fx)
     }
 }
 
-/* kind 0: FP masked; 1: FP with exceptions unmasked (#XM); 2: SSE2 integer; 3: SSSE3; 4: moves */
+/*
+ * The MMX-register forms in 64-bit mode, where REX.R/B do not extend an MMX
+ * register: the MMX set and SSE's additions to it, SSSE3 on mm, PSHUFW, the
+ * shifts by an immediate, PEXTRW/PINSRW/PMOVMSKB, MOVD/MOVQ with REX.W, the
+ * MMX<->XMM conversions and moves, MASKMOVQ and MOVNTQ.
+ */
+static void sse_mm_one(struct gen *g, const struct sse_case *sc, const unsigned *mm)
+{
+    bool w = below(g, 2), mem = below(g, 3) == 0;
+    unsigned k = below(g, 12), a = mm[below(g, 3)] | below(g, 2) << 3,
+             b = mm[below(g, 3)] | below(g, 2) << 3, x = xr(g, sc);
+    int out = D_STORE + 16 * (int)below(g, 4);
+    if (k < 4) {
+        sse64(g, 0, 0, sse_int66_ops[below(g, sse_int66_nops)], a, mem ? -1 : (int)b,
+              slot(g, 8), w, -1);
+    } else if (k == 4) {
+        if (below(g, 4) == 0)
+            sse64(g, 0, 0x3A, 0x0F, a, mem ? -1 : (int)b, slot(g, 8), w, imm8(g, true));
+        else
+            sse64(g, 0, 0x38, sse_ssse3_ops[below(g, sse_ssse3_nops)], a, mem ? -1 : (int)b,
+                  slot(g, 8), w, -1);
+    } else if (k == 5) { /* PSHUFW, shifts by an immediate (73 /3 and /7 do not exist on mm) */
+        static const uint8_t sub[][2] = {{0x71, 2}, {0x71, 4}, {0x71, 6}, {0x72, 2}, {0x72, 4},
+                                         {0x72, 6}, {0x73, 2}, {0x73, 6}, {0x73, 3}};
+        unsigned j = below(g, 10);
+        if (j == 9)
+            sse64(g, 0, 0, 0x70, a, mem ? -1 : (int)b, slot(g, 8), w, imm8(g, true));
+        else
+            sse64(g, 0, 0, sub[j][0], sub[j][1], (int)a, 0, w,
+                  below(g, 2) ? (int)below(g, 20) : (int)(rnd(g) & 0xFF));
+    } else if (k == 6) { /* PEXTRW, PMOVMSKB, PINSRW */
+        unsigned j = below(g, 3);
+        if (j < 2)
+            sse64(g, 0, 0, j ? 0xD7 : 0xC5, free_gpr(g), (int)a, 0, w, imm8(g, j == 0));
+        else
+            sse64(g, 0, 0, 0xC4, a, mem ? -1 : (int)below(g, 16), slot(g, 2), w, imm8(g, true));
+    } else if (k == 7) { /* MOVD/MOVQ mm, r/m; MOVD/MOVQ r/m, mm */
+        if (below(g, 2))
+            sse64(g, 0, 0, 0x6E, a, mem ? -1 : (int)below(g, 16), slot(g, w ? 8 : 4), w, -1);
+        else
+            sse64(g, 0, 0, 0x7E, a, mem ? -1 : (int)free_gpr(g), out, w, -1);
+    } else if (k == 8) { /* CVTPI2PS/PD xmm, mm/m64; CVT(T)PS2PI, CVT(T)PD2PI mm, xmm/m */
+        bool pd = below(g, 2);
+        if (below(g, 2))
+            sse64(g, pd ? 0x66 : 0, 0, 0x2A, x, mem ? -1 : (int)b, slot(g, 8), w, -1);
+        else
+            sse64(g, pd ? 0x66 : 0, 0, (uint8_t)(0x2C + below(g, 2)), a, mem ? -1 : (int)x,
+                  slot(g, pd ? 16 : 8), w, -1);
+    } else if (k == 9) { /* MOVQ2DQ xmm, mm; MOVDQ2Q mm, xmm */
+        if (below(g, 2))
+            sse64(g, 0xF3, 0, 0xD6, x, (int)a, 0, w, -1);
+        else
+            sse64(g, 0xF2, 0, 0xD6, a, (int)x, 0, w, -1);
+    } else if (k == 10) { /* MASKMOVQ to [RDI] */
+        if (g->avoid >> 7 & 1)
+            return;
+        g->avoid |= 1u << 7;
+        g->in->gpr[7] = CD64_WIN + CD64_DATA_AT + (uint64_t)(int64_t)out;
+        sse64(g, 0, 0, 0xF7, a, (int)b, 0, w, -1);
+    } else { /* MOVNTQ, MOVQ m64, mm */
+        sse64(g, 0, 0, below(g, 2) ? 0xE7 : 0x7F, a, -1, out + 8 * (int)below(g, 2), w, -1);
+    }
+}
+
+/* kind 0: FP masked; 1: FP with exceptions unmasked (#XM); 2: SSE2 integer; 3: SSSE3; 4: moves;
+ * 5: the MMX-register forms */
 static void gen_sse(struct gen *g, unsigned kind)
 {
     struct cd64_in *in = g->in;
@@ -595,10 +660,15 @@ static void gen_sse(struct gen *g, unsigned kind)
         emit(g, (uint8_t)(0x41 | (sc.x[i] >> 3) << 2)), emit(g, 0x0F), emit(g, 0x10);
         emit(g, (uint8_t)(0x46 | (sc.x[i] & 7) << 3)), emit(g, (uint8_t)(D_REGS + 16 * i));
     }
+    unsigned mm[3] = {below(g, 8), below(g, 8), below(g, 8)};
+    for (unsigned i = 0; kind == 5 && i < 3; i++) /* MOVQ mmN, [R14 + 0x80 + 8i] */
+        sse64(g, 0, 0, 0x6F, mm[i] | below(g, 2) << 3, -1, 0x80 + 8 * (int)i, below(g, 2), -1);
     bool fx = false;
     unsigned n = 1 + below(g, 2);
     for (unsigned i = 0; i < n; i++) {
-        if (kind <= 1)
+        if (kind == 5)
+            sse_mm_one(g, &sc, mm);
+        else if (kind <= 1)
             sse_fp_one(g, &sc);
         else if (kind <= 3)
             sse_int_one(g, &sc, kind == 3);
@@ -612,6 +682,10 @@ static void gen_sse(struct gen *g, unsigned kind)
     const uint8_t stmxcsr[] = {0x41, 0x0F, 0xAE, 0x5E, (uint8_t)(D_OUT + 0x30)};
     for (unsigned i = 0; i < sizeof stmxcsr; i++)
         emit(g, stmxcsr[i]);
+    for (unsigned i = 0; kind == 5 && i < 3; i++) /* MOVQ [window 0x40 + 8i], mmN */
+        sse64(g, 0, 0, 0x7F, mm[i], -1, -0xC0 + 8 * (int)i, false, -1);
+    if (kind == 5)
+        emit(g, 0x0F), emit(g, 0x77); /* EMMS */
     if (fx) { /* the x87 part and FOP/FIP/FDP are the host process's own; MXCSR_MASK the host's */
         g->ign[0].off = CD64_DATA_AT + D_FXSAVE, g->ign[0].len = 24;
         g->ign[1].off = CD64_DATA_AT + D_FXSAVE + 28, g->ign[1].len = 160 - 28;
@@ -619,9 +693,11 @@ static void gen_sse(struct gen *g, unsigned kind)
 }
 
 /* The integer mix: ALU, unary, INC/DEC and shifts, moves, conditions and the stack, bits,
- * strings. */
+ * strings, any of them with LOCK now and then. */
 static void gen_int(struct gen *g)
 {
+    if (below(g, 6) == 0)
+        emit(g, 0xF0); /* LOCK: legal on a memory destination of the lockable ones, else #UD */
     switch (below(g, 7)) {
     case 6: gen_string(g); break;
     case 5: gen_bits(g); break;
@@ -638,7 +714,8 @@ static const struct {
     int kind; /* -1: the integer mix; else gen_sse's kind */
     unsigned cases;
 } groups[] = {{"int", -1, 20000},  {"ssefp", 0, 10000},  {"ssefpx", 1, 5000},
-              {"sseint", 2, 8000}, {"ssse3", 3, 4000}, {"ssemov", 4, 8000}};
+              {"sseint", 2, 8000}, {"ssse3", 3, 4000}, {"ssemov", 4, 8000},
+              {"ssemmx", 5, 6000}};
 
 static void gen_case(struct gen *g, struct cd64_in *in, int kind)
 {
