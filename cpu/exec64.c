@@ -258,8 +258,11 @@ static void shift64(struct soft *s, const struct insn *in)
     unsigned size = in->op & 1 ? osz64(in) : 1, op = insn_reg(in);
     unsigned n = (in->op <= 0xC1 ? in->imm : in->op <= 0xD1 ? 1 : s->r[GPR_CX]) & (size == 8 ? 63 : 31);
     uint64_t a = rm_get_rmw(s, in, size), r;
-    if (!n)
+    if (!n) { /* nothing shifts, but a 32-bit register is written: zero-extended */
+        if (size == 4 && !is_mem(in))
+            rm_set(s, in, a, 4);
         return;
+    }
     if (size < 8) {
         rm_set(s, in, shift_op(s, op, (uint32_t)a, n, size), size);
         return;
@@ -295,8 +298,11 @@ static void double_shift64(struct soft *s, const struct insn *in)
     unsigned size = osz64(in), bits = size * 8;
     unsigned n = (unsigned)((in->op & 1) ? s->r[GPR_CX] : in->imm) & (size == 8 ? 63 : 31);
     uint64_t a = rm_get_rmw(s, in, size);
-    if (!n)
+    if (!n) { /* as for the shifts: a 32-bit register destination is zero-extended */
+        if (size == 4 && !is_mem(in))
+            rm_set(s, in, a, 4);
         return;
+    }
     uint64_t b = gpr_get(s, in, insn_reg64(in), size), r;
     bool left = in->op < 0x1A8, cf;
     if (size == 8) {

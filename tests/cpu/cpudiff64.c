@@ -41,7 +41,7 @@ struct gen {
     uint32_t avoid; /* GPRs an instruction of the case writes or indexes with */
     struct {
         uint16_t off, len;
-    } ign[2]; /* window bytes not compared */
+    } ign[3]; /* window bytes not compared */
     struct cd64_in *in;
 };
 
@@ -166,16 +166,21 @@ static void gen_incdec_shift(struct gen *g)
         return;
     }
     static const unsigned subs[] = {0, 1, 2, 3, 4, 5, 7};
-    unsigned sub = subs[below(g, 7)], form = below(g, 2);
+    unsigned sub = subs[below(g, 7)], form = below(g, 3);
     uint8_t count = (uint8_t)(1 + below(g, w * 8 - 1));
-    if (form)
+    if (form == 1)
         count = 1; /* D0/D1: by one */
-    emit(g, (uint8_t)((form ? 0xD0 : 0xC0) | (w == 1 ? 0 : 1)));
+    if (form == 2) { /* D2/D3: by CL, now and then 0 after the mask */
+        if (below(g, 4) == 0)
+            count = 0;
+        g->in->gpr[1] = (rnd(g) & ~63ull) | count;
+    }
+    emit(g, (uint8_t)((form == 0 ? 0xC0 : form == 1 ? 0xD0 : 0xD2) | (w == 1 ? 0 : 1)));
     modrm(g, sub, r, mem);
-    if (!form)
+    if (form == 0)
         emit(g, count);
     /* AF undefined, OF only for a count of 1; the rotates define CF (and that OF) alone */
-    g->fmask = (sub < 4 ? 0x1u : 0xC5u) | (count == 1 ? 0x800u : 0);
+    g->fmask = count == 0 ? FL_DEFINED : (sub < 4 ? 0x1u : 0xC5u) | (count == 1 ? 0x800u : 0);
 }
 
 /* MOVS, CMPS, STOS, LODS, SCAS, with REP/REPE/REPNE and a small count inside the window. */
@@ -281,8 +286,8 @@ static void gen_cond_stack(struct gen *g)
     modrm(g, b, a, false);
     switch (below(g, 4)) {
     case 0: {
-        unsigned m = below(g, 16);
-        prefix(g, 8, r, m, false);
+        unsigned m = below(g, 16); /* CMOVcc: a 32-bit destination is zero-extended either way */
+        prefix(g, below(g, 2) ? 8 : below(g, 2) ? 4 : 2, r, m, false);
         emit(g, 0x0F);
         emit(g, (uint8_t)(0x40 | cc));
         modrm(g, r, m, false);
@@ -397,12 +402,12 @@ static unsigned free_gpr(struct gen *g)
 }
 
 /*
- * [pfx] [REX] 0F [map] op ModRM [SIB] [disp] [imm]: reg and rm are register
- * numbers (XMM or GPR, as the form has them); rm < 0 takes the memory operand
- * at data offset off from R14.
+ * [pfx] [REX] [0F [map]] op ModRM [SIB] [disp] [imm]: reg and rm are register
+ * numbers (XMM, MMX or GPR, as the form has them); rm < 0 takes the memory
+ * operand at data offset off from R14. esc: the 0F escape (and map) first.
  */
-static void sse64(struct gen *g, uint8_t pfx, uint8_t map, uint8_t op, unsigned reg, int rm,
-                  int off, bool w, int imm)
+static void insn64(struct gen *g, uint8_t pfx, bool esc, uint8_t map, uint8_t op, unsigned reg,
+                   int rm, int off, bool w, int imm)
 {
     unsigned form = below(g, 3), idx = 0, scale = 0;
     int disp = off;
@@ -425,8 +430,9 @@ static void sse64(struct gen *g, uint8_t pfx, uint8_t map, uint8_t op, unsigned 
         emit(g, pfx);
     if (rex != 0x40 || below(g, 4) == 0)
         emit(g, rex);
-    emit(g, 0x0F);
-    if (map)
+    if (esc)
+        emit(g, 0x0F);
+    if (esc && map)
         emit(g, map);
     emit(g, op);
     if (rm >= 0)
@@ -445,6 +451,12 @@ static void sse64(struct gen *g, uint8_t pfx, uint8_t map, uint8_t op, unsigned 
     }
     if (imm >= 0)
         emit(g, (uint8_t)imm);
+}
+
+static void sse64(struct gen *g, uint8_t pfx, uint8_t map, uint8_t op, unsigned reg, int rm,
+                  int off, bool w, int imm)
+{
+    insn64(g, pfx, true, map, op, reg, rm, off, w, imm);
 }
 
 struct sse_case {
@@ -686,10 +698,179 @@ static void gen_sse(struct gen *g, unsigned kind)
         sse64(g, 0, 0, 0x7F, mm[i], -1, -0xC0 + 8 * (int)i, false, -1);
     if (kind == 5)
         emit(g, 0x0F), emit(g, 0x77); /* EMMS */
-    if (fx) { /* the x87 part and FOP/FIP/FDP are the host process's own; MXCSR_MASK the host's */
+    if (fx) { /* the x87 part and FOP/FIP/FDP are the host process's own; MXCSR_MASK the host's;
+               * bytes 416..511 are reserved or for software */
         g->ign[0].off = CD64_DATA_AT + D_FXSAVE, g->ign[0].len = 24;
         g->ign[1].off = CD64_DATA_AT + D_FXSAVE + 28, g->ign[1].len = 160 - 28;
+        g->ign[2].off = CD64_DATA_AT + D_FXSAVE + 416, g->ign[2].len = 96;
     }
+}
+
+
+/* ---- the rest of the integer set in 64-bit mode ----
+ * SHLD/SHRD, XLAT, ENTER/LEAVE, LAHF/SAHF and the flag instructions,
+ * CMPXCHG8B/16B, PUSHF/POPF, the one-byte opcodes 64-bit mode removed (#UD),
+ * the sign extensions, XCHG with rAX and the NOP forms. */
+static void gen_misc(struct gen *g)
+{
+    struct cd64_in *in = g->in;
+    g->fmask = FL_DEFINED;
+    switch (below(g, 8)) {
+    case 0: { /* SHLD/SHRD by imm8 or CL; 16-bit counts past 16 leave the result undefined */
+        unsigned w = 2 << below(g, 3), r = dst_reg(g), m = dst_reg(g), bits = 8 * w;
+        unsigned count = below(g, 4) == 0 ? below(g, 2) : below(g, w == 2 ? 17 : bits);
+        bool cl = below(g, 2), mem = below(g, 3) == 0;
+        if (cl)
+            in->gpr[1] = (rnd(g) & ~63ull) | count;
+        prefix(g, w, r, mem ? BASE_REG : m, false);
+        emit(g, 0x0F);
+        emit(g, (uint8_t)((below(g, 2) ? 0xA4 : 0xAC) + cl));
+        modrm(g, r, m, mem);
+        if (!cl)
+            emit(g, (uint8_t)(count | (rnd(g) & (w == 8 ? 0xC0 : 0xE0))));
+        g->fmask = count == 0 ? FL_DEFINED : count == 1 ? FL_DEFINED & ~0x10u : 0xC5u;
+        break;
+    }
+    case 1: /* XLAT */
+        in->gpr[3] = CD64_WIN + below(g, 0xF00);
+        if (below(g, 2))
+            emit(g, 0x48);
+        emit(g, 0xD7);
+        break;
+    case 2: { /* ENTER size, level (the frame pointer chain inside the window), LEAVE */
+        in->gpr[5] = CD64_WIN + 0xD00 + 8 * below(g, 0x20);
+        if (below(g, 4) == 0)
+            emit(g, 0x66);
+        emit(g, 0xC8);
+        emit(g, (uint8_t)below(g, 0x80)), emit(g, 0);
+        emit(g, (uint8_t)(below(g, 4) == 0 ? rnd(g) : below(g, 4)));
+        if (below(g, 2))
+            emit(g, 0xC9);
+        break;
+    }
+    case 3: { /* LAHF SAHF CMC CLC STC CLD STD */
+        static const uint8_t ops[] = {0x9F, 0x9E, 0xF5, 0xF8, 0xF9, 0xFC, 0xFD};
+        for (unsigned i = 0, n = 1 + below(g, 4); i < n; i++)
+            emit(g, ops[below(g, sizeof ops)]);
+        emit(g, 0xFC);
+        break;
+    }
+    case 4: { /* CMPXCHG8B / CMPXCHG16B m (16B needs 16-byte alignment) */
+        bool q = below(g, 2);
+        unsigned off = 16 * below(g, 6) + (below(g, 8) == 0 ? 8 : 0);
+        in->data_len = CD64_DATA_MAX;
+        for (unsigned i = 0; i < CD64_DATA_MAX; i++)
+            in->data[i] = (uint8_t)rnd(g);
+        if (below(g, 2)) { /* the compare succeeds */
+            memcpy(&in->gpr[0], in->data + off, 8);
+            memcpy(&in->gpr[2], in->data + off + (q ? 8 : 4), 8);
+            if (!q)
+                in->gpr[0] = (uint32_t)in->gpr[0], in->gpr[2] = (uint32_t)in->gpr[2];
+        }
+        emit(g, q ? 0x49 : 0x41), emit(g, 0x0F), emit(g, 0xC7);
+        emit(g, 0x4E), emit(g, (uint8_t)off); /* /1, [R14 + off] */
+        break;
+    }
+    case 5: /* PUSH imm; POPF; PUSHF; POP r (arithmetic flags and DF only) */
+        if (below(g, 4) == 0)
+            emit(g, 0x66), emit(g, 0x68), emit(g, (uint8_t)(rnd(g) & 0xD5)),
+                emit(g, (uint8_t)(rnd(g) & 0x0C)), emit(g, 0x66), emit(g, 0x9D);
+        else
+            emit(g, 0x68), emit32(g, (uint32_t)(rnd(g) & 0xCD5)), emit(g, 0x9D);
+        emit(g, 0x9C);
+        {
+            unsigned r = dst_reg(g);
+            if (r >= 8)
+                emit(g, 0x41);
+            emit(g, (uint8_t)(0x58 | (r & 7)));
+        }
+        break;
+    case 6: { /* gone in 64-bit mode: #UD (62 is EVEX and C4/C5 VEX on hosts with them) */
+        static const uint8_t ops[] = {0x06, 0x07, 0x0E, 0x16, 0x17, 0x1E, 0x1F, 0x27, 0x2F,
+                                      0x37, 0x3F, 0x60, 0x61, 0x82, 0x9A, 0xCE, 0xD4, 0xD5,
+                                      0xD6, 0xEA};
+        emit(g, ops[below(g, sizeof ops)]);
+        for (unsigned i = 0; i < 6; i++)
+            emit(g, (uint8_t)rnd(g));
+        break;
+    }
+    default: { /* CBW..CQO, XCHG r, rAX (90+r with REX.B is not NOP), NOP forms, PAUSE */
+        unsigned k = below(g, 5);
+        if (k == 0) {
+            static const uint8_t p[] = {0x66, 0x00, 0x48};
+            uint8_t x = p[below(g, 3)];
+            if (x)
+                emit(g, x);
+            emit(g, below(g, 2) ? 0x98 : 0x99);
+        } else if (k == 1) {
+            unsigned r = below(g, 16);
+            if (r == 4)
+                r = 12;
+            prefix(g, below(g, 3) ? 8 : below(g, 2) ? 4 : 2, 0, r, false);
+            emit(g, (uint8_t)(0x90 | (r & 7)));
+        } else if (k == 2) {
+            emit(g, 0x66), emit(g, 0x90);
+        } else if (k == 3) {
+            emit(g, 0xF3), emit(g, 0x90);
+        } else {
+            prefix(g, below(g, 2) ? 8 : 4, 0, BASE_REG, false);
+            emit(g, 0x0F), emit(g, 0x1F);
+            modrm(g, 0, BASE_REG, true);
+        }
+        break;
+    }
+    }
+}
+
+/* ---- x87 in 64-bit mode ----
+ * FNINIT, loads of every width through the 64-bit addressing forms, some
+ * arithmetic, stores of every width, FNSTSW AX, FNSTCW and FNSTENV (its
+ * instruction and data pointers are the host process's own: not compared). */
+static void gen_x87(struct gen *g)
+{
+    static const uint8_t loads[][3] = {{0xD9, 0, 4}, {0xDD, 0, 8}, {0xDB, 5, 10},
+                                       {0xDF, 0, 2}, {0xDB, 0, 4}, {0xDF, 5, 8}};
+    static const uint8_t stores[][3] = {{0xD9, 3, 4}, {0xDD, 3, 8}, {0xDB, 7, 10}, {0xDF, 3, 2},
+                                        {0xDB, 3, 4}, {0xDF, 7, 8}, {0xDF, 1, 2}, {0xDB, 1, 4},
+                                        {0xDD, 1, 8}, {0xD9, 2, 4}, {0xDD, 2, 8}};
+    static const uint8_t ops1[] = {0xE0, 0xE1, 0xE4, 0xE5, 0xE8, 0xE9, 0xEA, 0xEB,
+                                   0xEC, 0xED, 0xEE, 0xFA, 0xFC, 0xF8, 0xF5, 0xFD};
+    struct cd64_in *in = g->in;
+    in->data_len = CD64_DATA_MAX;
+    for (unsigned i = 0; i < CD64_DATA_MAX; i += 16)
+        value16(g, in->data + i);
+    g->fmask = FL_DEFINED;
+    emit(g, 0xDB), emit(g, 0xE3); /* FNINIT */
+    unsigned nl = 1 + below(g, 2);
+    for (unsigned i = 0; i < nl; i++) {
+        unsigned j = below(g, 6);
+        insn64(g, 0, false, 0, loads[j][0], loads[j][1], -1, 16 * (int)below(g, 8), below(g, 2),
+               -1);
+    }
+    for (unsigned i = 0, n = below(g, 3); i < n; i++) {
+        unsigned k = below(g, 4);
+        if (k == 0) /* D8/DC /0-7 m32/m64 */
+            insn64(g, 0, false, 0, below(g, 2) ? 0xD8 : 0xDC, below(g, 8), -1,
+                   16 * (int)below(g, 8), false, -1);
+        else if (k == 1) /* DE C1+8i, register pops; D8 st, st(i) */
+            emit(g, below(g, 2) ? 0xDE : 0xD8), emit(g, (uint8_t)(0xC0 + 8 * below(g, 8) + 1));
+        else if (k == 2)
+            emit(g, 0xD9), emit(g, ops1[below(g, sizeof ops1)]);
+        else /* FCOMI / FUCOMI: flags */
+            emit(g, 0xDB), emit(g, (uint8_t)((below(g, 2) ? 0xE8 : 0xF0) + below(g, 2)));
+    }
+    for (unsigned i = 0, n = 1 + below(g, 2); i < n; i++) {
+        unsigned j = below(g, sizeof stores / sizeof stores[0]);
+        insn64(g, 0, false, 0, stores[j][0], stores[j][1], -1, D_STORE + 16 * (int)i, below(g, 2),
+               -1);
+    }
+    if (below(g, 3) == 0) {
+        insn64(g, 0, false, 0, 0xD9, 6, -1, D_OUT, false, -1); /* FNSTENV m28 */
+        g->ign[0].off = (uint16_t)(CD64_DATA_AT + D_OUT + 12), g->ign[0].len = 16;
+    } else {
+        insn64(g, 0, false, 0, 0xD9, 7, -1, D_OUT, false, -1); /* FNSTCW */
+    }
+    emit(g, 0xDF), emit(g, 0xE0); /* FNSTSW AX */
 }
 
 /* The integer mix: ALU, unary, INC/DEC and shifts, moves, conditions and the stack, bits,
@@ -711,9 +892,10 @@ static void gen_int(struct gen *g)
 
 static const struct {
     const char *name;
-    int kind; /* -1: the integer mix; else gen_sse's kind */
+    int kind; /* -1: the integer mix, -2 gen_misc, -3 gen_x87; else gen_sse's kind */
     unsigned cases;
-} groups[] = {{"int", -1, 20000},  {"ssefp", 0, 10000},  {"ssefpx", 1, 5000},
+} groups[] = {{"int", -1, 20000},   {"misc", -2, 8000},  {"x87", -3, 6000},
+              {"ssefp", 0, 10000},  {"ssefpx", 1, 5000},
               {"sseint", 2, 8000}, {"ssse3", 3, 4000}, {"ssemov", 4, 8000},
               {"ssemmx", 5, 6000}};
 
@@ -731,8 +913,12 @@ static void gen_case(struct gen *g, struct cd64_in *in, int kind)
     in->rflags = 0x202 | (rnd(g) & FL_DEFINED);
     in->seed = (uint32_t)rnd(g);
     g->in = in;
-    if (kind < 0)
+    if (kind == -1)
         gen_int(g);
+    else if (kind == -2)
+        gen_misc(g);
+    else if (kind == -3)
+        gen_x87(g);
     else
         gen_sse(g, (unsigned)kind);
     in->code_len = g->n;
@@ -882,6 +1068,14 @@ static void core_run(struct core *k, const struct cd64_in *in, struct cd64_out *
 
 /* ---- comparison ---- */
 
+static bool ignored(const struct gen *g, unsigned off)
+{
+    for (unsigned i = 0; i < sizeof g->ign / sizeof g->ign[0]; i++)
+        if (off >= g->ign[i].off && off < (unsigned)g->ign[i].off + g->ign[i].len)
+            return true;
+    return false;
+}
+
 static int compare(const struct gen *g, const struct cd64_out *h, const struct cd64_out *c,
                    char *why, size_t n)
 {
@@ -901,8 +1095,7 @@ static int compare(const struct gen *g, const struct cd64_out *h, const struct c
                         (unsigned long long)h->rflags, (unsigned long long)c->rflags,
                         (unsigned long long)m), 1;
     for (unsigned i = 0; i < CD64_WIN_SIZE; i++)
-        if (h->mem[i] != c->mem[i] && !(i >= g->ign[0].off && i < g->ign[0].off + g->ign[0].len) &&
-            !(i >= g->ign[1].off && i < g->ign[1].off + g->ign[1].len))
+        if (h->mem[i] != c->mem[i] && !ignored(g, i))
             return snprintf(why, n, "memory at %x: host %02x core %02x", CD64_WIN + i, h->mem[i],
                             c->mem[i]), 1;
     return 0;
