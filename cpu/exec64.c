@@ -516,7 +516,7 @@ static void string64(struct soft *s, const struct insn *in)
     }
 }
 
-/* FE/FF: INC, DEC, CALL, JMP, PUSH (the far forms: not yet). */
+/* FE/FF: INC, DEC, CALL, JMP (near and far), PUSH. */
 static void group5(struct soft *s, const struct insn *in)
 {
     unsigned size = in->op == 0xFE ? 1 : osz64(in), reg = insn_reg(in);
@@ -537,6 +537,18 @@ static void group5(struct soft *s, const struct insn *in)
     case 6:
         push64(s, rm_get(s, in, size), size);
         return;
+    case 3: case 5: { /* far CALL/JMP m16:16/32/64: the offset, then the selector */
+        if (!is_mem(in) || in->op == 0xFE)
+            soft_raise_noerr(s, EXC_UD);
+        uint64_t ea = ea64(s, in);
+        uint64_t off = mem_rd(s, in->seg, ea, size);
+        uint16_t sel = (uint16_t)mem_rd(s, in->seg, ea + size, 2);
+        if (reg == 3)
+            far_call64(s, sel, off, size);
+        else
+            far_jmp64(s, sel, off);
+        return;
+    }
     default:
         soft_raise_noerr(s, EXC_UD);
     }

@@ -1,7 +1,7 @@
 /*
- * The CPU model both backends present: the software core's CPUID (a
- * Pentium II class part, family 6 model 5, with only the features the core
- * implements), defined in cpu/exec_sys.c. The KVM backend programs the same
+ * The CPU model both backends present: the software core's CPUID (an
+ * Atom-class part, family 6 model 28, with only the features the core
+ * implements, long mode among them), defined in cpu/exec_sys.c. The KVM backend programs the same
  * leaves into its vCPU, reduced to what the host supports, so a guest sees
  * one CPU whichever backend runs it. Leaves past the maximums read as zeros.
  */

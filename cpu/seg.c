@@ -920,6 +920,138 @@ void soft_iret64(struct soft *s, unsigned size)
         null_outer_segs(s);
 }
 
+/*
+ * The target of a far JMP/CALL through a 16-byte long-mode call gate (type C):
+ * the gate's DPL admits CPL and RPL, the target is present 64-bit code at or
+ * inside CPL (JMP: conforming or at CPL), the 64-bit offset canonical.
+ */
+static uint64_t gate64_target(struct soft *s, uint16_t sel, const struct desc *g, struct desc *t,
+                              bool call)
+{
+    uint32_t ec = sel & 0xFFFC;
+    unsigned cpl = (unsigned)s->cpl;
+    uint32_t limit = (sel & 4) ? s->ldtr.limit : s->gdt.limit;
+    if (desc_sys_type(g) != 0xC || desc_dpl(g) < cpl || desc_dpl(g) < (sel & 3u))
+        soft_raise(s, EXC_GP, ec);
+    if (!desc_present(g))
+        soft_raise(s, EXC_NP, ec);
+    if ((uint32_t)(sel & ~7u) + 15 > limit || (sys_read(s, g->addr + 12, 4) & 0x1F00))
+        soft_raise(s, EXC_GP, ec);
+    uint64_t off = (g->lo & 0xFFFF) | (g->hi & 0xFFFF0000u) | (uint64_t)sys_read(s, g->addr + 8, 4) << 32;
+    uint16_t tsel = (uint16_t)(g->lo >> 16);
+    if (!(tsel & ~3))
+        soft_raise(s, EXC_GP, 0);
+    if (!desc_read(s, tsel, t) || !desc_is_code(t) || !(t->hi & 0x200000) || (t->hi & 0x400000) ||
+        desc_dpl(t) > cpl || (!call && !desc_conforming(t) && desc_dpl(t) != cpl))
+        soft_raise(s, EXC_GP, tsel & 0xFFFC);
+    if (!desc_present(t))
+        soft_raise(s, EXC_NP, tsel & 0xFFFC);
+    if (!canonical64(off))
+        soft_raise(s, EXC_GP, 0);
+    return off;
+}
+
+/* A code segment a far JMP/CALL in 64-bit mode goes to directly: the privilege checks of
+ * protected mode, then a canonical offset (64-bit code) or one within the limit. */
+static void code64_target(struct soft *s, uint16_t sel, struct desc *d, uint64_t off)
+{
+    uint32_t ec = sel & 0xFFFC;
+    if (desc_conforming(d) ? desc_dpl(d) > (unsigned)s->cpl
+                           : ((sel & 3u) > (unsigned)s->cpl || desc_dpl(d) != (unsigned)s->cpl))
+        soft_raise(s, EXC_GP, ec);
+    if (!desc_present(d))
+        soft_raise(s, EXC_NP, ec);
+    bool to64 = d->hi & 0x200000;
+    if (to64 ? (d->hi & 0x400000) || !canonical64(off) : off > desc_limit(d))
+        soft_raise(s, EXC_GP, to64 && (d->hi & 0x400000) ? ec : 0);
+}
+
+/* Pushes of n values of size bytes below RSP, probed first; returns the new RSP. */
+static uint64_t push_frame64(struct soft *s, uint64_t rsp, const uint64_t *v, unsigned n,
+                             unsigned size, bool user)
+{
+    uint64_t at = rsp - (uint64_t)n * size;
+    if (!canonical64(at) || !canonical64(rsp - 1))
+        soft_raise(s, EXC_SS, 0);
+    lin_probe_write(s, at, n * size, user);
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t a = at + (uint64_t)i * size;
+        if (size == 8)
+            lin_write64(s, a, v[i], user);
+        else
+            lin_write(s, a, (uint32_t)v[i], size, user);
+    }
+    return at;
+}
+
+/*
+ * Far JMP and CALL in 64-bit mode (FF /5 and /3 with m16:16, m16:32 or, REX.W,
+ * m16:64 as Intel reads it): to a code segment at the current privilege, or
+ * through a call gate to 64-bit code; CALL through a gate to an inner ring
+ * takes RSP from the TSS, a null SS with RPL = the new CPL, and pushes the old
+ * SS and RSP (no parameters are copied in long mode). Task gates and TSSs
+ * raise #GP, as long mode has no task switch.
+ */
+void far_jmp64(struct soft *s, uint16_t sel, uint64_t off)
+{
+    struct desc d, t;
+    if (!(sel & ~3))
+        soft_raise(s, EXC_GP, 0);
+    if (!desc_read(s, sel, &d))
+        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    if (desc_is_code(&d)) {
+        code64_target(s, sel, &d, off);
+        set_cs(s, sel, &d, s->cpl);
+        s->next_eip = (d.hi & 0x200000) ? off : (uint32_t)off;
+        return;
+    }
+    if (desc_is_data(&d))
+        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    uint64_t goff = gate64_target(s, sel, &d, &t, false);
+    set_cs(s, (uint16_t)(d.lo >> 16), &t, s->cpl);
+    s->next_eip = goff;
+}
+
+void far_call64(struct soft *s, uint16_t sel, uint64_t off, unsigned size)
+{
+    struct desc d, t;
+    bool user = s->cpl == 3;
+    if (!(sel & ~3))
+        soft_raise(s, EXC_GP, 0);
+    if (!desc_read(s, sel, &d))
+        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    if (desc_is_code(&d)) {
+        code64_target(s, sel, &d, off);
+        uint64_t v[2] = {s->next_eip, s->seg[SEG_CS].sel};
+        uint64_t rsp = push_frame64(s, s->r[GPR_SP], v, 2, size, user);
+        set_cs(s, sel, &d, s->cpl);
+        s->r[GPR_SP] = rsp;
+        s->next_eip = (d.hi & 0x200000) ? off : (uint32_t)off;
+        return;
+    }
+    if (desc_is_data(&d))
+        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    uint64_t goff = gate64_target(s, sel, &d, &t, true);
+    unsigned cpl = (unsigned)s->cpl, dpl = desc_conforming(&t) ? cpl : desc_dpl(&t);
+    uint64_t rsp = s->r[GPR_SP];
+    if (dpl < cpl) {
+        uint32_t o = 4 + dpl * 8;
+        if (o + 7 > s->tr.limit)
+            soft_raise(s, EXC_TS, s->tr.sel & 0xFFFC);
+        rsp = lin_read64(s, s->tr.base + o, false);
+        uint64_t v[4] = {s->next_eip, s->seg[SEG_CS].sel, s->r[GPR_SP], s->seg[SEG_SS].sel};
+        rsp = push_frame64(s, rsp, v, 4, 8, dpl == 3);
+    } else {
+        uint64_t v[2] = {s->next_eip, s->seg[SEG_CS].sel};
+        rsp = push_frame64(s, rsp, v, 2, 8, user);
+    }
+    set_cs(s, (uint16_t)(d.lo >> 16), &t, (int)dpl);
+    if (dpl < cpl)
+        seg_set_cache(s, SEG_SS, (uint16_t)dpl, 0, 0, 0);
+    s->r[GPR_SP] = rsp;
+    s->next_eip = goff;
+}
+
 /* RETF in 64-bit mode to the same privilege level (outer returns: not yet). */
 void far_ret64(struct soft *s, unsigned size, uint16_t imm)
 {

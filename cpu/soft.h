@@ -395,6 +395,8 @@ void soft_iret(struct soft *s, bool op32);
 void soft_interrupt(struct soft *s, int vec, bool sw, bool has_err, uint32_t err, uint64_t ret_eip);
 void soft_iret64(struct soft *s, unsigned size);
 void far_ret64(struct soft *s, unsigned size, uint16_t imm);
+void far_jmp64(struct soft *s, uint16_t sel, uint64_t off);
+void far_call64(struct soft *s, uint16_t sel, uint64_t off, unsigned size);
 void soft_syscall(struct soft *s);
 void soft_sysret(struct soft *s, bool to64);
 void soft_lldt(struct soft *s, uint16_t sel);

@@ -8,8 +8,10 @@
 ; MUL/DIV/IMUL of 64 bits, CMPXCHG16B, REP MOVSQ/STOSQ, SSE on XMM8..15,
 ; LGDT with a 64-bit
 ; base, SYSRET to ring 3 and SYSCALL back (STAR/LSTAR/FMASK, RCX/R11),
-; SWAPGS with KERNEL_GS_BASE, and a far return to compatibility-mode code
-; and back. Every page is a user page (SYSRET runs ring-3 code there).
+; SWAPGS with KERNEL_GS_BASE, far JMP m16:64 and far CALL m16:32 to a code
+; segment, CALL through 16-byte call gates (same ring; from ring 3 inward:
+; RSP0 from a 64-bit TSS, a null SS, the old SS:RSP pushed), and a far
+; return to compatibility-mode code and back. Every page is a user page (SYSRET runs ring-3 code there).
 ; QEMU's qemu64 model lacks 1 GiB pages, so the expected output is recorded with:
 ; qemu-bin: qemu-system-x86_64
 ; qemu-args: -cpu qemu64,+pdpe1gb
@@ -341,6 +343,68 @@ sys_entry:
         mov rax, [gs:0x10]
         SHOW " swapgs=", rax
         PRINT64 10
+        ; far JMP m16:64 (REX.W) and far CALL m16:32 to a code segment
+        lea rax, [rel fjmp64]
+        mov [0x5500], rax
+        mov word [0x5508], SEL_CODE64
+        db 0x48, 0xFF, 0x2C, 0x25, 0x00, 0x55, 0x00, 0x00 ; jmp far qword [0x5500]
+fjmp64: mov ax, cs
+        movzx eax, ax
+        SHOW "ljmp m16:64 cs=", rax
+        lea rax, [rel fcall32]
+        mov [0x5510], eax
+        mov word [0x5514], SEL_CODE64
+        mov r12, rsp
+        db 0xFF, 0x1C, 0x25, 0x10, 0x55, 0x00, 0x00 ; call far dword [0x5510]
+after_fcall:
+        PRINT64 10
+        ; call gates (16 bytes): 0x88 DPL 0 to gate0, 0x98 DPL 3 to gate3; a 64-bit TSS at 0xA8
+        lea rax, [rel gate0]
+        mov rbx, 0x88
+        call put_gate
+        lea rax, [rel gate3]
+        mov rbx, 0x98
+        call put_gate
+        or byte [GDT_RAM + 0x98 + 5], 0x60  ; DPL 3
+        mov qword [0x5804], 0x5C00          ; TSS.RSP0
+        mov dword [GDT_RAM + 0xA8], 0x58000067
+        mov dword [GDT_RAM + 0xAC], 0x00008900
+        mov qword [GDT_RAM + 0xB0], 0
+        mov word [0x5540], 0xB8 - 1
+        mov qword [0x5542], GDT_RAM
+        lgdt [0x5540]
+        mov ax, 0xA8
+        ltr ax
+        mov word [0x5528], 0x88
+        mov r12, rsp
+        db 0x48, 0xFF, 0x1C, 0x25, 0x20, 0x55, 0x00, 0x00 ; call far qword [0x5520]: the gate
+        ; SYSRET to ring 3 again; a CALL through the DPL 3 gate comes back to ring 0
+        lea rcx, [rel ring3b]
+        mov r11, 0x3002
+        o64 sysret
+ring3b: mov r13, rsp
+        mov word [0x5538], 0x9B
+        db 0x48, 0xFF, 0x1C, 0x25, 0x30, 0x55, 0x00, 0x00 ; call far qword [0x5530]
+        ud2
+gate3:  mov ax, cs
+        movzx eax, ax
+        SHOW "inward gate cs=", rax
+        mov ax, ss
+        movzx eax, ax
+        SHOW " ss=", rax
+        mov r8, rsp
+        mov r9, [rsp + 24]
+        mov r10, [rsp + 8]
+        SHOW " rsp=", r8
+        SHOW " old-ss=", r9
+        SHOW " old-cs=", r10
+        xor eax, eax
+        cmp [rsp + 16], r13
+        sete al
+        SHOW " old-rsp-ok=", rax
+        PRINT64 10
+        mov ax, 0x68
+        mov ss, ax
         ; to compatibility mode and back
         push SEL_CODE
         lea rax, [rel compat]
@@ -361,6 +425,41 @@ back64: mov rax, 0xFFFFFFFF00000000
         out EXITPORT, al
         cli
         hlt
+
+fcall32:                                ; reached by a far CALL m16:32: 4-byte RIP and CS
+        lea rdx, [rel after_fcall]
+        xor eax, eax
+        cmp [rsp], edx
+        sete al
+        SHOW " lcall m16:32 ret-ok=", rax
+        movzx eax, word [rsp + 4]
+        SHOW " cs=", rax
+        mov rax, r12
+        sub rax, rsp
+        SHOW " pushed=", rax
+        retf
+
+gate0:  mov rax, [rsp + 8]              ; through a DPL 0 gate: 8-byte CS and RIP
+        SHOW "gate cs=", rax
+        mov rax, r12
+        sub rax, rsp
+        SHOW " pushed=", rax
+        PRINT64 10
+        o64 retf
+
+put_gate:                               ; a 16-byte call gate at GDT_RAM + rbx to SEL_CODE64:rax
+        mov rdx, rax
+        and edx, 0xFFFF
+        or edx, SEL_CODE64 << 16
+        mov [GDT_RAM + rbx], edx
+        mov rdx, rax
+        and edx, 0xFFFF0000
+        or edx, 0x8C00
+        mov [GDT_RAM + rbx + 4], edx
+        shr rax, 32
+        mov [GDT_RAM + rbx + 8], eax
+        mov dword [GDT_RAM + rbx + 12], 0
+        ret
 
 sub64:  mov rax, [rsp]                  ; the return address
         lea rdx, [rel after_call]
