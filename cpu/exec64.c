@@ -741,6 +741,8 @@ static void mov_cr64(struct soft *s, const struct insn *in)
     if (n != 0 && n != 2 && n != 3 && n != 4 && n != 8)
         soft_raise_noerr(s, EXC_UD);
     if (in->op == 0x120) {
+        if (n == 8 && (s->msr.apic_base & 0x800)) /* CR8 is the local APIC's TPR[7:4] */
+            s->cr8 = (uint32_t)(bus_read(s->bus, (s->msr.apic_base & ~0xFFFull) + 0x80, 4) >> 4) & 15;
         s->r[r] = n == 0 ? s->cr0 : n == 2 ? s->cr2 : n == 3 ? s->cr3 : n == 4 ? s->cr4 : s->cr8;
         return;
     }
@@ -749,6 +751,8 @@ static void mov_cr64(struct soft *s, const struct insn *in)
         if (v >> 4)
             soft_raise(s, EXC_GP, 0);
         s->cr8 = (uint32_t)v;
+        if (s->msr.apic_base & 0x800)
+            bus_write(s->bus, (s->msr.apic_base & ~0xFFFull) + 0x80, v << 4, 4);
     } else if (n == 3) {
         if (v >> 52)
             soft_raise(s, EXC_GP, 0);

@@ -143,7 +143,7 @@ struct soft {
     struct cpu_dtable gdt, idt;
     uint32_t cr0, cr4;
     uint64_t cr2, cr3; /* 64-bit linear fault address, PML4 base in long mode */
-    uint32_t cr8;      /* TPR (bits 3:0): stored, not yet tied to the local APIC */
+    uint32_t cr8;      /* TPR[7:4]; with the local APIC enabled, read from and written to it */
     uint64_t dr[8];
     uint8_t bp_exec; /* bit n: DR7 enables DRn as an instruction breakpoint (R/W = 00) */
     struct cpu_msrs msr;

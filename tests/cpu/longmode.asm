@@ -9,7 +9,7 @@
 ; LGDT with a 64-bit
 ; base, SYSRET to ring 3 and SYSCALL back (STAR/LSTAR/FMASK, RCX/R11),
 ; SWAPGS with KERNEL_GS_BASE, far JMP m16:64 and far CALL m16:32 to a code
-; segment, CALL through 16-byte call gates (same ring; from ring 3 inward:
+; segment, CR8 as the APIC's TPR, CALL through 16-byte call gates (same ring; from ring 3 inward:
 ; RSP0 from a 64-bit TSS, a null SS, the old SS:RSP pushed), and a far
 ; return to compatibility-mode code and back. Every page is a user page (SYSRET runs ring-3 code there).
 ; QEMU's qemu64 model lacks 1 GiB pages, so the expected output is recorded with:
@@ -342,6 +342,21 @@ sys_entry:
         swapgs
         mov rax, [gs:0x10]
         SHOW " swapgs=", rax
+        PRINT64 10
+        ; CR8 is the local APIC's TPR[7:4] (3 GiB..4 GiB mapped 1:1 for the APIC)
+        mov dword [PDPT + 24], 0xC0000087
+        mov rax, cr3
+        mov cr3, rax
+        mov rbx, 0xFEE00080
+        mov eax, 5
+        mov cr8, rax
+        mov eax, [rbx]
+        SHOW "cr8->tpr=", rax
+        mov dword [rbx], 0x3C
+        mov rax, cr8
+        SHOW " tpr->cr8=", rax
+        xor eax, eax
+        mov cr8, rax
         PRINT64 10
         ; far JMP m16:64 (REX.W) and far CALL m16:32 to a code segment
         lea rax, [rel fjmp64]
