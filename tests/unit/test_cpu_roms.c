@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "cpu/cpu.h"
+#include "devices/apic.h"
 #include "test.h"
 
 #define ROM_SIZE 0x10000u
@@ -21,6 +22,7 @@ struct rom_vm {
     struct bus *bus;
     struct clock *clock;
     struct cpu *cpu;
+    struct apic *apic; /* longmode.asm reads CR8 back through the TPR */
     uint8_t *low, *high, *rom;
     char out[MAX_OUT];
     size_t nout;
@@ -76,6 +78,8 @@ static void rom_vm_init(struct rom_vm *m, const char *rom_path)
     ASSERT_EQ(bus_map_ram(m->bus, 0xFFFF0000u, ROM_SIZE, m->rom, true, "rom-high"), 0);
     ASSERT_EQ(bus_map_pio(m->bus, 0xE9, 1, &e9_ops, m, "debugcon"), 0);
     ASSERT_EQ(bus_map_pio(m->bus, 0xF4, 4, &exit_ops, m, "debug-exit"), 0);
+    m->apic = apic_new(m->bus, m->clock, 0, (struct irq){0}, (struct irq){0});
+    ASSERT(m->apic);
     struct error err = {0};
     m->cpu = cpu_create(CPU_SOFT, m->bus, m->clock, &(struct cpu_hooks){0}, &err);
     if (!m->cpu)
@@ -85,6 +89,7 @@ static void rom_vm_init(struct rom_vm *m, const char *rom_path)
 
 static void rom_vm_free(struct rom_vm *m)
 {
+    apic_free(m->apic);
     cpu_free(m->cpu);
     bus_free(m->bus);
     clock_free(m->clock);
