@@ -69,6 +69,8 @@ com1: enabled=1, mode=file, dev=$run/bochs.serial
 display_library: rfb, options="timeout=0"
 log: $run/bochs.log
 clock: sync=none, time0=local
+speaker: enabled=0
+sound: driver=dummy
 EOR
     echo c > "$run/bochs.rc"
     local t0; t0=$(date +%s.%N)

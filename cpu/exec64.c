@@ -784,12 +784,7 @@ static void mov_dr64(struct soft *s, const struct insn *in)
     uint64_t v = s->r[r];
     if (n >= 6 && (v >> 32))
         soft_raise(s, EXC_GP, 0);
-    if (n == 6)
-        v = (v & 0xE00F) | 0xFFFF0FF0u;
-    else if (n == 7)
-        v = (v & 0xFFFF2BFFu) | 0x400;
-    s->dr[n] = v;
-    soft_update_breakpoints(s);
+    soft_set_dr(s, n, v);
 }
 
 /* 0F 00: SLDT/STR (a register takes the operand size), LLDT/LTR (16-byte descriptors), VERR/VERW. */

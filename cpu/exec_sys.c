@@ -225,6 +225,17 @@ void soft_cpuid(struct soft *s)
     s->r[GPR_DX] = v[3];
 }
 
+/* DRn = v (n: 0..3, 6, 7), the fixed bits of DR6 and DR7 forced as a P6 has them. */
+void soft_set_dr(struct soft *s, unsigned n, uint64_t v)
+{
+    if (n == 6)
+        v = (v & 0xE00F) | 0xFFFF0FF0u;
+    else if (n == 7)
+        v = (v & 0xFFFF2BFFu) | 0x400;
+    s->dr[n] = v;
+    soft_update_breakpoints(s);
+}
+
 /*
  * Long mode is active (EFER.LMA) while paging is on with EFER.LME: enabling
  * paging with LME needs CR4.PAE and a CS without L, and paging can be turned
@@ -308,13 +319,7 @@ static void mov_dr(struct soft *s, const struct insn *in)
     if (n == 4 || n == 5)
         n += 2;
     if (in->op == 0x123) {
-        uint32_t v = s->r[insn_rm(in)];
-        if (n == 6)
-            v = (v & 0xE00F) | 0xFFFF0FF0u;
-        else if (n == 7)
-            v = (v & 0xFFFF2BFFu) | 0x400;
-        s->dr[n] = v;
-        soft_update_breakpoints(s);
+        soft_set_dr(s, n, (uint32_t)s->r[insn_rm(in)]);
         return;
     }
     s->r[insn_rm(in)] = s->dr[n];

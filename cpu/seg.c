@@ -474,7 +474,9 @@ static void check_code_target(struct soft *s, uint16_t sel, struct desc *d, uint
         soft_raise(s, EXC_GP, ec);
 }
 
-static void check_code_jump(struct soft *s, uint16_t sel, uint32_t off, struct desc *d)
+/* A code segment a far JMP/CALL goes to directly: conforming at or inside CPL, else at CPL
+ * with RPL <= CPL; present. */
+static void check_code_rights(struct soft *s, uint16_t sel, struct desc *d)
 {
     uint32_t ec = sel & 0xFFFC;
     if (desc_conforming(d) ? desc_dpl(d) > (unsigned)s->cpl
@@ -482,6 +484,11 @@ static void check_code_jump(struct soft *s, uint16_t sel, uint32_t off, struct d
         soft_raise(s, EXC_GP, ec);
     if (!desc_present(d))
         soft_raise(s, EXC_NP, ec);
+}
+
+static void check_code_jump(struct soft *s, uint16_t sel, uint32_t off, struct desc *d)
+{
+    check_code_rights(s, sel, d);
     if (off > desc_limit(d))
         soft_raise(s, EXC_GP, 0);
 }
@@ -956,11 +963,7 @@ static uint64_t gate64_target(struct soft *s, uint16_t sel, const struct desc *g
 static void code64_target(struct soft *s, uint16_t sel, struct desc *d, uint64_t off)
 {
     uint32_t ec = sel & 0xFFFC;
-    if (desc_conforming(d) ? desc_dpl(d) > (unsigned)s->cpl
-                           : ((sel & 3u) > (unsigned)s->cpl || desc_dpl(d) != (unsigned)s->cpl))
-        soft_raise(s, EXC_GP, ec);
-    if (!desc_present(d))
-        soft_raise(s, EXC_NP, ec);
+    check_code_rights(s, sel, d);
     bool to64 = d->hi & 0x200000;
     if (to64 ? (d->hi & 0x400000) || !canonical64(off) : off > desc_limit(d))
         soft_raise(s, EXC_GP, to64 && (d->hi & 0x400000) ? ec : 0);

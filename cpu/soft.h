@@ -428,6 +428,7 @@ void soft_msr_reset(struct soft *s);
 void exec_fpu(struct soft *s, const struct insn *in);
 void exec_mmx(struct soft *s, const struct insn *in);
 bool is_mmx_op(unsigned op); /* a 0F-map opcode of the P6 MMX set */
+void soft_set_dr(struct soft *s, unsigned n, uint64_t v); /* MOV DRn, with DR6/DR7 fixed bits */
 /* exec_sse.c */
 bool sse_claims(const struct insn *in);
 void exec_sse(struct soft *s, const struct insn *in);
