@@ -12,8 +12,9 @@
  * 64-bit code segment, identity-mapped 4-level paging, 16-byte IDT gates
  * to one HLT per vector, RSP0 from a 64-bit TSS), and compares the GPRs,
  * the defined flags, the fault and the memory window. Flags the SDM leaves
- * undefined are not compared here: the core computes them with the same code
- * at every width, and the 32-bit suite's diff-undef groups compare them.
+ * undefined are not compared here: they differ between vendors and between
+ * Intel generations (cpudiff.c reports them for the 32-bit forms), so no
+ * host is an oracle for them.
  *
  *   cpudiff64 RUNNER [--seed N] [--scale PERCENT] [--group NAME]
  * R14 always points into the window (the base of every memory operand, never
