@@ -80,9 +80,9 @@ enum {
 enum cc_op { CC_NONE, CC_ADD, CC_ADC, CC_SUB, CC_SBB, CC_LOGIC, CC_INC, CC_DEC, CC_MUL };
 
 struct lazy_cc {
-    uint32_t res, src1, src2;
+    uint64_t res, src1, src2; /* zero-extended from size (8/16-bit results may carry higher bits) */
     uint8_t op;   /* enum cc_op; CC_NONE: the arithmetic flags are in s->flags */
-    uint8_t size; /* operand bytes 1, 2, 4 */
+    uint8_t size; /* operand bytes 1, 2, 4, 8 */
     uint8_t cin;  /* ADC/SBB carry in; INC/DEC: the CF they keep */
 };
 
@@ -338,6 +338,28 @@ static inline void vwrite(struct soft *s, uint64_t lin, uint32_t v, unsigned siz
         return;
     }
     lin_write(s, lin, v, size, s->cpl == 3);
+}
+
+/* 8-byte accesses at a 64-bit linear address (64-bit mode), the same way. */
+static inline uint64_t vread64(struct soft *s, uint64_t lin)
+{
+    struct tlb_entry *e = &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+    uint64_t v;
+    if (e->tag_r == tlb_tag(lin, 8)) {
+        __builtin_memcpy(&v, e->host + (lin & 0xFFF), 8);
+        return v;
+    }
+    return lin_read64(s, lin, s->cpl == 3);
+}
+
+static inline void vwrite64(struct soft *s, uint64_t lin, uint64_t v)
+{
+    struct tlb_entry *e = &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+    if (e->tag_w == tlb_tag(lin, 8)) {
+        __builtin_memcpy(e->host + (lin & 0xFFF), &v, 8);
+        return;
+    }
+    lin_write64(s, lin, v, s->cpl == 3);
 }
 
 /* Segment-checked linear address of seg:off for an access of size bytes. */
