@@ -160,21 +160,9 @@ static uint64_t rotate64(struct soft *s, unsigned op, uint64_t a, unsigned n)
     return r;
 }
 
-/* SHL/SAL, SHR, SAR (C1/D1/D3 /4../7), the rotates (/0../3); below 64 bits through shift_op. */
-static void shift64(struct soft *s, const struct insn *in)
+uint64_t shift64_plain(struct soft *s, unsigned op, uint64_t a, unsigned n)
 {
-    unsigned size = in->op & 1 ? osz64(in) : 1, op = insn_reg(in);
-    unsigned n = (in->op <= 0xC1 ? in->imm : in->op <= 0xD1 ? 1 : s->r[GPR_CX]) & (size == 8 ? 63 : 31);
-    uint64_t a = rm_get_rmw(s, in, size), r;
-    if (!n) { /* nothing shifts, but a 32-bit register is written: zero-extended */
-        if (size == 4 && !is_mem(in))
-            rm_set(s, in, a, 4);
-        return;
-    }
-    if (size < 8) {
-        rm_set(s, in, shift_op(s, op, (uint32_t)a, n, size), size);
-        return;
-    }
+    uint64_t r;
     bool cf, of;
     if (op == 4 || op == 6) {
         r = a << n;
@@ -184,16 +172,31 @@ static void shift64(struct soft *s, const struct insn *in)
         r = a >> n;
         cf = (a >> (n - 1)) & 1;
         of = a >> 63;
-    } else if (op == 7) {
+    } else {
         r = (uint64_t)((int64_t)a >> n);
         cf = ((int64_t)a >> (n - 1)) & 1;
         of = false;
-    } else {
-        rm_set(s, in, rotate64(s, op, a, n), size);
-        return;
     }
     flags_set_arith(s, szp64(r) | (cf ? FL_CF : 0) | (of ? FL_OF : 0));
-    rm_set(s, in, r, size);
+    return r;
+}
+
+/* SHL/SAL, SHR, SAR (C1/D1/D3 /4../7), the rotates (/0../3); below 64 bits through shift_op. */
+static void shift64(struct soft *s, const struct insn *in)
+{
+    unsigned size = in->op & 1 ? osz64(in) : 1, op = insn_reg(in);
+    unsigned n = (in->op <= 0xC1 ? in->imm : in->op <= 0xD1 ? 1 : s->r[GPR_CX]) & (size == 8 ? 63 : 31);
+    uint64_t a = rm_get_rmw(s, in, size);
+    if (!n) { /* nothing shifts, but a 32-bit register is written: zero-extended */
+        if (size == 4 && !is_mem(in))
+            rm_set(s, in, a, 4);
+        return;
+    }
+    if (size < 8) {
+        rm_set(s, in, shift_op(s, op, (uint32_t)a, n, size), size);
+        return;
+    }
+    rm_set(s, in, op >= 4 ? shift64_plain(s, op, a, n) : rotate64(s, op, a, n), size);
 }
 
 /*
