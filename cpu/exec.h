@@ -13,12 +13,6 @@ static inline uint32_t size_mask(unsigned size)
     return size == 4 ? 0xFFFFFFFFu : size == 2 ? 0xFFFFu : 0xFFu;
 }
 
-/* The mask of a lazy-flags operand: 32-bit values are stored zero-extended, so 4 and 8 need none. */
-static inline uint64_t cc_mask(unsigned size)
-{
-    return size >= 4 ? ~0ull : size == 2 ? 0xFFFFu : 0xFFu;
-}
-
 static inline uint32_t sign_bit(unsigned size)
 {
     return 1u << (size * 8 - 1);
@@ -110,27 +104,38 @@ static inline void cc_set(struct soft *s, enum cc_op op, unsigned size, uint32_t
     s->cc.src2 = b;
 }
 
-/* The same record for a 64-bit result (size 8), or a 32-bit one already zero-extended. */
+/* The same record for any size up to 8 (a 64-bit ADD or SUB/CMP: CC_ADD64, CC_SUB64). */
 static inline void cc_set64(struct soft *s, enum cc_op op, unsigned size, uint64_t res, uint64_t a,
                             uint64_t b)
 {
     s->cc.op = (uint8_t)op;
     s->cc.size = (uint8_t)size;
-    s->cc.res = res;
-    s->cc.src1 = a;
-    s->cc.src2 = b;
+    s->cc.res = (uint32_t)res;
+    s->cc.src1 = (uint32_t)a;
+    s->cc.src2 = (uint32_t)b;
+    s->cc.res_hi = (uint32_t)(res >> 32);
+    s->cc.src1_hi = (uint32_t)(a >> 32);
+    s->cc.src2_hi = (uint32_t)(b >> 32);
+}
+
+/* A recorded value: the upper half counts at size 8 only. */
+static inline uint64_t cc_full(uint32_t lo, uint32_t hi, unsigned size)
+{
+    return size == 8 ? (uint64_t)hi << 32 | lo : lo;
 }
 
 static inline bool get_cf(struct soft *s)
 {
     const struct lazy_cc *c = &s->cc;
-    uint64_t m = cc_mask(c->size);
+    uint32_t m = size_mask(c->size);
     switch (c->op) {
     case CC_NONE: return s->flags & FL_CF;
     case CC_ADD: return (c->res & m) < (c->src1 & m);
     case CC_SUB: return (c->src1 & m) < (c->src2 & m);
     case CC_LOGIC: return false;
     case CC_INC: case CC_DEC: return c->cin;
+    case CC_ADD64: return cc_full(c->res, c->res_hi, 8) < cc_full(c->src1, c->src1_hi, 8);
+    case CC_SUB64: return cc_full(c->src1, c->src1_hi, 8) < cc_full(c->src2, c->src2_hi, 8);
     default: return cc_compute(c) & FL_CF;
     }
 }

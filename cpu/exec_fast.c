@@ -301,10 +301,10 @@ static inline __attribute__((always_inline)) uint64_t alu_val(struct soft *s, un
     }
     uint64_t r;
     switch (op) {
-    case 0: r = a + b; cc_set64(s, CC_ADD, 8, r, a, b); return r;
+    case 0: r = a + b; cc_set64(s, CC_ADD64, 8, r, a, b); return r;
     case 1: r = a | b; cc_set64(s, CC_LOGIC, 8, r, a, b); return r;
     case 4: r = a & b; cc_set64(s, CC_LOGIC, 8, r, a, b); return r;
-    case 5: case 7: r = a - b; cc_set64(s, CC_SUB, 8, r, a, b); return r;
+    case 5: case 7: r = a - b; cc_set64(s, CC_SUB64, 8, r, a, b); return r;
     case 6: r = a ^ b; cc_set64(s, CC_LOGIC, 8, r, a, b); return r;
     default: return alu64(s, op, a, b);
     }
@@ -378,9 +378,10 @@ static inline __attribute__((always_inline)) void alu64_mem(struct soft *s, cons
 static inline __attribute__((always_inline)) bool cond64(struct soft *s, unsigned cc)
 {
     const struct lazy_cc *c = &s->cc;
-    uint64_t r = c->res, a = c->src1, b = c->src2;
+    uint64_t r = cc_full(c->res, c->res_hi, 8), a = cc_full(c->src1, c->src1_hi, 8);
+    uint64_t b = cc_full(c->src2, c->src2_hi, 8);
     bool v;
-    if (c->size == 8 && c->op == CC_SUB) {
+    if (c->op == CC_SUB64) {
         switch (cc >> 1) {
         case 0: v = ((a ^ b) & (a ^ r)) >> 63; break;
         case 1: v = a < b; break;

@@ -76,14 +76,16 @@ enum {
     EXC_MF = 16, EXC_AC = 17, EXC_MC = 18, EXC_XM = 19,
 };
 
-/* Lazy flags: the last flag-setting operation, its operands and result. */
-enum cc_op { CC_NONE, CC_ADD, CC_ADC, CC_SUB, CC_SBB, CC_LOGIC, CC_INC, CC_DEC, CC_MUL };
+/* Lazy flags: the last flag-setting operation, its operands and result. 64-bit
+ * ADD and SUB/CMP have ops of their own, so the 32-bit fast paths never see them. */
+enum cc_op { CC_NONE, CC_ADD, CC_ADC, CC_SUB, CC_SBB, CC_LOGIC, CC_INC, CC_DEC, CC_MUL, CC_ADD64, CC_SUB64 };
 
 struct lazy_cc {
-    uint64_t res, src1, src2; /* zero-extended from size (8/16-bit results may carry higher bits) */
+    uint32_t res, src1, src2;
     uint8_t op;   /* enum cc_op; CC_NONE: the arithmetic flags are in s->flags */
     uint8_t size; /* operand bytes 1, 2, 4, 8 */
     uint8_t cin;  /* ADC/SBB carry in; INC/DEC: the CF they keep */
+    uint32_t res_hi, src1_hi, src2_hi; /* size 8: the upper halves */
 };
 
 /* A segment register with its hidden part and derived access checks. */
