@@ -34,7 +34,8 @@ enum xop {
     X64_ALU_RR, X64_ALU_RM, X64_ALU_MR, X64_ALU_RI, X64_ALU_MI, X64_ALU_AI, X64_MOV_RR,
     X64_MOV_RI, X64_LOAD, X64_STORE, X64_STORE_I, X64_LEA, X64_PUSH, X64_POP, X64_CALL, X64_RET,
     X64_JMP, X64_JCC, X64_TEST, X64_TEST_I, X64_INCDEC, X64_MOVX, X64_MOVSXD, X64_CMOV,
-    X64_SETCC, X64_SHIFT, X64_IMUL,
+    X64_SETCC, X64_SHIFT, X64_IMUL, X64_ALU8, X64_MOV8, X64_TEST8, X64_PUSH_I, X64_CALL_RM,
+    X64_JMP_RM,
     X_END, /* the marker after a block's last instruction */
     X_COUNT
 };
@@ -61,6 +62,17 @@ static uint8_t fast_form64(const struct insn *in)
         return X64_JMP;
     if (op >= 0x50 && op <= 0x5F && (in->pfx & P_OP64))
         return op < 0x58 ? X64_PUSH : X64_POP;
+    if ((op == 0x68 || op == 0x6A) && (in->pfx & P_OP64))
+        return X64_PUSH_I;
+    if (op == 0xFF && (reg == 2 || reg == 4))
+        return reg == 2 ? X64_CALL_RM : X64_JMP_RM;
+    /* byte forms: the operand size does not matter */
+    if ((op < 0x40 && ((op & 7) == 0 || (op & 7) == 2 || (op & 7) == 4)) || op == 0x80)
+        return X64_ALU8;
+    if (op == 0x88 || op == 0x8A || op == 0xC6)
+        return X64_MOV8;
+    if (op == 0x84 || op == 0xA8 || (op == 0xF6 && reg == 0))
+        return X64_TEST8;
     if (!(in->pfx & P_OP32))
         return X_NONE;
     if (op < 0x40 && ((op & 7) == 1 || (op & 7) == 3))
@@ -471,6 +483,73 @@ static inline void imul64(struct soft *s, const struct insn *in)
     cc_set64(s, CC_MUL, 8, (uint64_t)p, 0, p != (__int128)(int64_t)p);
 }
 
+/* The byte ALU forms 00/02/04 (op r/m8, r8 / r8, r/m8 / AL, imm8) and 80 (r/m8, imm8), as exec64 does them. */
+static inline void alu8_64(struct soft *s, const struct insn *in)
+{
+    unsigned op = in->op == 0x80 ? insn_reg(in) : (in->op >> 3) & 7, form = in->op & 7;
+    uint32_t b = (uint32_t)sext64(in->imm, 1);
+    uint64_t r;
+    if (in->op != 0x80 && form == 4) {
+        r = alu(s, op, s->r[GPR_AX] & 0xFF, b, 1);
+        if (op != 7)
+            gpr_set(s, in, GPR_AX, r, 1);
+        return;
+    }
+    if (in->op != 0x80 && form == 2) {
+        unsigned reg = insn_reg64(in);
+        r = alu(s, op, (uint32_t)gpr_get(s, in, reg, 1), (uint32_t)rm64_read(s, in, 1), 1);
+        if (op != 7)
+            gpr_set(s, in, reg, r, 1);
+        return;
+    }
+    if (in->op != 0x80)
+        b = (uint32_t)gpr_get(s, in, insn_reg64(in), 1);
+    if (!is_mem(in)) {
+        unsigned rm = insn_rm64(in);
+        r = alu(s, op, (uint32_t)gpr_get(s, in, rm, 1), b, 1);
+        if (op != 7)
+            gpr_set(s, in, rm, r, 1);
+        return;
+    }
+    uint64_t lin = lin64(s, in->seg, ea64(s, in));
+    if (op == 7) {
+        alu(s, 7, (uint32_t)vread(s, lin, 1), b, 1);
+        return;
+    }
+    r = alu(s, op, (uint32_t)rd_lin_rmw(s, lin, 1), b, 1);
+    vwrite(s, lin, (uint32_t)r, 1);
+}
+
+/* MOV r/m8, r8 (88), MOV r8, r/m8 (8A), MOV r/m8, imm8 (C6). */
+static inline void mov8_64(struct soft *s, const struct insn *in)
+{
+    uint64_t v;
+    if (in->op == 0x8A) {
+        v = rm64_read(s, in, 1);
+        gpr_set(s, in, insn_reg64(in), v, 1);
+        return;
+    }
+    v = in->op == 0x88 ? gpr_get(s, in, insn_reg64(in), 1) : in->imm & 0xFF;
+    if (is_mem(in))
+        mem_wr(s, in->seg, ea64(s, in), v, 1);
+    else
+        gpr_set(s, in, insn_rm64(in), v, 1);
+}
+
+/* TEST r/m8, r8 (84), TEST AL, imm8 (A8), TEST r/m8, imm8 (F6 /0). */
+static inline void test8_64(struct soft *s, const struct insn *in)
+{
+    uint32_t a, b = (uint32_t)sext64(in->imm, 1);
+    if (in->op == 0xA8) {
+        a = s->r[GPR_AX] & 0xFF;
+    } else {
+        a = (uint32_t)rm64_read(s, in, 1);
+        if (in->op == 0x84)
+            b = (uint32_t)gpr_get(s, in, insn_reg64(in), 1);
+    }
+    alu(s, 4, a, b, 1);
+}
+
 void block_seal(struct block *b)
 {
     memset(&b->insn[b->n], 0, sizeof b->insn[0]);
@@ -524,6 +603,8 @@ struct block *block_run(struct soft *s, struct block *b, unsigned max, uint64_t 
         [X64_TEST] = &&x64_test, [X64_TEST_I] = &&x64_test_i, [X64_INCDEC] = &&x64_incdec,
         [X64_MOVX] = &&x64_movx, [X64_MOVSXD] = &&x64_movsxd, [X64_CMOV] = &&x64_cmov,
         [X64_SETCC] = &&x64_setcc, [X64_SHIFT] = &&x64_shift, [X64_IMUL] = &&x64_imul,
+        [X64_ALU8] = &&x64_alu8, [X64_MOV8] = &&x64_mov8, [X64_TEST8] = &&x64_test8,
+        [X64_PUSH_I] = &&x64_push_i, [X64_CALL_RM] = &&x64_call_rm, [X64_JMP_RM] = &&x64_jmp_rm,
         [X_END] = &&block_done,
     };
     if (max < b->n) {
@@ -857,6 +938,31 @@ x64_shift:
     NEXT_CHECKED();
 x64_imul:
     imul64(s, in);
+    NEXT_CHECKED();
+x64_alu8:
+    alu8_64(s, in);
+    NEXT_CHECKED();
+x64_mov8:
+    mov8_64(s, in);
+    NEXT_CHECKED();
+x64_test8:
+    test8_64(s, in);
+    NEXT_CHECKED();
+x64_push_i:
+    q = s->r[GPR_SP] - 8;
+    mem_wr(s, SEG_SS, q, (uint64_t)(int64_t)(int32_t)imm_op(in), 8);
+    s->r[GPR_SP] = q;
+    NEXT_CHECKED();
+x64_call_rm: { /* as exec64: target read, return address pushed, then the target checked */
+    uint64_t t = rm64_read(s, in, 8);
+    q = s->r[GPR_SP] - 8;
+    mem_wr(s, SEG_SS, q, s->next_eip, 8);
+    s->r[GPR_SP] = q;
+    jump64_to(s, t);
+    NEXT_CHECKED();
+}
+x64_jmp_rm:
+    jump64_to(s, rm64_read(s, in, 8));
     NEXT_CHECKED();
 block_done: {
     s->icount += (uint64_t)(in - counted);
