@@ -254,6 +254,8 @@ uint64_t alu(struct soft *s, unsigned op, uint32_t a, uint32_t b, unsigned size)
 uint64_t alu64(struct soft *s, unsigned op, uint64_t a, uint64_t b);
 /* SHL/SAL (op 4, 6), SHR (5) and SAR (7) of 64 bits by n (1..63); sets the flags. */
 uint64_t shift64_plain(struct soft *s, unsigned op, uint64_t a, unsigned n);
+/* ROL, ROR, RCL, RCR (op 0..3) of 64 bits by n (1..63); only CF and OF change. */
+uint64_t rotate64(struct soft *s, unsigned op, uint64_t a, unsigned n);
 void exec_string(struct soft *s, const struct insn *in);
 /* Group 3 MUL/IMUL (op 4, 5) and DIV/IDIV (6, 7) of AL/AX/EAX (with DX/EDX) by b, size 1..4. */
 void mul_op(struct soft *s, unsigned op, uint32_t b, unsigned size);

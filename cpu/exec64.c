@@ -132,7 +132,7 @@ static uint64_t inc_dec64(struct soft *s, uint64_t a, bool dec, unsigned size)
 }
 
 /* ROL, ROR, RCL, RCR (op 0..3) of 64 bits by n (1..63): only CF and OF change (OF: n == 1). */
-static uint64_t rotate64(struct soft *s, unsigned op, uint64_t a, unsigned n)
+uint64_t rotate64(struct soft *s, unsigned op, uint64_t a, unsigned n)
 {
     uint32_t fl = arith_flags(s);
     bool cf = fl & FL_CF;

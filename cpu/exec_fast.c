@@ -35,7 +35,7 @@ enum xop {
     X64_MOV_RI, X64_LOAD, X64_STORE, X64_STORE_I, X64_LEA, X64_PUSH, X64_POP, X64_CALL, X64_RET,
     X64_JMP, X64_JCC, X64_TEST, X64_TEST_I, X64_INCDEC, X64_MOVX, X64_MOVSXD, X64_CMOV,
     X64_SETCC, X64_SHIFT, X64_IMUL, X64_ALU8, X64_MOV8, X64_TEST8, X64_PUSH_I, X64_CALL_RM,
-    X64_JMP_RM,
+    X64_JMP_RM, X64_MOV16, X64_TEST_AI, X64_NOP,
     X_END, /* the marker after a block's last instruction */
     X_COUNT
 };
@@ -73,8 +73,10 @@ static uint8_t fast_form64(const struct insn *in)
         return X64_MOV8;
     if (op == 0x84 || op == 0xA8 || (op == 0xF6 && reg == 0))
         return X64_TEST8;
+    if ((op >= 0x118 && op <= 0x11F) || (op == 0x90 && !(in->rex & REX_B)))
+        return X64_NOP;
     if (!(in->pfx & P_OP32))
-        return X_NONE;
+        return op == 0x89 || op == 0x8B ? X64_MOV16 : X_NONE;
     if (op < 0x40 && ((op & 7) == 1 || (op & 7) == 3))
         return !mem ? X64_ALU_RR : (op & 2) ? X64_ALU_RM : X64_ALU_MR;
     if (op < 0x40 && (op & 7) == 5)
@@ -101,8 +103,10 @@ static uint8_t fast_form64(const struct insn *in)
         return X64_MOVSXD;
     if (op >= 0x140 && op <= 0x14F)
         return X64_CMOV;
-    if ((op == 0xC1 || op == 0xD1 || op == 0xD3) && reg >= 4)
+    if ((op == 0xC1 || op == 0xD1 || op == 0xD3) && reg != 6)
         return X64_SHIFT;
+    if (op == 0xA9)
+        return X64_TEST_AI;
     if (op == 0x1AF)
         return X64_IMUL;
     return X_NONE;
@@ -427,7 +431,15 @@ static inline void jump64_to(struct soft *s, uint64_t target)
     s->next_eip = target;
 }
 
-/* SHL/SAL, SHR, SAR (C1/D1/D3 /4../7) of a register or memory at size 4 or 8. */
+/* The group 2 operation op (not /6) of a by n (1..31 or 1..63, masked) at size 4 or 8. */
+static inline uint64_t shift64_val(struct soft *s, unsigned op, uint64_t a, unsigned n, unsigned size)
+{
+    if (size == 4)
+        return op >= 4 ? shift_plain(s, op, (uint32_t)a, n, 4) : shift_op(s, op, (uint32_t)a, n, 4);
+    return op >= 4 ? shift64_plain(s, op, a, n) : rotate64(s, op, a, n);
+}
+
+/* Rotates and shifts (C1/D1/D3 but /6) of a register or memory at size 4 or 8. */
 static inline void shift64_rm(struct soft *s, const struct insn *in)
 {
     unsigned size = size64(in), op = insn_reg(in);
@@ -436,16 +448,15 @@ static inline void shift64_rm(struct soft *s, const struct insn *in)
     if (!is_mem(in)) {
         unsigned r = insn_rm64(in);
         if (size == 4)
-            s->r[r] = n ? shift_plain(s, op, (uint32_t)s->r[r], n, 4) : (uint32_t)s->r[r];
+            s->r[r] = n ? shift64_val(s, op, s->r[r], n, 4) : (uint32_t)s->r[r];
         else if (n)
-            s->r[r] = shift64_plain(s, op, s->r[r], n);
+            s->r[r] = shift64_val(s, op, s->r[r], n, 8);
         return;
     }
     uint64_t lin = lin64(s, in->seg, ea64(s, in)), a = rd_lin_rmw(s, lin, size);
     if (!n)
         return;
-    wr_lin(s, lin, size == 4 ? shift_plain(s, op, (uint32_t)a, n, 4) : shift64_plain(s, op, a, n),
-           size);
+    wr_lin(s, lin, shift64_val(s, op, a, n, size), size);
 }
 
 /* INC/DEC r/m (FF /0, /1) at size 4 or 8: CF is kept. */
@@ -605,6 +616,7 @@ struct block *block_run(struct soft *s, struct block *b, unsigned max, uint64_t 
         [X64_SETCC] = &&x64_setcc, [X64_SHIFT] = &&x64_shift, [X64_IMUL] = &&x64_imul,
         [X64_ALU8] = &&x64_alu8, [X64_MOV8] = &&x64_mov8, [X64_TEST8] = &&x64_test8,
         [X64_PUSH_I] = &&x64_push_i, [X64_CALL_RM] = &&x64_call_rm, [X64_JMP_RM] = &&x64_jmp_rm,
+        [X64_MOV16] = &&x64_mov16, [X64_TEST_AI] = &&x64_test_ai, [X64_NOP] = &&x64_nop,
         [X_END] = &&block_done,
     };
     if (max < b->n) {
@@ -964,6 +976,20 @@ x64_call_rm: { /* as exec64: target read, return address pushed, then the target
 x64_jmp_rm:
     jump64_to(s, rm64_read(s, in, 8));
     NEXT_CHECKED();
+x64_mov16: /* 89/8B with 16-bit operands: the upper 48 bits stay */
+    if (op == 0x8B) {
+        gpr_set(s, in, insn_reg64(in), rm64_read(s, in, 2), 2);
+    } else if (is_mem(in)) {
+        mem_wr(s, in->seg, ea64(s, in), s->r[insn_reg64(in)] & 0xFFFF, 2);
+    } else {
+        gpr_set(s, in, insn_rm64(in), s->r[insn_reg64(in)], 2);
+    }
+    NEXT_CHECKED();
+x64_test_ai:
+    alu_val(s, 4, s->r[GPR_AX], sext64(in->imm, 4), size64(in));
+    NEXT();
+x64_nop: /* NOP, and the hint NOPs 0F 18..1F (their memory operand is not accessed) */
+    NEXT();
 block_done: {
     s->icount += (uint64_t)(in - counted);
     struct block *next = chain_next(s, b, limit);
