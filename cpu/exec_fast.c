@@ -10,9 +10,14 @@
  * forms call the same helpers (alu, shift_op, cond...) or do exactly what
  * they do for the one operand size they accept.
  *
- * The forms are the legacy/compatibility-mode semantics: there the upper
+ * The X_ forms are the legacy/compatibility-mode semantics: there the upper
  * halves of the GPRs are not architectural (every 32-bit write zero-extends
- * them), so a register-to-register MOV copies all 64 bits.
+ * them), so a register-to-register MOV copies all 64 bits. The X64_ forms are
+ * 64-bit mode's (fast_form64), exactly what exec64.c does for 32- and 64-bit
+ * operands (and the byte ALU/MOV/TEST with REX byte registers): REX-extended
+ * registers, 32-bit writes zero-extending, flat 64-bit addresses (FS/GS bases,
+ * the canonical check: #GP(0), #SS(0) for SS) through the TLB, 64-bit RIP
+ * targets, and lazy flags of size 8 (CC_ADD64, CC_SUB64...).
  *
  * Bookkeeping: s->eip and s->next_eip are exact before every form runs (a
  * fault reports them); the instruction count is added up when the block
