@@ -7,20 +7,30 @@
  */
 #include "cpu/exec.h"
 
+/* The value v of size bytes (1..8), sign-extended to 64 bits. */
+static int64_t cc_sext(uint64_t v, unsigned size)
+{
+    unsigned sh = 64 - size * 8;
+    return (int64_t)(v << sh) >> sh;
+}
+
 uint32_t cc_compute(const struct lazy_cc *c)
 {
     unsigned size = c->size;
-    uint32_t m = size_mask(size), sb = sign_bit(size);
-    uint32_t r = c->res & m, a = c->src1 & m, b = c->src2 & m;
-    uint32_t f = szp_flags(r, size);
+    uint64_t m = mask_of(size), sb = 1ull << (size * 8 - 1);
+    uint64_t r = cc_full(c->res, c->res_hi, size) & m, a = cc_full(c->src1, c->src1_hi, size) & m;
+    uint64_t b = cc_full(c->src2, c->src2_hi, size) & m;
+    uint32_t f = (r ? 0 : FL_ZF) | ((r & sb) ? FL_SF : 0) | (__builtin_parity(r & 0xFF) ? 0 : FL_PF);
     bool cf = false, of = false, af = false;
     switch (c->op) {
+    case CC_ADD64:
     case CC_ADD:
     case CC_ADC:
         cf = c->op == CC_ADC && c->cin ? r <= a : r < a;
         of = (a ^ r) & (b ^ r) & sb;
         af = (a ^ b ^ r) & 0x10;
         break;
+    case CC_SUB64:
     case CC_SUB:
     case CC_SBB:
         cf = c->op == CC_SBB && c->cin ? a <= b : a < b;
@@ -50,22 +60,25 @@ uint32_t cc_compute(const struct lazy_cc *c)
 bool cond_slow(struct soft *s, unsigned cc)
 {
     bool v;
-    if (s->cc.op == CC_SUB && (cc >> 1) != 0 && (cc >> 1) != 5) {
-        unsigned size = s->cc.size;
-        uint32_t m = size_mask(size), a = s->cc.src1 & m, b = s->cc.src2 & m;
+    const struct lazy_cc *c = &s->cc;
+    unsigned size = c->size;
+    uint64_t m = mask_of(size), sb = 1ull << (size * 8 - 1);
+    uint64_t res = cc_full(c->res, c->res_hi, size);
+    if ((c->op == CC_SUB || c->op == CC_SUB64) && (cc >> 1) != 0 && (cc >> 1) != 5) {
+        uint64_t a = cc_full(c->src1, c->src1_hi, size) & m, b = cc_full(c->src2, c->src2_hi, size) & m;
         switch (cc >> 1) {
         case 1: v = a < b; break;
         case 2: v = a == b; break;
         case 3: v = a <= b; break;
-        case 4: v = s->cc.res & sign_bit(size); break;
-        case 6: v = sext(a, size) < sext(b, size); break;
-        default: v = sext(a, size) <= sext(b, size); break;
+        case 4: v = res & sb; break;
+        case 6: v = cc_sext(a, size) < cc_sext(b, size); break;
+        default: v = cc_sext(a, size) <= cc_sext(b, size); break;
         }
         return v ^ (cc & 1);
     }
-    if (s->cc.op == CC_LOGIC) {
-        uint32_t r = s->cc.res & size_mask(s->cc.size);
-        bool zf = r == 0, sf = r & sign_bit(s->cc.size);
+    if (c->op == CC_LOGIC) {
+        uint64_t r = res & m;
+        bool zf = r == 0, sf = r & sb;
         switch (cc >> 1) {
         case 0: case 1: v = false; break;
         case 2: case 3: v = zf; break;
@@ -75,9 +88,9 @@ bool cond_slow(struct soft *s, unsigned cc)
         }
         return v ^ (cc & 1);
     }
-    if (s->cc.op != CC_NONE && ((cc >> 1) == 2 || (cc >> 1) == 4)) {
-        uint32_t r = s->cc.res & size_mask(s->cc.size);
-        v = (cc >> 1) == 2 ? r == 0 : (r & sign_bit(s->cc.size)) != 0;
+    if (c->op != CC_NONE && ((cc >> 1) == 2 || (cc >> 1) == 4)) {
+        uint64_t r = res & m;
+        v = (cc >> 1) == 2 ? r == 0 : (r & sb) != 0;
         return v ^ (cc & 1);
     }
     uint32_t f = arith_flags(s);
@@ -119,6 +132,32 @@ uint64_t alu(struct soft *s, unsigned op, uint32_t a, uint32_t b, unsigned size)
     default: r = a - b; cc_set(s, CC_SUB, size, r, a, b); break;
     }
     return r & m;
+}
+
+uint64_t alu64(struct soft *s, unsigned op, uint64_t a, uint64_t b)
+{
+    uint64_t r;
+    bool cin;
+    switch (op) {
+    case 0: r = a + b; cc_set64(s, CC_ADD64, 8, r, a, b); break;
+    case 1: r = a | b; cc_set64(s, CC_LOGIC, 8, r, a, b); break;
+    case 2:
+        cin = get_cf(s);
+        r = a + b + cin;
+        cc_set64(s, CC_ADC, 8, r, a, b);
+        s->cc.cin = cin;
+        break;
+    case 3:
+        cin = get_cf(s);
+        r = a - b - cin;
+        cc_set64(s, CC_SBB, 8, r, a, b);
+        s->cc.cin = cin;
+        break;
+    case 4: r = a & b; cc_set64(s, CC_LOGIC, 8, r, a, b); break;
+    case 6: r = a ^ b; cc_set64(s, CC_LOGIC, 8, r, a, b); break;
+    default: r = a - b; cc_set64(s, CC_SUB64, 8, r, a, b); break;
+    }
+    return r;
 }
 
 static uint32_t inc_dec(struct soft *s, uint32_t a, bool dec, unsigned size)

@@ -104,6 +104,26 @@ static inline void cc_set(struct soft *s, enum cc_op op, unsigned size, uint32_t
     s->cc.src2 = b;
 }
 
+/* The same record for any size up to 8 (a 64-bit ADD or SUB/CMP: CC_ADD64, CC_SUB64). */
+static inline void cc_set64(struct soft *s, enum cc_op op, unsigned size, uint64_t res, uint64_t a,
+                            uint64_t b)
+{
+    s->cc.op = (uint8_t)op;
+    s->cc.size = (uint8_t)size;
+    s->cc.res = (uint32_t)res;
+    s->cc.src1 = (uint32_t)a;
+    s->cc.src2 = (uint32_t)b;
+    s->cc.res_hi = (uint32_t)(res >> 32);
+    s->cc.src1_hi = (uint32_t)(a >> 32);
+    s->cc.src2_hi = (uint32_t)(b >> 32);
+}
+
+/* A recorded value: the upper half counts at size 8 only. */
+static inline uint64_t cc_full(uint32_t lo, uint32_t hi, unsigned size)
+{
+    return size == 8 ? (uint64_t)hi << 32 | lo : lo;
+}
+
 static inline bool get_cf(struct soft *s)
 {
     const struct lazy_cc *c = &s->cc;
@@ -114,6 +134,8 @@ static inline bool get_cf(struct soft *s)
     case CC_SUB: return (c->src1 & m) < (c->src2 & m);
     case CC_LOGIC: return false;
     case CC_INC: case CC_DEC: return c->cin;
+    case CC_ADD64: return cc_full(c->res, c->res_hi, 8) < cc_full(c->src1, c->src1_hi, 8);
+    case CC_SUB64: return cc_full(c->src1, c->src1_hi, 8) < cc_full(c->src2, c->src2_hi, 8);
     default: return cc_compute(c) & FL_CF;
     }
 }
@@ -228,6 +250,12 @@ static inline uint32_t shift_plain(struct soft *s, unsigned op, uint32_t a, unsi
 uint32_t shift_op(struct soft *s, unsigned op, uint32_t a, unsigned n, unsigned size);
 /* The result truncated to size, zero-extended. */
 uint64_t alu(struct soft *s, unsigned op, uint32_t a, uint32_t b, unsigned size);
+/* The same for 64 bits: lazy flags of size 8. */
+uint64_t alu64(struct soft *s, unsigned op, uint64_t a, uint64_t b);
+/* SHL/SAL (op 4, 6), SHR (5) and SAR (7) of 64 bits by n (1..63); sets the flags. */
+uint64_t shift64_plain(struct soft *s, unsigned op, uint64_t a, unsigned n);
+/* ROL, ROR, RCL, RCR (op 0..3) of 64 bits by n (1..63); only CF and OF change. */
+uint64_t rotate64(struct soft *s, unsigned op, uint64_t a, unsigned n);
 void exec_string(struct soft *s, const struct insn *in);
 /* Group 3 MUL/IMUL (op 4, 5) and DIV/IDIV (6, 7) of AL/AX/EAX (with DX/EDX) by b, size 1..4. */
 void mul_op(struct soft *s, unsigned op, uint32_t b, unsigned size);
@@ -235,5 +263,86 @@ void div_op(struct soft *s, unsigned op, uint32_t b, unsigned size);
 void load_far_ptr(struct soft *s, const struct insn *in, int seg);
 void jump_near(struct soft *s, uint32_t target, bool op32);
 bool soft_io_check(struct soft *s, uint16_t port, unsigned size);
+
+/* ---- 64-bit mode (exec64.c and its inline forms in exec_fast.c) ---- */
+
+static inline unsigned osz64(const struct insn *in)
+{
+    return (in->pfx & P_OP64) ? 8 : (in->pfx & P_OP32) ? 4 : 2;
+}
+
+static inline uint64_t mask_of(unsigned size)
+{
+    return size == 8 ? ~0ull : (1ull << (size * 8)) - 1;
+}
+
+static inline uint64_t sext64(uint64_t v, unsigned size)
+{
+    return size == 8 ? v : size == 4 ? (uint64_t)(int64_t)(int32_t)v
+           : size == 2 ? (uint64_t)(int64_t)(int16_t)v : (uint64_t)(int64_t)(int8_t)v;
+}
+
+/* Register r at size; byte registers 4..7 are AH..BH without REX and SPL..DIL with it. */
+static inline uint64_t gpr_get(const struct soft *s, const struct insn *in, unsigned r, unsigned size)
+{
+    if (size == 1 && r >= 4 && r < 8 && !in->rex)
+        return (s->r[r - 4] >> 8) & 0xFF;
+    return s->r[r] & mask_of(size);
+}
+
+static inline void gpr_set(struct soft *s, const struct insn *in, unsigned r, uint64_t v, unsigned size)
+{
+    if (size == 8)
+        s->r[r] = v;
+    else if (size == 4)
+        s->r[r] = (uint32_t)v;
+    else if (size == 2)
+        s->r[r] = reg_merge16(s->r[r], (uint32_t)v);
+    else if (r >= 4 && r < 8 && !in->rex)
+        s->r[r - 4] = (s->r[r - 4] & ~0xFF00ull) | (v & 0xFF) << 8;
+    else
+        s->r[r] = (s->r[r] & ~0xFFull) | (v & 0xFF);
+}
+
+static inline bool canonical(uint64_t a)
+{
+    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+/* Offset of the memory operand: 64-bit (32 with 67), RIP-relative from the next instruction. */
+static inline uint64_t ea64(const struct soft *s, const struct insn *in)
+{
+    uint64_t ea = (uint64_t)(int64_t)(int32_t)in->disp + s->r[in->base] +
+                  (s->r[in->index] << in->scale);
+    if (in->props & I_RIPREL)
+        ea += s->next_eip;
+    return (in->props & I_ADDR64) ? ea : (uint32_t)ea;
+}
+
+/* Linear address of seg:off in 64-bit mode: #GP(0), or #SS(0) for the stack, if not canonical. */
+static inline uint64_t lin64(struct soft *s, int seg, uint64_t off)
+{
+    uint64_t lin = off;
+    if (seg == SEG_FS || seg == SEG_GS)
+        lin += s->seg[seg].base;
+    if (__builtin_expect(!canonical(lin), 0))
+        soft_raise(s, seg == SEG_SS ? EXC_SS : EXC_GP, 0);
+    return lin;
+}
+
+static inline uint64_t mem_rd(struct soft *s, int seg, uint64_t off, unsigned size)
+{
+    uint64_t lin = lin64(s, seg, off);
+    return size == 8 ? vread64(s, lin) : vread(s, lin, size);
+}
+
+static inline void mem_wr(struct soft *s, int seg, uint64_t off, uint64_t v, unsigned size)
+{
+    uint64_t lin = lin64(s, seg, off);
+    if (size == 8)
+        vwrite64(s, lin, v);
+    else
+        vwrite(s, lin, (uint32_t)v, size);
+}
 
 #endif

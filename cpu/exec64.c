@@ -8,74 +8,16 @@
  * Registers come with REX (R8..R15, SPL..DIL), addresses are
  * 64-bit (RIP-relative, 67 gives 32) and checked for canonical form; only FS
  * and GS add a base. Operations of 8/16/32 bits reuse the legacy helpers (lazy
- * flags); 64-bit ones compute their flags eagerly (the lazy record is 32-bit).
+ * flags); the 64-bit ALU operations and INC/DEC record lazy flags of size 8.
  * exec64() returns false for the opcodes whose legacy implementation is also
  * right in 64-bit mode (no ModRM, no operand size: HLT, CLI, IN/OUT, RDMSR...);
  * everything else not listed is #UD for now.
  */
 #include "cpu/exec.h"
 
-static unsigned osz64(const struct insn *in)
-{
-    return (in->pfx & P_OP64) ? 8 : (in->pfx & P_OP32) ? 4 : 2;
-}
-
-static uint64_t mask_of(unsigned size)
-{
-    return size == 8 ? ~0ull : (1ull << (size * 8)) - 1;
-}
-
-static uint64_t sext64(uint64_t v, unsigned size)
-{
-    return size == 8 ? v : size == 4 ? (uint64_t)(int64_t)(int32_t)v
-           : size == 2 ? (uint64_t)(int64_t)(int16_t)v : (uint64_t)(int64_t)(int8_t)v;
-}
-
-/* Register r at size; byte registers 4..7 are AH..BH without REX and SPL..DIL with it. */
-static uint64_t gpr_get(const struct soft *s, const struct insn *in, unsigned r, unsigned size)
-{
-    if (size == 1 && r >= 4 && r < 8 && !in->rex)
-        return (s->r[r - 4] >> 8) & 0xFF;
-    return s->r[r] & mask_of(size);
-}
-
-static void gpr_set(struct soft *s, const struct insn *in, unsigned r, uint64_t v, unsigned size)
-{
-    if (size == 8)
-        s->r[r] = v;
-    else if (size == 4)
-        s->r[r] = (uint32_t)v;
-    else if (size == 2)
-        s->r[r] = reg_merge16(s->r[r], (uint32_t)v);
-    else if (r >= 4 && r < 8 && !in->rex)
-        s->r[r - 4] = (s->r[r - 4] & ~0xFF00ull) | (v & 0xFF) << 8;
-    else
-        s->r[r] = (s->r[r] & ~0xFFull) | (v & 0xFF);
-}
-
 bool canonical64(uint64_t a)
 {
-    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
-static uint64_t ea64(const struct soft *s, const struct insn *in)
-{
-    uint64_t ea = (uint64_t)(int64_t)(int32_t)in->disp + s->r[in->base] +
-                  (s->r[in->index] << in->scale);
-    if (in->props & I_RIPREL)
-        ea += s->next_eip;
-    return (in->props & I_ADDR64) ? ea : (uint32_t)ea;
-}
-
-/* Linear address of seg:off in 64-bit mode: #GP(0), or #SS(0) for the stack, if not canonical. */
-static uint64_t lin64(struct soft *s, int seg, uint64_t off)
-{
-    uint64_t lin = off;
-    if (seg == SEG_FS || seg == SEG_GS)
-        lin += s->seg[seg].base;
-    if (!canonical64(lin))
-        soft_raise(s, seg == SEG_SS ? EXC_SS : EXC_GP, 0);
-    return lin;
+    return canonical(a);
 }
 
 uint64_t lin64_of(struct soft *s, int seg, uint64_t off)
@@ -86,21 +28,6 @@ uint64_t lin64_of(struct soft *s, int seg, uint64_t off)
 uint64_t insn_lin64(struct soft *s, const struct insn *in)
 {
     return lin64(s, in->seg, ea64(s, in));
-}
-
-static uint64_t mem_rd(struct soft *s, int seg, uint64_t off, unsigned size)
-{
-    uint64_t lin = lin64(s, seg, off);
-    return size == 8 ? lin_read64(s, lin, s->cpl == 3) : vread(s, lin, size);
-}
-
-static void mem_wr(struct soft *s, int seg, uint64_t off, uint64_t v, unsigned size)
-{
-    uint64_t lin = lin64(s, seg, off);
-    if (size == 8)
-        lin_write64(s, lin, v, s->cpl == 3);
-    else
-        vwrite(s, lin, (uint32_t)v, size);
 }
 
 static uint64_t rm_get(struct soft *s, const struct insn *in, unsigned size)
@@ -152,32 +79,12 @@ static uint32_t szp64(uint64_t r)
     return (r ? 0 : FL_ZF) | ((r >> 63) ? FL_SF : 0) | (__builtin_parity(r & 0xFF) ? 0 : FL_PF);
 }
 
-/* The eight ALU operations (ADD OR ADC SBB AND SUB XOR CMP) at size; 64 bits eagerly. */
+/* The eight ALU operations (ADD OR ADC SBB AND SUB XOR CMP) at size, lazy flags. */
 static uint64_t alu_n(struct soft *s, unsigned op, uint64_t a, uint64_t b, unsigned size)
 {
     if (size < 8)
         return alu(s, op, (uint32_t)a, (uint32_t)b, size);
-    bool cin = (op == 2 || op == 3) && get_cf(s), cf = false, of = false;
-    uint64_t r;
-    switch (op) {
-    case 0: case 2:
-        r = a + b + cin;
-        cf = r < a || (cin && r == a);
-        of = ((a ^ r) & (b ^ r)) >> 63;
-        break;
-    case 3: case 5: case 7:
-        r = a - b - cin;
-        cf = a < b || (cin && a == b);
-        of = ((a ^ b) & (a ^ r)) >> 63;
-        break;
-    case 1: r = a | b; break;
-    case 4: r = a & b; break;
-    default: r = a ^ b; break;
-    }
-    bool logic = op == 1 || op == 4 || op == 6;
-    flags_set_arith(s, szp64(r) | (cf ? FL_CF : 0) | (of ? FL_OF : 0) |
-                           (!logic && ((a ^ b ^ r) & 0x10) ? FL_AF : 0));
-    return r;
+    return alu64(s, op, a, b);
 }
 
 /* 00..3D: r/m,reg / reg,r/m / acc,imm forms. */
@@ -217,14 +124,15 @@ static void alu_imm(struct soft *s, const struct insn *in)
 
 static uint64_t inc_dec64(struct soft *s, uint64_t a, bool dec, unsigned size)
 {
-    uint32_t cf = get_cf(s) ? FL_CF : 0;
-    uint64_t r = alu_n(s, dec ? 5 : 0, a, 1, size);
-    flags_set_arith(s, (arith_flags(s) & ~FL_CF) | cf);
+    bool cf = get_cf(s);
+    uint64_t r = (dec ? a - 1 : a + 1) & mask_of(size);
+    cc_set64(s, dec ? CC_DEC : CC_INC, size, r, a, 1);
+    s->cc.cin = cf;
     return r;
 }
 
 /* ROL, ROR, RCL, RCR (op 0..3) of 64 bits by n (1..63): only CF and OF change (OF: n == 1). */
-static uint64_t rotate64(struct soft *s, unsigned op, uint64_t a, unsigned n)
+uint64_t rotate64(struct soft *s, unsigned op, uint64_t a, unsigned n)
 {
     uint32_t fl = arith_flags(s);
     bool cf = fl & FL_CF;
@@ -252,21 +160,9 @@ static uint64_t rotate64(struct soft *s, unsigned op, uint64_t a, unsigned n)
     return r;
 }
 
-/* SHL/SAL, SHR, SAR (C1/D1/D3 /4../7), the rotates (/0../3); below 64 bits through shift_op. */
-static void shift64(struct soft *s, const struct insn *in)
+uint64_t shift64_plain(struct soft *s, unsigned op, uint64_t a, unsigned n)
 {
-    unsigned size = in->op & 1 ? osz64(in) : 1, op = insn_reg(in);
-    unsigned n = (in->op <= 0xC1 ? in->imm : in->op <= 0xD1 ? 1 : s->r[GPR_CX]) & (size == 8 ? 63 : 31);
-    uint64_t a = rm_get_rmw(s, in, size), r;
-    if (!n) { /* nothing shifts, but a 32-bit register is written: zero-extended */
-        if (size == 4 && !is_mem(in))
-            rm_set(s, in, a, 4);
-        return;
-    }
-    if (size < 8) {
-        rm_set(s, in, shift_op(s, op, (uint32_t)a, n, size), size);
-        return;
-    }
+    uint64_t r;
     bool cf, of;
     if (op == 4 || op == 6) {
         r = a << n;
@@ -276,16 +172,31 @@ static void shift64(struct soft *s, const struct insn *in)
         r = a >> n;
         cf = (a >> (n - 1)) & 1;
         of = a >> 63;
-    } else if (op == 7) {
+    } else {
         r = (uint64_t)((int64_t)a >> n);
         cf = ((int64_t)a >> (n - 1)) & 1;
         of = false;
-    } else {
-        rm_set(s, in, rotate64(s, op, a, n), size);
-        return;
     }
     flags_set_arith(s, szp64(r) | (cf ? FL_CF : 0) | (of ? FL_OF : 0));
-    rm_set(s, in, r, size);
+    return r;
+}
+
+/* SHL/SAL, SHR, SAR (C1/D1/D3 /4../7), the rotates (/0../3); below 64 bits through shift_op. */
+static void shift64(struct soft *s, const struct insn *in)
+{
+    unsigned size = in->op & 1 ? osz64(in) : 1, op = insn_reg(in);
+    unsigned n = (in->op <= 0xC1 ? in->imm : in->op <= 0xD1 ? 1 : s->r[GPR_CX]) & (size == 8 ? 63 : 31);
+    uint64_t a = rm_get_rmw(s, in, size);
+    if (!n) { /* nothing shifts, but a 32-bit register is written: zero-extended */
+        if (size == 4 && !is_mem(in))
+            rm_set(s, in, a, 4);
+        return;
+    }
+    if (size < 8) {
+        rm_set(s, in, shift_op(s, op, (uint32_t)a, n, size), size);
+        return;
+    }
+    rm_set(s, in, op >= 4 ? shift64_plain(s, op, a, n) : rotate64(s, op, a, n), size);
 }
 
 /*

@@ -10,9 +10,14 @@
  * forms call the same helpers (alu, shift_op, cond...) or do exactly what
  * they do for the one operand size they accept.
  *
- * The forms are the legacy/compatibility-mode semantics: there the upper
+ * The X_ forms are the legacy/compatibility-mode semantics: there the upper
  * halves of the GPRs are not architectural (every 32-bit write zero-extends
- * them), so a register-to-register MOV copies all 64 bits.
+ * them), so a register-to-register MOV copies all 64 bits. The X64_ forms are
+ * 64-bit mode's (fast_form64), exactly what exec64.c does for 32- and 64-bit
+ * operands (and the byte ALU/MOV/TEST with REX byte registers): REX-extended
+ * registers, 32-bit writes zero-extending, flat 64-bit addresses (FS/GS bases,
+ * the canonical check: #GP(0), #SS(0) for SS) through the TLB, 64-bit RIP
+ * targets, and lazy flags of size 8 (CC_ADD64, CC_SUB64...).
  *
  * Bookkeeping: s->eip and s->next_eip are exact before every form runs (a
  * fault reports them); the instruction count is added up when the block
@@ -30,6 +35,12 @@ enum xop {
     X_PUSH, X_POP, X_PUSH_I, X_JCC, X_JMP, X_CALL, X_RET, X_LEA, X_TEST_RR, X_TEST_RI,
     X_TEST8_RR, X_MOVZX8, X_MOVZX16, X_MOVSX8, X_MOVSX16, X_SHIFT, X_IMUL, X_CMOV, X_SETCC,
     X_LOAD16, X_STORE16, X_MOV16_RR, X_SHIFT16, X_INCDEC_M,
+    /* 64-bit mode, 32- and 64-bit operands */
+    X64_ALU_RR, X64_ALU_RM, X64_ALU_MR, X64_ALU_RI, X64_ALU_MI, X64_ALU_AI, X64_MOV_RR,
+    X64_MOV_RI, X64_LOAD, X64_STORE, X64_STORE_I, X64_LEA, X64_PUSH, X64_POP, X64_CALL, X64_RET,
+    X64_JMP, X64_JCC, X64_TEST, X64_TEST_I, X64_INCDEC, X64_MOVX, X64_MOVSXD, X64_CMOV,
+    X64_SETCC, X64_SHIFT, X64_IMUL, X64_ALU8, X64_MOV8, X64_TEST8, X64_PUSH_I, X64_CALL_RM,
+    X64_JMP_RM, X64_MOV16, X64_TEST_AI, X64_NOP,
     X_END, /* the marker after a block's last instruction */
     X_COUNT
 };
@@ -39,12 +50,81 @@ static bool imm8_form(unsigned op)
     return op == 0x83 || op == 0x6A;
 }
 
+/* The form of a 64-bit mode instruction (no LOCK/REP): 32- and 64-bit operands only. */
+static uint8_t fast_form64(const struct insn *in)
+{
+    unsigned op = in->op, reg = insn_reg(in);
+    bool mem = in->props & I_MEM;
+    if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F))
+        return X64_JCC;
+    if (op >= 0x190 && op <= 0x19F)
+        return X64_SETCC;
+    if (op == 0xE8)
+        return X64_CALL;
+    if (op == 0xC3)
+        return X64_RET;
+    if (op == 0xE9 || op == 0xEB)
+        return X64_JMP;
+    if (op >= 0x50 && op <= 0x5F && (in->pfx & P_OP64))
+        return op < 0x58 ? X64_PUSH : X64_POP;
+    if ((op == 0x68 || op == 0x6A) && (in->pfx & P_OP64))
+        return X64_PUSH_I;
+    if (op == 0xFF && (reg == 2 || reg == 4))
+        return reg == 2 ? X64_CALL_RM : X64_JMP_RM;
+    /* byte forms: the operand size does not matter */
+    if ((op < 0x40 && ((op & 7) == 0 || (op & 7) == 2 || (op & 7) == 4)) || op == 0x80)
+        return X64_ALU8;
+    if (op == 0x88 || op == 0x8A || op == 0xC6)
+        return X64_MOV8;
+    if (op == 0x84 || op == 0xA8 || (op == 0xF6 && reg == 0))
+        return X64_TEST8;
+    if ((op >= 0x118 && op <= 0x11F) || (op == 0x90 && !(in->rex & REX_B)))
+        return X64_NOP;
+    if (!(in->pfx & P_OP32))
+        return op == 0x89 || op == 0x8B ? X64_MOV16 : X_NONE;
+    if (op < 0x40 && ((op & 7) == 1 || (op & 7) == 3))
+        return !mem ? X64_ALU_RR : (op & 2) ? X64_ALU_RM : X64_ALU_MR;
+    if (op < 0x40 && (op & 7) == 5)
+        return X64_ALU_AI;
+    if (op == 0x81 || op == 0x83)
+        return mem ? X64_ALU_MI : X64_ALU_RI;
+    if (op == 0x89 || op == 0x8B)
+        return !mem ? X64_MOV_RR : op == 0x8B ? X64_LOAD : X64_STORE;
+    if (op == 0xC7 && mem)
+        return X64_STORE_I;
+    if (op >= 0xB8 && op <= 0xBF)
+        return X64_MOV_RI;
+    if (op == 0x8D && mem)
+        return X64_LEA;
+    if (op == 0x85)
+        return X64_TEST;
+    if (op == 0xF7 && reg == 0)
+        return X64_TEST_I;
+    if (op == 0xFF && reg <= 1)
+        return X64_INCDEC;
+    if (op == 0x1B6 || op == 0x1B7 || op == 0x1BE || op == 0x1BF)
+        return X64_MOVX;
+    if (op == 0x63)
+        return X64_MOVSXD;
+    if (op >= 0x140 && op <= 0x14F)
+        return X64_CMOV;
+    if ((op == 0xC1 || op == 0xD1 || op == 0xD3) && reg != 6)
+        return X64_SHIFT;
+    if (op == 0xA9)
+        return X64_TEST_AI;
+    if (op == 0x1AF)
+        return X64_IMUL;
+    return X_NONE;
+}
+
 uint8_t fast_form(const struct insn *in)
 {
     unsigned op = in->op;
     bool op32 = in->pfx & P_OP32, mem = in->props & I_MEM;
-    if ((in->pfx & (P_LOCK | P_REP | P_REPNE)) || (in->props & I_LONG))
-        return X_NONE; /* 64-bit code runs through exec64 */
+    if (in->pfx & (P_LOCK | P_REP | P_REPNE))
+        return X_NONE;
+    if (in->props & I_LONG)
+        return fast_form64(in);
     if ((op >= 0x70 && op <= 0x7F) || (op >= 0x180 && op <= 0x18F))
         return X_JCC;
     /* byte forms: the operand size prefix does not matter */
@@ -218,6 +298,274 @@ static inline void shift_rm(struct soft *s, const struct insn *in)
     rm_write_at(s, in, ea, shift_op(s, insn_reg(in), a, n, 4), 4);
 }
 
+/* ---- 64-bit mode: what exec64.c does, for 32-bit (zero-extending) and 64-bit operands ---- */
+
+static inline unsigned size64(const struct insn *in)
+{
+    return (in->pfx & P_OP64) ? 8 : 4;
+}
+
+/* The ALU operation at size 4 or 8, lazy flags; the result zero-extended. */
+static inline __attribute__((always_inline)) uint64_t alu_val(struct soft *s, unsigned op, uint64_t a,
+                                                              uint64_t b, unsigned size)
+{
+    if (size == 4) {
+        uint32_t x = (uint32_t)a, y = (uint32_t)b, r;
+        switch (op) {
+        case 0: r = x + y; cc_set(s, CC_ADD, 4, r, x, y); return r;
+        case 1: r = x | y; cc_set(s, CC_LOGIC, 4, r, x, y); return r;
+        case 4: r = x & y; cc_set(s, CC_LOGIC, 4, r, x, y); return r;
+        case 5: case 7: r = x - y; cc_set(s, CC_SUB, 4, r, x, y); return r;
+        case 6: r = x ^ y; cc_set(s, CC_LOGIC, 4, r, x, y); return r;
+        default: return alu(s, op, x, y, 4);
+        }
+    }
+    uint64_t r;
+    switch (op) {
+    case 0: r = a + b; cc_set64(s, CC_ADD64, 8, r, a, b); return r;
+    case 1: r = a | b; cc_set64(s, CC_LOGIC, 8, r, a, b); return r;
+    case 4: r = a & b; cc_set64(s, CC_LOGIC, 8, r, a, b); return r;
+    case 5: case 7: r = a - b; cc_set64(s, CC_SUB64, 8, r, a, b); return r;
+    case 6: r = a ^ b; cc_set64(s, CC_LOGIC, 8, r, a, b); return r;
+    default: return alu64(s, op, a, b);
+    }
+}
+
+/* reg = reg op b (CMP only sets the flags). */
+static inline __attribute__((always_inline)) void alu64_reg(struct soft *s, const struct insn *in,
+                                                            unsigned op, unsigned dst, uint64_t b)
+{
+    if (in->pfx & P_OP64) {
+        uint64_t r = alu_val(s, op, s->r[dst], b, 8);
+        if (op != 7)
+            s->r[dst] = r;
+    } else {
+        uint64_t r = alu_val(s, op, s->r[dst], b, 4);
+        if (op != 7)
+            s->r[dst] = r;
+    }
+}
+
+static inline uint64_t rd_lin(struct soft *s, uint64_t lin, unsigned size)
+{
+    return size == 8 ? vread64(s, lin) : vread(s, lin, size);
+}
+
+static inline void wr_lin(struct soft *s, uint64_t lin, uint64_t v, unsigned size)
+{
+    if (size == 8)
+        vwrite64(s, lin, v);
+    else
+        vwrite(s, lin, (uint32_t)v, size);
+}
+
+/* Read for a read-modify-write at lin: the store is probed first, as exec64 does. */
+static inline uint64_t rd_lin_rmw(struct soft *s, uint64_t lin, unsigned size)
+{
+    struct tlb_entry *e = &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+    if (e->tag_w == tlb_tag(lin, size)) {
+        uint64_t v;
+        if (size != 8)
+            return load_le(e->host + (lin & 0xFFF), size);
+        __builtin_memcpy(&v, e->host + (lin & 0xFFF), 8);
+        return v;
+    }
+    lin_probe_write(s, lin, size, s->cpl == 3);
+    return size == 8 ? lin_read64(s, lin, s->cpl == 3) : lin_read(s, lin, size, s->cpl == 3);
+}
+
+/* The r/m operand (REX.B register, or memory) at size 1, 2, 4 or 8. */
+static inline uint64_t rm64_read(struct soft *s, const struct insn *in, unsigned size)
+{
+    if (!is_mem(in))
+        return gpr_get(s, in, insn_rm64(in), size);
+    return mem_rd(s, in->seg, ea64(s, in), size);
+}
+
+/* ALU op on a memory destination at size 4 or 8 (CMP only reads). */
+static inline __attribute__((always_inline)) void alu64_mem(struct soft *s, const struct insn *in,
+                                                            unsigned op, uint64_t b, unsigned size)
+{
+    uint64_t lin = lin64(s, in->seg, ea64(s, in));
+    if (op == 7) {
+        alu_val(s, 7, rd_lin(s, lin, size), b, size);
+        return;
+    }
+    uint64_t a = rd_lin_rmw(s, lin, size);
+    wr_lin(s, lin, alu_val(s, op, a, b, size), size);
+}
+
+/* Condition cc with the 64-bit CMP/SUB and logic results inline. */
+static inline __attribute__((always_inline)) bool cond64(struct soft *s, unsigned cc)
+{
+    const struct lazy_cc *c = &s->cc;
+    uint64_t r = cc_full(c->res, c->res_hi, 8), a = cc_full(c->src1, c->src1_hi, 8);
+    uint64_t b = cc_full(c->src2, c->src2_hi, 8);
+    bool v;
+    if (c->op == CC_SUB64) {
+        switch (cc >> 1) {
+        case 0: v = ((a ^ b) & (a ^ r)) >> 63; break;
+        case 1: v = a < b; break;
+        case 2: v = a == b; break;
+        case 3: v = a <= b; break;
+        case 4: v = r >> 63; break;
+        case 5: v = !__builtin_parity(r & 0xFF); break;
+        case 6: v = (int64_t)a < (int64_t)b; break;
+        default: v = (int64_t)a <= (int64_t)b; break;
+        }
+        return v ^ (cc & 1);
+    }
+    if (c->size == 8 && c->op == CC_LOGIC) {
+        switch (cc >> 1) {
+        case 0: case 1: v = false; break;
+        case 2: case 3: v = r == 0; break;
+        case 4: case 6: v = r >> 63; break;
+        case 5: v = !__builtin_parity(r & 0xFF); break;
+        default: v = r == 0 || (r >> 63); break;
+        }
+        return v ^ (cc & 1);
+    }
+    return cond(s, cc);
+}
+
+/* A near branch target: #GP(0) unless canonical. */
+static inline void jump64_to(struct soft *s, uint64_t target)
+{
+    if (__builtin_expect(!canonical(target), 0))
+        soft_raise(s, EXC_GP, 0);
+    s->next_eip = target;
+}
+
+/* The group 2 operation op (not /6) of a by n (1..31 or 1..63, masked) at size 4 or 8. */
+static inline uint64_t shift64_val(struct soft *s, unsigned op, uint64_t a, unsigned n, unsigned size)
+{
+    if (size == 4)
+        return op >= 4 ? shift_plain(s, op, (uint32_t)a, n, 4) : shift_op(s, op, (uint32_t)a, n, 4);
+    return op >= 4 ? shift64_plain(s, op, a, n) : rotate64(s, op, a, n);
+}
+
+/* Rotates and shifts (C1/D1/D3 but /6) of a register or memory at size 4 or 8. */
+static inline void shift64_rm(struct soft *s, const struct insn *in)
+{
+    unsigned size = size64(in), op = insn_reg(in);
+    unsigned n = (unsigned)(in->op == 0xC1 ? in->imm : in->op == 0xD1 ? 1 : s->r[GPR_CX]) &
+                 (size == 8 ? 63 : 31);
+    if (!is_mem(in)) {
+        unsigned r = insn_rm64(in);
+        if (size == 4)
+            s->r[r] = n ? shift64_val(s, op, s->r[r], n, 4) : (uint32_t)s->r[r];
+        else if (n)
+            s->r[r] = shift64_val(s, op, s->r[r], n, 8);
+        return;
+    }
+    uint64_t lin = lin64(s, in->seg, ea64(s, in)), a = rd_lin_rmw(s, lin, size);
+    if (!n)
+        return;
+    wr_lin(s, lin, shift64_val(s, op, a, n, size), size);
+}
+
+/* INC/DEC r/m (FF /0, /1) at size 4 or 8: CF is kept. */
+static inline void incdec64(struct soft *s, const struct insn *in)
+{
+    unsigned size = size64(in);
+    bool dec = insn_reg(in), mem = is_mem(in);
+    uint64_t lin = 0, a;
+    if (mem) {
+        lin = lin64(s, in->seg, ea64(s, in));
+        a = rd_lin_rmw(s, lin, size);
+    } else {
+        a = s->r[insn_rm64(in)] & mask_of(size);
+    }
+    bool cf = get_cf(s);
+    uint64_t r = (dec ? a - 1 : a + 1) & mask_of(size);
+    cc_set64(s, dec ? CC_DEC : CC_INC, size, r, a, 1);
+    s->cc.cin = cf;
+    if (mem)
+        wr_lin(s, lin, r, size);
+    else
+        s->r[insn_rm64(in)] = r;
+}
+
+/* IMUL reg, r/m (0F AF) at size 4 or 8: the product truncated, CF = OF = it was. */
+static inline void imul64(struct soft *s, const struct insn *in)
+{
+    unsigned reg = insn_reg64(in);
+    if (!(in->pfx & P_OP64)) {
+        imul_reg(s, reg, (uint32_t)rm64_read(s, in, 4), 4);
+        return;
+    }
+    __int128 p = (__int128)(int64_t)s->r[reg] * (int64_t)rm64_read(s, in, 8);
+    s->r[reg] = (uint64_t)p;
+    cc_set64(s, CC_MUL, 8, (uint64_t)p, 0, p != (__int128)(int64_t)p);
+}
+
+/* The byte ALU forms 00/02/04 (op r/m8, r8 / r8, r/m8 / AL, imm8) and 80 (r/m8, imm8), as exec64 does them. */
+static inline void alu8_64(struct soft *s, const struct insn *in)
+{
+    unsigned op = in->op == 0x80 ? insn_reg(in) : (in->op >> 3) & 7, form = in->op & 7;
+    uint32_t b = (uint32_t)sext64(in->imm, 1);
+    uint64_t r;
+    if (in->op != 0x80 && form == 4) {
+        r = alu(s, op, s->r[GPR_AX] & 0xFF, b, 1);
+        if (op != 7)
+            gpr_set(s, in, GPR_AX, r, 1);
+        return;
+    }
+    if (in->op != 0x80 && form == 2) {
+        unsigned reg = insn_reg64(in);
+        r = alu(s, op, (uint32_t)gpr_get(s, in, reg, 1), (uint32_t)rm64_read(s, in, 1), 1);
+        if (op != 7)
+            gpr_set(s, in, reg, r, 1);
+        return;
+    }
+    if (in->op != 0x80)
+        b = (uint32_t)gpr_get(s, in, insn_reg64(in), 1);
+    if (!is_mem(in)) {
+        unsigned rm = insn_rm64(in);
+        r = alu(s, op, (uint32_t)gpr_get(s, in, rm, 1), b, 1);
+        if (op != 7)
+            gpr_set(s, in, rm, r, 1);
+        return;
+    }
+    uint64_t lin = lin64(s, in->seg, ea64(s, in));
+    if (op == 7) {
+        alu(s, 7, (uint32_t)vread(s, lin, 1), b, 1);
+        return;
+    }
+    r = alu(s, op, (uint32_t)rd_lin_rmw(s, lin, 1), b, 1);
+    vwrite(s, lin, (uint32_t)r, 1);
+}
+
+/* MOV r/m8, r8 (88), MOV r8, r/m8 (8A), MOV r/m8, imm8 (C6). */
+static inline void mov8_64(struct soft *s, const struct insn *in)
+{
+    uint64_t v;
+    if (in->op == 0x8A) {
+        v = rm64_read(s, in, 1);
+        gpr_set(s, in, insn_reg64(in), v, 1);
+        return;
+    }
+    v = in->op == 0x88 ? gpr_get(s, in, insn_reg64(in), 1) : in->imm & 0xFF;
+    if (is_mem(in))
+        mem_wr(s, in->seg, ea64(s, in), v, 1);
+    else
+        gpr_set(s, in, insn_rm64(in), v, 1);
+}
+
+/* TEST r/m8, r8 (84), TEST AL, imm8 (A8), TEST r/m8, imm8 (F6 /0). */
+static inline void test8_64(struct soft *s, const struct insn *in)
+{
+    uint32_t a, b = (uint32_t)sext64(in->imm, 1);
+    if (in->op == 0xA8) {
+        a = s->r[GPR_AX] & 0xFF;
+    } else {
+        a = (uint32_t)rm64_read(s, in, 1);
+        if (in->op == 0x84)
+            b = (uint32_t)gpr_get(s, in, insn_reg64(in), 1);
+    }
+    alu(s, 4, a, b, 1);
+}
+
 void block_seal(struct block *b)
 {
     memset(&b->insn[b->n], 0, sizeof b->insn[0]);
@@ -240,8 +588,9 @@ static inline __attribute__((always_inline)) struct block *chain_next(struct sof
 {
     if (s->icount >= limit || !soft_quiet(s) || s->trace_blocks || (s->flags & FL_RF))
         return NULL;
-    uint32_t lin = s->seg[SEG_CS].base + s->eip;
     uint8_t mode = block_mode(s);
+    uint64_t lin = (mode & BLOCK_LONG) && (s->msr.efer & EFER_LMA) ? s->eip
+                                                                  : (uint32_t)(s->seg[SEG_CS].base + s->eip);
     return block_linked(b, lin, mode, &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)]);
 }
 
@@ -260,7 +609,20 @@ struct block *block_run(struct soft *s, struct block *b, unsigned max, uint64_t 
         [X_MOVZX16] = &&x_movzx16, [X_MOVSX8] = &&x_movsx8, [X_MOVSX16] = &&x_movsx16,
         [X_SHIFT] = &&x_shift, [X_IMUL] = &&x_imul, [X_CMOV] = &&x_cmov, [X_SETCC] = &&x_setcc,
         [X_LOAD16] = &&x_load16, [X_STORE16] = &&x_store16, [X_MOV16_RR] = &&x_mov16_rr,
-        [X_SHIFT16] = &&x_shift16, [X_INCDEC_M] = &&x_incdec_m, [X_END] = &&block_done,
+        [X_SHIFT16] = &&x_shift16, [X_INCDEC_M] = &&x_incdec_m,
+        [X64_ALU_RR] = &&x64_alu_rr, [X64_ALU_RM] = &&x64_alu_rm, [X64_ALU_MR] = &&x64_alu_mr,
+        [X64_ALU_RI] = &&x64_alu_ri, [X64_ALU_MI] = &&x64_alu_mi, [X64_ALU_AI] = &&x64_alu_ai,
+        [X64_MOV_RR] = &&x64_mov_rr, [X64_MOV_RI] = &&x64_mov_ri, [X64_LOAD] = &&x64_load,
+        [X64_STORE] = &&x64_store, [X64_STORE_I] = &&x64_store_i, [X64_LEA] = &&x64_lea,
+        [X64_PUSH] = &&x64_push, [X64_POP] = &&x64_pop, [X64_CALL] = &&x64_call,
+        [X64_RET] = &&x64_ret, [X64_JMP] = &&x64_jmp, [X64_JCC] = &&x64_jcc,
+        [X64_TEST] = &&x64_test, [X64_TEST_I] = &&x64_test_i, [X64_INCDEC] = &&x64_incdec,
+        [X64_MOVX] = &&x64_movx, [X64_MOVSXD] = &&x64_movsxd, [X64_CMOV] = &&x64_cmov,
+        [X64_SETCC] = &&x64_setcc, [X64_SHIFT] = &&x64_shift, [X64_IMUL] = &&x64_imul,
+        [X64_ALU8] = &&x64_alu8, [X64_MOV8] = &&x64_mov8, [X64_TEST8] = &&x64_test8,
+        [X64_PUSH_I] = &&x64_push_i, [X64_CALL_RM] = &&x64_call_rm, [X64_JMP_RM] = &&x64_jmp_rm,
+        [X64_MOV16] = &&x64_mov16, [X64_TEST_AI] = &&x64_test_ai, [X64_NOP] = &&x64_nop,
+        [X_END] = &&block_done,
     };
     if (max < b->n) {
         run_one(s, b->insn); /* single-stepping: max is 1 */
@@ -269,6 +631,7 @@ struct block *block_run(struct soft *s, struct block *b, unsigned max, uint64_t 
     const struct insn *in = b->insn, *counted = in;
     unsigned op;
     uint32_t v, sp;
+    uint64_t q;
     s->block_end = false;
 
 /* To the next instruction's form; NEXT_CHECKED after anything that may have left the TLB. */
@@ -476,6 +839,162 @@ x_incdec_m: {
     mwrite(s, in->seg, ea, r, 4);
     NEXT_CHECKED();
 }
+x64_alu_rr:
+    if (op & 2)
+        alu64_reg(s, in, (op >> 3) & 7, insn_reg64(in), s->r[insn_rm64(in)]);
+    else
+        alu64_reg(s, in, (op >> 3) & 7, insn_rm64(in), s->r[insn_reg64(in)]);
+    NEXT();
+x64_alu_rm:
+    alu64_reg(s, in, (op >> 3) & 7, insn_reg64(in), mem_rd(s, in->seg, ea64(s, in), size64(in)));
+    NEXT_CHECKED();
+x64_alu_mr:
+    if (in->pfx & P_OP64)
+        alu64_mem(s, in, (op >> 3) & 7, s->r[insn_reg64(in)], 8);
+    else
+        alu64_mem(s, in, (op >> 3) & 7, s->r[insn_reg64(in)], 4);
+    NEXT_CHECKED();
+x64_alu_ri:
+    alu64_reg(s, in, insn_reg(in), insn_rm64(in), (uint64_t)(int64_t)(int32_t)imm_op(in));
+    NEXT();
+x64_alu_mi:
+    if (in->pfx & P_OP64)
+        alu64_mem(s, in, insn_reg(in), (uint64_t)(int64_t)(int32_t)imm_op(in), 8);
+    else
+        alu64_mem(s, in, insn_reg(in), imm_op(in), 4);
+    NEXT_CHECKED();
+x64_alu_ai:
+    alu64_reg(s, in, (op >> 3) & 7, GPR_AX, sext64(in->imm, 4));
+    NEXT();
+x64_mov_rr:
+    q = (op & 2) ? s->r[insn_rm64(in)] : s->r[insn_reg64(in)];
+    s->r[(op & 2) ? insn_reg64(in) : insn_rm64(in)] = (in->pfx & P_OP64) ? q : (uint32_t)q;
+    NEXT();
+x64_mov_ri:
+    s->r[(op & 7) | ((in->rex & REX_B) << 3)] =
+        (in->pfx & P_OP64) ? (uint64_t)in->disp << 32 | in->imm : in->imm;
+    NEXT();
+x64_load:
+    s->r[insn_reg64(in)] = mem_rd(s, in->seg, ea64(s, in), size64(in));
+    NEXT_CHECKED();
+x64_store:
+    mem_wr(s, in->seg, ea64(s, in), s->r[insn_reg64(in)], size64(in));
+    NEXT_CHECKED();
+x64_store_i:
+    mem_wr(s, in->seg, ea64(s, in), sext64(in->imm, 4), size64(in));
+    NEXT_CHECKED();
+x64_lea:
+    q = ea64(s, in);
+    s->r[insn_reg64(in)] = (in->pfx & P_OP64) ? q : (uint32_t)q;
+    NEXT();
+x64_push:
+    q = s->r[GPR_SP] - 8;
+    mem_wr(s, SEG_SS, q, s->r[(op & 7) | ((in->rex & REX_B) << 3)], 8);
+    s->r[GPR_SP] = q;
+    NEXT_CHECKED();
+x64_pop:
+    q = mem_rd(s, SEG_SS, s->r[GPR_SP], 8);
+    s->r[GPR_SP] += 8;
+    s->r[(op & 7) | ((in->rex & REX_B) << 3)] = q;
+    NEXT_CHECKED();
+x64_call: /* as exec64: the return address is pushed before the target is checked */
+    q = s->r[GPR_SP] - 8;
+    mem_wr(s, SEG_SS, q, s->next_eip, 8);
+    s->r[GPR_SP] = q;
+    jump64_to(s, s->next_eip + sext64(in->imm, 4));
+    NEXT_CHECKED();
+x64_ret:
+    q = mem_rd(s, SEG_SS, s->r[GPR_SP], 8);
+    s->r[GPR_SP] += 8;
+    jump64_to(s, q);
+    NEXT_CHECKED();
+x64_jmp:
+    jump64_to(s, s->next_eip + sext64(in->imm, op == 0xEB ? 1 : 4));
+    NEXT();
+x64_jcc:
+    if (cond64(s, op & 15))
+        jump64_to(s, s->next_eip + sext64(in->imm, op < 0x80 ? 1 : 4));
+    NEXT();
+x64_test:
+    q = rm64_read(s, in, size64(in));
+    alu_val(s, 4, q, s->r[insn_reg64(in)], size64(in));
+    NEXT_CHECKED();
+x64_test_i:
+    q = rm64_read(s, in, size64(in));
+    alu_val(s, 4, q, sext64(in->imm, 4), size64(in));
+    NEXT_CHECKED();
+x64_incdec:
+    incdec64(s, in);
+    NEXT_CHECKED();
+x64_movx: { /* MOVZX/MOVSX r32/64, r/m8 or r/m16 */
+    unsigned from = (op & 1) ? 2 : 1;
+    q = rm64_read(s, in, from);
+    if (op >= 0x1BE)
+        q = sext64(q, from);
+    s->r[insn_reg64(in)] = (in->pfx & P_OP64) ? q : (uint32_t)q;
+    NEXT_CHECKED();
+}
+x64_movsxd:
+    q = rm64_read(s, in, 4);
+    s->r[insn_reg64(in)] = (in->pfx & P_OP64) ? sext64(q, 4) : q;
+    NEXT_CHECKED();
+x64_cmov: /* the source is read either way; a 32-bit destination is zero-extended either way */
+    q = rm64_read(s, in, size64(in));
+    if (!cond64(s, op & 15))
+        q = s->r[insn_reg64(in)];
+    s->r[insn_reg64(in)] = (in->pfx & P_OP64) ? q : (uint32_t)q;
+    NEXT_CHECKED();
+x64_setcc:
+    if (is_mem(in))
+        mem_wr(s, in->seg, ea64(s, in), cond64(s, op & 15), 1);
+    else
+        gpr_set(s, in, insn_rm64(in), cond64(s, op & 15), 1);
+    NEXT_CHECKED();
+x64_shift:
+    shift64_rm(s, in);
+    NEXT_CHECKED();
+x64_imul:
+    imul64(s, in);
+    NEXT_CHECKED();
+x64_alu8:
+    alu8_64(s, in);
+    NEXT_CHECKED();
+x64_mov8:
+    mov8_64(s, in);
+    NEXT_CHECKED();
+x64_test8:
+    test8_64(s, in);
+    NEXT_CHECKED();
+x64_push_i:
+    q = s->r[GPR_SP] - 8;
+    mem_wr(s, SEG_SS, q, (uint64_t)(int64_t)(int32_t)imm_op(in), 8);
+    s->r[GPR_SP] = q;
+    NEXT_CHECKED();
+x64_call_rm: { /* as exec64: target read, return address pushed, then the target checked */
+    uint64_t t = rm64_read(s, in, 8);
+    q = s->r[GPR_SP] - 8;
+    mem_wr(s, SEG_SS, q, s->next_eip, 8);
+    s->r[GPR_SP] = q;
+    jump64_to(s, t);
+    NEXT_CHECKED();
+}
+x64_jmp_rm:
+    jump64_to(s, rm64_read(s, in, 8));
+    NEXT_CHECKED();
+x64_mov16: /* 89/8B with 16-bit operands: the upper 48 bits stay */
+    if (op == 0x8B) {
+        gpr_set(s, in, insn_reg64(in), rm64_read(s, in, 2), 2);
+    } else if (is_mem(in)) {
+        mem_wr(s, in->seg, ea64(s, in), s->r[insn_reg64(in)] & 0xFFFF, 2);
+    } else {
+        gpr_set(s, in, insn_rm64(in), s->r[insn_reg64(in)], 2);
+    }
+    NEXT_CHECKED();
+x64_test_ai:
+    alu_val(s, 4, s->r[GPR_AX], sext64(in->imm, 4), size64(in));
+    NEXT();
+x64_nop: /* NOP, and the hint NOPs 0F 18..1F (their memory operand is not accessed) */
+    NEXT();
 block_done: {
     s->icount += (uint64_t)(in - counted);
     struct block *next = chain_next(s, b, limit);

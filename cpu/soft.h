@@ -76,14 +76,16 @@ enum {
     EXC_MF = 16, EXC_AC = 17, EXC_MC = 18, EXC_XM = 19,
 };
 
-/* Lazy flags: the last flag-setting operation, its operands and result. */
-enum cc_op { CC_NONE, CC_ADD, CC_ADC, CC_SUB, CC_SBB, CC_LOGIC, CC_INC, CC_DEC, CC_MUL };
+/* Lazy flags: the last flag-setting operation, its operands and result. 64-bit
+ * ADD and SUB/CMP have ops of their own, so the 32-bit fast paths never see them. */
+enum cc_op { CC_NONE, CC_ADD, CC_ADC, CC_SUB, CC_SBB, CC_LOGIC, CC_INC, CC_DEC, CC_MUL, CC_ADD64, CC_SUB64 };
 
 struct lazy_cc {
     uint32_t res, src1, src2;
     uint8_t op;   /* enum cc_op; CC_NONE: the arithmetic flags are in s->flags */
-    uint8_t size; /* operand bytes 1, 2, 4 */
+    uint8_t size; /* operand bytes 1, 2, 4, 8 */
     uint8_t cin;  /* ADC/SBB carry in; INC/DEC: the CF they keep */
+    uint32_t res_hi, src1_hi, src2_hi; /* size 8: the upper halves */
 };
 
 /* A segment register with its hidden part and derived access checks. */
@@ -338,6 +340,28 @@ static inline void vwrite(struct soft *s, uint64_t lin, uint32_t v, unsigned siz
         return;
     }
     lin_write(s, lin, v, size, s->cpl == 3);
+}
+
+/* 8-byte accesses at a 64-bit linear address (64-bit mode), the same way. */
+static inline uint64_t vread64(struct soft *s, uint64_t lin)
+{
+    struct tlb_entry *e = &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+    uint64_t v;
+    if (e->tag_r == tlb_tag(lin, 8)) {
+        __builtin_memcpy(&v, e->host + (lin & 0xFFF), 8);
+        return v;
+    }
+    return lin_read64(s, lin, s->cpl == 3);
+}
+
+static inline void vwrite64(struct soft *s, uint64_t lin, uint64_t v)
+{
+    struct tlb_entry *e = &s->tlb_cur[(lin >> 12) & (TLB_SIZE - 1)];
+    if (e->tag_w == tlb_tag(lin, 8)) {
+        __builtin_memcpy(e->host + (lin & 0xFFF), &v, 8);
+        return;
+    }
+    lin_write64(s, lin, v, s->cpl == 3);
 }
 
 /* Segment-checked linear address of seg:off for an access of size bytes. */
