@@ -437,11 +437,12 @@ static void group5(struct soft *s, const struct insn *in)
         v = rm_get_rmw(s, in, size);
         rm_set(s, in, inc_dec64(s, v, reg == 1, size), size);
         return;
-    case 2:
-        v = rm_get(s, in, 8);
-        push64(s, s->next_eip, 8);
-        jump64(s, v);
+    case 2: { /* the target is checked before anything is pushed */
+        uint64_t ret = s->next_eip;
+        jump64(s, rm_get(s, in, 8));
+        push64(s, ret, 8);
         return;
+    }
     case 4:
         jump64(s, rm_get(s, in, 8));
         return;
@@ -535,14 +536,15 @@ static void branches(struct soft *s, const struct insn *in)
     unsigned op = in->op;
     uint64_t rel = op == 0xEB || op < 0x80 ? sext64(in->imm, 1) : sext64(in->imm, 4);
     switch (op) {
-    case 0xE8:
-        push64(s, s->next_eip, 8);
-        jump64(s, s->next_eip + rel);
+    case 0xE8: { /* a non-canonical target faults before the push, RSP unchanged */
+        uint64_t ret = s->next_eip;
+        jump64(s, ret + rel);
+        push64(s, ret, 8);
         return;
-    case 0xC3: case 0xC2: {
-        uint64_t t = pop64(s, 8);
-        s->r[GPR_SP] += op == 0xC2 ? (in->imm & 0xFFFF) : 0;
-        jump64(s, t);
+    }
+    case 0xC3: case 0xC2: { /* and RET's before RSP moves */
+        jump64(s, mem_rd(s, SEG_SS, s->r[GPR_SP], 8));
+        s->r[GPR_SP] += 8 + (op == 0xC2 ? (in->imm & 0xFFFF) : 0);
         return;
     }
     case 0xE9: case 0xEB:

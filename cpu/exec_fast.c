@@ -897,16 +897,17 @@ x64_pop:
     s->r[GPR_SP] += 8;
     s->r[(op & 7) | ((in->rex & REX_B) << 3)] = q;
     NEXT_CHECKED();
-x64_call: /* as exec64: the return address is pushed before the target is checked */
+x64_call: { /* as exec64: the target is checked before the push */
+    uint64_t ret = s->next_eip;
+    jump64_to(s, ret + sext64(in->imm, 4));
     q = s->r[GPR_SP] - 8;
-    mem_wr(s, SEG_SS, q, s->next_eip, 8);
+    mem_wr(s, SEG_SS, q, ret, 8);
     s->r[GPR_SP] = q;
-    jump64_to(s, s->next_eip + sext64(in->imm, 4));
     NEXT_CHECKED();
-x64_ret:
-    q = mem_rd(s, SEG_SS, s->r[GPR_SP], 8);
+}
+x64_ret: /* and RET's before RSP moves */
+    jump64_to(s, mem_rd(s, SEG_SS, s->r[GPR_SP], 8));
     s->r[GPR_SP] += 8;
-    jump64_to(s, q);
     NEXT_CHECKED();
 x64_jmp:
     jump64_to(s, s->next_eip + sext64(in->imm, op == 0xEB ? 1 : 4));
@@ -970,12 +971,12 @@ x64_push_i:
     mem_wr(s, SEG_SS, q, (uint64_t)(int64_t)(int32_t)imm_op(in), 8);
     s->r[GPR_SP] = q;
     NEXT_CHECKED();
-x64_call_rm: { /* as exec64: target read, return address pushed, then the target checked */
-    uint64_t t = rm64_read(s, in, 8);
+x64_call_rm: { /* as exec64: the target read and checked, then the return address pushed */
+    uint64_t ret = s->next_eip;
+    jump64_to(s, rm64_read(s, in, 8));
     q = s->r[GPR_SP] - 8;
-    mem_wr(s, SEG_SS, q, s->next_eip, 8);
+    mem_wr(s, SEG_SS, q, ret, 8);
     s->r[GPR_SP] = q;
-    jump64_to(s, t);
     NEXT_CHECKED();
 }
 x64_jmp_rm:
