@@ -1,17 +1,21 @@
 /*
- * 64-bit mode (CS.L with EFER.LMA) for the software core, a first subset:
- * the integer ALU group, MOV/MOVSXD/MOVZX/MOVSX/LEA, MOV r64, imm64, the
- * 64-bit stack (PUSH/POP, CALL/RET, PUSHFQ/POPFQ), near branches, INC/DEC,
- * TEST/NOT/NEG, MUL/IMUL/DIV/IDIV, the plain shifts, XCHG, CMOVcc/SETcc,
- * CMPXCHG16B, MOVS/CMPS/STOS/LODS/SCAS (REP), MOV to/from CR0..CR4, LGDT/LIDT with 64-bit
- * bases, SWAPGS, SYSCALL/SYSRET, INT n, IRETQ and far RET.
+ * 64-bit mode (CS.L with EFER.LMA) for the software core: the integer set
+ * (ALU, MOV/MOVSXD/MOVZX/MOVSX/LEA, MOV r64, imm64, the 64-bit stack,
+ * near and far branches, INC/DEC, group 3, shifts and rotates, SHLD/SHRD,
+ * BT*, BSF/BSR, XADD/CMPXCHG/CMPXCHG8B/16B, XCHG, CMOVcc/SETcc, ENTER,
+ * XLAT, LAHF/SAHF, the string instructions with REP, INS/OUTS), the system
+ * instructions that differ in long mode (MOV CRn/DRn with CR8 as the APIC's
+ * TPR, descriptor tables with 64-bit bases, SLDT..LTR with 16-byte
+ * descriptors, LAR/LSL, SWAPGS, SYSCALL/SYSRET, INT n, IRETQ, far RET, far
+ * JMP/CALL with 16-byte call gates). The hot forms also run inline in
+ * exec_fast.c with the same semantics.
  * Registers come with REX (R8..R15, SPL..DIL), addresses are
  * 64-bit (RIP-relative, 67 gives 32) and checked for canonical form; only FS
  * and GS add a base. Operations of 8/16/32 bits reuse the legacy helpers (lazy
  * flags); the 64-bit ALU operations and INC/DEC record lazy flags of size 8.
  * exec64() returns false for the opcodes whose legacy implementation is also
- * right in 64-bit mode (no ModRM, no operand size: HLT, CLI, IN/OUT, RDMSR...);
- * everything else not listed is #UD for now.
+ * right in 64-bit mode (HLT, CLI, IN/OUT, RDMSR, x87, MMX, SSE, FXSAVE...);
+ * the opcodes 64-bit mode removed raise #UD.
  */
 #include "cpu/exec.h"
 
