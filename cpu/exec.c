@@ -7,13 +7,6 @@
  */
 #include "cpu/exec.h"
 
-/* The value v of size bytes (1..8), sign-extended to 64 bits. */
-static int64_t cc_sext(uint64_t v, unsigned size)
-{
-    unsigned sh = 64 - size * 8;
-    return (int64_t)(v << sh) >> sh;
-}
-
 uint32_t cc_compute(const struct lazy_cc *c)
 {
     unsigned size = c->size;
@@ -71,8 +64,8 @@ bool cond_slow(struct soft *s, unsigned cc)
         case 2: v = a == b; break;
         case 3: v = a <= b; break;
         case 4: v = res & sb; break;
-        case 6: v = cc_sext(a, size) < cc_sext(b, size); break;
-        default: v = cc_sext(a, size) <= cc_sext(b, size); break;
+        case 6: v = (int64_t)sext64(a, size) < (int64_t)sext64(b, size); break;
+        default: v = (int64_t)sext64(a, size) <= (int64_t)sext64(b, size); break;
         }
         return v ^ (cc & 1);
     }

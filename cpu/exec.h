@@ -304,11 +304,6 @@ static inline void gpr_set(struct soft *s, const struct insn *in, unsigned r, ui
         s->r[r] = (s->r[r] & ~0xFFull) | (v & 0xFF);
 }
 
-static inline bool canonical(uint64_t a)
-{
-    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
 /* Offset of the memory operand: 64-bit (32 with 67), RIP-relative from the next instruction. */
 static inline uint64_t ea64(const struct soft *s, const struct insn *in)
 {
@@ -325,9 +320,15 @@ static inline uint64_t lin64(struct soft *s, int seg, uint64_t off)
     uint64_t lin = off;
     if (seg == SEG_FS || seg == SEG_GS)
         lin += s->seg[seg].base;
-    if (__builtin_expect(!canonical(lin), 0))
+    if (__builtin_expect(!canonical64(lin), 0))
         soft_raise(s, seg == SEG_SS ? EXC_SS : EXC_GP, 0);
     return lin;
+}
+
+/* The linear address of the memory operand in 64-bit mode. */
+static inline uint64_t insn_lin64(struct soft *s, const struct insn *in)
+{
+    return lin64(s, in->seg, ea64(s, in));
 }
 
 static inline uint64_t mem_rd(struct soft *s, int seg, uint64_t off, unsigned size)

@@ -19,21 +19,6 @@
  */
 #include "cpu/exec.h"
 
-bool canonical64(uint64_t a)
-{
-    return canonical(a);
-}
-
-uint64_t lin64_of(struct soft *s, int seg, uint64_t off)
-{
-    return lin64(s, seg, off);
-}
-
-uint64_t insn_lin64(struct soft *s, const struct insn *in)
-{
-    return lin64(s, in->seg, ea64(s, in));
-}
-
 static uint64_t rm_get(struct soft *s, const struct insn *in, unsigned size)
 {
     if (!is_mem(in))

@@ -431,7 +431,7 @@ static inline __attribute__((always_inline)) bool cond64(struct soft *s, unsigne
 /* A near branch target: #GP(0) unless canonical. */
 static inline void jump64_to(struct soft *s, uint64_t target)
 {
-    if (__builtin_expect(!canonical(target), 0))
+    if (__builtin_expect(!canonical64(target), 0))
         soft_raise(s, EXC_GP, 0);
     s->next_eip = target;
 }

@@ -680,7 +680,7 @@ static void h_maskmov(struct soft *s, const struct insn *in, const struct form *
     if (!any)
         return;
     uint64_t lin = (in->props & I_LONG)
-                       ? lin64_of(s, in->seg, (in->props & I_ADDR64) ? s->r[GPR_DI] : di)
+                       ? lin64(s, in->seg, (in->props & I_ADDR64) ? s->r[GPR_DI] : di)
                        : seg_lin(s, in->seg, di, n, SEG_W);
     lin_probe_write(s, lin, n, s->cpl == 3);
     for (unsigned i = 0; i < n; i++)

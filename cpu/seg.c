@@ -541,6 +541,15 @@ static bool system_target(struct soft *s, uint16_t sel, struct desc *d, bool cal
     return false;
 }
 
+/* The descriptor a far JMP/CALL names: #GP(0) for a null selector, #GP(sel) outside its table. */
+static void far_desc(struct soft *s, uint16_t sel, struct desc *d)
+{
+    if (!(sel & ~3))
+        soft_raise(s, EXC_GP, 0);
+    if (!desc_read(s, sel, d))
+        soft_raise(s, EXC_GP, sel & 0xFFFC);
+}
+
 void far_jmp(struct soft *s, uint16_t sel, uint32_t off, bool op32)
 {
     if (real_like(s)) {
@@ -548,10 +557,7 @@ void far_jmp(struct soft *s, uint16_t sel, uint32_t off, bool op32)
         return;
     }
     struct desc d, t;
-    if (!(sel & ~3))
-        soft_raise(s, EXC_GP, 0);
-    if (!desc_read(s, sel, &d))
-        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    far_desc(s, sel, &d);
     if (desc_is_code(&d)) {
         check_code_jump(s, sel, off, &d);
         set_cs(s, sel, &d, s->cpl);
@@ -610,10 +616,7 @@ void far_call(struct soft *s, uint16_t sel, uint32_t off, bool op32)
         return;
     }
     struct desc d, t;
-    if (!(sel & ~3))
-        soft_raise(s, EXC_GP, 0);
-    if (!desc_read(s, sel, &d))
-        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    far_desc(s, sel, &d);
     if (desc_is_code(&d)) {
         check_code_jump(s, sel, off, &d);
         struct stk k;
@@ -998,18 +1001,13 @@ static uint64_t push_frame64(struct soft *s, uint64_t rsp, const uint64_t *v, un
 void far_jmp64(struct soft *s, uint16_t sel, uint64_t off)
 {
     struct desc d, t;
-    if (!(sel & ~3))
-        soft_raise(s, EXC_GP, 0);
-    if (!desc_read(s, sel, &d))
-        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    far_desc(s, sel, &d);
     if (desc_is_code(&d)) {
         code64_target(s, sel, &d, off);
         set_cs(s, sel, &d, s->cpl);
         s->next_eip = (d.hi & 0x200000) ? off : (uint32_t)off;
         return;
     }
-    if (desc_is_data(&d))
-        soft_raise(s, EXC_GP, sel & 0xFFFC);
     uint64_t goff = gate64_target(s, sel, &d, &t, false);
     set_cs(s, (uint16_t)(d.lo >> 16), &t, s->cpl);
     s->next_eip = goff;
@@ -1019,10 +1017,7 @@ void far_call64(struct soft *s, uint16_t sel, uint64_t off, unsigned size)
 {
     struct desc d, t;
     bool user = s->cpl == 3;
-    if (!(sel & ~3))
-        soft_raise(s, EXC_GP, 0);
-    if (!desc_read(s, sel, &d))
-        soft_raise(s, EXC_GP, sel & 0xFFFC);
+    far_desc(s, sel, &d);
     if (desc_is_code(&d)) {
         code64_target(s, sel, &d, off);
         uint64_t v[2] = {s->next_eip, s->seg[SEG_CS].sel};
@@ -1032,8 +1027,6 @@ void far_call64(struct soft *s, uint16_t sel, uint64_t off, unsigned size)
         s->next_eip = (d.hi & 0x200000) ? off : (uint32_t)off;
         return;
     }
-    if (desc_is_data(&d))
-        soft_raise(s, EXC_GP, sel & 0xFFFC);
     uint64_t goff = gate64_target(s, sel, &d, &t, true);
     unsigned cpl = (unsigned)s->cpl, dpl = desc_conforming(&t) ? cpl : desc_dpl(&t);
     uint64_t rsp = s->r[GPR_SP];

@@ -434,9 +434,11 @@ uint32_t pop_v(struct soft *s, bool op32);
 
 /* exec64.c: 64-bit mode; false when the legacy implementation of in applies */
 bool exec64(struct soft *s, const struct insn *in);
-bool canonical64(uint64_t a);
-uint64_t lin64_of(struct soft *s, int seg, uint64_t off); /* FS/GS base, canonical check */
-uint64_t insn_lin64(struct soft *s, const struct insn *in); /* the memory operand's address */
+/* A 64-bit address whose bits 63:47 are all equal (48-bit linear addresses). */
+static inline bool canonical64(uint64_t a)
+{
+    return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
 
 /* exec.c / exec_sys.c */
 void soft_exec(struct soft *s, const struct insn *in);
