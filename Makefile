@@ -56,8 +56,12 @@ else
 BIN := vmplay
 endif
 
-.PHONY: all check unit deps demo bench fuzz install clean distclean
-all: $(BIN)
+.PHONY: all check unit deps demo bench bench-run fuzz fuzz-run install clean distclean
+# Every entry point a newcomer types installs what it needs first, then builds in a
+# second make (which finds the freshly installed libraries through pkg-config).
+all:
+	$(Q)tools/deps.sh build
+	$(Q)$(MAKE) --no-print-directory $(BIN)
 
 $(BIN): $(O)/player.o $(LIB_OBJ)
 	$(call say,LINK,$@)
@@ -101,21 +105,28 @@ unit: $(UNIT_BIN)
 
 # The demo appliance (Debian kernel + busybox on a VMDK) in a window, or on the
 # terminal when there is no display.
-demo: $(BIN)
+demo:
 	$(Q)tools/deps.sh demo
+	$(Q)$(MAKE) --no-print-directory $(BIN)
 	$(Q)BUILD=$(abspath $(B)) tools/demo.sh $(abspath $(BIN))
 
-# Speed against QEMU TCG and Bochs; each area adds its part with `bench: bench-<area>`.
-bench: $(BIN)
+# Speed against QEMU TCG and Bochs; each area adds its part with `bench-run: bench-<area>`.
+bench:
 	$(Q)tools/deps.sh bench
+	$(Q)$(MAKE) --no-print-directory bench-run
+
+bench-run: $(BIN)
 	$(Q)BUILD=$(abspath $(B)) bench/appliance.sh $(abspath $(BIN))
 	$(Q)ARCH=amd64 BUILD=$(abspath $(B)) bench/appliance.sh $(abspath $(BIN))
 
-# libFuzzer targets; each area adds its part with `fuzz: fuzz-<area>`.
+# libFuzzer targets; each area adds its part with `fuzz-run: fuzz-<area>`.
 fuzz:
 	$(Q)tools/deps.sh fuzz
+	$(Q)$(MAKE) --no-print-directory fuzz-run
 
-install: $(BIN)
+fuzz-run:
+
+install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/vmplay
 	install -m 644 man/vmplay.1 $(DESTDIR)$(PREFIX)/share/man/man1/vmplay.1

@@ -3,8 +3,8 @@
 # (bench/disk.sh). Needs qemu-img (tools/deps/bench-disk.txt).
 BENCH_DISK_BIN := $(O)/bench/bench_disk
 
-.PHONY: bench bench-disk
-bench: bench-disk
+.PHONY: bench-disk
+bench-run: bench-disk
 
 $(BENCH_DISK_BIN): tests/bench/bench_disk.c $(LIB_OBJ)
 	$(call say,LINK,$@)

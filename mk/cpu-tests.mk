@@ -5,6 +5,11 @@
 #   $(B)/cpu/runner64          native runner, 64-bit mode at CPL 3 (the host's gcc)
 #   $(O)/cpu-tests/cpudiff64   driver of the 64-bit groups (integer, SSE..SSSE3)
 #   $(B)/cpu/roms/*.bin        64 KiB test ROMs from tests/cpu/*.asm (nasm)
+#   $(O)/cpu-tests/cpudiff-planted  the same driver over a core with known-wrong results
+#                              (tests/cpu/planted.c): the suite must catch them
+#   tests/cpu/recorded/diff32.rec.gz  the host's answers, replayed where runner32 cannot run
+#   make cpu-record            records this host's answers into it (needs a host that
+#                              executes 32-bit programs; review, then commit)
 #   make cpu-expected          runs every ROM under QEMU TCG into $(B)/cpu/qemu/ (to review
 #                              and copy into tests/cpu/expected/); a ROM's "; qemu-args:"
 #                              line adds options (a CPU model with the feature it tests),
@@ -13,7 +18,9 @@
 CC32        ?= gcc
 CPU_ROM_SRC := $(sort $(wildcard tests/cpu/*.asm))
 CPU_ROMS    := $(CPU_ROM_SRC:tests/cpu/%.asm=$(B)/cpu/roms/%.bin)
-CPUDIFF_OBJ := $(O)/tests/cpu/cpudiff.o $(O)/tests/cpu/cpudiff_gen.o $(O)/tests/cpu/sse_ops.o
+CPUDIFF_OBJ := $(O)/tests/cpu/cpudiff.o $(O)/tests/cpu/cpudiff_gen.o $(O)/tests/cpu/sse_ops.o \
+               $(O)/tests/cpu/cpudiff_rec.o
+CPUDIFF_REC := tests/cpu/recorded/diff32.rec.gz
 
 # Without gcc -m32 the runner is not built and the suite SKIPs visibly.
 $(B)/cpu/runner32: tests/cpu/runner32.c tests/cpu/cpudiff.h tests/cpu/runner_faults.h
@@ -38,6 +45,11 @@ $(O)/cpu-tests/cpudiff: $(CPUDIFF_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LDLIBS)
 
+$(O)/cpu-tests/cpudiff-planted: $(CPUDIFF_OBJ) $(O)/tests/cpu/planted.o $(LIB_OBJ)
+	$(call say,LINK,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -Wl,--wrap=sse_host,--wrap=fpu_exec -o $@ $^ $(LDLIBS)
+
 $(B)/cpu/roms/%.bin: tests/cpu/%.asm tests/cpu/rom.inc
 	$(call say,NASM,$@)
 	@mkdir -p $(dir $@)
@@ -47,8 +59,16 @@ $(B)/cpu/roms/%.bin: tests/cpu/%.asm tests/cpu/rom.inc
 # The ROM unit test finds the images under $(B)/cpu/roms (order-only: not linked).
 $(O)/tests/test_cpu_roms: | $(CPU_ROMS)
 
-CHECK_PREREQS += $(B)/cpu/runner32 $(O)/cpu-tests/cpudiff $(CPU_ROMS)
+CHECK_PREREQS += $(B)/cpu/runner32 $(O)/cpu-tests/cpudiff $(O)/cpu-tests/cpudiff-planted $(CPU_ROMS)
 CHECK_PREREQS += $(B)/cpu/runner64 $(O)/cpu-tests/cpudiff64
+
+.PHONY: cpu-record
+cpu-record: $(B)/cpu/runner32 $(O)/cpu-tests/cpudiff
+	$(Q)mkdir -p $(dir $(CPUDIFF_REC))
+	$(Q)$(O)/cpu-tests/cpudiff $(B)/cpu/runner32 --record $(CPUDIFF_REC).new \
+		--source "make cpu-record at $$(git describe --always --dirty 2>/dev/null)" >/dev/null && \
+		mv $(CPUDIFF_REC).new $(CPUDIFF_REC) && echo "  RECORD  $(CPUDIFF_REC)" || \
+		{ rm -f $(CPUDIFF_REC).new; echo "cpu-record: this host cannot run the 32-bit runner" >&2; exit 1; }
 
 .PHONY: cpu-expected
 cpu-expected: $(CPU_ROMS)
@@ -62,4 +82,4 @@ cpu-expected: $(CPU_ROMS)
 			-device isa-debug-exit,iobase=0xf4,iosize=4 -no-reboot; \
 		echo "  QEMU    $$n: exit $$?"; done
 
--include $(CPUDIFF_OBJ:.o=.d) $(O)/tests/cpu/cpudiff64.d
+-include $(CPUDIFF_OBJ:.o=.d) $(O)/tests/cpu/cpudiff64.d $(O)/tests/cpu/planted.d

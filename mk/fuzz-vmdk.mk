@@ -12,8 +12,8 @@ FUZZ_VMDK_SRC  := tests/fuzz/fuzz_vmdk.c formats/vmdk.c formats/vmdk_desc.c form
 FUZZ_VMDK_SEED := $(FUZZ_VMDK_DIR)/seeds-vmdk
 FUZZ_SAMPLES   := ../shared/samples/vmdk
 
-.PHONY: fuzz fuzz-vmdk fuzz-vmdk-deps
-fuzz: fuzz-vmdk
+.PHONY: fuzz-vmdk fuzz-vmdk-deps
+fuzz-run: fuzz-vmdk
 
 fuzz-vmdk-deps:
 	$(Q)tools/deps.sh fuzz

@@ -9,8 +9,8 @@ FUZZ_VMX_BIN  := $(FUZZ_VMX_DIR)/fuzz_vmx
 FUZZ_VMX_SRC  := tests/fuzz/fuzz_vmx.c formats/vmx.c formats/config.c formats/config_print.c formats/error.c
 FUZZ_VMX_SEED := tests/fuzz/seeds/vmx $(wildcard ../shared/samples/vmx)
 
-.PHONY: fuzz fuzz-vmx fuzz-vmx-deps
-fuzz: fuzz-vmx
+.PHONY: fuzz-vmx fuzz-vmx-deps
+fuzz-run: fuzz-vmx
 
 fuzz-vmx-deps:
 	$(Q)tools/deps.sh fuzz

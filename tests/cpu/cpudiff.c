@@ -9,12 +9,20 @@
  * FCW/FSW for x87/MMX cases, MXCSR and XMM0..7 for SSE cases and the
  * memory window.
  *
- *   cpudiff RUNNER [--seed N] [--group NAME] [--case N] [--scale PERCENT]
+ *   cpudiff RUNNER [--recorded FILE] [--replay] [--record FILE [--source TEXT]]
+ *                  [--seed N] [--group NAME] [--case N] [--scale PERCENT]
  *
  * Prints one PASS/FAIL/SKIP line per group (cpu/diff/<group>), and a second
  * one (cpu/diff-undef/<group>) for the differences confined to flags or
  * results the SDM leaves undefined, compared against the host all the same.
  * --case prints both sides of one case in full.
+ *
+ * Where the runner cannot run (a kernel without 32-bit execution), the host's
+ * answers come from --recorded FILE instead (cpudiff_rec.h: what a host that
+ * could run them answered, reduced to the defined results), and the core is
+ * compared against those; --replay does that even where the runner runs.
+ * Where it runs, the recording is checked against this host's answers
+ * (cpu/diff-record/<group>). --record FILE writes this host's answers.
  */
 #include <errno.h>
 #include <signal.h>
@@ -27,6 +35,7 @@
 
 #include "cpu/cpu.h"
 #include "cpudiff_gen.h"
+#include "cpudiff_rec.h"
 #include "runner_pipe.h"
 
 #define CTL_GDT 0x000u
@@ -49,8 +58,9 @@ struct core {
 
 struct tally {
     int cases, faults, bad, undef_cases, undef_bad, native_bad;
+    int unrecorded, approx; /* replay: cases with no recorded answer */
     uint32_t undef_bits; /* flags seen differing among the undefined ones */
-    char first[1024], first_u[1024], first_n[1024];
+    char first[1536], first_u[1536], first_n[1536];
 };
 
 /* ---- the native side ---- */
@@ -354,9 +364,23 @@ static void dump_out(const char *who, const struct cd_out *o, const struct cd_in
 /* ---- groups ---- */
 
 struct opts {
-    const char *runner, *group;
+    const char *runner, *group, *record, *recorded, *source;
     uint32_t seed;
     int one_case, scale;
+    bool replay;
+};
+
+/* Where the host's answers come from: the runner, or a recording (r == NULL). */
+struct host {
+    struct runner *r;
+    struct cd_rec *rec;   /* replayed from, or (with r) checked against this host */
+    struct cd_rec *out;   /* --record: this host's answers go here */
+};
+
+/* The recording checked against this host, per group. */
+struct rec_tally {
+    int checked, differ, missing;
+    char first[1536];
 };
 
 static bool native_fault_expected(const struct gen *g, int v)
@@ -364,39 +388,132 @@ static bool native_fault_expected(const struct gen *g, int v)
     return v == -1 || v == 0 || v == 6 || (v >= 0 && v < 32 && (g->expect >> v & 1));
 }
 
-static void run_group(const struct opts *o, int gi, struct runner *r, struct core *k,
-                      struct tally *t)
+/* The recorded answer (exact fields, and the hash of XMM and the window) against
+ * a normalised answer o, which is not changed; differences into d. */
+static void compare_recorded(const struct gen *g, const struct cd_out *rec, uint32_t xm,
+                             const struct cd_out *o, char *d, size_t n)
+{
+    static struct cd_out r;
+    char u[256];
+    r = *rec;
+    memcpy(r.xmm, o->xmm, sizeof r.xmm);
+    memcpy(r.mem, o->mem, sizeof r.mem);
+    compare(g, &r, o, d, u, n);
+    if (cd_rec_xm_hash(o) != xm && r.vector == o->vector)
+        app(d, n, " %s: not the recorded answer (kept as a hash; --case prints this side's);",
+            g->sse ? "XMM0..7 or the memory window" : "the memory window");
+}
+
+/* The input hash of a group's cases, as the recording keeps it. */
+static uint32_t group_input_hash(uint32_t seed, int gi, int count)
+{
+    uint32_t hash = CD_REC_HASH0;
+    struct gen g;
+    struct cd_in in;
+    for (int i = 0; i < count; i++) {
+        gen_case(&g, &in, seed, gi, i);
+        hash = cd_rec_input_hash(hash, &in);
+    }
+    return hash;
+}
+
+/* This host's answer against the recorded one. */
+static void check_record(const struct host *hs, const struct gen *g, const struct cd_in *in,
+                         const struct cd_out *h, const char *group, int i, uint32_t seed,
+                         struct rec_tally *rt)
+{
+    static struct cd_out hn, rn;
+    uint32_t xm;
+    if (!cd_rec_recordable(g) || !cd_rec_get(hs->rec, group, i, in, &rn, &xm))
+        return;
+    hn = *h;
+    cd_rec_normalize(g, in, &hn);
+    char d[256];
+    compare_recorded(g, &rn, xm, &hn, d, sizeof d);
+    rt->checked++;
+    if (d[0] && !rt->differ++)
+        record(rt->first, sizeof rt->first, group, i, in, d, seed);
+}
+
+/* The host's answer to case i: 1, 0 when there is none to compare (replay: not
+ * recorded), -1 when the runner stopped. */
+static int host_answer(const struct host *hs, const struct gen *g, const struct cd_in *in,
+                       const char *group, int i, struct cd_out *h, uint32_t *xm)
+{
+    if (hs->r)
+        return host_run(hs->r, in, h) < 0 ? -1 : 1;
+    return cd_rec_recordable(g) && cd_rec_get(hs->rec, group, i, in, h, xm);
+}
+
+static void run_group(const struct opts *o, int gi, const struct host *hs, struct core *k,
+                      struct tally *t, struct rec_tally *rt)
 {
     const struct cd_group *grp = &cd_groups[gi];
     int count = grp->count * o->scale / 100;
     static struct cd_out h, c;
     memset(t, 0, sizeof *t);
+    memset(rt, 0, sizeof *rt);
+    bool recorded = true;
+    if (hs->rec || hs->out) {
+        uint32_t ih = group_input_hash(o->seed, gi, count);
+        recorded = hs->rec && cd_rec_has_group(hs->rec, grp->name, count, ih);
+        if (hs->out)
+            cd_rec_group(hs->out, grp->name, count, ih);
+    }
+    if (hs->r && hs->rec && !recorded)
+        rt->missing = count;
+    if (!hs->r && !recorded) {
+        t->unrecorded = count;
+        return;
+    }
     for (int i = 0; i < count; i++) {
         if (o->one_case >= 0 && i != o->one_case)
             continue;
         struct gen g;
         struct cd_in in;
+        uint32_t xm = 0;
         gen_case(&g, &in, o->seed, gi, i);
-        if (host_run(r, &in, &h) < 0) {
+        int got = host_answer(hs, &g, &in, grp->name, i, &h, &xm);
+        if (got < 0) {
             snprintf(t->first, sizeof t->first, "the runner stopped answering at case %d", i);
             t->bad = -1;
             return;
         }
+        if (got == 0) {
+            t->unrecorded += cd_rec_recordable(&g);
+            t->approx += !cd_rec_recordable(&g);
+            continue;
+        }
         t->cases++;
         t->faults += h.vector >= 0;
         char main_d[600] = "", undef_d[600] = "";
-        if (!native_fault_expected(&g, h.vector)) {
+        if (hs->r && !native_fault_expected(&g, h.vector)) {
             snprintf(main_d, sizeof main_d, " native vector %d at %08x (generator bug)",
                      h.vector, h.eip);
             if (!t->native_bad++)
                 record(t->first_n, sizeof t->first_n, grp->name, i, &in, main_d, o->seed);
             continue;
         }
+        if (hs->out) {
+            static struct cd_out n;
+            n = h;
+            cd_rec_normalize(&g, &in, &n);
+            cd_rec_put(hs->out, &in, cd_rec_recordable(&g) ? &n : NULL);
+        }
+        if (hs->r && recorded)
+            check_record(hs, &g, &in, &h, grp->name, i, o->seed, rt);
         if (!k)
             continue;
         core_run(k, &in, &c);
-        compare(&g, &h, &c, main_d, undef_d, sizeof main_d);
-        if (g.undef || g.undef_result)
+        if (hs->r) {
+            compare(&g, &h, &c, main_d, undef_d, sizeof main_d);
+        } else {
+            cd_rec_normalize(&g, &in, &c); /* the recording holds the defined results only */
+            compare_recorded(&g, &h, xm, &c, main_d, sizeof main_d);
+            memcpy(h.xmm, c.xmm, sizeof h.xmm);
+            memcpy(h.mem, c.mem, sizeof h.mem);
+        }
+        if (hs->r && (g.undef || g.undef_result))
             t->undef_cases++;
         if (main_d[0] && !t->bad++)
             record(t->first, sizeof t->first, grp->name, i, &in, main_d, o->seed);
@@ -408,7 +525,8 @@ static void run_group(const struct opts *o, int gi, struct runner *r, struct cor
             char d[700];
             describe_in(&in, d, sizeof d);
             printf("%s case %d: %s\n", grp->name, i, d);
-            dump_out("host", &h, &in);
+            dump_out(hs->r ? "host" : "host (recorded; XMM and memory shown as the core's)", &h,
+                     &in);
             dump_out("core", &c, &in);
             printf("differences:%s%s\n", main_d[0] ? main_d : " none", undef_d);
         }
@@ -455,6 +573,40 @@ static int undef_fails(const char *group, const struct tally *t)
     if (!t->undef_bad || !host_is_intel())
         return 0;
     return !t->undef_bits || (t->undef_bits & ~undef_by_generation(group)) != 0;
+}
+
+/* A replayed group: the core against the recorded answers (defined results only). */
+static void report_replay(const char *name, const struct tally *t, const char *host)
+{
+    char also[200] = "";
+    if (t->approx)
+        snprintf(also, sizeof also, "; %d RCP/RSQRT approximations left to a live host",
+                 t->approx);
+    if (t->bad)
+        printf("FAIL cpu/diff/%s: %d of %d cases differ from the recorded answers of %s; "
+               "first: %s\n", name, t->bad, t->cases, host, t->first);
+    else if (t->cases)
+        printf("PASS cpu/diff/%s: %d cases (%d raise an exception) replayed against the "
+               "recorded answers of %s, 0 mismatches%s\n", name, t->cases, t->faults, host, also);
+    if (t->unrecorded)
+        printf("SKIP cpu/diff-replay/%s: %d cases have no recorded answer (new, or the generator "
+               "changed since the recording): run make cpu-record on a host that executes "
+               "32-bit programs\n", name, t->unrecorded);
+}
+
+/* The recording against this host's own answers. */
+static void report_record(const char *name, const struct rec_tally *rt)
+{
+    if (rt->differ)
+        printf("FAIL cpu/diff-record/%s: %d of %d recorded answers differ from this host's "
+               "(run make cpu-record here); first: %s\n", name, rt->differ, rt->checked,
+               rt->first);
+    else if (rt->checked)
+        printf("PASS cpu/diff-record/%s: %d recorded answers equal this host's\n", name,
+               rt->checked);
+    if (rt->missing)
+        printf("SKIP cpu/diff-record/%s: its %d cases are not in the recording (new, or the "
+               "generator changed since): make cpu-record\n", name, rt->missing);
 }
 
 static void report(const char *name, const struct tally *t, bool core)
@@ -570,65 +722,166 @@ static int self_check(struct runner *r)
 
 static int parse(int argc, char **argv, struct opts *o)
 {
-    *o = (struct opts){.seed = 1, .one_case = -1, .scale = 100};
+    *o = (struct opts){.seed = 1, .one_case = -1, .scale = 100, .source = "make cpu-record"};
     if (argc < 2)
         return -1;
     o->runner = argv[1];
-    for (int i = 2; i + 1 < argc; i += 2) {
+    for (int i = 2; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--replay")) {
+            o->replay = true;
+            continue;
+        }
+        if (!v)
+            return -1;
         if (!strcmp(argv[i], "--seed"))
-            o->seed = (uint32_t)strtoul(argv[i + 1], NULL, 0);
+            o->seed = (uint32_t)strtoul(v, NULL, 0);
         else if (!strcmp(argv[i], "--group"))
-            o->group = argv[i + 1];
+            o->group = v;
         else if (!strcmp(argv[i], "--case"))
-            o->one_case = atoi(argv[i + 1]);
+            o->one_case = atoi(v);
         else if (!strcmp(argv[i], "--scale"))
-            o->scale = atoi(argv[i + 1]);
+            o->scale = atoi(v);
+        else if (!strcmp(argv[i], "--record"))
+            o->record = v;
+        else if (!strcmp(argv[i], "--recorded"))
+            o->recorded = v;
+        else if (!strcmp(argv[i], "--source"))
+            o->source = v;
         else
             return -1;
+        i++;
     }
+    if ((o->replay && (o->record || !o->recorded)) || (o->record && o->recorded))
+        return -1;
     return 0;
+}
+
+/* "AMD EPYC (AuthenticAMD)": the host a recording comes from. */
+static void host_name(char *buf, size_t n)
+{
+    unsigned a, v[3] = {0};
+    char vendor[13] = "", model[128] = "unknown model", line[256];
+    if (__get_cpuid(0, &a, &v[0], &v[2], &v[1]))
+        memcpy(vendor, v, 12);
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            snprintf(model, sizeof model, "%s", strchr(line, ':') + 2);
+            model[strcspn(model, "\n")] = 0;
+            break;
+        }
+    if (f)
+        fclose(f);
+    snprintf(buf, n, "%s (%s)", model, vendor);
+}
+
+/* The runner started, or why not (not built, or this kernel cannot execute it). */
+static bool start_runner(const char *path, struct runner *r, char *why, size_t n)
+{
+    if (access(path, X_OK) != 0) {
+        snprintf(why, n, "no native runner at %s (needs gcc -m32: gcc-multilib)", path);
+        return false;
+    }
+    if (runner_start(r, path) < 0) {
+        snprintf(why, n, "this host cannot execute the 32-bit runner %s (%s)", path,
+                 strerror(errno));
+        return false;
+    }
+    return true;
 }
 
 int main(int argc, char **argv)
 {
     struct opts o;
     if (parse(argc, argv, &o) < 0) {
-        fprintf(stderr, "usage: cpudiff RUNNER [--seed N] [--group NAME] [--case N] "
+        fprintf(stderr, "usage: cpudiff RUNNER [--recorded FILE] [--replay] "
+                        "[--record FILE [--source TEXT]] [--seed N] [--group NAME] [--case N] "
                         "[--scale PERCENT]\n");
         return 64;
     }
     signal(SIGPIPE, SIG_IGN);
-    struct runner r;
-    if (access(o.runner, X_OK) != 0 || runner_start(&r, o.runner) < 0) {
-        printf("SKIP cpu/diff: no native runner at %s (needs gcc -m32: gcc-multilib)\n", o.runner);
+    static struct runner r;
+    struct host hs = {0};
+    char why[1100], rwhy[1100] = "", host[300] = "";
+    bool live = !o.replay && start_runner(o.runner, &r, why, sizeof why);
+    if (o.recorded && !(hs.rec = cd_rec_open(o.recorded, rwhy, sizeof rwhy))) {
+        printf("FAIL cpu/diff-record/open: %s: %s\n", o.recorded, rwhy);
+        if (!live)
+            return 1;
+    }
+    if (!live && !hs.rec) {
+        printf("SKIP cpu/diff: %s\n", why);
         return 0;
     }
-    int fails = o.one_case < 0 ? self_check(&r) : 0;
+    if (!live && o.record) {
+        printf("FAIL cpu/diff-record/write: %s: nothing recorded\n", why);
+        return 1;
+    }
+    if (live) {
+        hs.r = &r;
+    } else {
+        const char *h = cd_rec_header(hs.rec, "host");
+        snprintf(host, sizeof host, "%s", h ? h : "an unnamed host");
+        const char *seed = cd_rec_header(hs.rec, "seed");
+        if (!seed || strtoul(seed, NULL, 0) != o.seed) {
+            printf("SKIP cpu/diff: %s, and the recording is of seed %s, not %u\n", why,
+                   seed ? seed : "(none)", o.seed);
+            cd_rec_free(hs.rec);
+            return 0;
+        }
+        fprintf(stderr, "cpudiff: %s; replaying the answers of %s recorded in %s\n",
+                o.replay ? "--replay" : why, host, o.recorded);
+    }
+    if (o.record) {
+        char name[300];
+        host_name(name, sizeof name);
+        if (!(hs.out = cd_rec_create(o.record, o.seed, o.scale, name, o.source))) {
+            printf("FAIL cpu/diff-record/write: cannot create %s\n", o.record);
+            return 1;
+        }
+    }
+    int fails = live && o.one_case < 0 ? self_check(&r) : 0;
     static struct core core;
-    char why[1100];
     bool have_core = core_new(&core, why, sizeof why) == 0;
     struct tally t;
+    struct rec_tally rt;
     int total = 0;
     int64_t t0 = clock_host_ns();
     for (int gi = 0; gi < cd_ngroups && fails >= 0; gi++) {
         if (o.group && strcmp(o.group, cd_groups[gi].name) != 0)
             continue;
-        run_group(&o, gi, &r, have_core ? &core : NULL, &t);
-        if (o.one_case < 0)
+        run_group(&o, gi, &hs, have_core ? &core : NULL, &t, &rt);
+        if (o.one_case < 0 && live)
             report(cd_groups[gi].name, &t, have_core);
-        fails += t.bad != 0 || undef_fails(cd_groups[gi].name, &t) || t.native_bad != 0;
+        else if (o.one_case < 0 && have_core)
+            report_replay(cd_groups[gi].name, &t, host);
+        if (o.one_case < 0 && live && hs.rec)
+            report_record(cd_groups[gi].name, &rt);
+        fails += t.bad != 0 || (live && undef_fails(cd_groups[gi].name, &t)) ||
+                 t.native_bad != 0 || rt.differ != 0;
         total += t.cases;
     }
     double secs = (double)(clock_host_ns() - t0) / 1e9;
-    if (!have_core && o.one_case < 0 && !fails)
+    if (!live && o.one_case < 0)
+        printf("SKIP cpu/diff-undef: replayed answers hold the defined results only; the "
+               "undefined flags are compared where the runner runs\n");
+    if (!have_core && o.one_case < 0 && !fails && live)
         printf("PASS cpu/diff-native/groups: %d cases of %s on the host, only the intended "
                "faults\n", total, o.group ? o.group : "every group");
     if (!have_core && o.one_case < 0)
-        printf("SKIP cpu/diff: %s (native side ran %d cases in %.1f s)\n", why, total, secs);
+        printf("%s cpu/diff: %s (native side ran %d cases in %.1f s)\n", live ? "SKIP" : "FAIL",
+               why, total, secs);
     else
         fprintf(stderr, "cpudiff: %d cases in %.1f s\n", total, secs);
-    runner_stop(&r);
+    if (hs.out && cd_rec_close(hs.out) < 0) {
+        printf("FAIL cpu/diff-record/write: writing %s failed\n", o.record);
+        fails++;
+    }
+    if (live)
+        runner_stop(&r);
+    cd_rec_free(hs.rec);
     if (have_core)
         core_free(&core);
-    return fails ? 1 : 0;
+    return fails || (!live && !have_core) ? 1 : 0;
 }

@@ -1350,6 +1350,8 @@ static void sse_run(struct gen *g, const struct sse_tpl *tab, unsigned n, unsign
 {
     for (unsigned i = 0; i < count; i++) {
         const struct sse_tpl *t = &tab[below(g, n)];
+        if (t->map == 0 && (t->op == 0x52 || t->op == 0x53))
+            g->approx = true;
         bool mem = t->msize && (below(g, 3) == 0 || misalign);
         sse_emit_op(g, t, mem, sse_slot(g, misalign && t->msize == 16 && !t->noalign));
     }

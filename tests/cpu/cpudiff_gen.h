@@ -21,6 +21,8 @@ struct gen {
     bool undef_result;   /* the destination itself is undefined (BSF of 0, SHLD > width) */
     bool fpu;            /* compare FCW/FSW */
     bool sse;            /* compare MXCSR and XMM0..7 */
+    bool approx;         /* an implementation-specific approximation (RCP/RSQRT): only the
+                            host it runs on can judge it, so it is not recorded (cpudiff_rec.c) */
     uint32_t expect;     /* vectors raised on purpose besides #DE and #UD (bit per vector) */
     struct {
         uint16_t off, len;

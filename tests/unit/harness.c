@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -75,15 +76,27 @@ const char *test_build_dir(void)
     return b && *b ? b : "build";
 }
 
-const char *test_samples_dir(void)
+const char *test_samples_where(void)
 {
-    static char path[4096];
+    static char path[4096], real[PATH_MAX];
     const char *env = getenv("VMPLAY_SAMPLES");
-    struct stat st;
     if (env && *env)
         snprintf(path, sizeof path, "%s", env);
     else
         snprintf(path, sizeof path, "%s/../../shared/samples", test_build_dir());
+    /* the folder beside the checkout, named plainly when it exists up to its parent */
+    char parent[4100];
+    snprintf(parent, sizeof parent, "%s/..", path);
+    if (realpath(path, real) || (realpath(parent, real) && strlen(real) + 9 < sizeof real &&
+                                 strcat(real, "/samples")))
+        return real;
+    return path;
+}
+
+const char *test_samples_dir(void)
+{
+    const char *path = test_samples_where();
+    struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? path : NULL;
 }
 

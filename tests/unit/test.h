@@ -27,6 +27,12 @@ _Noreturn void test_fail(const char *file, int line, const char *fmt, ...)
 _Noreturn void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Folder of ../shared/samples (or NULL when absent); paths under the build dir. */
 const char *test_samples_dir(void);
+/* Where test_samples_dir() looks (VMPLAY_SAMPLES, or ../shared/samples beside the checkout). */
+const char *test_samples_where(void);
+/* The samples are not there: a visible skip naming the folder looked at. */
+#define SKIP_NO_SAMPLES()                                                                       \
+    SKIP("no samples folder at %s (../shared/samples beside the checkout; VMPLAY_SAMPLES="     \
+         "DIR to use another)", test_samples_where())
 const char *test_build_dir(void);
 /* A fresh scratch folder for this test case (removed when the case passes). */
 const char *test_tmpdir(void);

@@ -55,7 +55,7 @@ static struct vm_config *sample(const char *name, char *path, size_t n)
 {
     const char *dir = test_samples_dir();
     if (!dir)
-        SKIP("no ../shared/samples");
+        SKIP_NO_SAMPLES();
     snprintf(path, n, "%s/vmx/%s", dir, name);
     if (access(path, R_OK) != 0)
         SKIP("%s missing", path);

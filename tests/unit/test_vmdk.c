@@ -24,7 +24,7 @@ static const char *sample_copy(void)
 {
     const char *s = test_samples_dir();
     if (!s)
-        SKIP("no samples folder (../shared/samples)");
+        SKIP_NO_SAMPLES();
     need_qemu_img();
     static char dir[4096];
     snprintf(dir, sizeof dir, "%s/samples", test_tmpdir());
@@ -118,7 +118,7 @@ TEST(afl9_refused)
 {
     const char *s = test_samples_dir();
     if (!s)
-        SKIP("no samples folder");
+        SKIP_NO_SAMPLES();
     char p[4200];
     snprintf(p, sizeof p, "%s/afl9.vmdk", test_tmpdir());
     ASSERT_EQ(sh("bzip2 -dc %s/vmdk/afl9.vmdk.bz2 > %s", s, p), 0);
