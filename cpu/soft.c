@@ -347,6 +347,14 @@ static bool contributory(int v)
     return v == EXC_DE || (v >= EXC_TS && v <= EXC_GP);
 }
 
+/* Exceptions of the fault class (SDM vol. 3 6.5) but #DB, whose instruction
+ * breakpoints leave RF to the handler: their frames push EFLAGS with RF set. */
+static bool fault_class(int v)
+{
+    return v == EXC_DE || v == EXC_BR || v == EXC_UD || v == EXC_NM || (v >= EXC_TS && v <= EXC_PF) ||
+           v == EXC_MF || v == EXC_AC || v == EXC_XM;
+}
+
 static bool has_error_code(int v)
 {
     return v == EXC_DF || (v >= EXC_TS && v <= EXC_PF) || v == EXC_AC;
@@ -377,7 +385,9 @@ static void deliver_exception(struct soft *s)
         err = 0;
     }
     s->delivering = vec;
-    s->shadow = false;
+    s->shadow = s->ss_shadow = false;
+    if (fault_class(vec))
+        s->flags |= FL_RF; /* in the image pushed: IRET resumes past the instruction breakpoint */
     s->icount++; /* a delivery costs time, so fault loops still reach the deadline */
     soft_interrupt(s, vec, false, soft_pmode(s) && has_error_code(vec), err, s->eip);
     s->delivering = -1;
