@@ -494,12 +494,13 @@ static void push_seg(struct soft *s, int seg, bool op32)
 static void pop_seg(struct soft *s, int seg, bool op32)
 {
     uint32_t sp = s->r[GPR_SP];
-    uint32_t v = mread(s, SEG_SS, stack32(s) ? sp : sp & 0xFFFF, 2);
+    bool s32 = stack32(s); /* of the stack popped from, before POP SS changes it */
+    uint32_t v = mread(s, SEG_SS, s32 ? sp : sp & 0xFFFF, 2);
     seg_load(s, seg, (uint16_t)v);
     unsigned size = op32 ? 4 : 2;
-    s->r[GPR_SP] = stack32(s) ? sp + size : reg_merge16(s->r[GPR_SP], sp + size);
+    s->r[GPR_SP] = s32 ? sp + size : reg_merge16(s->r[GPR_SP], sp + size);
     if (seg == SEG_SS)
-        s->shadow = true;
+        s->shadow = s->ss_shadow = true;
 }
 
 /* LES/LDS (and the 0F forms): offset then selector. */
@@ -864,7 +865,7 @@ static void exec_mov_seg(struct soft *s, const struct insn *in)
     }
     seg_load(s, (int)insn_reg(in), (uint16_t)rm_read(s, in, 2));
     if (insn_reg(in) == SEG_SS)
-        s->shadow = true;
+        s->shadow = s->ss_shadow = true;
 }
 
 static void exec_fe(struct soft *s, const struct insn *in)

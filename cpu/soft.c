@@ -465,15 +465,17 @@ static void run_block_careful(struct soft *s, struct block *b)
                 (unsigned long long)s->eip,
                 (unsigned long long)b->phys, b->n);
     bool single = s->shadow || (s->flags & FL_TF) || s->bp_exec;
-    bool tf = s->flags & FL_TF;
-    if (s->bp_exec && instruction_breakpoint(s))
+    bool tf = s->flags & FL_TF, ss_shadow = s->ss_shadow;
+    /* the instruction after MOV SS / POP SS: no breakpoint, and the trap of
+     * TF waits until it completes (SDM vol. 3 6.8.3, as Intel parts do) */
+    if (s->bp_exec && !ss_shadow && instruction_breakpoint(s))
         return;
-    s->shadow = false;
+    s->shadow = s->ss_shadow = false;
     bool rf = s->flags & FL_RF;
     block_run(s, b, single ? 1 : BLOCK_MAX_INSNS, 0);
     if (rf)
         s->flags &= ~FL_RF; /* it suppressed breakpoints for the instruction that completed */
-    if (tf && !s->halted) {
+    if (tf && !s->halted && !s->ss_shadow) {
         s->dr[6] |= 0x4000;
         s->delivering = -2;
         soft_interrupt(s, EXC_DB, false, false, 0, s->eip);
@@ -557,7 +559,7 @@ static void soft_reset(struct cpu *c)
     s->dr[7] = 0x400;
     soft_update_breakpoints(s);
     soft_set_cpl(s, 0);
-    s->halted = s->shadow = s->shutdown = false;
+    s->halted = s->shadow = s->ss_shadow = s->shutdown = false;
     s->delivering = -1;
     for (int i = 0; i < 6; i++)
         seg_set_cache(s, i, 0, 0, 0xFFFF, 0x93);
@@ -724,6 +726,7 @@ static int soft_set_state(struct cpu *c, const struct cpu_state *st)
         seg_update(s, i);
     s->halted = st->halted;
     s->shadow = st->intr_shadow;
+    s->ss_shadow = false;
     s->shutdown = false;
     s->delivering = -1;
     s->a20 = !st->a20;
