@@ -409,6 +409,9 @@ static void enter_op(struct soft *s, const struct insn *in)
     uint32_t smask = s32 ? 0xFFFFFFFFu : 0xFFFF;
     uint32_t sp = s->r[GPR_SP], bp = s->r[GPR_BP];
     uint32_t nsp = sp - size;
+    /* a write at the final stack pointer must be possible before anything changes (SDM, ENTER) */
+    uint32_t top = (nsp - level * size - (in->imm & 0xFFFF)) & smask;
+    lin_probe_write(s, seg_lin(s, SEG_SS, top, size, SEG_W), size, s->cpl == 3);
     mwrite(s, SEG_SS, nsp & smask, bp, size);
     uint32_t frame = nsp;
     for (unsigned i = 1; i < level; i++) {
@@ -422,9 +425,7 @@ static void enter_op(struct soft *s, const struct insn *in)
         mwrite(s, SEG_SS, nsp & smask, frame, size);
     }
     nsp -= in->imm & 0xFFFF;
-    if (s32)
-        mread(s, SEG_SS, nsp, 1);
-    reg_set(s, GPR_BP, frame, op32 ? 4 : 2);
+    reg_set(s, GPR_BP, frame, s32 ? 4 : 2); /* a 16-bit stack writes BP only, whatever the operand size */
     s->r[GPR_SP] = s32 ? nsp : reg_merge16(s->r[GPR_SP], nsp);
 }
 

@@ -869,6 +869,9 @@ bool exec64(struct soft *s, const struct insn *in)
     case 0xC8: { /* ENTER: 64-bit frames (16-bit with 66); the stack is RSP either way */
         unsigned size = osz64(in) == 2 ? 2 : 8, level = in->imm2 & 31;
         uint64_t bp = s->r[GPR_BP], nsp = s->r[GPR_SP] - size;
+        /* a write at the final RSP must be possible before anything changes (SDM, ENTER) */
+        uint64_t top = nsp - level * size - (in->imm & 0xFFFF);
+        lin_probe_write(s, lin64(s, SEG_SS, top), size, s->cpl == 3);
         mem_wr(s, SEG_SS, nsp, bp, size);
         uint64_t frame = nsp;
         for (unsigned i = 1; i < level; i++) {
