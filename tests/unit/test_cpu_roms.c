@@ -117,6 +117,16 @@ static void run_rom(const char *name)
             break;
     }
     m.out[m.nout] = 0;
+    const char *dump = getenv("ROM_OUT"); /* a directory: the whole output as <name>.txt */
+    if (dump) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s.txt", dump, name);
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fputs(m.out, f);
+            fclose(f);
+        }
+    }
     if (!m.exited || strcmp(m.out, expected) != 0) {
         size_t i = 0;
         while (m.out[i] && m.out[i] == expected[i])
@@ -164,4 +174,9 @@ TEST(sse)
 TEST(longmode)
 {
     run_rom("longmode");
+}
+
+TEST(corners)
+{
+    run_rom("corners");
 }
