@@ -310,19 +310,26 @@ static void check_new_ss(struct soft *s, uint16_t ss, unsigned dpl, struct desc 
         soft_raise(s, EXC_SS, ec);
 }
 
-/* Data segments the new (outer) level may not use become null. */
+/*
+ * Data segments the new (outer) level may not use become null: the selector
+ * 0 and the segment unusable, the hidden base and limit kept as they were
+ * (as Intel parts, Bochs and QEMU do), so a 64-bit FS/GS base set through
+ * the MSRs survives an IRET or RET to ring 3. A null FS/GS stays as it is.
+ */
 static void null_outer_segs(struct soft *s)
 {
     static const int idx[4] = {SEG_ES, SEG_DS, SEG_FS, SEG_GS};
     for (int i = 0; i < 4; i++) {
         struct seg *g = &s->seg[idx[i]];
-        /* a null FS/GS keeps its base (long mode sets it through the MSRs) */
         if ((idx[i] == SEG_FS || idx[i] == SEG_GS) && !(g->sel & ~3))
             continue;
         bool code = (g->attr & 0x18) == 0x18, conf = code && (g->attr & 4);
         unsigned dpl = (g->attr >> 5) & 3;
-        if (!(g->attr & 0x80) || (!conf && dpl < (unsigned)s->cpl))
-            seg_null(s, idx[i], 0);
+        if (!(g->attr & 0x80) || (!conf && dpl < (unsigned)s->cpl)) {
+            g->sel = 0;
+            g->attr = 0;
+            seg_update(s, idx[i]);
+        }
     }
 }
 
