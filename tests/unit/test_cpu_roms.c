@@ -180,3 +180,8 @@ TEST(corners)
 {
     run_rom("corners");
 }
+
+TEST(corners64)
+{
+    run_rom("corners64");
+}
