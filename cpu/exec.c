@@ -425,7 +425,9 @@ static void enter_op(struct soft *s, const struct insn *in)
         mwrite(s, SEG_SS, nsp & smask, frame, size);
     }
     nsp -= in->imm & 0xFFFF;
-    reg_set(s, GPR_BP, frame, s32 ? 4 : 2); /* a 16-bit stack writes BP only, whatever the operand size */
+    /* EBP only with both operand and stack size 32: a 16-bit operand (host CPUs,
+     * tests/cpu/recorded) or a 16-bit stack (Bochs, issue 25) writes BP alone */
+    reg_set(s, GPR_BP, frame, op32 && s32 ? 4 : 2);
     s->r[GPR_SP] = s32 ? nsp : reg_merge16(s->r[GPR_SP], nsp);
 }
 
