@@ -57,6 +57,11 @@ enum {
  */
 #define MCG_CAP_VALUE (0x100u | MC_BANKS)
 
+#define APIC_BASE_BSP 0x100u
+#define APIC_BASE_EN 0x800u
+#define APIC_BASE_ADDR 0xFFFFFF000ull
+#define CPUID_1_EDX_APIC (1u << 9)
+
 uint64_t cpu_model_mcg_cap(void)
 {
     return MCG_CAP_VALUE;
@@ -226,8 +231,17 @@ void soft_wrmsr(struct soft *s)
     if ((msr == MSR_FS_BASE || msr == MSR_GS_BASE || msr == MSR_KERNEL_GS_BASE ||
          msr == MSR_LSTAR || msr == MSR_CSTAR) && !canonical64(v))
         soft_raise(s, EXC_GP, 0);
-    if (msr == MSR_APIC_BASE)
-        v = (v & 0xFFFFFF900ull) | (s->msr.apic_base & 0x100);
+    if (msr == MSR_APIC_BASE) {
+        /* base (36 physical address bits) and global enable; BSP (8) is read-only; EXTD
+         * (10) is reserved, as the model has no x2APIC (CPUID.1:ECX.x2APIC clear) */
+        if (v & ~(APIC_BASE_ADDR | APIC_BASE_EN | APIC_BASE_BSP))
+            soft_raise(s, EXC_GP, 0);
+        v = (v & ~(uint64_t)APIC_BASE_BSP) | (s->msr.apic_base & APIC_BASE_BSP);
+        *slot = v;
+        if (s->hooks.apic_base)
+            s->hooks.apic_base(s->hooks.opaque, v);
+        return;
+    }
     *slot = v;
 }
 
@@ -276,6 +290,8 @@ void soft_cpuid(struct soft *s)
 {
     uint32_t v[4];
     cpu_model_cpuid(s->r[GPR_AX], v);
+    if ((uint32_t)s->r[GPR_AX] == 1 && !(s->msr.apic_base & APIC_BASE_EN))
+        v[3] &= ~CPUID_1_EDX_APIC; /* the local APIC is globally disabled (SDM vol. 3 11.4.3) */
     s->r[GPR_AX] = v[0];
     s->r[GPR_BX] = v[1];
     s->r[GPR_CX] = v[2];

@@ -907,6 +907,7 @@ static bool iret64_ss(struct soft *s, uint16_t ss, unsigned rpl, bool to64, stru
 /* IRET in 64-bit mode (size 8: IRETQ): RIP, CS, RFLAGS, RSP, SS, to 64-bit or compatibility code. */
 void soft_iret64(struct soft *s, unsigned size)
 {
+    s->nmi_blocked = false; /* every IRET ends the NMI block, even one that faults */
     if (s->flags & FL_NT)
         soft_raise(s, EXC_GP, 0);
     uint64_t sp = s->r[GPR_SP], v[5];
@@ -1210,6 +1211,7 @@ static void iret_pmode(struct soft *s, bool op32)
 
 void soft_iret(struct soft *s, bool op32)
 {
+    s->nmi_blocked = false; /* every IRET ends the NMI block, even one that faults */
     unsigned size = op32 ? 4 : 2;
     if (!soft_pmode(s) || soft_v86(s)) {
         if (soft_v86(s) && (s->flags & FL_IOPL) != FL_IOPL)

@@ -393,6 +393,18 @@ static void deliver_exception(struct soft *s)
     s->delivering = -1;
 }
 
+/* An NMI edge: vector 2, and NMIs blocked until the next IRET (SDM vol. 3 6.7.1). */
+static void deliver_nmi(struct soft *s)
+{
+    s->nmi_pending = false;
+    s->nmi_blocked = true;
+    if (s->trace)
+        fprintf(s->trace, "cpu: NMI at %04x:%08llx\n", s->seg[SEG_CS].sel, (unsigned long long)s->eip);
+    s->delivering = -2;
+    soft_interrupt(s, EXC_NMI, false, false, 0, s->eip);
+    s->delivering = -1;
+}
+
 static void deliver_intr(struct soft *s)
 {
     int vec = s->hooks.intr_ack ? s->hooks.intr_ack(s->hooks.opaque) : -1;
@@ -507,7 +519,9 @@ static enum cpu_exit run_loop(struct soft *s)
         }
         if (s->flush_pending)
             code_flush_now(s);
-        if (s->intr_line && (s->flags & FL_IF) && !s->shadow)
+        if (s->nmi_pending && !s->nmi_blocked && !s->shadow)
+            deliver_nmi(s);
+        else if (s->intr_line && (s->flags & FL_IF) && !s->shadow)
             deliver_intr(s);
         soft_sync_clock(s);
         if (s->halted) {
@@ -560,6 +574,7 @@ static void soft_reset(struct cpu *c)
     soft_update_breakpoints(s);
     soft_set_cpl(s, 0);
     s->halted = s->shadow = s->ss_shadow = s->shutdown = false;
+    s->nmi_pending = s->nmi_blocked = false;
     s->delivering = -1;
     for (int i = 0; i < 6; i++)
         seg_set_cache(s, i, 0, 0, 0xFFFF, 0x93);
@@ -622,6 +637,11 @@ static void soft_free(struct cpu *c)
 static void soft_set_intr(struct cpu *c, int level)
 {
     soft_of(c)->intr_line = level != 0;
+}
+
+static void soft_nmi(struct cpu *c)
+{
+    soft_of(c)->nmi_pending = true;
 }
 
 static void soft_set_a20(struct cpu *c, bool enabled)
@@ -754,6 +774,7 @@ const struct cpu_backend cpu_soft_backend = {
     .reset = soft_reset,
     .run = soft_run,
     .set_intr = soft_set_intr,
+    .nmi = soft_nmi,
     .set_a20 = soft_set_a20,
     .request_stop = soft_request_stop,
     .get_state = soft_get_state,

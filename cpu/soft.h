@@ -158,6 +158,7 @@ struct soft {
     bool halted, shadow, a20;
     bool ss_shadow; /* after MOV SS / POP SS the shadow also holds back breakpoints and TF traps */
     bool intr_line;
+    bool nmi_pending, nmi_blocked; /* an NMI edge not yet taken; blocked until IRET */
     /* units */
     struct fpu *fpu;
     struct sse_state sse; /* XMM registers and MXCSR */
@@ -244,6 +245,7 @@ static inline bool soft_code64(const struct soft *s)
 static inline bool soft_quiet(struct soft *s)
 {
     return !s->halted && !s->shadow && !(s->flags & FL_TF) && !s->bp_exec && !s->flush_pending &&
+           !s->nmi_pending &&
            !(s->intr_line && (s->flags & FL_IF)) &&
            !atomic_load_explicit(&s->stop, memory_order_relaxed);
 }

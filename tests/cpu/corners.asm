@@ -5,12 +5,14 @@
 ; and POP SS (an instruction breakpoint and a TF trap held back for one
 ; instruction), POP SS from a 16-bit stack, ENTER with operand size 32 on a
 ; 16-bit stack, and ENTER faulting before it changes anything when a write
-; at its final stack pointer faults.
+; at its final stack pointer faults; the local APIC's self-NMI (and NMIs
+; blocked until IRET), its global disable through IA32_APIC_BASE (CPUID's APIC
+; bit and the MMIO follow) and x2APIC mode refused where CPUID lacks it.
 ;
 ; The expected output is the SDM's answer; QEMU TCG (its pentium3 model, for
-; MCA) differs on 8 lines of it:
+; MCA) differs on 11 lines of it:
 ; qemu-args: -cpu pentium3
-; qemu-differs: 8 line(s) of expected/corners.txt hold the SDM's answer:
+; qemu-differs: 11 line(s) of expected/corners.txt hold the SDM's answer:
 ; - "mc banks": QEMU's MCG_CAP has ten banks (and MCG_SER_P); the file holds
 ;   the model's five (cpu/exec_sys.c).
 ; - "mc past banks": QEMU TCG reads an MSR past the banks as 0; the SDM has
@@ -27,12 +29,21 @@
 ; - "enter ro" and the line after it: QEMU completes the ENTER; the SDM has
 ;   #PF "if a write using the final value of the stack pointer (within the
 ;   current stack segment) would cause a page fault", before any change.
+; - "apic off": QEMU's MMIO still answers (the version register) with the APIC
+;   globally disabled; the SDM (vol. 3 11.4.3): the processor is then
+;   "functionally equivalent to an IA-32 processor without an on-chip APIC".
+; - "apic on": QEMU leaves CPUID's APIC bit clear after the APIC is enabled
+;   again; the SDM has the bit follow IA32_APIC_BASE[11].
+; - "x2apic without cpuid": QEMU TCG takes EXTD (bit 10) though its CPUID has
+;   no x2APIC; the SDM: a reserved bit of IA32_APIC_BASE set is #GP(0).
 %include "rom.inc"
 
 %define PD 0x20000
 %define PT 0x21000
 %define RO_PAGE 0x40000
 %define DBLOG 0x700             ; #DB handler: count, then return EIPs
+%define NMICOUNT 0x7F0
+%define APIC 0xFEE00000
 
 start:
         ENTER_PM32 pm
@@ -270,8 +281,67 @@ tf_3:   nop
         and eax, 0x7FFFFFFF
         mov cr0, eax
 
+        ; ---- local APIC: a self-NMI (blocked in its handler until IRET), global disable, x2APIC
+        SET_GATE 2, nmi_handler
+        mov dword [NMICOUNT], 0
+        mov dword [APIC + 0xF0], 0x1FF          ; SVR: software-enabled
+        PRINT32 "self-nmi:"
+        mov dword [APIC + 0x300], 0x00044400    ; ICR: NMI, shorthand self
+        nop
+        PRINT32 10
+        mov ecx, 0x1B
+        rdmsr
+        mov esi, eax
+        and eax, ~0x800                         ; globally disabled
+        wrmsr
+        mov eax, 1
+        cpuid
+        mov eax, edx
+        shr eax, 9
+        and eax, 1
+        PRINT32 "apic off: cpuid.apic="
+        call hex8
+        PRINT32 " version="
+        mov eax, [APIC + 0x30]
+        call hex32
+        mov ecx, 0x1B
+        mov eax, esi
+        xor edx, edx
+        wrmsr
+        mov eax, 1
+        cpuid
+        mov eax, edx
+        shr eax, 9
+        and eax, 1
+        PRINT32 10, "apic on: cpuid.apic="
+        call hex8
+        PRINT32 " version="
+        mov eax, [APIC + 0x30]
+        call hex32
+        PRINT32 10, "x2apic without cpuid "
+        mov ecx, 0x1B
+        mov eax, esi
+        or eax, 0x400
+        xor edx, edx
+        EXPECT_FAULT wrmsr
+        call build_idt
+
         PRINT32 "done", 10
         EXIT32
+
+; NMI: the first sends a second self-NMI, held back until this handler's IRET
+nmi_handler:
+        inc dword [NMICOUNT]
+        PRINT32 " nmi"
+        push eax
+        mov eax, [NMICOUNT]
+        call hex8
+        cmp eax, 1
+        jne .out
+        mov dword [APIC + 0x300], 0x00044400
+        PRINT32 " sent"
+.out:   pop eax
+        iret
 
 ; #UD, #GP, #BP handlers: print the RF bit of the pushed EFLAGS and resume after
 ud_rf:  mov eax, [esp + 8]
