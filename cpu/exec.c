@@ -700,6 +700,9 @@ static void exec_bound(struct soft *s, const struct insn *in)
         soft_raise_noerr(s, EXC_BR);
 }
 
+/* ARPL: a read-modify-write whether or not RPL changes, so a memory destination in a
+ * segment that cannot be written is #GP(0) even when ZF ends clear (the SDM's
+ * protected-mode exceptions list it unconditionally; Bochs does the same). */
 static void exec_arpl(struct soft *s, const struct insn *in)
 {
     if (!soft_pmode(s) || soft_v86(s))

@@ -439,8 +439,10 @@ static void task_switch(struct soft *s, uint16_t sel, enum ts_reason why, uint32
     } else {
         eip = sys_read(s, nbase + 0x0E, 2);
         fl = sys_read(s, nbase + 0x10, 2) | (soft_get_eflags(s) & 0xFFFF0000u & ~FL_VM);
+        /* the SDM leaves the upper halves to the part: a 386 sets them to 0xFFFF
+         * (QEMU TCG keeps them); this core does what the 386 does (issue 25) */
         for (int i = 0; i < 8; i++)
-            r[i] = reg_merge16(s->r[i], sys_read(s, nbase + 0x12 + i * 2, 2));
+            r[i] = 0xFFFF0000u | sys_read(s, nbase + 0x12 + i * 2, 2);
         for (int i = 0; i < 4; i++)
             sl[i] = (uint16_t)sys_read(s, nbase + 0x22 + i * 2, 2);
         ldt = (uint16_t)sys_read(s, nbase + 0x2A, 2);

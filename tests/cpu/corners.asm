@@ -7,12 +7,13 @@
 ; 16-bit stack, and ENTER faulting before it changes anything when a write
 ; at its final stack pointer faults; the local APIC's self-NMI (and NMIs
 ; blocked until IRET), its global disable through IA32_APIC_BASE (CPUID's APIC
-; bit and the MMIO follow) and x2APIC mode refused where CPUID lacks it.
+; bit and the MMIO follow) and x2APIC mode refused where CPUID lacks it; ARPL
+; on a read-only segment; the registers a CALL to a 16-bit (286) TSS loads.
 ;
 ; The expected output is the SDM's answer; QEMU TCG (its pentium3 model, for
-; MCA) differs on 11 lines of it:
+; MCA) differs on 13 lines of it:
 ; qemu-args: -cpu pentium3
-; qemu-differs: 11 line(s) of expected/corners.txt hold the SDM's answer:
+; qemu-differs: 13 line(s) of expected/corners.txt hold the SDM's answer:
 ; - "mc banks": QEMU's MCG_CAP has ten banks (and MCG_SER_P); the file holds
 ;   the model's five (cpu/exec_sys.c).
 ; - "mc past banks": QEMU TCG reads an MSR past the banks as 0; the SDM has
@@ -36,6 +37,13 @@
 ;   again; the SDM has the bit follow IA32_APIC_BASE[11].
 ; - "x2apic without cpuid": QEMU TCG takes EXTD (bit 10) though its CPUID has
 ;   no x2APIC; the SDM: a reserved bit of IA32_APIC_BASE set is #GP(0).
+; - "arpl ro": QEMU TCG does not check a segment's write right on a data
+;   access; ARPL is a read-modify-write, and the SDM lists #GP(0) "if the
+;   destination is located in a non-writable segment" with no condition on
+;   whether RPL changes (Bochs: the same #GP).
+; - "tss16 regs": a task switch to a 16-bit TSS loads 16 bits of each general
+;   register; QEMU keeps the upper halves, a 386 sets them to 0xFFFF. The SDM
+;   leaves it open; the core does what the 386 does.
 %include "rom.inc"
 
 %define PD 0x20000
@@ -43,6 +51,7 @@
 %define RO_PAGE 0x40000
 %define DBLOG 0x700             ; #DB handler: count, then return EIPs
 %define NMICOUNT 0x7F0
+%define TSS286 0x2000
 %define APIC 0xFEE00000
 
 start:
@@ -326,8 +335,78 @@ tf_3:   nop
         EXPECT_FAULT wrmsr
         call build_idt
 
+        ; ---- ARPL on a read-only data segment, RPL already high enough: #GP(0) all the same
+        mov dword [GDT_RAM + 0x70], 0x0000FFFF
+        mov dword [GDT_RAM + 0x74], 0x00CF9100  ; read-only data
+        mov ax, 0x70
+        mov fs, ax
+        mov word [0x690], 0x0013
+        mov ax, 0x0010
+        PRINT32 "arpl ro "
+        EXPECT_FAULT arpl [fs:0x690], ax
+        mov ax, SEL_DATA
+        mov fs, ax
+
+        ; ---- a CALL to a 16-bit (286) TSS: what the new task's 32-bit registers hold
+        mov edi, TSS_RAM
+        xor eax, eax
+        mov ecx, 0x68 / 4
+        rep stosd
+        mov ax, SEL_TSS
+        ltr ax
+        mov edi, TSS286
+        xor eax, eax
+        mov ecx, 0x2C / 2
+        rep stosw
+        mov word [TSS286 + 0x0E], task16        ; IP, in the 16-bit code segment at F0000
+        mov word [TSS286 + 0x10], 0x0002        ; FLAGS
+        mov esi, TSS286 + 0x12
+        mov ax, 0x1111
+        mov ecx, 8
+.t16:   mov [esi], ax
+        add ax, 0x1111
+        add esi, 2
+        loop .t16
+        mov word [TSS286 + 0x12 + 4 * 2], 0x6F00 ; SP
+        mov word [TSS286 + 0x22], SEL_DATA      ; ES
+        mov word [TSS286 + 0x24], SEL_CODE16    ; CS
+        mov word [TSS286 + 0x26], SEL_DATA      ; SS
+        mov word [TSS286 + 0x28], SEL_DATA      ; DS
+        mov dword [GDT_RAM + 0x68], (TSS286 << 16) | 0x2B
+        mov dword [GDT_RAM + 0x6C], 0x00008100  ; 286 TSS, available
+        mov eax, 0xA5A50000
+        mov ecx, eax
+        mov edx, eax
+        mov ebx, eax
+        mov esi, eax
+        mov edi, eax
+        mov ebp, eax
+        call 0x68:0
+        PRINT32 "tss16 regs"
+        mov esi, 0x2100
+        mov ecx, 8
+.p16:   PRINT32 " "
+        mov eax, [esi]
+        call hex32
+        add esi, 4
+        loop .p16
+        PRINT32 10
+
         PRINT32 "done", 10
         EXIT32
+
+; the 16-bit task: stores its eight 32-bit registers at 0x2100 and returns (IRET, NT)
+        bits 16
+task16: o32 mov [0x2100], eax
+        o32 mov [0x2104], ecx
+        o32 mov [0x2108], edx
+        o32 mov [0x210C], ebx
+        o32 mov [0x2110], esp
+        o32 mov [0x2114], ebp
+        o32 mov [0x2118], esi
+        o32 mov [0x211C], edi
+        iret
+        bits 32
 
 ; NMI: the first sends a second self-NMI, held back until this handler's IRET
 nmi_handler:
