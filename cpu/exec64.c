@@ -777,6 +777,19 @@ static void group7_64(struct soft *s, const struct insn *in)
     t->base = base;
 }
 
+/* LSS/LFS/LGS m16:16, m16:32, m16:64 (REX.W): the offset, then the selector after it. */
+static void load_far64(struct soft *s, const struct insn *in, int seg)
+{
+    if (!is_mem(in))
+        soft_raise_noerr(s, EXC_UD);
+    unsigned size = osz64(in);
+    uint64_t ea = ea64(s, in), amask = (in->props & I_ADDR64) ? ~0ull : 0xFFFFFFFFull;
+    uint64_t off = mem_rd(s, in->seg, ea, size);
+    uint16_t sel = (uint16_t)mem_rd(s, in->seg, (ea + size) & amask, 2);
+    seg_load(s, seg, sel);
+    gpr_set(s, in, insn_reg64(in), off, size);
+}
+
 static bool exec64_0f(struct soft *s, const struct insn *in)
 {
     unsigned op = in->op, size = osz64(in), reg = insn_reg64(in);
@@ -832,9 +845,11 @@ static bool exec64_0f(struct soft *s, const struct insn *in)
         s->r[GPR_SP] += size;
     } else if (op == 0x101) {
         group7_64(s, in);
-    } else if (op == 0x130 || op == 0x131 || op == 0x132 || op == 0x1A2 || op == 0x106 ||
-               op == 0x108 || op == 0x109 || op == 0x10B) {
-        return false; /* WRMSR RDTSC RDMSR CPUID CLTS INVD WBINVD UD2: as in legacy modes */
+    } else if (op == 0x1B2 || op == 0x1B4 || op == 0x1B5) {
+        load_far64(s, in, op == 0x1B2 ? SEG_SS : op == 0x1B4 ? SEG_FS : SEG_GS);
+    } else if (op == 0x130 || op == 0x131 || op == 0x132 || op == 0x133 || op == 0x1A2 ||
+               op == 0x106 || op == 0x108 || op == 0x109 || op == 0x10B) {
+        return false; /* WRMSR RDTSC RDMSR RDPMC CPUID CLTS INVD WBINVD UD2: as in legacy modes */
     } else if (op < 0x200 && is_mmx_op(op)) {
         return false; /* MMX and EMMS: exec_mmx knows 64-bit mode */
     } else {
@@ -962,6 +977,7 @@ bool exec64(struct soft *s, const struct insn *in)
     case 0xFE: case 0xFF: group5(s, in); return true;
     case 0xE4 ... 0xE7: case 0xEC ... 0xEF: case 0xF4: case 0xF5: case 0xF8 ... 0xFD:
     case 0x9B: case 0x9E: case 0x9F: case 0xD8 ... 0xDF: /* LAHF/SAHF: CPUID LAHF_LM */
+    case 0xF1: /* INT1 (ICEBP) */
         return false; /* the legacy implementation is right here (x87: fpu_mem's 64-bit path) */
     default:
         soft_raise_noerr(s, EXC_UD);

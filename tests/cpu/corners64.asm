@@ -1,13 +1,16 @@
 ; Corner cases of 64-bit mode that kernels depend on (issue 25): MOV between
 ; AL/rAX and a 64-bit absolute offset (A0..A3, movabs, also at 0xFEE00020,
-; the local APIC's ID register, and with a 4-byte offset under 67), INVLPG of
+; the local APIC's ID register, and with a 4-byte offset under 67), LFS with a
+; 64-bit offset (valid in 64-bit mode on Intel parts), INVLPG of
 ; a non-canonical address (a no-op), IRETQ to ring 3 nulling a DPL 0 GS whose
 ; base was set through IA32_GS_BASE (the base stays), and ENTER at CPL 3
 ; whose final RSP is in a supervisor-only page (#PF with P|W|U before RSP or
 ; RBP change).
 ; qemu-bin: qemu-system-x86_64
-; qemu-differs: 1 line(s) of expected/corners64.txt hold the SDM's answer:
-; "enter": QEMU TCG completes the ENTER and faults on the next push (CR2 8
+; qemu-differs: 2 line(s) of expected/corners64.txt hold the SDM's answer:
+; - "lfs": QEMU TCG reads m16:32 for LFS with REX.W (as AMD parts do) and
+;   faults on the selector it finds; Intel's SDM has LFS r64, m16:64.
+; - "enter": QEMU TCG completes the ENTER and faults on the next push (CR2 8
 ; bytes lower, RSP and RBP changed); the SDM has #PF "if a write using the
 ; final value of the stack pointer would cause a page fault", before any change.
 %include "rom.inc"
@@ -177,6 +180,20 @@ lm64:   mov rsp, 0x80000
         dq 0xFEE00020
         SHOW "apic id=", rax
         PRINT64 10
+
+        ; ---- LFS m16:64 (REX.W), there in 64-bit mode on Intel parts
+        mov rax, 0x123456789ABCDEF0
+        mov [0x5020], rax
+        mov word [0x5028], SEL_DATA
+        lea rax, [rel .lfsd]
+        mov [RESUME64], rax
+        db 0x48, 0x0F, 0xB4, 0x1C, 0x25, 0x20, 0x50, 0x00, 0x00 ; lfs rbx, [0x5020] (m16:64)
+        mov ax, fs
+        movzx eax, ax
+        SHOW "lfs rbx=", rbx
+        SHOW " fs=", rax
+        PRINT64 10
+.lfsd:
 
         ; ---- INVLPG of a non-canonical address does nothing
         lea rax, [rel .inv]

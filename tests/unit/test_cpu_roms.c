@@ -99,6 +99,8 @@ static void rom_vm_init(struct rom_vm *m, const char *rom_path)
     if (!m->cpu)
         SKIP("%s", err.msg);
     cpu_reset(m->cpu);
+    if (getenv("ROM_TRACE")) /* exceptions and interrupts to stderr */
+        cpu_set_trace(m->cpu, stderr);
 }
 
 static void rom_vm_free(struct rom_vm *m)
