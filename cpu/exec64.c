@@ -777,6 +777,21 @@ static void group7_64(struct soft *s, const struct insn *in)
     t->base = base;
 }
 
+/* MOVBE in 64-bit mode: 16, 32 or 64 bits (REX.W), a memory operand only. */
+static void movbe64(struct soft *s, const struct insn *in)
+{
+    if (!is_mem(in) || (in->pfx & (P_REP | P_REPNE)))
+        soft_raise_noerr(s, EXC_UD);
+    unsigned size = osz64(in);
+    uint64_t v = (in->op & 1) ? gpr_get(s, in, insn_reg64(in), size) : rm_get(s, in, size);
+    v = size == 8 ? __builtin_bswap64(v) : size == 4 ? __builtin_bswap32((uint32_t)v)
+                                                      : __builtin_bswap16((uint16_t)v);
+    if (in->op & 1)
+        rm_set(s, in, v, size);
+    else
+        gpr_set(s, in, insn_reg64(in), v, size);
+}
+
 /* LSS/LFS/LGS m16:16, m16:32, m16:64 (REX.W): the offset, then the selector after it. */
 static void load_far64(struct soft *s, const struct insn *in, int seg)
 {
@@ -827,6 +842,8 @@ static bool exec64_0f(struct soft *s, const struct insn *in)
         soft_syscall(s);
     } else if (op == 0x107) {
         soft_sysret(s, in->pfx & P_OP64);
+    } else if (op == (OP_MAP38 | 0xF0) || op == (OP_MAP38 | 0xF1)) {
+        movbe64(s, in);
     } else if (op >= OP_MAP38 || sse_claims(in) || op == 0x1AE) {
         return false; /* SSE..SSSE3 (XMM8..15 through REX), FXSAVE/FXRSTOR(64), LDMXCSR, fences... */
     } else if (op == 0x120 || op == 0x122) {

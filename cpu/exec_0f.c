@@ -128,6 +128,23 @@ static void xadd(struct soft *s, const struct insn *in)
     rm_write_at(s, in, ea, r, size);
 }
 
+/* MOVBE (0F 38 F0 load, F1 store): a memory operand only, its bytes reversed; F2 (CRC32)
+ * and F3 forms are not in the model (no SSE4.2). */
+static void movbe(struct soft *s, const struct insn *in)
+{
+    if (!is_mem(in) || (in->pfx & (P_REP | P_REPNE)))
+        soft_raise_noerr(s, EXC_UD);
+    unsigned size = osize(in);
+    uint32_t ea = insn_ea(s, in);
+    if (in->op & 1) {
+        uint32_t v = reg_get(s, insn_reg(in), size);
+        mwrite(s, in->seg, ea, size == 4 ? __builtin_bswap32(v) : __builtin_bswap16((uint16_t)v), size);
+    } else {
+        uint32_t v = mread(s, in->seg, ea, size);
+        reg_set(s, insn_reg(in), size == 4 ? __builtin_bswap32(v) : __builtin_bswap16((uint16_t)v), size);
+    }
+}
+
 static void push_pop_fsgs(struct soft *s, const struct insn *in)
 {
     int seg = in->op < 0x1A8 ? SEG_FS : SEG_GS;
@@ -350,6 +367,10 @@ void exec_0f(struct soft *s, const struct insn *in)
     uint32_t v;
     if (op == OP_GP)
         soft_raise(s, EXC_GP, 0);
+    if (op == (OP_MAP38 | 0xF0) || op == (OP_MAP38 | 0xF1)) {
+        movbe(s, in);
+        return;
+    }
     if (op >= OP_MAP38 || sse_claims(in)) {
         exec_sse(s, in);
         return;

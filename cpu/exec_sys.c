@@ -19,13 +19,15 @@
  * Linux disables PSE on steppings <= 2 with old microcode (erratum AAE44).
  * The 64-bit parts of that family (Atom 330, D510) have LM, SYSCALL, NX,
  * LAHF/SAHF and CMPXCHG16B; this model adds 1 GiB pages, which the core's
- * MMU implements. Only what the core implements is advertised: no MOVBE,
- * MONITOR, POPCNT, RDTSCP.
+ * MMU implements. MOVBE, which Bonnell introduced, is there. Only what the
+ * core implements is advertised: not MONITOR/MWAIT (which the part has);
+ * the part has none of POPCNT, RDTSCP, XSAVE, SMAP, UMIP, CLFLUSHOPT, CLWB,
+ * and they are #UD here (tests/cpu/features.asm walks the bits).
  */
 #define CPUID_SIGNATURE 0x106CAu
 /* FPU DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT CLFSH MMX FXSR SSE SSE2 */
 #define CPUID_EDX 0x0789FBFDu
-#define CPUID_ECX 0x00002201u /* SSE3 (0), SSSE3 (9), CX16 (13) */
+#define CPUID_ECX 0x00402201u /* SSE3 (0), SSSE3 (9), CX16 (13), MOVBE (22) */
 /* 0x80000001: SYSCALL (11), NX (20), 1 GiB pages (26), LM (29); ECX LAHF/SAHF in 64-bit mode (0) */
 #define CPUID_EXT_EDX 0x24100800u
 #define CPUID_EXT_ECX 0x00000001u

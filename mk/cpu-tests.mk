@@ -75,6 +75,7 @@ cpu-expected: $(CPU_ROMS)
 	$(Q)mkdir -p $(B)/cpu/qemu
 	$(Q)for r in $(CPU_ROMS); do n=$$(basename $$r .bin); \
 		rm -f $(B)/cpu/qemu/$$n.txt; \
+		grep -q '^; qemu-skip:' tests/cpu/$$n.asm && continue; \
 		args=$$(sed -n 's/^; qemu-args: //p' tests/cpu/$$n.asm); \
 		qemu=$$(sed -n 's/^; qemu-bin: //p' tests/cpu/$$n.asm); \
 		timeout 20 $${qemu:-qemu-system-i386} -accel tcg -M pc -m 8 $$args -bios $$r -display none \

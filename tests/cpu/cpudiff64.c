@@ -715,13 +715,20 @@ static void gen_sse(struct gen *g, unsigned kind)
 /* ---- the rest of the integer set in 64-bit mode ----
  * SHLD/SHRD, XLAT, ENTER/LEAVE, LAHF/SAHF and the flag instructions,
  * CMPXCHG8B/16B, PUSHF/POPF, the one-byte opcodes 64-bit mode removed (#UD),
- * MOV between rAX and a 64-bit absolute offset (A0..A3),
+ * MOV between rAX and a 64-bit absolute offset (A0..A3), MOVBE,
  * the sign extensions, XCHG with rAX and the NOP forms. */
 static void gen_misc(struct gen *g)
 {
     struct cd64_in *in = g->in;
     g->fmask = FL_DEFINED;
-    switch (below(g, 9)) {
+    switch (below(g, 10)) {
+    case 8: { /* MOVBE r, m and m, r at 16, 32, 64 bits (the model has it; so does the host) */
+        unsigned w = 2 << below(g, 3), r = dst_reg(g);
+        prefix(g, w, r, BASE_REG, false);
+        emit(g, 0x0F), emit(g, 0x38), emit(g, (uint8_t)(0xF0 + below(g, 2)));
+        modrm(g, r, BASE_REG, true);
+        break;
+    }
     case 7: { /* MOV AL/rAX <-> moffs64 (movabs), or a 4-byte offset with 67, into the window */
         static const uint8_t w[] = {0x00, 0x66, 0x48};
         uint8_t op = (uint8_t)(0xA0 + below(g, 4)), x = w[below(g, 3)];

@@ -5,7 +5,7 @@
 # and must print tests/cpu/expected/<rom>.txt,
 # except for as many lines as its "; qemu-differs: N" comment declares (places
 # where QEMU TCG is known to differ from hardware and the file holds the
-# hardware answer).
+# hardware answer). A ROM whose "; qemu-skip:" line gives a reason is not run.
 set -u
 if ! command -v qemu-system-i386 >/dev/null; then
     echo "SKIP cpu/qemu: qemu-system-i386 is not installed (Debian qemu-system-x86)"
@@ -18,6 +18,11 @@ for src in tests/cpu/*.asm; do
     rom=$BUILD/cpu/roms/$n.bin
     if [ ! -f "$rom" ]; then
         echo "SKIP cpu/qemu/$n: $rom not built"
+        continue
+    fi
+    why=$(sed -n 's/^; qemu-skip: //p' "$src")
+    if [ -n "$why" ]; then
+        echo "SKIP cpu/qemu/$n: $why"
         continue
     fi
     args=$(sed -n 's/^; qemu-args: //p' "$src")

@@ -201,3 +201,8 @@ TEST(corners64)
 {
     run_rom("corners64");
 }
+
+TEST(features)
+{
+    run_rom("features");
+}
