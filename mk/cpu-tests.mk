@@ -10,6 +10,8 @@
 #   tests/cpu/recorded/diff32.rec.gz  the host's answers, replayed where runner32 cannot run
 #   make cpu-record            records this host's answers into it (needs a host that
 #                              executes 32-bit programs; review, then commit)
+#   make cpu-bochs             runs the ROMs with a "; bochs-cpu:" line under Bochs and
+#                              compares (tests/cpu/t_roms_bochs.sh; not in make check)
 #   make cpu-expected          runs every ROM under QEMU TCG into $(B)/cpu/qemu/ (to review
 #                              and copy into tests/cpu/expected/); a ROM's "; qemu-args:"
 #                              line adds options (a CPU model with the feature it tests),
@@ -69,6 +71,12 @@ cpu-record: $(B)/cpu/runner32 $(O)/cpu-tests/cpudiff
 		--source "make cpu-record at $$(git describe --always --dirty 2>/dev/null)" >/dev/null && \
 		mv $(CPUDIFF_REC).new $(CPUDIFF_REC) && echo "  RECORD  $(CPUDIFF_REC)" || \
 		{ rm -f $(CPUDIFF_REC).new; echo "cpu-record: this host cannot run the 32-bit runner" >&2; exit 1; }
+
+# The second oracle: the ROMs with a "; bochs-cpu:" line under Debian's Bochs (a few
+# seconds each, so not in make check).
+.PHONY: cpu-bochs
+cpu-bochs: $(CPU_ROMS)
+	$(Q)BUILD=$(B) bash tests/cpu/t_roms_bochs.sh
 
 .PHONY: cpu-expected
 cpu-expected: $(CPU_ROMS)

@@ -7,6 +7,9 @@
 ; whose final RSP is in a supervisor-only page (#PF with P|W|U before RSP or
 ; RBP change).
 ; qemu-bin: qemu-system-x86_64
+; bochs-cpu: corei7_haswell_4770
+; Bochs (tests/cpu/t_roms_bochs.sh) prints the expected file exactly, the two
+; lines where QEMU differs included.
 ; qemu-differs: 2 line(s) of expected/corners64.txt hold the SDM's answer:
 ; - "lfs": QEMU TCG reads m16:32 for LFS with REX.W (as AMD parts do) and
 ;   faults on the selector it finds; Intel's SDM has LFS r64, m16:64.
