@@ -4,6 +4,7 @@
 ; parameters to the inner stack, a conforming code segment called from
 ; ring 3, #NM with CR0.TS and CLTS, single-stepping with EFLAGS.TF (#DB and
 ; DR6.BS), an instruction breakpoint in DR0/DR7 (#DB, DR6.B0, RF to resume).
+; bochs-cpu: atom_n270
 %include "rom.inc"
 
 %define USTACK 0x5000

@@ -3,6 +3,7 @@
 ; violation, #NP and #SS on not-present segments, #PF (not present, write to
 ; a read-only page with CR0.WP) with CR2 and the error code.
 ; qemu-differs: 1 line(s) of expected/exceptions.txt hold the hardware answer (see below)
+; bochs-cpu: atom_n270
 %include "rom.inc"
 
 start:

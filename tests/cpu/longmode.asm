@@ -15,6 +15,7 @@
 ; QEMU's qemu64 model lacks 1 GiB pages, so the expected output is recorded with:
 ; qemu-bin: qemu-system-x86_64
 ; qemu-args: -cpu qemu64,+pdpe1gb
+; bochs-cpu: corei7_haswell_4770
 %include "rom.inc"
 
 %define PML4 0x10000

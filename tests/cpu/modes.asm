@@ -5,6 +5,7 @@
 ; (a patched routine and a store into the next instruction), and REP MOVSD
 ; interrupted by a #PF whose handler maps the page and resumes it.
 ; A20 masking is the board's (port 0x92) and is not tested here.
+; bochs-cpu: atom_n270
 %include "rom.inc"
 
 %define KSTACK 0x6000

@@ -5,6 +5,7 @@
 ; NX, EFER.NXE with an instruction fetch from a no-execute page.
 ; QEMU's default qemu32 model has no NX, so the expected output is recorded with:
 ; qemu-args: -cpu qemu32,+nx
+; bochs-cpu: core2_penryn_t9600
 %include "rom.inc"
 
 %define PD 0x10000

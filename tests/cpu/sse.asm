@@ -12,6 +12,7 @@
 ; nothing) nor checks reserved MXCSR bits in LDMXCSR and FXRSTOR. The
 ; hardware behaviour is the SDM's, and the differential suite checks #XM,
 ; the flags and the LDMXCSR #GP(0) against the host CPU (ssefpx, ssefault).
+; bochs-cpu: atom_n270
 %include "rom.inc"
 
 %define BUF 0x3000      ; 512-byte FXSAVE area (16-byte aligned)

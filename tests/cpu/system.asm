@@ -6,6 +6,7 @@
 ; (back link, NT, busy bits), SYSENTER/SYSEXIT, CPUID feature bits and
 ; RDMSR/WRMSR (#GP on an unknown MSR).
 ; qemu-differs: 1 line(s) of expected/system.txt hold the hardware answer (see below)
+; bochs-cpu: atom_n270
 %include "rom.inc"
 
 %define USTACK 0x5000
