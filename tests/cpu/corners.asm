@@ -62,6 +62,7 @@
 ; - "tss16 regs": a task switch to a 16-bit TSS loads 16 bits of each general
 ;   register; QEMU keeps the upper halves, a 386 sets them to 0xFFFF. The SDM
 ;   leaves it open; the core does what the 386 does.
+; kvm-skip: the 16-bit TSS's upper halves are KVM's task-switch emulator's, the debug shadow and RF the host's: not yet run on a KVM host
 %include "rom.inc"
 
 %define PD 0x20000
