@@ -756,7 +756,9 @@ static void group7_64(struct soft *s, const struct insn *in)
     if (reg == 7) {
         if (s->cpl)
             soft_raise(s, EXC_GP, 0);
-        uint64_t lin = ea64(s, in) + (in->seg == SEG_FS || in->seg == SEG_GS ? s->seg[in->seg].base : 0);
+        uint64_t lin = ea64(s, in);
+        if (in->seg == SEG_FS || in->seg == SEG_GS)
+            lin += s->seg[in->seg].base;
         if (canonical64(lin)) /* a non-canonical address names no page: a no-op (SDM, INVLPG) */
             tlb_flush_page(s, lin);
         return;

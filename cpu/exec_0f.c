@@ -124,7 +124,7 @@ static void xadd(struct soft *s, const struct insn *in)
     uint32_t ea = 0;
     uint32_t d = rm_read_rmw(s, in, size, &ea);
     uint32_t r = alu(s, 0, d, reg_get(s, insn_reg(in), size), size);
-    reg_set(s, insn_reg(in), d, size); /* SRC = DEST, then DEST = sum (the write cannot fault now) */
+    reg_set(s, insn_reg(in), d, size); /* SRC = DEST, then DEST = sum (cannot fault now) */
     rm_write_at(s, in, ea, r, size);
 }
 
@@ -136,13 +136,12 @@ static void movbe(struct soft *s, const struct insn *in)
         soft_raise_noerr(s, EXC_UD);
     unsigned size = osize(in);
     uint32_t ea = insn_ea(s, in);
-    if (in->op & 1) {
-        uint32_t v = reg_get(s, insn_reg(in), size);
-        mwrite(s, in->seg, ea, size == 4 ? __builtin_bswap32(v) : __builtin_bswap16((uint16_t)v), size);
-    } else {
-        uint32_t v = mread(s, in->seg, ea, size);
-        reg_set(s, insn_reg(in), size == 4 ? __builtin_bswap32(v) : __builtin_bswap16((uint16_t)v), size);
-    }
+    uint32_t v = (in->op & 1) ? reg_get(s, insn_reg(in), size) : (uint32_t)mread(s, in->seg, ea, size);
+    v = size == 4 ? __builtin_bswap32(v) : __builtin_bswap16((uint16_t)v);
+    if (in->op & 1)
+        mwrite(s, in->seg, ea, v, size);
+    else
+        reg_set(s, insn_reg(in), v, size);
 }
 
 static void push_pop_fsgs(struct soft *s, const struct insn *in)

@@ -66,7 +66,8 @@ static bool mce_setup(int sys_fd, int vcpu_fd)
 }
 
 /* One model leaf; feature words keep only the bits the host supports. */
-static void model_leaf(const struct kvm_cpuid2 *host, uint32_t leaf, struct kvm_cpuid_entry2 *e, bool mce)
+static void model_leaf(const struct kvm_cpuid2 *host, uint32_t leaf, struct kvm_cpuid_entry2 *e,
+                       bool mce)
 {
     uint32_t v[4];
     cpu_model_cpuid(leaf, v);

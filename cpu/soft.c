@@ -351,8 +351,8 @@ static bool contributory(int v)
  * breakpoints leave RF to the handler: their frames push EFLAGS with RF set. */
 static bool fault_class(int v)
 {
-    return v == EXC_DE || v == EXC_BR || v == EXC_UD || v == EXC_NM || (v >= EXC_TS && v <= EXC_PF) ||
-           v == EXC_MF || v == EXC_AC || v == EXC_XM;
+    return v == EXC_DE || v == EXC_BR || v == EXC_UD || v == EXC_NM ||
+           (v >= EXC_TS && v <= EXC_PF) || v == EXC_MF || v == EXC_AC || v == EXC_XM;
 }
 
 static bool has_error_code(int v)
@@ -399,7 +399,8 @@ static void deliver_nmi(struct soft *s)
     s->nmi_pending = false;
     s->nmi_blocked = true;
     if (s->trace)
-        fprintf(s->trace, "cpu: NMI at %04x:%08llx\n", s->seg[SEG_CS].sel, (unsigned long long)s->eip);
+        fprintf(s->trace, "cpu: NMI at %04x:%08llx\n", s->seg[SEG_CS].sel,
+                (unsigned long long)s->eip);
     s->delivering = -2;
     soft_interrupt(s, EXC_NMI, false, false, 0, s->eip);
     s->delivering = -1;

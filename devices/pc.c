@@ -187,7 +187,8 @@ static int make_chipset(struct machine *m, struct error *err)
 
 static int make_interrupt_controllers(struct machine *m, struct error *err)
 {
-    m->apic = apic_new(m->bus, m->clock, 0, irq_make(cpu_intr_set, m, 0), irq_make(cpu_nmi_set, m, 0));
+    m->apic = apic_new(m->bus, m->clock, 0, irq_make(cpu_intr_set, m, 0),
+                       irq_make(cpu_nmi_set, m, 0));
     /* The 8259's INTR enters LINT0, which SeaBIOS programs as ExtINT (virtual wire). */
     m->pic = m->apic ? pic_new(m->bus, irq_make(apic_set_irq, m->apic, 0)) : NULL;
     /* SeaBIOS's MADT gives the IOAPIC the ID after the last CPU. */
