@@ -733,6 +733,8 @@ static int soft_set_state(struct cpu *c, const struct cpu_state *st)
         s->dr[i] = st->dr[i];
     soft_update_breakpoints(s);
     s->msr = st->msr;
+    if (s->hooks.apic_base) /* the local APIC follows the MSR's global enable, as on WRMSR */
+        s->hooks.apic_base(s->hooks.opaque, s->msr.apic_base);
     s->tsc_offset = (int64_t)(st->msr.tsc - (uint64_t)clock_now_ns(s->clock));
     fpu_set_state(s->fpu, &st->fpu);
     memcpy(s->sse.xmm, st->fpu.xmm, sizeof s->sse.xmm);
