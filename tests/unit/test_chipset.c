@@ -284,7 +284,7 @@ static void vm_create(struct vm *vm)
 {
     vm->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (vm->kvm < 0)
-        SKIP("no /dev/kvm");
+        SKIP("no /dev/kvm: this test drives the firmware on raw KVM (the same SeaBIOS boots from IDE and CD run on the software core in tests/guest)");
     vm->fd = ioctl(vm->kvm, KVM_CREATE_VM, 0);
     ASSERT(vm->fd >= 0);
     ASSERT_EQ(ioctl(vm->fd, KVM_SET_TSS_ADDR, 0xfeffd000ul), 0);
