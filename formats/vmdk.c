@@ -305,6 +305,13 @@ static const char *unwritable_reason(const struct layer *l)
             return "is streamOptimized (compressed; never written in place)";
         if (e->sp && sparse_info(e->sp)->version == 3)
             return "has a version 3 sparse header (changed block tracking), read only here";
+        if (e->sp && sparse_info(e->sp)->damage[0]) {
+            static _Thread_local char why[400];
+            snprintf(why, sizeof why, "has inconsistent metadata in %s (%s), so vmplay never "
+                     "writes to it (repair it with qemu-img check -r all or "
+                     "vmware-vdiskmanager -R)", e->path, sparse_info(e->sp)->damage);
+            return why;
+        }
     }
     return NULL;
 }

@@ -70,6 +70,7 @@ struct sparse_info {
     unsigned version;
     uint64_t capacity, grain;
     uint64_t desc_off, desc_size; /* sectors; 0 when no embedded descriptor */
+    char damage[200]; /* non-empty: metadata a write would trust is inconsistent (read only) */
 };
 
 /* Opens the sparse extent on fd (owned from then on, closed by sparse_free).

@@ -16,6 +16,13 @@
  * cleared on a clean close. A file found unclean is checked at open: every
  * primary entry must point inside the file, and the redundant tables are
  * rewritten from the primary ones before the first write.
+ *
+ * What the write path trusts is checked at open, for every extent of a
+ * writable format: each directory entry present in both directories or in
+ * neither, and every grain inside the file, clear of the header, descriptor,
+ * directories and tables, and of every other grain. An extent that fails is
+ * still read, but says why in sparse_info()->damage and is never written:
+ * the disk above it puts guest writes in an overlay instead.
  */
 #include "formats/vmdk.h"
 
@@ -322,6 +329,91 @@ static int check_tables(struct sparse *s, struct error *err)
     return rc;
 }
 
+static void damaged(struct sparse *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void damaged(struct sparse *s, const char *fmt, ...)
+{
+    if (s->info.damage[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->info.damage, sizeof s->info.damage, fmt, ap);
+    va_end(ap);
+}
+
+static int read_gt(struct sparse *s, uint64_t off, uint32_t *e, bool strict);
+
+/* Every grain of the primary tables as a region, with the metadata's, sorted: any overlap
+ * or a grain past the end means a write could land on something else. Also moves the
+ * allocation point past everything in use. */
+static int scan_grains(struct sparse *s, struct error *err)
+{
+    for (uint64_t i = 0; s->rgd_on && i < s->gd_entries; i++)
+        if (!s->gd[i] != !s->rgd[i]) {
+            damaged(s, "grain directory entry %llu is %s in the redundant directory",
+                    (unsigned long long)i, s->gd[i] ? "missing" : "present only");
+            return 0;
+        }
+    size_t cap = 4 + 2 * s->gd_entries, n = 0;
+    struct region *r = malloc(cap * sizeof *r);
+    uint32_t *e = malloc(s->gt_entries * 4);
+    if (!r || !e) {
+        free(r);
+        free(e);
+        return error_set(err, EX_OSERR, "out of memory");
+    }
+    r[n++] = (struct region){0, 1};
+    if (s->info.desc_size)
+        r[n++] = (struct region){s->info.desc_off, s->info.desc_size};
+    r[n++] = (struct region){s->gd_off, s->gd_sectors};
+    if (s->rgd_on)
+        r[n++] = (struct region){s->rgd_off, s->gd_sectors};
+    add_dir_regions(s, s->gd, r, &n);
+    add_dir_regions(s, s->rgd, r, &n);
+    int rc = 0;
+    for (uint64_t i = 0; i < s->gd_entries && !rc && !s->info.damage[0]; i++) {
+        if (!s->gd[i])
+            continue;
+        if (read_gt(s, s->gd[i], e, false)) {
+            rc = error_set(err, EX_IOERR, "%s: cannot read grain table %llu", s->path,
+                           (unsigned long long)i);
+            break;
+        }
+        for (uint32_t k = 0; k < s->gt_entries; k++) {
+            if (e[k] <= 1)
+                continue;
+            if (e[k] < s->min_data || e[k] + s->info.grain > s->end) {
+                damaged(s, "grain table %llu entry %u points at sector %u, outside the data "
+                        "area", (unsigned long long)i, k, e[k]);
+                break;
+            }
+            if (n == cap) {
+                struct region *m = realloc(r, (cap *= 2) * sizeof *r);
+                if (!m) {
+                    rc = error_set(err, EX_OSERR, "out of memory");
+                    break;
+                }
+                r = m;
+            }
+            r[n++] = (struct region){e[k], s->info.grain};
+        }
+    }
+    if (!rc && !s->info.damage[0]) {
+        qsort(r, n, sizeof *r, cmp_region);
+        for (size_t i = 0; i + 1 < n; i++) {
+            if (r[i].off + r[i].len > r[i + 1].off) {
+                damaged(s, "a grain overlaps other data or metadata at sectors %llu and %llu",
+                        (unsigned long long)r[i].off, (unsigned long long)r[i + 1].off);
+                break;
+            }
+        }
+        if (n && r[n - 1].off + r[n - 1].len > s->alloc)
+            s->alloc = r[n - 1].off + r[n - 1].len;
+    }
+    free(r);
+    free(e);
+    return rc;
+}
+
 static bool entry_ok(const struct sparse *s, uint32_t e)
 {
     return e <= 1 || (e >= s->min_data && e < s->alloc);
@@ -393,6 +485,8 @@ static int open_tables(struct sparse *s, struct error *err)
     if (load_dir(s, s->gd_off, &s->gd, err) ||
         (s->rgd_on && load_dir(s, s->rgd_off, &s->rgd, err)) || check_tables(s, err) ||
         alloc_buffers(s, err))
+        return -1;
+    if (sparse_writable_format(s) && scan_grains(s, err))
         return -1;
     if (s->info.unclean && !s->info.stream && !s->info.cowd)
         return check_unclean(s, err);
@@ -664,7 +758,7 @@ static int begin_write(struct sparse *s)
 {
     if (s->began)
         return 0;
-    if (!s->writable || !sparse_writable_format(s))
+    if (!s->writable || !sparse_writable_format(s) || s->info.damage[0])
         return -EROFS;
     int r = s->repair ? repair_redundant(s) : 0;
     if (!r)
@@ -740,6 +834,8 @@ static int commit_tables(struct sparse *s, bool redundant)
             continue;
         uint64_t dir = redundant ? s->rgd_off : s->gd_off;
         uint32_t at = redundant ? s->rgd[sl->gi] : s->gd[sl->gi];
+        if (!at)
+            return -EIO; /* checked at open; never a table over the header */
         int r = write_table(s, sl->e, at);
         if (!r && sl->fresh)
             r = write_dir_entry(s, dir, sl->gi, at);

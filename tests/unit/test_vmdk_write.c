@@ -404,3 +404,83 @@ TEST(truncated_before_overhead_writes_stay_readable)
     blockdev_close(bd);
     ASSERT_EQ(sh("qemu-img check -q %s", v), 0);
 }
+
+/* A sparse file whose tables a write would trust are inconsistent (damage() pokes
+ * them): it opens, its data reads as before, guest writes go to the overlay with one
+ * warning line naming the damage, and the file is never written. */
+static void damaged_never_written(void (*damage)(const char *v), const char *what)
+{
+    need_qemu_img();
+    const char *dir = test_tmpdir();
+    char v[4200], raw[4200];
+    snprintf(v, sizeof v, "%s/d.vmdk", dir);
+    snprintf(raw, sizeof raw, "%s/d.raw", dir);
+    ASSERT_EQ(sh("cd %s && rm -f d.vmdk && head -c 1M /dev/urandom > d.raw && "
+                 "qemu-img convert -O vmdk d.raw d.vmdk", dir), 0);
+    damage(v);
+    uint64_t before = file_sum(v);
+    struct blockdev *bd = open_disk(v, true);
+    ASSERT(bd->warning && strstr(bd->warning, "inconsistent metadata") &&
+           strstr(bd->warning, what) && !strchr(bd->warning, '\n'));
+    uint8_t buf[4096], back[4096];
+    memset(buf, 0x5a, sizeof buf);
+    for (uint64_t s = 0; s < 120; s += 37) /* grain 0: intact in every damage() */
+        ASSERT_EQ(blockdev_write(bd, s, 8, buf), 0);
+    ASSERT_EQ(blockdev_read(bd, 37, 8, back), 0);
+    ASSERT_MEM_EQ(buf, back, sizeof buf);
+    ASSERT_EQ(blockdev_flush(bd), 0);
+    blockdev_close(bd);
+    ASSERT_EQ(file_sum(v), before);
+    bd = open_disk(v, false); /* still opens: the damage did not grow */
+    blockdev_close(bd);
+}
+
+static void zero_redundant_entry(const char *v)
+{
+    uint8_t zero[4] = {0};
+    poke(v, (long)peek32(v, 48) * 512, zero, 4);
+}
+
+static void grain_onto_table(const char *v)
+{
+    uint32_t gt = peek32(v, (long)peek32(v, 56) * 512);
+    uint8_t e[4] = {(uint8_t)gt, (uint8_t)(gt >> 8), (uint8_t)(gt >> 16), (uint8_t)(gt >> 24)};
+    poke(v, (long)gt * 512 + 4, e, 4); /* entry 1 of table 0 points at table 0 itself */
+}
+
+static void grains_shared(const char *v)
+{
+    uint32_t gt = peek32(v, (long)peek32(v, 56) * 512);
+    uint32_t e0 = peek32(v, (long)gt * 512);
+    uint8_t e[4] = {(uint8_t)e0, (uint8_t)(e0 >> 8), (uint8_t)(e0 >> 16), (uint8_t)(e0 >> 24)};
+    poke(v, (long)gt * 512 + 4, e, 4); /* grains 0 and 1 in the same place */
+}
+
+static void grain_past_end(const char *v)
+{
+    uint32_t gt = peek32(v, (long)peek32(v, 56) * 512);
+    uint8_t e[4] = {0, 0, 0x10, 0};
+    poke(v, (long)gt * 512 + 8, e, 4);
+}
+
+/* Found by fuzz-vmdk: with a redundant directory entry 0, the first flush wrote the
+ * redundant table over the header and embedded descriptor. */
+TEST(damaged_redundant_directory_never_written)
+{
+    damaged_never_written(zero_redundant_entry, "redundant directory");
+}
+
+TEST(grain_onto_a_table_never_written)
+{
+    damaged_never_written(grain_onto_table, "grain table 0 entry 1");
+}
+
+TEST(grains_sharing_a_place_never_written)
+{
+    damaged_never_written(grains_shared, "overlaps");
+}
+
+TEST(grain_past_the_end_never_written)
+{
+    damaged_never_written(grain_past_end, "outside the data area");
+}
