@@ -291,8 +291,69 @@ static int chain_open(const char *path, bool writable, struct layer **out, struc
 }
 
 /* Why the top layer cannot be written in place, or NULL. */
+/* A range of bytes of one file that something of the chain occupies. */
+struct span {
+    dev_t dev;
+    ino_t ino;
+    uint64_t lo, hi; /* bytes [lo, hi) */
+    const char *what;
+    bool written;    /* an extent of the top layer, which writes go to */
+};
+
+static size_t chain_spans(const struct layer *top, struct span *sp, size_t cap)
+{
+    size_t n = 0;
+    struct stat st;
+    for (const struct layer *l = top; l; l = l->parent) {
+        if (!l->embedded && n < cap && stat(l->path, &st) == 0)
+            sp[n++] = (struct span){st.st_dev, st.st_ino, 0, l->text_len, l->path, false};
+        for (size_t i = 0; i < l->n_ext && n < cap; i++) {
+            const struct extent *e = &l->ext[i];
+            if (e->d.type == VMDK_EXT_ZERO || !e->path || stat(e->path, &st) != 0)
+                continue;
+            bool flat = !e->sp;
+            uint64_t lo = flat ? e->d.offset * 512 : 0;
+            uint64_t hi = flat ? lo + e->d.sectors * 512 : UINT64_MAX;
+            sp[n++] = (struct span){st.st_dev, st.st_ino, lo, hi, e->path,
+                                    l == top && e->d.access == VMDK_RW};
+        }
+    }
+    return n;
+}
+
+/* Two parts of the chain in the same bytes of one file (an extent listed twice, a
+ * flat extent over its own descriptor, a child whose extent is its parent's file),
+ * where one of them is written: a write there would change the other. */
+static const char *aliasing_reason(const struct layer *top)
+{
+    static _Thread_local char why[600];
+    size_t cap = 64, n = 0;
+    for (const struct layer *l = top; l; l = l->parent)
+        cap += l->n_ext + 1;
+    struct span *sp = malloc(cap * sizeof *sp);
+    if (!sp)
+        return NULL;
+    n = chain_spans(top, sp, cap);
+    const char *reason = NULL;
+    for (size_t i = 0; i < n && !reason; i++)
+        for (size_t j = i + 1; j < n && !reason; j++) {
+            const struct span *a = &sp[i], *b = &sp[j];
+            if ((a->written || b->written) && a->dev == b->dev && a->ino == b->ino &&
+                a->lo < b->hi && b->lo < a->hi) {
+                snprintf(why, sizeof why, "has extents sharing bytes of one file (%s and %s), "
+                         "so vmplay never writes to it", a->what, b->what);
+                reason = why;
+            }
+        }
+    free(sp);
+    return reason;
+}
+
 static const char *unwritable_reason(const struct layer *l)
 {
+    const char *alias = aliasing_reason(l);
+    if (alias)
+        return alias;
     for (size_t i = 0; i < l->n_ext; i++) {
         const struct extent *e = &l->ext[i];
         if (e->d.access == VMDK_RDONLY)

@@ -484,3 +484,37 @@ TEST(grain_past_the_end_never_written)
 {
     damaged_never_written(grain_past_end, "outside the data area");
 }
+
+/* A descriptor whose flat extents share bytes of one file (the same file listed twice,
+ * the second time through a hard link): a write to one would change the other, so the
+ * disk is never written; and a flat extent laid over its own descriptor text. */
+TEST(extents_sharing_bytes_never_written)
+{
+    const char *dir = test_tmpdir();
+    char v[4200], w[4200];
+    snprintf(v, sizeof v, "%s/twice.vmdk", dir);
+    snprintf(w, sizeof w, "%s/self.vmdk", dir);
+    ASSERT_EQ(sh("cd %s && head -c 1M /dev/urandom > a-flat.vmdk && ln -f a-flat.vmdk b-flat.vmdk && "
+                 "printf '# Disk DescriptorFile\\nversion=1\\nCID=12345678\\nparentCID=ffffffff\\n"
+                 "createType=\"monolithicFlat\"\\nRW 1024 FLAT \"a-flat.vmdk\" 0\\n"
+                 "RW 1024 FLAT \"b-flat.vmdk\" 512\\n' > twice.vmdk && "
+                 "printf '# Disk DescriptorFile\\nversion=1\\nCID=12345678\\nparentCID=ffffffff\\n"
+                 "createType=\"monolithicFlat\"\\nRW 2048 FLAT \"self.vmdk\" 0\\n' > self.vmdk && "
+                 "truncate -s 1M self.vmdk", dir), 0);
+    const char *paths[2] = {v, w};
+    char a[4200];
+    snprintf(a, sizeof a, "%s/a-flat.vmdk", dir);
+    for (int k = 0; k < 2; k++) {
+        uint64_t before = file_sum(paths[k]), flat = file_sum(a);
+        struct blockdev *bd = open_disk(paths[k], true);
+        ASSERT(bd->warning && strstr(bd->warning, "sharing bytes") && !strchr(bd->warning, '\n'));
+        uint8_t buf[512];
+        memset(buf, 0xee, sizeof buf);
+        ASSERT_EQ(blockdev_write(bd, 0, 1, buf), 0);
+        ASSERT_EQ(blockdev_write(bd, 1500, 1, buf), 0);
+        ASSERT_EQ(blockdev_flush(bd), 0);
+        blockdev_close(bd);
+        ASSERT_EQ(file_sum(paths[k]), before);
+        ASSERT_EQ(file_sum(a), flat);
+    }
+}
