@@ -23,6 +23,8 @@ $(FUZZ_VMX_BIN): $(FUZZ_VMX_SRC) formats/vmx.h formats/config.h formats/error.h 
 
 fuzz-vmx: $(FUZZ_VMX_BIN)
 	@mkdir -p $(FUZZ_VMX_DIR)/corpus-vmx
-	$(FUZZ_VMX_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -dict=tests/fuzz/vmx.dict \
-		-artifact_prefix=$(FUZZ_VMX_DIR)/crash-vmx- -print_final_stats=1 \
+	$(FUZZ_VMX_BIN) -fork=1 -ignore_crashes=1 -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		-dict=tests/fuzz/vmx.dict -artifact_prefix=$(FUZZ_VMX_DIR)/crash-vmx- -print_final_stats=1 \
 		$(FUZZ_VMX_DIR)/corpus-vmx $(FUZZ_VMX_SEED)
+	$(Q)n=$$(ls $(FUZZ_VMX_DIR)/crash-vmx-* 2>/dev/null | wc -l); \
+		echo "  FUZZ    fuzz-vmx: $$n crash files in $(FUZZ_VMX_DIR)"; [ $$n = 0 ]
