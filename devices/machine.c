@@ -103,10 +103,17 @@ static bool powered_off(struct machine *m)
 int machine_run(struct machine *m, struct error *err)
 {
     display_set_state(m->display, DISPLAY_RUNNING);
+    /* --timeout bounds host time too: a deterministic clock follows the guest's
+     * instructions, which a slow host (or a sanitizer build) runs at any pace. */
+    if (m->o.timeout_s > 0 && !m->timeout_wall_ns)
+        m->timeout_wall_ns = clock_host_ns() + (int64_t)(m->o.timeout_s * 1e9);
     for (;;) {
         int64_t now = clock_now_ns(m->clock);
         int64_t deadline = clock_next_deadline(m->clock);
-        if (clock_mode(m->clock) == CLOCK_REALTIME && deadline > now + HOST_POLL_NS)
+        /* Back at least this often for the host (input, signals, the wall-clock bound);
+         * an extra stop changes nothing the guest can see in deterministic mode. */
+        if ((clock_mode(m->clock) == CLOCK_REALTIME || m->timeout_wall_ns) &&
+            deadline > now + HOST_POLL_NS)
             deadline = now + HOST_POLL_NS;
         enum cpu_exit ex = cpu_run(m->cpu, deadline);
         switch (ex) {
@@ -133,6 +140,8 @@ int machine_run(struct machine *m, struct error *err)
             break;
         }
         clock_run_timers(m->clock);
+        if (m->timeout_wall_ns && clock_host_ns() >= m->timeout_wall_ns)
+            machine_timeout(m, true);
         machine_service_host(m);
         enum loop_action a = take_requests(m);
         if (a == LOOP_CONTINUE && m->poweroff_pending) {

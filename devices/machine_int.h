@@ -54,6 +54,7 @@ struct machine {
     struct display *display;
     struct input_queue *input;
     struct timer timeout_timer;
+    int64_t timeout_wall_ns;   /* host time at which --timeout ends any run (0: none) */
     int wake_fd;
     _Atomic unsigned requests; /* bit per enum machine_request */
     bool poweroff_pending;     /* the guest (S5), --timeout */
@@ -63,6 +64,8 @@ struct machine {
 
 /* pc.c */
 void machine_reset(struct machine *m);
+/* --timeout is over: power off; wall says it ran out in host time before guest time. */
+void machine_timeout(struct machine *m, bool wall);
 void machine_press_power_button(struct machine *m);
 /* Serial input and the front end's events, delivered to the devices. */
 void machine_service_host(struct machine *m);

@@ -104,13 +104,22 @@ static void debug_exit_req(void *opaque, int n, int status)
     cpu_request_stop(m->cpu);
 }
 
-static void timeout_fire(void *opaque)
+void machine_timeout(struct machine *m, bool wall)
 {
-    struct machine *m = opaque;
-    if (m->o.log)
+    if (m->o.log && wall)
+        fprintf(m->o.log, "vmplay: --timeout: powering the guest off after %g s of host time "
+                "(guest time %.3f s)\n", m->o.timeout_s, clock_now_ns(m->clock) / 1e9);
+    else if (m->o.log)
         fprintf(m->o.log, "vmplay: --timeout: powering the guest off after %g s\n", m->o.timeout_s);
     m->o.restart_on_poweroff = false;
     m->poweroff_pending = true;
+    m->timeout_wall_ns = 0;
+    timer_cancel(&m->timeout_timer);
+}
+
+static void timeout_fire(void *opaque)
+{
+    machine_timeout(opaque, false);
 }
 
 static void trace_bus(void *opaque, bool is_pio, bool write, uint64_t addr, uint64_t value,
