@@ -63,7 +63,8 @@ static const char usage_text[] =
     "      --cpu=KIND          auto, soft or kvm (default auto)\n"
     "      --serial=WHERE      serial0 goes to stdio, file:PATH or pty\n"
     "                          (overrides the .vmx's serial0)\n"
-    "      --timeout=SECONDS   power the guest off after SECONDS (exit status 0)\n"
+    "      --timeout=SECONDS   power the guest off after SECONDS of guest and of host\n"
+    "                          time, whichever ends first (exit status 124)\n"
     "      --deterministic     virtual time follows executed instructions:\n"
     "                          every run of the same guest is identical\n"
     "      --firmware-dir=DIR  where bios-256k.bin and vgabios-stdvga.bin are\n"
@@ -83,9 +84,13 @@ static const char usage_text[] =
     "  -h, --help              show this help\n"
     "  -V, --version           show the version\n"
     "\n"
+    "Signals: INT, TERM and HUP press the guest's ACPI power button (a second one\n"
+    "powers off at once); USR1 writes the --screenshot file now.\n"
+    "\n"
     "Exit status: 0 guest powered off, 64 usage, 65 bad .vmx/.vmdk content,\n"
-    "66 a file is missing, 69 firmware or KVM unavailable, 70 internal error,\n"
-    "73 a disk cannot be written, 75 the VM is in use by another player.\n";
+    "66 a file is missing, 69 firmware, KVM or a display unavailable, 70 internal\n"
+    "error, 73 a disk cannot be written, 75 the VM is in use by another player,\n"
+    "124 --timeout ran out.\n";
 
 enum {
     OPT_FULLSCREEN = 256,
@@ -326,8 +331,10 @@ static void on_signal(int sig)
         machine_request(signal_machine, MACHINE_SCREENSHOT);
         return;
     }
-    /* First INT/TERM: a clean ACPI shutdown; a second one pulls the plug. */
-    machine_request(signal_machine, signal_count++ ? MACHINE_POWER_OFF : MACHINE_POWER_BUTTON);
+    /* First INT/TERM/HUP: a clean ACPI shutdown; a second one pulls the plug. */
+    const char *who = sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM";
+    machine_request_from(signal_machine, signal_count++ ? MACHINE_POWER_OFF : MACHINE_POWER_BUTTON,
+                         who);
     machine_set_exit_on_poweroff(signal_machine);
 }
 
@@ -337,6 +344,7 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }

@@ -25,6 +25,12 @@ void machine_request(struct machine *m, enum machine_request r)
     machine_wake(m);
 }
 
+void machine_request_from(struct machine *m, enum machine_request r, const char *who)
+{
+    atomic_store(&m->request_who, who);
+    machine_request(m, r);
+}
+
 void machine_wake(struct machine *m)
 {
     uint64_t one = 1;
@@ -76,14 +82,27 @@ enum loop_action { LOOP_CONTINUE, LOOP_POWEROFF, LOOP_EXIT_STATUS };
 static enum loop_action take_requests(struct machine *m)
 {
     unsigned r = atomic_exchange(&m->requests, 0);
+    const char *who = atomic_exchange(&m->request_who, NULL);
+    FILE *log = who ? m->o.log : NULL;
     if (r & (1u << MACHINE_SCREENSHOT))
         write_screenshot(m);
-    if (r & (1u << MACHINE_POWER_BUTTON))
-        machine_press_power_button(m);
+    if (r & (1u << MACHINE_POWER_OFF)) {
+        if (log)
+            fprintf(log, "vmplay: %s: powering the guest off at once (its disks are flushed "
+                    "and closed)\n", who);
+        return LOOP_POWEROFF;
+    }
+    if (r & (1u << MACHINE_POWER_BUTTON)) {
+        bool heard = machine_press_power_button(m);
+        if (log && heard)
+            fprintf(log, "vmplay: %s: pressed the guest's ACPI power button for a clean "
+                    "shutdown; a second signal powers it off at once\n", who);
+        else if (log)
+            fprintf(log, "vmplay: %s: the guest has not enabled its ACPI power button; powering "
+                    "it off at once (its disks are flushed and closed)\n", who);
+    }
     if (r & (1u << MACHINE_RESET))
         machine_reset(m);
-    if (r & (1u << MACHINE_POWER_OFF))
-        return LOOP_POWEROFF;
     if (m->debug_exit_pending)
         return LOOP_EXIT_STATUS;
     return LOOP_CONTINUE;
@@ -151,7 +170,7 @@ int machine_run(struct machine *m, struct error *err)
         if (a == LOOP_POWEROFF) {
             write_screenshot(m);
             display_set_state(m->display, DISPLAY_EXITED);
-            return 0;
+            return m->timed_out ? MACHINE_EXIT_TIMEOUT : 0;
         }
         if (a == LOOP_EXIT_STATUS) {
             write_screenshot(m);

@@ -57,6 +57,8 @@ struct machine {
     int64_t timeout_wall_ns;   /* host time at which --timeout ends any run (0: none) */
     int wake_fd;
     _Atomic unsigned requests; /* bit per enum machine_request */
+    const char *_Atomic request_who; /* machine_request_from's who, for the log */
+    bool timed_out;            /* --timeout ended the run */
     bool poweroff_pending;     /* the guest (S5), --timeout */
     bool debug_exit_pending;
     int debug_exit_status;
@@ -66,7 +68,8 @@ struct machine {
 void machine_reset(struct machine *m);
 /* --timeout is over: power off; wall says it ran out in host time before guest time. */
 void machine_timeout(struct machine *m, bool wall);
-void machine_press_power_button(struct machine *m);
+/* Presses it; false when the guest's ACPI does not listen (then it powers off at once). */
+bool machine_press_power_button(struct machine *m);
 /* Serial input and the front end's events, delivered to the devices. */
 void machine_service_host(struct machine *m);
 /* Host fds the idle loop waits on besides the wake fd; returns how many were filled. */

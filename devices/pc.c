@@ -113,6 +113,7 @@ void machine_timeout(struct machine *m, bool wall)
         fprintf(m->o.log, "vmplay: --timeout: powering the guest off after %g s\n", m->o.timeout_s);
     m->o.restart_on_poweroff = false;
     m->poweroff_pending = true;
+    m->timed_out = true;
     m->timeout_wall_ns = 0;
     timer_cancel(&m->timeout_timer);
 }
@@ -416,10 +417,12 @@ void machine_reset(struct machine *m)
         timer_arm(&m->timeout_timer, clock_now_ns(m->clock) + (int64_t)(m->o.timeout_s * 1e9));
 }
 
-void machine_press_power_button(struct machine *m)
+bool machine_press_power_button(struct machine *m)
 {
-    if (!piix4pm_power_button(m->pm))
-        m->poweroff_pending = true; /* ACPI not enabled by the guest: nobody listens */
+    if (piix4pm_power_button(m->pm))
+        return true;
+    m->poweroff_pending = true; /* ACPI not enabled by the guest: nobody listens */
+    return false;
 }
 
 void machine_set_exit_on_poweroff(struct machine *m)

@@ -56,6 +56,10 @@ enum machine_request {
 };
 /* Thread- and signal-safe. */
 void machine_request(struct machine *m, enum machine_request r);
+/* The same, saying on the log what came of it (who: a string constant, e.g. "SIGTERM"). */
+void machine_request_from(struct machine *m, enum machine_request r, const char *who);
+/* machine_run's status when --timeout ended the run (as timeout(1)). */
+#define MACHINE_EXIT_TIMEOUT 124
 
 /* A guest power-off now ends the run even in kiosk mode (SIGTERM, the window closed). */
 void machine_set_exit_on_poweroff(struct machine *m);
