@@ -240,6 +240,11 @@ static int make_serial(struct machine *m, struct error *err)
         m->serial[i] = chardev_new(&spec, err);
         if (!m->serial[i])
             return error_prefix(err, "serial%d", i);
+        if (m->o.log && spec.kind == CHARDEV_PTY && chardev_name(m->serial[i]))
+            fprintf(m->o.log, "vmplay: serial%d is on %s\n", i, chardev_name(m->serial[i]));
+        if (m->o.log && chardev_is_console(m->serial[i]))
+            fprintf(m->o.log, "vmplay: serial%d is this terminal; Ctrl-A x quits, Ctrl-A h "
+                    "lists the keys\n", i);
         m->uart[i] = uart_new(m->bus, m->clock, uart_base[i], isa_irq(m, uart_irq[i]), m->serial[i]);
         if (!m->uart[i])
             return error_set(err, EX_SOFTWARE, "cannot build serial%d", i);
@@ -503,9 +508,15 @@ static void power_off_in(void *opaque)
 
 void machine_service_host(struct machine *m)
 {
-    for (int i = 0; i < MACHINE_SERIALS; i++)
+    for (int i = 0; i < MACHINE_SERIALS; i++) {
+        if (!m->serial[i])
+            continue;
+        chardev_pump(m->serial[i]);
+        if (chardev_take_escape(m->serial[i]) == 'x')
+            machine_request_from(m, MACHINE_POWER_OFF, "Ctrl-A x");
         if (m->uart[i])
             uart_poll(m->uart[i]);
+    }
     struct input_sink sink = {
         .key = key_in,
         .mouse_rel = mouse_in,

@@ -27,7 +27,7 @@ amd64) kmeta=linux-image-amd64:amd64 bbpkg=busybox-static:amd64 sub=appliance64 
 esac
 out=${1:-$BUILD/images/$sub}
 debs=$BUILD/debs
-stamp=$out/.complete-v5
+stamp=$out/.complete-v6
 if [ -f "$stamp" ]; then echo "$out"; exit 0; fi
 mkdir -p "$out" "$debs"
 work=$(mktemp -d "$BUILD/images/work.XXXXXX")
@@ -128,8 +128,13 @@ bench)
     ;;
 *)
     say "VMPLAY-MARKER: ready - shells on the screen and on the serial port"
-    setsid cttyhack sh -c 'exec sh </dev/tty1 >/dev/tty1 2>&1' &
-    exec setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'
+    # Each shell leads a session of its own with its tty as the controlling terminal
+    # (setsid -c), so ^C typed there interrupts the command it runs (job control on).
+    # The serial one runs in the foreground: a background job of this script would
+    # start with SIGINT ignored, and so would everything it runs. init stays behind,
+    # reaping.
+    setsid -c sh </dev/tty1 >/dev/tty1 2>&1 &
+    while :; do setsid -c sh </dev/ttyS0 >/dev/ttyS0 2>&1; wait; sleep 1; done
     ;;
 esac
 EOF
