@@ -11,7 +11,9 @@
  * turn into corruption: new grains and new tables go to the end of the file
  * and space is never reused; the table entries pointing at them stay in
  * memory (pinned in the cache) until sparse_flush, which syncs the data,
- * then writes and syncs the primary tables, then the redundant ones. The
+ * then writes and syncs the primary tables, then the redundant ones, or
+ * sparse_commit, which writes them in the same order without syncing (they
+ * are then in the file for any later reader, synced by the next flush). The
  * header's unclean flag is set (and synced) before the first write and
  * cleared on a clean close. A file found unclean is checked at open: every
  * primary entry must point inside the file, and the redundant tables are
@@ -731,8 +733,8 @@ int sparse_write(struct sparse *s, uint64_t sector, uint32_t count, const uint8_
     return r;
 }
 
-/* Data first, then primary tables (and new directory entries), then the redundant copy. */
-static int commit_tables(struct sparse *s, bool redundant)
+/* The dirty tables of one copy (primary or redundant) and their new directory entries, into the file. */
+static int write_tables(struct sparse *s, bool redundant)
 {
     for (int i = 0; i < GT_CACHE; i++) {
         struct gt_slot *sl = &s->slot[i];
@@ -746,24 +748,47 @@ static int commit_tables(struct sparse *s, bool redundant)
         if (r)
             return r;
     }
-    return sync_fd(s->fd);
+    return 0;
 }
 
+static void tables_clean(struct sparse *s)
+{
+    for (int i = 0; i < GT_CACHE; i++)
+        s->slot[i].dirty = s->slot[i].fresh = false;
+    s->n_dirty = 0;
+}
+
+/* Data first, then primary tables (and new directory entries), then the redundant copy,
+ * each synced before the next begins. */
 int sparse_flush(struct sparse *s)
 {
     if (!s->written && !s->n_dirty)
         return 0;
     int r = sync_fd(s->fd);
-    if (!r && s->n_dirty)
-        r = commit_tables(s, false);
-    if (!r && s->n_dirty && s->rgd_on)
-        r = commit_tables(s, true);
+    if (!r && s->n_dirty && !(r = write_tables(s, false)))
+        r = sync_fd(s->fd);
+    if (!r && s->n_dirty && s->rgd_on && !(r = write_tables(s, true)))
+        r = sync_fd(s->fd);
     if (r)
         return r;
-    for (int i = 0; i < GT_CACHE; i++)
-        s->slot[i].dirty = s->slot[i].fresh = false;
-    s->n_dirty = 0;
+    tables_clean(s);
     s->written = false;
+    return 0;
+}
+
+/* The same writes in the same order, none synced: what is in the file stays unsynced
+ * (written), so the next sparse_flush syncs it. */
+int sparse_commit(struct sparse *s)
+{
+    if (!s->n_dirty)
+        return 0;
+    int r = write_tables(s, false);
+    if (!r && s->rgd_on)
+        r = write_tables(s, true);
+    if (r)
+        return r;
+    tables_clean(s);
+    s->written = true;
     return 0;
 }
 

@@ -71,7 +71,7 @@ static void rd_close(struct blockdev *bd)
     free(r);
 }
 
-static const struct blockdev_ops rd_ops = {rd_read, rd_write, rd_flush, rd_close, NULL};
+static const struct blockdev_ops rd_ops = {rd_read, rd_write, rd_flush, rd_close, NULL, NULL};
 
 static struct ramdisk *ramdisk_new(uint64_t sectors)
 {

@@ -6,6 +6,9 @@
  * the parent opens the disk (unclean by then) and checks every sector: it
  * must hold the last flushed write or one of the writes in flight, never
  * anything else. Sectors carry their write id, sector number and a pattern.
+ * The second test makes every write stable (blockdev_write_stable, or a
+ * write-through disk), as a drive with its write cache off does, and reports
+ * each one durable as soon as it returns: none of them may be lost.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,9 +59,16 @@ static void send_msg(int fd, struct msg m)
         _exit(4);
 }
 
-static _Noreturn void child(const char *path, int fd, uint64_t seed, uint64_t first_id)
+/* How the child writes: cached with a flush after one in three writes, or every write
+ * stable (at a depth; through blockdev_write_stable or a write-through disk). */
+enum mode { FLUSH_SOMETIMES, STABLE_FILE, STABLE_MEDIA, WRITE_THROUGH };
+
+static _Noreturn void child(const char *path, int fd, uint64_t seed, uint64_t first_id,
+                            enum mode mode)
 {
-    struct blockdev_open_opts o = {.media = MEDIA_DISK};
+    struct blockdev_open_opts o = {.media = MEDIA_DISK, .write_through = mode == WRITE_THROUGH,
+                                   .sync = mode == STABLE_FILE ? BLOCKDEV_SYNC_FILE
+                                                               : BLOCKDEV_SYNC_MEDIA};
     struct blockdev *bd;
     struct error err;
     if (blockdev_open(path, &o, &bd, &err))
@@ -70,9 +80,15 @@ static _Noreturn void child(const char *path, int fd, uint64_t seed, uint64_t fi
         for (uint32_t i = 0; i < len; i++)
             fill_sector(buf + i * 512, id, s + i);
         send_msg(fd, (struct msg){MSG_INTENT, len, id, s});
+        if (mode == STABLE_FILE || mode == STABLE_MEDIA) {
+            if (blockdev_write_stable(bd, s, len, buf))
+                _exit(5);
+            send_msg(fd, (struct msg){MSG_FLUSHED, 0, id, 0});
+            continue;
+        }
         if (blockdev_write(bd, s, len, buf))
             _exit(5);
-        if (rng_next(&seed) % 3 == 0) {
+        if (mode == WRITE_THROUGH || rng_next(&seed) % 3 == 0) {
             if (blockdev_flush(bd))
                 _exit(6);
             send_msg(fd, (struct msg){MSG_FLUSHED, 0, id, 0});
@@ -159,7 +175,7 @@ static void clear_first_table(const char *path)
     close(fd);
 }
 
-TEST(sigkill_while_writing)
+static void kill_rounds(int rounds, const enum mode *modes, size_t n_modes)
 {
     need_qemu_img();
     char path[4200];
@@ -169,7 +185,7 @@ TEST(sigkill_while_writing)
     struct model m = {.flushed = calloc(AREA, sizeof(uint64_t))};
     uint64_t seed = (uint64_t)time(NULL) | 1, next_id = 1;
     fprintf(stderr, "crash test seed %llu\n", (unsigned long long)seed);
-    for (int round = 0; round < ROUNDS; round++) {
+    for (int round = 0; round < rounds; round++) {
         int p[2];
         ASSERT_EQ(pipe(p), 0);
         uint64_t cseed = rng_next(&seed);
@@ -177,7 +193,7 @@ TEST(sigkill_while_writing)
         ASSERT(pid >= 0);
         if (pid == 0) {
             close(p[0]);
-            child(path, p[1], cseed, next_id);
+            child(path, p[1], cseed, next_id, modes[(size_t)round % n_modes]);
         }
         close(p[1]);
         sleep_us(2000 + (long)(rng_next(&seed) % 40000));
@@ -195,9 +211,22 @@ TEST(sigkill_while_writing)
         close(p[0]);
         verify(&m, path, round);
     }
-    fprintf(stderr, "%d kills, %llu writes known durable\n", ROUNDS,
+    fprintf(stderr, "%d kills, %llu writes known durable\n", rounds,
             (unsigned long long)m.durable_writes);
-    ASSERT(m.durable_writes > ROUNDS); /* the kills did land among flushed writes */
+    ASSERT(m.durable_writes > (uint64_t)rounds); /* the kills did land among durable writes */
     ASSERT_EQ(sh("qemu-img check -q %s", path), 0);
     free(m.flushed);
+}
+
+TEST(sigkill_while_writing)
+{
+    static const enum mode modes[] = {FLUSH_SOMETIMES};
+    kill_rounds(ROUNDS, modes, 1);
+}
+
+/* Every write stable: the kill may take only the one in flight. */
+TEST(sigkill_while_writing_stable)
+{
+    static const enum mode modes[] = {STABLE_FILE, STABLE_MEDIA, WRITE_THROUGH};
+    kill_rounds(ROUNDS / 2, modes, 3);
 }
