@@ -301,7 +301,7 @@ static void cmd_set_features(struct ide_drive *d)
         d->write_cache = true;
         break;
     case 0x82: /* disable write cache: what it holds is written first */
-        if (blockdev_flush(d->bd) < 0) {
+        if (d->kind == IDE_DISK && blockdev_flush(d->bd) < 0) {
             ide_cmd_abort(d, ATA_ER_ABRT);
             return;
         }

@@ -1210,3 +1210,19 @@ TEST(write_through_disk_has_its_cache_off)
     ASSERT_EQ(r->disk->writes_at_flush, r->disk->writes);
     rig_free(r);
 }
+
+/* SET FEATURES write cache on an ATAPI drive with an empty tray (no blockdev) is harmless. */
+TEST(write_cache_features_on_an_empty_cdrom)
+{
+    struct rig *r = rig_new(20000, false);
+    struct cmd c;
+    memset(&c, 0, sizeof(c));
+    c.command = 0xef;
+    for (int i = 0; i < 2; i++) {
+        c.feature = i ? 0x02 : 0x82;
+        send_cmd(r, 0x170, 0, &c);
+        ASSERT_EQ(await_not_bsy(r, 0x170) & ERR, 0);
+    }
+    ASSERT_EQ(r->disk->flushes, 0);
+    rig_free(r);
+}
