@@ -219,7 +219,7 @@ mkdir -p "$iso/isolinux"
 cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$iso/isolinux/"
 cp "$vmlinuz" "$iso/isolinux/vmlinuz"
 cp "$work/initrd.gz" "$iso/isolinux/initrd.gz"
-sed 's/vmplay.mode=demo/vmplay.mode=test/' "$work/syslinux.cfg" > "$iso/isolinux/isolinux.cfg"
+sed 's/vmplay.mode=[a-z]*/vmplay.mode=test/' "$work/syslinux.cfg" > "$iso/isolinux/isolinux.cfg"
 xorriso -as mkisofs -quiet -o "$out/test.iso" -b isolinux/isolinux.bin -c isolinux/boot.cat \
     -no-emul-boot -boot-load-size 4 -boot-info-table -V VMPLAY "$iso"
 
