@@ -17,7 +17,8 @@
  * header's unclean flag is set (and synced) before the first write and
  * cleared on a clean close. A file found unclean is checked at open: every
  * primary entry must point inside the file, and the redundant tables are
- * rewritten from the primary ones before the first write.
+ * rewritten from the primary ones before the first write (a redundant table
+ * whose directory entry never reached the file is added at its end).
  */
 #include "formats/vmdk.h"
 
@@ -345,7 +346,9 @@ static int read_gt(struct sparse *s, uint64_t off, uint32_t *e, bool strict)
 }
 
 /* A file not closed cleanly: every primary entry must be sane; redundant
- * tables that differ are rewritten from the primary before the first write. */
+ * tables that differ are rewritten from the primary before the first write,
+ * and one that is missing (the process died between the primary and the
+ * redundant directory entry of a new table) is added then. */
 static int check_unclean(struct sparse *s, struct error *err)
 {
     uint32_t *p = malloc(s->gt_entries * 4), *q = malloc(s->gt_entries * 4);
@@ -357,8 +360,7 @@ static int check_unclean(struct sparse *s, struct error *err)
             rc = fail(s, err, "not closed cleanly and grain table %llu is damaged; refusing it "
                       "(repair with vmware-vdiskmanager -R)", (unsigned long long)i);
         else if (s->rgd_on && !s->rgd[i])
-            rc = fail(s, err, "not closed cleanly and redundant grain table %llu is missing",
-                      (unsigned long long)i);
+            s->repair = true; /* a new table whose redundant entry the crash kept from the file */
         else if (s->rgd_on && (read_gt(s, s->rgd[i], q, true) || memcmp(p, q, s->gt_entries * 4)))
             s->repair = true;
     }
@@ -642,6 +644,22 @@ static int write_dir_entry(struct sparse *s, uint64_t dir, uint64_t gi, uint32_t
     return vmdk_pwrite(s->fd, b, 4, dir * SECTOR + gi * 4);
 }
 
+/* A redundant copy of table gi (entries e) at the end of the file, then its directory entry. */
+static int add_redundant(struct sparse *s, uint64_t gi, const uint32_t *e)
+{
+    uint64_t at = s->alloc;
+    if (at + s->gt_sectors > UINT32_MAX)
+        return -EFBIG;
+    int r = write_table(s, e, at);
+    if (!r)
+        r = write_dir_entry(s, s->rgd_off, gi, (uint32_t)at);
+    if (r)
+        return r;
+    s->alloc = at + s->gt_sectors;
+    s->rgd[gi] = (uint32_t)at;
+    return 0;
+}
+
 /* Redundant tables that differ after an unclean shutdown take the primary's entries. */
 static int repair_redundant(struct sparse *s)
 {
@@ -650,7 +668,9 @@ static int repair_redundant(struct sparse *s)
     for (uint64_t i = 0; i < s->gd_entries && !r; i++) {
         if (!s->gd[i] || (r = read_gt(s, s->gd[i], p, true)))
             continue;
-        if (read_gt(s, s->rgd[i], q, true) || memcmp(p, q, s->gt_entries * 4))
+        if (!s->rgd[i])
+            r = add_redundant(s, i, p);
+        else if (read_gt(s, s->rgd[i], q, true) || memcmp(p, q, s->gt_entries * 4))
             r = write_table(s, p, s->rgd[i]);
     }
     free(p);

@@ -322,6 +322,48 @@ TEST(unclean_repaired_from_primary)
     ASSERT_EQ(sh("qemu-img check -q %s && qemu-img compare -q %s %s", v, v, m), 0);
 }
 
+/* Killed between the primary and the redundant directory entry of a new grain table: the
+ * file opens, reads what the primary holds, and gets its redundant table at the first write. */
+TEST(unclean_missing_redundant_table_added)
+{
+    need_qemu_img();
+    const char *dir = test_tmpdir();
+    char v[4200];
+    snprintf(v, sizeof v, "%s/u.vmdk", dir);
+    ASSERT_EQ(sh("qemu-img create -q -f vmdk %s 4M", v), 0);
+    uint32_t gd = peek32(v, 56), rgd = peek32(v, 48);
+    uint8_t one = 1, zero4[4] = {0}, a[512], b[512], back[512];
+    memset(a, 0x3c, sizeof a);
+    memset(b, 0xc3, sizeof b);
+    poke(v, (long)gd * 512, zero4, 4);
+    poke(v, (long)rgd * 512, zero4, 4);
+    struct blockdev *bd = open_disk(v, true);
+    ASSERT_EQ(blockdev_write(bd, 10, 1, a), 0); /* a new table for entry 0 */
+    blockdev_close(bd);
+    ASSERT(peek32(v, (long)gd * 512) != 0 && peek32(v, (long)rgd * 512) != 0);
+    poke(v, (long)rgd * 512, zero4, 4);
+    poke(v, 72, &one, 1);
+    bd = open_disk(v, false);
+    ASSERT_EQ(blockdev_read(bd, 10, 1, back), 0);
+    ASSERT_MEM_EQ(a, back, sizeof a);
+    blockdev_close(bd);
+    bd = open_disk(v, true);
+    ASSERT_EQ(blockdev_write(bd, 20, 1, b), 0);
+    blockdev_close(bd);
+    uint32_t gt = peek32(v, (long)gd * 512), rgt = peek32(v, (long)rgd * 512);
+    ASSERT(rgt != 0 && rgt != gt);
+    for (long e = 0; e < 512; e++)
+        ASSERT_EQ(peek32(v, (long)rgt * 512 + 4 * e), peek32(v, (long)gt * 512 + 4 * e));
+    ASSERT_EQ(peek32(v, 72) & 0xff, 0);
+    ASSERT_EQ(sh("qemu-img check -q %s", v), 0);
+    bd = open_disk(v, false);
+    ASSERT_EQ(blockdev_read(bd, 10, 1, back), 0);
+    ASSERT_MEM_EQ(a, back, sizeof a);
+    ASSERT_EQ(blockdev_read(bd, 20, 1, back), 0);
+    ASSERT_MEM_EQ(b, back, sizeof b);
+    blockdev_close(bd);
+}
+
 TEST(unclean_damaged_refused)
 {
     need_qemu_img();
