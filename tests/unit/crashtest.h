@@ -20,13 +20,14 @@
 
 #include "tests/unit/disktest.h"
 
-/* The child: writes from id first_id on, never returns. */
+/* The child: sends MSG_READY once its disk is open, then writes from id first_id on; never
+ * returns. */
 typedef void (*crash_child)(const char *path, int fd, uint64_t seed, uint64_t first_id, int mode);
 
 #define AREA 32768u /* sectors written (16 MiB of a 64 MiB disk) */
 #define MAX_PENDING 4096
 
-enum { MSG_INTENT = 1, MSG_FLUSHED = 2 };
+enum { MSG_INTENT = 1, MSG_FLUSHED = 2, MSG_READY = 3 /* set up: the kill clock starts */ };
 
 struct msg {
     uint32_t type, len;
@@ -166,13 +167,18 @@ static inline void crash_rounds(int rounds, crash_child fn, const int *modes, si
             _exit(7);
         }
         close(p[1]);
+        struct msg x;
+        if (read(p[0], &x, sizeof x) != sizeof x || x.type != MSG_READY) {
+            int st;
+            waitpid(pid, &st, 0);
+            FAIL("round %d: the child did not start (status %d)", round, WEXITSTATUS(st));
+        }
         sleep_us(2000 + (long)(rng_next(&seed) % 40000));
         kill(pid, SIGKILL);
         int st;
         ASSERT_EQ(waitpid(pid, &st, 0), pid);
         if (!WIFSIGNALED(st))
             FAIL("round %d: child exited with status %d before the kill", round, WEXITSTATUS(st));
-        struct msg x;
         while (read(p[0], &x, sizeof x) == sizeof x) {
             apply(&m, &x);
             if (x.id >= next_id)

@@ -123,6 +123,7 @@ static void child(const char *path, int fd, uint64_t seed, uint64_t first_id, in
     simple(d.bus, 0xc6, 0, 16); /* SET MULTIPLE 16 */
     if (mode == CACHE_OFF_DMA || mode == CACHE_OFF_PIO)
         simple(d.bus, 0xef, 0x82, 0);
+    send_msg(fd, (struct msg){MSG_READY, 0, 0, 0});
     for (uint64_t id = first_id;; id++) {
         uint32_t len = 1 + (uint32_t)(rng_next(&seed) % 64);
         uint64_t s = rng_next(&seed) % (AREA - len);

@@ -22,6 +22,7 @@ static void child(const char *path, int fd, uint64_t seed, uint64_t first_id, in
     struct error err;
     if (blockdev_open(path, &o, &bd, &err))
         _exit(3);
+    send_msg(fd, (struct msg){MSG_READY, 0, 0, 0});
     uint8_t *buf = malloc(64 * 512);
     for (uint64_t id = first_id;; id++) {
         uint32_t len = 1 + (uint32_t)(rng_next(&seed) % 64);
