@@ -34,6 +34,8 @@ struct player_opts {
     enum on_poweroff on_poweroff;
     const char *screenshot, *screen_text;
     enum cpu_kind cpu;
+    enum blockdev_sync disk_sync;
+    bool disk_write_through;
     struct {
         enum serial_override kind;
         const char *path;
@@ -79,6 +81,10 @@ static const char usage_text[] =
     "      --append=CMDLINE    kernel command line for --kernel\n"
     "      --debugcon=FILE     port 0xE9 debug console output to FILE\n"
     "      --debug-exit        a guest write of V to port 0xF4 exits with status (V<<1)|1\n"
+    "      --disk-sync=WHEN    fdatasync the disks at the guest's flushes and stable\n"
+    "                          writes (flush, the default), never (writes still reach\n"
+    "                          the files: safe if vmplay dies, not if the host does),\n"
+    "                          or after every write (always)\n"
     "\n"
     "Checking and debugging:\n"
     "      --check             validate the VM and print what would run; run nothing\n"
@@ -115,6 +121,7 @@ enum {
     OPT_DEBUG_EXIT,
     OPT_CHECK,
     OPT_TRACE,
+    OPT_DISK_SYNC,
 };
 
 static const struct option long_options[] = {
@@ -136,6 +143,7 @@ static const struct option long_options[] = {
     {"append", required_argument, NULL, OPT_APPEND},
     {"debugcon", required_argument, NULL, OPT_DEBUGCON},
     {"debug-exit", no_argument, NULL, OPT_DEBUG_EXIT},
+    {"disk-sync", required_argument, NULL, OPT_DISK_SYNC},
     {"check", no_argument, NULL, OPT_CHECK},
     {"verbose", no_argument, NULL, 'v'},
     {"trace", required_argument, NULL, OPT_TRACE},
@@ -222,6 +230,16 @@ static void parse_option(int c, struct player_opts *o)
             usage_error("--cpu: '%s' is not auto, soft or kvm", optarg);
         break;
     case OPT_SERIAL: parse_serial(optarg, o); break;
+    case OPT_DISK_SYNC:
+        o->disk_sync = BLOCKDEV_SYNC_MEDIA;
+        o->disk_write_through = false;
+        if (strcmp(optarg, "never") == 0)
+            o->disk_sync = BLOCKDEV_SYNC_FILE;
+        else if (strcmp(optarg, "always") == 0)
+            o->disk_write_through = true;
+        else if (strcmp(optarg, "flush") != 0)
+            usage_error("--disk-sync: '%s' is not flush, never or always", optarg);
+        break;
     case OPT_TIMEOUT: o->timeout_s = parse_seconds(optarg); break;
     case OPT_DETERMINISTIC: o->deterministic = true; break;
     case OPT_FIRMWARE_DIR: o->firmware_dir = optarg; break;
@@ -459,6 +477,8 @@ static int player_main(const struct player_opts *o, struct error *err)
         .timeout_s = o->timeout_s,
         .serial = o->serial.kind,
         .serial_path = o->serial.path,
+        .disk_sync = o->disk_sync,
+        .disk_write_through = o->disk_write_through,
         .screenshot = o->screenshot,
         .verbose = o->verbose,
         .log = stderr,

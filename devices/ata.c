@@ -1,13 +1,18 @@
 /*
  * ATA command set of the PIIX IDE model's disks (ATA/ATAPI-7 subset):
  * IDENTIFY DEVICE, READ/WRITE SECTORS (EXT), READ/WRITE MULTIPLE (EXT),
- * READ/WRITE DMA (EXT), READ VERIFY SECTORS (EXT), SET FEATURES, SET
- * MULTIPLE MODE, FLUSH CACHE (EXT), INITIALIZE DEVICE PARAMETERS,
+ * READ/WRITE DMA (EXT), WRITE DMA FUA EXT, WRITE MULTIPLE FUA EXT, READ
+ * VERIFY SECTORS (EXT), SET FEATURES, SET MULTIPLE MODE, FLUSH CACHE (EXT),
+ * INITIALIZE DEVICE PARAMETERS,
  * RECALIBRATE, SEEK, EXECUTE DEVICE DIAGNOSTIC, standby/idle as no-ops and
  * CHECK POWER MODE; CHS (default translation 16 heads, 63 sectors), LBA28
  * and LBA48 addressing. Unsupported commands end with ERR and ABRT; a
  * failed read ends with UNC and a failed write or flush with ABRT, with the
  * failing sector in the task file, so the guest always learns of it.
+ * The write cache (on at power-on unless the disk is write-through; SET
+ * FEATURES 02h/82h, IDENTIFY words 82/85) is the blockdev's: with it off, and
+ * for the FUA writes, a write completes only after blockdev_flush, so what
+ * the guest sees complete is stable; turning it off flushes first.
  * ATAPI drives accept only the ATA commands their command set allows and
  * abort the rest with the ATAPI signature.
  */
@@ -111,6 +116,19 @@ static void ata_pio_read_end(struct ide_drive *d)
     d->status = ATA_SR_DRDY | ATA_SR_DSC;
 }
 
+/* The end of a write command: a stable one (write cache off, FUA) is flushed before it completes. */
+static void ata_write_done(struct ide_drive *d)
+{
+    int r = d->stable ? blockdev_flush(d->bd) : 0;
+    if (r < 0) {
+        if (trace_on(TRACE_IDE))
+            trace_printf(TRACE_IDE, "ide%d: flush of a stable write failed (%d)", d->ch->index, r);
+        ide_cmd_abort(d, ATA_ER_ABRT);
+        return;
+    }
+    ide_cmd_done(d);
+}
+
 static void ata_pio_write_end(struct ide_drive *d)
 {
     unsigned n = d->end / 512;
@@ -132,10 +150,11 @@ static void ata_pio_write_end(struct ide_drive *d)
         ide_raise_irq(d->ch);
         return;
     }
-    ide_cmd_done(d);
+    ata_write_done(d);
 }
 
-static void ata_rw_pio(struct ide_drive *d, bool write, bool lba48, bool multiple)
+/* A write is stable when the command is FUA or the write cache is off. */
+static void ata_rw_pio(struct ide_drive *d, bool write, bool lba48, bool multiple, bool fua)
 {
     if (multiple && !d->mult_sectors) {
         ide_cmd_abort(d, ATA_ER_ABRT);
@@ -145,6 +164,7 @@ static void ata_rw_pio(struct ide_drive *d, bool write, bool lba48, bool multipl
         return;
     d->block = multiple ? d->mult_sectors : 1;
     d->is_write = write;
+    d->stable = write && (fua || !d->write_cache);
     if (!write) {
         ata_pio_read_next(d);
         return;
@@ -184,14 +204,18 @@ static void ata_dma_rw(struct ide_drive *d)
     }
     ata_set_lba(d, d->lba - 1);
     ide_bm_finish(ch, false);
-    ide_cmd_done(d);
+    if (d->is_write)
+        ata_write_done(d);
+    else
+        ide_cmd_done(d);
 }
 
-static void ata_rw_dma(struct ide_drive *d, bool write, bool lba48)
+static void ata_rw_dma(struct ide_drive *d, bool write, bool lba48, bool fua)
 {
     if (!ata_range(d, lba48))
         return;
     d->is_write = write;
+    d->stable = write && (fua || !d->write_cache);
     ide_start_dma(d, ata_dma_rw);
 }
 
@@ -240,10 +264,10 @@ static void ata_identify(struct ide_drive *d, uint16_t *id)
     put16(id, 81, 0x0016);
     put16(id, 82, 1 << 5);              /* write cache */
     put16(id, 83, 0x4000 | 1 << 13 | 1 << 12 | 1 << 10); /* FLUSH CACHE (EXT), 48-bit */
-    put16(id, 84, 0x4000);
+    put16(id, 84, 0x4000 | 1 << 6);     /* WRITE DMA/MULTIPLE FUA EXT */
     put16(id, 85, d->write_cache ? 1 << 5 : 0);
     put16(id, 86, 1 << 13 | 1 << 12 | 1 << 10);
-    put16(id, 87, 0x4000);
+    put16(id, 87, 0x4000 | 1 << 6);
     put16(id, 88, (uint16_t)(0x3f | (d->udma_mode < 6 ? 0x100 << d->udma_mode : 0)));
     put16(id, 93, 0x6001);
     put16(id, 100, (uint16_t)d->sectors);
@@ -274,8 +298,14 @@ static void cmd_set_features(struct ide_drive *d)
 {
     switch (d->feature) {
     case 0x02: /* enable write cache */
-    case 0x82: /* disable write cache */
-        d->write_cache = d->feature == 0x02;
+        d->write_cache = true;
+        break;
+    case 0x82: /* disable write cache: what it holds is written first */
+        if (d->kind == IDE_DISK && blockdev_flush(d->bd) < 0) {
+            ide_cmd_abort(d, ATA_ER_ABRT);
+            return;
+        }
+        d->write_cache = false;
         break;
     case 0x03: /* set transfer mode: sector count = mode class << 3 | mode */
         if ((d->nsector >> 3) == 4) {
@@ -393,18 +423,20 @@ void ata_command(struct ide_drive *d, uint8_t cmd)
             break;
         }
         switch (cmd) {
-        case 0x20: case 0x21: ata_rw_pio(d, false, false, false); return;
-        case 0x24: ata_rw_pio(d, false, true, false); return;
-        case 0x30: case 0x31: ata_rw_pio(d, true, false, false); return;
-        case 0x34: ata_rw_pio(d, true, true, false); return;
-        case 0xc4: ata_rw_pio(d, false, false, true); return;
-        case 0x29: ata_rw_pio(d, false, true, true); return;
-        case 0xc5: ata_rw_pio(d, true, false, true); return;
-        case 0x39: ata_rw_pio(d, true, true, true); return;
-        case 0xc8: case 0xc9: ata_rw_dma(d, false, false); return;
-        case 0x25: ata_rw_dma(d, false, true); return;
-        case 0xca: case 0xcb: ata_rw_dma(d, true, false); return;
-        case 0x35: ata_rw_dma(d, true, true); return;
+        case 0x20: case 0x21: ata_rw_pio(d, false, false, false, false); return;
+        case 0x24: ata_rw_pio(d, false, true, false, false); return;
+        case 0x30: case 0x31: ata_rw_pio(d, true, false, false, false); return;
+        case 0x34: ata_rw_pio(d, true, true, false, false); return;
+        case 0xc4: ata_rw_pio(d, false, false, true, false); return;
+        case 0x29: ata_rw_pio(d, false, true, true, false); return;
+        case 0xc5: ata_rw_pio(d, true, false, true, false); return;
+        case 0x39: ata_rw_pio(d, true, true, true, false); return;
+        case 0xce: ata_rw_pio(d, true, true, true, true); return; /* WRITE MULTIPLE FUA EXT */
+        case 0xc8: case 0xc9: ata_rw_dma(d, false, false, false); return;
+        case 0x25: ata_rw_dma(d, false, true, false); return;
+        case 0xca: case 0xcb: ata_rw_dma(d, true, false, false); return;
+        case 0x35: ata_rw_dma(d, true, true, false); return;
+        case 0x3d: ata_rw_dma(d, true, true, true); return; /* WRITE DMA FUA EXT */
         case 0x40: case 0x41: cmd_read_verify(d, false); return;
         case 0x42: cmd_read_verify(d, true); return;
         case 0xc6: cmd_set_multiple(d); return;

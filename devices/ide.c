@@ -350,7 +350,7 @@ static void drive_reset(struct ide_drive *d, bool srst)
         d->cur_heads = d->heads;
         d->cur_secs = d->secs;
         d->mult_sectors = 0;
-        d->write_cache = true;
+        d->write_cache = !(d->bd && d->bd->write_through); /* off: its writes are stable anyway */
         d->mdma_mode = 2;
         d->udma_mode = 0xff;
     }

@@ -58,6 +58,7 @@ struct ide_drive {
     uint32_t remaining;                       /* sectors or blocks left */
     unsigned block;                           /* sectors per DRQ block / per buffer load */
     bool lba48, is_write;
+    bool stable;                              /* a write completes once stable (cache off, FUA) */
     /* ATAPI */
     uint8_t cdb[12];
     uint8_t sense_key, asc, ascq;

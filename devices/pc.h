@@ -13,6 +13,7 @@
 #include "cpu/cpu.h"
 #include "devices/display.h"
 #include "devices/input.h"
+#include "formats/blockdev.h"
 #include "formats/config.h"
 #include "formats/error.h"
 
@@ -31,6 +32,10 @@ struct machine_opts {
     double timeout_s;         /* > 0: power off after this much guest time */
     enum serial_override serial;
     const char *serial_path;
+    /* --disk-sync: how deep the guest's flushes and stable writes go (never: BLOCKDEV_SYNC_FILE),
+     * and (always) every disk write-through, as <slot>.writeThrough makes one. */
+    enum blockdev_sync disk_sync;
+    bool disk_write_through;
     const char *screenshot;   /* --screenshot: written at exit and on MACHINE_SCREENSHOT */
     int verbose;
     FILE *log;                /* one-line notices (the player passes stderr) */

@@ -2,7 +2,8 @@
  * blockdev_open: the probe chain. VMDK (sparse header magic "KDMV"/"COWD" or
  * a text descriptor) for disks, else a raw image (disk, ISO or floppy by the
  * requested media); with opts->snapshot the result is wrapped in the
- * copy-on-write overlay so the file is never written.
+ * copy-on-write overlay so the file is never written. The disk that comes out
+ * carries the write-cache policy of the options (formats/blockdev.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,8 +50,11 @@ int blockdev_open(const char *path, const struct blockdev_open_opts *opts,
         rc = raw_open(path, opts, &bd, err);
     if (rc)
         return -1;
-    if (opts->snapshot && !opts->read_only && opts->media != MEDIA_CDROM)
-        return overlay_new(bd, NULL, out, err);
+    if (opts->snapshot && !opts->read_only && opts->media != MEDIA_CDROM &&
+        overlay_new(bd, NULL, &bd, err))
+        return -1;
+    bd->write_through = opts->write_through;
+    bd->sync = opts->sync;
     *out = bd;
     return 0;
 }

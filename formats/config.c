@@ -404,6 +404,9 @@ static int read_disk(struct build *b, struct vm_disk *d, const struct vmx_entry 
     snprintf(k, sizeof k, "%s.startConnected", d->slot);
     if (use_bool(b, k, true, &d->start_connected) < 0)
         return -1;
+    snprintf(k, sizeof k, "%s.writeThrough", d->slot);
+    if (use_bool(b, k, false, &d->write_through) < 0)
+        return -1;
     snprintf(k, sizeof k, "%s.clientDevice", d->slot);
     return use_bool(b, k, false, &d->client_device);
 }

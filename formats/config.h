@@ -64,6 +64,7 @@ struct vm_disk {
     enum vm_disk_mode mode;
     bool start_connected;
     bool client_device;
+    bool write_through; /* <slot>.writeThrough: every write reaches the host's disk before it completes */
     char *file_name;  /* as written ("" when none) */
     char *path;       /* resolved against the .vmx's folder; NULL: no media / host device */
     int line;         /* line of <slot>.fileName, else of <slot>.present */

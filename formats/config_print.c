@@ -49,9 +49,10 @@ static void print_disks(const struct vm_config *c, FILE *f)
         const char *what = d->type == VM_DISK_CDROM_RAW ? "host drive (empty in vmplay)"
                            : d->path                    ? d->path
                                                         : "no media";
-        fprintf(f, "%-11s%-12s %-26s %s%s\n", d->slot, config_disk_type_name(d->type),
+        fprintf(f, "%-11s%-12s %-26s %s%s%s\n", d->slot, config_disk_type_name(d->type),
                 is_cd ? "-" : config_disk_mode_name(d->mode), what,
-                d->start_connected ? "" : " (not connected)");
+                d->start_connected ? "" : " (not connected)",
+                d->write_through && !is_cd ? " (write-through)" : "");
     }
 }
 

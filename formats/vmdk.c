@@ -569,6 +569,18 @@ static int vmdk_flush(struct blockdev *bd)
     return rc;
 }
 
+static int vmdk_commit(struct blockdev *bd)
+{
+    struct vmdk *v = (struct vmdk *)bd;
+    int rc = 0;
+    for (size_t i = 0; i < v->top->n_ext; i++) {
+        int r = v->top->ext[i].sp ? sparse_commit(v->top->ext[i].sp) : 0;
+        if (r && !rc)
+            rc = r;
+    }
+    return rc;
+}
+
 static void vmdk_close(struct blockdev *bd)
 {
     struct vmdk *v = (struct vmdk *)bd;
@@ -604,6 +616,7 @@ static const struct blockdev_ops vmdk_ops = {
     .flush = vmdk_flush,
     .close = vmdk_close,
     .describe = vmdk_describe,
+    .commit = vmdk_commit,
 };
 
 bool vmdk_probe(const uint8_t *buf, size_t len)

@@ -86,6 +86,8 @@ int sparse_write(struct sparse *s, uint64_t sector, uint32_t count, const uint8_
                  sparse_fallback fb, void *opaque);
 /* Makes every write so far durable: data, then primary tables, then redundant. */
 int sparse_flush(struct sparse *s);
+/* Puts the tables of every write so far into the file, unsynced (the next flush syncs). */
+int sparse_commit(struct sparse *s);
 /* Flushes and clears the unclean-shutdown flag if this session set it. */
 int sparse_close_clean(struct sparse *s);
 /* Rewrites the embedded descriptor in place (within its reserved sectors) and syncs. */

@@ -11,18 +11,22 @@
  * turn into corruption: new grains and new tables go to the end of the file
  * and space is never reused; the table entries pointing at them stay in
  * memory (pinned in the cache) until sparse_flush, which syncs the data,
- * then writes and syncs the primary tables, then the redundant ones. The
+ * then writes and syncs the primary tables, then the redundant ones, or
+ * sparse_commit, which writes them in the same order without syncing (they
+ * are then in the file for any later reader, synced by the next flush). The
  * header's unclean flag is set (and synced) before the first write and
  * cleared on a clean close. A file found unclean is checked at open: every
  * primary entry must point inside the file, and the redundant tables are
- * rewritten from the primary ones before the first write.
+ * rewritten from the primary ones before the first write (a redundant table
+ * whose directory entry never reached the file is added at its end).
  *
  * What the write path trusts is checked at open, for every extent of a
  * writable format: each directory entry present in both directories or in
- * neither, and every grain inside the file, clear of the header, descriptor,
- * directories and tables, and of every other grain. An extent that fails is
- * still read, but says why in sparse_info()->damage and is never written:
- * the disk above it puts guest writes in an overlay instead.
+ * neither (but for the unclean case just named), and every grain inside the
+ * file, clear of the header, descriptor, directories and tables, and of every
+ * other grain. An extent that fails is still read, but says why in
+ * sparse_info()->damage and is never written: the disk above it puts guest
+ * writes in an overlay instead.
  */
 #include "formats/vmdk.h"
 
@@ -348,7 +352,8 @@ static int read_gt(struct sparse *s, uint64_t off, uint32_t *e, bool strict);
 static int scan_grains(struct sparse *s, struct error *err)
 {
     for (uint64_t i = 0; s->rgd_on && i < s->gd_entries; i++)
-        if (!s->gd[i] != !s->rgd[i]) {
+        if (!s->gd[i] != !s->rgd[i] && !(s->info.unclean && s->gd[i])) {
+            /* (a new table's redundant entry is written last: a crash can leave it out) */
             damaged(s, "grain directory entry %llu is %s in the redundant directory",
                     (unsigned long long)i, s->gd[i] ? "missing" : "present only");
             return 0;
@@ -435,7 +440,9 @@ static int read_gt(struct sparse *s, uint64_t off, uint32_t *e, bool strict)
 }
 
 /* A file not closed cleanly: every primary entry must be sane; redundant
- * tables that differ are rewritten from the primary before the first write. */
+ * tables that differ are rewritten from the primary before the first write,
+ * and one that is missing (the process died between the primary and the
+ * redundant directory entry of a new table) is added then. */
 static int check_unclean(struct sparse *s, struct error *err)
 {
     uint32_t *p = malloc(s->gt_entries * 4), *q = malloc(s->gt_entries * 4);
@@ -447,8 +454,7 @@ static int check_unclean(struct sparse *s, struct error *err)
             rc = fail(s, err, "not closed cleanly and grain table %llu is damaged; refusing it "
                       "(repair with vmware-vdiskmanager -R)", (unsigned long long)i);
         else if (s->rgd_on && !s->rgd[i])
-            rc = fail(s, err, "not closed cleanly and redundant grain table %llu is missing",
-                      (unsigned long long)i);
+            s->repair = true; /* a new table whose redundant entry the crash kept from the file */
         else if (s->rgd_on && (read_gt(s, s->rgd[i], q, true) || memcmp(p, q, s->gt_entries * 4)))
             s->repair = true;
     }
@@ -734,6 +740,22 @@ static int write_dir_entry(struct sparse *s, uint64_t dir, uint64_t gi, uint32_t
     return vmdk_pwrite(s->fd, b, 4, dir * SECTOR + gi * 4);
 }
 
+/* A redundant copy of table gi (entries e) at the end of the file, then its directory entry. */
+static int add_redundant(struct sparse *s, uint64_t gi, const uint32_t *e)
+{
+    uint64_t at = s->alloc;
+    if (at + s->gt_sectors > UINT32_MAX)
+        return -EFBIG;
+    int r = write_table(s, e, at);
+    if (!r)
+        r = write_dir_entry(s, s->rgd_off, gi, (uint32_t)at);
+    if (r)
+        return r;
+    s->alloc = at + s->gt_sectors;
+    s->rgd[gi] = (uint32_t)at;
+    return 0;
+}
+
 /* Redundant tables that differ after an unclean shutdown take the primary's entries. */
 static int repair_redundant(struct sparse *s)
 {
@@ -742,7 +764,9 @@ static int repair_redundant(struct sparse *s)
     for (uint64_t i = 0; i < s->gd_entries && !r; i++) {
         if (!s->gd[i] || (r = read_gt(s, s->gd[i], p, true)))
             continue;
-        if (read_gt(s, s->rgd[i], q, true) || memcmp(p, q, s->gt_entries * 4))
+        if (!s->rgd[i])
+            r = add_redundant(s, i, p);
+        else if (read_gt(s, s->rgd[i], q, true) || memcmp(p, q, s->gt_entries * 4))
             r = write_table(s, p, s->rgd[i]);
     }
     free(p);
@@ -825,8 +849,8 @@ int sparse_write(struct sparse *s, uint64_t sector, uint32_t count, const uint8_
     return r;
 }
 
-/* Data first, then primary tables (and new directory entries), then the redundant copy. */
-static int commit_tables(struct sparse *s, bool redundant)
+/* The dirty tables of one copy (primary or redundant) and their new directory entries, into the file. */
+static int write_tables(struct sparse *s, bool redundant)
 {
     for (int i = 0; i < GT_CACHE; i++) {
         struct gt_slot *sl = &s->slot[i];
@@ -842,24 +866,47 @@ static int commit_tables(struct sparse *s, bool redundant)
         if (r)
             return r;
     }
-    return sync_fd(s->fd);
+    return 0;
 }
 
+static void tables_clean(struct sparse *s)
+{
+    for (int i = 0; i < GT_CACHE; i++)
+        s->slot[i].dirty = s->slot[i].fresh = false;
+    s->n_dirty = 0;
+}
+
+/* Data first, then primary tables (and new directory entries), then the redundant copy,
+ * each synced before the next begins. */
 int sparse_flush(struct sparse *s)
 {
     if (!s->written && !s->n_dirty)
         return 0;
     int r = sync_fd(s->fd);
-    if (!r && s->n_dirty)
-        r = commit_tables(s, false);
-    if (!r && s->n_dirty && s->rgd_on)
-        r = commit_tables(s, true);
+    if (!r && s->n_dirty && !(r = write_tables(s, false)))
+        r = sync_fd(s->fd);
+    if (!r && s->n_dirty && s->rgd_on && !(r = write_tables(s, true)))
+        r = sync_fd(s->fd);
     if (r)
         return r;
-    for (int i = 0; i < GT_CACHE; i++)
-        s->slot[i].dirty = s->slot[i].fresh = false;
-    s->n_dirty = 0;
+    tables_clean(s);
     s->written = false;
+    return 0;
+}
+
+/* The same writes in the same order, none synced: what is in the file stays unsynced
+ * (written), so the next sparse_flush syncs it. */
+int sparse_commit(struct sparse *s)
+{
+    if (!s->n_dirty)
+        return 0;
+    int r = write_tables(s, false);
+    if (!r && s->rgd_on)
+        r = write_tables(s, true);
+    if (r)
+        return r;
+    tables_clean(s);
+    s->written = true;
     return 0;
 }
 

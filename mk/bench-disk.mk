@@ -1,4 +1,4 @@
-# bench-disk: sequential read, allocating write and 4 KiB scattered reads
+# bench-disk: sequential read, allocating write (write cache on and off) and 4 KiB scattered reads
 # through vmplay's VMDK code against `qemu-img bench` on the same files
 # (bench/disk.sh). Needs qemu-img (tools/deps/bench-disk.txt).
 BENCH_DISK_BIN := $(O)/bench/bench_disk

@@ -27,6 +27,7 @@ expect_usage bad_timeout --timeout=-3 x.vmx
 expect_usage bad_timeout_text --timeout=soon x.vmx
 expect_usage bad_trace --trace=io,nonsense x.vmx
 expect_usage bad_on_poweroff --on-poweroff=sleep x.vmx
+expect_usage bad_disk_sync --disk-sync=sometimes x.vmx
 expect_usage two_files a.vmx b.vmx
 expect_usage headless_kiosk --headless --kiosk x.vmx
 expect_usage headless_fullscreen --headless --fullscreen x.vmx

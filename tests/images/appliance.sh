@@ -9,8 +9,11 @@
 #   test.vmdk   markers on ttyS0, writes a pattern to the 16 MiB data disk, powers off
 #   bench.vmdk  timed stages (md5sum of 32 MiB, an awk loop), powers off
 #   demo.vmdk   markers, then a shell on tty1 (the screen) and on ttyS0
+#   durable.vmdk  numbered records to three data disks until killed (tests/guest/t_durable.sh)
 #   test.iso    isolinux ISO with the test mode, for ide1:0 cdrom-image
-# plus data.vmdk (an empty 16 MiB second disk) and test.vmx, bench.vmx, demo.vmx, cdrom.vmx.
+# plus data.vmdk (an empty 16 MiB second disk), the durable mode's empty data disks
+# (dur-a.vmdk 128 MiB, dur-b.vmdk 112 MiB, dur-c.vmdk 96 MiB) and test.vmx, bench.vmx,
+# demo.vmx, cdrom.vmx, durable.vmx.
 #
 # ARCH=amd64 builds the same appliance from Debian 12's x86-64 kernel
 # (linux-image-amd64) and busybox-static:amd64, in $BUILD/images/appliance64.
@@ -27,7 +30,7 @@ amd64) kmeta=linux-image-amd64:amd64 bbpkg=busybox-static:amd64 sub=appliance64 
 esac
 out=${1:-$BUILD/images/$sub}
 debs=$BUILD/debs
-stamp=$out/.complete-v6
+stamp=$out/.complete-v7
 if [ -f "$stamp" ]; then echo "$out"; exit 0; fi
 mkdir -p "$out" "$debs"
 work=$(mktemp -d "$BUILD/images/work.XXXXXX")
@@ -60,7 +63,7 @@ root=$work/root
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,lib/modules}
 cp "$work/busybox/bin/busybox" "$root/bin/busybox"
 for app in sh mount umount insmod cat echo dd md5sum awk sleep poweroff uname grep head \
-    hexdump seq wc sync date mkdir ls setsid cttyhack stty dmesg tr sed od cmp; do
+    hexdump seq wc sync date mkdir ls setsid cttyhack stty dmesg tr sed od cmp yes printf; do
     ln -s busybox "$root/bin/$app"
 done
 # Modules in dependency order (modinfo from kmod reads the .ko files).
@@ -119,6 +122,49 @@ test)
     say "VMPLAY-MARKER: poweroff"
     poweroff -f
     ;;
+durable)
+    # Crash consistency (tests/guest/t_durable.sh kills the player during the writes).
+    # Three data disks, found by size: A (262144 sectors) gets its write cache turned
+    # off here (SET FEATURES 82h) and records written with fsync; B (229376) keeps its
+    # cache and gets O_DIRECT writes with no flush (it may lose them); C (196608) is
+    # writeThrough in the .vmx (cache off at power-on) and gets O_DIRECT writes with no
+    # flush. Each record is 64 KiB of one 64-byte line, "VMPLAY-REC <disk> <gen> <n>",
+    # and its line goes to ttyS0 once dd has returned. Slot 0 of A counts the boots
+    # (gen); boot gen writes slots 1+(gen-1)*R.. of each disk.
+    R=96
+    for d in /sys/block/sd*; do
+        case "$(cat "$d/size")" in
+        262144) a=${d##*/} ;;
+        229376) b=${d##*/} ;;
+        196608) c=${d##*/} ;;
+        esac
+    done
+    g=$(head -c 64 /dev/$a | tr -dc 0-9)
+    gen=$((${g:-0} + 1))
+    printf 'VMPLAY-GEN %d\n' $gen | dd of=/dev/$a bs=512 conv=sync,notrunc,fsync 2>/dev/null
+    for f in /sys/block/$a/device/scsi_disk/*/cache_type; do echo "write through" > "$f"; done
+    for x in A:$a B:$b C:$c; do
+        say "VMPLAY-DUR: disk ${x%%:*} $(cat /sys/block/${x#*:}/device/scsi_disk/*/cache_type)"
+    done
+    first=$((1 + (gen - 1) * R))
+    writer() { # disk letter, device, dd flags...
+        l=$1 dev=$2 n=1
+        shift 2
+        while [ $n -le $R ]; do
+            yes "$(printf '%-63s' "VMPLAY-REC $l $gen $n")" | head -c 65536 |
+                dd of=$dev bs=65536 count=1 seek=$((first + n - 1)) iflag=fullblock "$@" \
+                    2>/dev/null && echo "VMPLAY-REC $l $gen $n" > /dev/ttyS0
+            n=$((n + 1))
+        done
+    }
+    say "VMPLAY-DUR: gen $gen writing"
+    writer A /dev/$a conv=notrunc,fsync &
+    writer B /dev/$b oflag=direct conv=notrunc &
+    writer C /dev/$c oflag=direct conv=notrunc &
+    wait
+    say "VMPLAY-DUR: gen $gen done"
+    poweroff -f
+    ;;
 bench)
     dd if=/dev/zero bs=1M count=32 2>/dev/null | md5sum > /dev/null
     say "VMPLAY-BENCH: md5"
@@ -166,8 +212,11 @@ EOF
     cp "$img" "$out/$mode.img"
     qemu-img convert -f raw -O vmdk -o subformat=monolithicSparse "$img" "$out/$mode.vmdk"
 }
-for mode in test bench demo; do make_disk "$mode"; done
+for mode in test bench demo durable; do make_disk "$mode"; done
 qemu-img create -q -f vmdk -o subformat=monolithicSparse "$out/data.vmdk" 16M
+for d in a:128 b:112 c:96; do
+    qemu-img create -q -f vmdk -o subformat=monolithicSparse "$out/dur-${d%%:*}.vmdk" "${d#*:}M"
+done
 
 # --- isolinux CD ---
 iso=$work/iso
@@ -175,7 +224,7 @@ mkdir -p "$iso/isolinux"
 cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$iso/isolinux/"
 cp "$vmlinuz" "$iso/isolinux/vmlinuz"
 cp "$work/initrd.gz" "$iso/isolinux/initrd.gz"
-sed 's/vmplay.mode=demo/vmplay.mode=test/' "$work/syslinux.cfg" > "$iso/isolinux/isolinux.cfg"
+sed 's/vmplay.mode=[a-z]*/vmplay.mode=test/' "$work/syslinux.cfg" > "$iso/isolinux/isolinux.cfg"
 xorriso -as mkisofs -quiet -o "$out/test.iso" -b isolinux/isolinux.bin -c isolinux/boot.cat \
     -no-emul-boot -boot-load-size 4 -boot-info-table -V VMPLAY "$iso"
 
@@ -203,6 +252,10 @@ write_vmx() { # name, display name, extra lines...
 write_vmx test "vmplay test appliance" 'ide0:0.present = "TRUE"' 'ide0:0.fileName = "test.vmdk"' \
     'ide0:1.present = "TRUE"' 'ide0:1.fileName = "data.vmdk"'
 write_vmx bench "vmplay bench appliance" 'ide0:0.present = "TRUE"' 'ide0:0.fileName = "bench.vmdk"'
+write_vmx durable "vmplay crash-consistency appliance" 'ide0:0.present = "TRUE"' \
+    'ide0:0.fileName = "durable.vmdk"' 'ide0:1.present = "TRUE"' 'ide0:1.fileName = "dur-a.vmdk"' \
+    'ide1:0.present = "TRUE"' 'ide1:0.fileName = "dur-b.vmdk"' 'ide1:1.present = "TRUE"' \
+    'ide1:1.fileName = "dur-c.vmdk"' 'ide1:1.writeThrough = "TRUE"'
 write_vmx demo "vmplay demo (Debian 12 $ARCH, busybox)" 'ide0:0.present = "TRUE"' 'ide0:0.fileName = "demo.vmdk"'
 write_vmx cdrom "vmplay CD-ROM boot" 'ide1:0.present = "TRUE"' 'ide1:0.fileName = "test.iso"' \
     'ide1:0.deviceType = "cdrom-image"' 'bios.bootOrder = "cdrom"'

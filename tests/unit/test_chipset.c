@@ -243,7 +243,7 @@ static void bd_close(struct blockdev *bd)
 {
 }
 
-static const struct blockdev_ops bd_ops = {bd_read, bd_write, bd_flush, bd_close, NULL};
+static const struct blockdev_ops bd_ops = {bd_read, bd_write, bd_flush, bd_close, NULL, NULL};
 
 static void make_mbr(uint8_t *m)
 {
@@ -387,7 +387,7 @@ static int cd_read(struct blockdev *bd, uint64_t sector, uint32_t count, void *b
     return 0;
 }
 
-static const struct blockdev_ops cd_ops = {cd_read, bd_write, bd_flush, bd_close, NULL};
+static const struct blockdev_ops cd_ops = {cd_read, bd_write, bd_flush, bd_close, NULL, NULL};
 
 static void make_iso(uint8_t *img)
 {

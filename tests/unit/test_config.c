@@ -250,6 +250,7 @@ TEST(sample_gsx)
     ASSERT_STR_EQ(c->disks[0].slot, "ide0:0");
     ASSERT_EQ(c->disks[0].mode, VM_MODE_INDEPENDENT_PERSISTENT);
     assert_sibling(c->disks[0].path, path, "Debian-System1-0-cl2.vmdk");
+    ASSERT(!c->disks[0].write_through && !unknown(c, "ide0:0.writeThrough"));
     ASSERT(!unknown(c, "ide1:0.fileName") && !unknown(c, "ide1:0.deviceType"));
     ASSERT(!c->floppy[0].present);
     ASSERT(!unknown(c, "floppy0.fileName"));
@@ -358,8 +359,11 @@ TEST(disk_slots_types_modes_and_paths)
         "sata0.present = \"TRUE\"\nsata0:29.present = \"TRUE\"\nsata0:29.fileName = \"r.vmdk\"\n"
         "sata0:29.deviceType = \"rawDisk\"\n"
         "nvme3.present = \"TRUE\"\nnvme3:14.present = \"TRUE\"\nnvme3:14.fileName = \"n.vmdk\"\n"
-        "nvme3:14.mode = \"undoable\"\n");
+        "nvme3:14.mode = \"undoable\"\nnvme3:14.writeThrough = \"TRUE\"\n"
+        "ide0:0.writethrough = \"false\"\n");
     ASSERT_EQ(c->ndisks, 5);
+    ASSERT(!c->disks[0].write_through && !c->disks[3].write_through);
+    ASSERT(c->disks[4].write_through);
     ASSERT_STR_EQ(c->disks[0].slot, "ide0:0");
     ASSERT_EQ(c->disks[0].type, VM_DISK_HDD);
     ASSERT_STR_EQ(c->disks[0].path, "/vms/t/sys.vmdk");
@@ -524,6 +528,8 @@ TEST(validation_errors_name_file_line_and_key)
         { "ide0:0.present = \"TRUE\"\nide0:0.fileName = \"a.vmdk\"\nide0:0.mode = \"sometimes\"\n",
           "/vms/t/t.vmx:3: ide0:0.mode: unknown value \"sometimes\"" },
         { "ide0:0.present = \"perhaps\"\n", "/vms/t/t.vmx:1: ide0:0.present: \"perhaps\" is not a boolean" },
+        { "ide0:1.present = \"TRUE\"\nide0:1.fileName = \"a.vmdk\"\nide0:1.writeThrough = \"maybe\"\n",
+          "/vms/t/t.vmx:3: ide0:1.writeThrough: \"maybe\" is not a boolean" },
         { "ide0:0.present = \"TRUE\"\n", "/vms/t/t.vmx:1: ide0:0.fileName: a present disk needs a file name" },
         { "scsi0.present = \"TRUE\"\nscsi0.virtualDev = \"aha1542\"\n",
           "/vms/t/t.vmx:2: scsi0.virtualDev: unknown value \"aha1542\" (expected lsilogic, buslogic, pvscsi, lsisas1068)" },
@@ -591,6 +597,7 @@ TEST(print_is_stable)
         "displayName = \"Demo\"\nguestOS = \"otherlinux\"\nmemsize = \"128\"\n"
         "uuid.bios = \"56 4d 01 02 03 04 05 06-07 08 09 0a 0b 0c 0d 0e\"\n"
         "ide0:0.present = \"TRUE\"\nide0:0.fileName = \"demo.vmdk\"\n"
+        "ide0:1.present = \"TRUE\"\nide0:1.fileName = \"data.vmdk\"\nide0:1.writeThrough = \"TRUE\"\n"
         "ide1:0.present = \"TRUE\"\nide1:0.fileName = \"cd.iso\"\n"
         "floppy0.present = \"FALSE\"\nethernet0.present = \"TRUE\"\nethernet0.virtualDev = \"e1000\"\n"
         "ethernet0.connectionType = \"nat\"\nserial0.present = \"TRUE\"\nserial0.fileType = \"file\"\n"
@@ -610,6 +617,7 @@ TEST(print_is_stable)
         "firmware   bios\n"
         "uuid.bios  56 4d 01 02 03 04 05 06-07 08 09 0a 0b 0c 0d 0e\n"
         "ide0:0     disk         persistent                 /vms/t/demo.vmdk\n"
+        "ide0:1     disk         persistent                 /vms/t/data.vmdk (write-through)\n"
         "ide1:0     cdrom-image  -                          /vms/t/cd.iso\n"
         "ethernet0  e1000    00:0c:29:0c:0d:0e (generated, derived from uuid.bios) nat\n"
         "serial0    file /vms/t/s.txt\n"
@@ -617,7 +625,7 @@ TEST(print_is_stable)
         "suspended  Demo.vmss: vmplay cannot resume a suspended VM yet\n"
         "not emulated usb\n"
         "keys vmplay does not use: 1\n"
-        "  line 18: answer.msg = \"x\"\n";
+        "  line 21: answer.msg = \"x\"\n";
     ASSERT_STR_EQ(buf, want);
     free(buf);
     config_free(c);

@@ -5,7 +5,9 @@
  * applies to the status it reads. Oracles: ATA/ATAPI-7 (task file, status
  * and error bits, IDENTIFY words, signatures), the PIIX bus master
  * programming interface (PRD format, BMIS bits), MMC (READ(10), sense codes,
- * READ TOC MSF), and the disk image contents.
+ * READ TOC MSF), and the disk image contents. The write cache: with it off,
+ * for FUA writes and on a write-through disk, the disk has seen a flush after
+ * the last write before the command completes.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,7 +24,8 @@
 struct ramdisk {
     struct blockdev bd;
     uint8_t *data;
-    int fail_write, flushes, writes;
+    int fail_write, fail_flush, flushes, writes;
+    int writes_at_flush; /* writes done when the last flush came */
 };
 
 static void pattern(uint64_t lba, uint8_t *p)
@@ -60,7 +63,11 @@ static int rd_write(struct blockdev *bd, uint64_t sector, uint32_t count, const 
 
 static int rd_flush(struct blockdev *bd)
 {
-    ((struct ramdisk *)bd)->flushes++;
+    struct ramdisk *r = (struct ramdisk *)bd;
+    if (r->fail_flush)
+        return -EIO;
+    r->flushes++;
+    r->writes_at_flush = r->writes;
     return 0;
 }
 
@@ -71,7 +78,7 @@ static void rd_close(struct blockdev *bd)
     free(r);
 }
 
-static const struct blockdev_ops rd_ops = {rd_read, rd_write, rd_flush, rd_close, NULL};
+static const struct blockdev_ops rd_ops = {rd_read, rd_write, rd_flush, rd_close, NULL, NULL};
 
 static struct ramdisk *ramdisk_new(uint64_t sectors)
 {
@@ -177,6 +184,13 @@ struct cmd {
     uint8_t feature2, count2, lba_low2, lba_mid2, lba_high2;
 };
 
+/* The 48-bit commands used here: READ/WRITE (MULTIPLE/DMA) EXT and the FUA writes. */
+static bool ext_cmd(uint8_t command)
+{
+    return (command & ~0x11) == 0x24 || command == 0x29 || command == 0x39 || command == 0x3d ||
+           command == 0xce;
+}
+
 static uint8_t await_not_bsy(struct rig *r, uint16_t base)
 {
     for (int i = 0; i < 100; i++) {
@@ -192,7 +206,7 @@ static void send_cmd(struct rig *r, uint16_t base, int slave, const struct cmd *
     await_not_bsy(r, base);
     uint8_t newdh = (uint8_t)((c->device & ~0x10) | (slave ? 0xb0 : 0xa0));
     bus_out(r->bus, base + ATA_CB_DH, newdh, 1);
-    if ((c->command & ~0x11) == 0x24) {
+    if (ext_cmd(c->command)) {
         bus_out(r->bus, base + ATA_CB_FR, c->feature2, 1);
         bus_out(r->bus, base + ATA_CB_SC, c->count2, 1);
         bus_out(r->bus, base + ATA_CB_SN, c->lba_low2, 1);
@@ -386,7 +400,7 @@ static void lba_cmd(struct cmd *c, uint8_t command, uint64_t lba, unsigned count
     memset(c, 0, sizeof(*c));
     c->command = command;
     c->count = (uint8_t)count;
-    if ((command & ~0x11) == 0x24) { /* the EXT commands, as ata_readwrite fills them */
+    if (ext_cmd(command)) { /* the EXT commands, as ata_readwrite fills them */
         c->count2 = (uint8_t)(count >> 8);
         c->lba_low2 = (uint8_t)(lba >> 24);
         c->lba_mid2 = (uint8_t)(lba >> 32);
@@ -1040,5 +1054,175 @@ TEST(atapi_pio_large_byte_limit)
     for (unsigned i = 0; i < sizeof(buf); i += 211)
         ASSERT_EQ(buf[i], cd_block_byte(r, 100 + i / 2048, i % 2048));
     ASSERT_EQ(bus_in(r->bus, 0x172, 1) & 3, 3);
+    rig_free(r);
+}
+
+/* ---- the write cache: SET FEATURES 02h/82h, FUA, write-through disks ---- */
+
+static void identify(struct rig *r, uint8_t *id)
+{
+    struct cmd c;
+    memset(&c, 0, sizeof(c));
+    c.command = 0xec;
+    ASSERT_EQ(pio_cmd_data(r, 0x1f0, 0x3f6, 0, &c, id, 1, false), 0);
+}
+
+static uint8_t simple_cmd(struct rig *r, uint8_t command, uint8_t feature, uint8_t count)
+{
+    struct cmd c;
+    memset(&c, 0, sizeof(c));
+    c.command = command;
+    c.feature = feature;
+    c.count = count;
+    send_cmd(r, 0x1f0, 0, &c);
+    return await_not_bsy(r, 0x1f0);
+}
+
+/* Writes 2 sectors at lba with command (DMA or PIO); returns the flushes it caused. */
+static int write_cmd(struct rig *r, uint8_t command, uint64_t lba, uint8_t fill)
+{
+    struct cmd c;
+    int before = r->disk->flushes;
+    bool dma = command == 0xca || command == 0x35 || command == 0x3d;
+    memset(r->ram + 0x4000, fill, 1024);
+    lba_cmd(&c, command, lba, 2);
+    if (dma) {
+        put_prd(r, 0x1000, 0x4000, 1024, true);
+        ASSERT_EQ(dma_cmd(r, &c, true), 0);
+    } else {
+        ASSERT_EQ(pio_cmd_data(r, 0x1f0, 0x3f6, 0, &c, r->ram + 0x4000, 2, true), 0);
+    }
+    ASSERT_MEM_EQ(r->disk->data + lba * 512, r->ram + 0x4000, 1024);
+    return r->disk->flushes - before;
+}
+
+/* Power-on: the cache is on and the guest flushes; with it off every write command is
+ * flushed before it completes (DMA, PIO, MULTIPLE, 28- and 48-bit), and turning it off
+ * flushes what it held. Soft reset keeps the setting, a machine reset turns it on again. */
+TEST(write_cache_off_makes_every_write_stable)
+{
+    struct rig *r = rig_new(20000, false);
+    uint8_t id[512];
+    pci_enable_bm(r);
+    identify(r, id);
+    ASSERT_EQ(word(id, 82) & 1 << 5, 1 << 5); /* write cache supported */
+    ASSERT_EQ(word(id, 85) & 1 << 5, 1 << 5); /* and on */
+    ASSERT_EQ(word(id, 84) & 0xc040, 0x4040); /* WRITE DMA/MULTIPLE FUA EXT */
+    ASSERT_EQ(word(id, 87) & 0xc040, 0x4040);
+    ASSERT_EQ(write_cmd(r, 0xca, 10, 1), 0);
+    ASSERT_EQ(write_cmd(r, 0x30, 12, 2), 0);
+    ASSERT_EQ(simple_cmd(r, 0xef, 0x82, 0) & (ERR | DRQ), 0);
+    ASSERT_EQ(r->disk->flushes, 1);
+    ASSERT_EQ(r->disk->writes_at_flush, r->disk->writes);
+    identify(r, id);
+    ASSERT_EQ(word(id, 85) & 1 << 5, 0);
+    ASSERT_EQ(simple_cmd(r, 0xc6, 0, 2) & ERR, 0); /* SET MULTIPLE 2 */
+    static const uint8_t writes[] = {0xca, 0x35, 0x30, 0x34, 0xc5, 0x39};
+    for (size_t i = 0; i < sizeof writes; i++) {
+        ASSERT_EQ(write_cmd(r, writes[i], 100 + 2 * i, (uint8_t)(0x10 + i)), 1);
+        ASSERT_EQ(r->disk->writes_at_flush, r->disk->writes);
+    }
+    ata_reset(r, 0x1f0, 0x3f6); /* SRST */
+    identify(r, id);
+    ASSERT_EQ(word(id, 85) & 1 << 5, 0);
+    ASSERT_EQ(write_cmd(r, 0xca, 30, 3), 1);
+    ASSERT_EQ(simple_cmd(r, 0xef, 0x02, 0) & (ERR | DRQ), 0);
+    identify(r, id);
+    ASSERT_EQ(word(id, 85) & 1 << 5, 1 << 5);
+    ASSERT_EQ(write_cmd(r, 0xca, 32, 4), 0);
+    ASSERT_EQ(simple_cmd(r, 0xef, 0x82, 0) & (ERR | DRQ), 0);
+    ide_reset(r->ide); /* power-on state */
+    pci_enable_bm(r);
+    identify(r, id);
+    ASSERT_EQ(word(id, 85) & 1 << 5, 1 << 5);
+    ASSERT_EQ(write_cmd(r, 0xca, 34, 5), 0);
+    rig_free(r);
+}
+
+/* WRITE DMA FUA EXT and WRITE MULTIPLE FUA EXT are stable with the cache on; the other
+ * writes are not. WRITE MULTIPLE FUA EXT needs SET MULTIPLE like the others. */
+TEST(fua_writes_are_flushed_before_they_complete)
+{
+    struct rig *r = rig_new(20000, false);
+    struct cmd c;
+    uint8_t buf[1024];
+    pci_enable_bm(r);
+    lba_cmd(&c, 0xce, 50, 2);
+    ASSERT_EQ(pio_cmd_data(r, 0x1f0, 0x3f6, 0, &c, buf, 2, true), -4);
+    ASSERT_EQ(bus_in(r->bus, 0x1f1, 1), 0x04);
+    ASSERT_EQ(write_cmd(r, 0x3d, 60, 7), 1);
+    ASSERT_EQ(r->disk->writes_at_flush, r->disk->writes);
+    ASSERT_EQ(write_cmd(r, 0x35, 62, 8), 0);
+    ASSERT_EQ(simple_cmd(r, 0xc6, 0, 2) & ERR, 0);
+    ASSERT_EQ(write_cmd(r, 0xce, 64, 9), 1);
+    ASSERT_EQ(r->disk->writes_at_flush, r->disk->writes);
+    ASSERT_EQ(write_cmd(r, 0x39, 66, 10), 0);
+    ASSERT_EQ(bus_in(r->bus, 0x1f3, 1), 67); /* the task file holds the last sector */
+    rig_free(r);
+}
+
+/* A flush that fails fails the command the guest waits on: the stable write ends with ERR
+ * and ABRT, and turning the cache off is refused (it stays on). */
+TEST(stable_write_flush_failure_reaches_guest)
+{
+    struct rig *r = rig_new(20000, false);
+    struct cmd c;
+    uint8_t id[512];
+    pci_enable_bm(r);
+    r->disk->fail_flush = 1;
+    uint8_t st = simple_cmd(r, 0xef, 0x82, 0);
+    ASSERT_EQ(st & ERR, ERR);
+    ASSERT_EQ(bus_in(r->bus, 0x1f1, 1), 0x04);
+    identify(r, id);
+    ASSERT_EQ(word(id, 85) & 1 << 5, 1 << 5);
+    put_prd(r, 0x1000, 0x4000, 1024, true);
+    lba_cmd(&c, 0x3d, 70, 2);
+    ASSERT_EQ(dma_cmd(r, &c, true), -1);
+    ASSERT_EQ(bus_in(r->bus, 0x1f7, 1) & ERR, ERR);
+    ASSERT_EQ(bus_in(r->bus, 0x1f1, 1), 0x04);
+    lba_cmd(&c, 0x30, 72, 1);
+    r->disk->fail_flush = 0;
+    ASSERT_EQ(simple_cmd(r, 0xef, 0x82, 0) & ERR, 0);
+    r->disk->fail_flush = 1;
+    ASSERT_EQ(pio_cmd_data(r, 0x1f0, 0x3f6, 0, &c, id, 1, true), -7);
+    ASSERT_EQ(bus_in(r->bus, 0x1f7, 1) & ERR, ERR);
+    rig_free(r);
+}
+
+/* A write-through disk (.vmx writeThrough) powers on with its cache off, and every write
+ * is flushed even if the guest turns the cache on. */
+TEST(write_through_disk_has_its_cache_off)
+{
+    struct rig *r = rig_new(0, false);
+    struct error err;
+    uint8_t id[512];
+    r->disk = ramdisk_new(20000);
+    r->disk->bd.write_through = true;
+    ASSERT_EQ(ide_attach(r->ide, 0, 0, IDE_DISK, &r->disk->bd, &err), 0);
+    pci_enable_bm(r);
+    identify(r, id);
+    ASSERT_EQ(word(id, 82) & 1 << 5, 1 << 5);
+    ASSERT_EQ(word(id, 85) & 1 << 5, 0);
+    ASSERT(write_cmd(r, 0xca, 10, 1) >= 1);
+    ASSERT_EQ(r->disk->writes_at_flush, r->disk->writes);
+    ASSERT_EQ(simple_cmd(r, 0xef, 0x02, 0) & ERR, 0);
+    ASSERT(write_cmd(r, 0x30, 20, 2) >= 1); /* each DRQ block is a stable write */
+    ASSERT_EQ(r->disk->writes_at_flush, r->disk->writes);
+    rig_free(r);
+}
+
+/* SET FEATURES write cache on an ATAPI drive with an empty tray (no blockdev) is harmless. */
+TEST(write_cache_features_on_an_empty_cdrom)
+{
+    struct rig *r = rig_new(20000, false);
+    struct cmd c;
+    memset(&c, 0, sizeof(c));
+    c.command = 0xef;
+    for (int i = 0; i < 2; i++) {
+        c.feature = i ? 0x02 : 0x82;
+        send_cmd(r, 0x170, 0, &c);
+        ASSERT_EQ(await_not_bsy(r, 0x170) & ERR, 0);
+    }
+    ASSERT_EQ(r->disk->flushes, 0);
     rig_free(r);
 }
