@@ -35,7 +35,7 @@ struct player_opts {
     const char *screenshot, *screen_text;
     enum cpu_kind cpu;
     enum blockdev_sync disk_sync;
-    bool disk_write_through;
+    bool disk_write_through, snapshot;
     struct {
         enum serial_override kind;
         const char *path;
@@ -81,6 +81,8 @@ static const char usage_text[] =
     "      --append=CMDLINE    kernel command line for --kernel\n"
     "      --debugcon=FILE     port 0xE9 debug console output to FILE\n"
     "      --debug-exit        a guest write of V to port 0xF4 exits with status (V<<1)|1\n"
+    "      --snapshot          every disk through a copy-on-write overlay in memory:\n"
+    "                          the guest's writes are lost at exit, no file is written\n"
     "      --disk-sync=WHEN    fdatasync the disks at the guest's flushes and stable\n"
     "                          writes (flush, the default), never (writes still reach\n"
     "                          the files: safe if vmplay dies, not if the host does),\n"
@@ -122,6 +124,7 @@ enum {
     OPT_CHECK,
     OPT_TRACE,
     OPT_DISK_SYNC,
+    OPT_SNAPSHOT,
 };
 
 static const struct option long_options[] = {
@@ -144,6 +147,7 @@ static const struct option long_options[] = {
     {"debugcon", required_argument, NULL, OPT_DEBUGCON},
     {"debug-exit", no_argument, NULL, OPT_DEBUG_EXIT},
     {"disk-sync", required_argument, NULL, OPT_DISK_SYNC},
+    {"snapshot", no_argument, NULL, OPT_SNAPSHOT},
     {"check", no_argument, NULL, OPT_CHECK},
     {"verbose", no_argument, NULL, 'v'},
     {"trace", required_argument, NULL, OPT_TRACE},
@@ -230,6 +234,7 @@ static void parse_option(int c, struct player_opts *o)
             usage_error("--cpu: '%s' is not auto, soft or kvm", optarg);
         break;
     case OPT_SERIAL: parse_serial(optarg, o); break;
+    case OPT_SNAPSHOT: o->snapshot = true; break;
     case OPT_DISK_SYNC:
         o->disk_sync = BLOCKDEV_SYNC_MEDIA;
         o->disk_write_through = false;
@@ -479,6 +484,7 @@ static int player_main(const struct player_opts *o, struct error *err)
         .serial_path = o->serial.path,
         .disk_sync = o->disk_sync,
         .disk_write_through = o->disk_write_through,
+        .snapshot = o->snapshot,
         .screenshot = o->screenshot,
         .verbose = o->verbose,
         .log = stderr,

@@ -36,6 +36,7 @@ struct machine_opts {
      * and (always) every disk write-through, as <slot>.writeThrough makes one. */
     enum blockdev_sync disk_sync;
     bool disk_write_through;
+    bool snapshot;            /* --snapshot: every disk on a copy-on-write overlay */
     const char *screenshot;   /* --screenshot: written at exit and on MACHINE_SCREENSHOT */
     int verbose;
     FILE *log;                /* one-line notices (the player passes stderr) */

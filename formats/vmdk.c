@@ -63,7 +63,8 @@ static int open_error(struct error *err, const char *path, const char *what, boo
     int e = errno;
     int code = error_code_for_errno(e);
     if (writing && (e == EACCES || e == EPERM || e == EROFS))
-        code = EX_CANTCREAT;
+        return error_set(err, EX_CANTCREAT, "%s: %s%sread-only (%s): use --snapshot, or mode = "
+                         "independent-nonpersistent", path, what, *what ? ": " : "", strerror(e));
     return error_set(err, code, "%s: %s%s%s", path, what, *what ? ": " : "", strerror(e));
 }
 
