@@ -76,6 +76,16 @@ int vm_lock(const char *vmx_path, const struct vm_config *cfg, struct vm_lock **
     return 0;
 }
 
+int image_lock(int fd, const char *path, bool writing, struct error *err)
+{
+    if (vmware_lock(path, "disk lock", err) < 0)
+        return -1;
+    if (flock(fd, (writing ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 || errno != EWOULDBLOCK)
+        return 0; /* a file system without locks (ENOLCK) is not a reason to refuse */
+    return error_set(err, EX_TEMPFAIL, "%s is in use by another vmplay, which %s it", path,
+                     writing ? "has it open (this VM would write to it)" : "writes to");
+}
+
 void vm_unlock(struct vm_lock *l)
 {
     if (!l)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "formats/image.h"
+#include "formats/lock.h"
 #include "formats/vmdk.h"
 
 #define ISO_BLOCK 2048
@@ -131,7 +132,7 @@ int raw_open(const char *path, const struct blockdev_open_opts *opts, struct blo
                       "independent-nonpersistent", path, strerror(e));
         else
             error_set(err, error_code_for_errno(e), "%s: %s", path, strerror(e));
-    } else {
+    } else if (image_lock(r->fd, path, !ro, err) == 0) {
         off_t end = S_ISBLK(st.st_mode) ? lseek(r->fd, 0, SEEK_END) : st.st_size;
         r->bytes = end > 0 ? (uint64_t)end : 0;
         if (media_format(r, opts->media, path, err) == 0) {

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "formats/image.h"
+#include "formats/lock.h"
 
 struct layer;
 
@@ -134,6 +135,8 @@ static int open_extent(struct extent *e, bool writable, struct error *err)
     e->fd = open(e->path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     if (e->fd < 0)
         return open_error(err, e->path, "extent", rw);
+    if (image_lock(e->fd, e->path, rw, err))
+        return -1;
     if (e->d.type == VMDK_EXT_FLAT || e->d.type == VMDK_EXT_VMFS)
         return 0;
     int fd = e->fd;
@@ -223,8 +226,13 @@ static int layer_open(const char *path, bool writable, struct layer **out, struc
     }
     l->dev = st.st_dev;
     l->ino = st.st_ino;
-    if (!memcmp(magic, "KDMV", 4) || !memcmp(magic, "COWD", 4))
+    if (!memcmp(magic, "KDMV", 4) || !memcmp(magic, "COWD", 4)) {
+        if (image_lock(fd, path, writable, err)) {
+            close(fd);
+            return -1;
+        }
         return open_sparse_layer(l, fd, writable, err);
+    }
     int rc = open_text_layer(l, fd, (uint64_t)st.st_size, writable, err);
     close(fd);
     return rc;

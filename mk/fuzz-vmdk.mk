@@ -13,7 +13,7 @@ FUZZ_SECONDS   ?= 60
 FUZZ_VMDK_DIR  := $(B)/fuzz
 FUZZ_VMDK_BIN  := $(FUZZ_VMDK_DIR)/fuzz_vmdk
 FUZZ_VMDK_SRC  := tests/fuzz/fuzz_vmdk.c formats/vmdk.c formats/vmdk_desc.c formats/vmdk_sparse.c \
-                  formats/raw.c formats/overlay.c formats/blockdev.c formats/error.c
+                  formats/raw.c formats/overlay.c formats/blockdev.c formats/error.c formats/lock.c
 FUZZ_VMDK_SEED := $(FUZZ_VMDK_DIR)/seeds-vmdk
 FUZZ_SAMPLES   := ../shared/samples/vmdk
 
