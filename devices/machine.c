@@ -8,6 +8,8 @@
 #include "devices/machine_int.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -119,6 +121,22 @@ static bool powered_off(struct machine *m)
     return false;
 }
 
+/* The host-time bound of a deterministic run: one wake-up of the machine loop
+ * when it is due. Deterministic runs are not cut into extra slices for it: the
+ * run before the bound stays what it would have been. */
+static void *wall_watch(void *opaque)
+{
+    struct machine *m = opaque;
+    struct timespec ts = {(time_t)(m->timeout_wall_ns / 1000000000),
+                          (long)(m->timeout_wall_ns % 1000000000)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+    machine_wake(m);
+    return NULL;
+}
+
+static int run_loop(struct machine *m, struct error *err);
+
 int machine_run(struct machine *m, struct error *err)
 {
     display_set_state(m->display, DISPLAY_RUNNING);
@@ -126,13 +144,23 @@ int machine_run(struct machine *m, struct error *err)
      * instructions, which a slow host (or a sanitizer build) runs at any pace. */
     if (m->o.timeout_s > 0 && !m->timeout_wall_ns)
         m->timeout_wall_ns = clock_host_ns() + (int64_t)(m->o.timeout_s * 1e9);
+    pthread_t watch;
+    bool watching = m->timeout_wall_ns && clock_mode(m->clock) != CLOCK_REALTIME &&
+                    pthread_create(&watch, NULL, wall_watch, m) == 0;
+    int rc = run_loop(m, err);
+    if (watching) {
+        pthread_cancel(watch);
+        pthread_join(watch, NULL);
+    }
+    return rc;
+}
+
+static int run_loop(struct machine *m, struct error *err)
+{
     for (;;) {
         int64_t now = clock_now_ns(m->clock);
         int64_t deadline = clock_next_deadline(m->clock);
-        /* Back at least this often for the host (input, signals, the wall-clock bound);
-         * an extra stop changes nothing the guest can see in deterministic mode. */
-        if ((clock_mode(m->clock) == CLOCK_REALTIME || m->timeout_wall_ns) &&
-            deadline > now + HOST_POLL_NS)
+        if (clock_mode(m->clock) == CLOCK_REALTIME && deadline > now + HOST_POLL_NS)
             deadline = now + HOST_POLL_NS;
         enum cpu_exit ex = cpu_run(m->cpu, deadline);
         switch (ex) {
