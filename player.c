@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <libgen.h>
 
 #include <pthread.h>
 #include <signal.h>
@@ -24,6 +27,7 @@
 #include "formats/config.h"
 #include "formats/error.h"
 #include "formats/lock.h"
+#include "formats/vmdk.h"
 #include "sdl/frontend.h"
 
 enum on_poweroff { ON_POWEROFF_DEFAULT, ON_POWEROFF_EXIT, ON_POWEROFF_RESTART };
@@ -300,31 +304,104 @@ static void print_disk(const struct vm_disk *d, struct blockdev *bd)
     printf("  %-9s %s\n", d->slot, desc);
 }
 
-static int check_disks(const struct vm_config *cfg, struct error *err)
+/* Every disk the run would attach, opened as the run opens it (writable where it
+ * would write, with the same locks and refusals); closed unwritten. */
+static int check_disks(const struct player_opts *o, const struct vm_config *cfg,
+                       struct error *err)
 {
     if (cfg->ndisks)
-        printf("disk images (opened read-only for this check):\n");
+        printf("disk images (opened as the run opens them; nothing is written):\n");
     for (size_t i = 0; i < cfg->ndisks; i++) {
         const struct vm_disk *d = &cfg->disks[i];
-        if (!d->path)
+        if (!d->path || !d->start_connected || !config_disk_presented(d, NULL))
             continue;
+        bool cd = d->type == VM_DISK_CDROM_IMAGE;
         struct blockdev_open_opts bo = {
-            .media = d->type == VM_DISK_CDROM_IMAGE ? MEDIA_CDROM : MEDIA_DISK,
-            .read_only = true,
+            .media = cd ? MEDIA_CDROM : MEDIA_DISK,
+            .read_only = cd,
+            .snapshot = o->snapshot || d->mode == VM_MODE_NONPERSISTENT ||
+                        d->mode == VM_MODE_INDEPENDENT_NONPERSISTENT,
         };
         struct blockdev *bd;
         if (blockdev_open(d->path, &bo, &bd, err) < 0)
             return error_prefix(err, "%s", d->slot);
         print_disk(d, bd);
+        if (bd->warning)
+            printf("  %-9s note: %s\n", "", bd->warning);
         blockdev_close(bd);
     }
+    return 0;
+}
+
+/* What the run refuses before it powers on; --check refuses the same, with the same line. */
+static int refusals(const struct player_opts *o, const struct vm_config *cfg, struct error *err)
+{
+    if (cfg->checkpoint_vmstate)
+        return error_set(err, EX_UNAVAILABLE,
+                         "%s is suspended (checkpoint.vmState = \"%s\"); vmplay cannot resume a "
+                         "suspended VM: discard the suspended state in VMware first",
+                         o->vmx_path, cfg->checkpoint_vmstate);
+    if (cfg->firmware == VM_FW_EFI && !o->bios)
+        return error_set(err, EX_UNAVAILABLE,
+                         "%s: firmware = \"efi\" needs OVMF, which vmplay does not run yet",
+                         o->vmx_path);
+    if (o->kernel)
+        return error_set(err, EX_UNAVAILABLE, "--kernel: direct kernel boot is not built yet; "
+                         "boot from the VM's disks instead");
+    const struct vm_disk *left = NULL;
+    const char *why = NULL;
+    for (size_t i = 0; i < cfg->ndisks && !left; i++)
+        if (cfg->disks[i].path && !config_disk_presented(&cfg->disks[i], &why))
+            left = &cfg->disks[i];
+    if (left && !o->bios && !o->force && !config_has_boot_disk(cfg))
+        return error_set(err, EX_UNAVAILABLE,
+                         "%s: no disk to boot from is left: %s is on a controller vmplay does "
+                         "not present (%s); --force runs the VM anyway", o->vmx_path,
+                         left->slot, why);
+    return 0;
+}
+
+/* An output file the run writes at its end: can it be written there? */
+static int check_output(const char *path, const char *opt, struct error *err)
+{
+    if (!path)
+        return 0;
+    struct stat st;
+    char *dup = strdup(path);
+    const char *dir = dup ? dirname(dup) : ".";
+    int rc = 0;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        rc = error_set(err, EX_CANTCREAT, "%s %s: is a directory", opt, path);
+    else if (stat(path, &st) == 0 ? access(path, W_OK) != 0 : access(dir, W_OK) != 0)
+        rc = error_set(err, EX_CANTCREAT, "%s %s: cannot be written (%s)", opt, path,
+                       strerror(errno));
+    free(dup);
+    return rc;
+}
+
+/* A disk image given where a .vmx belongs. */
+static int not_a_disk(const char *path, struct error *err)
+{
+    uint8_t head[64] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0; /* config_load says why */
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    if (vmdk_probe(head, n))
+        return error_set(err, EX_USAGE, "%s is a disk image; give its .vmx", path);
     return 0;
 }
 
 static int run_check(const struct player_opts *o, const struct vm_config *cfg, struct error *err)
 {
     config_print(cfg, stdout, o->verbose > 0);
-    if (config_check_files(cfg, err) < 0 || check_disks(cfg, err) < 0)
+    struct vm_lock *lock = NULL;
+    int rc = refusals(o, cfg, err) < 0 || config_check_files(cfg, err) < 0 ||
+                     vm_lock(o->vmx_path, cfg, &lock, err) < 0 || check_disks(o, cfg, err) < 0
+                 ? -1 : 0;
+    vm_unlock(lock);
+    if (rc < 0)
         return -1;
     struct firmware fw;
     if (firmware_load(o->firmware_dir, o->bios, &fw, err) < 0)
@@ -438,7 +515,7 @@ static int write_screen_text(struct machine *m, const char *path, struct error *
 static int player_main(const struct player_opts *o, struct error *err)
 {
     struct vm_config *cfg;
-    if (config_load(o->vmx_path, &cfg, err) < 0)
+    if (not_a_disk(o->vmx_path, err) < 0 || config_load(o->vmx_path, &cfg, err) < 0)
         return -1;
     int status = -1;
     struct vm_lock *lock = NULL;
@@ -447,23 +524,13 @@ static int player_main(const struct player_opts *o, struct error *err)
         status = run_check(o, cfg, err) < 0 ? -1 : 0;
         goto out;
     }
-    if (cfg->checkpoint_vmstate) {
-        error_set(err, EX_UNAVAILABLE,
-                  "%s is suspended (checkpoint.vmState = \"%s\"); vmplay cannot resume a "
-                  "suspended VM: discard the suspended state in VMware first",
-                  o->vmx_path, cfg->checkpoint_vmstate);
+    if (refusals(o, cfg, err) < 0 || check_output(o->screenshot, "--screenshot", err) < 0 ||
+        check_output(o->screen_text, "--screen-text", err) < 0)
         goto out;
-    }
-    if (cfg->firmware == VM_FW_EFI && !o->bios) {
-        error_set(err, EX_UNAVAILABLE, "%s: firmware = \"efi\" needs OVMF, which vmplay does not run yet",
-                  o->vmx_path);
-        goto out;
-    }
-    if (o->kernel) {
-        error_set(err, EX_UNAVAILABLE, "--kernel: direct kernel boot is not built yet; boot from the "
-                                       "VM's disks instead");
-        goto out;
-    }
+    for (size_t i = 0; o->verbose && i < cfg->ndups; i++)
+        fprintf(stderr, "vmplay: %s:%d: %s is defined again (the earlier line %d is ignored, as "
+                "VMware does)\n", o->vmx_path, cfg->dups[i].line, cfg->dups[i].key,
+                cfg->dups[i].earlier);
     if (config_check_files(cfg, err) < 0 || vm_lock(o->vmx_path, cfg, &lock, err) < 0)
         goto out;
     struct machine_opts mo = {

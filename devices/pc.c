@@ -333,10 +333,10 @@ static int attach_disks(struct machine *m, struct error *err)
 {
     for (size_t i = 0; i < m->cfg->ndisks; i++) {
         const struct vm_disk *d = &m->cfg->disks[i];
-        if (d->bus != VM_BUS_IDE) {
+        const char *why;
+        if (!config_disk_presented(d, &why)) {
             if (m->o.log)
-                fprintf(m->o.log, "vmplay: %s: %s controllers are not emulated yet; the disk is left out\n",
-                        d->slot, d->bus == VM_BUS_SCSI ? "SCSI" : d->bus == VM_BUS_SATA ? "SATA" : "NVMe");
+                fprintf(m->o.log, "vmplay: %s: %s; the disk is left out\n", d->slot, why);
             continue;
         }
         if (m->ndisks >= MACHINE_MAX_DISKS)

@@ -692,6 +692,50 @@ static int build_misc(struct build *b)
     return 0;
 }
 
+static int collect_dups(struct build *b)
+{
+    struct vm_config *c = b->c;
+    size_t n = 0;
+    for (size_t i = 0; i < vmx_count(b->v); i++)
+        n += vmx_entry_at(b->v, i)->earlier != 0;
+    if (!n)
+        return 0;
+    if (!(c->dups = calloc(n, sizeof *c->dups)))
+        return oom(b);
+    for (size_t i = 0; i < vmx_count(b->v); i++) {
+        const struct vmx_entry *e = vmx_entry_at(b->v, i);
+        if (!e->earlier)
+            continue;
+        struct vm_key *k = &c->dups[c->ndups++];
+        k->line = e->line;
+        k->earlier = e->earlier;
+        if (!(k->key = strdup(e->key)) || !(k->value = strdup(e->value)))
+            return oom(b);
+    }
+    return 0;
+}
+
+bool config_disk_presented(const struct vm_disk *d, const char **why)
+{
+    static const char *const bus[] = {"", "SCSI controllers are not emulated yet",
+                                      "SATA controllers are not emulated yet",
+                                      "NVMe controllers are not emulated yet"};
+    if (why)
+        *why = bus[d->bus];
+    return d->bus == VM_BUS_IDE;
+}
+
+bool config_has_boot_disk(const struct vm_config *c)
+{
+    for (size_t i = 0; i < c->ndisks; i++) {
+        const struct vm_disk *d = &c->disks[i];
+        if (config_disk_presented(d, NULL) && d->path && d->start_connected &&
+            d->type != VM_DISK_CDROM_RAW)
+            return true;
+    }
+    return false;
+}
+
 static int collect_unknown(struct build *b)
 {
     struct vm_config *c = b->c;
@@ -748,7 +792,7 @@ static int build_all(struct build *b)
             return -1;
     if (build_misc(b) < 0)
         return -1;
-    return collect_unknown(b);
+    return collect_unknown(b) < 0 ? -1 : collect_dups(b);
 }
 
 int config_build(const struct vmx *v, const char *vmx_path, struct vm_config **out,
@@ -801,6 +845,11 @@ void config_free(struct vm_config *c)
         free(c->serial[i].file_name);
         free(c->serial[i].path);
     }
+    for (size_t i = 0; i < c->ndups; i++) {
+        free(c->dups[i].key);
+        free(c->dups[i].value);
+    }
+    free(c->dups);
     for (size_t i = 0; i < c->nunknown; i++) {
         free(c->unknown[i].key);
         free(c->unknown[i].value);

@@ -103,6 +103,7 @@ struct vm_serial {
 struct vm_key {
     char *key, *value;
     int line;
+    int earlier; /* duplicates: the line of the definition this one replaced */
 };
 
 struct vm_config {
@@ -140,7 +141,15 @@ struct vm_config {
 
     struct vm_key *unknown;   /* in file order */
     size_t nunknown;
+    struct vm_key *dups;      /* keys defined more than once (the last wins), in file order */
+    size_t ndups;
 };
+
+/* Whether the board presents this disk slot today (one place for the board and
+ * --check); when not, why (a short phrase). */
+bool config_disk_presented(const struct vm_disk *d, const char **why);
+/* A disk the firmware could boot is presented (a connected disk or CD image). */
+bool config_has_boot_disk(const struct vm_config *c);
 
 /* Builds the config from a parsed .vmx; vmx_path locates relative file names. */
 int config_build(const struct vmx *v, const char *vmx_path, struct vm_config **out,

@@ -36,23 +36,27 @@ static void print_disks(const struct vm_config *c, FILE *f)
 {
     for (int x = 0; x < VM_MAX_SCSI; x++)
         if (c->scsi_present[x])
-            fprintf(f, "scsi%d      controller %s\n", x, config_scsi_dev_name(c->scsi_dev[x]));
+            fprintf(f, "scsi%d      controller %s  NOT PRESENTED (not emulated yet)\n", x,
+                    config_scsi_dev_name(c->scsi_dev[x]));
     for (int x = 0; x < VM_MAX_SATA; x++)
         if (c->sata_present[x])
-            fprintf(f, "sata%d      controller ahci\n", x);
+            fprintf(f, "sata%d      controller ahci  NOT PRESENTED (not emulated yet)\n", x);
     for (int x = 0; x < VM_MAX_NVME; x++)
         if (c->nvme_present[x])
-            fprintf(f, "nvme%d      controller nvme\n", x);
+            fprintf(f, "nvme%d      controller nvme  NOT PRESENTED (not emulated yet)\n", x);
     for (size_t i = 0; i < c->ndisks; i++) {
         const struct vm_disk *d = &c->disks[i];
         bool is_cd = d->type == VM_DISK_CDROM_IMAGE || d->type == VM_DISK_CDROM_RAW;
         const char *what = d->type == VM_DISK_CDROM_RAW ? "host drive (empty in vmplay)"
                            : d->path                    ? d->path
                                                         : "no media";
-        fprintf(f, "%-11s%-12s %-26s %s%s%s\n", d->slot, config_disk_type_name(d->type),
+        const char *why;
+        bool shown = config_disk_presented(d, &why);
+        fprintf(f, "%-11s%-12s %-26s %s%s%s%s%s%s\n", d->slot, config_disk_type_name(d->type),
                 is_cd ? "-" : config_disk_mode_name(d->mode), what,
                 d->start_connected ? "" : " (not connected)",
-                d->write_through && !is_cd ? " (write-through)" : "");
+                d->write_through && !is_cd ? " (write-through)" : "", shown ? "" : "  NOT PRESENTED (",
+                shown ? "" : why, shown ? "" : ")");
     }
 }
 
@@ -66,7 +70,8 @@ static void print_floppies(const struct vm_config *c, FILE *f)
                            : fl->type == VM_FLOPPY_DEVICE && fl->file_name[0]
                                ? "host drive (empty in vmplay)"
                                : "no media";
-        fprintf(f, "floppy%d    %s%s\n", i, what, fl->start_connected ? "" : " (not connected)");
+        fprintf(f, "floppy%d    %s%s  NOT PRESENTED (no floppy controller yet)\n", i, what,
+                fl->start_connected ? "" : " (not connected)");
     }
 }
 
@@ -83,6 +88,7 @@ static void print_nics(const struct vm_config *c, FILE *f)
                 n->mac[4], n->mac[5], addr[n->addr_type], src[n->mac_source],
                 config_nic_conn_name(n->conn), n->network_name ? " \"" : "",
                 n->network_name ? n->network_name : "", n->network_name ? "\"" : "");
+        fprintf(f, "           NOT PRESENTED (no network card is emulated yet)\n");
     }
 }
 
@@ -134,6 +140,11 @@ void config_print(const struct vm_config *c, FILE *f, bool verbose)
     print_rest(c, f);
     if (!verbose)
         return;
+    if (c->ndups)
+        fprintf(f, "keys defined more than once (the last wins, as in VMware): %zu\n", c->ndups);
+    for (size_t i = 0; i < c->ndups; i++)
+        fprintf(f, "  line %d: %s = \"%s\" (replaces line %d)\n", c->dups[i].line, c->dups[i].key,
+                c->dups[i].value, c->dups[i].earlier);
     fprintf(f, "keys vmplay does not use: %zu\n", c->nunknown);
     for (size_t i = 0; i < c->nunknown; i++)
         fprintf(f, "  line %d: %s = \"%s\"\n", c->unknown[i].line, c->unknown[i].key,
