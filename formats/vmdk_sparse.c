@@ -304,12 +304,10 @@ static void add_dir_regions(struct sparse *s, const uint32_t *d, struct region *
             r[(*n)++] = (struct region){d[i], s->gt_sectors};
 }
 
-/* Header, descriptor, directories and every grain table: inside the file, no overlaps. */
-static int check_tables(struct sparse *s, struct error *err)
+/* The header, descriptor, directories and every grain table, into r (room for
+ * 2 * gd_entries + 4); returns the count. */
+static size_t metadata_regions(struct sparse *s, struct region *r)
 {
-    struct region *r = malloc((2 * s->gd_entries + 4) * sizeof *r);
-    if (!r)
-        return error_set(err, EX_OSERR, "out of memory");
     size_t n = 0;
     r[n++] = (struct region){0, 1};
     if (s->info.desc_size)
@@ -319,6 +317,16 @@ static int check_tables(struct sparse *s, struct error *err)
         r[n++] = (struct region){s->rgd_off, s->gd_sectors};
     add_dir_regions(s, s->gd, r, &n);
     add_dir_regions(s, s->rgd, r, &n);
+    return n;
+}
+
+/* Header, descriptor, directories and every grain table: inside the file, no overlaps. */
+static int check_tables(struct sparse *s, struct error *err)
+{
+    struct region *r = malloc((2 * s->gd_entries + 4) * sizeof *r);
+    if (!r)
+        return error_set(err, EX_OSERR, "out of memory");
+    size_t n = metadata_regions(s, r);
     qsort(r, n, sizeof *r, cmp_region);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -366,14 +374,7 @@ static int scan_grains(struct sparse *s, struct error *err)
         free(e);
         return error_set(err, EX_OSERR, "out of memory");
     }
-    r[n++] = (struct region){0, 1};
-    if (s->info.desc_size)
-        r[n++] = (struct region){s->info.desc_off, s->info.desc_size};
-    r[n++] = (struct region){s->gd_off, s->gd_sectors};
-    if (s->rgd_on)
-        r[n++] = (struct region){s->rgd_off, s->gd_sectors};
-    add_dir_regions(s, s->gd, r, &n);
-    add_dir_regions(s, s->rgd, r, &n);
+    n = metadata_regions(s, r);
     int rc = 0;
     for (uint64_t i = 0; i < s->gd_entries && !rc && !s->info.damage[0]; i++) {
         if (!s->gd[i])

@@ -9,8 +9,8 @@ V=${VMPLAY:-./vmplay}
 run=$BUILD/cli/check
 rm -rf "$run"; mkdir -p "$run"
 command -v qemu-img >/dev/null || { echo "SKIP cli/check: qemu-img is not installed"; exit 0; }
-head -c 65536 /dev/zero | tr '\0' '\377' > "$run/spin.bin"
-printf '\344\200\353\374' | dd of="$run/spin.bin" bs=1 seek=$((0xFFF0)) conv=notrunc status=none
+. "$(dirname "$0")/lib.sh"
+spin_vm "$run"
 qemu-img create -q -f vmdk "$run/d.vmdk" 16M
 base='.encoding = "UTF-8"\nconfig.version = "8"\nmemsize = "32"\n'
 ide='ide0:0.present = "TRUE"\nide0:0.fileName = "d.vmdk"\n'

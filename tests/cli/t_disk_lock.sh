@@ -8,8 +8,8 @@ V=${VMPLAY:-./vmplay}
 run=$BUILD/cli/disklock
 rm -rf "$run"; mkdir -p "$run"
 command -v qemu-img >/dev/null || { echo "SKIP cli/disk_lock: qemu-img is not installed"; exit 0; }
-head -c 65536 /dev/zero | tr '\0' '\377' > "$run/spin.bin"
-printf '\344\200\353\374' | dd of="$run/spin.bin" bs=1 seek=$((0xFFF0)) conv=notrunc status=none
+. "$(dirname "$0")/lib.sh"
+spin_vm "$run"
 qemu-img create -q -f vmdk "$run/shared.vmdk" 16M
 ln "$run/shared.vmdk" "$run/linked.vmdk"
 vmx() { # name disk [mode]

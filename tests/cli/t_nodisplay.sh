@@ -6,9 +6,8 @@ set -u
 V=${VMPLAY:-./vmplay}
 run=$BUILD/cli/nodisplay
 rm -rf "$run"; mkdir -p "$run"
-head -c 65536 /dev/zero | tr '\0' '\377' > "$run/spin.bin"
-printf '\344\200\353\374' | dd of="$run/spin.bin" bs=1 seek=$((0xFFF0)) conv=notrunc status=none
-printf '.encoding = "UTF-8"\nconfig.version = "8"\nmemsize = "32"\n' > "$run/rom.vmx"
+. "$(dirname "$0")/lib.sh"
+spin_vm "$run"
 env -u DISPLAY -u WAYLAND_DISPLAY -u SDL_VIDEODRIVER timeout -s KILL 20 "$V" --timeout=5 \
     --bios="$run/spin.bin" "$run/rom.vmx" >/dev/null 2>"$run/err"; st=$?
 if [ $st = 69 ] && [ "$(wc -l < "$run/err")" = 1 ] && grep -q -- '--headless' "$run/err"; then

@@ -8,10 +8,8 @@ set -u
 V=${VMPLAY:-./vmplay}
 run=$BUILD/cli/timeout
 rm -rf "$run"; mkdir -p "$run"
-# 64 KiB ROM: at the reset vector, "in al, 0x80; jmp back" for ever
-head -c 65536 /dev/zero | tr '\0' '\377' > "$run/spin.bin"
-printf '\344\200\353\374' | dd of="$run/spin.bin" bs=1 seek=$((0xFFF0)) conv=notrunc status=none
-printf '.encoding = "UTF-8"\nconfig.version = "8"\nmemsize = "32"\n' > "$run/rom.vmx"
+. "$(dirname "$0")/lib.sh"
+spin_vm "$run"
 t0=$(date +%s%N)
 "$V" --headless --deterministic --timeout=2 --bios="$run/spin.bin" "$run/rom.vmx" 2>"$run/err"; st=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
