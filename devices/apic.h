@@ -47,8 +47,6 @@ void apic_set_eoi_listener(struct apic *a, void (*eoi)(void *opaque, int vector)
 void apic_set_irq(void *opaque, int n, int level);
 /* A message from the IOAPIC: accepted when the destination matches this APIC. */
 void apic_deliver(void *opaque, const struct apic_msg *m);
-/* IA32_APIC_BASE as the CPU has it now (cpu_hooks.apic_base): bit 11 enables the APIC globally. */
-void apic_set_base(void *opaque, uint64_t msr);
 /* INTA: the highest deliverable vector (moved to ISR), else the 8259's (ExtINT), else spurious. */
 int apic_intr_ack(void *opaque);
 
