@@ -249,9 +249,14 @@ static struct json_object *cmd_send_keys(struct control *s, struct json_object *
         const char *bad;
         size_t badlen;
         int n = keys_parse_chord(chord, usages + total, &bad, &badlen);
+        int blen = (int)(badlen > 64 ? 64 : badlen);
+        if (n == KEYS_ERR_NAME)
+            return fail(e, "send-keys: no key named '%.*s' (in '%.64s')", blen, bad, chord);
+        if (n == KEYS_ERR_TWICE)
+            return fail(e, "send-keys: '%.*s' twice in one chord ('%.64s')", blen, bad, chord);
         if (n < 0)
-            return fail(e, "send-keys: '%.*s' in '%.64s' is not a key, or a key twice, or the "
-                           "ninth of one chord", (int)(badlen > 64 ? 64 : badlen), bad, chord);
+            return fail(e, "send-keys: more than %d keys in one chord ('%.64s')", KEYS_CHORD_MAX,
+                        chord);
         if (total + n > CONTROL_KEYS_MAX)
             return fail(e, "send-keys: more than %d keys in one request", CONTROL_KEYS_MAX);
         sizes[i] = n;

@@ -5,6 +5,7 @@
  */
 #include "control/keys.h"
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <strings.h>
 
@@ -43,7 +44,7 @@ static int numbered(const char *name, size_t len, const char *prefix)
 {
     size_t p = 0;
     while (prefix[p]) {
-        if (p >= len || (name[p] | 0x20) != prefix[p])
+        if (p >= len || tolower((unsigned char)name[p]) != prefix[p])
             return -1;
         p++;
     }
@@ -101,7 +102,7 @@ int keys_parse_chord(const char *chord, uint32_t usages[KEYS_CHORD_MAX], const c
         if (!u || twice || n == KEYS_CHORD_MAX) {
             *bad = p;
             *badlen = len;
-            return -1;
+            return !u ? KEYS_ERR_NAME : twice ? KEYS_ERR_TWICE : KEYS_ERR_TOO_MANY;
         }
         usages[n++] = u;
         if (!*end)

@@ -21,9 +21,10 @@ uint32_t keys_usage(const char *name, size_t len);
 
 /*
  * Parses a chord into usages[] in press order (at most KEYS_CHORD_MAX).
- * Returns how many, or -1 with *bad and *badlen naming the offending part
- * (an unknown or empty name, a key twice, too many keys).
+ * Returns how many, or a KEYS_ERR_* with *bad and *badlen naming the
+ * offending part.
  */
+enum { KEYS_ERR_NAME = -1, KEYS_ERR_TWICE = -2, KEYS_ERR_TOO_MANY = -3 };
 int keys_parse_chord(const char *chord, uint32_t usages[KEYS_CHORD_MAX], const char **bad,
                      size_t *badlen);
 
