@@ -231,7 +231,8 @@ static struct json_object *cmd_send_keys(struct control *s, struct json_object *
 {
     struct json_object *keys;
     if (!args || !json_object_object_get_ex(args, "keys", &keys))
-        return fail(e, "send-keys needs \"keys\": a chord such as \"ctrl-alt-delete\", or an array of them");
+        return fail(e, "send-keys needs \"keys\": a chord such as \"ctrl-alt-delete\", "
+                       "or an array of them");
     bool one = json_object_is_type(keys, json_type_string);
     if (!one && !json_object_is_type(keys, json_type_array))
         return fail(e, "send-keys: \"keys\" is a string or an array of strings");
@@ -367,8 +368,8 @@ static struct json_object *parse_line(const char *line, size_t len, struct cmd_e
     for (; end < len; end++) {
         if (line[end] != ' ' && line[end] != '\t') {
             json_object_put(obj);
-            return fail(e, "invalid JSON: something follows the request at byte %zu (one request per line)",
-                        end);
+            return fail(e, "invalid JSON: something follows the request at byte %zu "
+                           "(one request per line)", end);
         }
     }
     return obj;
@@ -379,7 +380,8 @@ static struct json_object *execute(struct control *s, struct json_object *req, s
     if (!json_object_is_type(req, json_type_object))
         return fail(e, "a request is a JSON object: {\"execute\":\"status\"}");
     struct json_object *exe, *args = NULL;
-    if (!json_object_object_get_ex(req, "execute", &exe) || !json_object_is_type(exe, json_type_string))
+    if (!json_object_object_get_ex(req, "execute", &exe) ||
+        !json_object_is_type(exe, json_type_string))
         return fail(e, "a request names its command in \"execute\" (a string)");
     json_object_object_foreach(req, key, val) {
         (void)val;
@@ -529,7 +531,7 @@ static short client_events(const struct client *c)
     return ev;
 }
 
-/* The listening socket, the kick fd and every client; slot[i] says whose fds[i] is (-1: not a client). */
+/* The listening socket, the kick fd and every client; slot[i] says whose fds[i] is (-1: ours). */
 static int fill_fds(struct control *s, struct pollfd *fds, int *slot)
 {
     int n = 0;

@@ -27,7 +27,7 @@ struct control;
  * else at path with EX_CANTCREAT.
  */
 struct control *control_new(const char *path, struct machine *m, struct error *err);
-/* Sends what is still buffered (as far as it goes at once), closes every client and removes the socket. */
+/* Sends what is buffered (as far as it goes at once), closes the clients, removes the socket. */
 void control_free(struct control *s);
 
 #endif

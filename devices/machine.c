@@ -76,7 +76,7 @@ static void wait_fds(struct machine *m, struct pollfd *fds, int n, const int *fi
 
 #define MACHINE_MAX_FDS (1 + MACHINE_MAX_POLL + MACHINE_MAX_SOURCES * MACHINE_SOURCE_MAX_FDS)
 
-/* Waits in poll() for the wake fd, serial input and the sources, at most until deadline (virtual ns). */
+/* Waits in poll() for the wake fd, serial input and the sources, at most until deadline (virtual). */
 static void idle_until(struct machine *m, int64_t deadline)
 {
     struct pollfd fds[MACHINE_MAX_FDS];
@@ -131,8 +131,9 @@ void machine_remove_source(struct machine *m, void *opaque)
         if (m->sources[i].opaque != opaque)
             continue;
         m->nsources--;
-        memmove(&m->sources[i], &m->sources[i + 1], (size_t)(m->nsources - i) * sizeof m->sources[0]);
-        memmove(&m->source_ready[i], &m->source_ready[i + 1], (size_t)(m->nsources - i) * sizeof(bool));
+        size_t after = (size_t)(m->nsources - i);
+        memmove(&m->sources[i], &m->sources[i + 1], after * sizeof m->sources[0]);
+        memmove(&m->source_ready[i], &m->source_ready[i + 1], after * sizeof m->source_ready[0]);
         i--;
     }
 }

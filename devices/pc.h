@@ -108,7 +108,7 @@ struct machine_status {
     double uptime_s;      /* host seconds since machine_run started */
     double guest_s;       /* guest (virtual) seconds since power-on */
     uint64_t insns;       /* as machine_insn_count */
-    unsigned resets;      /* resets since power-on (guest reboots, reset requests, kiosk restarts) */
+    unsigned resets;      /* since power-on: guest reboots, reset requests, kiosk restarts */
 };
 void machine_get_status(struct machine *m, struct machine_status *st);
 
