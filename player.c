@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdarg.h>
 
+#include "control/control.h"
 #include "cpu/cpu.h"
 #include "devices/firmware.h"
 #include "devices/pc.h"
@@ -36,7 +37,7 @@ struct player_opts {
     const char *vmx_path;
     bool headless, fullscreen, kiosk, force, check, deterministic, debug_exit;
     enum on_poweroff on_poweroff;
-    const char *screenshot, *screen_text;
+    const char *screenshot, *screen_text, *control;
     enum cpu_kind cpu;
     enum blockdev_sync disk_sync;
     bool disk_write_through, snapshot;
@@ -65,6 +66,8 @@ static const char usage_text[] =
     "                          whose boot disk is on a controller not presented yet\n"
     "      --screenshot=FILE   write the last frame to FILE (PNG) at exit\n"
     "      --screen-text=FILE  write the guest's text screen to FILE at exit\n"
+    "      --control=PATH      serve a control socket at PATH (JSON lines: status,\n"
+    "                          power-button, send-keys, screenshot, pause...)\n"
     "\n"
     "Machine:\n"
     "      --cpu=KIND          auto, soft or kvm (default auto)\n"
@@ -115,6 +118,7 @@ enum {
     OPT_FORCE,
     OPT_SCREENSHOT,
     OPT_SCREEN_TEXT,
+    OPT_CONTROL,
     OPT_CPU,
     OPT_SERIAL,
     OPT_TIMEOUT,
@@ -140,6 +144,7 @@ static const struct option long_options[] = {
     {"force", no_argument, NULL, OPT_FORCE},
     {"screenshot", required_argument, NULL, OPT_SCREENSHOT},
     {"screen-text", required_argument, NULL, OPT_SCREEN_TEXT},
+    {"control", required_argument, NULL, OPT_CONTROL},
     {"cpu", required_argument, NULL, OPT_CPU},
     {"serial", required_argument, NULL, OPT_SERIAL},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -228,6 +233,7 @@ static void parse_option(int c, struct player_opts *o)
     case OPT_FORCE: o->force = true; break;
     case OPT_SCREENSHOT: o->screenshot = optarg; break;
     case OPT_SCREEN_TEXT: o->screen_text = optarg; break;
+    case OPT_CONTROL: o->control = optarg; break;
     case OPT_CPU:
         if (strcmp(optarg, "auto") == 0)
             o->cpu = CPU_AUTO;
@@ -288,9 +294,12 @@ static void check_conflicts(const struct player_opts *o)
         usage_error("%s needs --kernel", o->initrd ? "--initrd" : "--append");
     if (o->kernel && o->bios)
         usage_error("--kernel boots through SeaBIOS; it cannot be combined with --bios");
-    if (o->check && (o->screenshot || o->screen_text || o->timeout_s > 0))
+    if (o->check && (o->screenshot || o->screen_text || o->control || o->timeout_s > 0))
         usage_error("--check runs nothing, so %s makes no sense with it",
-                    o->screenshot ? "--screenshot" : o->screen_text ? "--screen-text" : "--timeout");
+                    o->screenshot    ? "--screenshot"
+                    : o->screen_text ? "--screen-text"
+                    : o->control     ? "--control"
+                                     : "--timeout");
 }
 
 /* ---- --check: what would run ---- */
@@ -521,6 +530,7 @@ static int player_main(const struct player_opts *o, struct error *err)
     int status = -1;
     struct vm_lock *lock = NULL;
     struct machine *m = NULL;
+    struct control *ctl = NULL;
     if (o->check) {
         status = run_check(o, cfg, err) < 0 ? -1 : 0;
         goto out;
@@ -558,7 +568,7 @@ static int player_main(const struct player_opts *o, struct error *err)
         .log = stderr,
     };
     m = machine_new(&mo, err);
-    if (!m)
+    if (!m || (o->control && !(ctl = control_new(o->control, m, err))))
         goto out;
     if (o->verbose)
         fprintf(stderr, "vmplay: %s on the %s CPU backend\n", cfg->display_name, machine_cpu_name(m));
@@ -576,6 +586,7 @@ static int player_main(const struct player_opts *o, struct error *err)
         status = -1;
 out:
     signal_machine = NULL;
+    control_free(ctl);
     machine_free(m);
     vm_unlock(lock);
     config_free(cfg);

@@ -16,6 +16,7 @@
 #define MACHINE_MAX_POLL 8
 #define MACHINE_MAX_DISKS 8
 #define MACHINE_SERIALS 4
+#define MACHINE_MAX_SOURCES 4
 
 struct machine {
     struct machine_opts o;
@@ -62,6 +63,13 @@ struct machine {
     bool poweroff_pending;     /* the guest (S5), --timeout */
     bool debug_exit_pending;
     int debug_exit_status;
+
+    struct machine_source sources[MACHINE_MAX_SOURCES];
+    bool source_ready[MACHINE_MAX_SOURCES];
+    int nsources;
+    bool paused;
+    unsigned resets;          /* machine_reset calls, power-on included */
+    int64_t started_host_ns;  /* machine_run's start (clock_host_ns) */
 };
 
 /* pc.c */

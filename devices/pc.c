@@ -402,6 +402,7 @@ fail:
 
 void machine_reset(struct machine *m)
 {
+    m->resets++;
     i440fx_reset(m->northbridge);
     piix3_reset(m->southbridge);
     piix4pm_reset(m->pm);
@@ -554,6 +555,19 @@ struct input_queue *machine_input(struct machine *m)
 const char *machine_cpu_name(struct machine *m)
 {
     return cpu_backend_name(m->cpu);
+}
+
+void machine_get_status(struct machine *m, struct machine_status *st)
+{
+    *st = (struct machine_status){
+        .paused = m->paused,
+        .cpu = cpu_backend_name(m->cpu),
+        .uptime_s = m->started_host_ns ? (clock_host_ns() - m->started_host_ns) / 1e9 : 0,
+        .guest_s = clock_now_ns(m->clock) / 1e9,
+        .insns = machine_insn_count(m),
+        .resets = m->resets ? m->resets - 1 : 0,
+    };
+    piix4pm_acpi_state(m->pm, &st->acpi, &st->acpi_button);
 }
 
 uint64_t machine_insn_count(struct machine *m)

@@ -7,6 +7,7 @@
 #ifndef VMPLAY_PC_H
 #define VMPLAY_PC_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -77,5 +78,38 @@ struct input_queue *machine_input(struct machine *m);
 const char *machine_cpu_name(struct machine *m);
 /* Guest instructions retired so far (software core; 0 on KVM). */
 uint64_t machine_insn_count(struct machine *m);
+
+/*
+ * A host event source the machine loop serves on its own thread, beside the
+ * serial ports (the control socket). poll_fds fills the descriptors the idle
+ * wait watches (at most max; returns how many); service runs on every turn of
+ * the loop, running or paused, with ready set when the idle wait saw one of
+ * them ready. Add sources before machine_run; remove one before freeing it.
+ */
+#define MACHINE_SOURCE_MAX_FDS 32
+struct machine_source {
+    int (*poll_fds)(void *opaque, struct pollfd *fds, int max);
+    void (*service)(void *opaque, bool ready);
+    void *opaque;
+};
+int machine_add_source(struct machine *m, const struct machine_source *src, struct error *err);
+void machine_remove_source(struct machine *m, void *opaque);
+
+/* ---- on the machine thread only (a source's service) ---- */
+
+/* Stops or restarts the guest: no instruction runs and guest time stands still while paused. */
+void machine_pause(struct machine *m, bool paused);
+
+struct machine_status {
+    bool paused;
+    bool acpi;            /* the guest switched ACPI on (SCI_EN) */
+    bool acpi_button;     /* ... and listens to the power button (else pressing it powers off) */
+    const char *cpu;      /* the backend: "soft", "kvm" */
+    double uptime_s;      /* host seconds since machine_run started */
+    double guest_s;       /* guest (virtual) seconds since power-on */
+    uint64_t insns;       /* as machine_insn_count */
+    unsigned resets;      /* since power-on: guest reboots, reset requests, kiosk restarts */
+};
+void machine_get_status(struct machine *m, struct machine_status *st);
 
 #endif

@@ -34,6 +34,7 @@ expect_usage headless_fullscreen --headless --fullscreen x.vmx
 expect_usage initrd_without_kernel --initrd=i x.vmx
 expect_usage kernel_with_bios --kernel=k --bios=b x.vmx
 expect_usage check_with_timeout --check --timeout=5 x.vmx
+expect_usage check_with_control --check --control=x.sock x.vmx
 
 out=$("$V" --version); rc=$?
 [ $rc -eq 0 ] && [[ "$out" =~ ^vmplay\ [0-9]+\.[0-9]+ ]] && ok version || bad version "got '$out' status $rc"
