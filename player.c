@@ -329,8 +329,7 @@ static int check_disks(const struct player_opts *o, const struct vm_config *cfg,
         struct blockdev_open_opts bo = {
             .media = cd ? MEDIA_CDROM : MEDIA_DISK,
             .read_only = cd,
-            .snapshot = o->snapshot || d->mode == VM_MODE_NONPERSISTENT ||
-                        d->mode == VM_MODE_INDEPENDENT_NONPERSISTENT,
+            .snapshot = o->snapshot || config_disk_nonpersistent(d),
         };
         struct blockdev *bd;
         if (blockdev_open(d->path, &bo, &bd, err) < 0)

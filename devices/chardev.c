@@ -355,8 +355,7 @@ void chardev_write(struct chardev *ch, const void *buf, size_t len)
 size_t chardev_read(struct chardev *ch, void *buf, size_t len)
 {
     try_accept(ch);
-    if (ch->console) {
-        chardev_pump(ch);
+    if (ch->console) { /* what chardev_pump has taken from the terminal */
         size_t n = 0;
         for (uint8_t *p = buf; n < len && ch->in_len; n++, ch->in_len--) {
             p[n] = ch->in[ch->in_head];

@@ -311,8 +311,7 @@ static int open_disk(struct machine *m, const struct vm_disk *d, struct error *e
         struct blockdev_open_opts bo = {
             .media = cd ? MEDIA_CDROM : MEDIA_DISK,
             .read_only = cd,
-            .snapshot = m->o.snapshot || d->mode == VM_MODE_NONPERSISTENT ||
-                        d->mode == VM_MODE_INDEPENDENT_NONPERSISTENT,
+            .snapshot = m->o.snapshot || config_disk_nonpersistent(d),
             .write_through = d->write_through || m->o.disk_write_through,
             .sync = m->o.disk_sync,
         };

@@ -725,6 +725,11 @@ bool config_disk_presented(const struct vm_disk *d, const char **why)
     return d->bus == VM_BUS_IDE;
 }
 
+bool config_disk_nonpersistent(const struct vm_disk *d)
+{
+    return d->mode == VM_MODE_NONPERSISTENT || d->mode == VM_MODE_INDEPENDENT_NONPERSISTENT;
+}
+
 bool config_has_boot_disk(const struct vm_config *c)
 {
     for (size_t i = 0; i < c->ndisks; i++) {

@@ -148,6 +148,8 @@ struct vm_config {
 /* Whether the board presents this disk slot today (one place for the board and
  * --check); when not, why (a short phrase). */
 bool config_disk_presented(const struct vm_disk *d, const char **why);
+/* Its writes never reach the file (nonpersistent modes): the board runs it on an overlay. */
+bool config_disk_nonpersistent(const struct vm_disk *d);
 /* A disk the firmware could boot is presented (a connected disk or CD image). */
 bool config_has_boot_disk(const struct vm_config *c);
 
