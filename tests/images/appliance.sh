@@ -10,6 +10,9 @@
 #   bench.vmdk  timed stages (md5sum of 32 MiB, an awk loop), powers off
 #   demo.vmdk   markers, then a shell on tty1 (the screen) and on ttyS0
 #   durable.vmdk  numbered records to three data disks until killed (tests/guest/t_durable.sh)
+#   storage.vmdk  every disk with its PCI driver, the data pattern on the data disk on any
+#               controller (tests/images/modes/storage.sh; storage-ide.vmx)
+#   <mode>.vmdk for each further tests/images/modes/<mode>.sh, which init sources
 #   test.iso    isolinux ISO with the test mode, for ide1:0 cdrom-image
 # plus data.vmdk (an empty 16 MiB second disk), the durable mode's empty data disks
 # (dur-a.vmdk 128 MiB, dur-b.vmdk 112 MiB, dur-c.vmdk 96 MiB) and test.vmx, bench.vmx,
@@ -30,8 +33,10 @@ amd64) kmeta=linux-image-amd64:amd64 bbpkg=busybox-static:amd64 sub=appliance64 
 esac
 out=${1:-$BUILD/images/$sub}
 debs=$BUILD/debs
-stamp=$out/.complete-v7
+# The stamp names what built the image: this script and its mode files.
+stamp=$out/.complete-$(cat "$0" "$top"/tests/images/modes/*.sh | md5sum | cut -c1-12)
 if [ -f "$stamp" ]; then echo "$out"; exit 0; fi
+rm -f "$out"/.complete-*
 mkdir -p "$out" "$debs"
 work=$(mktemp -d "$BUILD/images/work.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -60,10 +65,14 @@ vmlinuz=$work/kernel/boot/vmlinuz-$kver
 
 # --- initramfs ---
 root=$work/root
-mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,lib/modules}
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,lib/modules,modes}
+# Modes of their own (tests/images/modes/<mode>.sh): init sources the file for
+# vmplay.mode=<mode>, and each gets a boot disk <mode>.vmdk.
+cp "$top"/tests/images/modes/*.sh "$root/modes/"
 cp "$work/busybox/bin/busybox" "$root/bin/busybox"
 for app in sh mount umount insmod cat echo dd md5sum awk sleep poweroff uname grep head \
-    hexdump seq wc sync date mkdir ls setsid cttyhack stty dmesg tr sed od cmp yes printf; do
+    hexdump seq wc sync date mkdir ls setsid cttyhack stty dmesg tr sed od cmp yes printf \
+    cut readlink basename find ifconfig route ip udhcpc wget httpd nc test kill rm; do
     ln -s busybox "$root/bin/$app"
 done
 # Modules in dependency order (modinfo from kmod reads the .ko files).
@@ -79,7 +88,13 @@ add_mod() {
     for dep in $(/sbin/modinfo -F depends "$f" | tr ',' ' '); do add_mod "$dep"; done
     order+=("$f")
 }
-for m in ata_piix sd_mod sr_mod; do add_mod "$m"; done
+# IDE, then the drivers of every controller and card vmplay presents (SCSI: LSI
+# Logic, LSI SAS, PVSCSI; SATA: AHCI; NVMe; floppy; NICs: e1000, e1000e, vmxnet3,
+# PCnet), each insmod'ed at boot; a driver whose device is absent stays idle.
+for m in ata_piix sd_mod sr_mod mptspi mptsas vmw_pvscsi ahci nvme floppy \
+    e1000 e1000e vmxnet3 pcnet32; do
+    add_mod "$m"
+done
 : > "$root/lib/modules/order"
 for f in "${order[@]}"; do
     cp "$f" "$root/lib/modules/"
@@ -102,6 +117,11 @@ for m in $(cat /lib/modules/order); do insmod /lib/modules/$m 2>/dev/null; done
 sleep 1
 n=0; while [ $n -lt 50 ] && [ ! -e /dev/sda ]; do sleep 0.1; n=$((n+1)); done
 say "VMPLAY-MARKER: disks $(ls /sys/block | tr '\n' ' ')"
+if [ -f "/modes/$mode.sh" ]; then
+    . "/modes/$mode.sh"
+    say "VMPLAY-MARKER: poweroff"
+    poweroff -f
+fi
 case "$mode" in
 test)
     say "VMPLAY-MARKER: arith $((6*7)) $(echo 3 4 | awk '{print $1*$2+0.5}')"
@@ -212,7 +232,8 @@ EOF
     cp "$img" "$out/$mode.img"
     qemu-img convert -f raw -O vmdk -o subformat=monolithicSparse "$img" "$out/$mode.vmdk"
 }
-for mode in test bench demo durable; do make_disk "$mode"; done
+extra=$(cd "$top/tests/images/modes" && ls ./*.sh | sed 's|^\./||; s|\.sh$||')
+for mode in test bench demo durable $extra; do make_disk "$mode"; done
 qemu-img create -q -f vmdk -o subformat=monolithicSparse "$out/data.vmdk" 16M
 for d in a:128 b:112 c:96; do
     qemu-img create -q -f vmdk -o subformat=monolithicSparse "$out/dur-${d%%:*}.vmdk" "${d#*:}M"
@@ -259,6 +280,9 @@ write_vmx durable "vmplay crash-consistency appliance" 'ide0:0.present = "TRUE"'
 write_vmx demo "vmplay demo (Debian 12 $ARCH, busybox)" 'ide0:0.present = "TRUE"' 'ide0:0.fileName = "demo.vmdk"'
 write_vmx cdrom "vmplay CD-ROM boot" 'ide1:0.present = "TRUE"' 'ide1:0.fileName = "test.iso"' \
     'ide1:0.deviceType = "cdrom-image"' 'bios.bootOrder = "cdrom"'
+# The storage mode on IDE; each controller's test writes its own .vmx beside these.
+write_vmx storage-ide "vmplay storage on IDE" 'ide0:0.present = "TRUE"' \
+    'ide0:0.fileName = "storage.vmdk"' 'ide0:1.present = "TRUE"' 'ide0:1.fileName = "data.vmdk"'
 echo "$kver" > "$out/kernel-version"
 touch "$stamp"
 echo "$out"
