@@ -34,6 +34,7 @@ struct machine {
     struct piix3 *southbridge;
     struct piix4pm *pm;
     struct ide *ide;
+    struct ahci *sata[VM_MAX_SATA];
     struct vga *vga;
     struct pic *pic;
     struct pit *pit;

@@ -8,6 +8,7 @@
  *   00.0 i440FX host bridge (PAM shadowing of 0xC0000-0xFFFFF)
  *   01.0 PIIX3 ISA bridge (PIRQ routing, 0xCF9 reset)   01.1 PIIX3 IDE
  *   01.3 PIIX4 power management (ACPI, SCI on IRQ 9)     02.0 VGA (stdvga + VGA BIOS ROM)
+ *   18.0-1b.0 AHCI for sata0-3 (devices/ahci.h: ahci_pci_slot)
  *   ISA: 8259 pair, 8254, MC146818, i8042, 16550A x4, fw_cfg, debug ports
  *   local APIC 0xFEE00000 (LINT0 = ExtINT from the 8259), IOAPIC 0xFEC00000
  */
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devices/ahci.h"
 #include "devices/apic.h"
 #include "devices/chardev.h"
 #include "devices/fwcfg.h"
@@ -303,6 +305,18 @@ static int make_vga(struct machine *m, struct error *err)
 
 /* ---- disks ---- */
 
+static int make_sata(struct machine *m, struct error *err)
+{
+    for (int n = 0; n < VM_MAX_SATA; n++) {
+        if (!m->cfg->sata_present[n])
+            continue;
+        m->sata[n] = ahci_new(m->pci, DEVFN(ahci_pci_slot(n), 0), n);
+        if (!m->sata[n])
+            return error_set(err, EX_SOFTWARE, "cannot build the SATA controller sata%d", n);
+    }
+    return 0;
+}
+
 static int open_disk(struct machine *m, const struct vm_disk *d, struct error *err)
 {
     bool cd = d->type == VM_DISK_CDROM_IMAGE || d->type == VM_DISK_CDROM_RAW;
@@ -323,7 +337,10 @@ static int open_disk(struct machine *m, const struct vm_disk *d, struct error *e
     }
     if (!bd && !cd)
         return 0;
-    if (ide_attach(m->ide, d->ctrl, d->unit, cd ? IDE_CDROM : IDE_DISK, bd, err) < 0)
+    enum ide_drive_kind kind = cd ? IDE_CDROM : IDE_DISK;
+    int rc = d->bus == VM_BUS_SATA ? ahci_attach(m->sata[d->ctrl], d->unit, kind, bd, err)
+                                   : ide_attach(m->ide, d->ctrl, d->unit, kind, bd, err);
+    if (rc < 0)
         return error_prefix(err, "%s", d->slot);
     return 0;
 }
@@ -384,7 +401,8 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
     if (!m->cpu || firmware_load(o->firmware_dir, o->bios, &m->fw, err) < 0 || map_memory(m, err) < 0 ||
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
         make_serial(m, err) < 0 || make_fwcfg(m, err) < 0 || make_debug_ports(m, err) < 0 ||
-        (!m->fw.raw_rom && make_vga(m, err) < 0) || attach_disks(m, err) < 0)
+        (!m->fw.raw_rom && make_vga(m, err) < 0) || make_sata(m, err) < 0 ||
+        attach_disks(m, err) < 0)
         goto fail;
     input_set_notify(m->input, (void (*)(void *))machine_wake, m);
     if (trace_on(TRACE_CPU) || trace_on(TRACE_EXC))
@@ -406,6 +424,9 @@ void machine_reset(struct machine *m)
     piix3_reset(m->southbridge);
     piix4pm_reset(m->pm);
     ide_reset(m->ide);
+    for (int i = 0; i < VM_MAX_SATA; i++)
+        if (m->sata[i])
+            ahci_reset(m->sata[i]);
     pic_reset(m->pic);
     pit_reset(m->pit);
     rtc_reset(m->rtc);
@@ -466,6 +487,8 @@ void machine_free(struct machine *m)
     apic_free(m->apic);
     piix4pm_free(m->pm);
     ide_free(m->ide);
+    for (int i = 0; i < VM_MAX_SATA; i++)
+        ahci_free(m->sata[i]);
     piix3_free(m->southbridge);
     i440fx_free(m->northbridge);
     pci_bus_free(m->pci);

@@ -722,7 +722,7 @@ bool config_disk_presented(const struct vm_disk *d, const char **why)
                                       "NVMe controllers are not emulated yet"};
     if (why)
         *why = bus[d->bus];
-    return d->bus == VM_BUS_IDE;
+    return d->bus == VM_BUS_IDE || d->bus == VM_BUS_SATA;
 }
 
 bool config_disk_nonpersistent(const struct vm_disk *d)
