@@ -628,7 +628,7 @@ static void sctl_write(struct ahci_port *p, uint32_t v)
     p->sctl = v & 0xfffff;
     if (det == SCTL_DET_COMRESET) {
         p->ssts = p->dev.kind != IDE_NONE ? 1 : 0; /* device present, no communication */
-        p->tfd = TFD_RESET | ATA_SR_BSY;
+        p->tfd = ATA_SR_BSY;
         p->dev.xfer = XFER_NONE;
     } else if (det == SCTL_DET_OFFLINE) {
         p->ssts = SCTL_DET_OFFLINE;
