@@ -40,7 +40,7 @@ static void print_disks(const struct vm_config *c, FILE *f)
                     config_scsi_dev_name(c->scsi_dev[x]));
     for (int x = 0; x < VM_MAX_SATA; x++)
         if (c->sata_present[x])
-            fprintf(f, "sata%d      controller ahci  NOT PRESENTED (not emulated yet)\n", x);
+            fprintf(f, "sata%d      controller ahci\n", x);
     for (int x = 0; x < VM_MAX_NVME; x++)
         if (c->nvme_present[x])
             fprintf(f, "nvme%d      controller nvme  NOT PRESENTED (not emulated yet)\n", x);

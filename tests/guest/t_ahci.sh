@@ -51,6 +51,14 @@ cp "$img/storage.vmdk" "$img/data.vmdk" "$run/vm/"
 vmx "$run/vm/sata.vmx" "vmplay storage on SATA" \
     'sata0:0.present = "TRUE"' 'sata0:0.fileName = "storage.vmdk"' \
     'sata0:1.present = "TRUE"' 'sata0:1.fileName = "data.vmdk"'
+# --check presents what the run presents: the controller and both disks, nothing left out.
+chk=$(cd "$run/vm" && "$V" --check sata.vmx 2>&1)
+if echo "$chk" | grep -q '^sata0 *controller ahci$' && echo "$chk" | grep -q '^sata0:1 *disk ' &&
+    ! echo "$chk" | grep -q 'NOT PRESENTED'; then
+    ok check_presents_the_sata_disks
+else
+    bad check_presents_the_sata_disks "$(echo "$chk" | grep sata | tr '\n' '|')"
+fi
 (cd "$run/vm" && timeout 900 "$V" --headless --cpu=soft --timeout=600 --debugcon=debugcon.txt \
     sata.vmx >stdout.txt 2>stderr.txt; echo $? > status)
 st=$(cat "$run/vm/status")

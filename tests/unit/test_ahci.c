@@ -16,6 +16,7 @@
 
 #include "devices/ahci.h"
 #include "devices/bus.h"
+#include "devices/firmware.h"
 #include "devices/pci.h"
 #include "tests/unit/test.h"
 
@@ -965,4 +966,24 @@ TEST(attach_refuses_bad_ports)
     /* The slot is taken on the PCI bus. */
     ASSERT(ahci_new(r->pb, DEVFN, 1) == NULL);
     rig_free(r);
+}
+
+/* SeaBIOS's ahci.c looks its ports up in the boot order as "/pci@i0cf8/ANY@SLOT/drive@PORT/disk@0"
+ * (bootprio_find_ata_device with the port as the channel, a '*' glob for the device name). */
+TEST(boot_order_names_ahci_ports_as_seabios_does)
+{
+    struct vm_disk disks[3] = {
+        {.bus = VM_BUS_IDE, .ctrl = 0, .unit = 0, .type = VM_DISK_HDD},
+        {.bus = VM_BUS_SATA, .ctrl = 0, .unit = 1, .type = VM_DISK_CDROM_IMAGE},
+        {.bus = VM_BUS_SATA, .ctrl = 2, .unit = 29, .type = VM_DISK_HDD},
+    };
+    struct vm_config c = {.disks = disks, .ndisks = 3};
+    char out[512];
+    firmware_bootorder(&c, out, sizeof out);
+    ASSERT_STR_EQ(out, "/pci@i0cf8/ide@1,1/drive@0/disk@0\n/pci@i0cf8/sata@1a/drive@1d/disk@0\n"
+                       "/pci@i0cf8/sata@18/drive@1/disk@0\n");
+    c.boot_order = "cdrom,hdd";
+    firmware_bootorder(&c, out, sizeof out);
+    ASSERT_STR_EQ(out, "/pci@i0cf8/sata@18/drive@1/disk@0\n/pci@i0cf8/ide@1,1/drive@0/disk@0\n"
+                       "/pci@i0cf8/sata@1a/drive@1d/disk@0\n");
 }
