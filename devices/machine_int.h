@@ -34,6 +34,7 @@ struct machine {
     struct piix3 *southbridge;
     struct piix4pm *pm;
     struct ide *ide;
+    struct nvme *nvme[VM_MAX_NVME];
     struct vga *vga;
     struct pic *pic;
     struct pit *pit;

@@ -26,6 +26,7 @@
 #include "devices/i8042.h"
 #include "devices/ide.h"
 #include "devices/ioapic.h"
+#include "devices/nvme.h"
 #include "devices/pci.h"
 #include "devices/pic.h"
 #include "devices/piix3.h"
@@ -168,6 +169,8 @@ static int map_memory(struct machine *m, struct error *err)
 static int make_chipset(struct machine *m, struct error *err)
 {
     m->pci = pci_bus_new(m->bus);
+    if (m->pci)
+        pci_bus_set_msi_sink(m->pci, apic_deliver_msi, m->apic);
     m->northbridge = m->pci ? i440fx_new(m->bus, m->pci, m->ram, m->isa_rom) : NULL;
     struct irq isa[16];
     for (int i = 0; i < 16; i++)
@@ -303,6 +306,27 @@ static int make_vga(struct machine *m, struct error *err)
 
 /* ---- disks ---- */
 
+/* nvmeN at PCI slot 0x18 + N (VMware puts them behind bridges; here bus 0 holds all). */
+static int make_nvme(struct machine *m, struct error *err)
+{
+    for (int i = 0; i < VM_MAX_NVME; i++) {
+        if (!m->cfg->nvme_present[i])
+            continue;
+        m->nvme[i] = nvme_new(m->bus, m->pci, DEVFN(0x18 + i, 0), i);
+        if (!m->nvme[i])
+            return error_set(err, EX_SOFTWARE, "cannot build nvme%d", i);
+    }
+    return 0;
+}
+
+static int attach_to(struct machine *m, const struct vm_disk *d, bool cd, struct blockdev *bd,
+                     struct error *err)
+{
+    if (d->bus == VM_BUS_NVME)
+        return m->nvme[d->ctrl] ? nvme_attach(m->nvme[d->ctrl], d->unit, bd, err) : 0;
+    return ide_attach(m->ide, d->ctrl, d->unit, cd ? IDE_CDROM : IDE_DISK, bd, err);
+}
+
 static int open_disk(struct machine *m, const struct vm_disk *d, struct error *err)
 {
     bool cd = d->type == VM_DISK_CDROM_IMAGE || d->type == VM_DISK_CDROM_RAW;
@@ -323,7 +347,7 @@ static int open_disk(struct machine *m, const struct vm_disk *d, struct error *e
     }
     if (!bd && !cd)
         return 0;
-    if (ide_attach(m->ide, d->ctrl, d->unit, cd ? IDE_CDROM : IDE_DISK, bd, err) < 0)
+    if ((bd || d->bus == VM_BUS_IDE) && attach_to(m, d, cd, bd, err) < 0)
         return error_prefix(err, "%s", d->slot);
     return 0;
 }
@@ -384,7 +408,7 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
     if (!m->cpu || firmware_load(o->firmware_dir, o->bios, &m->fw, err) < 0 || map_memory(m, err) < 0 ||
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
         make_serial(m, err) < 0 || make_fwcfg(m, err) < 0 || make_debug_ports(m, err) < 0 ||
-        (!m->fw.raw_rom && make_vga(m, err) < 0) || attach_disks(m, err) < 0)
+        (!m->fw.raw_rom && make_vga(m, err) < 0) || make_nvme(m, err) < 0 || attach_disks(m, err) < 0)
         goto fail;
     input_set_notify(m->input, (void (*)(void *))machine_wake, m);
     if (trace_on(TRACE_CPU) || trace_on(TRACE_EXC))
@@ -406,6 +430,9 @@ void machine_reset(struct machine *m)
     piix3_reset(m->southbridge);
     piix4pm_reset(m->pm);
     ide_reset(m->ide);
+    for (int i = 0; i < VM_MAX_NVME; i++)
+        if (m->nvme[i])
+            nvme_reset(m->nvme[i]);
     pic_reset(m->pic);
     pit_reset(m->pit);
     rtc_reset(m->rtc);
@@ -447,6 +474,8 @@ void machine_free(struct machine *m)
         blockdev_close(m->disks[i]);
     }
     vga_free(m->vga);
+    for (int i = 0; i < VM_MAX_NVME; i++)
+        nvme_free(m->nvme[i]);
     for (int i = 0; i < MACHINE_SERIALS; i++) {
         uart_free(m->uart[i]);
         chardev_free(m->serial[i]);
