@@ -18,7 +18,7 @@
 /* The device number sataN has on PCI bus 0 (the board places it, the boot order names it). */
 static inline int ahci_pci_slot(int index)
 {
-    return 0x18 + index;
+    return 0x14 + index;
 }
 
 struct ahci;

@@ -35,6 +35,7 @@ struct machine {
     struct piix4pm *pm;
     struct ide *ide;
     struct ahci *sata[VM_MAX_SATA];
+    struct nvme *nvme[VM_MAX_NVME];
     struct vga *vga;
     struct pic *pic;
     struct pit *pit;

@@ -8,7 +8,8 @@
  *   00.0 i440FX host bridge (PAM shadowing of 0xC0000-0xFFFFF)
  *   01.0 PIIX3 ISA bridge (PIRQ routing, 0xCF9 reset)   01.1 PIIX3 IDE
  *   01.3 PIIX4 power management (ACPI, SCI on IRQ 9)     02.0 VGA (stdvga + VGA BIOS ROM)
- *   18.0-1b.0 AHCI for sata0-3 (devices/ahci.h: ahci_pci_slot)
+ *   03.0-0c.0 NICs ethernet0-9   10.0-13.0 SCSI scsi0-3   14.0-17.0 AHCI sata0-3
+ *   (devices/ahci.h: ahci_pci_slot)   18.0-1b.0 NVMe nvme0-3
  *   ISA: 8259 pair, 8254, MC146818, i8042, 16550A x4, fw_cfg, debug ports
  *   local APIC 0xFEE00000 (LINT0 = ExtINT from the 8259), IOAPIC 0xFEC00000
  */
@@ -28,6 +29,7 @@
 #include "devices/i8042.h"
 #include "devices/ide.h"
 #include "devices/ioapic.h"
+#include "devices/nvme.h"
 #include "devices/pci.h"
 #include "devices/pic.h"
 #include "devices/piix3.h"
@@ -170,6 +172,8 @@ static int map_memory(struct machine *m, struct error *err)
 static int make_chipset(struct machine *m, struct error *err)
 {
     m->pci = pci_bus_new(m->bus);
+    if (m->pci)
+        pci_bus_set_msi_sink(m->pci, apic_deliver_msi, m->apic);
     m->northbridge = m->pci ? i440fx_new(m->bus, m->pci, m->ram, m->isa_rom) : NULL;
     struct irq isa[16];
     for (int i = 0; i < 16; i++)
@@ -317,6 +321,33 @@ static int make_sata(struct machine *m, struct error *err)
     return 0;
 }
 
+/* nvmeN at PCI slot 0x18 + N (VMware puts them behind bridges; here bus 0 holds all). */
+static int make_nvme(struct machine *m, struct error *err)
+{
+    for (int i = 0; i < VM_MAX_NVME; i++) {
+        if (!m->cfg->nvme_present[i])
+            continue;
+        m->nvme[i] = nvme_new(m->bus, m->pci, DEVFN(0x18 + i, 0), i);
+        if (!m->nvme[i])
+            return error_set(err, EX_SOFTWARE, "cannot build nvme%d", i);
+    }
+    return 0;
+}
+
+static int attach_to(struct machine *m, const struct vm_disk *d, bool cd, struct blockdev *bd,
+                     struct error *err)
+{
+    enum ide_drive_kind kind = cd ? IDE_CDROM : IDE_DISK;
+    switch (d->bus) {
+    case VM_BUS_NVME:
+        return m->nvme[d->ctrl] ? nvme_attach(m->nvme[d->ctrl], d->unit, bd, err) : 0;
+    case VM_BUS_SATA:
+        return ahci_attach(m->sata[d->ctrl], d->unit, kind, bd, err);
+    default:
+        return ide_attach(m->ide, d->ctrl, d->unit, kind, bd, err);
+    }
+}
+
 static int open_disk(struct machine *m, const struct vm_disk *d, struct error *err)
 {
     bool cd = d->type == VM_DISK_CDROM_IMAGE || d->type == VM_DISK_CDROM_RAW;
@@ -337,10 +368,7 @@ static int open_disk(struct machine *m, const struct vm_disk *d, struct error *e
     }
     if (!bd && !cd)
         return 0;
-    enum ide_drive_kind kind = cd ? IDE_CDROM : IDE_DISK;
-    int rc = d->bus == VM_BUS_SATA ? ahci_attach(m->sata[d->ctrl], d->unit, kind, bd, err)
-                                   : ide_attach(m->ide, d->ctrl, d->unit, kind, bd, err);
-    if (rc < 0)
+    if ((bd || d->bus != VM_BUS_NVME) && attach_to(m, d, cd, bd, err) < 0)
         return error_prefix(err, "%s", d->slot);
     return 0;
 }
@@ -402,7 +430,7 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
         make_serial(m, err) < 0 || make_fwcfg(m, err) < 0 || make_debug_ports(m, err) < 0 ||
         (!m->fw.raw_rom && make_vga(m, err) < 0) || make_sata(m, err) < 0 ||
-        attach_disks(m, err) < 0)
+        make_nvme(m, err) < 0 || attach_disks(m, err) < 0)
         goto fail;
     input_set_notify(m->input, (void (*)(void *))machine_wake, m);
     if (trace_on(TRACE_CPU) || trace_on(TRACE_EXC))
@@ -427,6 +455,9 @@ void machine_reset(struct machine *m)
     for (int i = 0; i < VM_MAX_SATA; i++)
         if (m->sata[i])
             ahci_reset(m->sata[i]);
+    for (int i = 0; i < VM_MAX_NVME; i++)
+        if (m->nvme[i])
+            nvme_reset(m->nvme[i]);
     pic_reset(m->pic);
     pit_reset(m->pit);
     rtc_reset(m->rtc);
@@ -468,6 +499,8 @@ void machine_free(struct machine *m)
         blockdev_close(m->disks[i]);
     }
     vga_free(m->vga);
+    for (int i = 0; i < VM_MAX_NVME; i++)
+        nvme_free(m->nvme[i]);
     for (int i = 0; i < MACHINE_SERIALS; i++) {
         uart_free(m->uart[i]);
         chardev_free(m->serial[i]);

@@ -719,10 +719,11 @@ bool config_disk_presented(const struct vm_disk *d, const char **why)
 {
     static const char *const bus[] = {"", "SCSI controllers are not emulated yet",
                                       "SATA controllers are not emulated yet",
-                                      "NVMe controllers are not emulated yet"};
+                                      "an NVMe controller has no CD-ROM"};
+    bool cd = d->type == VM_DISK_CDROM_IMAGE || d->type == VM_DISK_CDROM_RAW;
     if (why)
         *why = bus[d->bus];
-    return d->bus == VM_BUS_IDE || d->bus == VM_BUS_SATA;
+    return d->bus == VM_BUS_IDE || d->bus == VM_BUS_SATA || (d->bus == VM_BUS_NVME && !cd);
 }
 
 bool config_disk_nonpersistent(const struct vm_disk *d)

@@ -980,10 +980,10 @@ TEST(boot_order_names_ahci_ports_as_seabios_does)
     struct vm_config c = {.disks = disks, .ndisks = 3};
     char out[512];
     firmware_bootorder(&c, out, sizeof out);
-    ASSERT_STR_EQ(out, "/pci@i0cf8/ide@1,1/drive@0/disk@0\n/pci@i0cf8/sata@1a/drive@1d/disk@0\n"
-                       "/pci@i0cf8/sata@18/drive@1/disk@0\n");
+    ASSERT_STR_EQ(out, "/pci@i0cf8/ide@1,1/drive@0/disk@0\n/pci@i0cf8/sata@16/drive@1d/disk@0\n"
+                       "/pci@i0cf8/sata@14/drive@1/disk@0\n");
     c.boot_order = "cdrom,hdd";
     firmware_bootorder(&c, out, sizeof out);
-    ASSERT_STR_EQ(out, "/pci@i0cf8/sata@18/drive@1/disk@0\n/pci@i0cf8/ide@1,1/drive@0/disk@0\n"
-                       "/pci@i0cf8/sata@1a/drive@1d/disk@0\n");
+    ASSERT_STR_EQ(out, "/pci@i0cf8/sata@14/drive@1/disk@0\n/pci@i0cf8/ide@1,1/drive@0/disk@0\n"
+                       "/pci@i0cf8/sata@16/drive@1d/disk@0\n");
 }
