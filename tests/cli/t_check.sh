@@ -36,7 +36,7 @@ same suspended 69 suspended
 same efi 69 efi
 same vmware_lock 75 locked
 same nothing_to_boot 69 scsi
-if "$V" --check "$run/scsi.vmx" 2>/dev/null | grep -q '^scsi0:0 .*NOT PRESENTED (SCSI controllers are not emulated yet)' &&
+if "$V" --check "$run/scsi.vmx" 2>/dev/null | grep -q '^scsi0:0 .*NOT PRESENTED (the LSI Logic controller (lsilogic) is not emulated yet)' &&
     "$V" --check --force "$run/scsi.vmx" >/dev/null 2>&1; then
     echo "PASS cli/check_marks_not_presented_and_force_runs_anyway"
 else
