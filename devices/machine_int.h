@@ -12,6 +12,7 @@
 #include "devices/firmware.h"
 #include "devices/pc.h"
 #include "formats/blockdev.h"
+#include "formats/config.h"
 
 #define MACHINE_MAX_POLL 8
 #define MACHINE_MAX_DISKS 8
@@ -36,6 +37,7 @@ struct machine {
     struct ide *ide;
     struct ahci *sata[VM_MAX_SATA];
     struct nvme *nvme[VM_MAX_NVME];
+    struct scsi_hba *scsi[VM_MAX_SCSI]; /* present scsiN with an emulated model */
     struct vga *vga;
     struct pic *pic;
     struct pit *pit;

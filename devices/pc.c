@@ -38,6 +38,7 @@
 #include "devices/pit.h"
 #include "devices/ps2.h"
 #include "devices/rtc.h"
+#include "devices/scsi_hba.h"
 #include "devices/trace.h"
 #include "devices/uart.h"
 #include "devices/vga.h"
@@ -339,6 +340,8 @@ static int attach_to(struct machine *m, const struct vm_disk *d, bool cd, struct
 {
     enum ide_drive_kind kind = cd ? IDE_CDROM : IDE_DISK;
     switch (d->bus) {
+    case VM_BUS_SCSI:
+        return scsi_hba_attach(m->scsi[d->ctrl], d->unit, cd ? SCSI_CDROM : SCSI_DISK, bd, err);
     case VM_BUS_NVME:
         return m->nvme[d->ctrl] ? nvme_attach(m->nvme[d->ctrl], d->unit, bd, err) : 0;
     case VM_BUS_SATA:
@@ -373,8 +376,24 @@ static int open_disk(struct machine *m, const struct vm_disk *d, struct error *e
     return 0;
 }
 
+/* A controller per present scsiN whose model the board has (BusLogic: refused, 69). */
+static int make_scsi(struct machine *m, struct error *err)
+{
+    for (int x = 0; x < VM_MAX_SCSI; x++) {
+        enum vm_scsi_dev model = m->cfg->scsi_model[x];
+        if (!m->cfg->scsi_present[x] || (!scsi_hba_model(model) && model != VM_SCSI_BUSLOGIC))
+            continue;
+        m->scsi[x] = scsi_hba_new(model, x, m->bus, m->pci, err);
+        if (!m->scsi[x])
+            return -1;
+    }
+    return 0;
+}
+
 static int attach_disks(struct machine *m, struct error *err)
 {
+    if (make_scsi(m, err) < 0)
+        return -1;
     for (size_t i = 0; i < m->cfg->ndisks; i++) {
         const struct vm_disk *d = &m->cfg->disks[i];
         const char *why;
@@ -458,6 +477,8 @@ void machine_reset(struct machine *m)
     for (int i = 0; i < VM_MAX_NVME; i++)
         if (m->nvme[i])
             nvme_reset(m->nvme[i]);
+    for (int i = 0; i < VM_MAX_SCSI; i++)
+        scsi_hba_reset(m->scsi[i]);
     pic_reset(m->pic);
     pit_reset(m->pit);
     rtc_reset(m->rtc);
@@ -522,6 +543,8 @@ void machine_free(struct machine *m)
     ide_free(m->ide);
     for (int i = 0; i < VM_MAX_SATA; i++)
         ahci_free(m->sata[i]);
+    for (int i = 0; i < VM_MAX_SCSI; i++)
+        scsi_hba_free(m->scsi[i]);
     piix3_free(m->southbridge);
     i440fx_free(m->northbridge);
     pci_bus_free(m->pci);
