@@ -128,6 +128,15 @@ else
     bad tap_unavailable_69 "status $st: $(head -c 300 "$run/tap.err")"
 fi
 
+# bridged without a tap: NAT, and one line that says so (the run itself is cut short)
+sed 's/^ethernet0.connectionType = .*/ethernet0.connectionType = "bridged"/' "$run/vm/net.vmx" > "$run/vm/bridged.vmx"
+(cd "$run/vm" && "$V" --headless --cpu=soft --timeout=2 bridged.vmx >/dev/null 2>"$run/bridged.err"); st=$?
+if [ $st = 124 ] && grep -q "ethernet0: bridged networking needs --net-tap=IFNAME; using NAT instead" "$run/bridged.err"; then
+    ok bridged_falls_back_to_nat_with_notice
+else
+    bad bridged_falls_back_to_nat_with_notice "status $st: $(head -c 300 "$run/bridged.err")"
+fi
+
 # ---- the same image under QEMU ----
 Q=$(command -v qemu-system-i386 || command -v qemu-system-x86_64)
 if [ -z "$Q" ]; then
