@@ -55,6 +55,8 @@ struct machine {
     struct chardev *debugcon;
     struct blockdev *disks[MACHINE_MAX_DISKS];
     int ndisks;
+    struct e1000 *nic[VM_MAX_NICS];
+    struct net_group net;     /* the NICs' back ends, one host event source */
 
     struct display *display;
     struct input_queue *input;

@@ -24,6 +24,7 @@
 #include "devices/ahci.h"
 #include "devices/apic.h"
 #include "devices/chardev.h"
+#include "devices/e1000.h"
 #include "devices/fwcfg.h"
 #include "devices/i440fx.h"
 #include "devices/i8042.h"
@@ -410,6 +411,39 @@ static int attach_disks(struct machine *m, struct error *err)
     return 0;
 }
 
+/* ---- network ---- */
+
+/* One PCI function per present e1000; other cards are not emulated yet (one line each). */
+static int make_nics(struct machine *m, struct error *err)
+{
+    static const struct net_opts defaults = {0};
+    const struct net_opts *o = m->o.net ? m->o.net : &defaults;
+    for (int i = 0; i < VM_MAX_NICS && !o->none; i++) {
+        const struct vm_nic *nic = &m->cfg->nic[i];
+        if (!nic->present)
+            continue;
+        if (nic->dev != VM_NIC_E1000) {
+            if (m->o.log)
+                fprintf(m->o.log, "vmplay: ethernet%d: the %s card is not emulated yet; the VM runs "
+                        "without it\n", i, config_nic_dev_name(nic->dev));
+            continue;
+        }
+        struct net_backend *be = net_backend_for_nic(o, nic, i, m->clock, err);
+        if (!be)
+            return error_prefix(err, "ethernet%d", i);
+        m->net.be[m->net.n++] = be;
+        /* ethernetN in slot 03+N (the slot plan at the top of this file) */
+        m->nic[i] = e1000_new(m->pci, DEVFN(3 + i, 0), m->clock, nic->mac, be, nic->start_connected);
+        if (!m->nic[i])
+            return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the e1000", i);
+    }
+    if (m->net.n) {
+        struct machine_source src = {net_group_poll_fds, net_group_service, &m->net};
+        return machine_add_source(m, &src, err);
+    }
+    return 0;
+}
+
 /* ---- the machine ---- */
 
 const char *machine_probe_cpu(enum cpu_kind kind, struct error *err)
@@ -449,7 +483,7 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
         make_serial(m, err) < 0 || make_fwcfg(m, err) < 0 || make_debug_ports(m, err) < 0 ||
         (!m->fw.raw_rom && make_vga(m, err) < 0) || make_sata(m, err) < 0 ||
-        make_nvme(m, err) < 0 || attach_disks(m, err) < 0)
+        make_nvme(m, err) < 0 || attach_disks(m, err) < 0 || make_nics(m, err) < 0)
         goto fail;
     input_set_notify(m->input, (void (*)(void *))machine_wake, m);
     if (trace_on(TRACE_CPU) || trace_on(TRACE_EXC))
@@ -492,6 +526,9 @@ void machine_reset(struct machine *m)
             uart_reset(m->uart[i]);
     if (m->vga)
         vga_reset(m->vga);
+    for (int i = 0; i < VM_MAX_NICS; i++)
+        if (m->nic[i])
+            e1000_reset(m->nic[i]);
     cpu_reset(m->cpu);
     /* --timeout counts from power-on; a guest reset does not restart it. */
     if (m->o.timeout_s > 0 && !timer_armed(&m->timeout_timer))
@@ -522,6 +559,10 @@ void machine_free(struct machine *m)
     vga_free(m->vga);
     for (int i = 0; i < VM_MAX_NVME; i++)
         nvme_free(m->nvme[i]);
+    for (int i = 0; i < VM_MAX_NICS; i++)
+        e1000_free(m->nic[i]);
+    for (int i = 0; i < m->net.n; i++)
+        net_backend_free(m->net.be[i]);
     for (int i = 0; i < MACHINE_SERIALS; i++) {
         uart_free(m->uart[i]);
         chardev_free(m->serial[i]);

@@ -620,7 +620,6 @@ TEST(print_is_stable)
         "ide0:1     disk         persistent                 /vms/t/data.vmdk (write-through)\n"
         "ide1:0     cdrom-image  -                          /vms/t/cd.iso\n"
         "ethernet0  e1000    00:0c:29:0c:0d:0e (generated, derived from uuid.bios) nat\n"
-        "           NOT PRESENTED (no network card is emulated yet)\n"
         "serial0    file /vms/t/s.txt\n"
         "svga       vram 4096 KiB\n"
         "suspended  Demo.vmss: vmplay cannot resume a suspended VM yet\n"
