@@ -673,15 +673,17 @@ TEST(address_reply_waits_for_a_free_frame)
     req[3] = 0x02;
     req[12] = 128;
     handshake(r, req, 11, rep);
-    clear_ua(r); /* its UNIT ATTENTION reply waits */
+    scsi_io(r, 0, 4, tur, 6, 0, 0, 0x20); /* absent targets: address replies */
+    wr(r, MPT_REG_REQUEST_QUEUE, REQ);
     scsi_io(r, 0, 5, tur, 6, 0, 0, 0x21);
     wr(r, MPT_REG_REQUEST_QUEUE, REQ);
-    ASSERT_EQ(pop(r), 0xFFFFFFFFu);
+    ASSERT_EQ(pop(r), 0xFFFFFFFFu); /* no free frame yet: they wait */
     wr(r, MPT_REG_REPLY_QUEUE, REPLY);
     wr(r, MPT_REG_REPLY_QUEUE, REPLY + 128);
     uint32_t a = pop(r), b = pop(r);
-    ASSERT_EQ(get32(frame_of(r, a) + 8), 0x77); /* clear_ua's TUR */
+    ASSERT_EQ(get32(frame_of(r, a) + 8), 0x20); /* in order */
     ASSERT_EQ(get32(frame_of(r, b) + 8), 0x21);
+    ASSERT_EQ(pop(r), 0xFFFFFFFFu);
     rig_free(r);
 }
 
