@@ -551,7 +551,7 @@ static void do_scsi_io(struct mpt *s, uint64_t frame, const uint8_t *req)
     if (cdb_len == 0 || cdb_len > SCSI_MAX_CDB || ((control >> 24) & 3) == 3)
         return scsi_io_error(s, req, ST_INVALID_FIELD);
     if (!target_usable(s, target))
-        return scsi_io_error(s, req, ST_SCSI_DEVICE_NOT_THERE);
+            return scsi_io_error(s, req, ST_SCSI_DEVICE_NOT_THERE);
     if (sgl_walk(s, frame, 48, REQ_FRAME_BYTES) < 0)
         return scsi_io_error(s, req, ST_INVALID_SGL);
 
@@ -891,10 +891,11 @@ static int page_sas_phy(struct mpt *s, struct page *p)
     }
 }
 
-/* Handles in GET_NEXT order: the controller, then each attached end device. */
+/* Handles in GET_NEXT order: the controller, then each attached end device; 0xFFFF
+ * (as mptsas starts its walk) asks for the first. */
 static int sas_next_handle(struct mpt *s, unsigned after)
 {
-    if (after < SAS_HANDLE_IOC)
+    if (after == 0xFFFF || after < SAS_HANDLE_IOC)
         return SAS_HANDLE_IOC;
     for (unsigned t = 0; t < SAS_NUM_PHYS; t++)
         if (SAS_HANDLE_DEV(t) > after && sas_phy_has_target(s, t))

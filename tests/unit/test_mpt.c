@@ -591,8 +591,8 @@ TEST(config_pages_sas_discovery)
     ASSERT_EQ(get32(r->ram + DATA + 28) & 7, 1);
     ASSERT(get32(r->ram + DATA + 28) & 0x400);
     ASSERT(get16(r->ram + DATA + 32) & 1);
-    /* GET_NEXT_HANDLE walks the controller and the disk, then ends */
-    uint32_t h = 0, seen = 0;
+    /* GET_NEXT_HANDLE from 0xFFFF (mptsas_probe_devices) walks the controller and the disk */
+    uint32_t h = 0xFFFF, seen = 0;
     while (config(r, 1, 0x0f, 0, 0x12, h, DATA, 36) == 0 && seen < 10) {
         h = get16(r->ram + DATA + 24);
         seen++;
