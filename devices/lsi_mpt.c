@@ -551,7 +551,7 @@ static void do_scsi_io(struct mpt *s, uint64_t frame, const uint8_t *req)
     if (cdb_len == 0 || cdb_len > SCSI_MAX_CDB || ((control >> 24) & 3) == 3)
         return scsi_io_error(s, req, ST_INVALID_FIELD);
     if (!target_usable(s, target))
-            return scsi_io_error(s, req, ST_SCSI_DEVICE_NOT_THERE);
+        return scsi_io_error(s, req, ST_SCSI_DEVICE_NOT_THERE);
     if (sgl_walk(s, frame, 48, REQ_FRAME_BYTES) < 0)
         return scsi_io_error(s, req, ST_INVALID_SGL);
 
