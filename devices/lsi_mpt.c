@@ -1322,3 +1322,25 @@ struct pci_device *mpt_pci(struct mpt *s)
 {
     return &s->pci;
 }
+
+/* ---- the board's SCSI controller table (devices/scsi_hba.c) ---- */
+
+void *mpt_create_lsilogic(struct bus *bus, struct pci_bus *pb, int devfn, struct scsi_bus *targets)
+{
+    return mpt_new(pb, devfn, MPT_LSI53C1030, targets, NULL);
+}
+
+void *mpt_create_lsisas1068(struct bus *bus, struct pci_bus *pb, int devfn, struct scsi_bus *targets)
+{
+    return mpt_new(pb, devfn, MPT_SAS1068, targets, NULL);
+}
+
+void mpt_reset_hw(void *hw)
+{
+    mpt_reset(hw);
+}
+
+void mpt_free_hw(void *hw)
+{
+    mpt_free(hw);
+}

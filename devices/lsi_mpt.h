@@ -47,4 +47,10 @@ void mpt_reset(struct mpt *s);
 void mpt_free(struct mpt *s);
 struct pci_device *mpt_pci(struct mpt *s);
 
+/* The rows of the board's controller table (devices/scsi_hba.h). */
+void *mpt_create_lsilogic(struct bus *bus, struct pci_bus *pb, int devfn, struct scsi_bus *targets);
+void *mpt_create_lsisas1068(struct bus *bus, struct pci_bus *pb, int devfn, struct scsi_bus *targets);
+void mpt_reset_hw(void *hw);
+void mpt_free_hw(void *hw);
+
 #endif
