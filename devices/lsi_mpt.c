@@ -1180,16 +1180,17 @@ static void int_status_write(struct mpt *s)
     update_irq(s);
 }
 
-static const uint8_t diag_key_seq[] = {0x0, 0xF, 0x4, 0xB, 0x2, 0x7, 0xD};
+/* The diagnostic key (mptbase writes 0xFF, then 4, B, 2, 7, D): the low nibbles in order
+ * enable the diagnostic register; any other value starts over. */
+static const uint8_t diag_key_seq[] = {0x4, 0xB, 0x2, 0x7, 0xD};
 
 static void write_sequence(struct mpt *s, uint32_t v)
 {
-    if ((v & 0xF) == diag_key_seq[s->diag_key < sizeof(diag_key_seq) ? s->diag_key : 0] ||
-        (s->diag_key >= sizeof(diag_key_seq) && (v & 0xF) == 0)) {
-        s->diag_key = s->diag_key < sizeof(diag_key_seq) ? s->diag_key + 1 : 1;
-    } else {
-        s->diag_key = (v & 0xF) == 0 ? 1 : 0;
-    }
+    uint8_t k = v & 0xF;
+    if (s->diag_key < sizeof(diag_key_seq) && k == diag_key_seq[s->diag_key])
+        s->diag_key++;
+    else
+        s->diag_key = k == diag_key_seq[0] ? 1 : 0;
     if (s->diag_key == sizeof(diag_key_seq))
         s->diag |= DIAG_DRWE;
 }

@@ -711,3 +711,20 @@ TEST(random_register_traffic)
     }
     rig_free(r);
 }
+
+/* mptbase's hard reset: the diagnostic key, then RESET_ADAPTER; the IOC comes back READY. */
+TEST(diag_reset)
+{
+    struct rig *r = ready_rig(MPT_LSI53C1030);
+    ASSERT_EQ(rd(r, MPT_REG_HOST_DIAGNOSTIC) & 0x80, 0);
+    wr(r, MPT_REG_HOST_DIAGNOSTIC, 0x4); /* ignored without the key */
+    ASSERT_EQ(STATE(rd(r, MPT_REG_DOORBELL)), 0x20000000u);
+    static const uint32_t key[] = {0xFF, 0x4, 0xB, 0x2, 0x7, 0xD};
+    for (int i = 0; i < 6; i++)
+        wr(r, MPT_REG_WRITE_SEQUENCE, key[i]);
+    ASSERT(rd(r, MPT_REG_HOST_DIAGNOSTIC) & 0x80); /* DRWE */
+    wr(r, MPT_REG_HOST_DIAGNOSTIC, 0x80 | 0x4);
+    ASSERT_EQ(STATE(rd(r, MPT_REG_DOORBELL)), 0x10000000u);
+    ASSERT_EQ(rd(r, MPT_REG_HOST_DIAGNOSTIC) & 0x4, 0);
+    rig_free(r);
+}
