@@ -60,6 +60,10 @@ boot() {
     mkdir -p "$d"
     cp "$img/storage.vmdk" "$img/data.vmdk" "$d/"
     write_vmx "$dev" "$dev"
+    if "$V" --check "$d/$dev.vmx" 2>&1 | grep -q "scsi0 .*NOT PRESENTED"; then
+        skip "$dev" "this build does not present scsi0 ($dev): the board's SCSI controller table lacks it"
+        return
+    fi
     nice "$V" --headless --cpu=soft --timeout=600 "$d/$dev.vmx" > "$d/out.txt" 2>&1
     local rc=$?
     local s=$d/serial.clean
