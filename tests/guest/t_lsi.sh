@@ -62,6 +62,7 @@ boot() {
     write_vmx "$dev" "$dev"
     if "$V" --check "$d/$dev.vmx" 2>&1 | grep -q "scsi0 .*NOT PRESENTED"; then
         skip "$dev" "this build does not present scsi0 ($dev): the board's SCSI controller table lacks it"
+        rm -f "$d/data.vmdk"
         return
     fi
     nice "$V" --headless --cpu=soft --timeout=600 "$d/$dev.vmx" > "$d/out.txt" 2>&1
