@@ -357,6 +357,12 @@ static int refusals(const struct player_opts *o, const struct vm_config *cfg, st
     if (o->kernel)
         return error_set(err, EX_UNAVAILABLE, "--kernel: direct kernel boot is not built yet; "
                          "boot from the VM's disks instead");
+    for (int x = 0; x < VM_MAX_SCSI; x++)
+        if (cfg->scsi_present[x] && cfg->scsi_model[x] == VM_SCSI_BUSLOGIC)
+            return error_set(err, EX_UNAVAILABLE,
+                             "%s: scsi%d is a BusLogic controller (scsi%d.virtualDev = \"buslogic\"), "
+                             "which vmplay does not emulate: VMware's lsilogic and pvscsi are",
+                             o->vmx_path, x, x);
     const struct vm_disk *left = NULL;
     const char *why = NULL;
     for (size_t i = 0; i < cfg->ndisks && !left; i++)

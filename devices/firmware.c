@@ -112,10 +112,14 @@ static void append_class(char *out, size_t len, const struct vm_config *cfg, boo
 {
     for (size_t i = 0; i < cfg->ndisks; i++) {
         const struct vm_disk *d = &cfg->disks[i];
-        if (d->bus != VM_BUS_IDE || disk_is_cd(d) != cd)
+        if (disk_is_cd(d) != cd || !config_disk_presented(d, NULL))
             continue;
         size_t used = strlen(out);
-        ide_path(out + used, len - used, d);
+        if (d->bus == VM_BUS_IDE)
+            ide_path(out + used, len - used, d);
+        else if (d->bus == VM_BUS_SCSI) /* SeaBIOS: controller, channel 0, target,lun; scsiN in slot 16+N */
+            snprintf(out + used, len - used, "/pci@i0cf8/scsi@%x/channel@0/disk@%x,0\n", 16 + d->ctrl,
+                     d->unit);
     }
 }
 

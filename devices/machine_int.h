@@ -12,6 +12,7 @@
 #include "devices/firmware.h"
 #include "devices/pc.h"
 #include "formats/blockdev.h"
+#include "formats/config.h"
 
 #define MACHINE_MAX_POLL 8
 #define MACHINE_MAX_DISKS 8
@@ -34,6 +35,7 @@ struct machine {
     struct piix3 *southbridge;
     struct piix4pm *pm;
     struct ide *ide;
+    struct scsi_hba *scsi[VM_MAX_SCSI]; /* present scsiN with an emulated model */
     struct vga *vga;
     struct pic *pic;
     struct pit *pit;

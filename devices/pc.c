@@ -34,6 +34,7 @@
 #include "devices/pit.h"
 #include "devices/ps2.h"
 #include "devices/rtc.h"
+#include "devices/scsi_hba.h"
 #include "devices/trace.h"
 #include "devices/uart.h"
 #include "devices/vga.h"
@@ -323,13 +324,34 @@ static int open_disk(struct machine *m, const struct vm_disk *d, struct error *e
     }
     if (!bd && !cd)
         return 0;
+    if (d->bus == VM_BUS_SCSI) {
+        if (scsi_hba_attach(m->scsi[d->ctrl], d->unit, cd ? SCSI_CDROM : SCSI_DISK, bd, err) < 0)
+            return error_prefix(err, "%s", d->slot);
+        return 0;
+    }
     if (ide_attach(m->ide, d->ctrl, d->unit, cd ? IDE_CDROM : IDE_DISK, bd, err) < 0)
         return error_prefix(err, "%s", d->slot);
     return 0;
 }
 
+/* A controller per present scsiN whose model the board has (BusLogic: refused, 69). */
+static int make_scsi(struct machine *m, struct error *err)
+{
+    for (int x = 0; x < VM_MAX_SCSI; x++) {
+        enum vm_scsi_dev model = m->cfg->scsi_model[x];
+        if (!m->cfg->scsi_present[x] || (!scsi_hba_model(model) && model != VM_SCSI_BUSLOGIC))
+            continue;
+        m->scsi[x] = scsi_hba_new(model, x, m->bus, m->pci, err);
+        if (!m->scsi[x])
+            return -1;
+    }
+    return 0;
+}
+
 static int attach_disks(struct machine *m, struct error *err)
 {
+    if (make_scsi(m, err) < 0)
+        return -1;
     for (size_t i = 0; i < m->cfg->ndisks; i++) {
         const struct vm_disk *d = &m->cfg->disks[i];
         const char *why;
@@ -406,6 +428,8 @@ void machine_reset(struct machine *m)
     piix3_reset(m->southbridge);
     piix4pm_reset(m->pm);
     ide_reset(m->ide);
+    for (int i = 0; i < VM_MAX_SCSI; i++)
+        scsi_hba_reset(m->scsi[i]);
     pic_reset(m->pic);
     pit_reset(m->pit);
     rtc_reset(m->rtc);
@@ -466,6 +490,8 @@ void machine_free(struct machine *m)
     apic_free(m->apic);
     piix4pm_free(m->pm);
     ide_free(m->ide);
+    for (int i = 0; i < VM_MAX_SCSI; i++)
+        scsi_hba_free(m->scsi[i]);
     piix3_free(m->southbridge);
     i440fx_free(m->northbridge);
     pci_bus_free(m->pci);

@@ -197,8 +197,9 @@ struct scsi_dev *scsi_dev_new(enum scsi_kind kind, struct blockdev *bd, const st
     d->serial_given = id && id->serial;
     copy_field(d->serial, sizeof(d->serial), d->serial_given ? id->serial : "");
     d->wce = !(bd && bd->write_through);
-    if (cd && bd)
-        d->ua_medium = d->media_event = true;
+    /* A medium in the drive at power-on is no change: no UNIT ATTENTION (SeaBIOS's PVSCSI and
+     * MPT drivers look at the host status alone and would take its sense for data). */
+    d->media_event = cd && bd;
     return d;
 }
 

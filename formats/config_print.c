@@ -34,10 +34,15 @@ static void print_general(const struct vm_config *c, FILE *f)
 
 static void print_disks(const struct vm_config *c, FILE *f)
 {
-    for (int x = 0; x < VM_MAX_SCSI; x++)
-        if (c->scsi_present[x])
-            fprintf(f, "scsi%d      controller %s  NOT PRESENTED (not emulated yet)\n", x,
-                    config_scsi_dev_name(c->scsi_dev[x]));
+    for (int x = 0; x < VM_MAX_SCSI; x++) {
+        const char *why;
+        if (!c->scsi_present[x])
+            continue;
+        bool shown = config_scsi_emulated(c->scsi_model[x], &why);
+        fprintf(f, "scsi%d      controller %s%s%s%s%s\n", x, config_scsi_dev_name(c->scsi_model[x]),
+                c->scsi_dev[x] == VM_SCSI_DEFAULT ? " (no virtualDev: from ddb.adapterType)" : "",
+                shown ? "" : "  NOT PRESENTED (", shown ? "" : why, shown ? "" : ")");
+    }
     for (int x = 0; x < VM_MAX_SATA; x++)
         if (c->sata_present[x])
             fprintf(f, "sata%d      controller ahci  NOT PRESENTED (not emulated yet)\n", x);
@@ -52,11 +57,13 @@ static void print_disks(const struct vm_config *c, FILE *f)
                                                         : "no media";
         const char *why;
         bool shown = config_disk_presented(d, &why);
-        fprintf(f, "%-11s%-12s %-26s %s%s%s%s%s%s\n", d->slot, config_disk_type_name(d->type),
+        fprintf(f, "%-11s%-12s %-26s %s%s%s%s%s%s%s%s\n", d->slot, config_disk_type_name(d->type),
                 is_cd ? "-" : config_disk_mode_name(d->mode), what,
                 d->start_connected ? "" : " (not connected)",
-                d->write_through && !is_cd ? " (write-through)" : "", shown ? "" : "  NOT PRESENTED (",
-                shown ? "" : why, shown ? "" : ")");
+                d->write_through && !is_cd ? " (write-through)" : "",
+                d->bus == VM_BUS_SCSI ? " on " : "",
+                d->bus == VM_BUS_SCSI ? config_scsi_dev_name(d->scsi_dev) : "",
+                shown ? "" : "  NOT PRESENTED (", shown ? "" : why, shown ? "" : ")");
     }
 }
 
