@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 
+#include "devices/lsi_mpt.h"
 #include "devices/pvscsi.h"
 
 static void *pvscsi_create(struct bus *bus, struct pci_bus *pci, int devfn, struct scsi_bus *sbus)
@@ -25,6 +26,8 @@ static void pvscsi_free_hw(void *hw)
 
 static const struct scsi_hba_model models[] = {
     {VM_SCSI_PVSCSI, "pvscsi", pvscsi_create, pvscsi_reset_hw, pvscsi_free_hw},
+    {VM_SCSI_LSILOGIC, "lsilogic", mpt_create_lsilogic, mpt_reset_hw, mpt_free_hw},
+    {VM_SCSI_LSISAS1068, "lsisas1068", mpt_create_lsisas1068, mpt_reset_hw, mpt_free_hw},
 };
 
 const struct scsi_hba_model *scsi_hba_model(enum vm_scsi_dev dev)

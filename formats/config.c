@@ -751,14 +751,14 @@ bool config_scsi_emulated(enum vm_scsi_dev model, const char **why)
     /* One entry per row of the board's controller table (devices/scsi_hba.c). */
     static const char *const not_yet[] = {
         [VM_SCSI_DEFAULT] = "no SCSI controller model",
-        [VM_SCSI_LSILOGIC] = "the LSI Logic controller (lsilogic) is not emulated yet",
+        [VM_SCSI_LSILOGIC] = "",
         [VM_SCSI_BUSLOGIC] = "the BusLogic controller (buslogic) is not emulated",
         [VM_SCSI_PVSCSI] = "",
-        [VM_SCSI_LSISAS1068] = "the LSI Logic SAS controller (lsisas1068) is not emulated yet",
+        [VM_SCSI_LSISAS1068] = "",
     };
     if (why)
         *why = not_yet[model];
-    return model == VM_SCSI_PVSCSI;
+    return model == VM_SCSI_PVSCSI || model == VM_SCSI_LSILOGIC || model == VM_SCSI_LSISAS1068;
 }
 
 bool config_disk_presented(const struct vm_disk *d, const char **why)

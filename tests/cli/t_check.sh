@@ -18,7 +18,7 @@ mk() { printf "$base$2" > "$run/$1.vmx"; }
 mk suspended "${ide}checkpoint.vmState = \"s.vmss\"\n"
 mk efi "${ide}firmware = \"efi\"\n"
 mk locked "$ide"; mkdir "$run/locked.vmx.lck"
-mk scsi 'scsi0.present = "TRUE"\nscsi0.virtualDev = "lsilogic"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "d.vmdk"\n'
+mk scsi 'sata0.present = "TRUE"\nsata0:0.present = "TRUE"\nsata0:0.fileName = "d.vmdk"\n'
 mk buslogic "${ide}"'scsi0.present = "TRUE"\nscsi0.virtualDev = "buslogic"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "d.vmdk"\n'
 mk dup "${ide}memsize = \"64\"\n"
 mk ok "$ide"
@@ -40,7 +40,7 @@ same nothing_to_boot 69 scsi
 same buslogic 69 buslogic
 grep -q 'scsi0 is a BusLogic controller' "$run/buslogic.check" && echo "PASS cli/buslogic_line_names_it" ||
     echo "FAIL cli/buslogic_line_names_it: $(cat "$run/buslogic.check")"
-if "$V" --check "$run/scsi.vmx" 2>/dev/null | grep -q '^scsi0:0 .*NOT PRESENTED (the LSI Logic controller (lsilogic) is not emulated yet)' &&
+if "$V" --check "$run/scsi.vmx" 2>/dev/null | grep -q '^sata0:0 .*NOT PRESENTED (SATA controllers are not emulated yet)' &&
     "$V" --check --force "$run/scsi.vmx" >/dev/null 2>&1; then
     echo "PASS cli/check_marks_not_presented_and_force_runs_anyway"
 else
