@@ -35,6 +35,8 @@ struct machine {
     struct piix4pm *pm;
     struct ide *ide;
     struct nvme *nvme[VM_MAX_NVME];
+    struct dma8237 *dma;
+    struct fdc *fdc;
     struct vga *vga;
     struct pic *pic;
     struct pit *pit;
