@@ -204,8 +204,7 @@ static int make_interrupt_controllers(struct machine *m, struct error *err)
 /* A drive with an image at power-on; an empty drive is not presented (SeaBIOS would try it first). */
 static bool floppy_connected(const struct machine *m, int i)
 {
-    const struct vm_floppy *f = &m->cfg->floppy[i];
-    return f->present && f->type == VM_FLOPPY_FILE && f->path && f->start_connected;
+    return config_floppy_presented(m->cfg, i);
 }
 
 /* The 8237 pair and the 82077AA on IRQ 6 / DMA 2, with floppyN's images. */

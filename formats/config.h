@@ -148,6 +148,9 @@ struct vm_config {
 /* Whether the board presents this disk slot today (one place for the board and
  * --check); when not, why (a short phrase). */
 bool config_disk_presented(const struct vm_disk *d, const char **why);
+/* Whether the board presents floppy drive i (an image connected at power-on): one place for
+ * the board (drive in CMOS, image in the 82077AA) and --check. */
+bool config_floppy_presented(const struct vm_config *c, int i);
 /* Its writes never reach the file (nonpersistent modes): the board runs it on an overlay. */
 bool config_disk_nonpersistent(const struct vm_disk *d);
 /* A disk the firmware could boot is presented (a connected disk or CD image). */
