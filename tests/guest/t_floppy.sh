@@ -69,3 +69,21 @@ else
     cmp -s "$run/serial.txt" "$run/qemu-serial.txt" && ok qemu_same_serial ||
         bad qemu_same_serial "QEMU's serial output differs: $(cmp "$run/serial.txt" "$run/qemu-serial.txt" 2>&1)"
 fi
+
+# Linux's floppy driver probes the controller (VERSION, DUMPREG, PERPENDICULAR, UNLOCK,
+# PARTID, CONFIGURE) and finds drive A: from CMOS: the storage mode lists fd0, with size 0
+# until it is opened (QEMU 7.2 with the same image and kernel prints the same line).
+img=$(tests/images/appliance.sh 2>/dev/null) || { bad image_build "tests/images/appliance.sh failed"; exit 0; }
+mkdir -p "$run/linux"
+cp "$img/storage.vmdk" "$img/data.vmdk" "$run/floppy.flp" "$run/linux/"
+sed -e 's/floppy.flp/floppy.flp/' -e 's/serial.txt/storage-serial.txt/' -e 's/memsize = "64"/memsize = "256"/' \
+    -e 's/guestOS = "other"/guestOS = "debian12"/' "$run/floppy.vmx" > "$run/linux/storage.vmx"
+printf '%s\n' 'ide0:0.present = "TRUE"' 'ide0:0.fileName = "storage.vmdk"' 'ide0:1.present = "TRUE"' \
+    'ide0:1.fileName = "data.vmdk"' 'bios.bootOrder = "hdd"' >> "$run/linux/storage.vmx"
+(cd "$run/linux" && timeout 900 "$V" --headless --cpu=soft --timeout=600 storage.vmx \
+    >stdout.txt 2>stderr.txt; echo $? > status)
+st=$(cat "$run/linux/status")
+grep -a '^VMPLAY-MARKER' "$run/linux/storage-serial.txt" 2>/dev/null | tr -d '\r' | sed 's/ *$//' > "$run/linux/markers"
+[ "$st" = 0 ] && grep -qx 'VMPLAY-MARKER: disk fd0 0 nopci floppy' "$run/linux/markers" &&
+    grep -qx 'VMPLAY-MARKER: poweroff' "$run/linux/markers" && ok linux_floppy_driver_lists_fd0 ||
+    bad linux_floppy_driver_lists_fd0 "status $st; markers: $(tr '\n' '|' < "$run/linux/markers")"
