@@ -38,6 +38,8 @@ struct machine {
     struct ahci *sata[VM_MAX_SATA];
     struct nvme *nvme[VM_MAX_NVME];
     struct scsi_hba *scsi[VM_MAX_SCSI]; /* present scsiN with an emulated model */
+    struct dma8237 *dma;
+    struct fdc *fdc;
     struct vga *vga;
     struct pic *pic;
     struct pit *pit;

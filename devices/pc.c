@@ -25,6 +25,8 @@
 #include "devices/apic.h"
 #include "devices/chardev.h"
 #include "devices/e1000.h"
+#include "devices/dma8237.h"
+#include "devices/fdc.h"
 #include "devices/fwcfg.h"
 #include "devices/i440fx.h"
 #include "devices/i8042.h"
@@ -204,6 +206,35 @@ static int make_interrupt_controllers(struct machine *m, struct error *err)
     return 0;
 }
 
+/* A drive with an image at power-on; an empty drive is not presented (SeaBIOS would try it first). */
+static bool floppy_connected(const struct machine *m, int i)
+{
+    return config_floppy_presented(m->cfg, i);
+}
+
+/* The 8237 pair and the 82077AA on IRQ 6 / DMA 2, with floppyN's images. */
+static int make_floppy(struct machine *m, struct error *err)
+{
+    m->dma = dma8237_new(m->bus);
+    m->fdc = m->dma ? fdc_new(m->bus, isa_irq(m, 6), m->dma) : NULL;
+    if (!m->fdc)
+        return error_set(err, EX_SOFTWARE, "cannot build the floppy controller");
+    for (int i = 0; i < VM_MAX_FLOPPIES && i < 2; i++) {
+        struct blockdev *bd = NULL;
+        struct blockdev_open_opts bo = {.media = MEDIA_FLOPPY, .snapshot = m->o.snapshot,
+                                        .write_through = m->o.disk_write_through, .sync = m->o.disk_sync};
+        if (!floppy_connected(m, i))
+            continue;
+        if (m->ndisks >= MACHINE_MAX_DISKS)
+            return error_set(err, EX_DATAERR, "too many disks");
+        if (blockdev_open(m->cfg->floppy[i].path, &bo, &bd, err) < 0)
+            return error_prefix(err, "floppy%d", i);
+        m->disks[m->ndisks++] = bd;
+        fdc_insert(m->fdc, i, bd);
+    }
+    return 0;
+}
+
 static int make_isa(struct machine *m, struct error *err)
 {
     struct rtc_cmos_info info = {
@@ -211,6 +242,7 @@ static int make_isa(struct machine *m, struct error *err)
         .ram_above_4g = m->above_4g,
         .cpus = (unsigned)m->cfg->numvcpus,
         .boot = {RTC_BOOT_DISK, RTC_BOOT_CDROM, RTC_BOOT_FLOPPY},
+        .floppy = {floppy_connected(m, 0) ? RTC_FLOPPY_1M44 : 0, floppy_connected(m, 1) ? RTC_FLOPPY_1M44 : 0},
     };
     int64_t power_on = m->o.deterministic ? 1700000000 : (int64_t)time(NULL);
     m->pit = pit_new(m->bus, m->clock, isa_irq(m, 0));
@@ -483,7 +515,8 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
         make_serial(m, err) < 0 || make_fwcfg(m, err) < 0 || make_debug_ports(m, err) < 0 ||
         (!m->fw.raw_rom && make_vga(m, err) < 0) || make_sata(m, err) < 0 ||
-        make_nvme(m, err) < 0 || attach_disks(m, err) < 0 || make_nics(m, err) < 0)
+        make_nvme(m, err) < 0 || attach_disks(m, err) < 0 || make_floppy(m, err) < 0 ||
+        make_nics(m, err) < 0)
         goto fail;
     input_set_notify(m->input, (void (*)(void *))machine_wake, m);
     if (trace_on(TRACE_CPU) || trace_on(TRACE_EXC))
@@ -513,6 +546,10 @@ void machine_reset(struct machine *m)
             nvme_reset(m->nvme[i]);
     for (int i = 0; i < VM_MAX_SCSI; i++)
         scsi_hba_reset(m->scsi[i]);
+    if (m->fdc) {
+        dma8237_reset(m->dma);
+        fdc_reset(m->fdc);
+    }
     pic_reset(m->pic);
     pit_reset(m->pit);
     rtc_reset(m->rtc);
@@ -567,6 +604,8 @@ void machine_free(struct machine *m)
         uart_free(m->uart[i]);
         chardev_free(m->serial[i]);
     }
+    fdc_free(m->fdc);
+    dma8237_free(m->dma);
     debugexit_free(m->debugexit);
     debugcon_free(m->debugcon_e9);
     debugcon_free(m->debugcon_402);

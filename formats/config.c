@@ -772,6 +772,12 @@ bool config_disk_presented(const struct vm_disk *d, const char **why)
     return d->bus == VM_BUS_IDE || d->bus == VM_BUS_SATA || (d->bus == VM_BUS_NVME && !cd);
 }
 
+bool config_floppy_presented(const struct vm_config *c, int i)
+{
+    const struct vm_floppy *f = &c->floppy[i];
+    return f->present && f->type == VM_FLOPPY_FILE && f->path && f->start_connected;
+}
+
 bool config_disk_nonpersistent(const struct vm_disk *d)
 {
     return d->mode == VM_MODE_NONPERSISTENT || d->mode == VM_MODE_INDEPENDENT_NONPERSISTENT;

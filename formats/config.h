@@ -152,6 +152,9 @@ struct vm_config {
 bool config_disk_presented(const struct vm_disk *d, const char **why);
 /* Whether the board has this SCSI controller model; when not, why. */
 bool config_scsi_emulated(enum vm_scsi_dev model, const char **why);
+/* Whether the board presents floppy drive i (an image connected at power-on): one place for
+ * the board (drive in CMOS, image in the 82077AA) and --check. */
+bool config_floppy_presented(const struct vm_config *c, int i);
 /* Its writes never reach the file (nonpersistent modes): the board runs it on an overlay. */
 bool config_disk_nonpersistent(const struct vm_disk *d);
 /* A disk the firmware could boot is presented (a connected disk or CD image). */

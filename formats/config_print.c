@@ -48,7 +48,7 @@ static void print_disks(const struct vm_config *c, FILE *f)
             fprintf(f, "sata%d      controller ahci\n", x);
     for (int x = 0; x < VM_MAX_NVME; x++)
         if (c->nvme_present[x])
-            fprintf(f, "nvme%d      controller nvme  NOT PRESENTED (not emulated yet)\n", x);
+            fprintf(f, "nvme%d      controller nvme (15ad:07f0)\n", x);
     for (size_t i = 0; i < c->ndisks; i++) {
         const struct vm_disk *d = &c->disks[i];
         bool is_cd = d->type == VM_DISK_CDROM_IMAGE || d->type == VM_DISK_CDROM_RAW;
@@ -77,8 +77,8 @@ static void print_floppies(const struct vm_config *c, FILE *f)
                            : fl->type == VM_FLOPPY_DEVICE && fl->file_name[0]
                                ? "host drive (empty in vmplay)"
                                : "no media";
-        fprintf(f, "floppy%d    %s%s  NOT PRESENTED (no floppy controller yet)\n", i, what,
-                fl->start_connected ? "" : " (not connected)");
+        fprintf(f, "floppy%d    %s%s%s\n", i, what, fl->start_connected ? "" : " (not connected)",
+                config_floppy_presented(c, i) ? "" : "  NOT PRESENTED (no image connected)");
     }
 }
 
