@@ -18,6 +18,7 @@
 #include "devices/bus.h"
 #include "devices/firmware.h"
 #include "devices/pci.h"
+#include "tests/unit/ramdisk.h"
 #include "tests/unit/test.h"
 
 #define RAM_SIZE (8u << 20)
@@ -73,52 +74,9 @@
 
 /* ---- a RAM disk ---- */
 
-struct ramdisk {
-    struct blockdev bd;
-    uint8_t *data;
-    int flushes;
-};
-
-static int rd_read(struct blockdev *bd, uint64_t sector, uint32_t count, void *buf)
+static struct ramdisk *ramdisk_seeded(uint64_t sectors, unsigned seed)
 {
-    struct ramdisk *r = (struct ramdisk *)bd;
-    if (sector + count > bd->sectors)
-        return -EIO;
-    memcpy(buf, r->data + 512 * sector, 512 * (size_t)count);
-    return 0;
-}
-
-static int rd_write(struct blockdev *bd, uint64_t sector, uint32_t count, const void *buf)
-{
-    struct ramdisk *r = (struct ramdisk *)bd;
-    if (sector + count > bd->sectors)
-        return -EIO;
-    memcpy(r->data + 512 * sector, buf, 512 * (size_t)count);
-    return 0;
-}
-
-static int rd_flush(struct blockdev *bd)
-{
-    ((struct ramdisk *)bd)->flushes++;
-    return 0;
-}
-
-static void rd_close(struct blockdev *bd)
-{
-    struct ramdisk *r = (struct ramdisk *)bd;
-    free(r->data);
-    free(r);
-}
-
-static const struct blockdev_ops rd_ops = {rd_read, rd_write, rd_flush, rd_close, NULL, NULL};
-
-static struct ramdisk *ramdisk_new(uint64_t sectors, unsigned seed)
-{
-    struct ramdisk *r = calloc(1, sizeof *r);
-    r->bd.ops = &rd_ops;
-    r->bd.sectors = sectors;
-    r->bd.format = "ram";
-    r->data = malloc(512 * sectors);
+    struct ramdisk *r = ramdisk_new(sectors);
     for (uint64_t i = 0; i < 512 * sectors; i++)
         r->data[i] = (uint8_t)(i * 7 + (i >> 9) * 13 + seed);
     return r;
@@ -186,8 +144,8 @@ static struct rig *rig_new(void)
     pci_bus_set_intx_router(r->pb, router, r);
     r->ahci = ahci_new(r->pb, DEVFN, 0);
     ASSERT(r->ahci != NULL);
-    r->disk = ramdisk_new(DISK_SECTORS, 1);
-    r->cd = ramdisk_new(CD_BLOCKS * 4, 2);
+    r->disk = ramdisk_seeded(DISK_SECTORS, 1);
+    r->cd = ramdisk_seeded(CD_BLOCKS * 4, 2);
     ASSERT_EQ(ahci_attach(r->ahci, 0, IDE_DISK, &r->disk->bd, &err), 0);
     ASSERT_EQ(ahci_attach(r->ahci, 1, IDE_CDROM, &r->cd->bd, &err), 0);
     ahci_reset(r->ahci);
@@ -202,8 +160,8 @@ static void rig_free(struct rig *r)
     ahci_free(r->ahci);
     pci_bus_free(r->pb);
     bus_free(r->bus);
-    rd_close(&r->disk->bd);
-    rd_close(&r->cd->bd);
+    ramdisk_close(&r->disk->bd);
+    ramdisk_close(&r->cd->bd);
     free(r->ram);
     free(r);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "devices/lsi_mpt.h"
+#include "tests/unit/ramdisk.h"
 #include "tests/unit/test.h"
 
 #define RAM_SIZE 0x100000
@@ -26,42 +27,6 @@
 #define SENSE 0x30000
 #define DATA 0x40000
 
-struct ramdisk {
-    struct blockdev bd;
-    uint8_t *data;
-};
-
-static int rd_read(struct blockdev *bd, uint64_t sector, uint32_t count, void *buf)
-{
-    struct ramdisk *r = (struct ramdisk *)bd;
-    if (sector + count > bd->sectors)
-        return -EIO;
-    memcpy(buf, r->data + 512 * sector, 512 * (size_t)count);
-    return 0;
-}
-
-static int rd_write(struct blockdev *bd, uint64_t sector, uint32_t count, const void *buf)
-{
-    struct ramdisk *r = (struct ramdisk *)bd;
-    if (sector + count > bd->sectors)
-        return -EIO;
-    memcpy(r->data + 512 * sector, buf, 512 * (size_t)count);
-    return 0;
-}
-
-static int rd_flush(struct blockdev *bd)
-{
-    return 0;
-}
-
-static void rd_close(struct blockdev *bd)
-{
-    struct ramdisk *r = (struct ramdisk *)bd;
-    free(r->data);
-    free(r);
-}
-
-static const struct blockdev_ops rd_ops = {rd_read, rd_write, rd_flush, rd_close, NULL, NULL};
 
 struct rig {
     struct bus *bus;
@@ -101,11 +66,7 @@ static struct rig *rig_new(enum mpt_model model)
     ASSERT_EQ(bus_map_ram(r->bus, 0, RAM_SIZE, r->ram, false, "ram"), 0);
     ASSERT_EQ(pci_bus_map_conf_ports(r->pb), 0);
     pci_bus_set_intx_router(r->pb, route, r);
-    r->disk = calloc(1, sizeof(*r->disk));
-    r->disk->bd.ops = &rd_ops;
-    r->disk->bd.sectors = 2048;
-    r->disk->bd.format = "ram";
-    r->disk->data = calloc(2048, 512);
+    r->disk = ramdisk_new(2048);
     for (unsigned i = 0; i < 2048 * 512; i++)
         r->disk->data[i] = (uint8_t)(i * 13 + (i >> 9));
     struct scsi_dev *d = scsi_dev_new(SCSI_DISK, &r->disk->bd, NULL);
@@ -125,7 +86,7 @@ static void rig_free(struct rig *r)
     scsi_bus_free(&r->targets);
     pci_bus_free(r->pb);
     bus_free(r->bus);
-    rd_close(&r->disk->bd);
+    ramdisk_close(&r->disk->bd);
     free(r->ram);
     free(r);
 }

@@ -18,6 +18,7 @@
 #include "devices/bus.h"
 #include "devices/pci.h"
 #include "devices/pvscsi.h"
+#include "tests/unit/ramdisk.h"
 #include "tests/unit/test.h"
 
 #define RAM_SIZE (4u << 20)
@@ -34,39 +35,6 @@
 #define CONF 0x79000
 #define DATA 0x100000   /* data buffers */
 
-struct ramdisk {
-    struct blockdev bd;
-    uint8_t *data;
-};
-
-static int rd_read(struct blockdev *bd, uint64_t sector, uint32_t count, void *buf)
-{
-    struct ramdisk *r = (struct ramdisk *)bd;
-    if (sector + count > bd->sectors)
-        return -EIO;
-    memcpy(buf, r->data + 512 * sector, 512 * (size_t)count);
-    return 0;
-}
-
-static int rd_write(struct blockdev *bd, uint64_t sector, uint32_t count, const void *buf)
-{
-    struct ramdisk *r = (struct ramdisk *)bd;
-    if (sector + count > bd->sectors)
-        return -EIO;
-    memcpy(r->data + 512 * sector, buf, 512 * (size_t)count);
-    return 0;
-}
-
-static int rd_flush(struct blockdev *bd)
-{
-    return 0;
-}
-
-static void rd_close(struct blockdev *bd)
-{
-}
-
-static const struct blockdev_ops rd_ops = {rd_read, rd_write, rd_flush, rd_close, NULL, NULL};
 
 struct rig {
     struct bus *bus;
@@ -74,7 +42,7 @@ struct rig {
     struct pvscsi *s;
     struct scsi_bus sbus;
     uint8_t *ram;
-    struct ramdisk disk;
+    struct ramdisk *disk;
     int irq;
 };
 
@@ -127,14 +95,12 @@ static void rig_up(void)
     ASSERT_EQ(bus_map_ram(R.bus, 0, RAM_SIZE, R.ram, false, "ram"), 0);
     R.pb = pci_bus_new(R.bus);
     pci_bus_set_intx_router(R.pb, route, NULL);
-    R.disk.bd.ops = &rd_ops;
-    R.disk.bd.sectors = 2048; /* 1 MiB */
-    R.disk.data = calloc(2048, 512);
+    R.disk = ramdisk_new(2048); /* 1 MiB */
     for (unsigned i = 0; i < 2048 * 512; i++)
-        R.disk.data[i] = (uint8_t)(i ^ (i >> 9));
-    struct scsi_dev *d0 = scsi_dev_new(SCSI_DISK, &R.disk.bd, NULL);
+        R.disk->data[i] = (uint8_t)(i ^ (i >> 9));
+    struct scsi_dev *d0 = scsi_dev_new(SCSI_DISK, &R.disk->bd, NULL);
     ASSERT_EQ(scsi_bus_attach(&R.sbus, 0, 0, d0, NULL), 0);
-    struct scsi_dev *d2 = scsi_dev_new(SCSI_DISK, &R.disk.bd, NULL);
+    struct scsi_dev *d2 = scsi_dev_new(SCSI_DISK, &R.disk->bd, NULL);
     ASSERT_EQ(scsi_bus_attach(&R.sbus, 2, 0, d2, NULL), 0);
     R.s = pvscsi_new(R.bus, R.pb, DEVFN, &R.sbus);
     ASSERT(R.s);
@@ -150,7 +116,7 @@ static void rig_down(void)
     pci_bus_free(R.pb);
     bus_free(R.bus);
     free(R.ram);
-    free(R.disk.data);
+    ramdisk_close(&R.disk->bd);
 }
 
 static void command(uint32_t cmd, const void *desc, size_t len)
@@ -342,7 +308,7 @@ TEST(write_sg_read_flat)
     ASSERT_EQ(c.host, BTSTAT_SUCCESS);
     ASSERT_EQ(c.scsi, SCSI_GOOD);
     ASSERT_EQ(c.data_len, 4096);
-    ASSERT_MEM_EQ(R.disk.data + 100 * 512, R.ram + DATA + 0x10000, 4096);
+    ASSERT_MEM_EQ(R.disk->data + 100 * 512, R.ram + DATA + 0x10000, 4096);
     /* READ(10) back into a flat buffer */
     memset(R.ram + DATA, 0, 4096);
     struct req rq = {.context = 2, .data_addr = DATA, .data_len = 4096, .sense_addr = SENSE, .sense_len = 96,

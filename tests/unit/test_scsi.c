@@ -13,59 +13,12 @@
 #include <stdlib.h>
 
 #include "devices/scsi.h"
+#include "tests/unit/ramdisk.h"
 #include "tests/unit/test.h"
 
-/* ---- a RAM disk that counts writes and flushes ---- */
-
-struct ramdisk {
-    struct blockdev bd;
-    uint8_t *data;
-    int writes, flushes, writes_at_flush, fail_read;
-};
-
-static int rd_read(struct blockdev *bd, uint64_t sector, uint32_t count, void *buf)
+static struct ramdisk *ramdisk_filled(uint64_t sectors)
 {
-    struct ramdisk *r = (struct ramdisk *)bd;
-    if (r->fail_read || sector + count > bd->sectors)
-        return -EIO;
-    memcpy(buf, r->data + 512 * sector, 512 * (size_t)count);
-    return 0;
-}
-
-static int rd_write(struct blockdev *bd, uint64_t sector, uint32_t count, const void *buf)
-{
-    struct ramdisk *r = (struct ramdisk *)bd;
-    if (sector + count > bd->sectors)
-        return -EIO;
-    memcpy(r->data + 512 * sector, buf, 512 * (size_t)count);
-    r->writes++;
-    return 0;
-}
-
-static int rd_flush(struct blockdev *bd)
-{
-    struct ramdisk *r = (struct ramdisk *)bd;
-    r->flushes++;
-    r->writes_at_flush = r->writes;
-    return 0;
-}
-
-static void rd_close(struct blockdev *bd)
-{
-    struct ramdisk *r = (struct ramdisk *)bd;
-    free(r->data);
-    free(r);
-}
-
-static const struct blockdev_ops rd_ops = {rd_read, rd_write, rd_flush, rd_close, NULL, NULL};
-
-static struct ramdisk *ramdisk_new(uint64_t sectors)
-{
-    struct ramdisk *r = calloc(1, sizeof(*r));
-    r->bd.ops = &rd_ops;
-    r->bd.sectors = sectors;
-    r->bd.format = "ram";
-    r->data = calloc(sectors, 512);
+    struct ramdisk *r = ramdisk_new(sectors);
     for (uint64_t i = 0; i < sectors * 512; i++)
         r->data[i] = (uint8_t)(i * 7 + (i >> 9));
     return r;
@@ -147,7 +100,7 @@ static struct scsi_bus bus;
 static struct scsi_dev *disk_new(void)
 {
     memset(&bus, 0, sizeof(bus));
-    rd = ramdisk_new(DISK_SECTORS);
+    rd = ramdisk_filled(DISK_SECTORS);
     struct scsi_dev *d = scsi_dev_new(SCSI_DISK, &rd->bd, NULL);
     ASSERT(d);
     ASSERT_EQ(scsi_bus_attach(&bus, 0, 0, d, NULL), 0);
@@ -159,7 +112,7 @@ static struct scsi_dev *disk_new(void)
 static void disk_free(void)
 {
     scsi_bus_free(&bus);
-    rd_close(&rd->bd);
+    ramdisk_close(&rd->bd);
 }
 
 /* ---- tests ---- */
@@ -593,7 +546,7 @@ TEST(report_luns_and_absent)
 static struct scsi_dev *cd_new(bool medium)
 {
     memset(&bus, 0, sizeof(bus));
-    rd = ramdisk_new(CD_SECTORS);
+    rd = ramdisk_filled(CD_SECTORS);
     rd->bd.read_only = true;
     struct scsi_dev *d = scsi_dev_new(SCSI_CDROM, medium ? &rd->bd : NULL, NULL);
     ASSERT_EQ(scsi_bus_attach(&bus, 1, 0, d, NULL), 0);
