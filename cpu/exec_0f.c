@@ -124,8 +124,8 @@ static void xadd(struct soft *s, const struct insn *in)
     uint32_t ea = 0;
     uint32_t d = rm_read_rmw(s, in, size, &ea);
     uint32_t r = alu(s, 0, d, reg_get(s, insn_reg(in), size), size);
+    reg_set(s, insn_reg(in), d, size); /* SRC = DEST, then DEST = sum (the write cannot fault now) */
     rm_write_at(s, in, ea, r, size);
-    reg_set(s, insn_reg(in), d, size);
 }
 
 static void push_pop_fsgs(struct soft *s, const struct insn *in)

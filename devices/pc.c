@@ -75,6 +75,19 @@ static void cpu_intr_set(void *opaque, int n, int level)
     cpu_set_intr(m->cpu, level);
 }
 
+static void cpu_nmi_set(void *opaque, int n, int level)
+{
+    struct machine *m = opaque;
+    if (level)
+        cpu_nmi(m->cpu);
+}
+
+static void cpu_apic_base(void *opaque, uint64_t msr)
+{
+    struct machine *m = opaque;
+    apic_set_base(m->apic, msr);
+}
+
 static int cpu_intr_ack(void *opaque)
 {
     struct machine *m = opaque;
@@ -194,7 +207,7 @@ static int make_chipset(struct machine *m, struct error *err)
 
 static int make_interrupt_controllers(struct machine *m, struct error *err)
 {
-    m->apic = apic_new(m->bus, m->clock, 0, irq_make(cpu_intr_set, m, 0), (struct irq){0});
+    m->apic = apic_new(m->bus, m->clock, 0, irq_make(cpu_intr_set, m, 0), irq_make(cpu_nmi_set, m, 0));
     /* The 8259's INTR enters LINT0, which SeaBIOS programs as ExtINT (virtual wire). */
     m->pic = m->apic ? pic_new(m->bus, irq_make(apic_set_irq, m->apic, 0)) : NULL;
     /* SeaBIOS's MADT gives the IOAPIC the ID after the last CPU. */
@@ -509,7 +522,7 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
         error_set(err, EX_OSERR, "out of memory");
         goto fail;
     }
-    struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack};
+    struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack, .apic_base = cpu_apic_base};
     m->cpu = cpu_create(o->cpu, m->bus, m->clock, &hooks, err);
     if (!m->cpu || firmware_load(o->firmware_dir, o->bios, &m->fw, err) < 0 || map_memory(m, err) < 0 ||
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
