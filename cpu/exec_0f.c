@@ -277,9 +277,8 @@ void exec_mmx(struct soft *s, const struct insn *in)
             fpu_mem(s, ea, in, buf, n, false);
             for (unsigned k = 0; k < 8; k++)
                 mi.src |= (uint64_t)buf[k] << (8 * k);
-        } else if (!lm) {
-            for (unsigned k = 0; k < n; k += 4)
-                seg_lin(s, in->seg, ea + k, 4, SEG_W);
+        } else {
+            fpu_mem_probe(s, ea, in, n); /* before the x87 side effects (TOP 0, tags valid) */
         }
     } else if (opc == 0x6E) {
         mi.src = s->r[gpr];

@@ -308,6 +308,7 @@ static const struct x87_case store_cases[] = {
     {"fxsave", STACK5 "  fxsave [T]\n  fninit\n  fxrstor [T]\n  fnsave [R]\n", 0x1000, IMG_FX, 512},
     {"fxsave across the page end", STACK5 "  fxsave [T]\n  fninit\n  fxrstor [T]\n  fnsave [R]\n", 0xF00,
      IMG_FX, 512},
+    {"movq m64, mm across the page end", STACK5 "  movq [T], mm3\n  fnsave [R]\n", 0xFFC, IMG_RAW, 8},
     {"fstp m64, then a stack underflow with IE unmasked",
      "  fninit\n  mov word [R+0x1F0], 0x0366\n  fldcw [R+0x1F0]\n  fld1\n  fstp qword [T]\n  fstp qword [T]\n"
      "  fnsave [R]\n",
