@@ -211,6 +211,8 @@ struct skip {
 
 /* FIP FCS FOP FDP FDS in a 32-bit protected-mode FNSTENV/FNSAVE image. */
 static const struct skip env32_skip[] = {{12, 16}};
+/* FIP FCS FDP FDS in a 16-bit protected-mode FNSTENV/FNSAVE image. */
+static const struct skip env16_skip[] = {{6, 8}};
 /* FOP FIP FCS FDP FDS, MXCSR_MASK, the XMM area (host XMM registers hold the host's values). */
 static const struct skip fx_skip[] = {{6, 18}, {28, 4}, {160, 352}};
 
@@ -222,7 +224,7 @@ static bool skipped(const struct skip *sk, size_t n, unsigned base, unsigned at)
     return false;
 }
 
-enum img { IMG_RAW, IMG_ENV, IMG_SAVE, IMG_FX };
+enum img { IMG_RAW, IMG_ENV, IMG_SAVE, IMG_ENV16, IMG_FX };
 
 struct x87_case {
     const char *name;
@@ -239,6 +241,8 @@ static int diff_region(const uint8_t *g, const uint8_t *h, unsigned len, unsigne
         if (g[i] == h[i])
             continue;
         if ((kind == IMG_ENV || kind == IMG_SAVE) && skipped(env32_skip, 1, img_at, i))
+            continue;
+        if (kind == IMG_ENV16 && skipped(env16_skip, 1, img_at, i))
             continue;
         if (kind == IMG_FX && skipped(fx_skip, 3, img_at, i))
             continue;
@@ -305,6 +309,9 @@ static const struct x87_case store_cases[] = {
     {"fnstenv across the page end", STACK5 "  fnstenv [T]\n  fnsave [R]\n", 0xFF0, IMG_ENV, 28},
     {"fnsave", STACK5 "  fnsave [T]\n  fld1\n  frstor [T]\n  fnsave [R]\n", 0x1000, IMG_SAVE, 108},
     {"fnsave across the page end", STACK5 "  fnsave [T]\n  frstor [T]\n  fnsave [R]\n", 0xFC0, IMG_SAVE, 108},
+    {"o16 fnstenv", STACK5 "  o16 fnstenv [T]\n  fnsave [R]\n", 0x1000, IMG_ENV16, 14},
+    {"o16 fnsave, o16 frstor", STACK5 "  o16 fnsave [T]\n  fld1\n  o16 frstor [T]\n  fnsave [R]\n", 0xFE0,
+     IMG_ENV16, 94},
     {"fxsave", STACK5 "  fxsave [T]\n  fninit\n  fxrstor [T]\n  fnsave [R]\n", 0x1000, IMG_FX, 512},
     {"fxsave across the page end", STACK5 "  fxsave [T]\n  fninit\n  fxrstor [T]\n  fnsave [R]\n", 0xF00,
      IMG_FX, 512},
