@@ -454,7 +454,7 @@ static int make_nics(struct machine *m, struct error *err)
         const struct vm_nic *nic = &m->cfg->nic[i];
         if (!nic->present)
             continue;
-        if (nic->dev != VM_NIC_E1000) {
+        if (nic->dev != VM_NIC_E1000 && nic->dev != VM_NIC_E1000E) {
             if (m->o.log)
                 fprintf(m->o.log, "vmplay: ethernet%d: the %s card is not emulated yet; the VM runs "
                         "without it\n", i, config_nic_dev_name(nic->dev));
@@ -465,7 +465,8 @@ static int make_nics(struct machine *m, struct error *err)
             return error_prefix(err, "ethernet%d", i);
         m->net.be[m->net.n++] = be;
         /* ethernetN in slot 03+N (the slot plan at the top of this file) */
-        m->nic[i] = e1000_new(m->pci, DEVFN(3 + i, 0), m->clock, nic->mac, be, nic->start_connected);
+        m->nic[i] = (nic->dev == VM_NIC_E1000E ? e1000e_new : e1000_new)(m->pci, DEVFN(3 + i, 0), m->clock,
+                                                                          nic->mac, be, nic->start_connected);
         if (!m->nic[i])
             return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the e1000", i);
     }
