@@ -816,10 +816,18 @@ struct e1000 *e1000_new(struct pci_bus *pci, int devfn, struct clock *clock, con
     return e1000_register(s, pci, devfn);
 }
 
+void e1000_set_rom(struct e1000 *s, uint8_t *image, uint64_t size)
+{
+    free(s->rom);
+    s->rom = image;
+    pci_device_set_rom(&s->pci, image, size);
+}
+
 void e1000_free(struct e1000 *s)
 {
     if (!s)
         return;
     timer_cancel(&s->tx_timer);
+    free(s->rom);
     free(s);
 }

@@ -22,6 +22,8 @@ struct e1000 *e1000_new(struct pci_bus *pci, int devfn, struct clock *clock, con
  * (e1000_reset, e1000_free), with MSI and MSI-X (5 vectors, BAR3) besides INTx. */
 struct e1000 *e1000e_new(struct pci_bus *pci, int devfn, struct clock *clock, const uint8_t mac[6],
                          struct net_backend *be, bool link);
+/* Gives the card a PCI expansion ROM (taking image, size a power of two); e1000_free frees it. */
+void e1000_set_rom(struct e1000 *s, uint8_t *image, uint64_t size);
 void e1000_reset(struct e1000 *s);
 void e1000_free(struct e1000 *s);
 /* For tests: the PCI function. */

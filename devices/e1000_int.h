@@ -172,6 +172,7 @@ struct e1000 {
     uint8_t seg[TX_MAX + 4];
     uint8_t rxbuf[RX_FRAME_MAX + 8];
     struct timer tx_timer;
+    uint8_t *rom; /* the PCI expansion ROM image (owned), or NULL */
 };
 
 static inline uint32_t r(struct e1000 *s, unsigned off)

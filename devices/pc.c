@@ -25,6 +25,7 @@
 #include "devices/apic.h"
 #include "devices/chardev.h"
 #include "devices/e1000.h"
+#include "devices/netrom.h"
 #include "devices/dma8237.h"
 #include "devices/fdc.h"
 #include "devices/fwcfg.h"
@@ -445,6 +446,17 @@ static int attach_disks(struct machine *m, struct error *err)
 
 /* ---- network ---- */
 
+/* iPXE as the card's expansion ROM, when ipxe-qemu has one for its PCI ID (netrom.h). */
+static void attach_pxe_rom(struct e1000 *nic, const char *rom, int index, FILE *log)
+{
+    char who[32];
+    uint64_t size;
+    snprintf(who, sizeof who, "ethernet%d", index);
+    uint8_t *img = netrom_read(rom, who, &size, log);
+    if (img)
+        e1000_set_rom(nic, img, size);
+}
+
 /* One PCI function per present e1000; other cards are not emulated yet (one line each). */
 static int make_nics(struct machine *m, struct error *err)
 {
@@ -469,6 +481,8 @@ static int make_nics(struct machine *m, struct error *err)
                                                                           nic->mac, be, nic->start_connected);
         if (!m->nic[i])
             return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the e1000", i);
+        if (nic->dev == VM_NIC_E1000E)
+            attach_pxe_rom(m->nic[i], "pxe-e1000e.rom", i, m->o.log);
     }
     if (m->net.n) {
         struct machine_source src = {net_group_poll_fds, net_group_service, &m->net};
