@@ -5,7 +5,7 @@
 # disk is there; iPXE's own driver takes the card ("using 82574l"), gets slirp's
 # DHCP lease with the boot file --net-bootfile names, fetches it from the TFTP
 # server --net-tftp gives slirp and runs it as a PXE boot program ([PXE-NBP]).
-# The boot file is 78 bytes of 16-bit code written here: it prints a marker
+# The boot file is 64 bytes of 16-bit code written here: it prints a marker
 # through the BIOS (the screen) and to COM1 (serial0), then halts; the run ends
 # by --timeout (124). Without the ROM (VMPLAY_IPXE_DIR pointing elsewhere) the
 # player says so in one line and boots on without PXE.
@@ -54,7 +54,8 @@ else
         bad option_rom_runs_at_post "no iPXE banner on the screen: $(head -c 300 "$run/screen.txt" | tr -s ' \n' ' ')"
     grep -q "using 82574l on" "$run/screen.txt" && ok ipxe_driver_takes_the_82574l ||
         bad ipxe_driver_takes_the_82574l "$(grep -a 'net0' "$run/screen.txt" | head -2 | tr '\n' ' ')"
-    grep -q "boot.0 : 78 bytes \[PXE-NBP\]" "$run/screen.txt" && ok tftp_fetches_boot_file ||
+    size=$(stat -c %s "$run/tftp/boot.0")
+    grep -q "boot.0 : $size bytes \[PXE-NBP\]" "$run/screen.txt" && ok tftp_fetches_boot_file ||
         bad tftp_fetches_boot_file "$(tail -c 400 "$run/screen.txt" | tr -s ' \n' ' ')"
     grep -aq "VMPLAY-MARKER: pxe boot file ran" "$run/serial.txt" 2>/dev/null &&
         grep -q "VMPLAY-MARKER: pxe boot file ran" "$run/screen.txt" && ok boot_file_runs ||
