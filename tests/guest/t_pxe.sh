@@ -8,7 +8,8 @@
 # The boot file is 64 bytes of 16-bit code written here: it prints a marker
 # through the BIOS (the screen) and to COM1 (serial0), then halts; the run ends
 # by --timeout (124). Without the ROM (VMPLAY_IPXE_DIR pointing elsewhere) the
-# player says so in one line and boots on without PXE.
+# player says so in one line and boots on without PXE. With a bootable disk and
+# bios.bootOrder = "ethernet0,hdd" the network boots first.
 set -u
 V=${VMPLAY:-./vmplay}
 ok() { echo "PASS pxe/$1"; }
@@ -61,6 +62,22 @@ else
         grep -q "VMPLAY-MARKER: pxe boot file ran" "$run/screen.txt" && ok boot_file_runs ||
         bad boot_file_runs "serial '$(head -c 200 "$run/serial.txt" 2>/dev/null)'"
     [ "$st" = 124 ] && ok ends_by_timeout || bad ends_by_timeout "status $st: $(head -c 300 "$run/err.txt")"
+    # A VM whose disk boots Linux (the appliance), with bios.bootOrder = "ethernet0,hdd": the network first.
+    if img=$(BUILD=$BUILD tests/images/appliance.sh 2>"$BUILD/appliance-build.log"); then
+        cp "$img/test.vmdk" "$run/"
+        { cat "$run/pxe.vmx"; printf 'ide0:0.present = "TRUE"\nide0:0.fileName = "test.vmdk"\n';
+          printf 'bios.bootOrder = "ethernet0,hdd"\n'; } | sed 's/serial.txt/serial-order.txt/' > "$run/order.vmx"
+        (cd "$run" && exec timeout 300 "$V" --headless --cpu=soft --timeout=75 --net-tftp="$run/tftp" \
+            --net-bootfile=boot.0 order.vmx >"$run/out-order.txt" 2>"$run/err-order.txt"); st=$?
+        if grep -aq "VMPLAY-MARKER: pxe boot file ran" "$run/serial-order.txt" 2>/dev/null &&
+            ! grep -aq "VMPLAY-MARKER: init started" "$run/serial-order.txt"; then
+            ok boot_order_ethernet0_before_disk
+        else
+            bad boot_order_ethernet0_before_disk "status $st, serial: $(head -c 300 "$run/serial-order.txt" 2>/dev/null | tr '\n' '|')"
+        fi
+    else
+        bad boot_order_ethernet0_before_disk "appliance: $(tail -3 "$BUILD/appliance-build.log" | tr '\n' ' ')"
+    fi
 fi
 (cd "$run" && VMPLAY_IPXE_DIR="$run/norom" exec timeout 300 "$V" --headless --cpu=soft --timeout=8 \
     --screen-text=screen-norom.txt pxe.vmx >"$run/out-norom.txt" 2>"$run/err-norom.txt"); st=$?

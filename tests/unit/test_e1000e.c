@@ -18,6 +18,7 @@
 #include "devices/bus.h"
 #include "devices/clock.h"
 #include "devices/e1000.h"
+#include "devices/firmware.h"
 #include "devices/net.h"
 #include "devices/pci.h"
 #include "test.h"
@@ -410,4 +411,19 @@ TEST(hostile_vectors_and_rings)
     ASSERT(bus_in(r->bus, BAR2 + 4, 4) & 0x1); /* STATUS.FD */
     wr(r, 0, 1u << 26);
     rig_free(r);
+}
+
+/* bios.bootOrder "ethernetN": the path SeaBIOS searches for the card's option ROM (its debug
+ * log on this board: "Searching bootorder for: /pci@i0cf8/[*]@3"), in the order given. */
+TEST(boot_order_names_the_nic_rom)
+{
+    struct vm_disk disks[1] = {{.bus = VM_BUS_IDE, .ctrl = 0, .unit = 0, .type = VM_DISK_HDD}};
+    struct vm_config c = {.disks = disks, .ndisks = 1, .boot_order = "ethernet0,hdd"};
+    c.nic[0].present = true;
+    char out[512];
+    firmware_bootorder(&c, out, sizeof out);
+    ASSERT_STR_EQ(out, "/pci@i0cf8/*@3\n/pci@i0cf8/ide@1,1/drive@0/disk@0\n");
+    c.boot_order = "hdd,ethernet1,ethernet0";
+    firmware_bootorder(&c, out, sizeof out);
+    ASSERT_STR_EQ(out, "/pci@i0cf8/ide@1,1/drive@0/disk@0\n/pci@i0cf8/*@3\n"); /* no ethernet1 */
 }
