@@ -25,6 +25,7 @@
 #include "devices/apic.h"
 #include "devices/chardev.h"
 #include "devices/e1000.h"
+#include "devices/netrom.h"
 #include "devices/dma8237.h"
 #include "devices/fdc.h"
 #include "devices/fwcfg.h"
@@ -463,6 +464,17 @@ static int attach_disks(struct machine *m, struct error *err)
 
 /* ---- network ---- */
 
+/* iPXE as the card's expansion ROM, when ipxe-qemu has one for its PCI ID (netrom.h). */
+static void attach_pxe_rom(struct e1000 *nic, const char *rom, int index, FILE *log)
+{
+    char who[32];
+    uint64_t size;
+    snprintf(who, sizeof who, "ethernet%d", index);
+    uint8_t *img = netrom_read(rom, who, &size, log);
+    if (img)
+        e1000_set_rom(nic, img, size);
+}
+
 /* One PCI function per present e1000; other cards are not emulated yet (one line each). */
 static int make_nics(struct machine *m, struct error *err)
 {
@@ -472,7 +484,7 @@ static int make_nics(struct machine *m, struct error *err)
         const struct vm_nic *nic = &m->cfg->nic[i];
         if (!nic->present)
             continue;
-        if (nic->dev != VM_NIC_E1000) {
+        if (nic->dev != VM_NIC_E1000 && nic->dev != VM_NIC_E1000E) {
             if (m->o.log)
                 fprintf(m->o.log, "vmplay: ethernet%d: the %s card is not emulated yet; the VM runs "
                         "without it\n", i, config_nic_dev_name(nic->dev));
@@ -483,9 +495,12 @@ static int make_nics(struct machine *m, struct error *err)
             return error_prefix(err, "ethernet%d", i);
         m->net.be[m->net.n++] = be;
         /* ethernetN in slot 03+N (the slot plan at the top of this file) */
-        m->nic[i] = e1000_new(m->pci, DEVFN(3 + i, 0), m->clock, nic->mac, be, nic->start_connected);
+        m->nic[i] = (nic->dev == VM_NIC_E1000E ? e1000e_new : e1000_new)(m->pci, DEVFN(3 + i, 0), m->clock,
+                                                                          nic->mac, be, nic->start_connected);
         if (!m->nic[i])
             return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the e1000", i);
+        if (nic->dev == VM_NIC_E1000E)
+            attach_pxe_rom(m->nic[i], "pxe-e1000e.rom", i, m->o.log);
     }
     if (m->net.n) {
         struct machine_source src = {net_group_poll_fds, net_group_service, &m->net};
