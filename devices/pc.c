@@ -225,8 +225,12 @@ static int make_floppy(struct machine *m, struct error *err)
                                         .write_through = m->o.disk_write_through, .sync = m->o.disk_sync};
         if (!floppy_connected(m, i))
             continue;
-        if (m->ndisks >= MACHINE_MAX_DISKS)
-            return error_set(err, EX_DATAERR, "too many disks");
+        if (m->ndisks >= MACHINE_MAX_DISKS) { /* cannot happen: the table holds every slot */
+            if (m->o.log)
+                fprintf(m->o.log, "vmplay: floppy%d: more disks than the player holds (%d); the "
+                        "disk is left out\n", i, MACHINE_MAX_DISKS);
+            continue;
+        }
         if (blockdev_open(m->cfg->floppy[i].path, &bo, &bd, err) < 0)
             return error_prefix(err, "floppy%d", i);
         m->disks[m->ndisks++] = bd;
@@ -435,8 +439,12 @@ static int attach_disks(struct machine *m, struct error *err)
                 fprintf(m->o.log, "vmplay: %s: %s; the disk is left out\n", d->slot, why);
             continue;
         }
-        if (m->ndisks >= MACHINE_MAX_DISKS)
-            return error_set(err, EX_DATAERR, "too many disks");
+        if (m->ndisks >= MACHINE_MAX_DISKS) { /* cannot happen: the table holds every slot */
+            if (m->o.log)
+                fprintf(m->o.log, "vmplay: %s: more disks than the player holds (%d); the disk is "
+                        "left out\n", d->slot, MACHINE_MAX_DISKS);
+            continue;
+        }
         if (open_disk(m, d, err) < 0)
             return -1;
     }
