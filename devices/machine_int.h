@@ -11,6 +11,7 @@
 #include "devices/clock.h"
 #include "devices/firmware.h"
 #include "devices/pc.h"
+#include "devices/slots.h"
 #include "formats/blockdev.h"
 #include "formats/config.h"
 
@@ -24,6 +25,7 @@
 struct machine {
     struct machine_opts o;
     const struct vm_config *cfg;
+    struct pc_slots slots; /* the PCI slot plan (devices/slots.h) */
     struct bus *bus;
     struct clock *clock;
     struct cpu *cpu;
