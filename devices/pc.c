@@ -9,7 +9,8 @@
  *   01.0 PIIX3 ISA bridge (PIRQ routing, 0xCF9 reset)   01.1 PIIX3 IDE
  *   01.3 PIIX4 power management (ACPI, SCI on IRQ 9)     02.0 VGA (stdvga + VGA BIOS ROM)
  *   03.0-0c.0 NICs ethernet0-9   10.0-13.0 SCSI scsi0-3   14.0-17.0 AHCI sata0-3
- *   (devices/ahci.h: ahci_pci_slot)   18.0-1b.0 NVMe nvme0-3
+ *   18.0-1b.0 NVMe nvme0-3: the defaults of devices/slots.c, which also follows the
+ *   .vmx's pciSlotNumber where it names a device number on bus 0
  *   ISA: 8259 pair, 8254, MC146818, i8042, 16550A x4, fw_cfg, debug ports
  *   local APIC 0xFEE00000 (LINT0 = ExtINT from the 8259), IOAPIC 0xFEC00000
  */
@@ -239,8 +240,12 @@ static int make_floppy(struct machine *m, struct error *err)
                                         .write_through = m->o.disk_write_through, .sync = m->o.disk_sync};
         if (!floppy_connected(m, i))
             continue;
-        if (m->ndisks >= MACHINE_MAX_DISKS)
-            return error_set(err, EX_DATAERR, "too many disks");
+        if (m->ndisks >= MACHINE_MAX_DISKS) { /* cannot happen: the table holds every slot */
+            if (m->o.log)
+                fprintf(m->o.log, "vmplay: floppy%d: more disks than the player holds (%d); the "
+                        "disk is left out\n", i, MACHINE_MAX_DISKS);
+            continue;
+        }
         if (blockdev_open(m->cfg->floppy[i].path, &bo, &bd, err) < 0)
             return error_prefix(err, "floppy%d", i);
         static const char *const fd_slot[] = {"floppy0", "floppy1"};
@@ -365,20 +370,20 @@ static int make_sata(struct machine *m, struct error *err)
     for (int n = 0; n < VM_MAX_SATA; n++) {
         if (!m->cfg->sata_present[n])
             continue;
-        m->sata[n] = ahci_new(m->pci, DEVFN(ahci_pci_slot(n), 0), n);
+        m->sata[n] = ahci_new(m->pci, DEVFN(m->slots.sata[n], 0), n);
         if (!m->sata[n])
             return error_set(err, EX_SOFTWARE, "cannot build the SATA controller sata%d", n);
     }
     return 0;
 }
 
-/* nvmeN at PCI slot 0x18 + N (VMware puts them behind bridges; here bus 0 holds all). */
+/* nvmeN at its slot of the plan (VMware puts them behind bridges; here bus 0 holds all). */
 static int make_nvme(struct machine *m, struct error *err)
 {
     for (int i = 0; i < VM_MAX_NVME; i++) {
         if (!m->cfg->nvme_present[i])
             continue;
-        m->nvme[i] = nvme_new(m->bus, m->pci, DEVFN(0x18 + i, 0), i);
+        m->nvme[i] = nvme_new(m->bus, m->pci, DEVFN(m->slots.nvme[i], 0), i);
         if (!m->nvme[i])
             return error_set(err, EX_SOFTWARE, "cannot build nvme%d", i);
     }
@@ -435,7 +440,7 @@ static int make_scsi(struct machine *m, struct error *err)
         enum vm_scsi_dev model = m->cfg->scsi_model[x];
         if (!m->cfg->scsi_present[x] || (!scsi_hba_model(model) && model != VM_SCSI_BUSLOGIC))
             continue;
-        m->scsi[x] = scsi_hba_new(model, x, m->bus, m->pci, err);
+        m->scsi[x] = scsi_hba_new(model, x, DEVFN(m->slots.scsi[x], 0), m->bus, m->pci, err);
         if (!m->scsi[x])
             return -1;
     }
@@ -454,8 +459,12 @@ static int attach_disks(struct machine *m, struct error *err)
                 fprintf(m->o.log, "vmplay: %s: %s; the disk is left out\n", d->slot, why);
             continue;
         }
-        if (m->ndisks >= MACHINE_MAX_DISKS)
-            return error_set(err, EX_DATAERR, "too many disks");
+        if (m->ndisks >= MACHINE_MAX_DISKS) { /* cannot happen: the table holds every slot */
+            if (m->o.log)
+                fprintf(m->o.log, "vmplay: %s: more disks than the player holds (%d); the disk is "
+                        "left out\n", d->slot, MACHINE_MAX_DISKS);
+            continue;
+        }
         if (open_disk(m, d, err) < 0)
             return -1;
     }
@@ -494,8 +503,8 @@ static int make_nics(struct machine *m, struct error *err)
         if (!be)
             return error_prefix(err, "ethernet%d", i);
         m->net.be[m->net.n++] = be;
-        /* ethernetN in slot 03+N (the slot plan at the top of this file) */
-        m->nic[i] = (nic->dev == VM_NIC_E1000E ? e1000e_new : e1000_new)(m->pci, DEVFN(3 + i, 0), m->clock,
+        /* ethernetN in its slot of the plan (03+N by default) */
+        m->nic[i] = (nic->dev == VM_NIC_E1000E ? e1000e_new : e1000_new)(m->pci, DEVFN(m->slots.nic[i], 0), m->clock,
                                                                           nic->mac, be, nic->start_connected);
         if (!m->nic[i])
             return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the e1000", i);
@@ -542,6 +551,7 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
         error_set(err, EX_OSERR, "out of memory");
         goto fail;
     }
+    pc_slots_plan(m->cfg, &m->slots, o->log);
     struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack, .apic_base = cpu_apic_base};
     m->cpu = cpu_create(o->cpu, m->bus, m->clock, &hooks, err);
     if (!m->cpu || firmware_load(o->firmware_dir, o->bios, &m->fw, err) < 0 || map_memory(m, err) < 0 ||
