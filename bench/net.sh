@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench (network part): TCP throughput through user-mode NAT with busybox
 # nc in the test appliance (vmplay.mode=netbench), guest -> host and host ->
-# guest, 256 MiB each way, per card, under vmplay (software CPU) and QEMU TCG
+# guest, 256 MiB each way (NET_BENCH_MIB), per card, under vmplay (software CPU) and QEMU TCG
 # (-nic user,model=...) on the same image; MB/s (10^6 bytes per second, timed
 # on the host from first to last byte) and the ratio vmplay/QEMU. Then the
 # player's resident memory outside guest RAM while the guest floods
@@ -16,7 +16,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$top/build}
 NET_CARDS=${NET_CARDS:-"e1000 e1000
 vlance pcnet"}
-MIB=256
+MIB=${NET_BENCH_MIB:-256}
 TIMEOUT=${BENCH_TIMEOUT:-1800}
 host=$top/bench/nethost.py
 img=$(BUILD=$BUILD "$top/tests/images/appliance.sh") || exit 1
@@ -115,7 +115,7 @@ while read -r card model <&3; do
     [ -n "$card" ] || continue
     write_vmx netflood "$card"
     serial=$run/netflood-$card.serial
-    python3 "$host" udpsink 18343 600 >"$run/udpsink-$card.out" & sink=$!
+    python3 "$host" drain 18343 >"$run/drain-$card.out" & sink=$!
     (cd "$run" && exec nice "$vmplay" --headless --cpu=soft --forward=udp:18344:7 netflood-$card.vmx \
         >"$run/flood-$card.log" 2>&1) &
     pid=$!

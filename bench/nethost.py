@@ -5,7 +5,8 @@ tests/guest/t_netflood.sh). Only 127.0.0.1 is ever bound or contacted.
   sink PORT NBYTES OUT          accept one TCP connection, read NBYTES (or to EOF), close;
                                 OUT gets "bytes seconds" (first byte to last)
   source PORT NBYTES OUT        accept one TCP connection, send NBYTES of zeros, close; same OUT
-  udpsink PORT SECONDS          read datagrams on PORT for SECONDS, print how many
+  drain PORT                    accept TCP connections on PORT one after the other, read and
+                                discard; on SIGTERM print the bytes read
   udpblast PORT SERIAL MARK SECONDS
                                 once SERIAL holds MARK, send datagrams to 127.0.0.1:PORT for SECONDS
   rss PID RAM_KB OUT            every 0.25 s until PID exits: "seconds kB" of PID's resident
@@ -62,6 +63,19 @@ def source(port, nbytes, out):
     c.close()
     with open(out, "w") as f:
         f.write("%d %.6f\n" % (sent, t1 - t0))
+
+
+def drain(port):
+    ls = listen(port)
+    COUNT[0] = 0
+    while True:
+        c, _ = ls.accept()
+        while True:
+            b = c.recv(1 << 20)
+            if not b:
+                break
+            COUNT[0] += len(b)
+        c.close()
 
 
 def udpsink(port, seconds):
@@ -143,6 +157,8 @@ def rss(pid, ram_kb, out):
                 kb = rss_outside(pid, ram_kb)
             except (OSError, ValueError, IndexError):
                 break
+            if kb < 0 and time.monotonic() - t0 > 5:
+                break  # the player is exiting
             f.write("%.2f %d\n" % (time.monotonic() - t0, kb))
             f.flush()
             time.sleep(0.25)
@@ -153,6 +169,8 @@ if cmd == "sink":
     sink(int(a[0]), int(a[1]), a[2])
 elif cmd == "source":
     source(int(a[0]), int(a[1]), a[2])
+elif cmd == "drain":
+    drain(int(a[0]))
 elif cmd == "udpsink":
     udpsink(int(a[0]), float(a[1]))
 elif cmd == "udpblast":

@@ -1,7 +1,7 @@
-# vmplay.mode=netflood (sourced by init): the guest blasts UDP datagrams of
-# zeros at the host's sink (10.0.2.2:18343) for 30 seconds while the host
-# blasts datagrams at the guest's port 7, where nothing listens (the guest's
-# stack drops them). tests/guest/t_netflood.sh and bench/net.sh watch the
+# vmplay.mode=netflood (sourced by init): the guest blasts zeros over TCP at
+# the host's drain (10.0.2.2:18343) as fast as it can for 30 seconds while the
+# host blasts UDP datagrams at the guest's port 7, where nothing listens (the
+# guest's stack drops them). tests/guest/t_netflood.sh and bench/net.sh watch the
 # player's memory meanwhile. Markers: netflood driver, lease, start, done.
 ifconfig lo 127.0.0.1 up
 n=0; while [ $n -lt 50 ] && [ ! -e /sys/class/net/eth0 ]; do sleep 0.1; n=$((n+1)); done
@@ -22,5 +22,5 @@ chmod +x /tmp/dhcp.sh
 timeout 60 udhcpc -i eth0 -s /tmp/dhcp.sh -q -n -t 10 -T 2 >/dev/null 2>&1
 say "VMPLAY-MARKER: netflood lease $(cat /tmp/lease 2>/dev/null || echo none)"
 say "VMPLAY-MARKER: netflood start"
-timeout 30 nc -u 10.0.2.2 18343 < /dev/zero > /dev/null 2>&1
+timeout 30 nc 10.0.2.2 18343 < /dev/zero > /dev/null 2>&1
 say "VMPLAY-MARKER: netflood done"
