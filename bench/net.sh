@@ -59,7 +59,7 @@ wait_marker() {
 
 rate() { # result-file -> MB/s or "-"
     [ -s "$1" ] || { echo -; return; }
-    awk -v want=$((MIB << 20)) '{ if ($1 != want || $2 <= 0) print "-"; else printf "%.2f\n", $1 / $2 / 1e6 }' "$1"
+    awk -v want=$((MIB << 20)) '{ if ($1 < want || $2 <= 0) print "-"; else printf "%.2f\n", want / $2 / 1e6 }' "$1"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f\n", a / b }'; }

@@ -38,7 +38,7 @@ def sink(port, nbytes, out):
     c, _ = listen(port).accept()
     got, t0 = 0, None
     while got < nbytes:
-        b = c.recv(1 << 20)
+        b = c.recv(min(1 << 20, nbytes - got))
         if not b:
             break
         if t0 is None:
