@@ -65,6 +65,7 @@ struct machine {
     bool disk_error_told[MACHINE_MAX_DISKS];  /* a failed guest write has been reported */
     int ndisks;
     struct e1000 *nic[VM_MAX_NICS];
+    struct pcnet *pcnet[VM_MAX_NICS]; /* ethernetN.virtualDev = "vlance" */
     struct net_group net;     /* the NICs' back ends, one host event source */
 
     struct display *display;

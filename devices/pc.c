@@ -27,6 +27,7 @@
 #include "devices/chardev.h"
 #include "devices/e1000.h"
 #include "devices/netrom.h"
+#include "devices/pcnet.h"
 #include "devices/dma8237.h"
 #include "devices/fdc.h"
 #include "devices/fwcfg.h"
@@ -484,7 +485,8 @@ static void attach_pxe_rom(struct e1000 *nic, const char *rom, int index, FILE *
         e1000_set_rom(nic, img, size);
 }
 
-/* One PCI function per present e1000; other cards are not emulated yet (one line each). */
+/* One PCI function per present e1000, e1000e or vlance; other cards are not emulated yet (one line each). */
+/* One PCI function per present e1000 or vlance; other cards are not emulated yet (one line each). */
 static int make_nics(struct machine *m, struct error *err)
 {
     static const struct net_opts defaults = {0};
@@ -493,7 +495,7 @@ static int make_nics(struct machine *m, struct error *err)
         const struct vm_nic *nic = &m->cfg->nic[i];
         if (!nic->present)
             continue;
-        if (nic->dev != VM_NIC_E1000 && nic->dev != VM_NIC_E1000E) {
+        if (nic->dev != VM_NIC_E1000 && nic->dev != VM_NIC_E1000E && nic->dev != VM_NIC_VLANCE) {
             if (m->o.log)
                 fprintf(m->o.log, "vmplay: ethernet%d: the %s card is not emulated yet; the VM runs "
                         "without it\n", i, config_nic_dev_name(nic->dev));
@@ -504,6 +506,13 @@ static int make_nics(struct machine *m, struct error *err)
             return error_prefix(err, "ethernet%d", i);
         m->net.be[m->net.n++] = be;
         /* ethernetN in its slot of the plan (03+N by default) */
+        if (nic->dev == VM_NIC_VLANCE) {
+            m->pcnet[i] = pcnet_new(m->pci, DEVFN(m->slots.nic[i], 0), m->clock, nic->mac, be,
+                                    nic->start_connected);
+            if (!m->pcnet[i])
+                return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the vlance", i);
+            continue;
+        }
         m->nic[i] = (nic->dev == VM_NIC_E1000E ? e1000e_new : e1000_new)(m->pci, DEVFN(m->slots.nic[i], 0), m->clock,
                                                                           nic->mac, be, nic->start_connected);
         if (!m->nic[i])
@@ -609,6 +618,9 @@ void machine_reset(struct machine *m)
     for (int i = 0; i < VM_MAX_NICS; i++)
         if (m->nic[i])
             e1000_reset(m->nic[i]);
+    for (int i = 0; i < VM_MAX_NICS; i++)
+        if (m->pcnet[i])
+            pcnet_reset(m->pcnet[i]);
     cpu_reset(m->cpu);
     /* --timeout counts from power-on; a guest reset does not restart it. */
     if (m->o.timeout_s > 0 && !timer_armed(&m->timeout_timer))
@@ -641,6 +653,8 @@ void machine_free(struct machine *m)
         nvme_free(m->nvme[i]);
     for (int i = 0; i < VM_MAX_NICS; i++)
         e1000_free(m->nic[i]);
+    for (int i = 0; i < VM_MAX_NICS; i++)
+        pcnet_free(m->pcnet[i]);
     for (int i = 0; i < m->net.n; i++)
         net_backend_free(m->net.be[i]);
     for (int i = 0; i < MACHINE_SERIALS; i++) {
