@@ -1,0 +1,710 @@
+/*
+ * The translator spike (issue 17): hot blocks of flat 32-bit code made only
+ * of register ALU, MOV, loads, stores, LEA, INC/DEC, PUSH/POP and a closing
+ * Jcc/JMP are turned into host x86-64 code; every other block stays in the
+ * interpreter. Off unless --jit=on (or VMPLAY_JIT=on for the unit tests).
+ *
+ * Model. A block is translated when it has been entered JIT_THRESHOLD times
+ * through run_blocks (with the JIT on, block_run runs one block at a time so
+ * that every block end comes back there: the same points where the
+ * interpreter checks the budget, interrupts and stop requests, so
+ * --deterministic runs are the interpreter's instruction for instruction).
+ * Guest registers stay in s->r[] (r14 = s, r15 = s->tlb_cur); each guest
+ * instruction is emitted as itself over a scratch host register, so the
+ * host computes the guest's arithmetic flags in host EFLAGS. At entry the
+ * lazy flags are materialised (cc.op = CC_NONE) and loaded with POPFQ when
+ * the block reads them before writing them; at exit the six arithmetic bits
+ * go back to s->flags. Memory operands probe the soft TLB inline (the tags
+ * hold the last byte's page, so page crossings miss); a miss goes to an
+ * out-of-line stub that calls mread/mwrite with EIP, next EIP and EFLAGS
+ * exact, so faults unwind through soft_raise exactly as from the
+ * interpreter (which also adds no partial instruction count for a fault
+ * inside a block). Guest flags that are live or already written across a
+ * probe are kept in r11 with LAHF/SETO and restored with SAHF. A store that
+ * hits cached code sets block_end and the block leaves after that
+ * instruction, as NEXT_CHECKED does. Flat means CS, DS, ES and SS based at 0
+ * with 4 GiB limits (DS/ES/SS writable, SS.B); it is checked at every entry,
+ * so a non-flat block just runs interpreted. The code cache is one 16 MiB
+ * RWX mapping, emptied with the block arena (code_flush_now) and asking for
+ * that flush when full; invalidated blocks are unlinked by the block cache
+ * as before and their code is never entered again.
+ *
+ * Measured (callgrind host instructions, the numbers are in the branch's
+ * report; see the JIT note at the end of this comment): see docs below.
+ */
+#include "cpu/exec.h"
+#include "cpu/xop.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define JIT_BYTES (16u << 20)
+#define JIT_BLOCK_ROOM (48u << 10) /* more than any block of 48 instructions needs */
+
+int soft_jit_mode = -1; /* -1: VMPLAY_JIT decides (default off), 0 off, 1 on */
+unsigned jit_threshold = 16;
+bool jit_helpers = true; /* translate blocks with other instructions too, as helper calls */
+
+struct jit_site {
+    uint64_t eip, next;
+    const struct insn *in; /* helper sites: the instruction soft_exec runs */
+    uint32_t k;            /* helper sites: instructions to count first (as x_none does) */
+    uint8_t seg, reg, dirty;
+};
+
+struct jit {
+    uint8_t *base, *cur, *end;
+    uint64_t blocks, failed;
+};
+
+/* ---- emitter ---- */
+
+struct em {
+    uint8_t *p;
+};
+
+enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
+
+static void b1(struct em *e, unsigned v)
+{
+    *e->p++ = (uint8_t)v;
+}
+
+static void b4(struct em *e, uint32_t v)
+{
+    memcpy(e->p, &v, 4);
+    e->p += 4;
+}
+
+static void b8(struct em *e, uint64_t v)
+{
+    memcpy(e->p, &v, 8);
+    e->p += 8;
+}
+
+static void rex(struct em *e, int w, int reg, int index, int base)
+{
+    unsigned r = 0x40u | (unsigned)w << 3 | ((reg >> 3) & 1) << 2 | (index >= 0 ? ((index >> 3) & 1) << 1 : 0) |
+                 ((base >> 3) & 1);
+    if (r != 0x40)
+        b1(e, r);
+}
+
+static void opc(struct em *e, unsigned op)
+{
+    if (op > 0xFF)
+        b1(e, op >> 8);
+    b1(e, op & 0xFF);
+}
+
+/* op reg, [base + index*2^scale + disp] (index -1: none). */
+static void op_m(struct em *e, int w, unsigned op, int reg, int base, int index, int scale, int32_t disp)
+{
+    rex(e, w, reg, index, base);
+    opc(e, op);
+    unsigned mod = (disp == 0 && (base & 7) != 5) ? 0 : (disp >= -128 && disp <= 127) ? 1 : 2;
+    if (index < 0 && (base & 7) != 4) {
+        b1(e, mod << 6 | (unsigned)(reg & 7) << 3 | (unsigned)(base & 7));
+    } else {
+        b1(e, mod << 6 | (unsigned)(reg & 7) << 3 | 4);
+        b1(e, (unsigned)scale << 6 | (unsigned)(index < 0 ? 4 : index & 7) << 3 | (unsigned)(base & 7));
+    }
+    if (mod == 1)
+        b1(e, (uint8_t)disp);
+    else if (mod == 2)
+        b4(e, (uint32_t)disp);
+}
+
+/* op reg, rm (register form). */
+static void op_r(struct em *e, int w, unsigned op, int reg, int rm)
+{
+    rex(e, w, reg, -1, rm);
+    opc(e, op);
+    b1(e, 0xC0 | (unsigned)(reg & 7) << 3 | (unsigned)(rm & 7));
+}
+
+#define S(field) ((int32_t)offsetof(struct soft, field))
+#define GR(i) ((int32_t)(offsetof(struct soft, r) + 8 * (i)))
+
+static void ld32(struct em *e, int hreg, unsigned greg)
+{
+    op_m(e, 0, 0x8B, hreg, R14, -1, 0, GR(greg));
+}
+
+static void st64(struct em *e, int hreg, unsigned greg)
+{
+    op_m(e, 1, 0x89, hreg, R14, -1, 0, GR(greg));
+}
+
+static void mov_ri(struct em *e, int reg, uint32_t v)
+{
+    rex(e, 0, 0, -1, reg);
+    b1(e, 0xB8 + (reg & 7));
+    b4(e, v);
+}
+
+static void mov_ri64(struct em *e, int reg, uint64_t v)
+{
+    rex(e, 1, 0, -1, reg);
+    b1(e, 0xB8 + (reg & 7));
+    b8(e, v);
+}
+
+/* A rel32 jump or Jcc (cc < 0: JMP); returns the displacement's address to patch. */
+static uint8_t *jmp32(struct em *e, int cc)
+{
+    if (cc < 0) {
+        b1(e, 0xE9);
+    } else {
+        b1(e, 0x0F);
+        b1(e, 0x80 + (unsigned)cc);
+    }
+    uint8_t *at = e->p;
+    b4(e, 0);
+    return at;
+}
+
+static void patch(uint8_t *at, const uint8_t *target)
+{
+    int32_t d = (int32_t)(target - (at + 4));
+    memcpy(at, &d, 4);
+}
+
+static void epilogue(struct em *e)
+{
+    b1(e, 0x48), b1(e, 0x83), b1(e, 0xC4), b1(e, 0x08); /* add rsp, 8 */
+    b1(e, 0x41), b1(e, 0x5F);                           /* pop r15 */
+    b1(e, 0x41), b1(e, 0x5E);                           /* pop r14 */
+    b1(e, 0xC3);
+}
+
+/* ---- slow paths (C, called from the stubs) ---- */
+
+static uint32_t img_flags(uint32_t img)
+{
+    return ((img >> 8) & 0xD5u) | ((img & 1) ? FL_OF : 0);
+}
+
+static void site_enter(struct soft *s, const struct jit_site *t, uint32_t img)
+{
+    s->eip = t->eip;
+    s->next_eip = t->next;
+    if (t->dirty)
+        s->flags = (s->flags & ~FL_ARITH) | img_flags(img);
+}
+
+static uint32_t *jit_load(struct soft *s, const struct jit_site *t, uint32_t off, uint32_t img)
+{
+    site_enter(s, t, img);
+    s->jit_val = (uint32_t)mread(s, t->seg, off, 4);
+    return &s->jit_val;
+}
+
+static uint32_t jit_store(struct soft *s, const struct jit_site *t, uint32_t off, uint32_t img)
+{
+    site_enter(s, t, img);
+    mwrite(s, t->seg, off, (uint32_t)s->r[t->reg], 4);
+    return s->block_end;
+}
+
+/* Any other instruction, through the interpreter's general path (x_none). */
+static uint32_t jit_exec(struct soft *s, const struct jit_site *t, uint32_t unused, uint32_t fl)
+{
+    (void)unused;
+    s->eip = t->eip;
+    s->next_eip = t->next;
+    if (t->dirty)
+        s->flags = (s->flags & ~FL_ARITH) | (fl & FL_ARITH);
+    s->icount += t->k;
+    s->jit_helped++;
+    soft_exec(s, t->in);
+    soft_materialize(s);
+    s->eip = s->next_eip;
+    return s->block_end;
+}
+
+/* ---- translation ---- */
+
+enum { K_NONE, K_LOAD, K_STORE };
+
+struct pending {
+    uint8_t *jne;   /* main path's branch to the stub */
+    uint8_t *join;  /* where a load resumes (r8 = value's address) / a store continues */
+    int kind;
+    unsigned idx;   /* instruction index */
+    struct jit_site *site;
+    int push;       /* the store is a PUSH: its tail moves ESP */
+    unsigned kexit; /* instructions to count when it leaves after this one */
+};
+
+/* Segment loads (other than the block-ending ones): the inline accesses assume flat segments. */
+static bool loads_segment(unsigned op)
+{
+    return op == 0x07 || op == 0x17 || op == 0x1F || op == 0x8E || op == 0xC4 || op == 0xC5 ||
+           op == 0x1A1 || op == 0x1A9 || op == 0x1B2 || op == 0x1B4 || op == 0x1B5;
+}
+
+static bool native(const struct insn *in, bool last)
+{
+    if ((in->pfx & (P_OP32 | P_ADDR32)) != (P_OP32 | P_ADDR32) || (in->pfx & (P_LOCK | P_REP | P_REPNE)) ||
+        (in->props & (I_LONG | I_CROSS)))
+        return false;
+    bool mem = in->props & I_MEM;
+    if (mem && in->seg != SEG_DS && in->seg != SEG_SS && in->seg != SEG_ES)
+        return false;
+    unsigned op = in->op;
+    switch (in->xop) {
+    case X_ALU_RR: case X_ALU_RI: case X_ALU_AI: case X_MOV_RR: case X_MOV_RI: case X_INC: case X_DEC:
+    case X_PUSH: case X_POP: case X_LEA: case X_TEST_RR:
+        return true;
+    case X_ALU_RM:
+        return (op & 7) == 3;
+    case X_LOAD: case X_STORE:
+        return true;
+    case X_TEST_RI:
+        return !mem;
+    case X_JCC: case X_JMP:
+        return last;
+    default:
+        return false;
+    }
+}
+
+static uint32_t imm_of(const struct insn *in)
+{
+    return (in->op == 0x83 || in->op == 0x6A) ? (uint32_t)(int32_t)(int8_t)in->imm : in->imm;
+}
+
+/* r8d = the effective address of in's memory operand. */
+static void ea_r8(struct em *e, const struct insn *in)
+{
+    int32_t disp = (int32_t)in->disp;
+    if (in->base == NOREG && in->index == NOREG) {
+        mov_ri(e, R8, (uint32_t)disp);
+        return;
+    }
+    int base = -1, index = -1;
+    if (in->base != NOREG) {
+        ld32(e, R8, in->base);
+        base = R8;
+    }
+    if (in->index != NOREG) {
+        ld32(e, R9, in->index);
+        index = R9;
+    }
+    if (base < 0) { /* [index*s + disp]: SIB with no base needs mod 00 + disp32 */
+        rex(e, 0, R8, R9, 0);
+        b1(e, 0x8D);
+        b1(e, 0x04 | (R8 & 7) << 3);
+        b1(e, (unsigned)in->scale << 6 | (R9 & 7) << 3 | 5);
+        b4(e, (uint32_t)disp);
+        return;
+    }
+    op_m(e, 0, 0x8D, R8, base, index, index < 0 ? 0 : in->scale, disp);
+}
+
+static void save_flags(struct em *e)
+{
+    b1(e, 0x9F);                        /* lahf */
+    b1(e, 0x0F), b1(e, 0x90), b1(e, 0xC0); /* seto al */
+    op_r(e, 0, 0x89, RAX, R11);          /* mov r11d, eax */
+}
+
+static void restore_flags(struct em *e)
+{
+    op_r(e, 0, 0x89, R11, RAX); /* mov eax, r11d */
+    b1(e, 0x04), b1(e, 0x7F);   /* add al, 0x7f: OF from bit 0 */
+    b1(e, 0x9E);                /* sahf */
+}
+
+/* The TLB probe of the 4-byte access at r8d: r8 = host address, or a jump to the stub. */
+static uint8_t *probe(struct em *e, bool write)
+{
+    op_r(e, 0, 0x89, R8, R9);                          /* mov r9d, r8d */
+    op_r(e, 0, 0xC1, 5, R9), b1(e, 6);                  /* shr r9d, 6 */
+    op_r(e, 0, 0x81, 4, R9), b4(e, (TLB_SIZE - 1) << 6); /* and r9d, index mask */
+    op_m(e, 1, 0x8D, R10, R8, -1, 0, 3);                /* lea r10, [r8+3] */
+    op_r(e, 1, 0x81, 4, R10), b4(e, 0xFFFFF000u);       /* and r10, ~0xFFF */
+    op_m(e, 1, 0x3B, R10, R15, R9, 0,
+         (int32_t)(write ? offsetof(struct tlb_entry, tag_w) : offsetof(struct tlb_entry, tag_r)));
+    uint8_t *jne = jmp32(e, 5);
+    op_r(e, 0, 0x81, 4, R8), b4(e, 0xFFF);              /* and r8d, 0xFFF */
+    op_m(e, 1, 0x03, R8, R15, R9, 0, (int32_t)offsetof(struct tlb_entry, host)); /* add r8, host */
+    return jne;
+}
+
+/* Leaves with eax = the new EIP after k instructions; flags from r11 (PUSHFQ image) when dirty. */
+static void emit_exit(struct em *e, unsigned k, bool flags)
+{
+    if (flags) {
+        op_r(e, 0, 0x81, 4, R11), b4(e, FL_ARITH);
+        op_m(e, 0, 0x8B, RCX, R14, -1, 0, S(flags));
+        op_r(e, 0, 0x81, 4, RCX), b4(e, ~FL_ARITH);
+        op_r(e, 0, 0x09, R11, RCX);
+        op_m(e, 0, 0x89, RCX, R14, -1, 0, S(flags));
+    }
+    op_m(e, 1, 0x89, RAX, R14, -1, 0, S(eip));
+    op_m(e, 1, 0x89, RAX, R14, -1, 0, S(next_eip));
+    op_m(e, 1, 0x81, 0, R14, -1, 0, S(icount)), b4(e, k);
+    epilogue(e);
+}
+
+/* ESP -= 4 (PUSH's tail) or += 4, without touching the flags. */
+static void esp_add(struct em *e, int32_t d)
+{
+    ld32(e, RCX, GPR_SP);
+    op_m(e, 0, 0x8D, RCX, RCX, -1, 0, d);
+    st64(e, RCX, GPR_SP);
+}
+
+bool jit_translate(struct soft *s, struct block *b)
+{
+    struct jit *j = s->jit;
+    if (!j || !b->valid || b->mode != BLOCK_CODE32 || !b->n)
+        return false;
+    bool nat[BLOCK_MAX_INSNS];
+    for (unsigned i = 0; i < b->n; i++) {
+        const struct insn *in = &b->insn[i];
+        nat[i] = native(in, i + 1 == b->n);
+        if (!nat[i] && (!jit_helpers || (loads_segment(in->op) && i + 1 < b->n) || (in->props & I_CROSS))) {
+            j->failed++;
+            return false;
+        }
+    }
+    if ((size_t)(j->end - j->cur) < JIT_BLOCK_ROOM) {
+        soft_flush_code(s); /* empties the arena and this cache between blocks */
+        return false;
+    }
+    /* flag liveness (arithmetic bits, DF_* layout) and "written so far" */
+    unsigned n = b->n, live[BLOCK_MAX_INSNS + 1];
+    bool dirty[BLOCK_MAX_INSNS + 1], any = false;
+    for (unsigned i = 0; i < n; i++) {
+        dirty[i] = any;
+        any |= (b->insn[i].fwrite & 0x3F) != 0;
+    }
+    dirty[n] = any;
+    live[n] = any ? 0x3F : 0;
+    for (unsigned i = n; i-- > 0;)
+        live[i] = (live[i + 1] & ~(b->insn[i].fwrite & 0x3Fu)) | (b->insn[i].fread & 0x3Fu);
+
+    /* sites first (data), then code */
+    struct jit_site *sites = (struct jit_site *)(((uintptr_t)j->cur + 15) & ~(uintptr_t)15);
+    unsigned nsites = 0;
+    struct pending pend[BLOCK_MAX_INSNS];
+    unsigned npend = 0;
+    for (unsigned i = 0; i < n; i++)
+        nsites++; /* at most one per instruction */
+    struct em em = {(uint8_t *)(sites + nsites)}, *e = &em;
+    em.p = (uint8_t *)(((uintptr_t)em.p + 15) & ~(uintptr_t)15);
+    uint8_t *entry = em.p;
+    nsites = 0;
+
+    b1(e, 0x41), b1(e, 0x56);                           /* push r14 */
+    b1(e, 0x41), b1(e, 0x57);                           /* push r15 */
+    b1(e, 0x48), b1(e, 0x83), b1(e, 0xEC), b1(e, 0x08); /* sub rsp, 8 */
+    op_r(e, 1, 0x89, RDI, R14);                         /* mov r14, rdi */
+    op_m(e, 1, 0x8B, R15, R14, -1, 0, S(tlb_cur));
+    if (live[0]) { /* the guest's arithmetic flags into host EFLAGS */
+        op_m(e, 0, 0x8B, RAX, R14, -1, 0, S(flags));
+        op_r(e, 0, 0x81, 4, RAX), b4(e, FL_ARITH);
+        b1(e, 0x50), b1(e, 0x9D); /* push rax; popfq */
+    }
+    uint64_t eip = b->eip;
+    uint8_t *jcc_at = NULL;
+    unsigned counted = 0, segs = 0;
+    bool dyn_end = false; /* the last instruction went through the helper: EIP is in s->eip */
+    int end_cc = -2; /* -2 fall through, -1 JMP, else Jcc cc */
+    uint32_t target = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const struct insn *in = &b->insn[i];
+        unsigned op = in->op, reg = insn_reg(in), rm = insn_rm(in);
+        uint32_t next = (uint32_t)(eip + in->len);
+        bool mem = (in->props & I_MEM) && in->xop != X_LEA;
+        int kind = K_NONE;
+        if (!nat[i]) {
+            struct jit_site *t = &sites[nsites++];
+            t->eip = (uint32_t)eip;
+            t->next = next;
+            t->in = in;
+            t->k = i - counted;
+            t->dirty = dirty[i];
+            counted = i;
+            if (dirty[i])
+                b1(e, 0x9C), b1(e, 0x59); /* pushfq; pop rcx */
+            op_r(e, 1, 0x89, R14, RDI);
+            mov_ri64(e, RSI, (uint64_t)(uintptr_t)t);
+            mov_ri64(e, RAX, (uint64_t)(uintptr_t)jit_exec);
+            b1(e, 0xFF), b1(e, 0xD0); /* call rax */
+            op_m(e, 1, 0x8B, R15, R14, -1, 0, S(tlb_cur));
+            if (i + 1 == n) {
+                dyn_end = true;
+                eip = next;
+                break;
+            }
+            op_r(e, 0, 0x85, RAX, RAX);
+            uint8_t *jz = jmp32(e, 4);
+            op_m(e, 1, 0x8B, RAX, R14, -1, 0, S(eip));
+            emit_exit(e, 1, false);
+            patch(jz, e->p);
+            if (live[i + 1]) {
+                op_m(e, 0, 0x8B, RAX, R14, -1, 0, S(flags));
+                op_r(e, 0, 0x81, 4, RAX), b4(e, FL_ARITH);
+                b1(e, 0x50), b1(e, 0x9D); /* push rax; popfq */
+            }
+            eip = next;
+            continue;
+        }
+        if (mem || in->xop == X_PUSH || in->xop == X_POP) {
+            struct jit_site *t = &sites[nsites++];
+            t->eip = (uint32_t)eip;
+            t->next = next;
+            t->seg = in->xop == X_PUSH || in->xop == X_POP ? SEG_SS : in->seg;
+            segs |= 1u << t->seg;
+            t->reg = in->xop == X_PUSH ? (uint8_t)(op & 7) : (uint8_t)reg;
+            t->dirty = dirty[i];
+            kind = (in->xop == X_STORE || in->xop == X_PUSH) ? K_STORE : K_LOAD;
+            bool save = dirty[i] || live[i];
+            if (save)
+                save_flags(e);
+            if (in->xop == X_PUSH) {
+                ld32(e, R8, GPR_SP);
+                op_m(e, 0, 0x8D, R8, R8, -1, 0, -4);
+            } else if (in->xop == X_POP) {
+                ld32(e, R8, GPR_SP);
+            } else {
+                ea_r8(e, in);
+            }
+            struct pending *p = &pend[npend++];
+            p->jne = probe(e, kind == K_STORE);
+            p->kind = kind;
+            p->idx = i;
+            p->site = t;
+            p->push = in->xop == X_PUSH;
+            p->kexit = i + 1 - counted;
+            if (kind == K_LOAD) {
+                p->join = e->p;
+                if (live[i])
+                    restore_flags(e);
+            } else {
+                ld32(e, RCX, t->reg);
+                op_m(e, 0, 0x89, RCX, R8, -1, 0, 0); /* mov [r8], ecx */
+                p->join = e->p;
+                if (live[i])
+                    restore_flags(e);
+            }
+        }
+        switch (in->xop) {
+        case X_ALU_RR: {
+            unsigned alu = (op >> 3) & 7, dst = (op & 2) ? reg : rm, src = (op & 2) ? rm : reg;
+            ld32(e, RAX, dst);
+            op_m(e, 0, (alu << 3) | 3, RAX, R14, -1, 0, GR(src));
+            if (alu != 7)
+                st64(e, RAX, dst);
+            break;
+        }
+        case X_ALU_RM: {
+            unsigned alu = (op >> 3) & 7;
+            ld32(e, RAX, reg);
+            op_m(e, 0, (alu << 3) | 3, RAX, R8, -1, 0, 0);
+            if (alu != 7)
+                st64(e, RAX, reg);
+            break;
+        }
+        case X_ALU_RI:
+        case X_ALU_AI: {
+            unsigned alu = in->xop == X_ALU_RI ? reg : (op >> 3) & 7, dst = in->xop == X_ALU_RI ? rm : GPR_AX;
+            ld32(e, RAX, dst);
+            op_r(e, 0, 0x81, (int)alu, RAX), b4(e, in->xop == X_ALU_RI ? imm_of(in) : in->imm);
+            if (alu != 7)
+                st64(e, RAX, dst);
+            break;
+        }
+        case X_MOV_RR:
+            op_m(e, 1, 0x8B, RAX, R14, -1, 0, GR((op & 2) ? rm : reg));
+            st64(e, RAX, (op & 2) ? reg : rm);
+            break;
+        case X_MOV_RI:
+            mov_ri(e, RAX, in->imm);
+            st64(e, RAX, op & 7);
+            break;
+        case X_LOAD:
+            op_m(e, 0, 0x8B, RAX, R8, -1, 0, 0);
+            st64(e, RAX, reg);
+            break;
+        case X_STORE:
+            break;
+        case X_INC:
+        case X_DEC:
+            ld32(e, RAX, op & 7);
+            op_r(e, 0, 0xFF, in->xop == X_DEC, RAX);
+            st64(e, RAX, op & 7);
+            break;
+        case X_PUSH:
+            esp_add(e, -4);
+            break;
+        case X_POP:
+            op_m(e, 0, 0x8B, RAX, R8, -1, 0, 0);
+            esp_add(e, 4);
+            st64(e, RAX, op & 7);
+            break;
+        case X_LEA:
+            ea_r8(e, in);
+            st64(e, R8, reg);
+            break;
+        case X_TEST_RR:
+            ld32(e, RAX, rm);
+            op_m(e, 0, 0x85, RAX, R14, -1, 0, GR(reg));
+            break;
+        case X_TEST_RI:
+            ld32(e, RAX, rm);
+            op_r(e, 0, 0xF7, 0, RAX), b4(e, in->imm);
+            break;
+        case X_JCC:
+            end_cc = op & 15;
+            target = next + (op < 0x100 ? (uint32_t)(int32_t)(int8_t)in->imm : in->imm);
+            break;
+        case X_JMP:
+            end_cc = -1;
+            target = next + (op == 0xEB ? (uint32_t)(int32_t)(int8_t)in->imm : in->imm);
+            break;
+        }
+        eip = next;
+    }
+    /* block end */
+    if (any && !dyn_end)
+        b1(e, 0x9C), b1(e, 0x41), b1(e, 0x5B); /* pushfq; pop r11 */
+    if (dyn_end) { /* the helper left EIP and EFLAGS in s */
+        op_m(e, 1, 0x8B, RAX, R14, -1, 0, S(eip));
+        emit_exit(e, n - counted, false);
+    } else if (end_cc >= 0) {
+        jcc_at = jmp32(e, end_cc);
+        mov_ri(e, RAX, (uint32_t)eip);
+        emit_exit(e, n - counted, any);
+        patch(jcc_at, e->p);
+        mov_ri(e, RAX, target);
+        emit_exit(e, n - counted, any);
+    } else {
+        mov_ri(e, RAX, end_cc == -1 ? target : (uint32_t)eip);
+        emit_exit(e, n - counted, any);
+    }
+    /* the stubs */
+    for (unsigned k = 0; k < npend; k++) {
+        struct pending *p = &pend[k];
+        patch(p->jne, e->p);
+        b1(e, 0x41), b1(e, 0x53), b1(e, 0x41), b1(e, 0x53); /* push r11 twice (alignment) */
+        op_r(e, 1, 0x89, R14, RDI);
+        mov_ri64(e, RSI, (uint64_t)(uintptr_t)p->site);
+        op_r(e, 0, 0x89, R8, RDX);
+        op_r(e, 0, 0x89, R11, RCX);
+        mov_ri64(e, RAX, p->kind == K_LOAD ? (uint64_t)(uintptr_t)jit_load : (uint64_t)(uintptr_t)jit_store);
+        b1(e, 0xFF), b1(e, 0xD0);                           /* call rax */
+        b1(e, 0x41), b1(e, 0x5B), b1(e, 0x41), b1(e, 0x5B); /* pop r11 twice */
+        if (p->kind == K_LOAD) {
+            op_r(e, 1, 0x89, RAX, R8);
+            patch(jmp32(e, -1), p->join);
+        } else {
+            op_r(e, 0, 0x85, RAX, RAX);
+            uint8_t *jz = jmp32(e, 4);
+            patch(jz, p->join);
+            /* the store hit cached code: finish the instruction, leave after it */
+            if (p->push)
+                esp_add(e, -4);
+            mov_ri(e, RAX, (uint32_t)p->site->next);
+            emit_exit(e, p->kexit, false);
+        }
+    }
+    if ((size_t)(e->p - j->cur) > JIT_BLOCK_ROOM)
+        abort(); /* the room estimate is wrong: a bug, never the guest's doing */
+    j->cur = e->p;
+    j->blocks++;
+    b->jit_segs = (uint8_t)segs;
+    b->code = entry;
+    return true;
+}
+
+/* ---- running ---- */
+
+/* The segments in mask (bit per enum cpu_seg_index) and CS are flat; SS also 32-bit. */
+static bool flat(const struct soft *s, unsigned mask)
+{
+    if (s->msr.efer & EFER_LMA)
+        return false;
+    const struct seg *cs = &s->seg[SEG_CS];
+    if (cs->base || cs->limit != 0xFFFFFFFFu)
+        return false;
+    for (int i = 0; i < 6; i++) {
+        const struct seg *g = &s->seg[i];
+        if (!((mask >> i) & 1))
+            continue;
+        if (g->base || g->lo || g->span != 0xFFFFFFFFu || g->ok != (SEG_R | SEG_W))
+            return false;
+    }
+    return !((mask >> SEG_SS) & 1) || stack32(s);
+}
+
+struct block *jit_run(struct soft *s, struct block *b)
+{
+    if (!b->code && b->valid && b->execs < jit_threshold && ++b->execs == jit_threshold)
+        jit_translate(s, b);
+    if (b->code && b->valid && flat(s, b->jit_segs)) {
+        uint64_t before = s->icount;
+        soft_materialize(s);
+        s->block_end = false;
+        ((void (*)(struct soft *))b->code)(s);
+        s->block_end = false;
+        s->jit_icount += s->icount - before;
+        return b;
+    }
+    return block_run(s, b, BLOCK_MAX_INSNS, 0); /* one block: every end comes back to run_blocks */
+}
+
+bool jit_init(struct soft *s)
+{
+    struct jit *j = calloc(1, sizeof *j);
+    if (!j)
+        return false;
+    void *p = mmap(NULL, JIT_BYTES, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) { /* W^X host: the interpreter alone */
+        free(j);
+        return false;
+    }
+    j->base = j->cur = p;
+    j->end = j->base + JIT_BYTES;
+    s->jit = j;
+    return true;
+}
+
+void jit_reset(struct soft *s)
+{
+    if (s->jit)
+        s->jit->cur = s->jit->base;
+}
+
+void jit_free(struct soft *s)
+{
+    if (!s->jit)
+        return;
+    if (getenv("VMPLAY_JIT_STATS"))
+        fprintf(stderr,
+                "jit: %llu blocks translated, %llu refused; of %llu instructions %llu ran in translated "
+                "blocks, %llu of them through helpers\n",
+                (unsigned long long)s->jit->blocks, (unsigned long long)s->jit->failed,
+                (unsigned long long)s->icount, (unsigned long long)s->jit_icount,
+                (unsigned long long)s->jit_helped);
+    munmap(s->jit->base, JIT_BYTES);
+    free(s->jit);
+    s->jit = NULL;
+}
+
+bool jit_wanted(void)
+{
+    if (soft_jit_mode >= 0)
+        return soft_jit_mode == 1;
+    const char *t = getenv("VMPLAY_JIT_THRESHOLD");
+    if (t && atoi(t) > 0)
+        jit_threshold = (unsigned)atoi(t);
+    const char *v = getenv("VMPLAY_JIT");
+    return v && strcmp(v, "on") == 0;
+}
