@@ -380,9 +380,13 @@ bool jit_translate(struct soft *s, struct block *b)
     /* flag liveness (arithmetic bits, DF_* layout) and "written so far" */
     unsigned n = b->n, live[BLOCK_MAX_INSNS + 1];
     bool dirty[BLOCK_MAX_INSNS + 1], any = false;
+    /* dirty: host EFLAGS hold guest flags newer than s->flags (a helper leaves them in s->flags) */
     for (unsigned i = 0; i < n; i++) {
         dirty[i] = any;
-        any |= (b->insn[i].fwrite & 0x3F) != 0;
+        if (!nat[i])
+            any = false;
+        else
+            any |= (b->insn[i].fwrite & 0x3F) != 0;
     }
     dirty[n] = any;
     live[n] = any ? 0x3F : 0;
@@ -428,9 +432,12 @@ bool jit_translate(struct soft *s, struct block *b)
             t->eip = (uint32_t)eip;
             t->next = next;
             t->in = in;
-            t->k = i - counted;
+            /* the interpreter counts what ran before only ahead of soft_exec (x_none), not
+             * ahead of its fast forms: a fault leaves the same count either way */
+            t->k = in->xop == X_NONE ? i - counted : 0;
             t->dirty = dirty[i];
-            counted = i;
+            if (in->xop == X_NONE)
+                counted = i;
             if (dirty[i])
                 b1(e, 0x9C), b1(e, 0x59); /* pushfq; pop rcx */
             op_r(e, 1, 0x89, R14, RDI);
@@ -446,7 +453,7 @@ bool jit_translate(struct soft *s, struct block *b)
             op_r(e, 0, 0x85, RAX, RAX);
             uint8_t *jz = jmp32(e, 4);
             op_m(e, 1, 0x8B, RAX, R14, -1, 0, S(eip));
-            emit_exit(e, 1, false);
+            emit_exit(e, i + 1 - counted, false);
             patch(jz, e->p);
             if (live[i + 1]) {
                 op_m(e, 0, 0x8B, RAX, R14, -1, 0, S(flags));
@@ -485,13 +492,13 @@ bool jit_translate(struct soft *s, struct block *b)
             p->kexit = i + 1 - counted;
             if (kind == K_LOAD) {
                 p->join = e->p;
-                if (live[i])
+                if (save) /* the probe clobbered them: host EFLAGS are the guest's again */
                     restore_flags(e);
             } else {
                 ld32(e, RCX, t->reg);
                 op_m(e, 0, 0x89, RCX, R8, -1, 0, 0); /* mov [r8], ecx */
                 p->join = e->p;
-                if (live[i])
+                if (save)
                     restore_flags(e);
             }
         }
