@@ -681,7 +681,9 @@ struct block *jit_run(struct soft *s, struct block *b)
 {
     if (!b->code && b->valid && b->execs < jit_threshold && ++b->execs == jit_threshold)
         jit_translate(s, b);
-    if (b->code && b->valid && flat(s, b->jit_segs)) {
+    /* the code has b->eip's EIPs baked in: a block found again by its physical address
+     * at another linear address (Linux runs its first pages at both) stays interpreted */
+    if (b->code && b->valid && (uint32_t)s->eip == (uint32_t)b->eip && flat(s, b->jit_segs)) {
         uint64_t before = s->icount;
         soft_materialize(s);
         s->block_end = false;
