@@ -54,7 +54,7 @@ bool cond_slow(struct soft *s, unsigned cc)
 {
     bool v;
     const struct lazy_cc *c = &s->cc;
-    unsigned size = c->size;
+    unsigned size = c->size ? c->size : 4; /* 0 before any flag-setting op (CC_NONE): unused then */
     uint64_t m = mask_of(size), sb = 1ull << (size * 8 - 1);
     uint64_t res = cc_full(c->res, c->res_hi, size);
     if ((c->op == CC_SUB || c->op == CC_SUB64) && (cc >> 1) != 0 && (cc >> 1) != 5) {
