@@ -49,6 +49,7 @@ struct player_opts {
     const char *firmware_dir, *bios, *kernel, *initrd, *append, *debugcon;
     int verbose;
     unsigned trace_mask;
+    struct net_opts net;
 };
 
 static const char usage_text[] =
@@ -92,6 +93,12 @@ static const char usage_text[] =
     "      --debug-exit        a guest write of V to port 0xF4 exits with status (V<<1)|1\n"
     "      --snapshot          every disk through a copy-on-write overlay in memory:\n"
     "                          the guest's writes are lost at exit, no file is written\n"
+    "      --forward=SPEC      tcp:[HOSTADDR:]HOSTPORT:GUESTPORT or udp:...: forward\n"
+    "                          a host port to the guest (10.0.2.15) through NAT;\n"
+    "                          repeatable; HOSTADDR is 127.0.0.1 unless given\n"
+    "      --net=none          no network card at all\n"
+    "      --net-tap=IFNAME    every card on the host tap device IFNAME (bridged)\n"
+    "      --net-dump=FILE     every frame both ways to FILE (pcap, for tshark)\n"
     "      --disk-sync=WHEN    fdatasync the disks at the guest's flushes and stable\n"
     "                          writes (flush, the default), never (writes still reach\n"
     "                          the files: safe if vmplay dies, not if the host does),\n"
@@ -136,6 +143,10 @@ enum {
     OPT_TRACE,
     OPT_DISK_SYNC,
     OPT_SNAPSHOT,
+    OPT_FORWARD,
+    OPT_NET,
+    OPT_NET_TAP,
+    OPT_NET_DUMP,
 };
 
 static const struct option long_options[] = {
@@ -161,6 +172,10 @@ static const struct option long_options[] = {
     {"debug-exit", no_argument, NULL, OPT_DEBUG_EXIT},
     {"disk-sync", required_argument, NULL, OPT_DISK_SYNC},
     {"snapshot", no_argument, NULL, OPT_SNAPSHOT},
+    {"forward", required_argument, NULL, OPT_FORWARD},
+    {"net", required_argument, NULL, OPT_NET},
+    {"net-tap", required_argument, NULL, OPT_NET_TAP},
+    {"net-dump", required_argument, NULL, OPT_NET_DUMP},
     {"check", no_argument, NULL, OPT_CHECK},
     {"verbose", no_argument, NULL, 'v'},
     {"trace", required_argument, NULL, OPT_TRACE},
@@ -257,6 +272,21 @@ static void parse_option(int c, struct player_opts *o)
         break;
     case OPT_SERIAL: parse_serial(optarg, o); break;
     case OPT_SNAPSHOT: o->snapshot = true; break;
+    case OPT_FORWARD: {
+        struct error e;
+        if (o->net.nfwd == NET_MAX_FORWARDS)
+            usage_error("--forward: at most %d forwards", NET_MAX_FORWARDS);
+        if (net_parse_forward(optarg, &o->net.fwd[o->net.nfwd++], &e) < 0)
+            usage_error("%s", e.msg);
+        break;
+    }
+    case OPT_NET:
+        if (strcmp(optarg, "none") != 0)
+            usage_error("--net: '%s' is not none", optarg);
+        o->net.none = true;
+        break;
+    case OPT_NET_TAP: o->net.tap = optarg; break;
+    case OPT_NET_DUMP: o->net.dump = optarg; break;
     case OPT_DISK_SYNC:
         o->disk_sync = BLOCKDEV_SYNC_MEDIA;
         o->disk_write_through = false;
@@ -368,6 +398,12 @@ static int refusals(const struct player_opts *o, const struct vm_config *cfg, st
     if (o->kernel)
         return error_set(err, EX_UNAVAILABLE, "--kernel: direct kernel boot is not built yet; "
                          "boot from the VM's disks instead");
+    for (int x = 0; x < VM_MAX_SCSI; x++)
+        if (cfg->scsi_present[x] && cfg->scsi_model[x] == VM_SCSI_BUSLOGIC)
+            return error_set(err, EX_UNAVAILABLE,
+                             "%s: scsi%d is a BusLogic controller (scsi%d.virtualDev = \"buslogic\"), "
+                             "which vmplay does not emulate: VMware's lsilogic and pvscsi are",
+                             o->vmx_path, x, x);
     const struct vm_disk *left = NULL;
     const char *why = NULL;
     for (size_t i = 0; i < cfg->ndisks && !left; i++)
@@ -546,7 +582,8 @@ static int player_main(const struct player_opts *o, struct error *err)
         goto out;
     }
     if (refusals(o, cfg, err) < 0 || check_output(o->screenshot, "--screenshot", err) < 0 ||
-        check_output(o->screen_text, "--screen-text", err) < 0)
+        check_output(o->screen_text, "--screen-text", err) < 0 ||
+        check_output(o->net.dump, "--net-dump", err) < 0)
         goto out;
     for (size_t i = 0; o->verbose && i < cfg->ndups; i++)
         fprintf(stderr, "vmplay: %s:%d: %s is defined again (the earlier line %d is ignored, as "
@@ -576,6 +613,7 @@ static int player_main(const struct player_opts *o, struct error *err)
         .screenshot = o->screenshot,
         .verbose = o->verbose,
         .log = stderr,
+        .net = &o->net,
     };
     m = machine_new(&mo, err);
     if (!m || (o->control && !(ctl = control_new(o->control, m, err))))
@@ -625,6 +663,8 @@ int main(int argc, char **argv)
     o.vmx_path = argv[optind];
     check_conflicts(&o);
     trace_mask = o.trace_mask;
+    o.net.deterministic = o.deterministic;
+    o.net.log = stderr;
 
     struct error err = {0};
     int status = player_main(&o, &err);

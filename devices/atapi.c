@@ -16,7 +16,7 @@
  */
 #include <string.h>
 
-#include "devices/ide_drive.h"
+#include "devices/ata_dev.h"
 #include "devices/trace.h"
 
 #define SENSE_NONE 0x00
@@ -59,12 +59,12 @@ static void put_be32(uint8_t *p, uint32_t v)
     put_be16(p + 2, v);
 }
 
-static uint32_t capacity(const struct ide_drive *d)
+static uint32_t capacity(const struct ata_dev *d)
 {
     return d->bd ? (uint32_t)(d->bd->sectors / (CD_BLOCK / BLOCKDEV_SECTOR)) : 0;
 }
 
-void atapi_reset(struct ide_drive *d)
+void atapi_reset(struct ata_dev *d)
 {
     d->sense_key = d->asc = d->ascq = 0;
     d->reply_len = 0;
@@ -73,16 +73,16 @@ void atapi_reset(struct ide_drive *d)
 
 /* ---- completion ---- */
 
-static void atapi_ok(struct ide_drive *d)
+static void atapi_ok(struct ata_dev *d)
 {
     d->xfer = XFER_NONE;
     d->error = 0;
     d->nsector = ATAPI_IR_IO | ATAPI_IR_COD;
     d->status = ATA_SR_DRDY | ATA_SR_DSC;
-    ide_raise_irq(d->ch);
+    ata_raise_irq(d);
 }
 
-static void atapi_check(struct ide_drive *d, uint8_t key, uint8_t asc)
+static void atapi_check(struct ata_dev *d, uint8_t key, uint8_t asc)
 {
     d->sense_key = key;
     d->asc = asc;
@@ -92,15 +92,15 @@ static void atapi_check(struct ide_drive *d, uint8_t key, uint8_t asc)
     d->error = (uint8_t)(key << 4);
     d->nsector = ATAPI_IR_IO | ATAPI_IR_COD;
     d->status = ATA_SR_DRDY | ATA_SR_ERR;
-    ide_raise_irq(d->ch);
+    ata_raise_irq(d);
     if (trace_on(TRACE_IDE))
-        trace_printf(TRACE_IDE, "atapi%d: command 0x%02x: sense %x/%02x", d->ch->index, d->cdb[0], key, asc);
+        trace_printf(TRACE_IDE, "%s: command 0x%02x: sense %x/%02x", d->name, d->cdb[0], key, asc);
 }
 
 /* ---- data-in: PIO chunks or DMA ---- */
 
 /* Loads the next blocks of a READ into buf; false (check condition sent) on a read error. */
-static bool atapi_load(struct ide_drive *d)
+static bool atapi_load(struct ata_dev *d)
 {
     uint32_t n = d->remaining < CD_BLOCKS_PER_BUF ? d->remaining : CD_BLOCKS_PER_BUF;
     uint32_t per = CD_BLOCK / BLOCKDEV_SECTOR;
@@ -114,10 +114,10 @@ static bool atapi_load(struct ide_drive *d)
     return true;
 }
 
-static void atapi_pio_end(struct ide_drive *d);
+static void atapi_pio_end(struct ata_dev *d);
 
 /* Offers buf[off..] to the host as the next DRQ chunk, reloading for READs. */
-static void atapi_pio_send(struct ide_drive *d, unsigned off)
+static void atapi_pio_send(struct ata_dev *d, unsigned off)
 {
     if (off >= d->reply_len) {
         if (!d->remaining) {
@@ -136,24 +136,23 @@ static void atapi_pio_send(struct ide_drive *d, unsigned off)
     d->lcyl = (uint8_t)n;
     d->hcyl = (uint8_t)(n >> 8);
     d->nsector = ATAPI_IR_IO;
-    ide_pio_in(d, off, n, atapi_pio_end);
-    ide_raise_irq(d->ch);
+    ata_pio_in(d, off, n, atapi_pio_end);
+    ata_raise_irq(d);
 }
 
-static void atapi_pio_end(struct ide_drive *d)
+static void atapi_pio_end(struct ata_dev *d)
 {
     atapi_pio_send(d, d->end);
 }
 
-static void atapi_dma(struct ide_drive *d)
+static void atapi_dma(struct ata_dev *d)
 {
-    struct ide_channel *ch = d->ch;
-    ide_bm_begin(ch);
+    d->t->dma_begin(d);
     for (;;) {
         if (d->reply_len) {
-            long moved = ide_bm_transfer(ch, d->buf, d->reply_len, true);
+            long moved = d->t->dma_move(d, d->buf, d->reply_len, true);
             if (moved != (long)d->reply_len) {
-                ide_bm_finish(ch, moved < 0);
+                d->t->dma_end(d, moved < 0);
                 atapi_check(d, SENSE_ABORTED_COMMAND, 0);
                 return;
             }
@@ -164,20 +163,20 @@ static void atapi_dma(struct ide_drive *d)
         if (!atapi_load(d))
             return;
     }
-    ide_bm_finish(ch, false);
+    d->t->dma_end(d, false);
     atapi_ok(d);
 }
 
-static void atapi_data_in(struct ide_drive *d)
+static void atapi_data_in(struct ata_dev *d)
 {
     if (d->packet_dma)
-        ide_start_dma(d, atapi_dma);
+        ata_start_dma(d, atapi_dma);
     else
         atapi_pio_send(d, 0);
 }
 
 /* A reply of len bytes already in buf, cut to the allocation length. */
-static void atapi_reply(struct ide_drive *d, unsigned len, unsigned alloc)
+static void atapi_reply(struct ata_dev *d, unsigned len, unsigned alloc)
 {
     d->reply_len = len < alloc ? len : alloc;
     d->remaining = 0;
@@ -190,7 +189,7 @@ static void atapi_reply(struct ide_drive *d, unsigned len, unsigned alloc)
 
 /* ---- commands ---- */
 
-static void cmd_read(struct ide_drive *d, uint32_t lba, uint32_t count)
+static void cmd_read(struct ata_dev *d, uint32_t lba, uint32_t count)
 {
     if (lba > capacity(d) || count > capacity(d) - lba) {
         atapi_check(d, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
@@ -206,7 +205,7 @@ static void cmd_read(struct ide_drive *d, uint32_t lba, uint32_t count)
     atapi_data_in(d);
 }
 
-static void cmd_request_sense(struct ide_drive *d)
+static void cmd_request_sense(struct ata_dev *d)
 {
     uint8_t *b = d->buf;
     memset(b, 0, 18);
@@ -219,7 +218,7 @@ static void cmd_request_sense(struct ide_drive *d)
     atapi_reply(d, 18, d->cdb[4]);
 }
 
-static void cmd_inquiry(struct ide_drive *d)
+static void cmd_inquiry(struct ata_dev *d)
 {
     uint8_t *b = d->buf;
     memset(b, 0, 36);
@@ -227,20 +226,20 @@ static void cmd_inquiry(struct ide_drive *d)
     b[1] = 0x80; /* removable */
     b[3] = 0x21; /* ATAPI, response data format 1 */
     b[4] = 31;
-    ide_padstr(b + 8, "NECVMWar", 8, false);
-    ide_padstr(b + 16, "VMware IDE CDR10", 16, false);
-    ide_padstr(b + 32, "1.00", 4, false);
+    ata_padstr(b + 8, "NECVMWar", 8, false);
+    ata_padstr(b + 16, d->ident->cd_product, 16, false);
+    ata_padstr(b + 32, "1.00", 4, false);
     atapi_reply(d, 36, d->cdb[4]);
 }
 
-static void cmd_read_capacity(struct ide_drive *d)
+static void cmd_read_capacity(struct ata_dev *d)
 {
     put_be32(d->buf, capacity(d) - 1);
     put_be32(d->buf + 4, CD_BLOCK);
     atapi_reply(d, 8, 8);
 }
 
-static unsigned mode_page(struct ide_drive *d, uint8_t page, uint8_t *p)
+static unsigned mode_page(struct ata_dev *d, uint8_t page, uint8_t *p)
 {
     if (page == 0x01) { /* read error recovery */
         memset(p, 0, 8);
@@ -263,7 +262,7 @@ static unsigned mode_page(struct ide_drive *d, uint8_t page, uint8_t *p)
     return 20;
 }
 
-static void cmd_mode_sense10(struct ide_drive *d)
+static void cmd_mode_sense10(struct ata_dev *d)
 {
     uint8_t pc = d->cdb[2] >> 6, page = d->cdb[2] & 0x3f;
     unsigned len = 8;
@@ -299,7 +298,7 @@ static void toc_addr(uint8_t *p, uint32_t lba, bool msf)
     p[3] = (uint8_t)(f % 75);
 }
 
-static void cmd_read_toc(struct ide_drive *d)
+static void cmd_read_toc(struct ata_dev *d)
 {
     bool msf = d->cdb[1] & 0x02;
     uint8_t format = d->cdb[2] & 0x0f, track = d->cdb[6];
@@ -338,7 +337,7 @@ static void cmd_read_toc(struct ide_drive *d)
     atapi_reply(d, len, be16(d->cdb + 7));
 }
 
-static void cmd_get_configuration(struct ide_drive *d)
+static void cmd_get_configuration(struct ata_dev *d)
 {
     uint8_t *b = d->buf;
     unsigned len = 8;
@@ -364,7 +363,7 @@ static void cmd_get_configuration(struct ide_drive *d)
     atapi_reply(d, len, be16(d->cdb + 7));
 }
 
-static void cmd_get_event_status(struct ide_drive *d)
+static void cmd_get_event_status(struct ata_dev *d)
 {
     uint8_t *b = d->buf;
     memset(b, 0, 8);
@@ -387,7 +386,7 @@ static void cmd_get_event_status(struct ide_drive *d)
     atapi_reply(d, 8, be16(d->cdb + 7));
 }
 
-static void cmd_start_stop(struct ide_drive *d)
+static void cmd_start_stop(struct ata_dev *d)
 {
     bool loej = d->cdb[4] & 0x02, start = d->cdb[4] & 0x01;
     if (loej && !start && d->locked) {
@@ -398,7 +397,7 @@ static void cmd_start_stop(struct ide_drive *d)
     atapi_ok(d);
 }
 
-static void cmd_mechanism_status(struct ide_drive *d)
+static void cmd_mechanism_status(struct ata_dev *d)
 {
     memset(d->buf, 0, 8);
     atapi_reply(d, 8, be16(d->cdb + 8));
@@ -415,11 +414,11 @@ static bool ua_exempt(uint8_t op)
     return op == 0x12 || op == 0x03 || op == 0x4a || op == 0x46;
 }
 
-static void atapi_execute(struct ide_drive *d)
+static void atapi_execute(struct ata_dev *d)
 {
     uint8_t op = d->cdb[0];
     if (trace_on(TRACE_IDE))
-        trace_printf(TRACE_IDE, "atapi%d: packet 0x%02x%s", d->ch->index, op, d->packet_dma ? " (DMA)" : "");
+        trace_printf(TRACE_IDE, "%s: packet 0x%02x%s", d->name, op, d->packet_dma ? " (DMA)" : "");
     if (d->unit_attention && !ua_exempt(op)) {
         d->unit_attention = false;
         atapi_check(d, SENSE_UNIT_ATTENTION, ASC_MEDIUM_MAY_HAVE_CHANGED);
@@ -449,20 +448,20 @@ static void atapi_execute(struct ide_drive *d)
     }
 }
 
-static void atapi_packet_received(struct ide_drive *d)
+static void atapi_packet_received(struct ata_dev *d)
 {
     memcpy(d->cdb, d->buf, sizeof(d->cdb));
     atapi_execute(d);
 }
 
-void atapi_packet_cmd(struct ide_drive *d)
+void atapi_packet_cmd(struct ata_dev *d)
 {
     d->packet_dma = d->feature & 1;
     d->byte_limit = (unsigned)d->lcyl | (unsigned)d->hcyl << 8;
     d->reply_len = 0;
     d->remaining = 0;
     d->nsector = ATAPI_IR_COD;
-    ide_pio_out(d, sizeof(d->cdb), atapi_packet_received);
+    ata_pio_out(d, sizeof(d->cdb), atapi_packet_received);
 }
 
 static void put16(uint16_t *id, int w, uint16_t v)
@@ -472,13 +471,13 @@ static void put16(uint16_t *id, int w, uint16_t v)
     p[1] = (uint8_t)(v >> 8);
 }
 
-void atapi_identify(struct ide_drive *d, uint16_t *id)
+void atapi_identify(struct ata_dev *d, uint16_t *id)
 {
     memset(id, 0, 512);
     put16(id, 0, 0x85c0); /* ATAPI, CD-ROM, removable, DRQ within 50 us, 12-byte packets */
-    ide_serial(d, id, "VMPLAY-CD");
-    ide_padstr((uint8_t *)&id[23], "1.00", 8, true);
-    ide_padstr((uint8_t *)&id[27], "VMware Virtual IDE CDROM Drive", 40, true);
+    ata_serial(d, id, "VMPLAY-CD");
+    ata_padstr((uint8_t *)&id[23], d->ident->cd_firmware, 8, true);
+    ata_padstr((uint8_t *)&id[27], d->ident->cd_model, 40, true);
     put16(id, 49, 0x0b00); /* IORDY, LBA, DMA */
     put16(id, 53, 0x0007);
     put16(id, 63, (uint16_t)(0x07 | (d->mdma_mode < 3 ? 0x100 << d->mdma_mode : 0)));

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "devices/ahci.h"
+
 #define FIRMWARE_DIR_DEFAULT "/usr/share/seabios"
 #define ROM_MAX (16u << 20)
 
@@ -103,6 +105,13 @@ static int ide_path(char *buf, size_t len, const struct vm_disk *d)
     return snprintf(buf, len, "/pci@i0cf8/ide@1,1/drive@%x/disk@%x\n", d->ctrl, d->unit);
 }
 
+/* An AHCI port: "/pci@i0cf8/(any)@S/drive@P/disk@0" (SeaBIOS's ahci.c names port P so). */
+static int sata_path(char *buf, size_t len, const struct vm_disk *d)
+{
+    return snprintf(buf, len, "/pci@i0cf8/sata@%x/drive@%x/disk@0\n", ahci_pci_slot(d->ctrl),
+                    d->unit);
+}
+
 static bool disk_is_cd(const struct vm_disk *d)
 {
     return d->type == VM_DISK_CDROM_IMAGE || d->type == VM_DISK_CDROM_RAW;
@@ -112,10 +121,16 @@ static void append_class(char *out, size_t len, const struct vm_config *cfg, boo
 {
     for (size_t i = 0; i < cfg->ndisks; i++) {
         const struct vm_disk *d = &cfg->disks[i];
-        if (d->bus != VM_BUS_IDE || disk_is_cd(d) != cd)
+        if (disk_is_cd(d) != cd || !config_disk_presented(d, NULL))
             continue;
         size_t used = strlen(out);
-        ide_path(out + used, len - used, d);
+        if (d->bus == VM_BUS_IDE)
+            ide_path(out + used, len - used, d);
+        else if (d->bus == VM_BUS_SATA)
+            sata_path(out + used, len - used, d);
+        else if (d->bus == VM_BUS_SCSI) /* SeaBIOS: controller, channel 0, target,lun; scsiN in slot 16+N */
+            snprintf(out + used, len - used, "/pci@i0cf8/scsi@%x/channel@0/disk@%x,0\n", 16 + d->ctrl,
+                     d->unit);
     }
 }
 

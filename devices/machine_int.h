@@ -12,6 +12,7 @@
 #include "devices/firmware.h"
 #include "devices/pc.h"
 #include "formats/blockdev.h"
+#include "formats/config.h"
 
 #define MACHINE_MAX_POLL 8
 #define MACHINE_MAX_DISKS 8
@@ -34,6 +35,11 @@ struct machine {
     struct piix3 *southbridge;
     struct piix4pm *pm;
     struct ide *ide;
+    struct ahci *sata[VM_MAX_SATA];
+    struct nvme *nvme[VM_MAX_NVME];
+    struct scsi_hba *scsi[VM_MAX_SCSI]; /* present scsiN with an emulated model */
+    struct dma8237 *dma;
+    struct fdc *fdc;
     struct vga *vga;
     struct pic *pic;
     struct pit *pit;
@@ -51,6 +57,8 @@ struct machine {
     struct chardev *debugcon;
     struct blockdev *disks[MACHINE_MAX_DISKS];
     int ndisks;
+    struct e1000 *nic[VM_MAX_NICS];
+    struct net_group net;     /* the NICs' back ends, one host event source */
 
     struct display *display;
     struct input_queue *input;

@@ -8,6 +8,8 @@
  *   00.0 i440FX host bridge (PAM shadowing of 0xC0000-0xFFFFF)
  *   01.0 PIIX3 ISA bridge (PIRQ routing, 0xCF9 reset)   01.1 PIIX3 IDE
  *   01.3 PIIX4 power management (ACPI, SCI on IRQ 9)     02.0 VGA (stdvga + VGA BIOS ROM)
+ *   03.0-0c.0 NICs ethernet0-9   10.0-13.0 SCSI scsi0-3   14.0-17.0 AHCI sata0-3
+ *   (devices/ahci.h: ahci_pci_slot)   18.0-1b.0 NVMe nvme0-3
  *   ISA: 8259 pair, 8254, MC146818, i8042, 16550A x4, fw_cfg, debug ports
  *   local APIC 0xFEE00000 (LINT0 = ExtINT from the 8259), IOAPIC 0xFEC00000
  */
@@ -19,13 +21,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devices/ahci.h"
 #include "devices/apic.h"
 #include "devices/chardev.h"
+#include "devices/e1000.h"
+#include "devices/dma8237.h"
+#include "devices/fdc.h"
 #include "devices/fwcfg.h"
 #include "devices/i440fx.h"
 #include "devices/i8042.h"
 #include "devices/ide.h"
 #include "devices/ioapic.h"
+#include "devices/nvme.h"
 #include "devices/pci.h"
 #include "devices/pic.h"
 #include "devices/piix3.h"
@@ -34,6 +41,7 @@
 #include "devices/pit.h"
 #include "devices/ps2.h"
 #include "devices/rtc.h"
+#include "devices/scsi_hba.h"
 #include "devices/trace.h"
 #include "devices/uart.h"
 #include "devices/vga.h"
@@ -168,6 +176,8 @@ static int map_memory(struct machine *m, struct error *err)
 static int make_chipset(struct machine *m, struct error *err)
 {
     m->pci = pci_bus_new(m->bus);
+    if (m->pci)
+        pci_bus_set_msi_sink(m->pci, apic_deliver_msi, m->apic);
     m->northbridge = m->pci ? i440fx_new(m->bus, m->pci, m->ram, m->isa_rom) : NULL;
     struct irq isa[16];
     for (int i = 0; i < 16; i++)
@@ -196,6 +206,35 @@ static int make_interrupt_controllers(struct machine *m, struct error *err)
     return 0;
 }
 
+/* A drive with an image at power-on; an empty drive is not presented (SeaBIOS would try it first). */
+static bool floppy_connected(const struct machine *m, int i)
+{
+    return config_floppy_presented(m->cfg, i);
+}
+
+/* The 8237 pair and the 82077AA on IRQ 6 / DMA 2, with floppyN's images. */
+static int make_floppy(struct machine *m, struct error *err)
+{
+    m->dma = dma8237_new(m->bus);
+    m->fdc = m->dma ? fdc_new(m->bus, isa_irq(m, 6), m->dma) : NULL;
+    if (!m->fdc)
+        return error_set(err, EX_SOFTWARE, "cannot build the floppy controller");
+    for (int i = 0; i < VM_MAX_FLOPPIES && i < 2; i++) {
+        struct blockdev *bd = NULL;
+        struct blockdev_open_opts bo = {.media = MEDIA_FLOPPY, .snapshot = m->o.snapshot,
+                                        .write_through = m->o.disk_write_through, .sync = m->o.disk_sync};
+        if (!floppy_connected(m, i))
+            continue;
+        if (m->ndisks >= MACHINE_MAX_DISKS)
+            return error_set(err, EX_DATAERR, "too many disks");
+        if (blockdev_open(m->cfg->floppy[i].path, &bo, &bd, err) < 0)
+            return error_prefix(err, "floppy%d", i);
+        m->disks[m->ndisks++] = bd;
+        fdc_insert(m->fdc, i, bd);
+    }
+    return 0;
+}
+
 static int make_isa(struct machine *m, struct error *err)
 {
     struct rtc_cmos_info info = {
@@ -203,6 +242,7 @@ static int make_isa(struct machine *m, struct error *err)
         .ram_above_4g = m->above_4g,
         .cpus = (unsigned)m->cfg->numvcpus,
         .boot = {RTC_BOOT_DISK, RTC_BOOT_CDROM, RTC_BOOT_FLOPPY},
+        .floppy = {floppy_connected(m, 0) ? RTC_FLOPPY_1M44 : 0, floppy_connected(m, 1) ? RTC_FLOPPY_1M44 : 0},
     };
     int64_t power_on = m->o.deterministic ? 1700000000 : (int64_t)time(NULL);
     m->pit = pit_new(m->bus, m->clock, isa_irq(m, 0));
@@ -303,6 +343,47 @@ static int make_vga(struct machine *m, struct error *err)
 
 /* ---- disks ---- */
 
+static int make_sata(struct machine *m, struct error *err)
+{
+    for (int n = 0; n < VM_MAX_SATA; n++) {
+        if (!m->cfg->sata_present[n])
+            continue;
+        m->sata[n] = ahci_new(m->pci, DEVFN(ahci_pci_slot(n), 0), n);
+        if (!m->sata[n])
+            return error_set(err, EX_SOFTWARE, "cannot build the SATA controller sata%d", n);
+    }
+    return 0;
+}
+
+/* nvmeN at PCI slot 0x18 + N (VMware puts them behind bridges; here bus 0 holds all). */
+static int make_nvme(struct machine *m, struct error *err)
+{
+    for (int i = 0; i < VM_MAX_NVME; i++) {
+        if (!m->cfg->nvme_present[i])
+            continue;
+        m->nvme[i] = nvme_new(m->bus, m->pci, DEVFN(0x18 + i, 0), i);
+        if (!m->nvme[i])
+            return error_set(err, EX_SOFTWARE, "cannot build nvme%d", i);
+    }
+    return 0;
+}
+
+static int attach_to(struct machine *m, const struct vm_disk *d, bool cd, struct blockdev *bd,
+                     struct error *err)
+{
+    enum ide_drive_kind kind = cd ? IDE_CDROM : IDE_DISK;
+    switch (d->bus) {
+    case VM_BUS_SCSI:
+        return scsi_hba_attach(m->scsi[d->ctrl], d->unit, cd ? SCSI_CDROM : SCSI_DISK, bd, err);
+    case VM_BUS_NVME:
+        return m->nvme[d->ctrl] ? nvme_attach(m->nvme[d->ctrl], d->unit, bd, err) : 0;
+    case VM_BUS_SATA:
+        return ahci_attach(m->sata[d->ctrl], d->unit, kind, bd, err);
+    default:
+        return ide_attach(m->ide, d->ctrl, d->unit, kind, bd, err);
+    }
+}
+
 static int open_disk(struct machine *m, const struct vm_disk *d, struct error *err)
 {
     bool cd = d->type == VM_DISK_CDROM_IMAGE || d->type == VM_DISK_CDROM_RAW;
@@ -323,13 +404,29 @@ static int open_disk(struct machine *m, const struct vm_disk *d, struct error *e
     }
     if (!bd && !cd)
         return 0;
-    if (ide_attach(m->ide, d->ctrl, d->unit, cd ? IDE_CDROM : IDE_DISK, bd, err) < 0)
+    if ((bd || d->bus != VM_BUS_NVME) && attach_to(m, d, cd, bd, err) < 0)
         return error_prefix(err, "%s", d->slot);
+    return 0;
+}
+
+/* A controller per present scsiN whose model the board has (BusLogic: refused, 69). */
+static int make_scsi(struct machine *m, struct error *err)
+{
+    for (int x = 0; x < VM_MAX_SCSI; x++) {
+        enum vm_scsi_dev model = m->cfg->scsi_model[x];
+        if (!m->cfg->scsi_present[x] || (!scsi_hba_model(model) && model != VM_SCSI_BUSLOGIC))
+            continue;
+        m->scsi[x] = scsi_hba_new(model, x, m->bus, m->pci, err);
+        if (!m->scsi[x])
+            return -1;
+    }
     return 0;
 }
 
 static int attach_disks(struct machine *m, struct error *err)
 {
+    if (make_scsi(m, err) < 0)
+        return -1;
     for (size_t i = 0; i < m->cfg->ndisks; i++) {
         const struct vm_disk *d = &m->cfg->disks[i];
         const char *why;
@@ -342,6 +439,39 @@ static int attach_disks(struct machine *m, struct error *err)
             return error_set(err, EX_DATAERR, "too many disks");
         if (open_disk(m, d, err) < 0)
             return -1;
+    }
+    return 0;
+}
+
+/* ---- network ---- */
+
+/* One PCI function per present e1000; other cards are not emulated yet (one line each). */
+static int make_nics(struct machine *m, struct error *err)
+{
+    static const struct net_opts defaults = {0};
+    const struct net_opts *o = m->o.net ? m->o.net : &defaults;
+    for (int i = 0; i < VM_MAX_NICS && !o->none; i++) {
+        const struct vm_nic *nic = &m->cfg->nic[i];
+        if (!nic->present)
+            continue;
+        if (nic->dev != VM_NIC_E1000) {
+            if (m->o.log)
+                fprintf(m->o.log, "vmplay: ethernet%d: the %s card is not emulated yet; the VM runs "
+                        "without it\n", i, config_nic_dev_name(nic->dev));
+            continue;
+        }
+        struct net_backend *be = net_backend_for_nic(o, nic, i, m->clock, err);
+        if (!be)
+            return error_prefix(err, "ethernet%d", i);
+        m->net.be[m->net.n++] = be;
+        /* ethernetN in slot 03+N (the slot plan at the top of this file) */
+        m->nic[i] = e1000_new(m->pci, DEVFN(3 + i, 0), m->clock, nic->mac, be, nic->start_connected);
+        if (!m->nic[i])
+            return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the e1000", i);
+    }
+    if (m->net.n) {
+        struct machine_source src = {net_group_poll_fds, net_group_service, &m->net};
+        return machine_add_source(m, &src, err);
     }
     return 0;
 }
@@ -384,7 +514,9 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
     if (!m->cpu || firmware_load(o->firmware_dir, o->bios, &m->fw, err) < 0 || map_memory(m, err) < 0 ||
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
         make_serial(m, err) < 0 || make_fwcfg(m, err) < 0 || make_debug_ports(m, err) < 0 ||
-        (!m->fw.raw_rom && make_vga(m, err) < 0) || attach_disks(m, err) < 0)
+        (!m->fw.raw_rom && make_vga(m, err) < 0) || make_sata(m, err) < 0 ||
+        make_nvme(m, err) < 0 || attach_disks(m, err) < 0 || make_floppy(m, err) < 0 ||
+        make_nics(m, err) < 0)
         goto fail;
     input_set_notify(m->input, (void (*)(void *))machine_wake, m);
     if (trace_on(TRACE_CPU) || trace_on(TRACE_EXC))
@@ -406,6 +538,18 @@ void machine_reset(struct machine *m)
     piix3_reset(m->southbridge);
     piix4pm_reset(m->pm);
     ide_reset(m->ide);
+    for (int i = 0; i < VM_MAX_SATA; i++)
+        if (m->sata[i])
+            ahci_reset(m->sata[i]);
+    for (int i = 0; i < VM_MAX_NVME; i++)
+        if (m->nvme[i])
+            nvme_reset(m->nvme[i]);
+    for (int i = 0; i < VM_MAX_SCSI; i++)
+        scsi_hba_reset(m->scsi[i]);
+    if (m->fdc) {
+        dma8237_reset(m->dma);
+        fdc_reset(m->fdc);
+    }
     pic_reset(m->pic);
     pit_reset(m->pit);
     rtc_reset(m->rtc);
@@ -419,6 +563,9 @@ void machine_reset(struct machine *m)
             uart_reset(m->uart[i]);
     if (m->vga)
         vga_reset(m->vga);
+    for (int i = 0; i < VM_MAX_NICS; i++)
+        if (m->nic[i])
+            e1000_reset(m->nic[i]);
     cpu_reset(m->cpu);
     /* --timeout counts from power-on; a guest reset does not restart it. */
     if (m->o.timeout_s > 0 && !timer_armed(&m->timeout_timer))
@@ -447,10 +594,18 @@ void machine_free(struct machine *m)
         blockdev_close(m->disks[i]);
     }
     vga_free(m->vga);
+    for (int i = 0; i < VM_MAX_NVME; i++)
+        nvme_free(m->nvme[i]);
+    for (int i = 0; i < VM_MAX_NICS; i++)
+        e1000_free(m->nic[i]);
+    for (int i = 0; i < m->net.n; i++)
+        net_backend_free(m->net.be[i]);
     for (int i = 0; i < MACHINE_SERIALS; i++) {
         uart_free(m->uart[i]);
         chardev_free(m->serial[i]);
     }
+    fdc_free(m->fdc);
+    dma8237_free(m->dma);
     debugexit_free(m->debugexit);
     debugcon_free(m->debugcon_e9);
     debugcon_free(m->debugcon_402);
@@ -466,6 +621,10 @@ void machine_free(struct machine *m)
     apic_free(m->apic);
     piix4pm_free(m->pm);
     ide_free(m->ide);
+    for (int i = 0; i < VM_MAX_SATA; i++)
+        ahci_free(m->sata[i]);
+    for (int i = 0; i < VM_MAX_SCSI; i++)
+        scsi_hba_free(m->scsi[i]);
     piix3_free(m->southbridge);
     i440fx_free(m->northbridge);
     pci_bus_free(m->pci);

@@ -14,6 +14,7 @@
 #include "cpu/cpu.h"
 #include "devices/display.h"
 #include "devices/input.h"
+#include "devices/net.h"
 #include "formats/blockdev.h"
 #include "formats/config.h"
 #include "formats/error.h"
@@ -41,6 +42,7 @@ struct machine_opts {
     const char *screenshot;   /* --screenshot: written at exit and on MACHINE_SCREENSHOT */
     int verbose;
     FILE *log;                /* one-line notices (the player passes stderr) */
+    const struct net_opts *net; /* --net, --forward, --net-dump, --net-tap (NULL: defaults) */
 };
 
 struct machine;

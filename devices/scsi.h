@@ -56,7 +56,7 @@ struct scsi_req {
      * Moves len bytes between buf and the initiator's buffer at byte offset off
      * (to_guest: buf -> guest). Returns 0, or -1 when the buffer cannot be
      * reached (a DMA address outside RAM): the command then ends with
-     * SCSI_CHECK_CONDITION, HARDWARE ERROR / 0x0000 data phase error.
+     * SCSI_CHECK_CONDITION, HARDWARE ERROR / DATA PHASE ERROR (4Bh/00h).
      */
     int (*xfer)(void *opaque, uint64_t off, void *buf, size_t len, bool to_guest);
     void *opaque;

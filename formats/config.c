@@ -8,6 +8,7 @@
  * addressType generated, mode persistent).
  */
 #include "formats/config.h"
+#include "formats/vmdk.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -459,6 +460,35 @@ static int build_bus(struct build *b, enum vm_bus bus, const char *name, int nx,
     return 0;
 }
 
+/* scsiN.virtualDev absent: the first disk's ddb.adapterType decides, as VMware does; lsilogic
+ * when no disk says. */
+static void resolve_scsi_models(struct vm_config *c)
+{
+    static const struct name_value adapters[] = {
+        { "lsilogic", VM_SCSI_LSILOGIC }, { "buslogic", VM_SCSI_BUSLOGIC },
+        { "legacyESX", VM_SCSI_BUSLOGIC }, { "pvscsi", VM_SCSI_PVSCSI },
+        { "lsisas1068", VM_SCSI_LSISAS1068 },
+    };
+    for (int x = 0; x < VM_MAX_SCSI; x++) {
+        c->scsi_model[x] = c->scsi_dev[x];
+        for (size_t i = 0; i < c->ndisks && c->scsi_model[x] == VM_SCSI_DEFAULT; i++) {
+            const struct vm_disk *d = &c->disks[i];
+            char type[32];
+            if (d->bus != VM_BUS_SCSI || d->ctrl != x || d->type != VM_DISK_HDD || !d->path ||
+                vmdk_adapter_type(d->path, type, sizeof type) < 0)
+                continue;
+            for (size_t k = 0; k < N(adapters); k++)
+                if (!strcasecmp(type, adapters[k].name))
+                    c->scsi_model[x] = (enum vm_scsi_dev)adapters[k].value;
+        }
+        if (c->scsi_model[x] == VM_SCSI_DEFAULT)
+            c->scsi_model[x] = VM_SCSI_LSILOGIC;
+    }
+    for (size_t i = 0; i < c->ndisks; i++)
+        if (c->disks[i].bus == VM_BUS_SCSI)
+            c->disks[i].scsi_dev = c->scsi_model[c->disks[i].ctrl];
+}
+
 static int build_disks(struct build *b)
 {
     struct vm_config *c = b->c;
@@ -467,6 +497,7 @@ static int build_disks(struct build *b)
         build_bus(b, VM_BUS_SATA, "sata", VM_MAX_SATA, 30, c->sata_present) < 0 ||
         build_bus(b, VM_BUS_NVME, "nvme", VM_MAX_NVME, 15, c->nvme_present) < 0)
         return -1;
+    resolve_scsi_models(c);
     return 0;
 }
 
@@ -715,14 +746,36 @@ static int collect_dups(struct build *b)
     return 0;
 }
 
+bool config_scsi_emulated(enum vm_scsi_dev model, const char **why)
+{
+    /* One entry per row of the board's controller table (devices/scsi_hba.c). */
+    static const char *const not_yet[] = {
+        [VM_SCSI_DEFAULT] = "no SCSI controller model",
+        [VM_SCSI_LSILOGIC] = "",
+        [VM_SCSI_BUSLOGIC] = "the BusLogic controller (buslogic) is not emulated",
+        [VM_SCSI_PVSCSI] = "",
+        [VM_SCSI_LSISAS1068] = "",
+    };
+    if (why)
+        *why = not_yet[model];
+    return model == VM_SCSI_PVSCSI || model == VM_SCSI_LSILOGIC || model == VM_SCSI_LSISAS1068;
+}
+
 bool config_disk_presented(const struct vm_disk *d, const char **why)
 {
-    static const char *const bus[] = {"", "SCSI controllers are not emulated yet",
-                                      "SATA controllers are not emulated yet",
-                                      "NVMe controllers are not emulated yet"};
+    static const char *const bus[] = {"", "", "", "an NVMe controller has no CD-ROM"};
+    bool cd = d->type == VM_DISK_CDROM_IMAGE || d->type == VM_DISK_CDROM_RAW;
+    if (d->bus == VM_BUS_SCSI)
+        return config_scsi_emulated(d->scsi_dev, why);
     if (why)
         *why = bus[d->bus];
-    return d->bus == VM_BUS_IDE;
+    return d->bus == VM_BUS_IDE || d->bus == VM_BUS_SATA || (d->bus == VM_BUS_NVME && !cd);
+}
+
+bool config_floppy_presented(const struct vm_config *c, int i)
+{
+    const struct vm_floppy *f = &c->floppy[i];
+    return f->present && f->type == VM_FLOPPY_FILE && f->path && f->start_connected;
 }
 
 bool config_disk_nonpersistent(const struct vm_disk *d)

@@ -65,6 +65,7 @@ struct vm_disk {
     bool start_connected;
     bool client_device;
     bool write_through; /* <slot>.writeThrough: every write reaches the host's disk before it completes */
+    enum vm_scsi_dev scsi_dev; /* SCSI disks: their controller's model (scsi_model[ctrl]) */
     char *file_name;  /* as written ("" when none) */
     char *path;       /* resolved against the .vmx's folder; NULL: no media / host device */
     int line;         /* line of <slot>.fileName, else of <slot>.present */
@@ -121,6 +122,7 @@ struct vm_config {
 
     bool scsi_present[VM_MAX_SCSI];
     enum vm_scsi_dev scsi_dev[VM_MAX_SCSI];
+    enum vm_scsi_dev scsi_model[VM_MAX_SCSI]; /* scsi_dev, DEFAULT resolved from ddb.adapterType */
     bool sata_present[VM_MAX_SATA];
     bool nvme_present[VM_MAX_NVME];
     struct vm_disk *disks;    /* present slots, in order ide, scsi, sata, nvme */
@@ -148,6 +150,11 @@ struct vm_config {
 /* Whether the board presents this disk slot today (one place for the board and
  * --check); when not, why (a short phrase). */
 bool config_disk_presented(const struct vm_disk *d, const char **why);
+/* Whether the board has this SCSI controller model; when not, why. */
+bool config_scsi_emulated(enum vm_scsi_dev model, const char **why);
+/* Whether the board presents floppy drive i (an image connected at power-on): one place for
+ * the board (drive in CMOS, image in the 82077AA) and --check. */
+bool config_floppy_presented(const struct vm_config *c, int i);
 /* Its writes never reach the file (nonpersistent modes): the board runs it on an overlay. */
 bool config_disk_nonpersistent(const struct vm_disk *d);
 /* A disk the firmware could boot is presented (a connected disk or CD image). */

@@ -34,16 +34,21 @@ static void print_general(const struct vm_config *c, FILE *f)
 
 static void print_disks(const struct vm_config *c, FILE *f)
 {
-    for (int x = 0; x < VM_MAX_SCSI; x++)
-        if (c->scsi_present[x])
-            fprintf(f, "scsi%d      controller %s  NOT PRESENTED (not emulated yet)\n", x,
-                    config_scsi_dev_name(c->scsi_dev[x]));
+    for (int x = 0; x < VM_MAX_SCSI; x++) {
+        const char *why;
+        if (!c->scsi_present[x])
+            continue;
+        bool shown = config_scsi_emulated(c->scsi_model[x], &why);
+        fprintf(f, "scsi%d      controller %s%s%s%s%s\n", x, config_scsi_dev_name(c->scsi_model[x]),
+                c->scsi_dev[x] == VM_SCSI_DEFAULT ? " (no virtualDev: from ddb.adapterType)" : "",
+                shown ? "" : "  NOT PRESENTED (", shown ? "" : why, shown ? "" : ")");
+    }
     for (int x = 0; x < VM_MAX_SATA; x++)
         if (c->sata_present[x])
-            fprintf(f, "sata%d      controller ahci  NOT PRESENTED (not emulated yet)\n", x);
+            fprintf(f, "sata%d      controller ahci\n", x);
     for (int x = 0; x < VM_MAX_NVME; x++)
         if (c->nvme_present[x])
-            fprintf(f, "nvme%d      controller nvme  NOT PRESENTED (not emulated yet)\n", x);
+            fprintf(f, "nvme%d      controller nvme (15ad:07f0)\n", x);
     for (size_t i = 0; i < c->ndisks; i++) {
         const struct vm_disk *d = &c->disks[i];
         bool is_cd = d->type == VM_DISK_CDROM_IMAGE || d->type == VM_DISK_CDROM_RAW;
@@ -52,11 +57,13 @@ static void print_disks(const struct vm_config *c, FILE *f)
                                                         : "no media";
         const char *why;
         bool shown = config_disk_presented(d, &why);
-        fprintf(f, "%-11s%-12s %-26s %s%s%s%s%s%s\n", d->slot, config_disk_type_name(d->type),
+        fprintf(f, "%-11s%-12s %-26s %s%s%s%s%s%s%s%s\n", d->slot, config_disk_type_name(d->type),
                 is_cd ? "-" : config_disk_mode_name(d->mode), what,
                 d->start_connected ? "" : " (not connected)",
-                d->write_through && !is_cd ? " (write-through)" : "", shown ? "" : "  NOT PRESENTED (",
-                shown ? "" : why, shown ? "" : ")");
+                d->write_through && !is_cd ? " (write-through)" : "",
+                d->bus == VM_BUS_SCSI ? " on " : "",
+                d->bus == VM_BUS_SCSI ? config_scsi_dev_name(d->scsi_dev) : "",
+                shown ? "" : "  NOT PRESENTED (", shown ? "" : why, shown ? "" : ")");
     }
 }
 
@@ -70,8 +77,8 @@ static void print_floppies(const struct vm_config *c, FILE *f)
                            : fl->type == VM_FLOPPY_DEVICE && fl->file_name[0]
                                ? "host drive (empty in vmplay)"
                                : "no media";
-        fprintf(f, "floppy%d    %s%s  NOT PRESENTED (no floppy controller yet)\n", i, what,
-                fl->start_connected ? "" : " (not connected)");
+        fprintf(f, "floppy%d    %s%s%s\n", i, what, fl->start_connected ? "" : " (not connected)",
+                config_floppy_presented(c, i) ? "" : "  NOT PRESENTED (no image connected)");
     }
 }
 
@@ -88,7 +95,9 @@ static void print_nics(const struct vm_config *c, FILE *f)
                 n->mac[4], n->mac[5], addr[n->addr_type], src[n->mac_source],
                 config_nic_conn_name(n->conn), n->network_name ? " \"" : "",
                 n->network_name ? n->network_name : "", n->network_name ? "\"" : "");
-        fprintf(f, "           NOT PRESENTED (no network card is emulated yet)\n");
+        if (n->dev != VM_NIC_E1000)
+            fprintf(f, "           NOT PRESENTED (the %s card is not emulated yet)\n",
+                    config_nic_dev_name(n->dev));
     }
 }
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -633,6 +634,36 @@ bool vmdk_probe(const uint8_t *buf, size_t len)
     if (len >= 4 && (!memcmp(buf, "KDMV", 4) || !memcmp(buf, "COWD", 4)))
         return true;
     return vmdk_desc_probe(buf, len);
+}
+
+int vmdk_adapter_type(const char *path, char *out, size_t len)
+{
+    static const char key[] = "ddb.adapterType";
+    struct layer *l = NULL;
+    struct error err;
+    int rc = -1;
+    out[0] = 0;
+    if (layer_open(path, false, &l, &err) == 0 && l->text) {
+        for (const char *p = l->text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+            p += strspn(p, " \t");
+            if (strncasecmp(p, key, sizeof key - 1) != 0)
+                continue;
+            const char *v = p + sizeof key - 1;
+            v += strspn(v, " \t");
+            if (*v++ != '=')
+                continue;
+            v += strspn(v, " \t\"");
+            size_t n = strcspn(v, "\"\r\n \t");
+            if (n && n < len) {
+                memcpy(out, v, n);
+                out[n] = 0;
+                rc = 0;
+            }
+            break;
+        }
+    }
+    layer_free(l);
+    return rc;
 }
 
 int vmdk_open(const char *path, const struct blockdev_open_opts *opts, struct blockdev **out,

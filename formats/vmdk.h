@@ -100,5 +100,8 @@ int sparse_read_descriptor(struct sparse *s, char **text, size_t *len, struct er
 bool vmdk_probe(const uint8_t *buf, size_t len);
 int vmdk_open(const char *path, const struct blockdev_open_opts *opts, struct blockdev **out,
               struct error *err);
+/* The descriptor's ddb.adapterType ("lsilogic", "buslogic", "pvscsi", "ide", ...) into out;
+ * 0, or -1 when the file cannot be read or has no such key (out is then ""). */
+int vmdk_adapter_type(const char *path, char *out, size_t len);
 
 #endif

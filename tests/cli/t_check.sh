@@ -18,7 +18,10 @@ mk() { printf "$base$2" > "$run/$1.vmx"; }
 mk suspended "${ide}checkpoint.vmState = \"s.vmss\"\n"
 mk efi "${ide}firmware = \"efi\"\n"
 mk locked "$ide"; mkdir "$run/locked.vmx.lck"
-mk scsi 'scsi0.present = "TRUE"\nscsi0.virtualDev = "lsilogic"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "d.vmdk"\n'
+# every bus is emulated now; what stays unpresented is a CD-ROM on NVMe
+: > "$run/c.iso"; truncate -s 2M "$run/c.iso"
+mk nocd 'nvme0.present = "TRUE"\nnvme0:0.present = "TRUE"\nnvme0:0.fileName = "c.iso"\nnvme0:0.deviceType = "cdrom-image"\n'
+mk buslogic "${ide}"'scsi0.present = "TRUE"\nscsi0.virtualDev = "buslogic"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "d.vmdk"\n'
 mk dup "${ide}memsize = \"64\"\n"
 mk ok "$ide"
 same() { # name status vmx [run-args]: --check and the run fail alike
@@ -35,12 +38,15 @@ same() { # name status vmx [run-args]: --check and the run fail alike
 same suspended 69 suspended
 same efi 69 efi
 same vmware_lock 75 locked
-same nothing_to_boot 69 scsi
-if "$V" --check "$run/scsi.vmx" 2>/dev/null | grep -q '^scsi0:0 .*NOT PRESENTED (SCSI controllers are not emulated yet)' &&
-    "$V" --check --force "$run/scsi.vmx" >/dev/null 2>&1; then
+same nothing_to_boot 69 nocd
+same buslogic 69 buslogic
+grep -q 'scsi0 is a BusLogic controller' "$run/buslogic.check" && echo "PASS cli/buslogic_line_names_it" ||
+    echo "FAIL cli/buslogic_line_names_it: $(cat "$run/buslogic.check")"
+if "$V" --check "$run/nocd.vmx" 2>/dev/null | grep -q '^nvme0:0 .*NOT PRESENTED (an NVMe controller has no CD-ROM)' &&
+    "$V" --check --force "$run/nocd.vmx" >/dev/null 2>&1; then
     echo "PASS cli/check_marks_not_presented_and_force_runs_anyway"
 else
-    echo "FAIL cli/check_marks_not_presented_and_force_runs_anyway: $("$V" --check --force "$run/scsi.vmx" 2>&1 | tail -3 | tr '\n' '|')"
+    echo "FAIL cli/check_marks_not_presented_and_force_runs_anyway: $("$V" --check --force "$run/nocd.vmx" 2>&1 | tail -3 | tr '\n' '|')"
 fi
 if unshare -m sh -c 'mount --make-rprivate / && mount --bind "$1" "$1" && mount -o remount,bind,ro "$1"' sh "$run" 2>/dev/null; then
     out=$(unshare -m sh -c 'mount --make-rprivate / && mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" &&

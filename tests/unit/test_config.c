@@ -620,7 +620,6 @@ TEST(print_is_stable)
         "ide0:1     disk         persistent                 /vms/t/data.vmdk (write-through)\n"
         "ide1:0     cdrom-image  -                          /vms/t/cd.iso\n"
         "ethernet0  e1000    00:0c:29:0c:0d:0e (generated, derived from uuid.bios) nat\n"
-        "           NOT PRESENTED (no network card is emulated yet)\n"
         "serial0    file /vms/t/s.txt\n"
         "svga       vram 4096 KiB\n"
         "suspended  Demo.vmss: vmplay cannot resume a suspended VM yet\n"
@@ -652,4 +651,46 @@ TEST(generated_mac_rule_matches_published_pairs)
             config_generated_mac(pub[i].uuid, 10 * n, mac);
             assert_mac(mac, pub[i].mac[n]);
         }
+}
+
+/* Which SCSI disks the board presents: pvscsi ones; the LSI Logic ones say which controller is
+ * missing; without virtualDev the first disk's ddb.adapterType decides (lsilogic when none). */
+TEST(scsi_models_and_presented_disks)
+{
+    const char *dir = test_tmpdir();
+    char vmx[512], desc[512];
+    snprintf(desc, sizeof desc, "%s/a.vmdk", dir);
+    FILE *f = fopen(desc, "w");
+    ASSERT(f);
+    fputs("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n"
+          "createType=\"monolithicFlat\"\nRW 2048 FLAT \"a-flat.vmdk\" 0\n"
+          "ddb.virtualHWVersion = \"19\"\nddb.adapterType = \"pvscsi\"\n", f);
+    fclose(f);
+    snprintf(desc, sizeof desc, "%s/a-flat.vmdk", dir);
+    f = fopen(desc, "w");
+    ASSERT(f);
+    ASSERT_EQ(ftruncate(fileno(f), 1 << 20), 0);
+    fclose(f);
+    snprintf(vmx, sizeof vmx, "%s/t.vmx", dir);
+    struct vm_config *c = build_at(
+        "scsi0.present = \"TRUE\"\nscsi0:0.present = \"TRUE\"\nscsi0:0.fileName = \"a.vmdk\"\n"
+        "scsi1.present = \"TRUE\"\nscsi1.virtualDev = \"lsilogic\"\n"
+        "scsi1:1.present = \"TRUE\"\nscsi1:1.fileName = \"a.vmdk\"\n"
+        "scsi2.present = \"TRUE\"\nscsi2:0.present = \"TRUE\"\nscsi2:0.fileName = \"none.vmdk\"\n"
+        "scsi3.present = \"TRUE\"\nscsi3.virtualDev = \"pvscsi\"\n"
+        "scsi3:2.present = \"TRUE\"\nscsi3:2.fileName = \"x.iso\"\n", vmx);
+    ASSERT_EQ(c->scsi_dev[0], VM_SCSI_DEFAULT);
+    ASSERT_EQ(c->scsi_model[0], VM_SCSI_PVSCSI);    /* from ddb.adapterType */
+    ASSERT_EQ(c->scsi_model[1], VM_SCSI_LSILOGIC);  /* virtualDev wins */
+    ASSERT_EQ(c->scsi_model[2], VM_SCSI_LSILOGIC);  /* no readable disk: VMware's default */
+    ASSERT_EQ(c->ndisks, 4);
+    const char *why = NULL;
+    ASSERT(config_disk_presented(&c->disks[0], &why));
+    ASSERT(config_disk_presented(&c->disks[1], &why)); /* lsilogic */
+    ASSERT(config_disk_presented(&c->disks[2], NULL));
+    ASSERT_EQ(c->disks[3].type, VM_DISK_CDROM_IMAGE);
+    ASSERT(config_disk_presented(&c->disks[3], NULL));
+    ASSERT(!config_scsi_emulated(VM_SCSI_BUSLOGIC, &why));
+    ASSERT_STR_EQ(why, "the BusLogic controller (buslogic) is not emulated");
+    config_free(c);
 }
