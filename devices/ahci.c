@@ -747,10 +747,7 @@ struct ahci *ahci_new(struct pci_bus *pci, int devfn, int index)
         return NULL;
     s->index = index;
     pci_device_init(&s->pci, "ahci", 0x15ad, 0x07e0, 0x010601, 0x00, 1);
-    s->pci.config[PCI_SUBSYSTEM_VENDOR_ID] = 0xad;
-    s->pci.config[PCI_SUBSYSTEM_VENDOR_ID + 1] = 0x15;
-    s->pci.config[PCI_SUBSYSTEM_ID] = 0xe0;
-    s->pci.config[PCI_SUBSYSTEM_ID + 1] = 0x07;
+    pci_set_subsystem(&s->pci, 0x15ad, 0x07e0);
     pci_device_set_bar(&s->pci, ABAR, PCI_BAR_MEM32, ABAR_SIZE, &abar_ops, s, NULL);
     s->pci.opaque = s;
     for (int i = 0; i < AHCI_PORTS; i++) {

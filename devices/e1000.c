@@ -913,10 +913,7 @@ struct e1000 *e1000_new(struct pci_bus *pci, int devfn, struct clock *clock, con
     eeprom_fill(s);
     timer_init(&s->tx_timer, clock, tx_timer_fire, s);
     pci_device_init(&s->pci, "e1000", 0x8086, 0x100f, 0x020000, 0x01, 1);
-    s->pci.config[PCI_SUBSYSTEM_VENDOR_ID] = 0xad;
-    s->pci.config[PCI_SUBSYSTEM_VENDOR_ID + 1] = 0x15;
-    s->pci.config[PCI_SUBSYSTEM_ID] = 0x50;
-    s->pci.config[PCI_SUBSYSTEM_ID + 1] = 0x07;
+    pci_set_subsystem(&s->pci, 0x15ad, 0x0750);
     pci_device_set_bar(&s->pci, 0, PCI_BAR_MEM32, REG_SPACE, &mmio_ops, s, NULL);
     pci_device_set_bar(&s->pci, 1, PCI_BAR_IO, 0x40, &io_ops, s, NULL);
     s->pci.opaque = s;

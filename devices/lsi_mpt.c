@@ -1298,10 +1298,7 @@ struct mpt *mpt_new(struct pci_bus *pb, int devfn, enum mpt_model model, struct 
     bool sas = model == MPT_SAS1068;
     pci_device_init(d, sas ? "lsisas1068" : "lsilogic", MPT_VENDOR,
                     sas ? MPT_DEVICE_SAS1068 : MPT_DEVICE_53C1030, MPT_CLASS, sas ? 0x01 : 0x01, 1);
-    d->config[PCI_SUBSYSTEM_VENDOR_ID] = MPT_SUBSYS_VENDOR & 0xFF;
-    d->config[PCI_SUBSYSTEM_VENDOR_ID + 1] = MPT_SUBSYS_VENDOR >> 8;
-    d->config[PCI_SUBSYSTEM_ID] = MPT_SUBSYS_ID & 0xFF;
-    d->config[PCI_SUBSYSTEM_ID + 1] = MPT_SUBSYS_ID >> 8;
+    pci_set_subsystem(d, MPT_SUBSYS_VENDOR, MPT_SUBSYS_ID);
     d->opaque = s;
     pci_device_set_bar(d, 0, PCI_BAR_IO, MPT_IO_SIZE, &mpt_ops, s, NULL);
     pci_device_set_bar(d, 1, PCI_BAR_MEM32, MPT_MMIO_SIZE, &mpt_ops, s, NULL);

@@ -975,10 +975,7 @@ struct nvme *nvme_new(struct bus *bus, struct pci_bus *pci, int devfn, int index
     s->bus = bus;
     s->index = index;
     pci_device_init(&s->pci, "nvme", 0x15ad, 0x07f0, 0x010802, 0, 1);
-    s->pci.config[PCI_SUBSYSTEM_VENDOR_ID] = 0xad;
-    s->pci.config[PCI_SUBSYSTEM_VENDOR_ID + 1] = 0x15;
-    s->pci.config[PCI_SUBSYSTEM_ID] = 0xf0;
-    s->pci.config[PCI_SUBSYSTEM_ID + 1] = 0x07;
+    pci_set_subsystem(&s->pci, 0x15ad, 0x07f0);
     s->pci.opaque = s;
     pci_device_set_bar(&s->pci, 0, PCI_BAR_MEM64, NVME_BAR_SIZE, &mmio_ops, s, NULL);
     if (!s->buf || !pci_msix_init(&s->pci, NVME_QUEUES, 4) || !pci_msi_init(&s->pci, 1, true, true) ||

@@ -100,6 +100,14 @@ static uint16_t command(const struct pci_device *d)
     return (uint16_t)cfg_get(d->config, PCI_COMMAND, 2);
 }
 
+void pci_set_subsystem(struct pci_device *d, uint16_t vendor, uint16_t id)
+{
+    d->config[PCI_SUBSYSTEM_VENDOR_ID] = vendor & 0xFF;
+    d->config[PCI_SUBSYSTEM_VENDOR_ID + 1] = vendor >> 8;
+    d->config[PCI_SUBSYSTEM_ID] = id & 0xFF;
+    d->config[PCI_SUBSYSTEM_ID + 1] = id >> 8;
+}
+
 void pci_device_init(struct pci_device *d, const char *name, uint16_t vendor, uint16_t device,
                      uint32_t class_code, uint8_t revision, uint8_t int_pin)
 {

@@ -110,6 +110,8 @@ void pci_bus_set_intx_router(struct pci_bus *pb, void (*route)(void *opaque, int
  * interrupt pin (0 = none, 1 = INTA...), the standard writable bits. */
 void pci_device_init(struct pci_device *d, const char *name, uint16_t vendor, uint16_t device,
                      uint32_t class_code, uint8_t revision, uint8_t int_pin);
+/* The subsystem vendor and device IDs (config 0x2C, 0x2E) a guest driver may match on. */
+void pci_set_subsystem(struct pci_device *d, uint16_t vendor, uint16_t id);
 /*
  * Subsystem IDs 1AF4:1100, QEMU's default for its PCI devices. SeaBIOS's
  * qemu_detect() requires them on the host bridge before it uses fw_cfg and

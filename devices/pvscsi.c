@@ -535,10 +535,7 @@ struct pvscsi *pvscsi_new(struct bus *bus, struct pci_bus *pci, int devfn, struc
     s->bus = bus;
     s->sbus = sbus;
     pci_device_init(&s->pci, "pvscsi", 0x15ad, 0x07c0, 0x010000, 0x02, 1);
-    s->pci.config[PCI_SUBSYSTEM_VENDOR_ID] = 0xad;
-    s->pci.config[PCI_SUBSYSTEM_VENDOR_ID + 1] = 0x15;
-    s->pci.config[PCI_SUBSYSTEM_ID] = 0xc0;
-    s->pci.config[PCI_SUBSYSTEM_ID + 1] = 0x07;
+    pci_set_subsystem(&s->pci, 0x15ad, 0x07c0);
     s->pci.opaque = s;
     pci_device_set_bar(&s->pci, 0, PCI_BAR_MEM32, PVSCSI_MEM_SIZE, &reg_ops, s, NULL);
     if (pci_register(pci, &s->pci, devfn) < 0) {
