@@ -79,9 +79,13 @@ int soft_jit_mode = -1; /* -1: VMPLAY_JIT decides (default off), 0 off, 1 on */
 unsigned jit_threshold = 16;
 bool jit_helpers = true; /* translate blocks with other instructions too, as helper calls */
 
+/* A helper site's instruction as a block of one, for the interpreter's fast form. */
+#define MINI_BYTES ((sizeof(struct block) + 2 * sizeof(struct insn) + 15) & ~(size_t)15)
+
 struct jit_site {
     uint64_t eip, next;
     const struct insn *in; /* helper sites: the instruction soft_exec runs */
+    struct block *mb;      /* fast-form helper sites: in as a block of one */
     uint32_t k;            /* helper sites: instructions to count first (as x_none does) */
     uint8_t seg, reg, dirty;
 };
@@ -257,6 +261,30 @@ static uint32_t jit_exec(struct soft *s, const struct jit_site *t, uint32_t unus
     return s->block_end;
 }
 
+/* An instruction with a fast form, through that form (a block of one): what the
+ * interpreter would run, at a fraction of soft_exec's cost. Counts nothing (the
+ * interpreter counts a fast form's instruction when the block is left); returns
+ * whether the block must be left after it (a store hit cached code). */
+static uint32_t jit_fast(struct soft *s, const struct jit_site *t, uint32_t unused, uint32_t fl)
+{
+    (void)unused;
+    s->eip = t->eip;
+    if (t->dirty)
+        s->flags = (s->flags & ~FL_ARITH) | (fl & FL_ARITH);
+    uint64_t gen = s->code_gen;
+    s->jit_helped++;
+    block_run(s, t->mb, BLOCK_MAX_INSNS, 0); /* limit 0: never chains on */
+    s->icount--;                             /* block_run counted it */
+    soft_materialize(s);
+    return s->code_gen != gen || s->flush_pending;
+}
+
+/* A direct exit's link: where it jumps (the target's chained entry once linked). */
+struct jit_link {
+    void *to;
+    uint32_t eip; /* the target's EIP */
+};
+
 /* ---- translation ---- */
 
 enum { K_NONE, K_LOAD, K_STORE };
@@ -367,8 +395,9 @@ static uint8_t *probe(struct em *e, bool write)
     return jne;
 }
 
-/* Leaves with eax = the new EIP after k instructions; flags from r11 (PUSHFQ image) when dirty. */
-static void emit_exit(struct em *e, unsigned k, bool flags)
+/* Stores the state for leaving with eax = the new EIP after k instructions; flags from r11
+ * (PUSHFQ image) when dirty. */
+static void emit_exit_state(struct em *e, unsigned k, bool flags)
 {
     if (flags) {
         op_r(e, 0, 0x81, 4, R11), b4(e, FL_ARITH);
@@ -380,6 +409,33 @@ static void emit_exit(struct em *e, unsigned k, bool flags)
     op_m(e, 1, 0x89, RAX, R14, -1, 0, S(eip));
     op_m(e, 1, 0x89, RAX, R14, -1, 0, S(next_eip));
     op_m(e, 1, 0x81, 0, R14, -1, 0, S(icount)), b4(e, k);
+}
+
+/* Leaves to jit_run with eax = the new EIP after k instructions. */
+static void emit_exit(struct em *e, unsigned k, bool flags)
+{
+    emit_exit_state(e, k, flags);
+    epilogue(e);
+}
+
+/* An exit to a known EIP (in eax): through l's slot, to the dispatcher until
+ * jit_run links it to the target's chained entry (l NULL: never linked). */
+static void emit_direct(struct em *e, unsigned k, bool flags, struct jit_link *l, uint32_t to)
+{
+    if (!l) {
+        emit_exit(e, k, flags);
+        return;
+    }
+    emit_exit_state(e, k, flags);
+    b1(e, 0xFF), b1(e, 0x25); /* jmp [rip + disp32] */
+    uint8_t *at = e->p;
+    b4(e, 0);
+    int32_t d = (int32_t)((uint8_t *)&l->to - (at + 4));
+    memcpy(at, &d, 4);
+    l->to = e->p;
+    l->eip = to;
+    mov_ri64(e, RAX, (uint64_t)(uintptr_t)l);
+    op_m(e, 1, 0x89, RAX, R14, -1, 0, S(jit_exit));
     epilogue(e);
 }
 
@@ -432,16 +488,63 @@ bool jit_translate(struct soft *s, struct block *b)
     unsigned npend = 0;
     for (unsigned i = 0; i < n; i++)
         nsites++; /* at most one per instruction */
-    struct em em = {(uint8_t *)(sites + nsites)}, *e = &em;
+    uint8_t *minis = (uint8_t *)(sites + nsites);
+    minis = (uint8_t *)(((uintptr_t)minis + 15) & ~(uintptr_t)15);
+    struct jit_link *links = (struct jit_link *)(minis + nsites * MINI_BYTES);
+    unsigned nlinks = 0;
+    struct em em = {(uint8_t *)(links + 2)}, *e = &em;
     em.p = (uint8_t *)(((uintptr_t)em.p + 15) & ~(uintptr_t)15);
-    uint8_t *entry = em.p;
+    bool chainable = true;
     nsites = 0;
+
+    /* the chained entry: what run_blocks checks between blocks, then b's own mapping */
+    uint8_t *chain = e->p, *outs[16];
+    unsigned nouts = 0;
+    op_m(e, 1, 0x8B, RAX, R14, -1, 0, S(icount));
+    op_m(e, 1, 0x3B, RAX, R14, -1, 0, S(jit_limit));
+    outs[nouts++] = jmp32(e, 3); /* jae */
+    static const int32_t bytes[] = {S(halted), S(shadow), S(trace_blocks), S(bp_exec), S(flush_pending),
+                                    S(block_end), S(stop)};
+    for (unsigned k = 0; k < sizeof bytes / sizeof bytes[0]; k++) {
+        op_m(e, 0, 0x80, 7, R14, -1, 0, bytes[k]), b1(e, 0); /* cmp byte [r14+f], 0 */
+        outs[nouts++] = jmp32(e, 5);                          /* jne */
+    }
+    op_m(e, 0, 0x8B, RAX, R14, -1, 0, S(flags));
+    op_r(e, 0, 0xF7, 0, RAX), b4(e, FL_TF | FL_RF); /* test eax, TF|RF */
+    outs[nouts++] = jmp32(e, 5);
+    op_m(e, 0, 0x80, 7, R14, -1, 0, S(intr_line)), b1(e, 0);
+    uint8_t *noint = jmp32(e, 4); /* je */
+    op_r(e, 0, 0xF7, 0, RAX), b4(e, FL_IF);
+    outs[nouts++] = jmp32(e, 5);
+    patch(noint, e->p);
+    op_m(e, 0, 0xF6, 0, R14, -1, 0, S(jit_nonflat)), b1(e, 0); /* test byte [r14+f], segs (patched) */
+    uint8_t *segs_at = e->p - 1;
+    outs[nouts++] = jmp32(e, 5);
+    mov_ri64(e, RAX, (uint64_t)(uintptr_t)&b->valid);
+    op_m(e, 0, 0x80, 7, RAX, -1, 0, 0), b1(e, 0);
+    outs[nouts++] = jmp32(e, 4); /* je: invalidated */
+    op_m(e, 1, 0x8B, R15, R14, -1, 0, S(tlb_cur));
+    int32_t te = (int32_t)(((b->eip >> 12) & (TLB_SIZE - 1)) * sizeof(struct tlb_entry));
+    mov_ri64(e, RAX, b->eip & ~0xFFFull);
+    op_m(e, 1, 0x3B, RAX, R15, -1, 0, te + (int32_t)offsetof(struct tlb_entry, tag_x));
+    outs[nouts++] = jmp32(e, 5);
+    mov_ri64(e, RAX, b->phys & ~0xFFFull);
+    op_m(e, 1, 0x3B, RAX, R15, -1, 0, te + (int32_t)offsetof(struct tlb_entry, phys));
+    outs[nouts++] = jmp32(e, 5);
+    op_m(e, 1, 0xFF, 0, R14, -1, 0, S(jit_chained)); /* inc qword */
+    uint8_t *to_body = jmp32(e, -1);
+    for (unsigned k = 0; k < nouts; k++)
+        patch(outs[k], e->p);
+    epilogue(e); /* the state is exact: the previous block's exit stored it */
+
+    uint8_t *entry = e->p;
 
     b1(e, 0x41), b1(e, 0x56);                           /* push r14 */
     b1(e, 0x41), b1(e, 0x57);                           /* push r15 */
     b1(e, 0x48), b1(e, 0x83), b1(e, 0xEC), b1(e, 0x08); /* sub rsp, 8 */
     op_r(e, 1, 0x89, RDI, R14);                         /* mov r14, rdi */
     op_m(e, 1, 0x8B, R15, R14, -1, 0, S(tlb_cur));
+    patch(to_body, e->p);
     if (live[0]) { /* the guest's arithmetic flags into host EFLAGS */
         op_m(e, 0, 0x8B, RAX, R14, -1, 0, S(flags));
         op_r(e, 0, 0x81, 4, RAX), b4(e, FL_ARITH);
@@ -468,13 +571,23 @@ bool jit_translate(struct soft *s, struct block *b)
              * ahead of its fast forms: a fault leaves the same count either way */
             t->k = in->xop == X_NONE ? i - counted : 0;
             t->dirty = dirty[i];
-            if (in->xop == X_NONE)
+            if (in->xop == X_NONE) {
                 counted = i;
+                chainable = false; /* soft_exec may change the mode, segments or paging */
+            } else {
+                t->mb = (struct block *)minis;
+                minis += MINI_BYTES;
+                memset(t->mb, 0, sizeof *t->mb);
+                t->mb->n = 1;
+                t->mb->mode = b->mode;
+                t->mb->insn[0] = *in;
+                block_seal(t->mb);
+            }
             if (dirty[i])
                 b1(e, 0x9C), b1(e, 0x59); /* pushfq; pop rcx */
             op_r(e, 1, 0x89, R14, RDI);
             mov_ri64(e, RSI, (uint64_t)(uintptr_t)t);
-            mov_ri64(e, RAX, (uint64_t)(uintptr_t)jit_exec);
+            mov_ri64(e, RAX, in->xop == X_NONE ? (uint64_t)(uintptr_t)jit_exec : (uint64_t)(uintptr_t)jit_fast);
             b1(e, 0xFF), b1(e, 0xD0); /* call rax */
             op_m(e, 1, 0x8B, R15, R14, -1, 0, S(tlb_cur));
             if (i + 1 == n) {
@@ -620,13 +733,14 @@ bool jit_translate(struct soft *s, struct block *b)
     } else if (end_cc >= 0) {
         jcc_at = jmp32(e, end_cc);
         mov_ri(e, RAX, (uint32_t)eip);
-        emit_exit(e, n - counted, any);
+        emit_direct(e, n - counted, any, chainable ? &links[nlinks++] : NULL, (uint32_t)eip);
         patch(jcc_at, e->p);
         mov_ri(e, RAX, target);
-        emit_exit(e, n - counted, any);
+        emit_direct(e, n - counted, any, chainable ? &links[nlinks++] : NULL, target);
     } else {
-        mov_ri(e, RAX, end_cc == -1 ? target : (uint32_t)eip);
-        emit_exit(e, n - counted, any);
+        uint32_t to = end_cc == -1 ? target : (uint32_t)eip;
+        mov_ri(e, RAX, to);
+        emit_direct(e, n - counted, any, chainable ? &links[nlinks++] : NULL, to);
     }
     /* the stubs */
     for (unsigned k = 0; k < npend; k++) {
@@ -659,37 +773,55 @@ bool jit_translate(struct soft *s, struct block *b)
     j->cur = e->p;
     j->blocks++;
     b->jit_segs = (uint8_t)segs;
+    *segs_at = (uint8_t)segs;
     b->code = entry;
+    b->jit_chain = chain;
     return true;
 }
 
 /* ---- running ---- */
 
-/* The segments in mask (bit per enum cpu_seg_index) and CS are flat; SS also 32-bit. */
-static bool flat(const struct soft *s, unsigned mask)
+/* The segments the inline accesses may use (bit per enum cpu_seg_index) that are not
+ * flat (base 0, 4 GiB, read/write; SS also 32-bit), or 0xFF when CS is not flat or
+ * the CPU is in long mode. Segments do not change inside a chain of translated blocks
+ * (soft_exec ends chaining), so jit_run computes it once and each chained entry
+ * tests its block's segments against it. */
+#define JIT_SEGS (1u << SEG_DS | 1u << SEG_ES | 1u << SEG_SS)
+
+static uint8_t nonflat(const struct soft *s)
 {
     if (s->msr.efer & EFER_LMA)
-        return false;
+        return 0xFF;
     const struct seg *cs = &s->seg[SEG_CS];
     if (cs->base || cs->limit != 0xFFFFFFFFu)
-        return false;
+        return 0xFF;
+    unsigned m = 0;
     for (int i = 0; i < 6; i++) {
         const struct seg *g = &s->seg[i];
-        if (!((mask >> i) & 1))
+        if (!((JIT_SEGS >> i) & 1))
             continue;
         if (g->base || g->lo || g->span != 0xFFFFFFFFu || g->ok != (SEG_R | SEG_W))
-            return false;
+            m |= 1u << i;
     }
-    return !((mask >> SEG_SS) & 1) || stack32(s);
+    if (!stack32(s))
+        m |= 1u << SEG_SS;
+    return (uint8_t)m;
 }
 
-struct block *jit_run(struct soft *s, struct block *b)
+struct block *jit_run(struct soft *s, struct block *b, uint64_t limit)
 {
+    struct jit_link *l = s->jit_exit;
+    s->jit_exit = NULL;
     if (!b->code && b->valid && b->execs < jit_threshold && ++b->execs == jit_threshold)
         jit_translate(s, b);
     /* the code has b->eip's EIPs baked in: a block found again by its physical address
      * at another linear address (Linux runs its first pages at both) stays interpreted */
-    if (b->code && b->valid && (uint32_t)s->eip == (uint32_t)b->eip && flat(s, b->jit_segs)) {
+    if (b->code && b->valid && (uint32_t)s->eip == (uint32_t)b->eip && !(b->jit_segs & (s->jit_nonflat = nonflat(s)))) {
+        /* the exit that led here jumps straight to b from now on: b's chained entry
+         * checks b's validity and mapping, the budget and the interrupt state itself */
+        if (l && l->eip == (uint32_t)b->eip && b->jit_chain)
+            l->to = b->jit_chain;
+        s->jit_limit = limit;
         uint64_t before = s->icount;
         soft_materialize(s);
         s->block_end = false;
@@ -721,6 +853,7 @@ void jit_reset(struct soft *s)
 {
     if (s->jit)
         s->jit->cur = s->jit->base;
+    s->jit_exit = NULL; /* its link was in the cache */
 }
 
 void jit_free(struct soft *s)
@@ -730,10 +863,10 @@ void jit_free(struct soft *s)
     if (getenv("VMPLAY_JIT_STATS"))
         fprintf(stderr,
                 "jit: %llu blocks translated, %llu refused; of %llu instructions %llu ran in translated "
-                "blocks, %llu of them through helpers\n",
+                "blocks, %llu of them through helpers; %llu chained block entries\n",
                 (unsigned long long)s->jit->blocks, (unsigned long long)s->jit->failed,
                 (unsigned long long)s->icount, (unsigned long long)s->jit_icount,
-                (unsigned long long)s->jit_helped);
+                (unsigned long long)s->jit_helped, (unsigned long long)s->jit_chained);
     munmap(s->jit->base, JIT_BYTES);
     free(s->jit);
     s->jit = NULL;

@@ -168,6 +168,7 @@ static struct block *arena_block(struct soft *s)
     b->link_next = 0;
     b->execs = 0;
     b->code = NULL;
+    b->jit_chain = NULL;
     return b;
 }
 
@@ -483,7 +484,7 @@ static void run_blocks(struct soft *s, uint64_t limit)
         if (__builtin_expect(s->trace_blocks || s->shadow || s->bp_exec || (s->flags & (FL_TF | FL_RF)), 0))
             run_block_careful(s, b);
         else if (s->jit)
-            b = jit_run(s, b);
+            b = jit_run(s, b, limit);
         else
             b = block_run(s, b, BLOCK_MAX_INSNS, limit);
         if (!b->valid)

@@ -125,6 +125,7 @@ struct block {
     uint32_t execs;          /* entries through run_blocks while the JIT is on (jit.c) */
     void *code;              /* host code of the block (jit.c), or NULL */
     uint8_t jit_segs;        /* segments its inline accesses assume flat (bit per SEG_*) */
+    void *jit_chain;         /* the entry other translated blocks jump to (checks first), or NULL */
     struct insn insn[]; /* n instructions, then the end marker (block_seal) */
 };
 #define BLOCK_LONG 1u   /* CS.L (64-bit code while EFER.LMA; ignored outside long mode) */
@@ -197,6 +198,10 @@ struct soft {
     uint32_t jit_val;    /* a slow-path load's value */
     uint64_t jit_icount; /* instructions run in translated blocks */
     uint64_t jit_helped; /* of them, through soft_exec (jit_exec) */
+    uint64_t jit_limit;  /* run_blocks' instruction limit, for chained entries (jit.c) */
+    void *jit_exit;      /* the unlinked exit translated code last left by (jit.c), or NULL */
+    uint64_t jit_chained; /* block entries through a chained jump */
+    uint8_t jit_nonflat;  /* segments not flat when the running chain was entered (jit.c) */
 };
 
 static inline struct soft *soft_of(struct cpu *c)
@@ -281,7 +286,7 @@ void jit_free(struct soft *s);
 void jit_reset(struct soft *s); /* with the block arena */
 bool jit_translate(struct soft *s, struct block *b);
 /* Runs b once (translated when hot and the segments are flat, else interpreted). */
-struct block *jit_run(struct soft *s, struct block *b);
+struct block *jit_run(struct soft *s, struct block *b, uint64_t limit);
 
 /* mmu.c */
 void tlb_flush(struct soft *s, bool keep_global);
