@@ -287,7 +287,7 @@ struct jit_link {
 
 /* ---- translation ---- */
 
-enum { K_NONE, K_LOAD, K_STORE };
+enum { K_NONE, K_LOAD, K_STORE, K_FAST };
 
 struct pending {
     uint8_t *jne;   /* main path's branch to the stub */
@@ -323,13 +323,63 @@ static bool native(const struct insn *in, bool last)
         return (op & 7) == 3;
     case X_LOAD: case X_STORE:
         return true;
-    case X_TEST_RI:
-        return !mem;
-    case X_JCC: case X_JMP:
+    case X_TEST_RI: case X_ALU_MR: case X_ALU_MI: case X_STORE_I: case X_INCDEC_M: case X_PUSH_I:
+    case X_MOVZX8: case X_MOVZX16: case X_MOVSX8: case X_MOVSX16: case X_SHIFT: case X_IMUL: case X_CMOV:
+    case X_SETCC:
+        return true;
+    case X_JCC: case X_JMP: case X_CALL: case X_RET:
         return last;
+    case X_NONE: /* IMUL r, r, imm: no fast form in the interpreter */
+        return (op == 0x69 || op == 0x6B) && !mem;
     default:
         return false;
     }
+}
+
+/* Native forms whose memory access (a TLB miss) goes to the instruction's fast form as
+ * a whole: the inline code runs only on a TLB hit. */
+static bool fast_mem(const struct insn *in)
+{
+    switch (in->xop) {
+    case X_PUSH_I: case X_CALL: case X_RET:
+        return true;
+    case X_TEST_RI: case X_ALU_MR: case X_ALU_MI: case X_STORE_I: case X_INCDEC_M: case X_MOVZX8:
+    case X_MOVZX16: case X_MOVSX8: case X_MOVSX16: case X_SHIFT: case X_IMUL: case X_CMOV: case X_SETCC:
+        return (in->props & I_MEM) != 0;
+    default:
+        return false;
+    }
+}
+
+/* The size, direction and segment of a fast_mem form's access. */
+static unsigned fast_size(const struct insn *in)
+{
+    switch (in->xop) {
+    case X_MOVZX8: case X_MOVSX8: case X_SETCC: return 1;
+    case X_MOVZX16: case X_MOVSX16: return 2;
+    default: return 4;
+    }
+}
+
+static bool fast_write(const struct insn *in)
+{
+    switch (in->xop) {
+    case X_ALU_MR: case X_ALU_MI: return ((in->xop == X_ALU_MR ? in->op >> 3 : (unsigned)insn_reg(in)) & 7) != 7;
+    case X_STORE_I: case X_INCDEC_M: case X_PUSH_I: case X_CALL: case X_SETCC: case X_SHIFT: return true;
+    default: return false;
+    }
+}
+
+/* The host opcode of a 0F-map instruction (in->op 0x1xx). */
+static unsigned op0f(unsigned op)
+{
+    return 0x0F00 | (op & 0xFF);
+}
+
+/* The offset in struct soft of 8-bit register r (AL..BL, AH..BH). */
+static int32_t gr8(unsigned r)
+{
+    return r < 4 ? GR(r) : GR(r - 4) + 1;
 }
 
 static uint32_t imm_of(const struct insn *in)
@@ -380,12 +430,19 @@ static void restore_flags(struct em *e)
 }
 
 /* The TLB probe of the 4-byte access at r8d: r8 = host address, or a jump to the stub. */
+static uint8_t *probe_n(struct em *e, bool write, unsigned size);
+
 static uint8_t *probe(struct em *e, bool write)
+{
+    return probe_n(e, write, 4);
+}
+
+static uint8_t *probe_n(struct em *e, bool write, unsigned size)
 {
     op_r(e, 0, 0x89, R8, R9);                          /* mov r9d, r8d */
     op_r(e, 0, 0xC1, 5, R9), b1(e, 6);                  /* shr r9d, 6 */
     op_r(e, 0, 0x81, 4, R9), b4(e, (TLB_SIZE - 1) << 6); /* and r9d, index mask */
-    op_m(e, 1, 0x8D, R10, R8, -1, 0, 3);                /* lea r10, [r8+3] */
+    op_m(e, 1, 0x8D, R10, R8, -1, 0, (int32_t)size - 1); /* lea r10, [r8+size-1] */
     op_r(e, 1, 0x81, 4, R10), b4(e, 0xFFFFF000u);       /* and r10, ~0xFFF */
     op_m(e, 1, 0x3B, R10, R15, R9, 0,
          (int32_t)(write ? offsetof(struct tlb_entry, tag_w) : offsetof(struct tlb_entry, tag_r)));
@@ -434,6 +491,44 @@ static void emit_direct(struct em *e, unsigned k, bool flags, struct jit_link *l
     memcpy(at, &d, 4);
     l->to = e->p;
     l->eip = to;
+    mov_ri64(e, RAX, (uint64_t)(uintptr_t)l);
+    op_m(e, 1, 0x89, RAX, R14, -1, 0, S(jit_exit));
+    epilogue(e);
+}
+
+/* rip-relative operand: op [rip + (at - end of instruction)] with reg field reg. */
+static void op_rip(struct em *e, int w, unsigned op, int reg, const void *at)
+{
+    rex(e, w, reg, -1, 0);
+    opc(e, op);
+    b1(e, (unsigned)(reg & 7) << 3 | 5);
+    int32_t d = (int32_t)((const uint8_t *)at - (e->p + 4));
+    b4(e, (uint32_t)d);
+}
+
+/* RET's exit, eax = the popped EIP: straight to the block last linked there when eax is
+ * the EIP it was linked for (the return-address check), else to the dispatcher, which
+ * links the block it finds there. */
+static void emit_ret(struct em *e, unsigned k, bool flags, struct jit_link *l)
+{
+    if (!l) {
+        emit_exit(e, k, flags);
+        return;
+    }
+    emit_exit_state(e, k, flags);
+    op_rip(e, 0, 0x3B, RAX, &l->eip); /* cmp eax, [l->eip] */
+    uint8_t *miss = jmp32(e, 5);
+    op_rip(e, 0, 0xFF, 4, &l->to); /* jmp [l->to] */
+    patch(miss, e->p);
+    op_rip(e, 0, 0x89, RAX, &l->eip); /* mov [l->eip], eax */
+    uint8_t *lea_at = e->p;
+    op_rip(e, 1, 0x8D, RCX, lea_at);  /* lea rcx, [unlinked] (fixed below) */
+    uint8_t *lea_end = e->p;
+    op_rip(e, 1, 0x89, RCX, &l->to); /* mov [l->to], rcx */
+    int32_t d = (int32_t)(e->p - lea_end);
+    memcpy(lea_end - 4, &d, 4);
+    l->to = e->p;
+    l->eip = 0;
     mov_ri64(e, RAX, (uint64_t)(uintptr_t)l);
     op_m(e, 1, 0x89, RAX, R14, -1, 0, S(jit_exit));
     epilogue(e);
@@ -608,6 +703,101 @@ bool jit_translate(struct soft *s, struct block *b)
             eip = next;
             continue;
         }
+        if (fast_mem(in)) {
+            struct jit_site *t = &sites[nsites++];
+            t->eip = (uint32_t)eip;
+            t->next = next;
+            t->dirty = dirty[i];
+            t->mb = (struct block *)minis;
+            minis += MINI_BYTES;
+            memset(t->mb, 0, sizeof *t->mb);
+            t->mb->n = 1;
+            t->mb->mode = b->mode;
+            t->mb->insn[0] = *in;
+            block_seal(t->mb);
+            bool stack = in->xop == X_PUSH_I || in->xop == X_CALL || in->xop == X_RET;
+            segs |= 1u << (stack ? SEG_SS : in->seg);
+            bool save = dirty[i] || live[i];
+            if (save)
+                save_flags(e);
+            if (stack) {
+                ld32(e, R8, GPR_SP);
+                if (in->xop != X_RET)
+                    op_m(e, 0, 0x8D, R8, R8, -1, 0, -4);
+            } else {
+                ea_r8(e, in);
+            }
+            struct pending *p = &pend[npend++];
+            p->jne = probe_n(e, fast_write(in), fast_size(in));
+            p->kind = K_FAST;
+            p->idx = i;
+            p->site = t;
+            p->push = false;
+            p->kexit = i + 1 - counted;
+            if (save)
+                restore_flags(e);
+            unsigned sub = reg == 6 ? 4 : reg;
+            switch (in->xop) {
+            case X_ALU_MR:
+                ld32(e, RAX, reg);
+                op_m(e, 0, (op & 0x38) | 1, RAX, R8, -1, 0, 0);
+                break;
+            case X_ALU_MI:
+                op_m(e, 0, 0x81, (int)reg, R8, -1, 0, 0), b4(e, imm_of(in));
+                break;
+            case X_TEST_RI:
+                op_m(e, 0, 0xF7, 0, R8, -1, 0, 0), b4(e, in->imm);
+                break;
+            case X_STORE_I:
+                op_m(e, 0, 0xC7, 0, R8, -1, 0, 0), b4(e, in->imm);
+                break;
+            case X_INCDEC_M:
+                op_m(e, 0, 0xFF, (int)reg, R8, -1, 0, 0);
+                break;
+            case X_MOVZX8: case X_MOVZX16: case X_MOVSX8: case X_MOVSX16:
+                op_m(e, 0, op0f(op), RAX, R8, -1, 0, 0);
+                st64(e, RAX, reg);
+                break;
+            case X_SHIFT:
+                if (op == 0xD3)
+                    ld32(e, RCX, GPR_CX);
+                op_m(e, 0, op, (int)sub, R8, -1, 0, 0);
+                if (op == 0xC1)
+                    b1(e, in->imm);
+                break;
+            case X_IMUL:
+                ld32(e, RAX, reg);
+                op_m(e, 0, 0x0FAF, RAX, R8, -1, 0, 0);
+                st64(e, RAX, reg);
+                break;
+            case X_CMOV:
+                ld32(e, RAX, reg);
+                op_m(e, 0, op0f(op), RAX, R8, -1, 0, 0);
+                st64(e, RAX, reg);
+                break;
+            case X_SETCC:
+                op_m(e, 0, op0f(op), 0, R8, -1, 0, 0);
+                break;
+            case X_PUSH_I:
+                op_m(e, 0, 0xC7, 0, R8, -1, 0, 0), b4(e, imm_of(in));
+                esp_add(e, -4);
+                break;
+            case X_CALL:
+                op_m(e, 0, 0xC7, 0, R8, -1, 0, 0), b4(e, next);
+                esp_add(e, -4);
+                end_cc = -1;
+                target = next + in->imm;
+                break;
+            case X_RET:
+                op_m(e, 0, 0x8B, RAX, R8, -1, 0, 0);
+                esp_add(e, 4);
+                end_cc = -3;
+                break;
+            }
+            p->join = e->p;
+            eip = next;
+            continue;
+        }
         if (mem || in->xop == X_PUSH || in->xop == X_POP) {
             struct jit_site *t = &sites[nsites++];
             t->eip = (uint32_t)eip;
@@ -709,6 +899,50 @@ bool jit_translate(struct soft *s, struct block *b)
             ld32(e, RAX, rm);
             op_m(e, 0, 0x85, RAX, R14, -1, 0, GR(reg));
             break;
+        case X_MOVZX8: case X_MOVSX8:
+            op_m(e, 0, op0f(op), RAX, R14, -1, 0, gr8(rm));
+            st64(e, RAX, reg);
+            break;
+        case X_MOVZX16: case X_MOVSX16:
+            op_m(e, 0, op0f(op), RAX, R14, -1, 0, GR(rm));
+            st64(e, RAX, reg);
+            break;
+        case X_SHIFT:
+            ld32(e, RAX, rm);
+            if (op == 0xD3)
+                ld32(e, RCX, GPR_CX);
+            op_r(e, 0, op, reg == 6 ? 4 : (int)reg, RAX);
+            if (op == 0xC1)
+                b1(e, in->imm);
+            st64(e, RAX, rm);
+            break;
+        case X_IMUL:
+            ld32(e, RAX, reg);
+            op_m(e, 0, 0x0FAF, RAX, R14, -1, 0, GR(rm));
+            st64(e, RAX, reg);
+            break;
+        case X_NONE: /* 69, 6B: IMUL r, r, imm. Counted as x_none counts (a later fault sees it) */
+            if (i > counted) { /* without touching the flags */
+                op_m(e, 1, 0x8B, RCX, R14, -1, 0, S(icount));
+                op_m(e, 1, 0x8D, RCX, RCX, -1, 0, (int32_t)(i - counted));
+                op_m(e, 1, 0x89, RCX, R14, -1, 0, S(icount));
+            }
+            counted = i;
+            op_m(e, 0, op, RAX, R14, -1, 0, GR(rm));
+            if (op == 0x69)
+                b4(e, in->imm);
+            else
+                b1(e, in->imm);
+            st64(e, RAX, reg);
+            break;
+        case X_CMOV:
+            ld32(e, RAX, reg);
+            op_m(e, 0, op0f(op), RAX, R14, -1, 0, GR(rm));
+            st64(e, RAX, reg);
+            break;
+        case X_SETCC:
+            op_m(e, 0, op0f(op), 0, R14, -1, 0, gr8(rm));
+            break;
         case X_TEST_RI:
             ld32(e, RAX, rm);
             op_r(e, 0, 0xF7, 0, RAX), b4(e, in->imm);
@@ -730,6 +964,8 @@ bool jit_translate(struct soft *s, struct block *b)
     if (dyn_end) { /* the helper left EIP and EFLAGS in s */
         op_m(e, 1, 0x8B, RAX, R14, -1, 0, S(eip));
         emit_exit(e, n - counted, false);
+    } else if (end_cc == -3) { /* RET: eax = the popped EIP */
+        emit_ret(e, n - counted, any, chainable ? &links[nlinks++] : NULL);
     } else if (end_cc >= 0) {
         jcc_at = jmp32(e, end_cc);
         mov_ri(e, RAX, (uint32_t)eip);
@@ -746,6 +982,31 @@ bool jit_translate(struct soft *s, struct block *b)
     for (unsigned k = 0; k < npend; k++) {
         struct pending *p = &pend[k];
         patch(p->jne, e->p);
+        if (p->kind == K_FAST) { /* the whole instruction through its fast form */
+            if (p->site->dirty) {
+                restore_flags(e);
+                b1(e, 0x9C), b1(e, 0x59); /* pushfq; pop rcx */
+            }
+            op_r(e, 1, 0x89, R14, RDI);
+            mov_ri64(e, RSI, (uint64_t)(uintptr_t)p->site);
+            mov_ri64(e, RAX, (uint64_t)(uintptr_t)jit_fast);
+            b1(e, 0xFF), b1(e, 0xD0); /* call rax */
+            op_m(e, 1, 0x8B, R15, R14, -1, 0, S(tlb_cur));
+            op_r(e, 0, 0x85, RAX, RAX);
+            op_m(e, 0, 0x8B, RAX, R14, -1, 0, S(eip)); /* the next EIP (RET, CALL: the target) */
+            uint8_t *jz = jmp32(e, 4);
+            emit_exit(e, p->kexit, false); /* a store hit cached code: leave after it */
+            patch(jz, e->p);
+            /* always: the main path after it counts on host EFLAGS being the guest's
+             * wherever they are live or newer than s->flags */
+            {
+                op_m(e, 0, 0x8B, RCX, R14, -1, 0, S(flags));
+                op_r(e, 0, 0x81, 4, RCX), b4(e, FL_ARITH);
+                b1(e, 0x51), b1(e, 0x9D); /* push rcx; popfq */
+            }
+            patch(jmp32(e, -1), p->join);
+            continue;
+        }
         b1(e, 0x41), b1(e, 0x53), b1(e, 0x41), b1(e, 0x53); /* push r11 twice (alignment) */
         op_r(e, 1, 0x89, R14, RDI);
         mov_ri64(e, RSI, (uint64_t)(uintptr_t)p->site);
