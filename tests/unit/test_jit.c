@@ -333,3 +333,246 @@ TEST(differential)
     free(image);
     ASSERT(translated > 100); /* most trials ran to their HLT rather than faulting */
 }
+
+/*
+ * Chained translated blocks (every block translated at its first entry, exits
+ * linked straight to their targets) against the interpreter on nasm programs:
+ * the budget and the interrupt line are checked at every chained entry, self-
+ * modifying code unlinks what it rewrites, and a page-table change moves a
+ * chained CALL's target.
+ */
+#define PM32_ENTRY                                                                                 \
+    "bits 16\n"                                                                                    \
+    "  cli\n"                                                                                      \
+    "  lgdt [gdtr]\n"                                                                              \
+    "  mov eax, cr0\n"                                                                             \
+    "  or al, 1\n"                                                                                 \
+    "  mov cr0, eax\n"                                                                             \
+    "  jmp 0x08:pm32\n"                                                                            \
+    "gdt: dq 0\n"                                                                                  \
+    "  dq 0x00CF9A000000FFFF\n"                                                                    \
+    "  dq 0x00CF92000000FFFF\n"                                                                    \
+    "gdtr: dw 23\n"                                                                                \
+    "  dd gdt\n"                                                                                   \
+    "idtr: dw 256*8-1\n"                                                                           \
+    "  dd 0x8000\n"                                                                                \
+    "bits 32\n"                                                                                    \
+    "pm32: mov ax, 0x10\n"                                                                         \
+    "  mov ds, ax\n"                                                                               \
+    "  mov es, ax\n"                                                                               \
+    "  mov ss, ax\n"                                                                               \
+    "  mov esp, 0x9000\n"
+
+static void prog_init(struct vm *m, bool jit, const char *src)
+{
+    soft_jit_mode = jit;
+    jit_threshold = 1;
+    vm_init(m, 1 << 20);
+    soft_jit_mode = -1;
+    ASSERT(!jit || soft_of(m->cpu)->jit);
+    vm_asm(m, 0x1000, src);
+    vm_start_real(m, 0x1000);
+}
+
+static void same_regs(struct vm *a, struct vm *b)
+{
+    struct cpu_state x, y;
+    cpu_get_state(a->cpu, &x);
+    cpu_get_state(b->cpu, &y);
+    for (int i = 0; i < 8; i++)
+        ASSERT_EQ(x.gpr[i], y.gpr[i]);
+    ASSERT_EQ(x.rip, y.rip);
+    ASSERT_EQ(x.rflags, y.rflags);
+    ASSERT_EQ(cpu_insn_count(a->cpu), cpu_insn_count(b->cpu));
+}
+
+/* A device whose third register write raises the interrupt line (as a self-IPI would). */
+static int raise_writes;
+
+static void raise_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
+{
+    struct vm *m = opaque;
+    (void)off;
+    (void)v;
+    (void)size;
+    if (++raise_writes == 3)
+        cpu_set_intr(m->cpu, 1);
+}
+
+static uint64_t raise_read(void *opaque, uint64_t off, unsigned size)
+{
+    (void)opaque;
+    (void)off;
+    (void)size;
+    return 0;
+}
+
+static const struct bus_ops raise_ops = {raise_read, raise_write, 4, 4};
+
+/* Resumes after a HLT. */
+static void unhalt(struct vm *m)
+{
+    struct cpu_state st;
+    cpu_get_state(m->cpu, &st);
+    st.halted = false;
+    cpu_set_state(m->cpu, &st);
+}
+
+TEST(chained_loop_deadline_and_interrupt)
+{
+    static const char *src = PM32_ENTRY "  lidt [idtr]\n"
+                                        "  mov eax, isr\n"
+                                        "  mov [0x8000 + 0x20*8], ax\n"
+                                        "  mov word [0x8000 + 0x20*8 + 2], 0x08\n"
+                                        "  mov word [0x8000 + 0x20*8 + 4], 0x8E00\n"
+                                        "  shr eax, 16\n"
+                                        "  mov [0x8000 + 0x20*8 + 6], ax\n"
+                                        "  xor eax, eax\n"
+                                        "  xor ecx, ecx\n"
+                                        "  sti\n"
+                                        "l: add eax, 3\n"
+                                        "  inc ecx\n"
+                                        "  jmp l2\n"
+                                        "l2: cmp eax, ecx\n"
+                                        "  jne l\n"
+                                        "  jmp l\n"
+                                        "after: mov ecx, 0x10000\n"
+                                        "  mov dword [0x5010], 0\n"
+                                        "  sti\n"
+                                        "k: dec ecx\n"
+                                        "  jz nope\n"
+                                        "  test ecx, 0xFFF\n"
+                                        "  jnz k\n"
+                                        "  mov [0xE0000000], ecx\n" /* (not A3: a native store) raises the line mid-block */
+                                        "  add dword [0x5010], 1\n"
+                                        "  jmp k\n"
+                                        "nope: hlt\n"
+                                        "isr: mov [0x5000], ecx\n"
+                                        "  mov [0x5004], eax\n"
+                                        "  inc byte [0x5008]\n"
+                                        "  cli\n"
+                                        "  hlt\n"
+                                        "  jmp after\n";
+    struct vm a, b;
+    prog_init(&a, false, src);
+    prog_init(&b, true, src);
+    /* an endless loop of chained blocks still comes back at the deadline */
+    ASSERT_EQ(vm_run(&a, 200000), CPU_EXIT_DEADLINE);
+    ASSERT_EQ(vm_run(&b, 200000), CPU_EXIT_DEADLINE);
+    same_regs(&a, &b);
+    ASSERT(soft_of(b.cpu)->jit_chained > 1000); /* the loop ran chained */
+    ASSERT(vm_reg(&b, GPR_CX) > 10000);
+    /* and takes an interrupt raised while it runs at the next block boundary */
+    a.next_vector = b.next_vector = 0x20;
+    cpu_set_intr(a.cpu, 1);
+    cpu_set_intr(b.cpu, 1);
+    ASSERT_EQ(vm_run(&a, 200000), CPU_EXIT_HALT);
+    ASSERT_EQ(vm_run(&b, 200000), CPU_EXIT_HALT);
+    ASSERT_EQ(b.acks, 1);
+    ASSERT_EQ(b.ram[0x5008], 1);
+    ASSERT_EQ(vm_rd32(&a, 0x5000), vm_rd32(&b, 0x5000));
+    same_regs(&a, &b);
+    /* a line raised by a store inside a chained loop is taken at the next chained entry */
+    unhalt(&a);
+    unhalt(&b);
+    ASSERT_EQ(bus_map_mmio(a.bus, 0xE0000000u, 4, &raise_ops, &a, "raise"), 0);
+    ASSERT_EQ(bus_map_mmio(b.bus, 0xE0000000u, 4, &raise_ops, &b, "raise"), 0);
+    raise_writes = 0;
+    ASSERT_EQ(vm_run(&a, 2000000), CPU_EXIT_HALT);
+    raise_writes = 0;
+    ASSERT_EQ(vm_run(&b, 2000000), CPU_EXIT_HALT);
+    ASSERT_EQ(b.acks, 2);
+    ASSERT_EQ(b.ram[0x5008], 2);
+    /* the third store's block is linked by then: taken at the chained entry after it,
+     * not a budget later */
+    ASSERT_EQ(vm_rd32(&b, 0x5000), 0xD000u);
+    ASSERT_EQ(vm_rd32(&b, 0x5010), 3u);
+    same_regs(&a, &b);
+    jit_threshold = 16;
+    vm_free(&a);
+    vm_free(&b);
+}
+
+TEST(self_modifying_chained_code)
+{
+    /* the loop rewrites its own ADD's immediate, then that of a CALLed (chained) block */
+    static const char *src = PM32_ENTRY "  xor eax, eax\n"
+                                        "  mov ecx, 1000\n"
+                                        "l: db 0x05\n"
+                                        "imm: dd 1\n"
+                                        "  mov [imm], ecx\n"
+                                        "  dec ecx\n"
+                                        "  jnz l\n"
+                                        "  mov [0x5000], eax\n"
+                                        "  xor eax, eax\n"
+                                        "  mov ecx, 1000\n"
+                                        "m: call f\n"
+                                        "  mov [fimm], ecx\n"
+                                        "  dec ecx\n"
+                                        "  jnz m\n"
+                                        "  hlt\n"
+                                        "f: db 0x05\n"
+                                        "fimm: dd 0\n"
+                                        "  ret\n";
+    struct vm a, b;
+    prog_init(&a, false, src);
+    prog_init(&b, true, src);
+    ASSERT_EQ(vm_run(&a, 100000000), CPU_EXIT_HALT);
+    ASSERT_EQ(vm_run(&b, 100000000), CPU_EXIT_HALT);
+    ASSERT_EQ(vm_rd32(&b, 0x5000), 500500u); /* 1 + 1000 + 999 + ... + 2 */
+    ASSERT_EQ(vm_reg(&b, GPR_AX), 500499u);  /* 0 + 1000 + ... + 2 */
+    same_regs(&a, &b);
+    ASSERT(soft_of(b.cpu)->jit_chained > 100);
+    jit_threshold = 16;
+    vm_free(&a);
+    vm_free(&b);
+}
+
+TEST(page_table_change_moves_chained_target)
+{
+    /* 0x400000 maps 0x30000 (add eax, 1; ret), then 0x31000 (add eax, 100; ret) */
+    static const char *src = PM32_ENTRY "  mov edi, 0x21000\n"
+                                        "  mov eax, 0x003\n"
+                                        "  mov ecx, 1024\n"
+                                        "pt: stosd\n"
+                                        "  add eax, 0x1000\n"
+                                        "  loop pt\n"
+                                        "  mov dword [0x20000], 0x21003\n"
+                                        "  mov dword [0x20004], 0x22003\n"
+                                        "  mov dword [0x22000], 0x30003\n"
+                                        "  mov dword [0x30000], 0xC301C083\n"
+                                        "  mov dword [0x31000], 0xC364C083\n"
+                                        "  mov eax, 0x20000\n"
+                                        "  mov cr3, eax\n"
+                                        "  mov eax, cr0\n"
+                                        "  or eax, 0x80000000\n"
+                                        "  mov cr0, eax\n"
+                                        "  jmp go\n"
+                                        "go: xor eax, eax\n"
+                                        "  mov esi, 4\n"
+                                        "r: mov ecx, 50\n"
+                                        "a: call 0x400000\n" /* the same chained CALL each round */
+                                        "  dec ecx\n"
+                                        "  jnz a\n"
+                                        "  xor dword [0x22000], 0x1000\n"
+                                        "  test esi, 1\n"
+                                        "  jz inv\n"
+                                        "  mov edx, cr3\n"
+                                        "  mov cr3, edx\n"
+                                        "  jmp nx\n"
+                                        "inv: invlpg [0x400000]\n"
+                                        "nx: dec esi\n"
+                                        "  jnz r\n"
+                                        "  hlt\n";
+    struct vm a, b;
+    prog_init(&a, false, src);
+    prog_init(&b, true, src);
+    ASSERT_EQ(vm_run(&a, 100000000), CPU_EXIT_HALT);
+    ASSERT_EQ(vm_run(&b, 100000000), CPU_EXIT_HALT);
+    ASSERT_EQ(vm_reg(&b, GPR_AX), 50u + 5000u + 50u + 5000u);
+    same_regs(&a, &b);
+    ASSERT(soft_of(b.cpu)->jit_chained > 100);
+    jit_threshold = 16;
+    vm_free(&a);
+    vm_free(&b);
+}
