@@ -1,15 +1,15 @@
 /*
- * The translator spike (issue 17): hot blocks of flat 32-bit code made only
- * of register ALU, MOV, loads, stores, LEA, INC/DEC, PUSH/POP and a closing
- * Jcc/JMP are emitted as host x86-64 code, the other instructions as calls
- * of the interpreter (below). Off unless --jit=on (or VMPLAY_JIT=on, and
+ * The translator (issue 17): hot blocks of flat 32-bit code are emitted as
+ * host x86-64 code (the native forms below), the other instructions as calls
+ * of the interpreter, and translated blocks jump straight to each other
+ * (chaining, below). Off unless --jit=on (or VMPLAY_JIT=on, and
  * VMPLAY_JIT_THRESHOLD=n, VMPLAY_JIT_STATS=1 on stderr at exit, for tests).
  *
  * Model. A block is translated when it has been entered JIT_THRESHOLD times
  * through run_blocks (with the JIT on, block_run runs one block at a time so
- * that every block end comes back there: the same points where the
- * interpreter checks the budget, interrupts and stop requests, so
- * --deterministic runs are the interpreter's instruction for instruction).
+ * that every block end comes back there or to a chained entry, which checks
+ * the same: the points where the interpreter checks the budget, interrupts
+ * and stop requests, so --deterministic runs count as the interpreter does).
  * Guest registers stay in s->r[] (r14 = s, r15 = s->tlb_cur); each guest
  * instruction is emitted as itself over a scratch host register, so the
  * host computes the guest's arithmetic flags in host EFLAGS. At entry the
@@ -31,18 +31,50 @@
  * that flush when full; invalidated blocks are unlinked by the block cache
  * as before and their code is never entered again.
  *
- * Other instructions (not segment loads, which would break the flat
- * assumption mid-block) become calls of soft_exec through jit_exec, counted
- * the way x_none counts them, so every block of flat 32-bit code translates.
+ * Native forms: register and memory ALU (load-op and read-modify-write, imm
+ * forms), MOV (reg, imm, load, store, store imm), LEA, INC/DEC (reg, mem),
+ * PUSH/POP (reg, imm), TEST, MOVZX/MOVSX, shifts and rotates by 1/imm8/CL
+ * (not RCL/RCR), IMUL (0F AF, 69 and 6B with a register operand), CMOVcc,
+ * SETcc, and as the block's last instruction Jcc, JMP, CALL and RET near.
+ * The forms new in the second step (RMW ALU ... RET) keep no slow path of
+ * their own: a TLB miss runs the whole instruction through the interpreter's
+ * fast form (jit_fast), then the block goes on after it. The remaining
+ * instructions with a fast form (byte ALU/MOV/TEST, 16-bit moves and shifts)
+ * are calls of that form as a block of one (jit_fast, far cheaper
+ * than soft_exec); the rest (X_NONE, not segment loads, which would break
+ * the flat assumption mid-block) calls soft_exec through jit_exec, counted
+ * the way x_none counts them.
  *
- * Measured (callgrind, host instructions per guest instruction, test_cpu_bench,
- * threshold 16): loop_mips 78.2 interpreter -> 107.0 JIT; mpi_loop_mips 48.3
- * -> 64.6. The JIT is slower overall; its native code is not: the translated
- * code itself costs about 7.5-8 host instructions per native guest
- * instruction (loop: 43 per 5-instruction block including one helper call's
- * glue; mpi: 570 M for 45.4 M native + 15.5 M helper instructions), close to
- * TRANSLATOR.md's 5.9 even with guest registers in memory. What loses is
- * around it: (1) helpers: soft_exec's general path costs about 200 host
+ * Chaining. An exit to a known EIP (Jcc both ways, JMP, CALL, fall-through)
+ * jumps through a slot (struct jit_link) that first leads to the dispatcher;
+ * jit_run points it at the target's chained entry when the next block it is
+ * handed has that EIP. RET's exit compares the popped EIP with the one its
+ * slot was last linked for (the return-address check) and otherwise goes to
+ * the dispatcher, which relinks it. A chained entry checks what run_blocks
+ * checks between blocks (the instruction limit of the current run, halted,
+ * shadow, TF/RF, breakpoints, a pending flush, the interrupt line with IF,
+ * a stop request, block_end) and then the block's own validity (invalidated
+ * blocks stay in the arena until a flush, which empties this cache too) and
+ * mapping (its page's TLB entry: tag_x and the physical page), so
+ * self-modifying code, INVLPG and CR3 writes need no unlinking, and a guest
+ * loop cannot hold off interrupts, deadlines or --timeout. Block boundaries
+ * and the points where the limit is checked are the interpreter's, so
+ * --deterministic runs count the same. Blocks that call soft_exec never
+ * chain (it may change the mode, segments or paging); segments that are not
+ * flat are noted at jit_run's entry (jit_nonflat) and tested against each
+ * chained block's segments (the flat-segment key bit, as one byte test).
+ *
+ * Measured (callgrind, host instructions per guest instruction,
+ * test_cpu_bench, VMPLAY_JIT=on, threshold 16; the interpreter: loop 78.8,
+ * mpi 48.6): spike loop 107.6 / mpi 64.9; with fast-form helpers and
+ * chaining 76.1 / 51.9; with the native forms 17.5 / 10.1. i386 appliance
+ * test boot to power-off (--deterministic): 7.58 G guest instructions,
+ * 99.8 % in translated blocks, 3.7 % of those through helpers, 509 M chained
+ * block entries; serial markers as expected.
+ *
+ * Spike notes (first version, kept for the record): the spike measured
+ * loop_mips 78.2 -> 107.0 and mpi 48.3 -> 64.6; what lost was:
+ * (1) helpers: soft_exec's general path costs about 200 host
  * instructions per instruction (exec_0f, sse_claims, cc_compute,
  * soft_materialize), four times the interpreter's fast form, and 20-31 % of
  * the benches' instructions are ADD m,r / SHR / IMUL / MOVZX / SETcc / CMOV /
