@@ -414,6 +414,14 @@ static int32_t gr8(unsigned r)
     return r < 4 ? GR(r) : GR(r - 4) + 1;
 }
 
+/* in may leave the block with its state stored (a helper, a memory access's slow path):
+ * the guest flags must all be exact there, also those not written in the block yet. */
+static bool may_fault(const struct insn *in, bool nat)
+{
+    return !nat || ((in->props & I_MEM) && in->xop != X_LEA) || in->xop == X_PUSH || in->xop == X_POP ||
+           fast_mem(in);
+}
+
 static uint32_t imm_of(const struct insn *in)
 {
     return (in->op == 0x83 || in->op == 0x6A) ? (uint32_t)(int32_t)(int8_t)in->imm : in->imm;
@@ -606,7 +614,8 @@ bool jit_translate(struct soft *s, struct block *b)
     dirty[n] = any;
     live[n] = any ? 0x3F : 0;
     for (unsigned i = n; i-- > 0;)
-        live[i] = (live[i + 1] & ~(b->insn[i].fwrite & 0x3Fu)) | (b->insn[i].fread & 0x3Fu);
+        live[i] = (live[i + 1] & ~(b->insn[i].fwrite & 0x3Fu)) | (b->insn[i].fread & 0x3Fu) |
+                  (may_fault(&b->insn[i], nat[i]) ? 0x3Fu : 0); /* a fault there stores all six */
 
     /* sites first (data), then code */
     struct jit_site *sites = (struct jit_site *)(((uintptr_t)j->cur + 15) & ~(uintptr_t)15);
