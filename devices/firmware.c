@@ -152,6 +152,11 @@ void firmware_bootorder(const struct vm_config *cfg, char *out, size_t len)
                  cfg->floppy[0].path) {
             size_t used = strlen(out);
             snprintf(out + used, len - used, "/isa@i0/fdc@03f0/floppy@0\n");
+        } else if (n == 9 && strncasecmp(p, "ethernet", 8) == 0 && p[8] >= '0' && p[8] <= '9' &&
+                   p[8] - '0' < VM_MAX_NICS && cfg->nic[p[8] - '0'].present) {
+            /* the card's option ROM (iPXE) in slot 03+N */
+            size_t used = strlen(out);
+            snprintf(out + used, len - used, "/pci@i0cf8/*@%x\n", 3 + (p[8] - '0'));
         }
         p += strcspn(p, ",");
         while (*p == ',' || *p == ' ')

@@ -25,6 +25,7 @@
 #include "devices/apic.h"
 #include "devices/chardev.h"
 #include "devices/e1000.h"
+#include "devices/netrom.h"
 #include "devices/dma8237.h"
 #include "devices/fdc.h"
 #include "devices/fwcfg.h"
@@ -73,6 +74,19 @@ static void cpu_intr_set(void *opaque, int n, int level)
 {
     struct machine *m = opaque;
     cpu_set_intr(m->cpu, level);
+}
+
+static void cpu_nmi_set(void *opaque, int n, int level)
+{
+    struct machine *m = opaque;
+    if (level)
+        cpu_nmi(m->cpu);
+}
+
+static void cpu_apic_base(void *opaque, uint64_t msr)
+{
+    struct machine *m = opaque;
+    apic_set_base(m->apic, msr);
 }
 
 static int cpu_intr_ack(void *opaque)
@@ -194,7 +208,7 @@ static int make_chipset(struct machine *m, struct error *err)
 
 static int make_interrupt_controllers(struct machine *m, struct error *err)
 {
-    m->apic = apic_new(m->bus, m->clock, 0, irq_make(cpu_intr_set, m, 0), (struct irq){0});
+    m->apic = apic_new(m->bus, m->clock, 0, irq_make(cpu_intr_set, m, 0), irq_make(cpu_nmi_set, m, 0));
     /* The 8259's INTR enters LINT0, which SeaBIOS programs as ExtINT (virtual wire). */
     m->pic = m->apic ? pic_new(m->bus, irq_make(apic_set_irq, m->apic, 0)) : NULL;
     /* SeaBIOS's MADT gives the IOAPIC the ID after the last CPU. */
@@ -229,6 +243,9 @@ static int make_floppy(struct machine *m, struct error *err)
             return error_set(err, EX_DATAERR, "too many disks");
         if (blockdev_open(m->cfg->floppy[i].path, &bo, &bd, err) < 0)
             return error_prefix(err, "floppy%d", i);
+        static const char *const fd_slot[] = {"floppy0", "floppy1"};
+        m->disk_slot[m->ndisks] = fd_slot[i];
+        m->disk_path[m->ndisks] = m->cfg->floppy[i].path;
         m->disks[m->ndisks++] = bd;
         fdc_insert(m->fdc, i, bd);
     }
@@ -400,6 +417,8 @@ static int open_disk(struct machine *m, const struct vm_disk *d, struct error *e
             return error_prefix(err, "%s", d->slot);
         if (bd->warning && m->o.log)
             fprintf(m->o.log, "vmplay: %s: %s\n", d->slot, bd->warning);
+        m->disk_slot[m->ndisks] = d->slot;
+        m->disk_path[m->ndisks] = d->path;
         m->disks[m->ndisks++] = bd;
     }
     if (!bd && !cd)
@@ -445,6 +464,17 @@ static int attach_disks(struct machine *m, struct error *err)
 
 /* ---- network ---- */
 
+/* iPXE as the card's expansion ROM, when ipxe-qemu has one for its PCI ID (netrom.h). */
+static void attach_pxe_rom(struct e1000 *nic, const char *rom, int index, FILE *log)
+{
+    char who[32];
+    uint64_t size;
+    snprintf(who, sizeof who, "ethernet%d", index);
+    uint8_t *img = netrom_read(rom, who, &size, log);
+    if (img)
+        e1000_set_rom(nic, img, size);
+}
+
 /* One PCI function per present e1000; other cards are not emulated yet (one line each). */
 static int make_nics(struct machine *m, struct error *err)
 {
@@ -454,7 +484,7 @@ static int make_nics(struct machine *m, struct error *err)
         const struct vm_nic *nic = &m->cfg->nic[i];
         if (!nic->present)
             continue;
-        if (nic->dev != VM_NIC_E1000) {
+        if (nic->dev != VM_NIC_E1000 && nic->dev != VM_NIC_E1000E) {
             if (m->o.log)
                 fprintf(m->o.log, "vmplay: ethernet%d: the %s card is not emulated yet; the VM runs "
                         "without it\n", i, config_nic_dev_name(nic->dev));
@@ -465,9 +495,12 @@ static int make_nics(struct machine *m, struct error *err)
             return error_prefix(err, "ethernet%d", i);
         m->net.be[m->net.n++] = be;
         /* ethernetN in slot 03+N (the slot plan at the top of this file) */
-        m->nic[i] = e1000_new(m->pci, DEVFN(3 + i, 0), m->clock, nic->mac, be, nic->start_connected);
+        m->nic[i] = (nic->dev == VM_NIC_E1000E ? e1000e_new : e1000_new)(m->pci, DEVFN(3 + i, 0), m->clock,
+                                                                          nic->mac, be, nic->start_connected);
         if (!m->nic[i])
             return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the e1000", i);
+        if (nic->dev == VM_NIC_E1000E)
+            attach_pxe_rom(m->nic[i], "pxe-e1000e.rom", i, m->o.log);
     }
     if (m->net.n) {
         struct machine_source src = {net_group_poll_fds, net_group_service, &m->net};
@@ -509,7 +542,7 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
         error_set(err, EX_OSERR, "out of memory");
         goto fail;
     }
-    struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack};
+    struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack, .apic_base = cpu_apic_base};
     m->cpu = cpu_create(o->cpu, m->bus, m->clock, &hooks, err);
     if (!m->cpu || firmware_load(o->firmware_dir, o->bios, &m->fw, err) < 0 || map_memory(m, err) < 0 ||
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||

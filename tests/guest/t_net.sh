@@ -7,8 +7,10 @@
 # --forward=tcp:127.0.0.1:PORT:80 and the md5s match, the guest powers off
 # (status 0). The --net-dump capture parses with tshark and holds the DHCP
 # exchange. Then the same image under QEMU TCG (-nic user,model=e1000) passes
-# the same markers. Refusals: a forward port already taken, a tap that cannot be
-# opened (one line, 69). Only 127.0.0.1 is ever contacted.
+# the same markers. Each further card of $CARDS (e1000e: Linux's e1000e) runs
+# the same guest and host sides, on vmplay and on QEMU, prefixed with its name.
+# Refusals: a forward port already taken, a tap that cannot be opened (one
+# line, 69). Only 127.0.0.1 is ever contacted.
 set -u
 V=${VMPLAY:-./vmplay}
 ok() { echo "PASS net/$1"; }
@@ -64,14 +66,14 @@ for _ in range(20):
 EOF
 }
 
-check_markers() { # who serial status fetched-md5
-    local who=$1 serial=$2 st=$3 got=$4
+check_markers() { # who serial status fetched-md5 [guest driver]
+    local who=$1 serial=$2 st=$3 got=$4 want=${5:-e1000}
     local drv lease wget serving
     drv=$(marker 'net driver' "$serial" | awk '{print $NF}')
     lease=$(marker 'net lease' "$serial" | awk '{print $NF}')
     wget=$(marker 'net wget' "$serial" | awk '{print $NF}')
     serving=$(marker 'net serving' "$serial" | awk '{print $NF}')
-    [ "$drv" = e1000 ] && ok "${who}_driver_e1000" || bad "${who}_driver_e1000" "driver '$drv'"
+    [ "$drv" = "$want" ] && ok "${who}_driver_$want" || bad "${who}_driver_$want" "driver '$drv'"
     [ "$lease" = 10.0.2.15 ] && ok "${who}_dhcp_lease" || bad "${who}_dhcp_lease" "lease '$lease'"
     [ "$wget" = "$blob_md5" ] && ok "${who}_guest_fetches_host" ||
         bad "${who}_guest_fetches_host" "guest md5 '$wget', host file $blob_md5"
@@ -81,16 +83,28 @@ check_markers() { # who serial status fetched-md5
 }
 
 # ---- vmplay ----
-fp=$(free_port); sp=$(free_port)
-while [ "$sp" = "$fp" ]; do sp=$(free_port); done
-(cd "$run/vm" && exec timeout 900 "$V" --headless --cpu=soft --timeout=600 \
-    --forward=tcp:127.0.0.1:$fp:80 --forward=tcp:$sp:81 --net-dump="$run/net.pcap" net.vmx \
-    >"$run/vmplay.out" 2>"$run/vmplay.err") &
-pid=$!
-got=$(host_side "$run/vm/net-serial.txt" "$fp" "$sp" "$pid")
-wait $pid; st=$?
-check_markers vmplay "$run/vm/net-serial.txt" "$st" "$got"
-[ "$st" = 0 ] || echo "  vmplay stderr: $(head -c 400 "$run/vmplay.err" | tr '\n' '|')"
+run_vmplay() { # virtualDev guest-driver test-prefix: the appliance with that card as ethernet0
+    local dev=$1 drv=$2 who=$3 vmx=net.vmx tag=""
+    if [ "$dev" != e1000 ]; then
+        vmx=net-$dev.vmx tag=-$dev
+        sed -e "s/^ethernet0.virtualDev = .*/ethernet0.virtualDev = \"$dev\"/" \
+            -e "s/^serial0.fileName = .*/serial0.fileName = \"net-serial$tag.txt\"/" "$run/vm/net.vmx" > "$run/vm/$vmx"
+    fi
+    fp=$(free_port); sp=$(free_port)
+    while [ "$sp" = "$fp" ]; do sp=$(free_port); done
+    (cd "$run/vm" && exec timeout 900 "$V" --headless --cpu=soft --timeout=600 \
+        --forward=tcp:127.0.0.1:$fp:80 --forward=tcp:$sp:81 --net-dump="$run/net$tag.pcap" $vmx \
+        >"$run/vmplay$tag.out" 2>"$run/vmplay$tag.err") &
+    pid=$!
+    got=$(host_side "$run/vm/net-serial$tag.txt" "$fp" "$sp" "$pid")
+    wait $pid; st=$?
+    check_markers "$who" "$run/vm/net-serial$tag.txt" "$st" "$got" "$drv"
+    [ "$st" = 0 ] || echo "  vmplay stderr: $(head -c 400 "$run/vmplay$tag.err" | tr '\n' '|')"
+}
+# one line per card: virtualDev, the Linux driver that binds it, QEMU's -nic model, test prefix
+CARDS="e1000:e1000:e1000:
+e1000e:e1000e:e1000e:e1000e_"
+for c in $CARDS; do IFS=: read -r dev drv _ pre <<< "$c"; run_vmplay "$dev" "$drv" "${pre}vmplay"; done
 
 # ---- the capture ----
 if command -v tshark >/dev/null; then
@@ -144,14 +158,19 @@ if [ -z "$Q" ]; then
     exit 0
 fi
 qemu-img convert -O raw "$run/vm/net.vmdk" "$run/net.raw" 2>/dev/null
-fp=$(free_port); sp=$(free_port)
-while [ "$sp" = "$fp" ]; do sp=$(free_port); done
-timeout 900 "$Q" -accel tcg -m 256 -display none -no-reboot -drive file="$run/net.raw",format=raw,if=ide \
-    -nic user,model=e1000,hostfwd=tcp:127.0.0.1:$fp-:80,hostfwd=tcp:127.0.0.1:$sp-:81 \
-    -serial file:"$run/qemu-serial.txt" >"$run/qemu.out" 2>&1 &
-qpid=$!
-got=$(host_side "$run/qemu-serial.txt" "$fp" "$sp" "$qpid")
-n=0; while [ $n -lt 120 ] && kill -0 $qpid 2>/dev/null && [ -z "$(marker poweroff "$run/qemu-serial.txt")" ]; do sleep 0.5; n=$((n+1)); done
-sleep 2; kill $qpid 2>/dev/null; wait $qpid 2>/dev/null
-st=1; [ -n "$(marker poweroff "$run/qemu-serial.txt")" ] && st=0
-check_markers qemu "$run/qemu-serial.txt" "$st" "$got"
+run_qemu() { # model guest-driver test-prefix
+    local model=$1 drv=$2 who=$3
+    fp=$(free_port); sp=$(free_port)
+    while [ "$sp" = "$fp" ]; do sp=$(free_port); done
+    rm -f "$run/qemu-serial.txt"
+    timeout 900 "$Q" -accel tcg -m 256 -display none -no-reboot -drive file="$run/net.raw",format=raw,if=ide \
+        -nic user,model=$model,hostfwd=tcp:127.0.0.1:$fp-:80,hostfwd=tcp:127.0.0.1:$sp-:81 \
+        -serial file:"$run/qemu-serial.txt" >"$run/qemu.out" 2>&1 &
+    qpid=$!
+    got=$(host_side "$run/qemu-serial.txt" "$fp" "$sp" "$qpid")
+    n=0; while [ $n -lt 120 ] && kill -0 $qpid 2>/dev/null && [ -z "$(marker poweroff "$run/qemu-serial.txt")" ]; do sleep 0.5; n=$((n+1)); done
+    sleep 2; kill $qpid 2>/dev/null; wait $qpid 2>/dev/null
+    st=1; [ -n "$(marker poweroff "$run/qemu-serial.txt")" ] && st=0
+    check_markers "$who" "$run/qemu-serial.txt" "$st" "$got" "$drv"
+}
+for c in $CARDS; do IFS=: read -r _ drv model pre <<< "$c"; run_qemu "$model" "$drv" "${pre}qemu"; done
