@@ -72,6 +72,7 @@ static const char usage_text[] =
     "\n"
     "Machine:\n"
     "      --cpu=KIND          auto, soft or kvm (default auto)\n"
+    "      --jit=on|off        software core: translate hot blocks to host code (default off)\n"
     "      --serial=WHERE      serial0 goes to stdio, file:PATH, pty or none\n"
     "                          (overrides the .vmx's serial0); stdio on a terminal\n"
     "                          is a console: every key goes to the guest, Ctrl-A x\n"
@@ -129,6 +130,7 @@ enum {
     OPT_SCREEN_TEXT,
     OPT_CONTROL,
     OPT_CPU,
+    OPT_JIT,
     OPT_SERIAL,
     OPT_TIMEOUT,
     OPT_DETERMINISTIC,
@@ -161,6 +163,7 @@ static const struct option long_options[] = {
     {"screen-text", required_argument, NULL, OPT_SCREEN_TEXT},
     {"control", required_argument, NULL, OPT_CONTROL},
     {"cpu", required_argument, NULL, OPT_CPU},
+    {"jit", required_argument, NULL, OPT_JIT},
     {"serial", required_argument, NULL, OPT_SERIAL},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"deterministic", no_argument, NULL, OPT_DETERMINISTIC},
@@ -264,6 +267,14 @@ static void parse_option(int c, struct player_opts *o)
             o->cpu = CPU_KVM;
         else
             usage_error("--cpu: '%s' is not auto, soft or kvm", optarg);
+        break;
+    case OPT_JIT:
+        if (strcmp(optarg, "on") == 0)
+            soft_jit_mode = 1;
+        else if (strcmp(optarg, "off") == 0)
+            soft_jit_mode = 0;
+        else
+            usage_error("--jit: '%s' is not on or off", optarg);
         break;
     case OPT_SERIAL: parse_serial(optarg, o); break;
     case OPT_SNAPSHOT: o->snapshot = true; break;

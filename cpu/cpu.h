@@ -93,6 +93,10 @@ struct cpu;
 
 /* kind CPU_AUTO picks KVM when /dev/kvm opens and probe VMs run real-mode and paged
  * protected-mode code (and the clock is not deterministic), else the software core. */
+/* --jit: the software core's translator (cpu/jit.c): -1 the VMPLAY_JIT environment
+ * variable decides ("on"; default off), 0 off, 1 on. Read when a soft CPU is created. */
+extern int soft_jit_mode;
+
 struct cpu *cpu_create(enum cpu_kind kind, struct bus *bus, struct clock *clock,
                        const struct cpu_hooks *hooks, struct error *err);
 void cpu_free(struct cpu *cpu);

@@ -85,6 +85,7 @@ static void code_flush_now(struct soft *s)
     s->arena_epoch++;
     s->flush_pending = false;
     tlb_flush(s, false);
+    jit_reset(s);
 }
 
 void soft_flush_code(struct soft *s)
@@ -102,6 +103,7 @@ static void block_unlink(struct soft *s, struct block *b)
     if (*pp)
         *pp = b->hash_next;
     b->valid = 0;
+    b->code = NULL;
     uint64_t page = b->phys >> 12;
     if (page < (1u << 20) && s->code_pages[page])
         s->code_pages[page]--;
@@ -164,6 +166,9 @@ static struct block *arena_block(struct soft *s)
     struct block *b = (struct block *)(s->arena + s->arena_used);
     b->link[0] = b->link[1] = NULL;
     b->link_next = 0;
+    b->execs = 0;
+    b->code = NULL;
+    b->jit_chain = NULL;
     return b;
 }
 
@@ -502,6 +507,8 @@ static void run_blocks(struct soft *s, uint64_t limit)
         b = block_fetch(s, b);
         if (__builtin_expect(s->trace_blocks || s->shadow || s->bp_exec || (s->flags & (FL_TF | FL_RF)), 0))
             run_block_careful(s, b);
+        else if (s->jit)
+            b = jit_run(s, b, limit);
         else
             b = block_run(s, b, BLOCK_MAX_INSNS, limit);
         if (!b->valid)
@@ -620,6 +627,8 @@ static struct cpu *soft_create(struct bus *bus, struct clock *clock, const struc
         return NULL;
     }
     atomic_init(&s->stop, false);
+    if (jit_wanted())
+        jit_init(s); /* without executable memory the interpreter runs alone */
     soft_reset(&s->cpu);
     code_flush_now(s);
     return &s->cpu;
@@ -628,6 +637,7 @@ static struct cpu *soft_create(struct bus *bus, struct clock *clock, const struc
 static void soft_free(struct cpu *c)
 {
     struct soft *s = soft_of(c);
+    jit_free(s);
     fpu_free(s->fpu);
     free(s->arena);
     free(s->code_pages);

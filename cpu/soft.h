@@ -122,6 +122,10 @@ struct block {
     struct block *page_next; /* same page bucket */
     struct block *link[2];   /* the last two blocks that followed this one (checked before use) */
     uint8_t link_next;       /* which link[] the next new successor replaces */
+    uint32_t execs;          /* entries through run_blocks while the JIT is on (jit.c) */
+    void *code;              /* host code of the block (jit.c), or NULL */
+    uint8_t jit_segs;        /* segments its inline accesses assume flat (bit per SEG_*) */
+    void *jit_chain;         /* the entry other translated blocks jump to (checks first), or NULL */
     struct insn insn[]; /* n instructions, then the end marker (block_seal) */
 };
 #define BLOCK_LONG 1u   /* CS.L (64-bit code while EFER.LMA; ignored outside long mode) */
@@ -194,6 +198,15 @@ struct soft {
     uint64_t icount, icount_clocked;
     int64_t deadline;
     int64_t ns_per_insn; /* learnt from the deterministic clock (0: not yet) */
+    /* translator (jit.c): NULL while off */
+    struct jit *jit;
+    uint32_t jit_val;    /* a slow-path load's value */
+    uint64_t jit_icount; /* instructions run in translated blocks */
+    uint64_t jit_helped; /* of them, through soft_exec (jit_exec) */
+    uint64_t jit_limit;  /* run_blocks' instruction limit, for chained entries (jit.c) */
+    void *jit_exit;      /* the unlinked exit translated code last left by (jit.c), or NULL */
+    uint64_t jit_chained; /* block entries through a chained jump */
+    uint8_t jit_nonflat;  /* segments not flat when the running chain was entered (jit.c) */
 };
 
 static inline struct soft *soft_of(struct cpu *c)
@@ -268,6 +281,18 @@ static inline struct block *block_linked(const struct block *prev, uint64_t lin,
         return prev->link[1];
     return NULL;
 }
+
+/* jit.c: --jit (soft_jit_mode: -1 VMPLAY_JIT=on decides, 0 off, 1 on) */
+extern int soft_jit_mode;
+extern unsigned jit_threshold; /* entries before a block is translated */
+extern bool jit_helpers;       /* other instructions become soft_exec calls (else: block refused) */
+bool jit_wanted(void);
+bool jit_init(struct soft *s); /* false: no executable memory, the interpreter alone */
+void jit_free(struct soft *s);
+void jit_reset(struct soft *s); /* with the block arena */
+bool jit_translate(struct soft *s, struct block *b);
+/* Runs b once (translated when hot and the segments are flat, else interpreted). */
+struct block *jit_run(struct soft *s, struct block *b, uint64_t limit);
 
 /* mmu.c */
 void tlb_flush(struct soft *s, bool keep_global);
