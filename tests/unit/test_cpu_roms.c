@@ -165,3 +165,8 @@ TEST(longmode)
 {
     run_rom("longmode");
 }
+
+TEST(compat)
+{
+    run_rom("compat");
+}
