@@ -198,7 +198,7 @@ static int make_interrupt_controllers(struct machine *m, struct error *err)
     /* The 8259's INTR enters LINT0, which SeaBIOS programs as ExtINT (virtual wire). */
     m->pic = m->apic ? pic_new(m->bus, irq_make(apic_set_irq, m->apic, 0)) : NULL;
     /* SeaBIOS's MADT gives the IOAPIC the ID after the last CPU. */
-    m->ioapic = m->pic ? ioapic_new(m->bus, (uint8_t)m->cfg->numvcpus, apic_deliver, m->apic) : NULL;
+    m->ioapic = m->pic ? ioapic_new(m->bus, (uint8_t)config_vcpus_run(m->cfg), apic_deliver, m->apic) : NULL;
     if (!m->ioapic)
         return error_set(err, EX_SOFTWARE, "cannot build the interrupt controllers");
     apic_set_extint(m->apic, pic_intr_ack, m->pic);
@@ -240,7 +240,7 @@ static int make_isa(struct machine *m, struct error *err)
     struct rtc_cmos_info info = {
         .ram_below_4g = m->below_4g,
         .ram_above_4g = m->above_4g,
-        .cpus = (unsigned)m->cfg->numvcpus,
+        .cpus = (unsigned)config_vcpus_run(m->cfg),
         .boot = {RTC_BOOT_DISK, RTC_BOOT_CDROM, RTC_BOOT_FLOPPY},
         .floppy = {floppy_connected(m, 0) ? RTC_FLOPPY_1M44 : 0, floppy_connected(m, 1) ? RTC_FLOPPY_1M44 : 0},
     };
@@ -298,8 +298,11 @@ static int make_fwcfg(struct machine *m, struct error *err)
     if (!m->fwcfg)
         return error_set(err, EX_SOFTWARE, "cannot build fw_cfg");
     fwcfg_add_u64(m->fwcfg, FW_CFG_RAM_SIZE, m->ram_size);
-    fwcfg_add_u16(m->fwcfg, FW_CFG_NB_CPUS, (uint16_t)m->cfg->numvcpus);
-    fwcfg_add_u16(m->fwcfg, FW_CFG_MAX_CPUS, (uint16_t)m->cfg->numvcpus);
+    fwcfg_add_u16(m->fwcfg, FW_CFG_NB_CPUS, (uint16_t)config_vcpus_run(m->cfg));
+    fwcfg_add_u16(m->fwcfg, FW_CFG_MAX_CPUS, (uint16_t)config_vcpus_run(m->cfg));
+    if (m->o.log && config_vcpus_run(m->cfg) != m->cfg->numvcpus)
+        fprintf(m->o.log, "vmplay: numvcpus = \"%d\": running %d vCPU (vmplay has one vCPU today)\n",
+                m->cfg->numvcpus, config_vcpus_run(m->cfg));
     fwcfg_add_u16(m->fwcfg, FW_CFG_BOOT_MENU, 0);
     fwcfg_add_u32(m->fwcfg, FW_CFG_IRQ0_OVERRIDE, 1); /* the PIT is on IOAPIC pin 2 */
     struct fwcfg_e820 e820[2] = {{0, m->below_4g, E820_RAM}, {0x100000000ull, m->above_4g, E820_RAM}};
