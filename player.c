@@ -384,9 +384,6 @@ static int refusals(const struct player_opts *o, const struct vm_config *cfg, st
         return error_set(err, EX_UNAVAILABLE,
                          "%s: firmware = \"efi\" needs OVMF, which vmplay does not run yet",
                          o->vmx_path);
-    if (o->kernel)
-        return error_set(err, EX_UNAVAILABLE, "--kernel: direct kernel boot is not built yet; "
-                         "boot from the VM's disks instead");
     for (int x = 0; x < VM_MAX_SCSI; x++)
         if (cfg->scsi_present[x] && cfg->scsi_model[x] == VM_SCSI_BUSLOGIC)
             return error_set(err, EX_UNAVAILABLE,

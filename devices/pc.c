@@ -37,6 +37,7 @@
 #include "devices/pic.h"
 #include "devices/piix3.h"
 #include "devices/piix4pm.h"
+#include "devices/linuxboot.h"
 #include "devices/misc.h"
 #include "devices/pit.h"
 #include "devices/ps2.h"
@@ -307,8 +308,15 @@ static int make_fwcfg(struct machine *m, struct error *err)
     fwcfg_add_u32(m->fwcfg, FW_CFG_IRQ0_OVERRIDE, 1); /* the PIT is on IOAPIC pin 2 */
     struct fwcfg_e820 e820[2] = {{0, m->below_4g, E820_RAM}, {0x100000000ull, m->above_4g, E820_RAM}};
     fwcfg_add_e820(m->fwcfg, e820, m->above_4g ? 2 : 1);
+    /* --kernel: the option ROM boots first, the disks after it */
+    static const char rom_first[] = "/rom@" LINUXBOOT_ROM_NAME "\n";
+    size_t skip = m->o.kernel ? sizeof rom_first - 1 : 0;
     char order[1024];
-    firmware_bootorder(m->cfg, order, sizeof order);
+    memcpy(order, rom_first, skip);
+    firmware_bootorder(m->cfg, order + skip, sizeof order - skip);
+    if (m->o.kernel &&
+        linuxboot_setup(m->fwcfg, m->o.kernel, m->o.initrd, m->o.append, m->below_4g, err) < 0)
+        return -1;
     fwcfg_add_file(m->fwcfg, "bootorder", order, strlen(order));
     uint32_t boot_fail_wait = 5;
     fwcfg_add_file(m->fwcfg, "etc/boot-fail-wait", &boot_fail_wait, sizeof boot_fail_wait);
