@@ -44,7 +44,7 @@ for arch in i386 amd64; do
 done
 
 # Refusals: an ELF (multiboot kernels are not loaded) and a file with no setup header.
-img=$(tests/images/appliance.sh 2>/dev/null) && cp "$img/test.vmx" "$img/test.vmdk" "$run/" 2>/dev/null
+img=$(tests/images/appliance.sh 2>/dev/null) && cp "$img/test.vmx" "$img/test.vmdk" "$img/data.vmdk" "$run/" 2>/dev/null
 printf '\177ELF\001\001\001' > "$run/mb.elf"; head -c 8192 /dev/zero >> "$run/mb.elf"
 head -c 8192 /dev/zero > "$run/zero.bin"
 "$V" --headless --cpu=soft --timeout=5 --kernel="$run/mb.elf" "$run/test.vmx" >/dev/null 2>"$run/mb.err"
