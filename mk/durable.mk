@@ -8,3 +8,12 @@ check-durable: $(BIN)
 	$(Q)tools/deps.sh check
 	$(Q)DURABLE_KILLS=$${DURABLE_KILLS:-15} BUILD=$(abspath $(B)) VMPLAY=$(abspath $(BIN)) \
 		TOP=$(abspath .) bash tests/guest/t_durable.sh
+
+# SIGKILL while the guest writes to a disk on every controller (issue 14):
+# tests/guest/t_killall.sh runs 3 kills in make check; make check-killall 100
+# (KILLALL_KILLS, up to 127; KILLALL_SEED picks other kill moments).
+.PHONY: check-killall
+check-killall: $(BIN)
+	$(Q)tools/deps.sh check
+	$(Q)KILLALL_KILLS=$${KILLALL_KILLS:-100} BUILD=$(abspath $(B)) VMPLAY=$(abspath $(BIN)) \
+		TOP=$(abspath .) bash tests/guest/t_killall.sh
