@@ -98,6 +98,8 @@ static const char usage_text[] =
     "      --net=none          no network card at all\n"
     "      --net-tap=IFNAME    every card on the host tap device IFNAME (bridged)\n"
     "      --net-dump=FILE     every frame both ways to FILE (pcap, for tshark)\n"
+    "      --net-tftp=DIR      NAT's TFTP server serves DIR (network boot)\n"
+    "      --net-bootfile=NAME the boot file NAT's DHCP offers (with --net-tftp)\n"
     "      --disk-sync=WHEN    fdatasync the disks at the guest's flushes and stable\n"
     "                          writes (flush, the default), never (writes still reach\n"
     "                          the files: safe if vmplay dies, not if the host does),\n"
@@ -145,6 +147,8 @@ enum {
     OPT_NET,
     OPT_NET_TAP,
     OPT_NET_DUMP,
+    OPT_NET_TFTP,
+    OPT_NET_BOOTFILE,
 };
 
 static const struct option long_options[] = {
@@ -173,6 +177,8 @@ static const struct option long_options[] = {
     {"net", required_argument, NULL, OPT_NET},
     {"net-tap", required_argument, NULL, OPT_NET_TAP},
     {"net-dump", required_argument, NULL, OPT_NET_DUMP},
+    {"net-tftp", required_argument, NULL, OPT_NET_TFTP},
+    {"net-bootfile", required_argument, NULL, OPT_NET_BOOTFILE},
     {"check", no_argument, NULL, OPT_CHECK},
     {"verbose", no_argument, NULL, 'v'},
     {"trace", required_argument, NULL, OPT_TRACE},
@@ -276,6 +282,8 @@ static void parse_option(int c, struct player_opts *o)
         break;
     case OPT_NET_TAP: o->net.tap = optarg; break;
     case OPT_NET_DUMP: o->net.dump = optarg; break;
+    case OPT_NET_TFTP: o->net.tftp = optarg; break;
+    case OPT_NET_BOOTFILE: o->net.bootfile = optarg; break;
     case OPT_DISK_SYNC:
         o->disk_sync = BLOCKDEV_SYNC_MEDIA;
         o->disk_write_through = false;

@@ -17,6 +17,7 @@ struct cpu_backend {
     void (*reset)(struct cpu *cpu);
     enum cpu_exit (*run)(struct cpu *cpu, int64_t deadline_ns);
     void (*set_intr)(struct cpu *cpu, int level);
+    void (*nmi)(struct cpu *cpu);
     void (*set_a20)(struct cpu *cpu, bool enabled);
     void (*request_stop)(struct cpu *cpu);
     int (*get_state)(struct cpu *cpu, struct cpu_state *st);

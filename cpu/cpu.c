@@ -88,6 +88,11 @@ void cpu_set_intr(struct cpu *cpu, int level)
     cpu->be->set_intr(cpu, level);
 }
 
+void cpu_nmi(struct cpu *cpu)
+{
+    cpu->be->nmi(cpu);
+}
+
 void cpu_set_a20(struct cpu *cpu, bool enabled)
 {
     cpu->be->set_a20(cpu, enabled);

@@ -34,6 +34,9 @@ struct cpu_hooks {
     void *opaque;
     /* INTA: the vector of the interrupt being delivered (PIC / local APIC), or -1 if none. */
     int (*intr_ack)(void *opaque);
+    /* Optional: told every value the guest gives IA32_APIC_BASE (its bit 11 enables the
+     * local APIC globally; the local APIC model answers only while it is set). */
+    void (*apic_base)(void *opaque, uint64_t value);
 };
 
 /* Segment register with its hidden part; attr holds descriptor bits 40..47 and 52..55
@@ -103,6 +106,9 @@ const char *cpu_backend_name(const struct cpu *cpu);
 void cpu_reset(struct cpu *cpu);
 enum cpu_exit cpu_run(struct cpu *cpu, int64_t deadline_ns);
 void cpu_set_intr(struct cpu *cpu, int level);
+/* An NMI (an edge, from the local APIC): taken at the next instruction boundary unless
+ * NMIs are blocked, as they are from an NMI's delivery until the next IRET. */
+void cpu_nmi(struct cpu *cpu);
 void cpu_set_a20(struct cpu *cpu, bool enabled);
 /* Thread-safe: makes the current or next cpu_run return CPU_EXIT_STOP promptly. */
 void cpu_request_stop(struct cpu *cpu);

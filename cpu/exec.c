@@ -409,6 +409,9 @@ static void enter_op(struct soft *s, const struct insn *in)
     uint32_t smask = s32 ? 0xFFFFFFFFu : 0xFFFF;
     uint32_t sp = s->r[GPR_SP], bp = s->r[GPR_BP];
     uint32_t nsp = sp - size;
+    /* a write at the final stack pointer must be possible before anything changes (SDM, ENTER) */
+    uint32_t top = (nsp - level * size - (in->imm & 0xFFFF)) & smask;
+    lin_probe_write(s, seg_lin(s, SEG_SS, top, size, SEG_W), size, s->cpl == 3);
     mwrite(s, SEG_SS, nsp & smask, bp, size);
     uint32_t frame = nsp;
     for (unsigned i = 1; i < level; i++) {
@@ -422,9 +425,9 @@ static void enter_op(struct soft *s, const struct insn *in)
         mwrite(s, SEG_SS, nsp & smask, frame, size);
     }
     nsp -= in->imm & 0xFFFF;
-    if (s32)
-        mread(s, SEG_SS, nsp, 1);
-    reg_set(s, GPR_BP, frame, op32 ? 4 : 2);
+    /* EBP only with both operand and stack size 32: a 16-bit operand (host CPUs,
+     * tests/cpu/recorded) or a 16-bit stack (Bochs, issue 25) writes BP alone */
+    reg_set(s, GPR_BP, frame, op32 && s32 ? 4 : 2);
     s->r[GPR_SP] = s32 ? nsp : reg_merge16(s->r[GPR_SP], nsp);
 }
 
@@ -494,12 +497,13 @@ static void push_seg(struct soft *s, int seg, bool op32)
 static void pop_seg(struct soft *s, int seg, bool op32)
 {
     uint32_t sp = s->r[GPR_SP];
-    uint32_t v = mread(s, SEG_SS, stack32(s) ? sp : sp & 0xFFFF, 2);
+    bool s32 = stack32(s); /* of the stack popped from, before POP SS changes it */
+    uint32_t v = mread(s, SEG_SS, s32 ? sp : sp & 0xFFFF, 2);
     seg_load(s, seg, (uint16_t)v);
     unsigned size = op32 ? 4 : 2;
-    s->r[GPR_SP] = stack32(s) ? sp + size : reg_merge16(s->r[GPR_SP], sp + size);
+    s->r[GPR_SP] = s32 ? sp + size : reg_merge16(s->r[GPR_SP], sp + size);
     if (seg == SEG_SS)
-        s->shadow = true;
+        s->shadow = s->ss_shadow = true;
 }
 
 /* LES/LDS (and the 0F forms): offset then selector. */
@@ -696,6 +700,9 @@ static void exec_bound(struct soft *s, const struct insn *in)
         soft_raise_noerr(s, EXC_BR);
 }
 
+/* ARPL: a read-modify-write whether or not RPL changes, so a memory destination in a
+ * segment that cannot be written is #GP(0) even when ZF ends clear (the SDM's
+ * protected-mode exceptions list it unconditionally; Bochs does the same). */
 static void exec_arpl(struct soft *s, const struct insn *in)
 {
     if (!soft_pmode(s) || soft_v86(s))
@@ -864,7 +871,7 @@ static void exec_mov_seg(struct soft *s, const struct insn *in)
     }
     seg_load(s, (int)insn_reg(in), (uint16_t)rm_read(s, in, 2));
     if (insn_reg(in) == SEG_SS)
-        s->shadow = true;
+        s->shadow = s->ss_shadow = true;
 }
 
 static void exec_fe(struct soft *s, const struct insn *in)

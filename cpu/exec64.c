@@ -756,7 +756,9 @@ static void group7_64(struct soft *s, const struct insn *in)
     if (reg == 7) {
         if (s->cpl)
             soft_raise(s, EXC_GP, 0);
-        tlb_flush_page(s, insn_lin64(s, in));
+        uint64_t lin = ea64(s, in) + (in->seg == SEG_FS || in->seg == SEG_GS ? s->seg[in->seg].base : 0);
+        if (canonical64(lin)) /* a non-canonical address names no page: a no-op (SDM, INVLPG) */
+            tlb_flush_page(s, lin);
         return;
     }
     uint64_t ea = ea64(s, in);
@@ -869,6 +871,9 @@ bool exec64(struct soft *s, const struct insn *in)
     case 0xC8: { /* ENTER: 64-bit frames (16-bit with 66); the stack is RSP either way */
         unsigned size = osz64(in) == 2 ? 2 : 8, level = in->imm2 & 31;
         uint64_t bp = s->r[GPR_BP], nsp = s->r[GPR_SP] - size;
+        /* a write at the final RSP must be possible before anything changes (SDM, ENTER) */
+        uint64_t top = nsp - level * size - (in->imm & 0xFFFF);
+        lin_probe_write(s, lin64(s, SEG_SS, top), size, s->cpl == 3);
         mem_wr(s, SEG_SS, nsp, bp, size);
         uint64_t frame = nsp;
         for (unsigned i = 1; i < level; i++) {
@@ -882,9 +887,17 @@ bool exec64(struct soft *s, const struct insn *in)
             mem_wr(s, SEG_SS, nsp, frame, size);
         }
         nsp -= in->imm & 0xFFFF;
-        (void)mem_rd(s, SEG_SS, nsp, 1); /* the new stack top must be accessible */
         gpr_set(s, in, GPR_BP, frame, size);
         s->r[GPR_SP] = nsp;
+        return true;
+    }
+    case 0xA0 ... 0xA3: { /* MOV AL/rAX <-> moffs: a 64-bit offset (32-bit with 67) */
+        unsigned size = op & 1 ? osz64(in) : 1;
+        uint64_t off = (in->props & I_ADDR64) ? (uint64_t)in->imm << 32 | in->disp : in->disp;
+        if (op < 0xA2)
+            gpr_set(s, in, GPR_AX, mem_rd(s, in->seg, off, size), size);
+        else
+            mem_wr(s, in->seg, off, gpr_get(s, in, GPR_AX, size), size);
         return true;
     }
     case 0xD7: { /* XLAT: AL = [RBX + AL] (EBX with 67) */

@@ -124,8 +124,8 @@ static void xadd(struct soft *s, const struct insn *in)
     uint32_t ea = 0;
     uint32_t d = rm_read_rmw(s, in, size, &ea);
     uint32_t r = alu(s, 0, d, reg_get(s, insn_reg(in), size), size);
+    reg_set(s, insn_reg(in), d, size); /* SRC = DEST, then DEST = sum (the write cannot fault now) */
     rm_write_at(s, in, ea, r, size);
-    reg_set(s, insn_reg(in), d, size);
 }
 
 static void push_pop_fsgs(struct soft *s, const struct insn *in)
@@ -192,6 +192,26 @@ static void fpu_mem(struct soft *s, uint32_t ea, const struct insn *in, uint8_t 
     }
 }
 
+/*
+ * Every byte an x87 store will write is checked (segment and page, with the
+ * #PF it takes) before the instruction changes the x87 state: a store that
+ * faults restarts after the handler, so it must find the state as it was
+ * (FSTP pops, FNSAVE reinitialises, FNSTENV masks the exceptions).
+ */
+static void fpu_mem_probe(struct soft *s, uint32_t ea, const struct insn *in, unsigned n)
+{
+    bool user = s->cpl == 3;
+    if (in->props & I_LONG) {
+        lin_probe_write(s, insn_lin64(s, in), n, user);
+        return;
+    }
+    uint32_t amask = (in->pfx & P_ADDR32) ? 0xFFFFFFFFu : 0xFFFF;
+    for (unsigned k = 0; k < n; k += 4) {
+        unsigned c = n - k >= 4 ? 4 : n - k;
+        lin_probe_write(s, seg_lin(s, in->seg, (ea + k) & amask, c, SEG_W), c, user);
+    }
+}
+
 void exec_fpu(struct soft *s, const struct insn *in)
 {
     uint8_t op = (uint8_t)in->op;
@@ -217,10 +237,13 @@ void exec_fpu(struct soft *s, const struct insn *in)
             n = sizeof buf;
         if (acc == FPU_LOAD || acc == FPU_LOAD_STORE)
             fpu_mem(s, ea, in, buf, n, false);
+        if (acc == FPU_STORE || acc == FPU_LOAD_STORE)
+            fpu_mem_probe(s, ea, in, n);
     }
     if (fpu_exec(s->fpu, &fi, buf) == FPU_UD)
         soft_raise_noerr(s, EXC_UD);
-    if (n && (acc == FPU_STORE || acc == FPU_LOAD_STORE))
+    /* an unmasked numeric exception (IE, DE, ZE, OE, UE) leaves the destination as it was */
+    if (n && (acc == FPU_STORE || acc == FPU_LOAD_STORE) && fpu_mem_written(s->fpu))
         fpu_mem(s, ea, in, buf, n, true);
     reg_set(s, GPR_AX, ax, 2);
     flags_set_arith(s, fl);
@@ -254,9 +277,8 @@ void exec_mmx(struct soft *s, const struct insn *in)
             fpu_mem(s, ea, in, buf, n, false);
             for (unsigned k = 0; k < 8; k++)
                 mi.src |= (uint64_t)buf[k] << (8 * k);
-        } else if (!lm) {
-            for (unsigned k = 0; k < n; k += 4)
-                seg_lin(s, in->seg, ea + k, 4, SEG_W);
+        } else {
+            fpu_mem_probe(s, ea, in, n); /* before the x87 side effects (TOP 0, tags valid) */
         }
     } else if (opc == 0x6E) {
         mi.src = s->r[gpr];

@@ -3,7 +3,8 @@
  * (0F 00, 0F 01), LAR/LSL, control and debug registers, CPUID for an
  * Atom (Bonnell) class model (family 6, model 28) that advertises only what
  * the core implements, RDTSC from the machine clock at a nominal 1 GHz, the
- * MSRs P6 guests touch (unknown ones raise #GP(0)), SYSENTER/SYSEXIT.
+ * MSRs P6 guests touch (unknown ones raise #GP(0)) with the machine-check
+ * banks, SYSENTER/SYSEXIT.
  */
 #include "cpu/exec.h"
 #include "cpu/model.h"
@@ -22,8 +23,8 @@
  * MONITOR, POPCNT, RDTSCP.
  */
 #define CPUID_SIGNATURE 0x106CAu
-/* FPU DE PSE TSC MSR PAE CX8 APIC SEP MTRR PGE CMOV PAT CLFSH MMX FXSR SSE SSE2 */
-#define CPUID_EDX 0x0789BB7Du
+/* FPU DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT CLFSH MMX FXSR SSE SSE2 */
+#define CPUID_EDX 0x0789FBFDu
 #define CPUID_ECX 0x00002201u /* SSE3 (0), SSSE3 (9), CX16 (13) */
 /* 0x80000001: SYSCALL (11), NX (20), 1 GiB pages (26), LM (29); ECX LAHF/SAHF in 64-bit mode (0) */
 #define CPUID_EXT_EDX 0x24100800u
@@ -41,7 +42,66 @@ enum {
     MSR_STAR = 0xC0000081, MSR_LSTAR = 0xC0000082, MSR_CSTAR = 0xC0000083, MSR_FMASK = 0xC0000084,
     MSR_FS_BASE = 0xC0000100, MSR_GS_BASE = 0xC0000101, MSR_KERNEL_GS_BASE = 0xC0000102,
     MSR_PERFCTR0 = 0xC1, MSR_PERFCTR1 = 0xC2, MSR_EVNTSEL0 = 0x186, MSR_EVNTSEL1 = 0x187,
+    MSR_MCG_CAP = 0x179, MSR_MCG_STATUS = 0x17A, MSR_MCG_CTL = 0x17B, MSR_MC0_CTL = 0x400,
 };
+
+/*
+ * Machine-check architecture as a P6-family part has it (SDM vol. 3 15.3):
+ * MCG_CAP announces MC_BANKS banks and MCG_CTL (bit 8, MCG_CTL_P), nothing
+ * else (no extended state, CMCI, software recovery or local MCE). No error is
+ * ever logged: MCG_STATUS and every MCi_STATUS, MCi_ADDR and MCi_MISC read as
+ * 0. MCG_CTL and the MCi_CTL keep what is written; MCi_STATUS, MCi_ADDR and
+ * MCi_MISC take only 0 (anything else is #GP(0)), and MCG_STATUS has only its
+ * three flag bits (RIPV, EIPV, MCIP) writable, none of which can stay set
+ * without a machine check.
+ */
+#define MCG_CAP_VALUE (0x100u | MC_BANKS)
+
+#define APIC_BASE_BSP 0x100u
+#define APIC_BASE_EN 0x800u
+#define APIC_BASE_ADDR 0xFFFFFF000ull
+#define CPUID_1_EDX_APIC (1u << 9)
+
+uint64_t cpu_model_mcg_cap(void)
+{
+    return MCG_CAP_VALUE;
+}
+
+/* RDMSR of a machine-check MSR into *v; false when msr is not one. */
+static bool mce_read(struct soft *s, uint32_t msr, uint64_t *v)
+{
+    if (msr == MSR_MCG_CAP)
+        *v = MCG_CAP_VALUE;
+    else if (msr == MSR_MCG_STATUS)
+        *v = 0;
+    else if (msr == MSR_MCG_CTL)
+        *v = s->mcg_ctl;
+    else if (msr >= MSR_MC0_CTL && msr < MSR_MC0_CTL + 4 * MC_BANKS)
+        *v = (msr & 3) == 0 ? s->mc_ctl[(msr - MSR_MC0_CTL) / 4] : 0;
+    else
+        return false;
+    return true;
+}
+
+/* WRMSR of a machine-check MSR; false when msr is not one. */
+static bool mce_write(struct soft *s, uint32_t msr, uint64_t v)
+{
+    if (msr == MSR_MCG_CAP)
+        soft_raise(s, EXC_GP, 0);
+    else if (msr == MSR_MCG_STATUS) {
+        if (v & ~(uint64_t)7)
+            soft_raise(s, EXC_GP, 0);
+    } else if (msr == MSR_MCG_CTL)
+        s->mcg_ctl = v;
+    else if (msr >= MSR_MC0_CTL && msr < MSR_MC0_CTL + 4 * MC_BANKS) {
+        if ((msr & 3) == 0)
+            s->mc_ctl[(msr - MSR_MC0_CTL) / 4] = v;
+        else if (v != 0)
+            soft_raise(s, EXC_GP, 0);
+    } else
+        return false;
+    return true;
+}
 
 static bool privileged(const struct soft *s)
 {
@@ -65,6 +125,8 @@ void soft_msr_reset(struct soft *s)
     struct cpu_msrs *m = &s->msr;
     *m = (struct cpu_msrs){0};
     memset(s->perf, 0, sizeof s->perf);
+    s->mcg_ctl = 0;
+    memset(s->mc_ctl, 0, sizeof s->mc_ctl);
     m->apic_base = 0xFEE00000u | 0x900; /* enabled, BSP */
     m->pat = 0x0007040600070406ull;
     m->mtrr_cap = 0x508; /* 8 variable ranges, fixed ranges, WC */
@@ -136,7 +198,7 @@ void soft_rdmsr(struct soft *s)
         v = 0;
     else if (msr == MSR_MTRRCAP)
         v = s->msr.mtrr_cap;
-    else
+    else if (!mce_read(s, msr, &v))
         soft_raise(s, EXC_GP, 0);
     s->r[GPR_AX] = (uint32_t)v;
     s->r[GPR_DX] = (uint32_t)(v >> 32);
@@ -161,7 +223,7 @@ void soft_wrmsr(struct soft *s)
         tlb_flush(s, false);
         return;
     }
-    if (msr == MSR_UCODE_WRITE || msr == MSR_BIOS_SIGN_ID)
+    if (msr == MSR_UCODE_WRITE || msr == MSR_BIOS_SIGN_ID || mce_write(s, msr, v))
         return;
     uint64_t *slot = msr_slot(s, msr);
     if (!slot)
@@ -169,8 +231,17 @@ void soft_wrmsr(struct soft *s)
     if ((msr == MSR_FS_BASE || msr == MSR_GS_BASE || msr == MSR_KERNEL_GS_BASE ||
          msr == MSR_LSTAR || msr == MSR_CSTAR) && !canonical64(v))
         soft_raise(s, EXC_GP, 0);
-    if (msr == MSR_APIC_BASE)
-        v = (v & 0xFFFFFF900ull) | (s->msr.apic_base & 0x100);
+    if (msr == MSR_APIC_BASE) {
+        /* base (36 physical address bits) and global enable; BSP (8) is read-only; EXTD
+         * (10) is reserved, as the model has no x2APIC (CPUID.1:ECX.x2APIC clear) */
+        if (v & ~(APIC_BASE_ADDR | APIC_BASE_EN | APIC_BASE_BSP))
+            soft_raise(s, EXC_GP, 0);
+        v = (v & ~(uint64_t)APIC_BASE_BSP) | (s->msr.apic_base & APIC_BASE_BSP);
+        *slot = v;
+        if (s->hooks.apic_base)
+            s->hooks.apic_base(s->hooks.opaque, v);
+        return;
+    }
     *slot = v;
 }
 
@@ -219,6 +290,8 @@ void soft_cpuid(struct soft *s)
 {
     uint32_t v[4];
     cpu_model_cpuid(s->r[GPR_AX], v);
+    if ((uint32_t)s->r[GPR_AX] == 1 && !(s->msr.apic_base & APIC_BASE_EN))
+        v[3] &= ~CPUID_1_EDX_APIC; /* the local APIC is globally disabled (SDM vol. 3 11.4.3) */
     s->r[GPR_AX] = v[0];
     s->r[GPR_BX] = v[1];
     s->r[GPR_CX] = v[2];

@@ -430,6 +430,11 @@ static enum cpu_exit run_loop(struct kvm *s, int64_t deadline)
             }
             return backend_failed(s, "KVM_RUN: %s", strerror(e));
         }
+        if (s->run->apic_base != s->apic_base) { /* the guest wrote IA32_APIC_BASE */
+            s->apic_base = s->run->apic_base;
+            if (s->hooks.apic_base)
+                s->hooks.apic_base(s->hooks.opaque, s->apic_base);
+        }
         enum cpu_exit ex;
         if (handle_exit(s, &ex))
             return ex;
@@ -596,6 +601,15 @@ static void kvm_set_intr(struct cpu *c, int level)
     kvm_of(c)->intr_line = level != 0;
 }
 
+/* KVM queues the NMI and blocks further ones until the guest's IRET itself. */
+static void kvm_nmi(struct cpu *c)
+{
+    struct kvm *s = kvm_of(c);
+    if (ioctl(s->vcpu_fd, KVM_NMI) < 0)
+        kvm_trace(s, "KVM_NMI: %s", strerror(errno));
+    s->halted = false; /* HLT is ours (no in-kernel irqchip): the next KVM_RUN takes the NMI */
+}
+
 /* KVM has no A20 gate: the HMA slot follows it (range_wants). */
 static void kvm_set_a20(struct cpu *c, bool enabled)
 {
@@ -625,6 +639,7 @@ const struct cpu_backend cpu_kvm_backend = {
     .reset = kvm_reset,
     .run = kvm_run,
     .set_intr = kvm_set_intr,
+    .nmi = kvm_nmi,
     .set_a20 = kvm_set_a20,
     .request_stop = kvm_request_stop,
     .get_state = kvm_get_state,

@@ -38,6 +38,7 @@ struct kvm {
     bool intr_line, halted, shutdown, failed, a20;
     bool window_known; /* run->if_flag and ready_for_interrupt_injection describe the vCPU */
     bool io_pending;   /* the last exit was I/O or MMIO: KVM completes it on the next KVM_RUN */
+    uint64_t apic_base; /* IA32_APIC_BASE as last reported (KVM handles the WRMSR itself) */
     atomic_bool stop;
     atomic_int vcpu_tid; /* the thread that runs the vCPU (0 before the first cpu_run) */
     timer_t timer;

@@ -4,7 +4,11 @@
  * with the feature words of leaves 1 and 0x80000001 reduced to what
  * KVM_GET_SUPPORTED_CPUID allows, so both backends show the guest the same
  * CPU wherever the host can do it (no hypervisor bit, as on the software
- * core). The probes run tiny guests in VMs of their own, because /dev/kvm
+ * core). The machine-check banks follow the model too: KVM_X86_SETUP_MCE
+ * gives the vCPU the model's MCG_CAP, and where the host's KVM cannot (no
+ * KVM_CAP_MCE, too few banks, a capability bit it lacks) CPUID loses MCE and
+ * MCA instead, so the bits never announce banks the vCPU does not have.
+ * The probes run tiny guests in VMs of their own, because /dev/kvm
  * can open and still not run guests: one executes HLT in real mode (needed
  * for --cpu=kvm), the other IRETD and HLT in paged 32-bit protected mode
  * (needed for --cpu=auto to pick KVM: nested or emulating KVMs that cannot
@@ -46,8 +50,23 @@ static const struct kvm_cpuid_entry2 *find_leaf(const struct kvm_cpuid2 *c, uint
     return NULL;
 }
 
+#define CPUID_1_EDX_MCE (1u << 7)
+#define CPUID_1_EDX_MCA (1u << 14)
+
+/* Gives the vCPU the model's MCG_CAP; false where this KVM cannot. */
+static bool mce_setup(int sys_fd, int vcpu_fd)
+{
+    uint64_t cap = cpu_model_mcg_cap(), supported = 0;
+    int banks = ioctl(sys_fd, KVM_CHECK_EXTENSION, KVM_CAP_MCE);
+    if (banks < (int)(cap & 0xFF) || ioctl(sys_fd, KVM_X86_GET_MCE_CAP_SUPPORTED, &supported) < 0)
+        return false;
+    if (cap & ~(uint64_t)0xFF & ~supported)
+        return false;
+    return ioctl(vcpu_fd, KVM_X86_SETUP_MCE, &cap) == 0;
+}
+
 /* One model leaf; feature words keep only the bits the host supports. */
-static void model_leaf(const struct kvm_cpuid2 *host, uint32_t leaf, struct kvm_cpuid_entry2 *e)
+static void model_leaf(const struct kvm_cpuid2 *host, uint32_t leaf, struct kvm_cpuid_entry2 *e, bool mce)
 {
     uint32_t v[4];
     cpu_model_cpuid(leaf, v);
@@ -57,6 +76,8 @@ static void model_leaf(const struct kvm_cpuid2 *host, uint32_t leaf, struct kvm_
         e->ecx &= h ? h->ecx : 0;
         e->edx &= h ? h->edx : 0;
     }
+    if (leaf == 1 && !mce)
+        e->edx &= ~(CPUID_1_EDX_MCE | CPUID_1_EDX_MCA);
 }
 
 int kvm_cpuid_setup(int sys_fd, int vcpu_fd, struct error *err)
@@ -70,12 +91,13 @@ int kvm_cpuid_setup(int sys_fd, int vcpu_fd, struct error *err)
         return error_set(err, EX_OSERR, "out of memory");
     }
     uint32_t v[4];
+    bool mce = mce_setup(sys_fd, vcpu_fd);
     static const uint32_t ranges[2] = {0, 0x80000000u}; /* basic and extended leaves */
     for (int r = 0; r < 2; r++) {
         uint32_t base = ranges[r];
         cpu_model_cpuid(base, v);
         for (uint32_t leaf = base; leaf <= v[0] && c->nent < CPUID_MAX_ENTRIES; leaf++)
-            model_leaf(host, leaf, &c->entries[c->nent++]);
+            model_leaf(host, leaf, &c->entries[c->nent++], mce);
     }
     int rc = ioctl(vcpu_fd, KVM_SET_CPUID2, c);
     int e = errno;

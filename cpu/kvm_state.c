@@ -330,6 +330,7 @@ void kvm_reset(struct cpu *c)
     st.fpu.fcw = 0x37F;
     st.fpu.mxcsr = 0x1F80;
     st.a20 = true;
+    s->apic_base = st.msr.apic_base;
     if (kvm_set_state(c, &st) < 0)
         s->failed = true; /* the next cpu_run reports CPU_EXIT_ERROR */
     else

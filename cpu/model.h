@@ -12,5 +12,7 @@
 
 /* EAX..EDX of CPUID leaf (sub-leaf 0) in out[0..3]. */
 void cpu_model_cpuid(uint32_t leaf, uint32_t out[4]);
+/* IA32_MCG_CAP of the model (bank count in bits 7:0; CPUID.1:EDX has MCE and MCA). */
+uint64_t cpu_model_mcg_cap(void);
 
 #endif

@@ -310,19 +310,26 @@ static void check_new_ss(struct soft *s, uint16_t ss, unsigned dpl, struct desc 
         soft_raise(s, EXC_SS, ec);
 }
 
-/* Data segments the new (outer) level may not use become null. */
+/*
+ * Data segments the new (outer) level may not use become null: the selector
+ * 0 and the segment unusable, the hidden base and limit kept as they were
+ * (as Intel parts, Bochs and QEMU do), so a 64-bit FS/GS base set through
+ * the MSRs survives an IRET or RET to ring 3. A null FS/GS stays as it is.
+ */
 static void null_outer_segs(struct soft *s)
 {
     static const int idx[4] = {SEG_ES, SEG_DS, SEG_FS, SEG_GS};
     for (int i = 0; i < 4; i++) {
         struct seg *g = &s->seg[idx[i]];
-        /* a null FS/GS keeps its base (long mode sets it through the MSRs) */
         if ((idx[i] == SEG_FS || idx[i] == SEG_GS) && !(g->sel & ~3))
             continue;
         bool code = (g->attr & 0x18) == 0x18, conf = code && (g->attr & 4);
         unsigned dpl = (g->attr >> 5) & 3;
-        if (!(g->attr & 0x80) || (!conf && dpl < (unsigned)s->cpl))
-            seg_null(s, idx[i], 0);
+        if (!(g->attr & 0x80) || (!conf && dpl < (unsigned)s->cpl)) {
+            g->sel = 0;
+            g->attr = 0;
+            seg_update(s, idx[i]);
+        }
     }
 }
 
@@ -432,8 +439,10 @@ static void task_switch(struct soft *s, uint16_t sel, enum ts_reason why, uint32
     } else {
         eip = sys_read(s, nbase + 0x0E, 2);
         fl = sys_read(s, nbase + 0x10, 2) | (soft_get_eflags(s) & 0xFFFF0000u & ~FL_VM);
+        /* the SDM leaves the upper halves to the part: a 386 sets them to 0xFFFF
+         * (QEMU TCG keeps them); this core does what the 386 does (issue 25) */
         for (int i = 0; i < 8; i++)
-            r[i] = reg_merge16(s->r[i], sys_read(s, nbase + 0x12 + i * 2, 2));
+            r[i] = 0xFFFF0000u | sys_read(s, nbase + 0x12 + i * 2, 2);
         for (int i = 0; i < 4; i++)
             sl[i] = (uint16_t)sys_read(s, nbase + 0x22 + i * 2, 2);
         ldt = (uint16_t)sys_read(s, nbase + 0x2A, 2);
@@ -912,6 +921,7 @@ static bool iret64_ss(struct soft *s, uint16_t ss, unsigned rpl, bool to64, stru
  */
 void soft_iret64(struct soft *s, unsigned size)
 {
+    s->nmi_blocked = false; /* every IRET ends the NMI block, even one that faults */
     if (s->flags & FL_NT)
         soft_raise(s, EXC_GP, 0);
     bool began64 = soft_code64(s);
@@ -1250,6 +1260,7 @@ static void iret_pmode(struct soft *s, bool op32)
 
 void soft_iret(struct soft *s, bool op32)
 {
+    s->nmi_blocked = false; /* every IRET ends the NMI block, even one that faults */
     unsigned size = op32 ? 4 : 2;
     if (!soft_pmode(s) || soft_v86(s)) {
         if (soft_v86(s) && (s->flags & FL_IOPL) != FL_IOPL)

@@ -347,6 +347,14 @@ static bool contributory(int v)
     return v == EXC_DE || (v >= EXC_TS && v <= EXC_GP);
 }
 
+/* Exceptions of the fault class (SDM vol. 3 6.5) but #DB, whose instruction
+ * breakpoints leave RF to the handler: their frames push EFLAGS with RF set. */
+static bool fault_class(int v)
+{
+    return v == EXC_DE || v == EXC_BR || v == EXC_UD || v == EXC_NM || (v >= EXC_TS && v <= EXC_PF) ||
+           v == EXC_MF || v == EXC_AC || v == EXC_XM;
+}
+
 static bool has_error_code(int v)
 {
     return v == EXC_DF || (v >= EXC_TS && v <= EXC_PF) || v == EXC_AC;
@@ -377,9 +385,23 @@ static void deliver_exception(struct soft *s)
         err = 0;
     }
     s->delivering = vec;
-    s->shadow = false;
+    s->shadow = s->ss_shadow = false;
+    if (fault_class(vec))
+        s->flags |= FL_RF; /* in the image pushed: IRET resumes past the instruction breakpoint */
     s->icount++; /* a delivery costs time, so fault loops still reach the deadline */
     soft_interrupt(s, vec, false, soft_pmode(s) && has_error_code(vec), err, s->eip);
+    s->delivering = -1;
+}
+
+/* An NMI edge: vector 2, and NMIs blocked until the next IRET (SDM vol. 3 6.7.1). */
+static void deliver_nmi(struct soft *s)
+{
+    s->nmi_pending = false;
+    s->nmi_blocked = true;
+    if (s->trace)
+        fprintf(s->trace, "cpu: NMI at %04x:%08llx\n", s->seg[SEG_CS].sel, (unsigned long long)s->eip);
+    s->delivering = -2;
+    soft_interrupt(s, EXC_NMI, false, false, 0, s->eip);
     s->delivering = -1;
 }
 
@@ -455,15 +477,17 @@ static void run_block_careful(struct soft *s, struct block *b)
                 (unsigned long long)s->eip,
                 (unsigned long long)b->phys, b->n);
     bool single = s->shadow || (s->flags & FL_TF) || s->bp_exec;
-    bool tf = s->flags & FL_TF;
-    if (s->bp_exec && instruction_breakpoint(s))
+    bool tf = s->flags & FL_TF, ss_shadow = s->ss_shadow;
+    /* the instruction after MOV SS / POP SS: no breakpoint, and the trap of
+     * TF waits until it completes (SDM vol. 3 6.8.3, as Intel parts do) */
+    if (s->bp_exec && !ss_shadow && instruction_breakpoint(s))
         return;
-    s->shadow = false;
+    s->shadow = s->ss_shadow = false;
     bool rf = s->flags & FL_RF;
     block_run(s, b, single ? 1 : BLOCK_MAX_INSNS, 0);
     if (rf)
         s->flags &= ~FL_RF; /* it suppressed breakpoints for the instruction that completed */
-    if (tf && !s->halted) {
+    if (tf && !s->halted && !s->ss_shadow) {
         s->dr[6] |= 0x4000;
         s->delivering = -2;
         soft_interrupt(s, EXC_DB, false, false, 0, s->eip);
@@ -495,7 +519,9 @@ static enum cpu_exit run_loop(struct soft *s)
         }
         if (s->flush_pending)
             code_flush_now(s);
-        if (s->intr_line && (s->flags & FL_IF) && !s->shadow)
+        if (s->nmi_pending && !s->nmi_blocked && !s->shadow)
+            deliver_nmi(s);
+        else if (s->intr_line && (s->flags & FL_IF) && !s->shadow)
             deliver_intr(s);
         soft_sync_clock(s);
         if (s->halted) {
@@ -547,7 +573,8 @@ static void soft_reset(struct cpu *c)
     s->dr[7] = 0x400;
     soft_update_breakpoints(s);
     soft_set_cpl(s, 0);
-    s->halted = s->shadow = s->shutdown = false;
+    s->halted = s->shadow = s->ss_shadow = s->shutdown = false;
+    s->nmi_pending = s->nmi_blocked = false;
     s->delivering = -1;
     for (int i = 0; i < 6; i++)
         seg_set_cache(s, i, 0, 0, 0xFFFF, 0x93);
@@ -610,6 +637,11 @@ static void soft_free(struct cpu *c)
 static void soft_set_intr(struct cpu *c, int level)
 {
     soft_of(c)->intr_line = level != 0;
+}
+
+static void soft_nmi(struct cpu *c)
+{
+    soft_of(c)->nmi_pending = true;
 }
 
 static void soft_set_a20(struct cpu *c, bool enabled)
@@ -714,6 +746,7 @@ static int soft_set_state(struct cpu *c, const struct cpu_state *st)
         seg_update(s, i);
     s->halted = st->halted;
     s->shadow = st->intr_shadow;
+    s->ss_shadow = false;
     s->shutdown = false;
     s->delivering = -1;
     s->a20 = !st->a20;
@@ -741,6 +774,7 @@ const struct cpu_backend cpu_soft_backend = {
     .reset = soft_reset,
     .run = soft_run,
     .set_intr = soft_set_intr,
+    .nmi = soft_nmi,
     .set_a20 = soft_set_a20,
     .request_stop = soft_request_stop,
     .get_state = soft_get_state,

@@ -131,6 +131,7 @@ struct block {
 #define PAGE_HASH 4096
 #define JCACHE 4096
 #define ARENA_BYTES (16u << 20)
+#define MC_BANKS 5 /* machine-check banks that MCG_CAP announces (cpu/exec_sys.c) */
 
 struct soft {
     struct cpu cpu;
@@ -151,9 +152,13 @@ struct soft {
     struct cpu_msrs msr;
     int64_t tsc_offset;
     uint64_t perf[4]; /* P6 PERFCTR0/1 (0xC1, 0xC2) and EVNTSEL0/1 (0x186, 0x187): stored only */
+    /* machine check: MCG_CTL and the banks' MCi_CTL (no error is ever logged) */
+    uint64_t mcg_ctl, mc_ctl[MC_BANKS];
     int cpl;
     bool halted, shadow, a20;
+    bool ss_shadow; /* after MOV SS / POP SS the shadow also holds back breakpoints and TF traps */
     bool intr_line;
+    bool nmi_pending, nmi_blocked; /* an NMI edge not yet taken; blocked until IRET */
     /* units */
     struct fpu *fpu;
     struct sse_state sse; /* XMM registers and MXCSR */
@@ -240,6 +245,7 @@ static inline bool soft_code64(const struct soft *s)
 static inline bool soft_quiet(struct soft *s)
 {
     return !s->halted && !s->shadow && !(s->flags & FL_TF) && !s->bp_exec && !s->flush_pending &&
+           !s->nmi_pending &&
            !(s->intr_line && (s->flags & FL_IF)) &&
            !atomic_load_explicit(&s->stop, memory_order_relaxed);
 }

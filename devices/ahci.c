@@ -735,8 +735,7 @@ void ahci_reset(struct ahci *s)
     for (int i = 0; i < AHCI_PORTS; i++) {
         struct ata_dev *d = &s->port[i].dev;
         /* Power-on with a disc in the tray: the first access reports a medium change. */
-        d->unit_attention = d->media_event = d->kind == IDE_CDROM && d->bd;
-        d->locked = false;
+        atapi_power_on(d);
     }
 }
 
@@ -772,8 +771,10 @@ void ahci_free(struct ahci *s)
 {
     if (!s)
         return;
-    for (int i = 0; i < AHCI_PORTS; i++)
+    for (int i = 0; i < AHCI_PORTS; i++) {
+        ata_dev_free(&s->port[i].dev);
         free(s->port[i].dev.buf);
+    }
     free(s);
 }
 
@@ -787,9 +788,10 @@ int ahci_attach(struct ahci *s, int port, enum ide_drive_kind kind, struct block
     struct ahci_port *p = &s->port[port];
     if (!p->dev.buf && !(p->dev.buf = calloc(1, IDE_BUF_SIZE)))
         return error_set(err, EX_OSERR, "out of memory");
-    ata_dev_attach(&p->dev, kind, bd);
+    if (ata_dev_attach(&p->dev, kind, bd) < 0)
+        return error_set(err, EX_OSERR, "out of memory");
     port_reset(p);
-    p->dev.unit_attention = p->dev.media_event = kind == IDE_CDROM && bd;
+    atapi_power_on(&p->dev);
     hba_update_irq(s);
     return 0;
 }

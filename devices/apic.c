@@ -9,9 +9,13 @@
  * The timer (one-shot and periodic; TSC-deadline is not offered) computes
  * its current count from elapsed time and arms one timer for the next
  * expiry while unmasked. IPIs through ICR reach this APIC only (one CPU);
- * INIT, SIPI and SMI are ignored. Left out (this subset): relocation through the
- * IA32_APIC_BASE MSR (the base is fixed), x2APIC, thermal and performance
- * counter sources.
+ * INIT, SIPI and SMI are ignored; NMIs (LVT, ICR, the IOAPIC) pulse the nmi
+ * line to the CPU. IA32_APIC_BASE bit 11 (apic_set_base) disables the APIC
+ * globally: its registers go back to their reset values, its MMIO reads all
+ * ones and drops writes, and the 8259's INT reaches the CPU directly, as on a
+ * part without a local APIC, until the bit is set again. Left out (this
+ * subset): relocation through IA32_APIC_BASE (the base is fixed), x2APIC,
+ * thermal and performance counter sources.
  */
 #include "devices/apic.h"
 
@@ -68,6 +72,7 @@ struct apic {
     uint32_t irr[8], isr[8], tmr[8];
     int lint[2];
     int out;
+    bool global; /* IA32_APIC_BASE bit 11: globally enabled */
     int64_t timer_start; /* when the current count was last (re)loaded */
     struct timer timer;
 };
@@ -111,7 +116,7 @@ static bool enabled(const struct apic *a)
 static int deliverable(const struct apic *a)
 {
     int v = highest(a->irr);
-    if (v < 0 || !enabled(a))
+    if (v < 0 || !enabled(a) || !a->global)
         return -1;
     return (v & 0xf0) > (ppr(a) & 0xf0) ? v : -1;
 }
@@ -119,6 +124,8 @@ static int deliverable(const struct apic *a)
 static bool extint_pending(const struct apic *a)
 {
     uint32_t lvt = a->lvt[LVT_LINT0];
+    if (!a->global)
+        return a->lint[0]; /* no APIC in the way: the 8259's INT is the CPU's INTR */
     return a->lint[0] && !(lvt & APIC_LVT_MASKED) && ((lvt >> 8) & 7) == APIC_DM_EXTINT;
 }
 
@@ -256,7 +263,7 @@ static bool dest_match(const struct apic *a, uint8_t dest, bool logical)
 void apic_deliver(void *opaque, const struct apic_msg *m)
 {
     struct apic *a = opaque;
-    if (!dest_match(a, m->dest, m->logical))
+    if (!a->global || !dest_match(a, m->dest, m->logical))
         return;
     switch (m->mode) {
     case APIC_DM_FIXED:
@@ -451,6 +458,8 @@ static void write_reg(struct apic *a, uint32_t off, uint32_t v)
 static uint64_t mmio_read(void *opaque, uint64_t offset, unsigned size)
 {
     struct apic *a = opaque;
+    if (!a->global)
+        return 0xffffffffu; /* globally disabled: nothing answers here */
     if (offset & 0xf)
         return 0;
     return read_reg(a, (uint32_t)offset);
@@ -459,7 +468,7 @@ static uint64_t mmio_read(void *opaque, uint64_t offset, unsigned size)
 static void mmio_write(void *opaque, uint64_t offset, uint64_t value, unsigned size)
 {
     struct apic *a = opaque;
-    if (offset & 0xf)
+    if ((offset & 0xf) || !a->global)
         return;
     if (trace_on(TRACE_APIC))
         trace_printf(TRACE_APIC, "write 0x%03x <- 0x%08x\n", (unsigned)offset, (unsigned)value);
@@ -487,6 +496,21 @@ void apic_reset(struct apic *a)
     a->initial_count = 0;
     timer_cancel(&a->timer);
     a->out = -1;
+    a->global = true;
+    update(a);
+}
+
+void apic_set_base(void *opaque, uint64_t msr)
+{
+    struct apic *a = opaque;
+    bool on = msr & 0x800;
+    if (on == a->global)
+        return;
+    if (trace_on(TRACE_APIC))
+        trace_printf(TRACE_APIC, "globally %s\n", on ? "enabled" : "disabled");
+    if (!on)
+        apic_reset(a); /* SDM vol. 3 11.4.3: back to the power-up state */
+    a->global = on;
     update(a);
 }
 

@@ -54,6 +54,8 @@ void apic_deliver(void *opaque, const struct apic_msg *m);
  * sink (pci_bus_set_msi_sink).
  */
 void apic_deliver_msi(void *opaque, uint64_t addr, uint32_t data);
+/* IA32_APIC_BASE as the CPU has it now (cpu_hooks.apic_base): bit 11 enables the APIC globally. */
+void apic_set_base(void *opaque, uint64_t msr);
 /* INTA: the highest deliverable vector (moved to ISR), else the 8259's (ExtINT), else spurious. */
 int apic_intr_ack(void *opaque);
 

@@ -143,13 +143,20 @@ void ata_dev_reset(struct ata_dev *d, bool srst)
         atapi_reset(d);
 }
 
-void ata_dev_attach(struct ata_dev *d, enum ide_drive_kind kind, struct blockdev *bd)
+int ata_dev_attach(struct ata_dev *d, enum ide_drive_kind kind, struct blockdev *bd)
 {
     d->kind = kind;
     d->bd = bd;
     d->sectors = kind == IDE_DISK ? bd->sectors : 0;
     if (kind == IDE_DISK)
         ata_geometry(d);
+    atapi_free(d);
+    return kind == IDE_CDROM ? atapi_attach(d) : 0;
+}
+
+void ata_dev_free(struct ata_dev *d)
+{
+    atapi_free(d);
 }
 
 /* ---- ATA addressing ---- */

@@ -1,7 +1,8 @@
 /*
  * The ATA device core: one ATA disk or ATAPI CD-ROM drive, its registers
- * (the task file), the ATA command set (ata.c) and the ATAPI packet command
- * set (atapi.c), independent of how the host reaches it. A transport drives
+ * (the task file), the ATA command set (ata.c) and the ATAPI packet protocol
+ * (atapi.c, over the SCSI layer's MMC command set in scsi_disk.c),
+ * independent of how the host reaches it. A transport drives
  * it: the PIIX IDE task file and bus master (ide.c), or AHCI's command FISes
  * and PRD tables (ahci.c). The transport writes the task file registers,
  * calls ata_command, and then serves what the device asks for:
@@ -44,6 +45,7 @@
 #define CD_BLOCK 2048
 
 struct ata_dev;
+struct scsi_dev;
 
 enum ide_xfer { XFER_NONE, XFER_PIO_IN, XFER_PIO_OUT, XFER_DMA };
 
@@ -100,12 +102,11 @@ struct ata_dev {
     bool lba48, is_write;
     bool stable;                              /* a write completes once stable (cache off, FUA) */
     /* ATAPI */
+    struct scsi_dev *scsi;                    /* a CD-ROM's command set (devices/scsi.h) */
     uint8_t cdb[12];
-    uint8_t sense_key, asc, ascq;
-    bool unit_attention, media_event, locked;
     unsigned byte_limit;                      /* PIO byte count limit of the PACKET command */
     bool packet_dma;                          /* PACKET with features bit 0: data by DMA */
-    unsigned reply_len;                       /* bytes in buf for a non-read reply */
+    unsigned reply_len;                       /* bytes of the SCSI layer's answer in buf */
 };
 
 /* The identity of VMware's IDE drives. */
@@ -114,8 +115,10 @@ extern const struct ata_ident ata_ident_ide;
 /* ---- ata.c: the device core ---- */
 
 /* Attaches the medium (disk: bd required; CD-ROM: bd NULL is an empty tray); buf must be
- * IDE_BUF_SIZE bytes the transport owns. */
-void ata_dev_attach(struct ata_dev *d, enum ide_drive_kind kind, struct blockdev *bd);
+ * IDE_BUF_SIZE bytes the transport owns. -1: out of memory. */
+int ata_dev_attach(struct ata_dev *d, enum ide_drive_kind kind, struct blockdev *bd);
+/* Frees what ata_dev_attach allocated (not buf). */
+void ata_dev_free(struct ata_dev *d);
 /* Power-on or hardware reset (srst false: also the settings SET FEATURES and friends made), or
  * the soft reset SRST (ATAPI devices then clear DRDY). The signature is in the task file. */
 void ata_dev_reset(struct ata_dev *d, bool srst);
@@ -142,6 +145,10 @@ void ata_padstr(uint8_t *dst, const char *src, unsigned len, bool swap);
 void ata_serial(struct ata_dev *d, uint16_t *id, const char *prefix);
 
 /* ---- atapi.c ---- */
+int atapi_attach(struct ata_dev *d); /* the CD-ROM LUN over d->bd; -1: out of memory */
+void atapi_free(struct ata_dev *d);
+/* The transport's power-on or hardware reset: a disc in the tray gives one UNIT ATTENTION. */
+void atapi_power_on(struct ata_dev *d);
 void atapi_identify(struct ata_dev *d, uint16_t *id);
 void atapi_packet_cmd(struct ata_dev *d);
 void atapi_reset(struct ata_dev *d);

@@ -22,175 +22,11 @@
  * kick of the transmit ring handles at most TX_BURST descriptors; a timer
  * takes the rest, so a flooding guest cannot stall the machine loop.
  */
-#include "devices/e1000.h"
+#include "devices/e1000_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-
-/* registers (byte offsets in BAR0) */
-#define CTRL 0x0000
-#define STATUS 0x0008
-#define EECD 0x0010
-#define EERD 0x0014
-#define MDIC 0x0020
-#define VET 0x0038
-#define ICR 0x00c0
-#define ITR 0x00c4
-#define ICS 0x00c8
-#define IMS 0x00d0
-#define IMC 0x00d8
-#define RCTL 0x0100
-#define TCTL 0x0400
-#define RDBAL 0x2800
-#define RDBAH 0x2804
-#define RDLEN 0x2808
-#define RDH 0x2810
-#define RDT 0x2818
-#define TDBAL 0x3800
-#define TDBAH 0x3804
-#define TDLEN 0x3808
-#define TDH 0x3810
-#define TDT 0x3818
-#define STATS_FIRST 0x4000
-#define STATS_LAST 0x40fc
-#define MPC 0x4010
-#define GPRC 0x4074
-#define BPRC 0x4078
-#define MPRC 0x407c
-#define GPTC 0x4080
-#define GORCL 0x4088
-#define GOTCL 0x4090
-#define RNBC 0x40a0
-#define TORL 0x40c0
-#define TOTL 0x40c8
-#define TPR 0x40d0
-#define TPT 0x40d4
-#define MPTC 0x40f0
-#define BPTC 0x40f4
-#define MTA 0x5200
-#define RA 0x5400
-#define VFTA 0x5600
-#define REG_SPACE 0x20000
-
-#define CTRL_RST (1u << 26)
-#define CTRL_VME (1u << 30)
-#define CTRL_PHY_RST (1u << 31)
-#define STATUS_FD 0x1
-#define STATUS_LU 0x2
-#define STATUS_SPEED_1000 0x80
-
-#define EECD_SK 0x1
-#define EECD_CS 0x2
-#define EECD_DI 0x4
-#define EECD_DO 0x8
-#define EECD_REQ 0x40
-#define EECD_GNT 0x80
-#define EECD_PRES 0x100
-#define EERD_START 0x1
-#define EERD_DONE 0x10
-
-#define MDIC_OP_WRITE (1u << 26)
-#define MDIC_OP_READ (2u << 26)
-#define MDIC_READY (1u << 28)
-#define MDIC_ERROR (1u << 30)
-
-#define ICR_TXDW 0x1
-#define ICR_TXQE 0x2
-#define ICR_LSC 0x4
-#define ICR_RXDMT0 0x10
-#define ICR_RXT0 0x80
-
-#define RCTL_EN (1u << 1)
-#define RCTL_UPE (1u << 3)
-#define RCTL_MPE (1u << 4)
-#define RCTL_LPE (1u << 5)
-#define RCTL_BAM (1u << 15)
-#define RCTL_VFE (1u << 18)
-#define RCTL_BSEX (1u << 25)
-#define RCTL_SECRC (1u << 26)
-#define TCTL_EN (1u << 1)
-
-/* descriptor bits */
-#define RXD_DD 0x01
-#define RXD_EOP 0x02
-#define RXD_IXSM 0x04
-#define RXD_VP 0x08
-#define TXD_EOP (1u << 24)
-#define TXD_IC (1u << 26) /* legacy: insert checksum */
-#define TXD_TSE (1u << 26) /* data/context: segmentation */
-#define TXD_RS (1u << 27)
-#define TXD_RPS (1u << 28)
-#define TXD_DEXT (1u << 29)
-#define TXD_VLE (1u << 30)
-#define TUCMD_TCP (1u << 24)
-#define TUCMD_IP (1u << 25)
-#define POPTS_IXSM 0x01
-#define POPTS_TXSM 0x02
-
-/* PHY (Marvell M88E1011) */
-#define PHY_ADDR 1
-#define PHY_CTRL 0
-#define PHY_STATUS 1
-#define PHY_LP_ABILITY 5
-#define PHY_1000T_STATUS 10
-#define M88_PHY_SPEC_STATUS 17
-#define PHY_CTRL_RESET 0x8000
-#define PHY_CTRL_RESTART_AN 0x0200
-#define PHY_STATUS_LINK 0x0004
-#define PHY_STATUS_AN_DONE 0x0020
-
-#define EEPROM_WORDS 64
-#define EEPROM_SUM 0xbaba
-#define TX_BURST 256
-#define TX_MAX (NET_FRAME_MAX - 4) /* a packet before segmentation, room for a VLAN tag */
-#define RX_FRAME_MAX 16384
-
-struct e1000 {
-    struct pci_device pci;
-    struct clock *clock;
-    struct net_backend *be;
-    bool link;
-    uint8_t macaddr[6];
-    uint32_t reg[REG_SPACE / 4];
-    uint32_t ioaddr;
-    uint16_t phy[32];
-    uint16_t eeprom[EEPROM_WORDS];
-    struct {
-        uint32_t last_eecd; /* what the guest last wrote */
-        unsigned bits_in, shift_in;
-        bool reading;
-        int out_bit;        /* bit being shifted out, counted from the addressed word's MSB */
-        unsigned addr;
-    } ee;
-    struct {
-        uint8_t ipcss, ipcso, tucss, tucso;
-        uint16_t ipcse, tucse, mss;
-        uint8_t hdrlen;
-        uint32_t tucmd;
-    } ctx;
-    struct {
-        uint8_t buf[TX_MAX];
-        size_t len;
-        bool overflow, started, tse, vle;
-        uint8_t popts, cso, css;
-        bool legacy_ic;
-        uint16_t vlan;
-    } tx;
-    uint8_t seg[TX_MAX + 4];
-    uint8_t rxbuf[RX_FRAME_MAX + 8];
-    struct timer tx_timer;
-};
-
-static inline uint32_t r(struct e1000 *s, unsigned off)
-{
-    return s->reg[off >> 2];
-}
-
-static inline void w(struct e1000 *s, unsigned off, uint32_t v)
-{
-    s->reg[off >> 2] = v;
-}
 
 static uint16_t le16(const uint8_t *p)
 {
@@ -223,6 +59,10 @@ static void put_be16(uint8_t *p, uint16_t v)
 
 static void update_irq(struct e1000 *s)
 {
+    if (s->e1000e) {
+        e1000e_update_irq(s);
+        return;
+    }
     pci_set_irq(&s->pci, (r(s, ICR) & r(s, IMS)) != 0);
 }
 
@@ -238,6 +78,10 @@ static void eeprom_fill(struct e1000 *s)
 {
     uint16_t *e = s->eeprom;
     memset(e, 0, sizeof s->eeprom);
+    if (s->e1000e) {
+        e1000e_nvm_fill(s);
+        return;
+    }
     for (int i = 0; i < 3; i++)
         e[i] = (uint16_t)(s->macaddr[2 * i] | s->macaddr[2 * i + 1] << 8);
     e[0x04] = 0xffff; /* LED settings: the driver's defaults */
@@ -292,6 +136,8 @@ static uint32_t eecd_read(struct e1000 *s)
     uint32_t v = (s->ee.last_eecd & (EECD_SK | EECD_CS | EECD_DI | EECD_REQ)) | EECD_PRES;
     if (v & EECD_REQ)
         v |= EECD_GNT;
+    if (s->e1000e)
+        v |= EECD_AUTO_RD;
     if (s->ee.reading && s->ee.out_bit >= 0) {
         unsigned word = (s->ee.addr + (unsigned)s->ee.out_bit / 16) % EEPROM_WORDS;
         unsigned bit = 15 - (unsigned)s->ee.out_bit % 16;
@@ -303,6 +149,10 @@ static uint32_t eecd_read(struct e1000 *s)
 
 static void eerd_write(struct e1000 *s, uint32_t v)
 {
+    if (s->e1000e) {
+        e1000e_eerd_write(s, v);
+        return;
+    }
     if (!(v & EERD_START)) {
         w(s, EERD, v & ~EERD_DONE);
         return;
@@ -335,7 +185,7 @@ static void phy_reset(struct e1000 *s)
     p[PHY_CTRL] = 0x1140;   /* autonegotiation on, full duplex, 1000 Mb/s */
     p[PHY_STATUS] = 0x7949; /* what it can do; link and autonegotiation below */
     p[2] = 0x0141;          /* Marvell */
-    p[3] = 0x0c20;          /* 88E1011 */
+    p[3] = s->e1000e ? 0x0cb1 : 0x0c20; /* BME1000 rev 1 (82574L), 88E1011 (82545EM) */
     p[4] = 0x01e1;
     p[6] = 0x0001;
     p[9] = 0x0e00;
@@ -374,6 +224,8 @@ static uint32_t status_read(struct e1000 *s)
     uint32_t v = STATUS_FD | STATUS_SPEED_1000;
     if (s->link && (r(s, CTRL) & 0x40)) /* CTRL.SLU */
         v |= STATUS_LU;
+    if (s->e1000e && !(r(s, CTRL) & CTRL_GIO_MASTER_DISABLE))
+        v |= STATUS_GIO_MASTER_ENABLE;
     return v;
 }
 
@@ -392,6 +244,9 @@ static void regs_reset(struct e1000 *s)
     w(s, RA + 4, (uint32_t)le16(s->macaddr + 4) | 0x80000000u); /* AV */
     timer_cancel(&s->tx_timer);
     phy_reset(s);
+    s->msi_sent = 0;
+    if (s->e1000e)
+        e1000e_regs_reset(s);
     update_irq(s);
 }
 
@@ -514,6 +369,7 @@ static void e1000_receive(void *opaque, const uint8_t *frame, size_t len)
     }
     uint64_t base = ring_base(s, RDBAL);
     size_t bs = rx_bufsize(s), done = 0;
+    bool ext = s->e1000e && e1000e_rx_extended(s);
     while (done < len) {
         unsigned h = r(s, RDH);
         uint8_t d[16];
@@ -521,13 +377,18 @@ static void e1000_receive(void *opaque, const uint8_t *frame, size_t len)
         size_t chunk = len - done < bs ? len - done : bs;
         if (pci_dma_read(&s->pci, at, d, 16) == 0) {
             uint64_t buf = (uint64_t)le32(d + 4) << 32 | le32(d);
+            uint8_t status = RXD_DD | RXD_IXSM | vp | (done + chunk == len ? RXD_EOP : 0);
             if (buf)
                 pci_dma_write(&s->pci, buf, b + done, chunk);
-            put_le16(d + 8, (uint16_t)chunk);
-            put_le16(d + 10, 0);
-            d[12] = RXD_DD | RXD_IXSM | vp | (done + chunk == len ? RXD_EOP : 0);
-            d[13] = 0;
-            put_le16(d + 14, special);
+            if (ext) {
+                e1000e_rx_writeback(d, chunk, status, special);
+            } else {
+                put_le16(d + 8, (uint16_t)chunk);
+                put_le16(d + 10, 0);
+                d[12] = status;
+                d[13] = 0;
+                put_le16(d + 14, special);
+            }
             pci_dma_write(&s->pci, at, d, 16);
         }
         done += chunk;
@@ -541,7 +402,7 @@ static void e1000_receive(void *opaque, const uint8_t *frame, size_t len)
         stat_add(s, BPRC, 1);
     else if (frame[0] & 1)
         stat_add(s, MPRC, 1);
-    uint32_t cause = ICR_RXT0;
+    uint32_t cause = ICR_RXT0 | (s->e1000e ? ICR_RXQ0 : 0);
     unsigned rdmts = r(s, RCTL) >> 8 & 3;
     if (rx_free(s) <= n >> (rdmts + 1))
         cause |= ICR_RXDMT0;
@@ -760,7 +621,7 @@ static void tx_run(struct e1000 *s)
         if (tx_descriptor(s, d)) {
             d[12] |= 1; /* DD */
             pci_dma_write(&s->pci, at + 12, d + 12, 1);
-            cause |= ICR_TXDW;
+            cause |= ICR_TXDW | (s->e1000e ? ICR_TXQ0 : 0);
         }
         w(s, TDH, (h + 1) % n);
     }
@@ -781,6 +642,8 @@ static uint32_t reg_read(struct e1000 *s, unsigned off)
 {
     off &= REG_SPACE - 4;
     uint32_t v = r(s, off);
+    if (s->e1000e && e1000e_reg_read(s, off, &v))
+        return v;
     switch (off) {
     case STATUS: return status_read(s);
     case EECD: return eecd_read(s);
@@ -805,6 +668,8 @@ static uint32_t reg_read(struct e1000 *s, unsigned off)
 static void reg_write(struct e1000 *s, unsigned off, uint32_t v)
 {
     off &= REG_SPACE - 4;
+    if (s->e1000e && e1000e_reg_write(s, off, v))
+        return;
     switch (off) {
     case CTRL:
         if (v & CTRL_RST) {
@@ -900,34 +765,62 @@ struct pci_device *e1000_pci(struct e1000 *s)
     return &s->pci;
 }
 
-struct e1000 *e1000_new(struct pci_bus *pci, int devfn, struct clock *clock, const uint8_t mac[6],
-                        struct net_backend *be, bool link)
+struct e1000 *e1000_alloc(struct clock *clock, const uint8_t mac[6], struct net_backend *be, bool link,
+                          bool e1000e)
 {
     struct e1000 *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    s->e1000e = e1000e;
     s->clock = clock;
     s->be = be;
     s->link = link;
     memcpy(s->macaddr, mac, 6);
     eeprom_fill(s);
     timer_init(&s->tx_timer, clock, tx_timer_fire, s);
-    pci_device_init(&s->pci, "e1000", 0x8086, 0x100f, 0x020000, 0x01, 1);
-    pci_set_subsystem(&s->pci, 0x15ad, 0x0750);
-    pci_device_set_bar(&s->pci, 0, PCI_BAR_MEM32, REG_SPACE, &mmio_ops, s, NULL);
-    pci_device_set_bar(&s->pci, 1, PCI_BAR_IO, 0x40, &io_ops, s, NULL);
+    return s;
+}
+
+struct e1000 *e1000_register(struct e1000 *s, struct pci_bus *pci, int devfn)
+{
     s->pci.opaque = s;
     if (pci && pci_register(pci, &s->pci, devfn) < 0) {
         free(s);
         return NULL;
     }
-    if (be) {
+    if (s->be) {
         struct net_client c = {.can_receive = e1000_can_receive, .receive = e1000_receive, .opaque = s};
-        net_attach(be, &c);
-        net_set_link(be, link);
+        net_attach(s->be, &c);
+        net_set_link(s->be, s->link);
     }
     regs_reset(s);
     return s;
+}
+
+/* BAR0 the registers, BAR1 IOADDR/IODATA */
+void e1000_setup_bars(struct e1000 *s, int io_bar, uint64_t io_size)
+{
+    pci_device_set_bar(&s->pci, 0, PCI_BAR_MEM32, REG_SPACE, &mmio_ops, s, NULL);
+    pci_device_set_bar(&s->pci, io_bar, PCI_BAR_IO, io_size, &io_ops, s, NULL);
+}
+
+struct e1000 *e1000_new(struct pci_bus *pci, int devfn, struct clock *clock, const uint8_t mac[6],
+                        struct net_backend *be, bool link)
+{
+    struct e1000 *s = e1000_alloc(clock, mac, be, link, false);
+    if (!s)
+        return NULL;
+    pci_device_init(&s->pci, "e1000", 0x8086, 0x100f, 0x020000, 0x01, 1);
+    pci_set_subsystem(&s->pci, 0x15ad, 0x0750);
+    e1000_setup_bars(s, 1, 0x40);
+    return e1000_register(s, pci, devfn);
+}
+
+void e1000_set_rom(struct e1000 *s, uint8_t *image, uint64_t size)
+{
+    free(s->rom);
+    s->rom = image;
+    pci_device_set_rom(&s->pci, image, size);
 }
 
 void e1000_free(struct e1000 *s)
@@ -935,5 +828,6 @@ void e1000_free(struct e1000 *s)
     if (!s)
         return;
     timer_cancel(&s->tx_timer);
+    free(s->rom);
     free(s);
 }

@@ -10,8 +10,9 @@
  * DMA capable 5-6), BMIDTPx PRD table pointer; PRD entries are {address,
  * byte count (0 = 64 KiB), EOT bit 31}. Data moves through PIO windows of
  * the drive's buffer or through the PRD walk. The drives are the ATA device
- * core's (devices/ata_dev.h: the ATA command set in ata.c, the ATAPI one in
- * atapi.c); this file is their transport.
+ * core's (devices/ata_dev.h: the ATA command set in ata.c, the ATAPI packet
+ * protocol in atapi.c over the SCSI layer's MMC commands); this file is their
+ * transport.
  *
  * Disk I/O is synchronous in the machine thread: a command's blockdev
  * calls run from the port write that issued it (PIO) or that started the
@@ -409,8 +410,7 @@ static void channel_reset(struct ide_channel *ch)
         if (d->kind != IDE_NONE)
             ch->bm_status |= (uint8_t)(0x20 << i); /* drive i DMA capable */
         /* Power-on with a disc in the tray: the first access reports a medium change. */
-        d->unit_attention = d->media_event = d->kind == IDE_CDROM && d->bd;
-        d->locked = false;
+        atapi_power_on(d);
     }
     irq_update(ch);
 }
@@ -489,8 +489,10 @@ void ide_free(struct ide *s)
     if (!s)
         return;
     for (int c = 0; c < 2; c++)
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 2; i++) {
+            ata_dev_free(&s->ch[c].drive[i]);
             free(s->ch[c].drive[i].buf);
+        }
     free(s);
 }
 
@@ -502,7 +504,8 @@ int ide_attach(struct ide *s, int channel, int unit, enum ide_drive_kind kind, s
     if (kind == IDE_DISK && !bd)
         return error_set(err, EX_SOFTWARE, "ide%d:%d: a disk needs an image", channel, unit);
     struct ata_dev *d = &s->ch[channel].drive[unit];
-    ata_dev_attach(d, kind, bd);
+    if (ata_dev_attach(d, kind, bd) < 0)
+        return error_set(err, EX_OSERR, "ide%d:%d: out of memory", channel, unit);
     channel_reset(&s->ch[channel]);
     return 0;
 }

@@ -11,17 +11,21 @@
 #include "devices/clock.h"
 #include "devices/firmware.h"
 #include "devices/pc.h"
+#include "devices/slots.h"
 #include "formats/blockdev.h"
 #include "formats/config.h"
 
 #define MACHINE_MAX_POLL 8
-#define MACHINE_MAX_DISKS 8
+/* Every slot a .vmx can name: ide 2x2, scsiN:0-15 (7 is the HBA's), sataN:0-29, nvmeN:0-14, two
+ * floppies. */
+#define MACHINE_MAX_DISKS (4 + VM_MAX_SCSI * 16 + VM_MAX_SATA * 30 + VM_MAX_NVME * 15 + VM_MAX_FLOPPIES)
 #define MACHINE_SERIALS 4
 #define MACHINE_MAX_SOURCES 4
 
 struct machine {
     struct machine_opts o;
     const struct vm_config *cfg;
+    struct pc_slots slots; /* the PCI slot plan (devices/slots.h) */
     struct bus *bus;
     struct clock *clock;
     struct cpu *cpu;
@@ -61,6 +65,7 @@ struct machine {
     bool disk_error_told[MACHINE_MAX_DISKS];  /* a failed guest write has been reported */
     int ndisks;
     struct e1000 *nic[VM_MAX_NICS];
+    struct pcnet *pcnet[VM_MAX_NICS]; /* ethernetN.virtualDev = "vlance" */
     struct net_group net;     /* the NICs' back ends, one host event source */
 
     struct display *display;

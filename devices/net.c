@@ -240,7 +240,7 @@ struct net_backend *net_backend_for_nic(const struct net_opts *o, const struct v
             fprintf(o->log, "vmplay: ethernet%d: custom network%s%s is not available; using NAT "
                     "instead\n", index, nic->network_name ? " " : "",
                     nic->network_name ? nic->network_name : "");
-        be = net_slirp_new(clock, nic->conn == VM_NET_HOSTONLY, fwd, nfwd, err);
+        be = net_slirp_new_boot(clock, nic->conn == VM_NET_HOSTONLY, fwd, nfwd, o->tftp, o->bootfile, err);
     }
     if (!be)
         return NULL;

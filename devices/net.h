@@ -86,6 +86,8 @@ struct net_opts {
     bool none;                 /* --net=none: no card at all */
     const char *dump;          /* --net-dump=FILE */
     const char *tap;           /* --net-tap=IFNAME */
+    const char *tftp;          /* --net-tftp=DIR: slirp's TFTP server serves DIR */
+    const char *bootfile;      /* --net-bootfile=NAME: the boot file slirp's DHCP names */
     struct net_forward fwd[NET_MAX_FORWARDS];
     int nfwd;
     bool deterministic;
@@ -124,6 +126,9 @@ int net_dump_open(struct net_backend *be, const char *path, struct error *err);
  * restricted: host-only (no way out); fwd: host -> guest forwards (binds them now: EX_UNAVAILABLE). */
 struct net_backend *net_slirp_new(struct clock *clock, bool restricted, const struct net_forward *fwd,
                                   int nfwd, struct error *err);
+/* The same with a TFTP root and a DHCP boot file name (either NULL: none), for network boot. */
+struct net_backend *net_slirp_new_boot(struct clock *clock, bool restricted, const struct net_forward *fwd,
+                                       int nfwd, const char *tftp, const char *bootfile, struct error *err);
 /* A host tap device (/dev/net/tun, IFF_TAP | IFF_NO_PI): EX_UNAVAILABLE when it cannot be opened. */
 struct net_backend *net_tap_new(struct clock *clock, const char *ifname, struct error *err);
 

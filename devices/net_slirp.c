@@ -222,6 +222,12 @@ static struct in_addr ip4(const char *s)
 struct net_backend *net_slirp_new(struct clock *clock, bool restricted, const struct net_forward *fwd,
                                   int nfwd, struct error *err)
 {
+    return net_slirp_new_boot(clock, restricted, fwd, nfwd, NULL, NULL, err);
+}
+
+struct net_backend *net_slirp_new_boot(struct clock *clock, bool restricted, const struct net_forward *fwd,
+                                       int nfwd, const char *tftp, const char *bootfile, struct error *err)
+{
     struct net_slirp *s = calloc(1, sizeof *s);
     if (!s) {
         error_set(err, EX_OSERR, "out of memory");
@@ -238,6 +244,8 @@ struct net_backend *net_slirp_new(struct clock *clock, bool restricted, const st
         .vdhcp_start = ip4("10.0.2.15"),
         .vnameserver = ip4("10.0.2.3"),
         .vhostname = "vmplay",
+        .tftp_path = tftp,
+        .bootfile = bootfile,
     };
     s->slirp = slirp_new(&cfg, &slirp_callbacks, s);
     if (!s->slirp) {

@@ -9,7 +9,8 @@
  *   01.0 PIIX3 ISA bridge (PIRQ routing, 0xCF9 reset)   01.1 PIIX3 IDE
  *   01.3 PIIX4 power management (ACPI, SCI on IRQ 9)     02.0 VGA (stdvga + VGA BIOS ROM)
  *   03.0-0c.0 NICs ethernet0-9   10.0-13.0 SCSI scsi0-3   14.0-17.0 AHCI sata0-3
- *   (devices/ahci.h: ahci_pci_slot)   18.0-1b.0 NVMe nvme0-3
+ *   18.0-1b.0 NVMe nvme0-3: the defaults of devices/slots.c, which also follows the
+ *   .vmx's pciSlotNumber where it names a device number on bus 0
  *   ISA: 8259 pair, 8254, MC146818, i8042, 16550A x4, fw_cfg, debug ports
  *   local APIC 0xFEE00000 (LINT0 = ExtINT from the 8259), IOAPIC 0xFEC00000
  */
@@ -25,6 +26,8 @@
 #include "devices/apic.h"
 #include "devices/chardev.h"
 #include "devices/e1000.h"
+#include "devices/netrom.h"
+#include "devices/pcnet.h"
 #include "devices/dma8237.h"
 #include "devices/fdc.h"
 #include "devices/fwcfg.h"
@@ -74,6 +77,19 @@ static void cpu_intr_set(void *opaque, int n, int level)
 {
     struct machine *m = opaque;
     cpu_set_intr(m->cpu, level);
+}
+
+static void cpu_nmi_set(void *opaque, int n, int level)
+{
+    struct machine *m = opaque;
+    if (level)
+        cpu_nmi(m->cpu);
+}
+
+static void cpu_apic_base(void *opaque, uint64_t msr)
+{
+    struct machine *m = opaque;
+    apic_set_base(m->apic, msr);
 }
 
 static int cpu_intr_ack(void *opaque)
@@ -195,7 +211,7 @@ static int make_chipset(struct machine *m, struct error *err)
 
 static int make_interrupt_controllers(struct machine *m, struct error *err)
 {
-    m->apic = apic_new(m->bus, m->clock, 0, irq_make(cpu_intr_set, m, 0), (struct irq){0});
+    m->apic = apic_new(m->bus, m->clock, 0, irq_make(cpu_intr_set, m, 0), irq_make(cpu_nmi_set, m, 0));
     /* The 8259's INTR enters LINT0, which SeaBIOS programs as ExtINT (virtual wire). */
     m->pic = m->apic ? pic_new(m->bus, irq_make(apic_set_irq, m->apic, 0)) : NULL;
     /* SeaBIOS's MADT gives the IOAPIC the ID after the last CPU. */
@@ -226,8 +242,12 @@ static int make_floppy(struct machine *m, struct error *err)
                                         .write_through = m->o.disk_write_through, .sync = m->o.disk_sync};
         if (!floppy_connected(m, i))
             continue;
-        if (m->ndisks >= MACHINE_MAX_DISKS)
-            return error_set(err, EX_DATAERR, "too many disks");
+        if (m->ndisks >= MACHINE_MAX_DISKS) { /* cannot happen: the table holds every slot */
+            if (m->o.log)
+                fprintf(m->o.log, "vmplay: floppy%d: more disks than the player holds (%d); the "
+                        "disk is left out\n", i, MACHINE_MAX_DISKS);
+            continue;
+        }
         if (blockdev_open(m->cfg->floppy[i].path, &bo, &bd, err) < 0)
             return error_prefix(err, "floppy%d", i);
         static const char *const fd_slot[] = {"floppy0", "floppy1"};
@@ -362,20 +382,20 @@ static int make_sata(struct machine *m, struct error *err)
     for (int n = 0; n < VM_MAX_SATA; n++) {
         if (!m->cfg->sata_present[n])
             continue;
-        m->sata[n] = ahci_new(m->pci, DEVFN(ahci_pci_slot(n), 0), n);
+        m->sata[n] = ahci_new(m->pci, DEVFN(m->slots.sata[n], 0), n);
         if (!m->sata[n])
             return error_set(err, EX_SOFTWARE, "cannot build the SATA controller sata%d", n);
     }
     return 0;
 }
 
-/* nvmeN at PCI slot 0x18 + N (VMware puts them behind bridges; here bus 0 holds all). */
+/* nvmeN at its slot of the plan (VMware puts them behind bridges; here bus 0 holds all). */
 static int make_nvme(struct machine *m, struct error *err)
 {
     for (int i = 0; i < VM_MAX_NVME; i++) {
         if (!m->cfg->nvme_present[i])
             continue;
-        m->nvme[i] = nvme_new(m->bus, m->pci, DEVFN(0x18 + i, 0), i);
+        m->nvme[i] = nvme_new(m->bus, m->pci, DEVFN(m->slots.nvme[i], 0), i);
         if (!m->nvme[i])
             return error_set(err, EX_SOFTWARE, "cannot build nvme%d", i);
     }
@@ -432,7 +452,7 @@ static int make_scsi(struct machine *m, struct error *err)
         enum vm_scsi_dev model = m->cfg->scsi_model[x];
         if (!m->cfg->scsi_present[x] || (!scsi_hba_model(model) && model != VM_SCSI_BUSLOGIC))
             continue;
-        m->scsi[x] = scsi_hba_new(model, x, m->bus, m->pci, err);
+        m->scsi[x] = scsi_hba_new(model, x, DEVFN(m->slots.scsi[x], 0), m->bus, m->pci, err);
         if (!m->scsi[x])
             return -1;
     }
@@ -451,8 +471,12 @@ static int attach_disks(struct machine *m, struct error *err)
                 fprintf(m->o.log, "vmplay: %s: %s; the disk is left out\n", d->slot, why);
             continue;
         }
-        if (m->ndisks >= MACHINE_MAX_DISKS)
-            return error_set(err, EX_DATAERR, "too many disks");
+        if (m->ndisks >= MACHINE_MAX_DISKS) { /* cannot happen: the table holds every slot */
+            if (m->o.log)
+                fprintf(m->o.log, "vmplay: %s: more disks than the player holds (%d); the disk is "
+                        "left out\n", d->slot, MACHINE_MAX_DISKS);
+            continue;
+        }
         if (open_disk(m, d, err) < 0)
             return -1;
     }
@@ -461,7 +485,19 @@ static int attach_disks(struct machine *m, struct error *err)
 
 /* ---- network ---- */
 
-/* One PCI function per present e1000; other cards are not emulated yet (one line each). */
+/* iPXE as the card's expansion ROM, when ipxe-qemu has one for its PCI ID (netrom.h). */
+static void attach_pxe_rom(struct e1000 *nic, const char *rom, int index, FILE *log)
+{
+    char who[32];
+    uint64_t size;
+    snprintf(who, sizeof who, "ethernet%d", index);
+    uint8_t *img = netrom_read(rom, who, &size, log);
+    if (img)
+        e1000_set_rom(nic, img, size);
+}
+
+/* One PCI function per present e1000, e1000e or vlance; other cards are not emulated yet (one line each). */
+/* One PCI function per present e1000 or vlance; other cards are not emulated yet (one line each). */
 static int make_nics(struct machine *m, struct error *err)
 {
     static const struct net_opts defaults = {0};
@@ -470,7 +506,7 @@ static int make_nics(struct machine *m, struct error *err)
         const struct vm_nic *nic = &m->cfg->nic[i];
         if (!nic->present)
             continue;
-        if (nic->dev != VM_NIC_E1000) {
+        if (nic->dev != VM_NIC_E1000 && nic->dev != VM_NIC_E1000E && nic->dev != VM_NIC_VLANCE) {
             if (m->o.log)
                 fprintf(m->o.log, "vmplay: ethernet%d: the %s card is not emulated yet; the VM runs "
                         "without it\n", i, config_nic_dev_name(nic->dev));
@@ -480,10 +516,20 @@ static int make_nics(struct machine *m, struct error *err)
         if (!be)
             return error_prefix(err, "ethernet%d", i);
         m->net.be[m->net.n++] = be;
-        /* ethernetN in slot 03+N (the slot plan at the top of this file) */
-        m->nic[i] = e1000_new(m->pci, DEVFN(3 + i, 0), m->clock, nic->mac, be, nic->start_connected);
+        /* ethernetN in its slot of the plan (03+N by default) */
+        if (nic->dev == VM_NIC_VLANCE) {
+            m->pcnet[i] = pcnet_new(m->pci, DEVFN(m->slots.nic[i], 0), m->clock, nic->mac, be,
+                                    nic->start_connected);
+            if (!m->pcnet[i])
+                return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the vlance", i);
+            continue;
+        }
+        m->nic[i] = (nic->dev == VM_NIC_E1000E ? e1000e_new : e1000_new)(m->pci, DEVFN(m->slots.nic[i], 0), m->clock,
+                                                                          nic->mac, be, nic->start_connected);
         if (!m->nic[i])
             return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the e1000", i);
+        if (nic->dev == VM_NIC_E1000E)
+            attach_pxe_rom(m->nic[i], "pxe-e1000e.rom", i, m->o.log);
     }
     if (m->net.n) {
         struct machine_source src = {net_group_poll_fds, net_group_service, &m->net};
@@ -525,7 +571,8 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
         error_set(err, EX_OSERR, "out of memory");
         goto fail;
     }
-    struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack};
+    pc_slots_plan(m->cfg, &m->slots, o->log);
+    struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack, .apic_base = cpu_apic_base};
     m->cpu = cpu_create(o->cpu, m->bus, m->clock, &hooks, err);
     if (!m->cpu || firmware_load(o->firmware_dir, o->bios, &m->fw, err) < 0 || map_memory(m, err) < 0 ||
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
@@ -582,6 +629,9 @@ void machine_reset(struct machine *m)
     for (int i = 0; i < VM_MAX_NICS; i++)
         if (m->nic[i])
             e1000_reset(m->nic[i]);
+    for (int i = 0; i < VM_MAX_NICS; i++)
+        if (m->pcnet[i])
+            pcnet_reset(m->pcnet[i]);
     cpu_reset(m->cpu);
     /* --timeout counts from power-on; a guest reset does not restart it. */
     if (m->o.timeout_s > 0 && !timer_armed(&m->timeout_timer))
@@ -614,6 +664,8 @@ void machine_free(struct machine *m)
         nvme_free(m->nvme[i]);
     for (int i = 0; i < VM_MAX_NICS; i++)
         e1000_free(m->nic[i]);
+    for (int i = 0; i < VM_MAX_NICS; i++)
+        pcnet_free(m->pcnet[i]);
     for (int i = 0; i < m->net.n; i++)
         net_backend_free(m->net.be[i]);
     for (int i = 0; i < MACHINE_SERIALS; i++) {

@@ -73,6 +73,7 @@ struct scsi_ident {
     const char *product;  /* 16: "Virtual disk    " */
     const char *revision; /* 4: "2.0 " */
     const char *serial;   /* VPD 80h; NULL: derived from the target/LUN */
+    bool atapi;           /* an ATAPI drive: INQUIRY as SFF-8020 (no CMDQUE), ATAPI core feature */
 };
 
 struct scsi_dev;
@@ -86,6 +87,12 @@ void scsi_dev_reset(struct scsi_dev *d);
 /* Medium change on a CD (bd NULL: ejected): UNIT ATTENTION 28h/00h, a media event. */
 void scsi_dev_change_medium(struct scsi_dev *d, struct blockdev *bd);
 enum scsi_kind scsi_dev_kind(const struct scsi_dev *d);
+/* Power-on (ATAPI: the transport's hardware reset): no pending UNIT ATTENTION, no sense, unlocked;
+ * medium_ua with a medium in the drive: one UNIT ATTENTION 28h/00h and a media event. */
+void scsi_dev_power_on(struct scsi_dev *d, bool medium_ua);
+/* Sets the sense a later REQUEST SENSE returns (key 0, asc 0, ascq 0: none), for an error the
+ * transport found itself (ATAPI: a DMA table too short). */
+void scsi_dev_set_sense(struct scsi_dev *d, uint8_t key, uint8_t asc, uint8_t ascq);
 
 void scsi_execute(struct scsi_dev *d, struct scsi_req *r);
 

@@ -45,6 +45,7 @@ struct scsi_dev {
     struct blockdev *bd;
     char vendor[9], product[17], revision[5], serial[21];
     bool serial_given;
+    bool atapi;
     uint32_t block;      /* logical block size */
     bool wce;            /* the write cache (caching mode page) */
     bool ua_reset, ua_medium, media_event;
@@ -195,6 +196,7 @@ struct scsi_dev *scsi_dev_new(enum scsi_kind kind, struct blockdev *bd, const st
                id && id->product ? id->product : cd ? "VMware IDE CDR10" : "Virtual disk");
     copy_field(d->revision, sizeof(d->revision), id && id->revision ? id->revision : cd ? "1.00" : "2.0");
     d->serial_given = id && id->serial;
+    d->atapi = id && id->atapi;
     copy_field(d->serial, sizeof(d->serial), d->serial_given ? id->serial : "");
     d->wce = !(bd && bd->write_through);
     /* A medium in the drive at power-on is no change: no UNIT ATTENTION (SeaBIOS's PVSCSI and
@@ -230,6 +232,24 @@ enum scsi_kind scsi_dev_kind(const struct scsi_dev *d)
     return d->kind;
 }
 
+void scsi_dev_power_on(struct scsi_dev *d, bool medium_ua)
+{
+    d->ua_reset = false;
+    d->ua_medium = d->media_event = medium_ua && d->bd;
+    d->locked = false;
+    memset(d->sense, 0, sizeof(d->sense));
+}
+
+void scsi_dev_set_sense(struct scsi_dev *d, uint8_t key, uint8_t asc, uint8_t ascq)
+{
+    memset(d->sense, 0, sizeof(d->sense));
+    if (key || asc || ascq) {
+        struct scsi_req t = {0};
+        scsi_req_sense(&t, key, asc, ascq);
+        memcpy(d->sense, t.sense, SCSI_SENSE_LEN);
+    }
+}
+
 static uint64_t blocks(const struct scsi_dev *d)
 {
     return d->bd ? d->bd->sectors / (d->block / BLOCKDEV_SECTOR) : 0;
@@ -249,10 +269,10 @@ static unsigned inquiry_std(struct scsi_dev *d, uint8_t *b)
     memset(b, 0, 36);
     b[0] = d->kind == SCSI_CDROM ? 0x05 : 0x00;
     b[1] = d->kind == SCSI_CDROM ? 0x80 : 0x00; /* RMB */
-    b[2] = 0x05;                                 /* SPC-3 */
-    b[3] = 0x12;                                 /* HISUP, response data format 2 */
+    b[2] = d->atapi ? 0x00 : 0x05;               /* ATAPI: no ANSI version; SPC-3 */
+    b[3] = d->atapi ? 0x21 : 0x12;               /* ATAPI 2, format 1; HISUP, format 2 */
     b[4] = 36 - 5;
-    b[7] = 0x02; /* CMDQUE */
+    b[7] = d->atapi ? 0x00 : 0x02;               /* CMDQUE: none over ATAPI */
     pad(b + 8, d->vendor, 8);
     pad(b + 16, d->product, 16);
     pad(b + 32, d->revision, 4);
@@ -853,7 +873,7 @@ static void cmd_get_configuration(struct scsi_dev *d, struct scsi_req *r)
         put_be16(b + len, 0x0001);
         b[len + 2] = 0x0b;
         b[len + 3] = 8;
-        put_be32(b + len + 4, 1); /* SCSI family */
+        put_be32(b + len + 4, d->atapi ? 2 : 1); /* physical interface: ATAPI, SCSI family */
         b[len + 8] = 1;           /* DBE */
         len += 12;
     }

@@ -38,7 +38,7 @@ const struct scsi_hba_model *scsi_hba_model(enum vm_scsi_dev dev)
     return NULL;
 }
 
-struct scsi_hba *scsi_hba_new(enum vm_scsi_dev dev, int n, struct bus *bus, struct pci_bus *pci,
+struct scsi_hba *scsi_hba_new(enum vm_scsi_dev dev, int n, int devfn, struct bus *bus, struct pci_bus *pci,
                               struct error *err)
 {
     const struct scsi_hba_model *m = scsi_hba_model(dev);
@@ -53,7 +53,7 @@ struct scsi_hba *scsi_hba_new(enum vm_scsi_dev dev, int n, struct bus *bus, stru
         return NULL;
     }
     h->model = m;
-    h->hw = m->create(bus, pci, SCSI_HBA_DEVFN(n), &h->sbus);
+    h->hw = m->create(bus, pci, devfn, &h->sbus);
     if (!h->hw) {
         free(h);
         error_set(err, EX_SOFTWARE, "scsi%d: cannot build the %s controller", n, m->name);

@@ -32,11 +32,11 @@ struct scsi_hba {
 
 /* The row for dev, or NULL when vmplay has no such controller. */
 const struct scsi_hba_model *scsi_hba_model(enum vm_scsi_dev dev);
-/* The PCI slot of scsiN: 16 + N, function 0. */
+/* The default PCI slot of scsiN: 16 + N, function 0 (devices/slots.c places it). */
 #define SCSI_HBA_DEVFN(n) ((16 + (n)) << 3)
 
 /* Controller n of model dev (EX_UNAVAILABLE when there is no row for it). */
-struct scsi_hba *scsi_hba_new(enum vm_scsi_dev dev, int n, struct bus *bus, struct pci_bus *pci,
+struct scsi_hba *scsi_hba_new(enum vm_scsi_dev dev, int n, int devfn, struct bus *bus, struct pci_bus *pci,
                               struct error *err);
 /* scsiN:M: target M, LUN 0; bd NULL is a CD drive with no medium. The caller keeps bd. */
 int scsi_hba_attach(struct scsi_hba *h, int target, enum scsi_kind kind, struct blockdev *bd,

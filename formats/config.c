@@ -339,6 +339,18 @@ static int build_general(struct build *b)
 
 /* ---- disks ---- */
 
+/* <name><x>.pciSlotNumber of a present device: the number as written, -1 when absent. */
+static int pci_slot_number(struct build *b, const char *name, int x, bool present, int *out)
+{
+    char k[64];
+    int64_t v = -1;
+    snprintf(k, sizeof k, "%s%d.pciSlotNumber", name, x);
+    if (present && use_int(b, k, -1, -1, INT32_MAX, &v) < 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
 static int build_controllers(struct build *b)
 {
     struct vm_config *c = b->c;
@@ -353,6 +365,8 @@ static int build_controllers(struct build *b)
             use_enum(b, k, scsi_devs, N(scsi_devs), VM_SCSI_DEFAULT, &dev) < 0)
             return -1;
         c->scsi_dev[x] = c->scsi_present[x] ? (enum vm_scsi_dev)dev : VM_SCSI_DEFAULT;
+        if (pci_slot_number(b, "scsi", x, c->scsi_present[x], &c->scsi_pci_slot[x]) < 0)
+            return -1;
     }
     for (int x = 0; x < VM_MAX_SATA; x++) {
         snprintf(k, sizeof k, "sata%d.present", x);
@@ -360,6 +374,9 @@ static int build_controllers(struct build *b)
             return -1;
         snprintf(k, sizeof k, "nvme%d.present", x);
         if (use_bool(b, k, false, &c->nvme_present[x]) < 0)
+            return -1;
+        if (pci_slot_number(b, "sata", x, c->sata_present[x], &c->sata_pci_slot[x]) < 0 ||
+            pci_slot_number(b, "nvme", x, c->nvme_present[x], &c->nvme_pci_slot[x]) < 0)
             return -1;
     }
     return 0;
@@ -654,6 +671,8 @@ static int build_nic(struct build *b, int i)
     snprintf(p, sizeof p, "ethernet%d", i);
     snprintf(k, sizeof k, "%s.present", p);
     if (use_bool(b, k, false, &n->present) < 0)
+        return -1;
+    if (pci_slot_number(b, "ethernet", i, n->present, &n->pci_slot) < 0)
         return -1;
     if (!n->present) {
         mark_subtree(b, p);

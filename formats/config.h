@@ -90,6 +90,7 @@ struct vm_nic {
     enum vm_mac_source mac_source;
     bool start_connected;
     char *network_name; /* NULL when absent */
+    int pci_slot;       /* ethernetN.pciSlotNumber, -1 when absent */
 };
 
 struct vm_serial {
@@ -125,6 +126,8 @@ struct vm_config {
     enum vm_scsi_dev scsi_model[VM_MAX_SCSI]; /* scsi_dev, DEFAULT resolved from ddb.adapterType */
     bool sata_present[VM_MAX_SATA];
     bool nvme_present[VM_MAX_NVME];
+    /* <ctrl>.pciSlotNumber as written, -1 when absent (devices/slots.c decides what it means) */
+    int scsi_pci_slot[VM_MAX_SCSI], sata_pci_slot[VM_MAX_SATA], nvme_pci_slot[VM_MAX_NVME];
     struct vm_disk *disks;    /* present slots, in order ide, scsi, sata, nvme */
     size_t ndisks;
     struct vm_floppy floppy[VM_MAX_FLOPPIES];

@@ -209,6 +209,8 @@ static void gen_bits(struct gen *g)
 {
     unsigned w = 2 << below(g, 3), r = dst_reg(g), m = dst_reg(g), kind = below(g, 4);
     bool mem = below(g, 3) == 0;
+    if (below(g, 6) == 0)
+        m = r; /* one register as both operands (xadd %eax,%eax doubles it) */
     prefix(g, w, r, mem ? BASE_REG : m, false);
     emit(g, 0x0F);
     switch (below(g, 4)) {
@@ -713,12 +715,28 @@ static void gen_sse(struct gen *g, unsigned kind)
 /* ---- the rest of the integer set in 64-bit mode ----
  * SHLD/SHRD, XLAT, ENTER/LEAVE, LAHF/SAHF and the flag instructions,
  * CMPXCHG8B/16B, PUSHF/POPF, the one-byte opcodes 64-bit mode removed (#UD),
+ * MOV between rAX and a 64-bit absolute offset (A0..A3),
  * the sign extensions, XCHG with rAX and the NOP forms. */
 static void gen_misc(struct gen *g)
 {
     struct cd64_in *in = g->in;
     g->fmask = FL_DEFINED;
-    switch (below(g, 8)) {
+    switch (below(g, 9)) {
+    case 7: { /* MOV AL/rAX <-> moffs64 (movabs), or a 4-byte offset with 67, into the window */
+        static const uint8_t w[] = {0x00, 0x66, 0x48};
+        uint8_t op = (uint8_t)(0xA0 + below(g, 4)), x = w[below(g, 3)];
+        bool a32 = below(g, 3) == 0;
+        if (a32)
+            emit(g, 0x67);
+        if ((op & 1) && x)
+            emit(g, x);
+        emit(g, op);
+        uint64_t off = CD64_WIN + below(g, 0x400);
+        emit32(g, (uint32_t)off);
+        if (!a32)
+            emit32(g, (uint32_t)(off >> 32));
+        break;
+    }
     case 0: { /* SHLD/SHRD by imm8 or CL; 16-bit counts past 16 leave the result undefined */
         unsigned w = 2 << below(g, 3), r = dst_reg(g), m = dst_reg(g), bits = 8 * w;
         unsigned count = below(g, 4) == 0 ? below(g, 2) : below(g, w == 2 ? 17 : bits);

@@ -22,8 +22,16 @@
 # (linux-image-amd64) and busybox-static:amd64, in $BUILD/images/appliance64,
 # with busybox-static:i386 as /bin/busybox32 (32-bit programs, compat mode).
 #
-# Usage: [ARCH=i386|amd64] tests/images/appliance.sh [OUTDIR]   (prints OUTDIR when done)
+# Two builds give byte-identical images (the same .debs, the same SOURCE_DATE_EPOCH):
+# every file time, the cpio order and owners, the FAT volume id and dates, the MBR disk
+# id and the VMDK CIDs are fixed. SOURCE_DATE_EPOCH (default below) sets the dates;
+# another value gives another image (the guest's boot timing moves with it).
+#
+# Usage: [ARCH=i386|amd64] [SOURCE_DATE_EPOCH=N] tests/images/appliance.sh [OUTDIR]
+#   (prints OUTDIR when done)
 set -euo pipefail
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
+export TZ=UTC LC_ALL=C
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$top/build}
 ARCH=${ARCH:-i386}
@@ -35,7 +43,7 @@ esac
 out=${1:-$BUILD/images/$sub}
 debs=$BUILD/debs
 # The stamp names what built the image: this script and its mode files.
-stamp=$out/.complete-$(cat "$0" "$top"/tests/images/modes/*.sh | md5sum | cut -c1-12)
+stamp=$out/.complete-$({ cat "$0" "$top"/tests/images/modes/*.sh; echo "$SOURCE_DATE_EPOCH"; } | md5sum | cut -c1-12)
 if [ -f "$stamp" ]; then echo "$out"; exit 0; fi
 rm -f "$out"/.complete-*
 mkdir -p "$out" "$debs"
@@ -211,15 +219,30 @@ bench)
 esac
 EOF
 chmod +x "$root/init"
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) > "$work/initrd.gz"
+# Fixed order, owners, inode numbers and times: the same bytes on every build.
+find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+(cd "$root" && find . | sort | cpio -o -H newc --quiet --reproducible -R 0:0 | gzip -9 -n) > "$work/initrd.gz"
+touch -d "@$SOURCE_DATE_EPOCH" "$work/initrd.gz" "$vmlinuz"
+
+# qemu-img gives each VMDK a random content id (CID, 1 to 8 hex digits): a fixed one,
+# written into the descriptor area (KDMV header: descriptorOffset/Size in sectors at
+# bytes 28/36) with the text's NUL padding adjusted, so that no other byte moves.
+fix_cid() {
+    perl -e 'open(my $f, "+<", $ARGV[0]) or die "$ARGV[0]: $!"; binmode $f; read($f, my $h, 512);
+        my ($off, $n) = unpack("x28 Q< Q<", $h); $off *= 512; $n *= 512;
+        seek($f, $off, 0); read($f, my $d, $n) == $n or die "short descriptor";
+        $d =~ s/\0.*//s; $d =~ s/^CID=[0-9a-f]{1,8}$/CID=564d504c/m or die "no CID";
+        length($d) <= $n or die "descriptor full";
+        seek($f, $off, 0); print $f $d . ("\0" x ($n - length($d))); close $f or die' "$1"
+}
 
 # --- disks: MBR + FAT16 partition with syslinux, one per mode ---
 make_disk() { # mode -> $out/<mode>.vmdk
     local mode=$1 img=$work/$mode.img part=$work/$mode.part
     truncate -s 64M "$img"
-    printf 'label: dos\nstart=2048, type=6, bootable\n' | sfdisk -q "$img"
+    printf 'label: dos\nlabel-id: 0x564d504c\nstart=2048, type=6, bootable\n' | sfdisk -q "$img"
     truncate -s $(( (64 - 1) * 1024 * 1024 )) "$part"
-    mkfs.fat -F 16 -n VMPLAY -h 2048 "$part" >/dev/null
+    mkfs.fat -F 16 -n VMPLAY -h 2048 -i 564d504c --invariant "$part" >/dev/null
     cat > "$work/syslinux.cfg" <<EOF
 DEFAULT linux
 PROMPT 0
@@ -229,20 +252,24 @@ LABEL linux
   INITRD initrd.gz
   APPEND console=tty0 console=ttyS0,115200 vmplay.mode=$mode quiet loglevel=4 panic=-1 tsc=unstable
 EOF
-    mcopy -i "$part" "$vmlinuz" ::vmlinuz
-    mcopy -i "$part" "$work/initrd.gz" ::initrd.gz
-    mcopy -i "$part" "$work/syslinux.cfg" ::syslinux.cfg
+    touch -d "@$SOURCE_DATE_EPOCH" "$work/syslinux.cfg"
+    mcopy -m -i "$part" "$vmlinuz" ::vmlinuz
+    mcopy -m -i "$part" "$work/initrd.gz" ::initrd.gz
+    mcopy -m -i "$part" "$work/syslinux.cfg" ::syslinux.cfg
     syslinux --install "$part"
     dd if="$part" of="$img" bs=512 seek=2048 conv=notrunc status=none
     dd if=/usr/lib/syslinux/mbr/mbr.bin of="$img" bs=440 count=1 conv=notrunc status=none
     cp "$img" "$out/$mode.img"
     qemu-img convert -f raw -O vmdk -o subformat=monolithicSparse "$img" "$out/$mode.vmdk"
+    fix_cid "$out/$mode.vmdk"
 }
 extra=$(cd "$top/tests/images/modes" && ls ./*.sh | sed 's|^\./||; s|\.sh$||')
 for mode in test bench demo durable $extra; do make_disk "$mode"; done
 qemu-img create -q -f vmdk -o subformat=monolithicSparse "$out/data.vmdk" 16M
+fix_cid "$out/data.vmdk"
 for d in a:128 b:112 c:96; do
     qemu-img create -q -f vmdk -o subformat=monolithicSparse "$out/dur-${d%%:*}.vmdk" "${d#*:}M"
+    fix_cid "$out/dur-${d%%:*}.vmdk"
 done
 
 # --- isolinux CD ---
@@ -252,6 +279,7 @@ cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$i
 cp "$vmlinuz" "$iso/isolinux/vmlinuz"
 cp "$work/initrd.gz" "$iso/isolinux/initrd.gz"
 sed 's/vmplay.mode=[a-z]*/vmplay.mode=test/' "$work/syslinux.cfg" > "$iso/isolinux/isolinux.cfg"
+find "$iso" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} + # xorriso takes its own dates from SOURCE_DATE_EPOCH
 xorriso -as mkisofs -quiet -o "$out/test.iso" -b isolinux/isolinux.bin -c isolinux/boot.cat \
     -no-emul-boot -boot-load-size 4 -boot-info-table -V VMPLAY "$iso"
 

@@ -64,7 +64,7 @@ static inline void vm_init(struct vm *m, size_t ram_size)
     ASSERT_EQ(bus_map_ram(m->bus, 0, ram_size, m->ram, false, "ram"), 0);
     ASSERT_EQ(bus_map_pio(m->bus, 0xE9, 1, &vm_e9_ops, m, "debug"), 0);
     m->next_vector = -1;
-    struct cpu_hooks hooks = {m, vm_intr_ack};
+    struct cpu_hooks hooks = {.opaque = m, .intr_ack = vm_intr_ack};
     struct error err;
     m->cpu = cpu_create(CPU_SOFT, m->bus, m->clock, &hooks, &err);
     ASSERT(m->cpu);

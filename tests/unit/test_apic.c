@@ -259,3 +259,37 @@ TEST(self_ipi_esr_and_logical_destination)
     ASSERT_EQ(apic_intr_ack(f.apic), 0x60);
     teardown(&f);
 }
+
+TEST(self_nmi_pulses_the_nmi_line)
+{
+    struct fix f;
+    setup(&f);
+    wr(&f, 0x300, 0x40000 | 0x400); /* shorthand self, delivery mode NMI */
+    ASSERT_EQ(f.nmi.rises, 1);
+    ASSERT_EQ(f.nmi.level, 0);
+    ASSERT_EQ(f.intr.level, 0); /* not an IRR vector */
+    teardown(&f);
+}
+
+TEST(global_disable_through_apic_base)
+{
+    struct fix f;
+    setup(&f);
+    wr(&f, 0xf0, 0x1ff);
+    wr(&f, 0x80, 0x20);
+    apic_set_base(f.apic, 0xfee00100); /* bit 11 clear: no APIC */
+    ASSERT_EQ(rd(&f, 0x30), 0xffffffffu);
+    wr(&f, 0x80, 0x40); /* dropped */
+    fixed(&f, 0x50, false);
+    ASSERT_EQ(f.intr.level, 0);
+    apic_set_irq(f.apic, 0, 1); /* the 8259's INT reaches INTR directly */
+    ASSERT_EQ(f.intr.level, 1);
+    apic_set_irq(f.apic, 0, 0);
+    ASSERT_EQ(f.intr.level, 0);
+    apic_set_base(f.apic, 0xfee00900); /* enabled again, in its reset state */
+    ASSERT_EQ(rd(&f, 0x30), 0x00050014u);
+    ASSERT_EQ(rd(&f, 0x80), 0);
+    ASSERT_EQ(rd(&f, 0xf0), 0xff);
+    ASSERT_EQ(rd(&f, 0x200 + 0x50 / 32 * 0x10), 0);
+    teardown(&f);
+}

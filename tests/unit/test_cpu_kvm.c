@@ -59,7 +59,7 @@ static void vm_open(struct kvm_vm *m, enum cpu_kind kind)
     ASSERT(m->bus && m->clock && m->ram != MAP_FAILED);
     struct error err;
     m->vector = -1;
-    m->cpu = cpu_create(kind, m->bus, m->clock, &(struct cpu_hooks){m, vm_intr_ack}, &err);
+    m->cpu = cpu_create(kind, m->bus, m->clock, &(struct cpu_hooks){.opaque = m, .intr_ack = vm_intr_ack}, &err);
     if (!m->cpu && kind == CPU_KVM)
         SKIP("no usable KVM: %s", err.msg);
     ASSERT(m->cpu);

@@ -22,7 +22,7 @@ struct rom_vm {
     struct bus *bus;
     struct clock *clock;
     struct cpu *cpu;
-    struct apic *apic; /* longmode.asm reads CR8 back through the TPR */
+    struct apic *apic; /* longmode.asm reads CR8 through the TPR; corners.asm sends itself NMIs */
     uint8_t *low, *high, *rom;
     char out[MAX_OUT];
     size_t nout;
@@ -46,6 +46,19 @@ static void exit_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
     struct rom_vm *m = opaque;
     m->exited = true;
     cpu_request_stop(m->cpu);
+}
+
+static void nmi_set(void *opaque, int n, int level)
+{
+    struct rom_vm *m = opaque;
+    if (level)
+        cpu_nmi(m->cpu);
+}
+
+static void apic_base_hook(void *opaque, uint64_t msr)
+{
+    struct rom_vm *m = opaque;
+    apic_set_base(m->apic, msr);
 }
 
 static const struct bus_ops e9_ops = {port_read, e9_write, 1, 1};
@@ -78,10 +91,11 @@ static void rom_vm_init(struct rom_vm *m, const char *rom_path)
     ASSERT_EQ(bus_map_ram(m->bus, 0xFFFF0000u, ROM_SIZE, m->rom, true, "rom-high"), 0);
     ASSERT_EQ(bus_map_pio(m->bus, 0xE9, 1, &e9_ops, m, "debugcon"), 0);
     ASSERT_EQ(bus_map_pio(m->bus, 0xF4, 4, &exit_ops, m, "debug-exit"), 0);
-    m->apic = apic_new(m->bus, m->clock, 0, (struct irq){0}, (struct irq){0});
+    m->apic = apic_new(m->bus, m->clock, 0, (struct irq){0}, irq_make(nmi_set, m, 0));
     ASSERT(m->apic);
     struct error err = {0};
-    m->cpu = cpu_create(CPU_SOFT, m->bus, m->clock, &(struct cpu_hooks){0}, &err);
+    m->cpu = cpu_create(CPU_SOFT, m->bus, m->clock,
+                        &(struct cpu_hooks){.opaque = m, .apic_base = apic_base_hook}, &err);
     if (!m->cpu)
         SKIP("%s", err.msg);
     cpu_reset(m->cpu);
@@ -117,6 +131,16 @@ static void run_rom(const char *name)
             break;
     }
     m.out[m.nout] = 0;
+    const char *dump = getenv("ROM_OUT"); /* a directory: the whole output as <name>.txt */
+    if (dump) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s.txt", dump, name);
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fputs(m.out, f);
+            fclose(f);
+        }
+    }
     if (!m.exited || strcmp(m.out, expected) != 0) {
         size_t i = 0;
         while (m.out[i] && m.out[i] == expected[i])
@@ -169,4 +193,14 @@ TEST(longmode)
 TEST(compat)
 {
     run_rom("compat");
+}
+
+TEST(corners)
+{
+    run_rom("corners");
+}
+
+TEST(corners64)
+{
+    run_rom("corners64");
 }

@@ -1057,6 +1057,131 @@ TEST(atapi_pio_large_byte_limit)
     rig_free(r);
 }
 
+/* PACKET by PIO with byte count limit `limit`, every DRQ chunk read into buf (at most max bytes):
+ * the bytes moved, or -1 when the command ends with ERR. Chunks must respect the limit. */
+static long atapi_stream(struct rig *r, const uint8_t cdb[12], unsigned limit, uint8_t *buf, unsigned long max,
+                         unsigned *chunks)
+{
+    unsigned long got = 0;
+    *chunks = 0;
+    bus_out(r->bus, 0x376, ATA_CB_DC_HD15 | ATA_CB_DC_NIEN, 1);
+    bus_out(r->bus, 0x171, 0, 1);
+    bus_out(r->bus, 0x174, limit & 0xff, 1);
+    bus_out(r->bus, 0x175, limit >> 8, 1);
+    bus_out(r->bus, 0x177, 0xa0, 1);
+    for (int i = 0; i < 12; i += 2)
+        bus_out(r->bus, 0x170, cdb[i] | cdb[i + 1] << 8, 2);
+    for (;;) {
+        uint8_t st = await_not_bsy(r, 0x170);
+        if (st & ERR) {
+            bus_out(r->bus, 0x376, ATA_CB_DC_HD15, 1);
+            return -1;
+        }
+        if (!(st & DRQ))
+            break;
+        unsigned n = bus_in(r->bus, 0x174, 1) | bus_in(r->bus, 0x175, 1) << 8;
+        ASSERT(n > 0 && n <= (limit ? limit : 0xfffe) && got + n <= max);
+        for (unsigned i = 0; i < n; i += 2) {
+            uint32_t v = bus_in(r->bus, 0x170, 2);
+            buf[got + i] = (uint8_t)v;
+            if (i + 1 < n)
+                buf[got + i + 1] = (uint8_t)(v >> 8);
+        }
+        got += n;
+        (*chunks)++;
+    }
+    bus_out(r->bus, 0x376, ATA_CB_DC_HD15, 1);
+    return (long)got;
+}
+
+/* The answers the ATAPI drive gives through the SCSI layer, field by field as atapi.c gave them
+ * before it was folded into scsi_disk.c (SFF-8020 INQUIRY, MMC-6 pages and features), and what
+ * the SCSI layer adds (VPD pages, the removable-medium feature). */
+TEST(atapi_answers_field_by_field_through_the_scsi_layer)
+{
+    struct rig *r = rig_new(0, true);
+    static uint8_t buf[1000 * 2048];
+    uint8_t cdb[12] = {0x12, 0, 0, 0, 96};
+    unsigned chunks;
+    /* INQUIRY: CD/DVD, removable, ATAPI version 2 / format 1, no CMDQUE, VMware's strings. */
+    ASSERT_EQ(atapi_stream(r, cdb, 0xfffe, buf, 96, &chunks), 36);
+    static const uint8_t head[8] = {0x05, 0x80, 0x00, 0x21, 31, 0, 0, 0};
+    ASSERT_MEM_EQ(buf, head, 8);
+    ASSERT_MEM_EQ(buf + 8, "NECVMWarVMware IDE CDR101.00", 28);
+    /* INQUIRY VPD 00h: the supported pages (the old ATAPI code answered standard data here). */
+    cdb[1] = 0x01;
+    ASSERT_EQ(atapi_stream(r, cdb, 0xfffe, buf, 96, &chunks), 7);
+    ASSERT_EQ(buf[0], 0x05);
+    ASSERT_EQ(buf[1], 0x00);
+    ASSERT_EQ(buf[3], 3);
+    /* GET EVENT STATUS NOTIFICATION, polled, media class: new media, media present, once. */
+    uint8_t gesn[12] = {0x4a, 0x01, 0, 0, 0x10, 0, 0, 0, 8};
+    ASSERT_EQ(atapi_stream(r, gesn, 0xfffe, buf, 8, &chunks), 8);
+    ASSERT_EQ(buf[2], 0x04);
+    ASSERT_EQ(buf[3], 0x10);
+    ASSERT_EQ(buf[4], 0x02);
+    ASSERT_EQ(buf[5], 0x02);
+    ASSERT_EQ(atapi_stream(r, gesn, 0xfffe, buf, 8, &chunks), 8);
+    ASSERT_EQ(buf[4], 0x00);
+    /* The unit attention of the disc in the tray at power-on, then ready. */
+    memset(cdb, 0, 12);
+    ASSERT_EQ(atapi_stream(r, cdb, 0, buf, 0, &chunks), -1);
+    ASSERT_EQ(bus_in(r->bus, 0x171, 1), 0x60);
+    ASSERT_EQ(atapi_stream(r, cdb, 0, buf, 0, &chunks), 0);
+    /* MODE SENSE(10) page 2Ah: door closed, the capabilities and 706 KB/s. */
+    uint8_t ms[12] = {0x5a, 0, 0x2a, 0, 0, 0, 0, 0, 64};
+    ASSERT_EQ(atapi_stream(r, ms, 0xfffe, buf, 64, &chunks), 28);
+    ASSERT_EQ(buf[0] << 8 | buf[1], 26);
+    ASSERT_EQ(buf[2], 0x70);
+    ASSERT_EQ(buf[8], 0x2a);
+    ASSERT_EQ(buf[9], 18);
+    ASSERT_EQ(buf[12], 0x71);
+    ASSERT_EQ(buf[13], 0x60);
+    ASSERT_EQ(buf[14], 0x29);
+    ASSERT_EQ(buf[16] << 8 | buf[17], 706);
+    /* MODE SENSE(10) saved values: SAVING PARAMETERS NOT SUPPORTED. */
+    ms[2] = 0xea;
+    ASSERT_EQ(atapi_stream(r, ms, 0xfffe, buf, 64, &chunks), -1);
+    ASSERT_EQ(bus_in(r->bus, 0x171, 1), 0x50);
+    /* GET CONFIGURATION: current profile CD-ROM, profile list, core feature over ATAPI (2). */
+    uint8_t gc[12] = {0x46, 0, 0, 0, 0, 0, 0, 0, 64};
+    long n = atapi_stream(r, gc, 0xfffe, buf, 64, &chunks);
+    ASSERT(n >= 28);
+    ASSERT_EQ(buf[6] << 8 | buf[7], 0x0008);
+    ASSERT_EQ(buf[8] << 8 | buf[9], 0x0000);
+    ASSERT_EQ(buf[12] << 8 | buf[13], 0x0008);
+    ASSERT_EQ(buf[16] << 8 | buf[17], 0x0001);
+    ASSERT_EQ(buf[20] << 24 | buf[21] << 16 | buf[22] << 8 | buf[23], 2);
+    /* MECHANISM STATUS: 8 bytes of zeros. */
+    uint8_t mech[12] = {0xbd, 0, 0, 0, 0, 0, 0, 0, 0, 8};
+    memset(buf, 0xee, 8);
+    ASSERT_EQ(atapi_stream(r, mech, 0xfffe, buf, 8, &chunks), 8);
+    for (int i = 0; i < 8; i++)
+        ASSERT_EQ(buf[i], 0);
+    /* READ(12) of the whole disc (1000 blocks, 2000 KB): streamed through the drive's buffer in
+     * chunks of the byte count limit, the blocks in order across every refill. */
+    uint8_t rd[12] = {0xa8, 0, 0, 0, 0, 0, 0, 0, 0x03, 0xe8};
+    ASSERT_EQ(atapi_stream(r, rd, 0xfffe, buf, sizeof(buf), &chunks), 1000 * 2048);
+    ASSERT(chunks >= 1000 * 2048 / 0xfffe);
+    for (unsigned long i = 0; i < sizeof(buf); i += 1009)
+        ASSERT_EQ(buf[i], cd_block_byte(r, (uint32_t)(i / 2048), i % 2048));
+    /* Hostile counts and addresses: LBA OUT OF RANGE, no data phase. */
+    uint8_t bad[12] = {0xa8, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff};
+    ASSERT_EQ(atapi_stream(r, bad, 0xfffe, buf, sizeof(buf), &chunks), -1);
+    uint8_t bad2[12] = {0x28, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 1};
+    ASSERT_EQ(atapi_stream(r, bad2, 0xfffe, buf, sizeof(buf), &chunks), -1);
+    uint8_t rs[12] = {0x03, 0, 0, 0, 18};
+    ASSERT_EQ(atapi_stream(r, rs, 0xfffe, buf, 18, &chunks), 18);
+    ASSERT_EQ(buf[2], 0x05);
+    ASSERT_EQ(buf[12], 0x21);
+    /* A disk-only opcode (WRITE(10)) on the CD: invalid command operation code. */
+    uint8_t wr[12] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 1};
+    ASSERT_EQ(atapi_stream(r, wr, 0xfffe, buf, sizeof(buf), &chunks), -1);
+    ASSERT_EQ(atapi_stream(r, rs, 0xfffe, buf, 18, &chunks), 18);
+    ASSERT_EQ(buf[12], 0x20);
+    rig_free(r);
+}
+
 /* ---- the write cache: SET FEATURES 02h/82h, FUA, write-through disks ---- */
 
 static void identify(struct rig *r, uint8_t *id)
