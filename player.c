@@ -85,8 +85,8 @@ static const char usage_text[] =
     "      --firmware-dir=DIR  where bios-256k.bin and vgabios-stdvga.bin are\n"
     "                          (default /usr/share/seabios)\n"
     "      --bios=FILE         run this ROM image instead of SeaBIOS\n"
-    "      --kernel=FILE       boot this Linux bzImage or multiboot ELF directly\n"
-    "                          (not built yet: exits with status 69)\n"
+    "      --kernel=FILE       boot this Linux bzImage directly (through SeaBIOS and\n"
+    "                          QEMU's linuxboot_dma.bin; multiboot ELFs: status 69)\n"
     "      --initrd=FILE       initial ramdisk for --kernel\n"
     "      --append=CMDLINE    kernel command line for --kernel\n"
     "      --debugcon=FILE     port 0xE9 debug console output to FILE\n"
@@ -403,9 +403,6 @@ static int refusals(const struct player_opts *o, const struct vm_config *cfg, st
         return error_set(err, EX_UNAVAILABLE,
                          "%s: firmware = \"efi\" needs OVMF, which vmplay does not run yet",
                          o->vmx_path);
-    if (o->kernel)
-        return error_set(err, EX_UNAVAILABLE, "--kernel: direct kernel boot is not built yet; "
-                         "boot from the VM's disks instead");
     for (int x = 0; x < VM_MAX_SCSI; x++)
         if (cfg->scsi_present[x] && cfg->scsi_model[x] == VM_SCSI_BUSLOGIC)
             return error_set(err, EX_UNAVAILABLE,

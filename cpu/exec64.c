@@ -833,8 +833,8 @@ static bool exec64_0f(struct soft *s, const struct insn *in)
     } else if (op == 0x101) {
         group7_64(s, in);
     } else if (op == 0x130 || op == 0x131 || op == 0x132 || op == 0x1A2 || op == 0x106 ||
-               op == 0x108 || op == 0x109 || op == 0x10B) {
-        return false; /* WRMSR RDTSC RDMSR CPUID CLTS INVD WBINVD UD2: as in legacy modes */
+               op == 0x108 || op == 0x109 || op == 0x10B || op == 0x134 || op == 0x135) {
+        return false; /* WRMSR RDTSC RDMSR CPUID CLTS INVD WBINVD UD2 SYSENTER SYSEXIT: legacy code */
     } else if (op < 0x200 && is_mmx_op(op)) {
         return false; /* MMX and EMMS: exec_mmx knows 64-bit mode */
     } else {

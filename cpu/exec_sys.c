@@ -533,7 +533,7 @@ void exec_sys(struct soft *s, const struct insn *in)
         s->r[GPR_DX] = (uint32_t)(s->perf[s->r[GPR_CX] & 1] >> 32) & 0xFF;
         return;
     case 0x134: soft_sysenter(s); return;
-    case 0x135: soft_sysexit(s); return;
+    case 0x135: soft_sysexit(s, in->pfx & P_OP64); return;
     case 0x1A2: soft_cpuid(s); return;
     default: soft_raise_noerr(s, EXC_UD);
     }

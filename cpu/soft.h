@@ -459,7 +459,7 @@ void soft_ltr(struct soft *s, uint16_t sel);
 bool soft_io_allowed(struct soft *s, uint16_t port, unsigned size);
 uint32_t soft_lar_lsl(struct soft *s, uint16_t sel, int which, bool *ok); /* 0 lar 1 lsl 2 verr 3 verw */
 void soft_sysenter(struct soft *s);
-void soft_sysexit(struct soft *s);
+void soft_sysexit(struct soft *s, bool to64);
 void push_v(struct soft *s, uint32_t v, bool op32);
 uint32_t pop_v(struct soft *s, bool op32);
 

@@ -40,6 +40,7 @@
 #include "devices/pic.h"
 #include "devices/piix3.h"
 #include "devices/piix4pm.h"
+#include "devices/linuxboot.h"
 #include "devices/misc.h"
 #include "devices/pit.h"
 #include "devices/ps2.h"
@@ -214,7 +215,7 @@ static int make_interrupt_controllers(struct machine *m, struct error *err)
     /* The 8259's INTR enters LINT0, which SeaBIOS programs as ExtINT (virtual wire). */
     m->pic = m->apic ? pic_new(m->bus, irq_make(apic_set_irq, m->apic, 0)) : NULL;
     /* SeaBIOS's MADT gives the IOAPIC the ID after the last CPU. */
-    m->ioapic = m->pic ? ioapic_new(m->bus, (uint8_t)m->cfg->numvcpus, apic_deliver, m->apic) : NULL;
+    m->ioapic = m->pic ? ioapic_new(m->bus, (uint8_t)config_vcpus_run(m->cfg), apic_deliver, m->apic) : NULL;
     if (!m->ioapic)
         return error_set(err, EX_SOFTWARE, "cannot build the interrupt controllers");
     apic_set_extint(m->apic, pic_intr_ack, m->pic);
@@ -263,7 +264,7 @@ static int make_isa(struct machine *m, struct error *err)
     struct rtc_cmos_info info = {
         .ram_below_4g = m->below_4g,
         .ram_above_4g = m->above_4g,
-        .cpus = (unsigned)m->cfg->numvcpus,
+        .cpus = (unsigned)config_vcpus_run(m->cfg),
         .boot = {RTC_BOOT_DISK, RTC_BOOT_CDROM, RTC_BOOT_FLOPPY},
         .floppy = {floppy_connected(m, 0) ? RTC_FLOPPY_1M44 : 0, floppy_connected(m, 1) ? RTC_FLOPPY_1M44 : 0},
     };
@@ -321,14 +322,24 @@ static int make_fwcfg(struct machine *m, struct error *err)
     if (!m->fwcfg)
         return error_set(err, EX_SOFTWARE, "cannot build fw_cfg");
     fwcfg_add_u64(m->fwcfg, FW_CFG_RAM_SIZE, m->ram_size);
-    fwcfg_add_u16(m->fwcfg, FW_CFG_NB_CPUS, (uint16_t)m->cfg->numvcpus);
-    fwcfg_add_u16(m->fwcfg, FW_CFG_MAX_CPUS, (uint16_t)m->cfg->numvcpus);
+    fwcfg_add_u16(m->fwcfg, FW_CFG_NB_CPUS, (uint16_t)config_vcpus_run(m->cfg));
+    fwcfg_add_u16(m->fwcfg, FW_CFG_MAX_CPUS, (uint16_t)config_vcpus_run(m->cfg));
+    if (m->o.log && config_vcpus_run(m->cfg) != m->cfg->numvcpus)
+        fprintf(m->o.log, "vmplay: numvcpus = \"%d\": running %d vCPU (vmplay has one vCPU today)\n",
+                m->cfg->numvcpus, config_vcpus_run(m->cfg));
     fwcfg_add_u16(m->fwcfg, FW_CFG_BOOT_MENU, 0);
     fwcfg_add_u32(m->fwcfg, FW_CFG_IRQ0_OVERRIDE, 1); /* the PIT is on IOAPIC pin 2 */
     struct fwcfg_e820 e820[2] = {{0, m->below_4g, E820_RAM}, {0x100000000ull, m->above_4g, E820_RAM}};
     fwcfg_add_e820(m->fwcfg, e820, m->above_4g ? 2 : 1);
+    /* --kernel: the option ROM boots first, the disks after it */
+    static const char rom_first[] = "/rom@" LINUXBOOT_ROM_NAME "\n";
+    size_t skip = m->o.kernel ? sizeof rom_first - 1 : 0;
     char order[1024];
-    firmware_bootorder(m->cfg, order, sizeof order);
+    memcpy(order, rom_first, skip);
+    firmware_bootorder(m->cfg, order + skip, sizeof order - skip);
+    if (m->o.kernel &&
+        linuxboot_setup(m->fwcfg, m->o.kernel, m->o.initrd, m->o.append, m->below_4g, err) < 0)
+        return -1;
     fwcfg_add_file(m->fwcfg, "bootorder", order, strlen(order));
     uint32_t boot_fail_wait = 5;
     fwcfg_add_file(m->fwcfg, "etc/boot-fail-wait", &boot_fail_wait, sizeof boot_fail_wait);

@@ -797,6 +797,11 @@ bool config_floppy_presented(const struct vm_config *c, int i)
     return f->present && f->type == VM_FLOPPY_FILE && f->path && f->start_connected;
 }
 
+int config_vcpus_run(const struct vm_config *c)
+{
+    return c->numvcpus < 1 ? c->numvcpus : 1;
+}
+
 bool config_disk_nonpersistent(const struct vm_disk *d)
 {
     return d->mode == VM_MODE_NONPERSISTENT || d->mode == VM_MODE_INDEPENDENT_NONPERSISTENT;

@@ -158,6 +158,9 @@ bool config_scsi_emulated(enum vm_scsi_dev model, const char **why);
 /* Whether the board presents floppy drive i (an image connected at power-on): one place for
  * the board (drive in CMOS, image in the 82077AA) and --check. */
 bool config_floppy_presented(const struct vm_config *c, int i);
+/* The vCPUs the board runs for numvcpus (one today: the guest is told of one CPU, so SeaBIOS
+ * waits for no other); the board and --check say so when the .vmx asks for more. */
+int config_vcpus_run(const struct vm_config *c);
 /* Its writes never reach the file (nonpersistent modes): the board runs it on an overlay. */
 bool config_disk_nonpersistent(const struct vm_disk *d);
 /* A disk the firmware could boot is presented (a connected disk or CD image). */

@@ -23,6 +23,8 @@ static void print_general(const struct vm_config *c, FILE *f)
         fprintf(f, "%-11s%d\n", "hardware", c->hw_version);
     fprintf(f, "%-11s%llu MiB\n", "memory", (unsigned long long)c->memsize_mib);
     fprintf(f, "%-11s%d (%d per socket)\n", "CPUs", c->numvcpus, c->cores_per_socket);
+    if (config_vcpus_run(c) != c->numvcpus)
+        fprintf(f, "%-11snote: runs %d vCPU: vmplay has one vCPU today\n", "", config_vcpus_run(c));
     fprintf(f, "%-11s%s\n", "firmware", c->firmware == VM_FW_EFI ? "efi" : "bios");
     if (c->has_uuid_bios)
         print_uuid(f, "uuid.bios", c->uuid_bios);

@@ -19,7 +19,8 @@
 # demo.vmx, cdrom.vmx, durable.vmx.
 #
 # ARCH=amd64 builds the same appliance from Debian 12's x86-64 kernel
-# (linux-image-amd64) and busybox-static:amd64, in $BUILD/images/appliance64.
+# (linux-image-amd64) and busybox-static:amd64, in $BUILD/images/appliance64,
+# with busybox-static:i386 as /bin/busybox32 (32-bit programs, compat mode).
 #
 # Two builds give byte-identical images (the same .debs, the same SOURCE_DATE_EPOCH):
 # every file time, the cpio order and owners, the FAT volume id and dates, the MBR disk
@@ -78,6 +79,11 @@ mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,lib/modules,modes}
 # vmplay.mode=<mode>, and each gets a boot disk <mode>.vmdk.
 cp "$top"/tests/images/modes/*.sh "$root/modes/"
 cp "$work/busybox/bin/busybox" "$root/bin/busybox"
+# The amd64 image also carries the i386 busybox, a 32-bit program for the compat mode.
+if [ "$ARCH" = amd64 ]; then
+    dpkg-deb -x "$(fetch busybox-static:i386)" "$work/busybox32"
+    cp "$work/busybox32/bin/busybox" "$root/bin/busybox32"
+fi
 for app in sh mount umount insmod cat echo dd md5sum awk sleep poweroff uname grep head \
     hexdump seq wc sync date mkdir ls setsid cttyhack stty dmesg tr sed od cmp yes printf \
     cut readlink basename find ifconfig route ip udhcpc wget httpd nc test kill rm; do

@@ -165,6 +165,7 @@ TEST(sample_esx)
     ASSERT_STR_EQ(c->guest_os, "windows8srv-64");
     ASSERT_EQ(c->memsize_mib, 16384); /* written memSize */
     ASSERT_EQ(c->numvcpus, 16);
+    ASSERT_EQ(config_vcpus_run(c), 1); /* one vCPU runs today */
     ASSERT_EQ(c->cores_per_socket, 4);
     ASSERT_EQ(c->hw_version, 10);
     ASSERT_EQ(c->svga_vram_size, 8388608);

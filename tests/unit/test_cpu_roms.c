@@ -190,6 +190,11 @@ TEST(longmode)
     run_rom("longmode");
 }
 
+TEST(compat)
+{
+    run_rom("compat");
+}
+
 TEST(corners)
 {
     run_rom("corners");
