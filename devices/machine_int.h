@@ -58,6 +58,7 @@ struct machine {
     struct blockdev *disks[MACHINE_MAX_DISKS];
     int ndisks;
     struct e1000 *nic[VM_MAX_NICS];
+    struct vmxnet3 *vmxnet3[VM_MAX_NICS];
     struct net_group net;     /* the NICs' back ends, one host event source */
 
     struct display *display;

@@ -25,6 +25,7 @@
 #include "devices/apic.h"
 #include "devices/chardev.h"
 #include "devices/e1000.h"
+#include "devices/vmxnet3.h"
 #include "devices/dma8237.h"
 #include "devices/fdc.h"
 #include "devices/fwcfg.h"
@@ -445,7 +446,7 @@ static int attach_disks(struct machine *m, struct error *err)
 
 /* ---- network ---- */
 
-/* One PCI function per present e1000; other cards are not emulated yet (one line each). */
+/* One PCI function per present e1000 or vmxnet3; other cards are not emulated yet (one line each). */
 static int make_nics(struct machine *m, struct error *err)
 {
     static const struct net_opts defaults = {0};
@@ -454,7 +455,7 @@ static int make_nics(struct machine *m, struct error *err)
         const struct vm_nic *nic = &m->cfg->nic[i];
         if (!nic->present)
             continue;
-        if (nic->dev != VM_NIC_E1000) {
+        if (nic->dev != VM_NIC_E1000 && nic->dev != VM_NIC_VMXNET3) {
             if (m->o.log)
                 fprintf(m->o.log, "vmplay: ethernet%d: the %s card is not emulated yet; the VM runs "
                         "without it\n", i, config_nic_dev_name(nic->dev));
@@ -465,6 +466,12 @@ static int make_nics(struct machine *m, struct error *err)
             return error_prefix(err, "ethernet%d", i);
         m->net.be[m->net.n++] = be;
         /* ethernetN in slot 03+N (the slot plan at the top of this file) */
+        if (nic->dev == VM_NIC_VMXNET3) {
+            m->vmxnet3[i] = vmxnet3_new(m->pci, DEVFN(3 + i, 0), m->clock, nic->mac, be, nic->start_connected);
+            if (!m->vmxnet3[i])
+                return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the vmxnet3", i);
+            continue;
+        }
         m->nic[i] = e1000_new(m->pci, DEVFN(3 + i, 0), m->clock, nic->mac, be, nic->start_connected);
         if (!m->nic[i])
             return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the e1000", i);
@@ -566,6 +573,9 @@ void machine_reset(struct machine *m)
     for (int i = 0; i < VM_MAX_NICS; i++)
         if (m->nic[i])
             e1000_reset(m->nic[i]);
+    for (int i = 0; i < VM_MAX_NICS; i++)
+        if (m->vmxnet3[i])
+            vmxnet3_reset(m->vmxnet3[i]);
     cpu_reset(m->cpu);
     /* --timeout counts from power-on; a guest reset does not restart it. */
     if (m->o.timeout_s > 0 && !timer_armed(&m->timeout_timer))
@@ -598,6 +608,8 @@ void machine_free(struct machine *m)
         nvme_free(m->nvme[i]);
     for (int i = 0; i < VM_MAX_NICS; i++)
         e1000_free(m->nic[i]);
+    for (int i = 0; i < VM_MAX_NICS; i++)
+        vmxnet3_free(m->vmxnet3[i]);
     for (int i = 0; i < m->net.n; i++)
         net_backend_free(m->net.be[i]);
     for (int i = 0; i < MACHINE_SERIALS; i++) {
