@@ -7,8 +7,10 @@
 # --forward=tcp:127.0.0.1:PORT:80 and the md5s match, the guest powers off
 # (status 0). The --net-dump capture parses with tshark and holds the DHCP
 # exchange. Then the same image under QEMU TCG (-nic user,model=e1000) passes
-# the same markers. Refusals: a forward port already taken, a tap that cannot be
-# opened (one line, 69). Only 127.0.0.1 is ever contacted.
+# the same markers. Both runs once per card of CARDS (one line each: the .vmx
+# virtualDev, the Linux driver that must bind it, QEMU's -nic model);
+# NET_CARDS="vmxnet3" runs a subset. Refusals: a forward port already taken, a
+# tap that cannot be opened (one line, 69). Only 127.0.0.1 is ever contacted.
 set -u
 V=${VMPLAY:-./vmplay}
 ok() { echo "PASS net/$1"; }
@@ -30,6 +32,9 @@ ethernet0.addressType = "generated"
 ethernet0.generatedAddress = "00:0c:29:6f:90:12"
 ethernet0.generatedAddressOffset = "0"
 EOF
+# virtualDev  guest driver  QEMU -nic model
+CARDS="e1000 e1000 e1000
+vmxnet3 vmxnet3 vmxnet3"
 head -c 300000 /dev/urandom > "$run/www/blob"
 blob_md5=$(md5sum < "$run/www/blob" | cut -c1-32)
 
@@ -64,14 +69,14 @@ for _ in range(20):
 EOF
 }
 
-check_markers() { # who serial status fetched-md5
-    local who=$1 serial=$2 st=$3 got=$4
+check_markers() { # who serial status fetched-md5 driver
+    local who=$1 serial=$2 st=$3 got=$4 want=$5
     local drv lease wget serving
     drv=$(marker 'net driver' "$serial" | awk '{print $NF}')
     lease=$(marker 'net lease' "$serial" | awk '{print $NF}')
     wget=$(marker 'net wget' "$serial" | awk '{print $NF}')
     serving=$(marker 'net serving' "$serial" | awk '{print $NF}')
-    [ "$drv" = e1000 ] && ok "${who}_driver_e1000" || bad "${who}_driver_e1000" "driver '$drv'"
+    [ "$drv" = "$want" ] && ok "${who}_driver_$want" || bad "${who}_driver_$want" "driver '$drv'"
     [ "$lease" = 10.0.2.15 ] && ok "${who}_dhcp_lease" || bad "${who}_dhcp_lease" "lease '$lease'"
     [ "$wget" = "$blob_md5" ] && ok "${who}_guest_fetches_host" ||
         bad "${who}_guest_fetches_host" "guest md5 '$wget', host file $blob_md5"
@@ -80,31 +85,40 @@ check_markers() { # who serial status fetched-md5
     [ "$st" = 0 ] && ok "${who}_powers_off" || bad "${who}_powers_off" "status $st"
 }
 
-# ---- vmplay ----
-fp=$(free_port); sp=$(free_port)
-while [ "$sp" = "$fp" ]; do sp=$(free_port); done
-(cd "$run/vm" && exec timeout 900 "$V" --headless --cpu=soft --timeout=600 \
-    --forward=tcp:127.0.0.1:$fp:80 --forward=tcp:$sp:81 --net-dump="$run/net.pcap" net.vmx \
-    >"$run/vmplay.out" 2>"$run/vmplay.err") &
-pid=$!
-got=$(host_side "$run/vm/net-serial.txt" "$fp" "$sp" "$pid")
-wait $pid; st=$?
-check_markers vmplay "$run/vm/net-serial.txt" "$st" "$got"
-[ "$st" = 0 ] || echo "  vmplay stderr: $(head -c 400 "$run/vmplay.err" | tr '\n' '|')"
+# ---- vmplay, once per card ----
+run_vmplay() { # virtualDev driver
+    local card=$1 drv=$2 who=vmplay pw= fp sp pid got st dhcp frames
+    [ "$card" = e1000 ] || { who=vmplay_$card; pw=${card}_; }
+    sed "s/^ethernet0.virtualDev = .*/ethernet0.virtualDev = \"$card\"/; s/^serial0.fileName = .*/serial0.fileName = \"$card-serial.txt\"/" \
+        "$run/vm/net.vmx" > "$run/vm/$card.vmx"
+    fp=$(free_port); sp=$(free_port)
+    while [ "$sp" = "$fp" ]; do sp=$(free_port); done
+    (cd "$run/vm" && exec timeout 900 "$V" --headless --cpu=soft --timeout=600 \
+        --forward=tcp:127.0.0.1:$fp:80 --forward=tcp:$sp:81 --net-dump="$run/$card.pcap" $card.vmx \
+        >"$run/vmplay-$card.out" 2>"$run/vmplay-$card.err") &
+    pid=$!
+    got=$(host_side "$run/vm/$card-serial.txt" "$fp" "$sp" "$pid")
+    wait $pid; st=$?
+    check_markers "$who" "$run/vm/$card-serial.txt" "$st" "$got" "$drv"
+    [ "$st" = 0 ] || echo "  vmplay stderr: $(head -c 400 "$run/vmplay-$card.err" | tr '\n' '|')"
 
-# ---- the capture ----
-if command -v tshark >/dev/null; then
-    dhcp=$(tshark -r "$run/net.pcap" -Y 'dhcp' -T fields -e dhcp.option.dhcp 2>"$run/tshark.err" | sort -u | tr '\n' ' ')
-    # DHCP message types: 1 discover, 2 offer, 3 request, 5 ack
-    case "$dhcp" in
-    *1*2*3*5*) ok pcap_holds_dhcp_exchange ;;
-    *) bad pcap_holds_dhcp_exchange "message types '$dhcp': $(head -c 200 "$run/tshark.err")" ;;
-    esac
-    frames=$(tshark -r "$run/net.pcap" 2>/dev/null | wc -l)
-    [ "$frames" -gt 20 ] && ok pcap_parses || bad pcap_parses "tshark read $frames frames"
-else
-    skip pcap_holds_dhcp_exchange "no tshark (tools/deps/check-net.txt installs it)"
-fi
+    # ---- the capture ----
+    if command -v tshark >/dev/null; then
+        dhcp=$(tshark -r "$run/$card.pcap" -Y 'dhcp' -T fields -e dhcp.option.dhcp 2>"$run/tshark.err" | sort -u | tr '\n' ' ')
+        # DHCP message types: 1 discover, 2 offer, 3 request, 5 ack
+        case "$dhcp" in
+        *1*2*3*5*) ok "${pw}pcap_holds_dhcp_exchange" ;;
+        *) bad "${pw}pcap_holds_dhcp_exchange" "message types '$dhcp': $(head -c 200 "$run/tshark.err")" ;;
+        esac
+        frames=$(tshark -r "$run/$card.pcap" 2>/dev/null | wc -l)
+        [ "$frames" -gt 20 ] && ok "${pw}pcap_parses" || bad "${pw}pcap_parses" "tshark read $frames frames"
+    else
+        skip "${pw}pcap_holds_dhcp_exchange" "no tshark (tools/deps/check-net.txt installs it)"
+    fi
+}
+while read -r card drv model; do
+    case " ${NET_CARDS:-$card} " in *" $card "*) run_vmplay "$card" "$drv" ;; esac
+done <<<"$CARDS"
 
 # ---- refusals before power-on ----
 fp=$(free_port)
@@ -144,14 +158,21 @@ if [ -z "$Q" ]; then
     exit 0
 fi
 qemu-img convert -O raw "$run/vm/net.vmdk" "$run/net.raw" 2>/dev/null
-fp=$(free_port); sp=$(free_port)
-while [ "$sp" = "$fp" ]; do sp=$(free_port); done
-timeout 900 "$Q" -accel tcg -m 256 -display none -no-reboot -drive file="$run/net.raw",format=raw,if=ide \
-    -nic user,model=e1000,hostfwd=tcp:127.0.0.1:$fp-:80,hostfwd=tcp:127.0.0.1:$sp-:81 \
-    -serial file:"$run/qemu-serial.txt" >"$run/qemu.out" 2>&1 &
-qpid=$!
-got=$(host_side "$run/qemu-serial.txt" "$fp" "$sp" "$qpid")
-n=0; while [ $n -lt 120 ] && kill -0 $qpid 2>/dev/null && [ -z "$(marker poweroff "$run/qemu-serial.txt")" ]; do sleep 0.5; n=$((n+1)); done
-sleep 2; kill $qpid 2>/dev/null; wait $qpid 2>/dev/null
-st=1; [ -n "$(marker poweroff "$run/qemu-serial.txt")" ] && st=0
-check_markers qemu "$run/qemu-serial.txt" "$st" "$got"
+run_qemu() { # virtualDev driver model
+    local card=$1 drv=$2 model=$3 who=qemu fp sp qpid got n st
+    [ "$card" = e1000 ] || who=qemu_$card
+    fp=$(free_port); sp=$(free_port)
+    while [ "$sp" = "$fp" ]; do sp=$(free_port); done
+    timeout 900 "$Q" -accel tcg -m 256 -display none -no-reboot -drive file="$run/net.raw",format=raw,if=ide \
+        -nic user,model=$model,hostfwd=tcp:127.0.0.1:$fp-:80,hostfwd=tcp:127.0.0.1:$sp-:81 \
+        -serial file:"$run/qemu-$card-serial.txt" >"$run/qemu-$card.out" 2>&1 &
+    qpid=$!
+    got=$(host_side "$run/qemu-$card-serial.txt" "$fp" "$sp" "$qpid")
+    n=0; while [ $n -lt 120 ] && kill -0 $qpid 2>/dev/null && [ -z "$(marker poweroff "$run/qemu-$card-serial.txt")" ]; do sleep 0.5; n=$((n+1)); done
+    sleep 2; kill $qpid 2>/dev/null; wait $qpid 2>/dev/null
+    st=1; [ -n "$(marker poweroff "$run/qemu-$card-serial.txt")" ] && st=0
+    check_markers "$who" "$run/qemu-$card-serial.txt" "$st" "$got" "$drv"
+}
+while read -r card drv model; do
+    case " ${NET_CARDS:-$card} " in *" $card "*) run_qemu "$card" "$drv" "$model" ;; esac
+done <<<"$CARDS"
