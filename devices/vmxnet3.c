@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/trace.h"
+
 /* BAR0 */
 #define PT_IMR 0x000
 #define PT_TXPROD 0x600
@@ -172,6 +174,8 @@ struct vmxnet3 {
     struct txq txq[VMX_MAX_TXQ];
     struct rxq rxq[VMX_MAX_RXQ];
     struct timer tx_timer, rx_timer;
+    /* for --trace=pci: what the guest made the card do */
+    uint64_t n_sent, n_tso, n_tso_segs, n_csum, n_received, n_msix, n_msi, n_intx;
     uint8_t txbuf[TX_MAX + 4];
     uint8_t seg[HDR_MAX + TX_BUF_MAX + 4];
     uint8_t rxbuf[NET_FRAME_MAX];
@@ -244,6 +248,10 @@ static void raise_intr(struct vmxnet3 *s, unsigned idx)
     s->pending[idx] = true;
     if (msi_mode(s) && !s->imr[idx]) {
         s->pending[idx] = false;
+        if (pci_msix_enabled(&s->pci))
+            s->n_msix++;
+        else
+            s->n_msi++;
         pci_msi_notify(&s->pci, idx);
         if (s->automask)
             s->imr[idx] = true;
@@ -266,6 +274,7 @@ static uint32_t icr_read(struct vmxnet3 *s)
     for (unsigned i = 0; i < VMX_INTRS; i++) {
         if (s->pending[i] && !s->imr[i]) {
             v = 1;
+            s->n_intx++;
             s->pending[i] = false;
             if (s->automask)
                 s->imr[i] = true;
@@ -314,6 +323,7 @@ static void tx_emit(struct vmxnet3 *s, struct txq *q, uint8_t *p, size_t len, bo
         len = 60;
     }
     count_tx(q, p, len);
+    s->n_sent++;
     if (s->be)
         net_send(s->be, p, len);
 }
@@ -394,6 +404,8 @@ static bool tx_tso(struct vmxnet3 *s, struct txq *q, size_t len, unsigned mss, b
         if (payload == 0)
             break;
     }
+    s->n_tso++;
+    s->n_tso_segs += i;
     q->stats[ST_TSO_PKTS] += i;
     q->stats[ST_TSO_BYTES] += len;
     return true;
@@ -418,6 +430,7 @@ static void tx_packet(struct vmxnet3 *s, struct txq *q, size_t len, const uint8_
         }
         uint16_t c = (uint16_t)~csum_fold(csum_add(0, s->txbuf + hlen, len - hlen));
         put_be16(s->txbuf + msscof, c);
+        s->n_csum++;
     }
     tx_emit(s, q, s->txbuf, len, ti, tci);
 }
@@ -660,6 +673,7 @@ static void vmxnet3_receive(void *opaque, const uint8_t *frame, size_t len)
     int k = frame[0] == 0xff && frame[1] == 0xff ? ST_BCAST : (frame[0] & 1) ? ST_MCAST : ST_UCAST;
     q->stats[k]++;
     q->stats[k + 1] += len;
+    s->n_received++;
     raise_intr(s, q->intr);
 }
 
@@ -757,6 +771,11 @@ static uint32_t activate(struct vmxnet3 *s)
     read_rx_filters(s, ds);
     s->ecr = 0;
     s->active = true;
+    if (trace_on(TRACE_PCI))
+        trace_printf(TRACE_PCI, "vmxnet3 %02x.%x: activated: %u tx and %u rx queues, %s, %u interrupts%s, "
+                     "features 0x%llx", s->pci.devfn >> 3, s->pci.devfn & 7, s->ntxq, s->nrxq,
+                     pci_msix_enabled(&s->pci) ? "MSI-X" : pci_msi_enabled(&s->pci) ? "MSI" : "INTx",
+                     s->nintrs, s->automask ? " auto-masked" : "", (unsigned long long)s->features);
     if (s->be)
         net_rx_ready(s->be);
     return 0;
@@ -957,6 +976,13 @@ void vmxnet3_free(struct vmxnet3 *s)
 {
     if (!s)
         return;
+    if (trace_on(TRACE_PCI))
+        trace_printf(TRACE_PCI, "vmxnet3 %02x.%x: %llu frames sent (%llu TSO packets cut into %llu, %llu "
+                     "checksums inserted), %llu received; interrupts: %llu MSI-X, %llu MSI, %llu INTx",
+                     s->pci.devfn >> 3, s->pci.devfn & 7, (unsigned long long)s->n_sent,
+                     (unsigned long long)s->n_tso, (unsigned long long)s->n_tso_segs,
+                     (unsigned long long)s->n_csum, (unsigned long long)s->n_received,
+                     (unsigned long long)s->n_msix, (unsigned long long)s->n_msi, (unsigned long long)s->n_intx);
     timer_cancel(&s->tx_timer);
     timer_cancel(&s->rx_timer);
     free(s);

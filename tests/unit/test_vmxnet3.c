@@ -716,3 +716,74 @@ TEST(rx_ring_outside_ram_and_zero_length_buffers)
     ASSERT_EQ(net_queued(&r->fb.be), 0u);
     rig_free(r);
 }
+
+TEST(tx_tso_ipv6)
+{
+    struct rig *r = rig_active();
+    uint8_t *f = r->ram + TXBUF;
+    size_t payload = 2500, mss = 1200, hdr = 14 + 40 + 20;
+    frame_to(f, mac);
+    f[12] = 0x86, f[13] = 0xdd;
+    uint8_t *ip = f + 14;
+    ip[0] = 0x60;
+    ip[4] = (uint8_t)((20 + payload) >> 8), ip[5] = (uint8_t)(20 + payload);
+    ip[6] = 6, ip[7] = 64;
+    for (int i = 0; i < 32; i++)
+        ip[8 + i] = (uint8_t)(0xfe + i * 5);
+    uint8_t *t = f + 54;
+    t[3] = 80, t[7] = 1, t[12] = 5 << 4, t[13] = 0x10;
+    for (size_t i = 0; i < payload; i++)
+        f[hdr + i] = (uint8_t)(i * 11);
+    uint32_t addr[1] = {TXBUF}, len[1] = {(uint32_t)(hdr + payload)};
+    tx_put(r, addr, len, 1, offload((unsigned)hdr, 3, (unsigned)mss));
+    pt_wr(r, TXPROD, r->txnext);
+    ASSERT_EQ(r->fb.frames, 3);
+    size_t sizes[3] = {1200, 1200, 100};
+    for (int i = 0; i < 3; i++) {
+        const uint8_t *g = r->fb.f[i];
+        ASSERT_EQ(r->fb.len[i], hdr + sizes[i]);
+        ASSERT_EQ((size_t)(g[18] << 8 | g[19]), 20 + sizes[i]);
+        uint32_t sum = 6 + (uint32_t)(20 + sizes[i]);
+        for (int k = 0; k < 32; k += 2)
+            sum += (uint32_t)g[22 + k] << 8 | g[23 + k];
+        ASSERT_EQ(ref_csum(g + 54, 20 + sizes[i], sum), 0xffff);
+        ASSERT_EQ(g[61], 1 + i * 1200 % 256); /* low byte of the sequence number */
+        ASSERT_MEM_EQ(g + hdr, f + hdr + i * mss, sizes[i]);
+    }
+    rig_free(r);
+}
+
+TEST(vlan_insertion_stripping_and_filter)
+{
+    struct rig *r = rig_active();
+    uint8_t *f = r->ram + TXBUF;
+    frame_to(f, mac);
+    f[12] = 0x08, f[13] = 0x00;
+    uint32_t addr[1] = {TXBUF}, len[1] = {100};
+    tx_put(r, addr, len, 1, 0);
+    put32(r, TXRING + 12, get32(r, TXRING + 12) | 1u << 15 | 0x2005u << 16); /* ti, tci */
+    pt_wr(r, TXPROD, r->txnext);
+    ASSERT_EQ(r->fb.frames, 1);
+    ASSERT_EQ(r->fb.len[0], 104u);
+    ASSERT_MEM_EQ(r->fb.f[0] + 12, "\x81\x00\x20\x05\x08\x00", 6);
+    ASSERT_MEM_EQ(r->fb.f[0] + 16, f + 12, 88);
+    /* receive a frame tagged VID 5: filtered until the table has it, then stripped */
+    uint8_t g[104];
+    memcpy(g, r->fb.f[0], sizeof g);
+    memcpy(g, mac, 6);
+    net_deliver(&r->fb.be, g, sizeof g);
+    ASSERT_EQ(get32(r, RXCOMP + 12) >> 31, 0u);
+    r->ram[SHARED + 136] |= 1 << 5;
+    put64(r, SHARED + 24, 0x4); /* UPT1_F_RXVLAN */
+    ASSERT_EQ(cmd(r, 0xcafe0005u), 0u);
+    ASSERT_EQ(cmd(r, 0xcafe0009u), 0u);
+    net_deliver(&r->fb.be, g, sizeof g);
+    uint32_t c2 = get32(r, RXCOMP + 8);
+    ASSERT_EQ(get32(r, RXCOMP + 12) >> 31, 1u);
+    ASSERT_EQ(c2 & 0x3fff, 100u);
+    ASSERT_EQ(c2 >> 15 & 1, 1u);        /* tag stripped */
+    ASSERT_EQ(c2 >> 16, 0x2005u);       /* its TCI */
+    ASSERT_MEM_EQ(r->ram + RXBUF + 12, "\x08\x00", 2);
+    ASSERT_MEM_EQ(r->ram + RXBUF + 14, g + 18, 86);
+    rig_free(r);
+}
