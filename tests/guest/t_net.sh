@@ -71,15 +71,20 @@ EOF
 
 check_markers() { # who serial status fetched-md5 driver
     local who=$1 serial=$2 st=$3 got=$4 want=$5
-    local drv lease wget serving
+    local drv lease wget serving wport
     drv=$(marker 'net driver' "$serial" | awk '{print $NF}')
     lease=$(marker 'net lease' "$serial" | awk '{print $NF}')
     wget=$(marker 'net wget' "$serial" | awk '{print $NF}')
     serving=$(marker 'net serving' "$serial" | awk '{print $NF}')
     [ "$drv" = "$want" ] && ok "${who}_driver_$want" || bad "${who}_driver_$want" "driver '$drv'"
     [ "$lease" = 10.0.2.15 ] && ok "${who}_dhcp_lease" || bad "${who}_dhcp_lease" "lease '$lease'"
-    [ "$wget" = "$blob_md5" ] && ok "${who}_guest_fetches_host" ||
-        bad "${who}_guest_fetches_host" "guest md5 '$wget', host file $blob_md5"
+    wport=$(marker 'net wget' "$serial" | awk '{print $4}')
+    if [ -n "$wport" ] && [ "$wport" != "$hport" ]; then
+        skip "${who}_guest_fetches_host" "the guest reached port $wport, held by another process on this host (ours: $hport)"
+    else
+        [ "$wget" = "$blob_md5" ] && ok "${who}_guest_fetches_host" ||
+            bad "${who}_guest_fetches_host" "guest md5 '$wget', host file $blob_md5"
+    fi
     [ -n "$serving" ] && [ "$got" = "$serving" ] && ok "${who}_host_fetches_guest_through_forward" ||
         bad "${who}_host_fetches_guest_through_forward" "guest serves '$serving', host got '$got'"
     [ "$st" = 0 ] && ok "${who}_powers_off" || bad "${who}_powers_off" "status $st"
@@ -88,14 +93,18 @@ check_markers() { # who serial status fetched-md5 driver
 # vmxnet3's trace (--trace=pci): Linux's driver took MSI-X with auto-masking, and
 # its transfers above went through TCP segmentation and checksum insertion (the
 # md5s matching through slirp, which drops bad checksums, is what shows them right).
-check_vmxnet3_trace() { # stderr-file
-    local act sum
+check_vmxnet3_trace() { # stderr-file name
+    local act sum mode=MSI-X n=1
     act=$(grep -a 'vmxnet3 .*: activated' "$1" | tail -1)
     sum=$(grep -a 'vmxnet3 .*frames sent' "$1" | tail -1)
+    [ "$2" = vmxnet3_intx ] && mode=INTx n=3
     case "$act" in
-    *MSI-X*auto-masked*) ok vmxnet3_driver_takes_msix ;;
-    *) bad vmxnet3_driver_takes_msix "trace '$act'" ;;
+    *", $mode, "*auto-masked*) ok "${2}_driver_takes_$mode" ;;
+    *) bad "${2}_driver_takes_$mode" "trace '$act'" ;;
     esac
+    [[ "$sum" =~ interrupts:\ ([0-9]+)\ MSI-X,\ ([0-9]+)\ MSI,\ ([0-9]+)\ INTx ]] && [ "${BASH_REMATCH[$n]}" -gt 0 ] &&
+        ok "${2}_interrupts_delivered_by_$mode" || bad "${2}_interrupts_delivered_by_$mode" "trace '$sum'"
+    [ "$2" = vmxnet3 ] || return 0
     if [[ "$sum" =~ \(([0-9]+)\ TSO\ packets\ cut\ into\ ([0-9]+),\ ([0-9]+)\ checksums ]] &&
         [ "${BASH_REMATCH[1]}" -gt 0 ] && [ "${BASH_REMATCH[2]}" -gt "${BASH_REMATCH[1]}" ] &&
         [ "${BASH_REMATCH[3]}" -gt 0 ]; then
@@ -106,32 +115,33 @@ check_vmxnet3_trace() { # stderr-file
 }
 
 # ---- vmplay, once per card ----
-run_vmplay() { # virtualDev driver
-    local card=$1 drv=$2 who=vmplay pw= fp sp pid got st dhcp frames
-    [ "$card" = e1000 ] || { who=vmplay_$card; pw=${card}_; }
-    sed "s/^ethernet0.virtualDev = .*/ethernet0.virtualDev = \"$card\"/; s/^serial0.fileName = .*/serial0.fileName = \"$card-serial.txt\"/" \
-        "$run/vm/net.vmx" > "$run/vm/$card.vmx"
+run_vmplay() { # virtualDev driver [name boot-disk]
+    local card=$1 drv=$2 tag=${3:-$1} disk=${4:-net.vmdk} who=vmplay pw= fp sp pid got st dhcp frames
+    [ "$tag" = e1000 ] || { who=vmplay_$tag; pw=${tag}_; }
+    sed -e "s/^ethernet0.virtualDev = .*/ethernet0.virtualDev = \"$card\"/" \
+        -e "s/^serial0.fileName = .*/serial0.fileName = \"$tag-serial.txt\"/" \
+        -e "s/^ide0:0.fileName = .*/ide0:0.fileName = \"$disk\"/" "$run/vm/net.vmx" > "$run/vm/$tag.vmx"
     fp=$(free_port); sp=$(free_port)
     while [ "$sp" = "$fp" ]; do sp=$(free_port); done
     (cd "$run/vm" && exec timeout 900 "$V" --headless --cpu=soft --timeout=600 --trace=pci \
-        --forward=tcp:127.0.0.1:$fp:80 --forward=tcp:$sp:81 --net-dump="$run/$card.pcap" $card.vmx \
-        >"$run/vmplay-$card.out" 2>"$run/vmplay-$card.err") &
+        --forward=tcp:127.0.0.1:$fp:80 --forward=tcp:$sp:81 --net-dump="$run/$tag.pcap" $tag.vmx \
+        >"$run/vmplay-$tag.out" 2>"$run/vmplay-$tag.err") &
     pid=$!
-    got=$(host_side "$run/vm/$card-serial.txt" "$fp" "$sp" "$pid")
+    got=$(host_side "$run/vm/$tag-serial.txt" "$fp" "$sp" "$pid")
     wait $pid; st=$?
-    check_markers "$who" "$run/vm/$card-serial.txt" "$st" "$got" "$drv"
-    [ "$st" = 0 ] || echo "  vmplay stderr: $(head -c 400 "$run/vmplay-$card.err" | tr '\n' '|')"
-    [ "$card" = vmxnet3 ] && check_vmxnet3_trace "$run/vmplay-$card.err"
+    check_markers "$who" "$run/vm/$tag-serial.txt" "$st" "$got" "$drv"
+    [ "$st" = 0 ] || echo "  vmplay stderr: $(head -c 400 "$run/vmplay-$tag.err" | tr '\n' '|')"
+    [ "$card" = vmxnet3 ] && check_vmxnet3_trace "$run/vmplay-$tag.err" "$tag"
 
     # ---- the capture ----
     if command -v tshark >/dev/null; then
-        dhcp=$(tshark -r "$run/$card.pcap" -Y 'dhcp' -T fields -e dhcp.option.dhcp 2>"$run/tshark.err" | sort -u | tr '\n' ' ')
+        dhcp=$(tshark -r "$run/$tag.pcap" -Y 'dhcp' -T fields -e dhcp.option.dhcp 2>"$run/tshark.err" | sort -u | tr '\n' ' ')
         # DHCP message types: 1 discover, 2 offer, 3 request, 5 ack
         case "$dhcp" in
         *1*2*3*5*) ok "${pw}pcap_holds_dhcp_exchange" ;;
         *) bad "${pw}pcap_holds_dhcp_exchange" "message types '$dhcp': $(head -c 200 "$run/tshark.err")" ;;
         esac
-        frames=$(tshark -r "$run/$card.pcap" 2>/dev/null | wc -l)
+        frames=$(tshark -r "$run/$tag.pcap" 2>/dev/null | wc -l)
         [ "$frames" -gt 20 ] && ok "${pw}pcap_parses" || bad "${pw}pcap_parses" "tshark read $frames frames"
     else
         skip "${pw}pcap_holds_dhcp_exchange" "no tshark (tools/deps/check-net.txt installs it)"
@@ -140,6 +150,14 @@ run_vmplay() { # virtualDev driver
 while read -r card drv model; do
     case " ${NET_CARDS:-$card} " in *" $card "*) run_vmplay "$card" "$drv" ;; esac
 done <<<"$CARDS"
+# vmxnet3 once more with pci=nomsi on the guest's command line: the driver falls back to INTx.
+case " ${NET_CARDS:-vmxnet3} " in *" vmxnet3 "*)
+    cp "$img/net.img" "$run/nomsi.img"
+    mtype -i "$run/nomsi.img@@1M" ::syslinux.cfg | sed 's/ panic=-1 / panic=-1 pci=nomsi /' > "$run/nomsi.cfg"
+    mcopy -o -i "$run/nomsi.img@@1M" "$run/nomsi.cfg" ::syslinux.cfg
+    qemu-img convert -f raw -O vmdk -o subformat=monolithicSparse "$run/nomsi.img" "$run/vm/nomsi.vmdk"
+    run_vmplay vmxnet3 vmxnet3 vmxnet3_intx nomsi.vmdk ;;
+esac
 
 # ---- refusals before power-on ----
 fp=$(free_port)
