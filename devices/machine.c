@@ -15,9 +15,11 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "devices/trace.h"
+#include "formats/blockdev.h"
 #include "formats/png.h"
 
 /* In realtime mode the loop looks at the host at least this often. */
@@ -270,6 +272,37 @@ static int run_slice(struct machine *m, struct error *err)
     return 0;
 }
 
+/* A guest write or flush that failed on the host (a full file system, a quota, an I/O
+ * error): the guest was told (its command failed), the user is told once per disk here, and
+ * the run ends with a failing status. Returns that status, or 0 when every write landed. */
+static int disk_errors(struct machine *m)
+{
+    int status = 0;
+    for (int i = 0; i < m->ndisks; i++) {
+        int e = m->disks[i]->write_errno;
+        if (!e)
+            continue;
+        if (!m->disk_error_told[i] && m->o.log)
+            fprintf(m->o.log, "vmplay: %s: a guest write to %s failed (%s); the guest saw an "
+                    "I/O error, and what it had flushed before is on the disk\n",
+                    m->disk_slot[i] ? m->disk_slot[i] : "disk",
+                    m->disk_path[i] ? m->disk_path[i] : "its image", strerror(e));
+        m->disk_error_told[i] = true;
+        int s = (e == ENOSPC || e == EDQUOT || e == EFBIG) ? EX_CANTCREAT : EX_IOERR;
+        if (!status)
+            status = s;
+    }
+    return status;
+}
+
+/* The end of a run: every disk flushed (a flush that fails is a lost write too). */
+static int finish_disks(struct machine *m)
+{
+    for (int i = 0; i < m->ndisks; i++)
+        blockdev_flush(m->disks[i]);
+    return disk_errors(m);
+}
+
 static int run_loop(struct machine *m, struct error *err)
 {
     for (;;) {
@@ -283,6 +316,7 @@ static int run_loop(struct machine *m, struct error *err)
             machine_timeout(m, true);
         machine_service_host(m);
         serve_sources(m);
+        disk_errors(m);
         enum loop_action a = take_requests(m);
         if (a == LOOP_CONTINUE && m->poweroff_pending) {
             m->poweroff_pending = false;
@@ -291,12 +325,14 @@ static int run_loop(struct machine *m, struct error *err)
         if (a == LOOP_POWEROFF) {
             write_screenshot(m);
             display_set_state(m->display, DISPLAY_EXITED);
-            return m->timed_out ? MACHINE_EXIT_TIMEOUT : 0;
+            int lost = finish_disks(m);
+            return lost ? lost : m->timed_out ? MACHINE_EXIT_TIMEOUT : 0;
         }
         if (a == LOOP_EXIT_STATUS) {
             write_screenshot(m);
             display_set_state(m->display, DISPLAY_EXITED);
-            return m->debug_exit_status;
+            int lost = finish_disks(m);
+            return lost ? lost : m->debug_exit_status;
         }
     }
 }

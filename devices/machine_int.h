@@ -56,6 +56,9 @@ struct machine {
     struct chardev *serial[MACHINE_SERIALS];
     struct chardev *debugcon;
     struct blockdev *disks[MACHINE_MAX_DISKS];
+    const char *disk_slot[MACHINE_MAX_DISKS]; /* "ide0:1", "floppy0": for the player's lines */
+    const char *disk_path[MACHINE_MAX_DISKS];
+    bool disk_error_told[MACHINE_MAX_DISKS];  /* a failed guest write has been reported */
     int ndisks;
     struct e1000 *nic[VM_MAX_NICS];
     struct vmxnet3 *vmxnet3[VM_MAX_NICS];

@@ -230,6 +230,9 @@ static int make_floppy(struct machine *m, struct error *err)
             return error_set(err, EX_DATAERR, "too many disks");
         if (blockdev_open(m->cfg->floppy[i].path, &bo, &bd, err) < 0)
             return error_prefix(err, "floppy%d", i);
+        static const char *const fd_slot[] = {"floppy0", "floppy1"};
+        m->disk_slot[m->ndisks] = fd_slot[i];
+        m->disk_path[m->ndisks] = m->cfg->floppy[i].path;
         m->disks[m->ndisks++] = bd;
         fdc_insert(m->fdc, i, bd);
     }
@@ -401,6 +404,8 @@ static int open_disk(struct machine *m, const struct vm_disk *d, struct error *e
             return error_prefix(err, "%s", d->slot);
         if (bd->warning && m->o.log)
             fprintf(m->o.log, "vmplay: %s: %s\n", d->slot, bd->warning);
+        m->disk_slot[m->ndisks] = d->slot;
+        m->disk_path[m->ndisks] = d->path;
         m->disks[m->ndisks++] = bd;
     }
     if (!bd && !cd)

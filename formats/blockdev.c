@@ -36,6 +36,8 @@ int blockdev_open(const char *path, const struct blockdev_open_opts *opts,
     ssize_t n = fstat(fd, &st) ? -1 : pread(fd, buf, sizeof buf, 0);
     int e = errno;
     close(fd);
+    if (n < 0 && e == EISDIR)
+        return error_set(err, EX_NOINPUT, "%s: a directory, not a disk image", path);
     if (n < 0)
         return error_set(err, EX_IOERR, "%s: %s", path, strerror(e));
     struct blockdev *bd;

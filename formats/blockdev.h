@@ -17,6 +17,7 @@
 #ifndef VMPLAY_BLOCKDEV_H
 #define VMPLAY_BLOCKDEV_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,7 +56,18 @@ struct blockdev {
     /* The disk's write-cache policy (blockdev_open sets it from its options). */
     bool write_through;     /* every write is stable: blockdev_write flushes before it returns */
     enum blockdev_sync sync; /* how deep a flush goes */
+    /* The errno of the first guest write or flush that failed (0: none; -EROFS on a read-only
+     * disk is not counted): the guest saw an I/O error, and the player says so once and ends
+     * with a failing status. */
+    int write_errno;
 };
+
+static inline int blockdev_note_write(struct blockdev *bd, int r)
+{
+    if (r < 0 && r != -EROFS && !bd->write_errno)
+        bd->write_errno = -r;
+    return r;
+}
 
 enum blockdev_media { MEDIA_DISK, MEDIA_CDROM, MEDIA_FLOPPY };
 
@@ -79,14 +91,14 @@ static inline int blockdev_read(struct blockdev *bd, uint64_t sector, uint32_t c
 static inline int blockdev_flush(struct blockdev *bd)
 {
     if (bd->sync == BLOCKDEV_SYNC_FILE)
-        return bd->ops->commit ? bd->ops->commit(bd) : 0;
-    return bd->ops->flush(bd);
+        return blockdev_note_write(bd, bd->ops->commit ? bd->ops->commit(bd) : 0);
+    return blockdev_note_write(bd, bd->ops->flush(bd));
 }
 /* A write that is stable when it returns: written, then flushed (to bd->sync). */
 static inline int blockdev_write_stable(struct blockdev *bd, uint64_t sector, uint32_t count,
                                         const void *buf)
 {
-    int r = bd->ops->write(bd, sector, count, buf);
+    int r = blockdev_note_write(bd, bd->ops->write(bd, sector, count, buf));
     return r ? r : blockdev_flush(bd);
 }
 /* A write a device's write cache may hold: stable only after a flush, unless the disk is
@@ -96,7 +108,7 @@ static inline int blockdev_write(struct blockdev *bd, uint64_t sector, uint32_t 
 {
     if (bd->write_through)
         return blockdev_write_stable(bd, sector, count, buf);
-    return bd->ops->write(bd, sector, count, buf);
+    return blockdev_note_write(bd, bd->ops->write(bd, sector, count, buf));
 }
 static inline void blockdev_close(struct blockdev *bd)
 {
