@@ -66,6 +66,7 @@ struct machine {
     int ndisks;
     struct e1000 *nic[VM_MAX_NICS];
     struct pcnet *pcnet[VM_MAX_NICS]; /* ethernetN.virtualDev = "vlance" */
+    struct vmxnet3 *vmxnet3[VM_MAX_NICS];
     struct net_group net;     /* the NICs' back ends, one host event source */
 
     struct display *display;

@@ -28,6 +28,7 @@
 #include "devices/e1000.h"
 #include "devices/netrom.h"
 #include "devices/pcnet.h"
+#include "devices/vmxnet3.h"
 #include "devices/dma8237.h"
 #include "devices/fdc.h"
 #include "devices/fwcfg.h"
@@ -496,8 +497,7 @@ static void attach_pxe_rom(struct e1000 *nic, const char *rom, int index, FILE *
         e1000_set_rom(nic, img, size);
 }
 
-/* One PCI function per present e1000, e1000e or vlance; other cards are not emulated yet (one line each). */
-/* One PCI function per present e1000 or vlance; other cards are not emulated yet (one line each). */
+/* One PCI function per present e1000, e1000e, vlance or vmxnet3; other cards are not emulated yet (one line each). */
 static int make_nics(struct machine *m, struct error *err)
 {
     static const struct net_opts defaults = {0};
@@ -506,7 +506,8 @@ static int make_nics(struct machine *m, struct error *err)
         const struct vm_nic *nic = &m->cfg->nic[i];
         if (!nic->present)
             continue;
-        if (nic->dev != VM_NIC_E1000 && nic->dev != VM_NIC_E1000E && nic->dev != VM_NIC_VLANCE) {
+        if (nic->dev != VM_NIC_E1000 && nic->dev != VM_NIC_E1000E && nic->dev != VM_NIC_VLANCE &&
+            nic->dev != VM_NIC_VMXNET3) {
             if (m->o.log)
                 fprintf(m->o.log, "vmplay: ethernet%d: the %s card is not emulated yet; the VM runs "
                         "without it\n", i, config_nic_dev_name(nic->dev));
@@ -522,6 +523,13 @@ static int make_nics(struct machine *m, struct error *err)
                                     nic->start_connected);
             if (!m->pcnet[i])
                 return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the vlance", i);
+            continue;
+        }
+        if (nic->dev == VM_NIC_VMXNET3) {
+            m->vmxnet3[i] = vmxnet3_new(m->pci, DEVFN(m->slots.nic[i], 0), m->clock, nic->mac, be,
+                                        nic->start_connected);
+            if (!m->vmxnet3[i])
+                return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the vmxnet3", i);
             continue;
         }
         m->nic[i] = (nic->dev == VM_NIC_E1000E ? e1000e_new : e1000_new)(m->pci, DEVFN(m->slots.nic[i], 0), m->clock,
@@ -632,6 +640,8 @@ void machine_reset(struct machine *m)
     for (int i = 0; i < VM_MAX_NICS; i++)
         if (m->pcnet[i])
             pcnet_reset(m->pcnet[i]);
+        if (m->vmxnet3[i])
+            vmxnet3_reset(m->vmxnet3[i]);
     cpu_reset(m->cpu);
     /* --timeout counts from power-on; a guest reset does not restart it. */
     if (m->o.timeout_s > 0 && !timer_armed(&m->timeout_timer))
@@ -666,6 +676,7 @@ void machine_free(struct machine *m)
         e1000_free(m->nic[i]);
     for (int i = 0; i < VM_MAX_NICS; i++)
         pcnet_free(m->pcnet[i]);
+        vmxnet3_free(m->vmxnet3[i]);
     for (int i = 0; i < m->net.n; i++)
         net_backend_free(m->net.be[i]);
     for (int i = 0; i < MACHINE_SERIALS; i++) {
