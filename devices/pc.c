@@ -640,6 +640,7 @@ void machine_reset(struct machine *m)
     for (int i = 0; i < VM_MAX_NICS; i++)
         if (m->pcnet[i])
             pcnet_reset(m->pcnet[i]);
+    for (int i = 0; i < VM_MAX_NICS; i++)
         if (m->vmxnet3[i])
             vmxnet3_reset(m->vmxnet3[i]);
     cpu_reset(m->cpu);
@@ -676,6 +677,7 @@ void machine_free(struct machine *m)
         e1000_free(m->nic[i]);
     for (int i = 0; i < VM_MAX_NICS; i++)
         pcnet_free(m->pcnet[i]);
+    for (int i = 0; i < VM_MAX_NICS; i++)
         vmxnet3_free(m->vmxnet3[i]);
     for (int i = 0; i < m->net.n; i++)
         net_backend_free(m->net.be[i]);
