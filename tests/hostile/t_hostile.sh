@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The hostile guest (issue 14): for each seed, tests/hostile/gen.py writes a
 # ROM (hostile.asm) that the player runs as its BIOS, on a VM with a disk on
-# every controller (IDE, PVSCSI, LSI Logic, LSI SAS, AHCI, NVMe), CD-ROMs, a
-# floppy and an e1000 on a host-only network (nothing leaves the host); the ROM
+# every controller (IDE, PVSCSI, LSI Logic, LSI SAS, AHCI, NVMe), CD-ROMs on IDE,
+# SCSI and SATA, a floppy and one card of each kind (e1000, e1000e, vlance,
+# vmxnet3) on a host-only network (nothing leaves the host); the ROM
 # maps every BAR and then throws random port, memory-mapped, PCI configuration,
 # RAM (ring and descriptor contents) and IOAPIC traffic at them.
 # Oracles, per seed: the guest reaches its end and exits through the
@@ -59,6 +60,21 @@ floppy0.fileName = "fd.img"
 ethernet0.present = "TRUE"
 ethernet0.virtualDev = "e1000"
 ethernet0.connectionType = "hostonly"
+ethernet1.present = "TRUE"
+ethernet1.virtualDev = "e1000e"
+ethernet1.connectionType = "hostonly"
+ethernet2.present = "TRUE"
+ethernet2.virtualDev = "vlance"
+ethernet2.connectionType = "hostonly"
+ethernet3.present = "TRUE"
+ethernet3.virtualDev = "vmxnet3"
+ethernet3.connectionType = "hostonly"
+scsi0:1.present = "TRUE"
+scsi0:1.deviceType = "cdrom-image"
+scsi0:1.fileName = "cd.iso"
+sata0:1.present = "TRUE"
+sata0:1.deviceType = "cdrom-image"
+sata0:1.fileName = "cd.iso"
 VMX
 truncate -s 1474560 "$run/fd.img"
 head -c 1048576 /dev/urandom > "$run/cd.iso"
