@@ -18,28 +18,13 @@
 #include "devices/net.h"
 #include "devices/pci.h"
 #include "test.h"
+#include "netfake.h"
 
 #define RAM_SIZE 0x400000
 #define BAR0 0xfebc0000u
 #define BAR1 0xc000u
 #define DEVFN (3 << 3)
 
-struct fake_be {
-    struct net_backend be; /* first */
-    uint8_t last[NET_FRAME_MAX];
-    size_t last_len;
-    int frames;
-};
-
-static void fake_send(struct net_backend *be, const uint8_t *f, size_t len)
-{
-    struct fake_be *fb = (struct fake_be *)be;
-    memcpy(fb->last, f, len);
-    fb->last_len = len;
-    fb->frames++;
-}
-
-static const struct net_backend_ops fake_ops = {.name = "fake", .send = fake_send};
 
 struct rig {
     struct bus *bus;

@@ -22,6 +22,7 @@
 #include "devices/net.h"
 #include "devices/pci.h"
 #include "test.h"
+#include "netfake.h"
 
 #define RAM_SIZE 0x400000
 #define BAR0 0xfebc0000u
@@ -46,17 +47,6 @@
 #define OTHER (1u << 24)
 #define LSC 0x4u
 
-struct fake_be {
-    struct net_backend be; /* first */
-    int frames;
-};
-
-static void fake_send(struct net_backend *be, const uint8_t *f, size_t len)
-{
-    ((struct fake_be *)be)->frames++;
-}
-
-static const struct net_backend_ops fake_ops = {.name = "fake", .send = fake_send};
 
 #define MAX_MSGS 64
 struct rig {

@@ -21,6 +21,7 @@
 #include "devices/pci.h"
 #include "devices/pcnet.h"
 #include "test.h"
+#include "netfake.h"
 
 #define RAM_SIZE 0x400000
 #define IO 0xc100u
@@ -31,22 +32,6 @@
 #define RXBUF 0x10000u
 #define TXBUF 0x80000u
 
-struct fake_be {
-    struct net_backend be; /* first */
-    uint8_t last[NET_FRAME_MAX];
-    size_t last_len;
-    int frames;
-};
-
-static void fake_send(struct net_backend *be, const uint8_t *f, size_t len)
-{
-    struct fake_be *fb = (struct fake_be *)be;
-    memcpy(fb->last, f, len);
-    fb->last_len = len;
-    fb->frames++;
-}
-
-static const struct net_backend_ops fake_ops = {.name = "fake", .send = fake_send};
 
 struct rig {
     struct bus *bus;
