@@ -486,6 +486,20 @@ static int attach_disks(struct machine *m, struct error *err)
 
 /* ---- network ---- */
 
+/* Whether a missing boot ROM is worth a line: the boot order names the card, or the VM has
+ * no disk or CD-ROM to boot from. */
+static bool pxe_wanted(const struct vm_config *cfg, int index)
+{
+    char name[16];
+    snprintf(name, sizeof name, "ethernet%d", index);
+    if (cfg->boot_order && strcasestr(cfg->boot_order, name))
+        return true;
+    for (size_t i = 0; i < cfg->ndisks; i++)
+        if (config_disk_presented(&cfg->disks[i], NULL))
+            return false;
+    return true;
+}
+
 /* iPXE as the card's expansion ROM, when ipxe-qemu has one for its PCI ID (netrom.h). */
 static void attach_pxe_rom(struct e1000 *nic, const char *rom, int index, FILE *log)
 {
@@ -537,7 +551,7 @@ static int make_nics(struct machine *m, struct error *err)
         if (!m->nic[i])
             return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the e1000", i);
         if (nic->dev == VM_NIC_E1000E)
-            attach_pxe_rom(m->nic[i], "pxe-e1000e.rom", i, m->o.log);
+            attach_pxe_rom(m->nic[i], "pxe-e1000e.rom", i, pxe_wanted(m->cfg, i) ? m->o.log : NULL);
     }
     if (m->net.n) {
         struct machine_source src = {net_group_poll_fds, net_group_service, &m->net};
