@@ -17,7 +17,7 @@
  * the block reads them before writing them; at exit the six arithmetic bits
  * go back to s->flags. Memory operands probe the soft TLB inline (the tags
  * hold the last byte's page, so page crossings miss); a miss goes to an
- * out-of-line stub that calls mread/mwrite with EIP, next EIP and EFLAGS
+ * out-of-line slow-path sequence that calls mread/mwrite with EIP, next EIP and EFLAGS
  * exact, so faults unwind through soft_raise exactly as from the
  * interpreter (which also adds no partial instruction count for a fault
  * inside a block). Guest flags that are live or already written across a
@@ -248,7 +248,7 @@ static void epilogue(struct em *e)
     b1(e, 0xC3);
 }
 
-/* ---- slow paths (C, called from the stubs) ---- */
+/* ---- slow paths (C, called from the out-of-line slow-path sequences) ---- */
 
 static uint32_t img_flags(uint32_t img)
 {
@@ -322,7 +322,7 @@ struct jit_link {
 enum { K_NONE, K_LOAD, K_STORE, K_FAST };
 
 struct pending {
-    uint8_t *jne;   /* main path's branch to the stub */
+    uint8_t *jne;   /* main path's branch to its slow-path sequence */
     uint8_t *join;  /* where a load resumes (r8 = value's address) / a store continues */
     int kind;
     unsigned idx;   /* instruction index */
@@ -469,7 +469,7 @@ static void restore_flags(struct em *e)
     b1(e, 0x9E);                /* sahf */
 }
 
-/* The TLB probe of the 4-byte access at r8d: r8 = host address, or a jump to the stub. */
+/* The TLB probe of the 4-byte access at r8d: r8 = host address, or a jump to the slow-path sequence. */
 static uint8_t *probe_n(struct em *e, bool write, unsigned size);
 
 static uint8_t *probe(struct em *e, bool write)
@@ -1019,7 +1019,7 @@ bool jit_translate(struct soft *s, struct block *b)
         mov_ri(e, RAX, to);
         emit_direct(e, n - counted, any, chainable ? &links[nlinks++] : NULL, to);
     }
-    /* the stubs */
+    /* the slow-path sequences, after the block body */
     for (unsigned k = 0; k < npend; k++) {
         struct pending *p = &pend[k];
         patch(p->jne, e->p);
