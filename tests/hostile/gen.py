@@ -18,7 +18,9 @@ PORTS = (list(range(0x00, 0x10)) + [0x20, 0x21, 0x40, 0x41, 0x42, 0x43, 0x60, 0x
          list(range(0x3F0, 0x3F8)) + list(range(0x3F8, 0x400)) + list(range(0x2F8, 0x300)) +
          list(range(0x3B0, 0x3E0)) + [0x4D0, 0x4D1, 0x510, 0x511, 0x514, 0x518, 0xB2, 0xB3, 0x402, 0xE9])
 # Never written: what resets or powers off the machine (reset control, fast
-# reset, the keyboard controller's reset commands) or ends the run (debug exit).
+# reset, the keyboard controller's reset commands) or ends the run (debug exit);
+# nor the keyboard controller's A20 gate off (commands D1 and DD): the guest
+# runs at 0xFFFFxxxx, where A20 off sends its next fetch to nothing.
 FORBIDDEN = {0xCF9, 0x92, 0xF4}
 
 
@@ -332,7 +334,8 @@ def ops(r, n):
             touched = range(p, p + (1, 2, 4)[size])          # a wide write reaches the next ports
             if any(q in FORBIDDEN for q in touched):
                 continue
-            if 0x64 in touched and (v >> 8 * (0x64 - p) & 0xFF) >= 0xF0:  # pulse the reset line
+            if 0x64 in touched and ((v >> 8 * (0x64 - p) & 0xFF) >= 0xF0 or  # pulse the reset line,
+                                    (v >> 8 * (0x64 - p) & 0xFF) in (0xD1, 0xDD)):  # write the output port, A20 off
                 continue
             out.append((size, 0, p, v))
         elif k < 0.30:                                       # port read
@@ -345,8 +348,15 @@ def ops(r, n):
                 reg = r.choice([0x04, 0x0C, 0x3C, 0x40, 0x44, 0x48, 0x50, 0x60, 0x70, 0x80])
             if dev == 1 and fn == 3 and reg in (0x40, 0x80):  # the PM function's I/O base
                 continue
+            v = value(r)
+            if 0x10 <= reg < 0x28 or reg == 0x30:
+                # A BAR (or the ROM BAR) moves inside the PCI hole only: one placed
+                # over the ROM the guest runs from, or over its stack, stops the
+                # guest itself (as on hardware or QEMU, where a BAR wins over the
+                # BIOS), which would hide what the device does next.
+                v = 0xC0000000 | (r.getrandbits(29) & ~0xF) | (v & 1 if reg == 0x30 else 0)
             out.append((2, 0, 0xCF8, 0x80000000 | dev << 11 | fn << 8 | reg))
-            out.append((r.randrange(3), 0, 0xCFC, value(r)))
+            out.append((r.randrange(3), 0, 0xCFC, v))
         elif k < 0.65:                                       # inside a BAR
             off = r.randrange(0x400) if r.random() < 0.7 else r.getrandbits(16)
             out.append((6 + r.randrange(6) if r.random() < 0.4 else 8, r.getrandbits(8), off & ~3 if r.random() < 0.8 else off, value(r)))
