@@ -85,6 +85,9 @@ static void fail(struct env *e, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    for (char *c = msg; *c; c++) /* one line, whatever the envelope's text holds */
+        if ((unsigned char)*c < 0x20)
+            *c = '?';
     error_set(e->err, code, "%s: %s", e->name, msg);
     if (e->p)
         XML_StopParser(e->p, XML_FALSE);
@@ -307,12 +310,15 @@ static void warn(struct env *e, const char *fmt, ...)
 {
     if (!e->warn)
         return;
+    char msg[900];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(e->warn, "vmplay: %s: ", e->name);
-    vfprintf(e->warn, fmt, ap);
-    fputc('\n', e->warn);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    for (char *c = msg; *c; c++)
+        if ((unsigned char)*c < 0x20)
+            *c = '?';
+    fprintf(e->warn, "vmplay: %s: %s\n", e->name, msg);
 }
 
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
