@@ -471,8 +471,8 @@ static int run_check(const struct player_opts *o, const struct vm_config *cfg, s
     struct firmware fw;
     if (firmware_load(o->firmware_dir, o->bios, &fw, err) < 0)
         return -1;
+    printf("firmware: %s\n", fw.source);
     firmware_free(&fw);
-    printf("firmware: %s\n", o->bios ? o->bios : o->firmware_dir ? o->firmware_dir : "/usr/share/seabios (SeaBIOS)");
     const char *backend = cpu_probe(o->cpu, err);
     if (!backend)
         return -1;
