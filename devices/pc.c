@@ -430,6 +430,7 @@ static int open_disk(struct machine *m, const struct vm_disk *d, struct error *e
             .snapshot = m->o.snapshot || config_disk_nonpersistent(d),
             .write_through = d->write_through || m->o.disk_write_through,
             .sync = m->o.disk_sync,
+            .window_off = d->window_off, .window_len = d->window_len, .overlay = d->overlay,
         };
         if (blockdev_open(d->path, &bo, &bd, err) < 0)
             return error_prefix(err, "%s", d->slot);

@@ -916,6 +916,7 @@ void config_free(struct vm_config *c)
     for (size_t i = 0; i < c->ndisks; i++) {
         free(c->disks[i].file_name);
         free(c->disks[i].path);
+        free(c->disks[i].overlay);
     }
     for (int i = 0; i < VM_MAX_FLOPPIES; i++) {
         free(c->floppy[i].file_name);

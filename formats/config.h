@@ -69,6 +69,11 @@ struct vm_disk {
     char *file_name;  /* as written ("" when none) */
     char *path;       /* resolved against the .vmx's folder; NULL: no media / host device */
     int line;         /* line of <slot>.fileName, else of <slot>.present */
+    /* From an OVF package (formats/ovf.h): the VMDK is bytes [window_off, +window_len) of
+     * path, read in place; guest writes go to the copy-on-write file overlay. 0/NULL: a
+     * disk of a .vmx. */
+    uint64_t window_off, window_len;
+    char *overlay;
 };
 
 struct vm_floppy {
