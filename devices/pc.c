@@ -490,7 +490,7 @@ static int attach_disks(struct machine *m, struct error *err)
  * no disk or CD-ROM to boot from. */
 static bool pxe_wanted(const struct vm_config *cfg, int index)
 {
-    char name[16];
+    char name[24];
     snprintf(name, sizeof name, "ethernet%d", index);
     if (cfg->boot_order && strcasestr(cfg->boot_order, name))
         return true;
