@@ -997,5 +997,5 @@ int config_check_files(const struct vm_config *c, struct error *err)
         size_t l = strlen(err->msg);
         snprintf(err->msg + l, sizeof err->msg - l, " (and %zu more missing)", n - 1);
     }
-    return n ? -1 : 0;
+    return n ? -1 : config_check_twice(c, err);
 }

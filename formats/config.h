@@ -183,6 +183,12 @@ void config_free(struct vm_config *c);
  * with its key and resolved path, EX_NOINPUT.
  */
 int config_check_files(const struct vm_config *c, struct error *err);
+/*
+ * Called by config_check_files once every file exists: one file (by device and
+ * inode) in two slots, where one of them is written (a hard disk or a floppy
+ * image; two CD-ROMs may share an ISO). Names both keys, EX_DATAERR.
+ */
+int config_check_twice(const struct vm_config *c, struct error *err);
 /* The machine in a readable, stable form; verbose adds the unused keys. */
 void config_print(const struct vm_config *c, FILE *f, bool verbose);
 
