@@ -37,6 +37,16 @@
     {                                                                                              \
         dev##_free(o);                                                                             \
     }
+/* dev_save_op and dev_load_op calling dev_save and dev_load (section version 1 today). */
+#define SAVE_LOAD_OPS(dev)                                                                         \
+    static int dev##_save_op(void *o, struct state_writer *w)                                      \
+    {                                                                                              \
+        return dev##_save(o, w);                                                                   \
+    }                                                                                              \
+    static int dev##_load_op(void *o, struct state_reader *r, struct error *err)                   \
+    {                                                                                              \
+        return dev##_load(o, r, err);                                                              \
+    }
 #define FREE_OP(dev)                                                                               \
     static void dev##_free_op(void *o)                                                             \
     {                                                                                              \
@@ -65,6 +75,8 @@ RESET_FREE_OPS(scsi_hba)
 RESET_FREE_OPS(e1000)
 RESET_FREE_OPS(pcnet)
 RESET_FREE_OPS(vmxnet3)
+SAVE_LOAD_OPS(pic)
+SAVE_LOAD_OPS(pit)
 FREE_OP(postcode)
 FREE_OP(debugcon)
 FREE_OP(debugexit)
@@ -78,13 +90,23 @@ const struct device_ops piix4pm_device = {
     .name = "piix4pm", .reset = piix4pm_reset_op, .free = piix4pm_free_op};
 const struct device_ops apic_device = {
     .name = "apic", .reset = apic_reset_op, .free = apic_free_op};
-const struct device_ops pic_device = {.name = "pic", .reset = pic_reset_op, .free = pic_free_op};
+const struct device_ops pic_device = {.name = "pic",
+                                      .version = 1,
+                                      .reset = pic_reset_op,
+                                      .free = pic_free_op,
+                                      .save = pic_save_op,
+                                      .load = pic_load_op};
 const struct device_ops ioapic_device = {
     .name = "ioapic", .reset = ioapic_reset_op, .free = ioapic_free_op};
 const struct device_ops dma8237_device = {
     .name = "dma8237", .reset = dma8237_reset_op, .free = dma8237_free_op};
 const struct device_ops fdc_device = {.name = "fdc", .reset = fdc_reset_op, .free = fdc_free_op};
-const struct device_ops pit_device = {.name = "pit", .reset = pit_reset_op, .free = pit_free_op};
+const struct device_ops pit_device = {.name = "pit",
+                                      .version = 1,
+                                      .reset = pit_reset_op,
+                                      .free = pit_free_op,
+                                      .save = pit_save_op,
+                                      .load = pit_load_op};
 const struct device_ops rtc_device = {.name = "rtc", .reset = rtc_reset_op, .free = rtc_free_op};
 const struct device_ops port92_device = {
     .name = "port92", .reset = port92_reset_op, .free = port92_free_op};

@@ -1,0 +1,254 @@
+/*
+ * Devices' suspend state (devices/state.h): a device programmed through its
+ * ports as the datasheet describes, saved, and loaded into a fresh instance
+ * (on a clock at another time, for timed devices) behaves the same from then
+ * on: the 8259A pair's IRR/ISR/IMR reads, INTR and vectors; the 8254's counts,
+ * status and IRQ0 edges. Damaged sections are refused.
+ */
+#include <stdlib.h>
+
+#include "devices/bus.h"
+#include "devices/clock.h"
+#include "devices/pic.h"
+#include "devices/pit.h"
+#include "devices/state.h"
+#include "formats/error.h"
+#include "tests/unit/test.h"
+
+/* One section's payload from save, as a reader. */
+struct blob {
+    struct state_writer w;
+    size_t off;
+};
+
+static struct state_reader blob_reader(struct blob *b)
+{
+    return (struct state_reader){.p = b->w.buf + b->off, .len = b->w.len - b->off};
+}
+
+static void blob_begin(struct blob *b)
+{
+    memset(b, 0, sizeof *b);
+    state_writer_init(&b->w, "t");
+    b->off = b->w.len;
+}
+
+/* ---- 8259A ---- */
+
+struct pic_fix {
+    struct bus *bus;
+    struct pic *pic;
+    struct irq_rec intr;
+};
+
+static void pic_fix_new(struct pic_fix *f)
+{
+    memset(f, 0, sizeof *f);
+    f->bus = bus_new();
+    f->pic = pic_new(f->bus, irq_make(irq_rec_set, &f->intr, 0));
+    ASSERT(f->pic);
+}
+
+static void pic_fix_free(struct pic_fix *f)
+{
+    pic_free(f->pic);
+    bus_free(f->bus);
+}
+
+/* Linux's init_8259A: edge, cascade, vectors 0x20/0x28, 8086 mode. */
+static void pic_program(struct pic_fix *f)
+{
+    static const uint8_t seq[][2] = {{0x20, 0x11}, {0x21, 0x20}, {0x21, 0x04}, {0x21, 0x01},
+                                     {0xa0, 0x11}, {0xa1, 0x28}, {0xa1, 0x02}, {0xa1, 0x01},
+                                     {0x21, 0xe1}, {0xa1, 0xfe}};
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++)
+        bus_out(f->bus, seq[i][0], seq[i][1], 1);
+}
+
+static void pic_snapshot(struct pic_fix *f, uint8_t out[6])
+{
+    bus_out(f->bus, 0x20, 0x0a, 1); /* OCW3: read IRR */
+    out[0] = (uint8_t)bus_in(f->bus, 0x20, 1);
+    bus_out(f->bus, 0x20, 0x0b, 1); /* OCW3: read ISR */
+    out[1] = (uint8_t)bus_in(f->bus, 0x20, 1);
+    out[2] = (uint8_t)bus_in(f->bus, 0x21, 1);
+    bus_out(f->bus, 0xa0, 0x0a, 1);
+    out[3] = (uint8_t)bus_in(f->bus, 0xa0, 1);
+    out[4] = (uint8_t)bus_in(f->bus, 0xa1, 1);
+    out[5] = (uint8_t)f->intr.level;
+}
+
+TEST(pic_resumes_with_the_same_registers_and_vectors)
+{
+    struct pic_fix a, b;
+    struct blob blob;
+    pic_fix_new(&a);
+    pic_fix_new(&b);
+    pic_program(&a);
+    pic_set_irq(a.pic, 1, 1); /* keyboard */
+    pic_set_irq(a.pic, 3, 1); /* COM2, lower priority */
+    pic_set_irq(a.pic, 8, 1); /* RTC on the slave */
+    ASSERT_EQ(pic_intr_ack(a.pic), 0x21); /* IR1 in service now */
+    blob_begin(&blob);
+    ASSERT_EQ(pic_save(a.pic, &blob.w), 0);
+    struct state_reader r = blob_reader(&blob);
+    ASSERT_EQ(pic_load(b.pic, &r, NULL), 0);
+    ASSERT(state_reader_done(&r));
+    uint8_t sa[6], sb[6];
+    pic_snapshot(&a, sa);
+    pic_snapshot(&b, sb);
+    /* IRR: IR3 and IR2 (the slave's INT); ISR: IR1; IMR 0xe1; slave IRR: IR0; INTR: high? */
+    ASSERT_EQ(sa[0], 0x0c);
+    ASSERT_EQ(sa[1], 0x02);
+    ASSERT_EQ(sa[2], 0xe1);
+    ASSERT_EQ(sa[3], 0x01);
+    ASSERT_MEM_EQ(sa, sb, sizeof sa);
+    ASSERT_EQ(b.intr.level, a.intr.level);
+    /* Non-specific EOI ends IR1; the slave's IR0 (IR2 on the master) outranks IR3. */
+    bus_out(a.bus, 0x20, 0x20, 1);
+    bus_out(b.bus, 0x20, 0x20, 1);
+    ASSERT_EQ(pic_intr_ack(a.pic), 0x28);
+    ASSERT_EQ(pic_intr_ack(b.pic), 0x28);
+    state_writer_release(&blob.w);
+    pic_fix_free(&a);
+    pic_fix_free(&b);
+}
+
+TEST(pic_refuses_out_of_range_and_truncated_state)
+{
+    struct pic_fix a;
+    struct blob blob;
+    pic_fix_new(&a);
+    pic_program(&a);
+    blob_begin(&blob);
+    pic_save(a.pic, &blob.w);
+    size_t len = blob.w.len - blob.off;
+    for (size_t cut = 0; cut < len; cut++) {
+        struct state_reader r = blob_reader(&blob);
+        r.len = cut;
+        struct error err = {0};
+        ASSERT_EQ(pic_load(a.pic, &r, &err), -1);
+        ASSERT_EQ(err.code, EX_DATAERR);
+    }
+    blob.w.buf[blob.off + 5] = 8; /* master "lowest" priority 8 */
+    struct state_reader r = blob_reader(&blob);
+    struct error err = {0};
+    ASSERT_EQ(pic_load(a.pic, &r, &err), -1);
+    ASSERT(strstr(err.msg, "out of range"));
+    /* the refused loads left the programmed chip alone: IMR still 0xe1 */
+    ASSERT_EQ(bus_in(a.bus, 0x21, 1), 0xe1);
+    state_writer_release(&blob.w);
+    pic_fix_free(&a);
+}
+
+/* ---- 8254 ---- */
+
+struct pit_fix {
+    struct bus *bus;
+    struct clock *clock;
+    struct pit *pit;
+    struct irq_rec irq0;
+};
+
+static void pit_fix_new(struct pit_fix *f)
+{
+    memset(f, 0, sizeof *f);
+    f->bus = bus_new();
+    f->clock = clock_new(CLOCK_DETERMINISTIC, 1);
+    f->pit = pit_new(f->bus, f->clock, irq_make(irq_rec_set, &f->irq0, 0));
+    ASSERT(f->pit);
+}
+
+static void pit_fix_free(struct pit_fix *f)
+{
+    pit_free(f->pit);
+    clock_free(f->clock);
+    bus_free(f->bus);
+}
+
+static int64_t tick_time(int64_t k)
+{
+    return (k * 1000000000LL + 1193181) / 1193182;
+}
+
+/* Runs the clock to ns, firing timers like the machine loop. */
+static void run_to(struct pit_fix *f, int64_t when)
+{
+    while (clock_next_deadline(f->clock) <= when) {
+        clock_warp(f->clock, clock_next_deadline(f->clock));
+        clock_run_timers(f->clock);
+    }
+    clock_warp(f->clock, when);
+}
+
+static unsigned pit_count0(struct pit_fix *f)
+{
+    bus_out(f->bus, 0x43, 0x00, 1); /* counter latch, counter 0 */
+    unsigned lo = (unsigned)bus_in(f->bus, 0x40, 1);
+    return lo | (unsigned)bus_in(f->bus, 0x40, 1) << 8;
+}
+
+TEST(pit_resumes_its_count_and_edges_on_a_clock_at_another_time)
+{
+    struct pit_fix a, b;
+    struct blob blob;
+    pit_fix_new(&a);
+    pit_fix_new(&b);
+    /* counter 0: mode 2, LSB then MSB, count 1000; counter 2: mode 0, count 5000 */
+    bus_out(a.bus, 0x43, 0x34, 1);
+    bus_out(a.bus, 0x40, 1000 & 0xff, 1);
+    bus_out(a.bus, 0x40, 1000 >> 8, 1);
+    bus_out(a.bus, 0x61, 0x01, 1); /* gate 2 high */
+    bus_out(a.bus, 0x43, 0xb0, 1);
+    bus_out(a.bus, 0x42, 5000 & 0xff, 1);
+    bus_out(a.bus, 0x42, 5000 >> 8, 1);
+    run_to(&a, tick_time(2500));
+    int rises_a = a.irq0.rises;
+    /* The control word sets OUT high (a rise from reset's low), then once a period of 1000. */
+    ASSERT_EQ(rises_a, 3);
+    blob_begin(&blob);
+    ASSERT_EQ(pit_save(a.pit, &blob.w), 0);
+    run_to(&b, tick_time(7000333)); /* the resumed clock is elsewhere, not a whole period on */
+    int64_t base = clock_now_ns(b.clock) - clock_now_ns(a.clock);
+    struct state_reader r = blob_reader(&blob);
+    ASSERT_EQ(pit_load(b.pit, &r, NULL), 0);
+    ASSERT(state_reader_done(&r));
+    ASSERT_EQ(pit_count0(&a), pit_count0(&b));
+    bus_out(a.bus, 0x43, 0xe8, 1); /* read-back: status of counter 2 */
+    bus_out(b.bus, 0x43, 0xe8, 1);
+    ASSERT_EQ(bus_in(a.bus, 0x42, 1), bus_in(b.bus, 0x42, 1));
+    int rises_b = b.irq0.rises;
+    run_to(&a, tick_time(4600));
+    run_to(&b, base + tick_time(4600));
+    ASSERT_EQ(a.irq0.rises - rises_a, 2); /* the edges at ticks 3000 and 4000 */
+    ASSERT_EQ(b.irq0.rises - rises_b, 2);
+    ASSERT_EQ(pit_count0(&a), pit_count0(&b));
+    ASSERT_EQ(pit_out(a.pit, 2), pit_out(b.pit, 2));
+    state_writer_release(&blob.w);
+    pit_fix_free(&a);
+    pit_fix_free(&b);
+}
+
+TEST(pit_refuses_out_of_range_and_truncated_state)
+{
+    struct pit_fix a;
+    struct blob blob;
+    pit_fix_new(&a);
+    blob_begin(&blob);
+    pit_save(a.pit, &blob.w);
+    size_t len = blob.w.len - blob.off;
+    for (size_t cut = 0; cut < len; cut++) {
+        struct state_reader r = blob_reader(&blob);
+        r.len = cut;
+        struct error err = {0};
+        ASSERT_EQ(pit_load(a.pit, &r, &err), -1);
+        ASSERT_EQ(err.code, EX_DATAERR);
+    }
+    blob.w.buf[blob.off] = 6; /* counter 0 mode 6 */
+    struct state_reader r = blob_reader(&blob);
+    struct error err = {0};
+    ASSERT_EQ(pit_load(a.pit, &r, &err), -1);
+    ASSERT(strstr(err.msg, "out of range"));
+    state_writer_release(&blob.w);
+    pit_fix_free(&a);
+}
