@@ -7,12 +7,14 @@
  * order, refusals and section checks.
  */
 #include <stdlib.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "devices/device.h"
 #include "devices/state.h"
+#include "devices/state_id.h"
 #include "formats/error.h"
 #include "tests/unit/test.h"
 
@@ -454,4 +456,99 @@ TEST(a_loader_refuses_a_value_out_of_range)
     ASSERT(strstr(err.msg, "fake0"));
     ASSERT(strstr(err.msg, "out of range"));
     state_writer_release(&w);
+}
+
+/* ---- the identity section ---- */
+
+static void put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ASSERT(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Saves the identity of vmx and the disks, then checks it against the files as they are now. */
+struct id_fix {
+    char vmx[512], disk[2][512];
+    const char *disks[2];
+    struct state_writer w;
+};
+
+static void id_fix_new(struct id_fix *f)
+{
+    snprintf(f->vmx, sizeof f->vmx, "%s/vm.vmx", test_tmpdir());
+    put_file(f->vmx, "config.version = \"8\"\nmemsize = \"64\"\n");
+    for (int i = 0; i < 2; i++) {
+        snprintf(f->disk[i], sizeof f->disk[i], "%s/d%d.vmdk", test_tmpdir(), i);
+        put_file(f->disk[i], i ? "second disk" : "# Disk DescriptorFile\nCID=12345678\n");
+        f->disks[i] = f->disk[i];
+    }
+    state_writer_init(&f->w, "t");
+    ASSERT_EQ(state_identity_save(&f->w, f->vmx, f->disks, 2, NULL), 0);
+    ASSERT_EQ(state_writer_finish(&f->w, NULL), 0);
+}
+
+static int id_check(struct id_fix *f, int ndisks, struct error *err)
+{
+    struct state_file sf;
+    memset(err, 0, sizeof *err);
+    ASSERT_EQ(state_file_parse(&sf, f->w.buf, f->w.len, NULL), 0);
+    int rc = state_identity_check(&sf, f->vmx, f->disks, ndisks, err);
+    state_file_release(&sf);
+    return rc;
+}
+
+static void set_mtime(const char *path, const struct stat *st)
+{
+    struct timespec t[2] = {st->st_atim, st->st_mtim};
+    ASSERT_EQ(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+TEST(identity_matches_unchanged_files_and_refuses_changed_ones)
+{
+    struct id_fix f;
+    struct error err;
+    struct stat st;
+    id_fix_new(&f);
+    ASSERT_EQ(id_check(&f, 2, &err), 0);
+    /* the .vmx: its bytes count, not its time */
+    put_file(f.vmx, "config.version = \"8\"\nmemsize = \"128\"\n");
+    ASSERT_EQ(id_check(&f, 2, &err), -1);
+    ASSERT_EQ(err.code, EX_DATAERR);
+    ASSERT(strstr(err.msg, "vm.vmx") && !strchr(err.msg, '\n'));
+    put_file(f.vmx, "config.version = \"8\"\nmemsize = \"64\"\n");
+    ASSERT_EQ(id_check(&f, 2, &err), 0);
+    /* a disk's head rewritten at the same size and time (a new CID) */
+    ASSERT_EQ(stat(f.disk[0], &st), 0);
+    put_file(f.disk[0], "# Disk DescriptorFile\nCID=87654321\n");
+    set_mtime(f.disk[0], &st);
+    ASSERT_EQ(id_check(&f, 2, &err), -1);
+    ASSERT(strstr(err.msg, "d0.vmdk"));
+    put_file(f.disk[0], "# Disk DescriptorFile\nCID=12345678\n");
+    set_mtime(f.disk[0], &st);
+    ASSERT_EQ(id_check(&f, 2, &err), 0);
+    /* a disk touched, or grown */
+    ASSERT_EQ(stat(f.disk[1], &st), 0);
+    struct stat later = st;
+    later.st_mtim.tv_sec += 10;
+    set_mtime(f.disk[1], &later);
+    ASSERT_EQ(id_check(&f, 2, &err), -1);
+    ASSERT(strstr(err.msg, "d1.vmdk"));
+    put_file(f.disk[1], "second disk, longer");
+    set_mtime(f.disk[1], &st);
+    ASSERT_EQ(id_check(&f, 2, &err), -1);
+    /* another disk list */
+    put_file(f.disk[1], "second disk");
+    set_mtime(f.disk[1], &st);
+    ASSERT_EQ(id_check(&f, 2, &err), 0);
+    ASSERT_EQ(id_check(&f, 1, &err), -1);
+    f.disks[1] = f.disk[0];
+    ASSERT_EQ(id_check(&f, 2, &err), -1);
+    /* a disk gone */
+    f.disks[1] = f.disk[1];
+    ASSERT_EQ(unlink(f.disk[1]), 0);
+    ASSERT_EQ(id_check(&f, 2, &err), -1);
+    ASSERT_EQ(err.code, EX_NOINPUT);
+    state_writer_release(&f.w);
 }
