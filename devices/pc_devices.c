@@ -77,6 +77,8 @@ RESET_FREE_OPS(pcnet)
 RESET_FREE_OPS(vmxnet3)
 SAVE_LOAD_OPS(pic)
 SAVE_LOAD_OPS(pit)
+SAVE_LOAD_OPS(uart)
+SAVE_LOAD_OPS(port92)
 FREE_OP(postcode)
 FREE_OP(debugcon)
 FREE_OP(debugexit)
@@ -108,12 +110,20 @@ const struct device_ops pit_device = {.name = "pit",
                                       .save = pit_save_op,
                                       .load = pit_load_op};
 const struct device_ops rtc_device = {.name = "rtc", .reset = rtc_reset_op, .free = rtc_free_op};
-const struct device_ops port92_device = {
-    .name = "port92", .reset = port92_reset_op, .free = port92_free_op};
+const struct device_ops port92_device = {.name = "port92",
+                                         .version = 1,
+                                         .reset = port92_reset_op,
+                                         .free = port92_free_op,
+                                         .save = port92_save_op,
+                                         .load = port92_load_op};
 const struct device_ops i8042_device = {
     .name = "i8042", .reset = i8042_reset_op, .free = i8042_free_op};
-const struct device_ops uart_device = {
-    .name = "uart", .reset = uart_reset_op, .free = uart_free_op};
+const struct device_ops uart_device = {.name = "uart",
+                                       .version = 1,
+                                       .reset = uart_reset_op,
+                                       .free = uart_free_op,
+                                       .save = uart_save_op,
+                                       .load = uart_load_op};
 const struct device_ops fwcfg_device = {
     .name = "fwcfg", .reset = fwcfg_reset_op, .free = fwcfg_free_op};
 const struct device_ops vga_device = {.name = "vga", .reset = vga_reset_op, .free = vga_free_op};

@@ -3,7 +3,8 @@
  * ports as the datasheet describes, saved, and loaded into a fresh instance
  * (on a clock at another time, for timed devices) behaves the same from then
  * on: the 8259A pair's IRR/ISR/IMR reads, INTR and vectors; the 8254's counts,
- * status and IRQ0 edges. Damaged sections are refused.
+ * status and IRQ0 edges; the 16550A's registers, receive FIFO and character
+ * timeout; port 0x92 and the A20 line it drives. Damaged sections are refused.
  */
 #include <stdlib.h>
 
@@ -11,7 +12,9 @@
 #include "devices/clock.h"
 #include "devices/pic.h"
 #include "devices/pit.h"
+#include "devices/misc.h"
 #include "devices/state.h"
+#include "devices/uart.h"
 #include "formats/error.h"
 #include "tests/unit/test.h"
 
@@ -85,9 +88,9 @@ TEST(pic_resumes_with_the_same_registers_and_vectors)
     pic_fix_new(&a);
     pic_fix_new(&b);
     pic_program(&a);
-    pic_set_irq(a.pic, 1, 1); /* keyboard */
-    pic_set_irq(a.pic, 3, 1); /* COM2, lower priority */
-    pic_set_irq(a.pic, 8, 1); /* RTC on the slave */
+    pic_set_irq(a.pic, 1, 1);             /* keyboard */
+    pic_set_irq(a.pic, 3, 1);             /* COM2, lower priority */
+    pic_set_irq(a.pic, 8, 1);             /* RTC on the slave */
     ASSERT_EQ(pic_intr_ack(a.pic), 0x21); /* IR1 in service now */
     blob_begin(&blob);
     ASSERT_EQ(pic_save(a.pic, &blob.w), 0);
@@ -251,4 +254,143 @@ TEST(pit_refuses_out_of_range_and_truncated_state)
     ASSERT(strstr(err.msg, "out of range"));
     state_writer_release(&blob.w);
     pit_fix_free(&a);
+}
+
+/* ---- 16550A ---- */
+
+struct uart_fix {
+    struct bus *bus;
+    struct clock *clock;
+    struct uart *uart;
+    struct irq_rec irq;
+};
+
+static void uart_fix_new(struct uart_fix *f)
+{
+    memset(f, 0, sizeof *f);
+    f->bus = bus_new();
+    f->clock = clock_new(CLOCK_DETERMINISTIC, 1);
+    f->uart = uart_new(f->bus, f->clock, 0x3f8, irq_make(irq_rec_set, &f->irq, 0), NULL);
+    ASSERT(f->uart);
+}
+
+static void uart_fix_free(struct uart_fix *f)
+{
+    uart_free(f->uart);
+    clock_free(f->clock);
+    bus_free(f->bus);
+}
+
+static void uart_run_to(struct uart_fix *f, int64_t when)
+{
+    while (clock_next_deadline(f->clock) <= when) {
+        clock_warp(f->clock, clock_next_deadline(f->clock));
+        clock_run_timers(f->clock);
+    }
+    clock_warp(f->clock, when);
+}
+
+TEST(uart_resumes_its_fifo_and_character_timeout)
+{
+    struct uart_fix a, b;
+    struct blob blob;
+    uart_fix_new(&a);
+    uart_fix_new(&b);
+    /* 115200 8N1, FIFO on with trigger 14, loopback with OUT2, receive interrupts on */
+    static const uint8_t prog[][2] = {{3, 0x80}, {0, 1},    {1, 0},    {3, 0x03},
+                                      {2, 0xc7}, {4, 0x18}, {1, 0x01}, {7, 0x5a}};
+    for (size_t i = 0; i < sizeof prog / sizeof prog[0]; i++)
+        bus_out(a.bus, (uint16_t)(0x3f8 + prog[i][0]), prog[i][1], 1);
+    uart_run_to(&a, 1000000);
+    for (const char *p = "abc"; *p; p++)
+        bus_out(a.bus, 0x3f8, (uint8_t)*p, 1); /* looped back into the receive FIFO */
+    uart_run_to(&a, 1100000);                  /* 100 us: less than 4 characters' time */
+    blob_begin(&blob);
+    ASSERT_EQ(uart_save(a.uart, &blob.w), 0);
+    uart_run_to(&b, 5555555555);
+    int64_t base = clock_now_ns(b.clock) - clock_now_ns(a.clock);
+    struct state_reader r = blob_reader(&blob);
+    ASSERT_EQ(uart_load(b.uart, &r, NULL), 0);
+    ASSERT(state_reader_done(&r));
+    /* LSR: data ready, THR and TSR empty; IIR: no interrupt yet, FIFOs enabled; scratch */
+    ASSERT_EQ(bus_in(a.bus, 0x3fd, 1) & 0x61, 0x61);
+    ASSERT_EQ(bus_in(b.bus, 0x3fd, 1), bus_in(a.bus, 0x3fd, 1));
+    ASSERT_EQ(bus_in(a.bus, 0x3fa, 1), 0xc1);
+    ASSERT_EQ(bus_in(b.bus, 0x3fa, 1), 0xc1);
+    ASSERT_EQ(bus_in(b.bus, 0x3ff, 1), 0x5a);
+    /* the character timeout (4 characters at 115200: 347 us after the last byte) */
+    uart_run_to(&a, 1500000);
+    uart_run_to(&b, base + 1500000);
+    ASSERT_EQ(bus_in(a.bus, 0x3fa, 1), 0xcc);
+    ASSERT_EQ(bus_in(b.bus, 0x3fa, 1), 0xcc);
+    for (const char *p = "abc"; *p; p++) {
+        ASSERT_EQ(bus_in(a.bus, 0x3f8, 1), (uint8_t)*p);
+        ASSERT_EQ(bus_in(b.bus, 0x3f8, 1), (uint8_t)*p);
+    }
+    ASSERT_EQ(bus_in(b.bus, 0x3fd, 1) & 1, 0);
+    state_writer_release(&blob.w);
+    uart_fix_free(&a);
+    uart_fix_free(&b);
+}
+
+TEST(uart_refuses_out_of_range_and_truncated_state)
+{
+    struct uart_fix a;
+    struct blob blob;
+    uart_fix_new(&a);
+    blob_begin(&blob);
+    uart_save(a.uart, &blob.w);
+    size_t len = blob.w.len - blob.off;
+    for (size_t cut = 0; cut < len; cut++) {
+        struct state_reader r = blob_reader(&blob);
+        r.len = cut;
+        struct error err = {0};
+        ASSERT_EQ(uart_load(a.uart, &r, &err), -1);
+        ASSERT_EQ(err.code, EX_DATAERR);
+    }
+    blob.w.buf[blob.off + 8] = 3; /* FIFO trigger 3 */
+    struct state_reader r = blob_reader(&blob);
+    struct error err = {0};
+    ASSERT_EQ(uart_load(a.uart, &r, &err), -1);
+    blob.w.buf[blob.off + 8] = 1;
+    blob.w.buf[blob.off + 18] = 17; /* 17 bytes in a 16-byte FIFO */
+    r = blob_reader(&blob);
+    ASSERT_EQ(uart_load(a.uart, &r, &err), -1);
+    state_writer_release(&blob.w);
+    uart_fix_free(&a);
+}
+
+/* ---- port 0x92 ---- */
+
+TEST(port92_resumes_and_drives_a20_again)
+{
+    struct bus *bus = bus_new();
+    struct irq_rec a20a = {0}, a20b = {0}, rst = {0};
+    struct port92 *a =
+        port92_new(bus, irq_make(irq_rec_set, &a20a, 0), irq_make(irq_rec_set, &rst, 0));
+    struct blob blob;
+    ASSERT(a);
+    bus_out(bus, 0x92, 0x02, 1); /* fast A20 on */
+    ASSERT_EQ(a20a.level, 1);
+    blob_begin(&blob);
+    ASSERT_EQ(port92_save(a, &blob.w), 0);
+    port92_free(a);
+    struct port92 *b =
+        port92_new(bus, irq_make(irq_rec_set, &a20b, 0), irq_make(irq_rec_set, &rst, 0));
+    ASSERT(b);
+    ASSERT_EQ(a20b.level, 0);
+    struct state_reader r = blob_reader(&blob);
+    ASSERT_EQ(port92_load(b, &r, NULL), 0);
+    ASSERT(state_reader_done(&r));
+    ASSERT_EQ(a20b.level, 1);
+    ASSERT_EQ(bus_in(bus, 0x92, 1), 0x02);
+    ASSERT_EQ(rst.rises, 0);
+    blob.w.buf[blob.off] = 0x03; /* the reset bit cannot be a saved value */
+    r = blob_reader(&blob);
+    struct error err = {0};
+    ASSERT_EQ(port92_load(b, &r, &err), -1);
+    ASSERT_EQ(err.code, EX_DATAERR);
+    state_writer_release(&blob.w);
+    port92_free(b);
+    bus_free(bus);
 }
