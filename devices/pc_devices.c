@@ -79,6 +79,7 @@ SAVE_LOAD_OPS(pic)
 SAVE_LOAD_OPS(pit)
 SAVE_LOAD_OPS(uart)
 SAVE_LOAD_OPS(port92)
+SAVE_LOAD_OPS(ioapic)
 FREE_OP(postcode)
 FREE_OP(debugcon)
 FREE_OP(debugexit)
@@ -98,8 +99,12 @@ const struct device_ops pic_device = {.name = "pic",
                                       .free = pic_free_op,
                                       .save = pic_save_op,
                                       .load = pic_load_op};
-const struct device_ops ioapic_device = {
-    .name = "ioapic", .reset = ioapic_reset_op, .free = ioapic_free_op};
+const struct device_ops ioapic_device = {.name = "ioapic",
+                                         .version = 1,
+                                         .reset = ioapic_reset_op,
+                                         .free = ioapic_free_op,
+                                         .save = ioapic_save_op,
+                                         .load = ioapic_load_op};
 const struct device_ops dma8237_device = {
     .name = "dma8237", .reset = dma8237_reset_op, .free = dma8237_free_op};
 const struct device_ops fdc_device = {.name = "fdc", .reset = fdc_reset_op, .free = fdc_free_op};

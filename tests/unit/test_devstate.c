@@ -4,7 +4,8 @@
  * (on a clock at another time, for timed devices) behaves the same from then
  * on: the 8259A pair's IRR/ISR/IMR reads, INTR and vectors; the 8254's counts,
  * status and IRQ0 edges; the 16550A's registers, receive FIFO and character
- * timeout; port 0x92 and the A20 line it drives. Damaged sections are refused.
+ * timeout; port 0x92 and the A20 line it drives; the I/O APIC's redirection table
+ * and a level interrupt in service across the suspend. Damaged sections are refused.
  */
 #include <stdlib.h>
 
@@ -12,6 +13,7 @@
 #include "devices/clock.h"
 #include "devices/pic.h"
 #include "devices/pit.h"
+#include "devices/ioapic.h"
 #include "devices/misc.h"
 #include "devices/state.h"
 #include "devices/uart.h"
@@ -393,4 +395,75 @@ TEST(port92_resumes_and_drives_a20_again)
     state_writer_release(&blob.w);
     port92_free(b);
     bus_free(bus);
+}
+
+/* ---- 82093AA ---- */
+
+struct msg_rec {
+    int n;
+    struct apic_msg last;
+};
+
+static void msg_rec(void *opaque, const struct apic_msg *m)
+{
+    struct msg_rec *r = opaque;
+    r->n++;
+    r->last = *m;
+}
+
+static void ioapic_w(struct bus *bus, uint8_t reg, uint32_t v)
+{
+    bus_write(bus, IOAPIC_BASE, reg, 4);
+    bus_write(bus, IOAPIC_BASE + 0x10, v, 4);
+}
+
+static uint32_t ioapic_r(struct bus *bus, uint8_t reg)
+{
+    bus_write(bus, IOAPIC_BASE, reg, 4);
+    return (uint32_t)bus_read(bus, IOAPIC_BASE + 0x10, 4);
+}
+
+TEST(ioapic_resumes_with_a_level_interrupt_in_service)
+{
+    struct bus *ba = bus_new(), *bb = bus_new();
+    struct msg_rec ma = {0}, mb = {0};
+    struct ioapic *a = ioapic_new(ba, 1, msg_rec, &ma), *b = ioapic_new(bb, 1, msg_rec, &mb);
+    struct blob blob;
+    ASSERT(a && b);
+    ioapic_w(ba, 0x00, 0x05000000);          /* ID 5 */
+    ioapic_w(ba, 0x10 + 2 * 11, 0x0000a041); /* pin 11: vector 0x41, level, fixed */
+    ioapic_w(ba, 0x10 + 2 * 11 + 1, 0x01000000);
+    ioapic_set_irq(a, 11, 1);
+    ASSERT_EQ(ma.n, 1);
+    ASSERT_EQ(ma.last.vector, 0x41);
+    ASSERT(ioapic_r(ba, 0x10 + 2 * 11) & (1u << 14)); /* remote IRR */
+    bus_write(ba, IOAPIC_BASE, 0x12, 4);              /* IOREGSEL left at an entry */
+    blob_begin(&blob);
+    ASSERT_EQ(ioapic_save(a, &blob.w), 0);
+    struct state_reader r = blob_reader(&blob);
+    ASSERT_EQ(ioapic_load(b, &r, NULL), 0);
+    ASSERT(state_reader_done(&r));
+    ASSERT_EQ(mb.n, 0); /* loading delivers nothing */
+    ASSERT_EQ(bus_read(bb, IOAPIC_BASE, 4), 0x12);
+    for (uint8_t reg = 0; reg < 0x10 + 2 * IOAPIC_PINS; reg++)
+        ASSERT_EQ(ioapic_r(bb, reg), ioapic_r(ba, reg));
+    ASSERT_EQ(ioapic_r(bb, 0x00), 0x05000000);
+    /* the EOI with the line still high delivers again, on both */
+    ioapic_eoi(a, 0x41);
+    ioapic_eoi(b, 0x41);
+    ASSERT_EQ(ma.n, 2);
+    ASSERT_EQ(mb.n, 1);
+    ASSERT_EQ(mb.last.vector, 0x41);
+    ASSERT_EQ(mb.last.dest, 1);
+    ASSERT(mb.last.level);
+    blob.w.buf[blob.off + 6 + 8 * 3 + 2] |= 0x02; /* pin 3's bit 17: reserved */
+    r = blob_reader(&blob);
+    struct error err = {0};
+    ASSERT_EQ(ioapic_load(b, &r, &err), -1);
+    ASSERT(strstr(err.msg, "entry 3"));
+    state_writer_release(&blob.w);
+    ioapic_free(a);
+    ioapic_free(b);
+    bus_free(ba);
+    bus_free(bb);
 }
