@@ -39,7 +39,8 @@ EOF
 (cd "$run" && timeout 900 "$V" --headless --cpu=soft --timeout=420 --screenshot=shot.png efi.vmx \
     >stdout.txt 2>stderr.txt; echo $? > status)
 st=$(cat "$run/status")
-[ "$st" = 0 ] && ok exit_status || bad exit_status "status $st: $(head -c 300 "$run/stderr.txt")"
+# 0: the guest powered off; 124: --timeout ended it (the kernel stage below says where it stopped)
+case "$st" in 0|124) ok exit_status_not_a_crash ;; *) bad exit_status_not_a_crash "status $st: $(head -c 300 "$run/stderr.txt")" ;; esac
 grep -aq 'BdsDxe: starting Boot[0-9A-F]* ".*IDE Hard Drive.*" from PciRoot(0x0)/Pci(0x1,0x1)/Ata(Primary,Master' "$run/serial.txt" &&
     ok ovmf_starts_ide_disk || bad ovmf_starts_ide_disk "no BdsDxe start line: $(tail -c 300 "$run/serial.txt" | tr -d '\033' | tr '\n' '|')"
 grep -aq 'Welcome to GRUB!' "$run/serial.txt" && ok bootx64_efi_runs || bad bootx64_efi_runs "no GRUB banner"
