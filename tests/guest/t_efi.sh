@@ -6,7 +6,8 @@
 # (beside the .vmx, never VMware's .nvram): created from OVMF_VARS_4M.fd, same
 # size, and holding the Boot#### option OVMF wrote for the disk (its description
 # in UCS-2), which only a working CFI program/erase path puts there.
-# One boot (the software core is slow); the kernel stage is reported, see below.
+# One boot (the software core is slow). With 256 MiB GRUB says 'out of memory' loading the
+# kernel under qemu-system-x86_64 -accel tcg too (same OVMF, same image): 1 GiB.
 set -u
 V=${VMPLAY:-./vmplay}
 BUILD=${BUILD:-build}
@@ -27,7 +28,7 @@ config.version = "8"
 virtualHW.version = "19"
 displayName = "vmplay EFI appliance"
 guestOS = "debian12-64"
-memsize = "256"
+memsize = "1024"
 firmware = "efi"
 nvram = "efi.nvram"
 serial0.present = "TRUE"
@@ -36,11 +37,14 @@ serial0.fileName = "serial.txt"
 ide0:0.present = "TRUE"
 ide0:0.fileName = "efi.vmdk"
 EOF
-(cd "$run" && timeout 900 "$V" --headless --cpu=soft --timeout=420 --screenshot=shot.png efi.vmx \
+(cd "$run" && timeout 900 "$V" --headless --cpu=soft --timeout=540 --screenshot=shot.png efi.vmx \
     >stdout.txt 2>stderr.txt; echo $? > status)
 st=$(cat "$run/status")
-# 0: the guest powered off; 124: --timeout ended it (the kernel stage below says where it stopped)
-case "$st" in 0|124) ok exit_status_not_a_crash ;; *) bad exit_status_not_a_crash "status $st: $(head -c 300 "$run/stderr.txt")" ;; esac
+if [ "$st" = 0 ]; then ok exit_status_poweroff
+elif [ "$st" = 124 ] && grep -aq 'ACPI: Unable to enable ACPI' "$run/serial.txt" && grep -aq 'reboot: System halted' "$run/serial.txt"; then
+    echo "SKIP guest-efi/exit_status_poweroff: known gap: on OVMF's tables Linux cannot enable ACPI (SMI_CMD), so poweroff halts and --timeout ends the run (status 124)"
+else bad exit_status_poweroff "status $st: $(head -c 300 "$run/stderr.txt")"
+fi
 grep -aq 'BdsDxe: starting Boot[0-9A-F]* ".*IDE Hard Drive.*" from PciRoot(0x0)/Pci(0x1,0x1)/Ata(Primary,Master' "$run/serial.txt" &&
     ok ovmf_starts_ide_disk || bad ovmf_starts_ide_disk "no BdsDxe start line: $(tail -c 300 "$run/serial.txt" | tr -d '\033' | tr '\n' '|')"
 grep -aq 'Welcome to GRUB!' "$run/serial.txt" && ok bootx64_efi_runs || bad bootx64_efi_runs "no GRUB banner"
@@ -53,10 +57,9 @@ else
     bad variable_store_written "$store missing, of another size, or without OVMF's boot option"
 fi
 [ ! -e "$store.tmp" ] && ok no_half_store || bad no_half_store "$store.tmp left behind"
-if grep -aq 'VMPLAY-MARKER: efivar after' "$run/serial.txt"; then
-    ok kernel_markers
-elif grep -aq 'error: out of memory' "$run/serial.txt"; then
-    echo "SKIP guest-efi/kernel_markers: GRUB reports 'out of memory' loading the kernel under vmplay (open, issue 21)"
-else
-    bad kernel_markers "neither the appliance's markers nor GRUB's known error: $(tail -c 300 "$run/serial.txt" | tr -d '\033' | tr '\n' '|')"
-fi
+# The markers qemu-system-x86_64 -accel tcg -M pc -m 1024 printed for the same image and OVMF
+# (expected/efi-markers.txt; its "disks" line is left out: QEMU's pc adds a floppy and a CD-ROM).
+expected=$(sed "s/@KVER@/$(cat "$img/kernel-version")/" tests/guest/expected/efi-markers.txt)
+got=$(grep -ao 'VMPLAY-MARKER.*' "$run/serial.txt" 2>/dev/null | tr -d '\r' | sed 's/ *$//' | grep -v 'disks')
+[ "$got" = "$expected" ] && ok kernel_markers_as_qemu ||
+    bad kernel_markers_as_qemu "$(diff <(echo "$expected") <(echo "$got") | grep '^[<>]' | head -4 | tr '\n' '|') last serial: $(tail -c 300 "$run/serial.txt" | tr -d '\033' | tr '\n' '|')"
