@@ -403,9 +403,10 @@ static int refusals(const struct player_opts *o, const struct vm_config *cfg, st
                          "%s is suspended (checkpoint.vmState = \"%s\"); vmplay cannot resume a "
                          "suspended VM: discard the suspended state in VMware first",
                          o->vmx_path, cfg->checkpoint_vmstate);
-    if (cfg->firmware == VM_FW_EFI && !o->bios)
+    if (cfg->firmware == VM_FW_EFI && cfg->secure_boot && !o->bios)
         return error_set(err, EX_UNAVAILABLE,
-                         "%s: firmware = \"efi\" needs OVMF, which vmplay does not run yet",
+                         "%s: uefi.secureBoot.enabled = \"TRUE\": vmplay runs OVMF without Secure "
+                         "Boot; set it to \"FALSE\" to boot this VM",
                          o->vmx_path);
     for (int x = 0; x < VM_MAX_SCSI; x++)
         if (cfg->scsi_present[x] && cfg->scsi_model[x] == VM_SCSI_BUSLOGIC)
@@ -469,7 +470,8 @@ static int run_check(const struct player_opts *o, const struct vm_config *cfg, s
     if (rc < 0)
         return -1;
     struct firmware fw;
-    if (firmware_load(o->firmware_dir, o->bios, &fw, err) < 0)
+    bool efi = cfg->firmware == VM_FW_EFI && !o->bios;
+    if ((efi ? firmware_load_efi(o->firmware_dir, &fw, err) : firmware_load(o->firmware_dir, o->bios, &fw, err)) < 0)
         return -1;
     printf("firmware: %s\n", fw.source);
     firmware_free(&fw);

@@ -137,6 +137,7 @@ void firmware_free(struct firmware *fw)
 {
     free(fw->bios);
     free(fw->vgabios);
+    free(fw->vars);
     memset(fw, 0, sizeof *fw);
 }
 

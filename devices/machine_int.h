@@ -54,6 +54,7 @@ struct machine {
     struct apic *apic;
     struct ioapic *ioapic;
     struct fwcfg *fwcfg;
+    struct pflash *pflash; /* OVMF's variable store; NULL with SeaBIOS */
     struct port92 *port92;
     struct postcode *postcode;
     struct debugcon *debugcon_e9, *debugcon_402;

@@ -41,6 +41,7 @@
 #include "devices/pci.h"
 #include "devices/pic.h"
 #include "devices/piix3.h"
+#include "devices/pflash.h"
 #include "devices/piix4pm.h"
 #include "devices/linuxboot.h"
 #include "devices/misc.h"
@@ -188,6 +189,35 @@ static int map_memory(struct machine *m, struct error *err)
     size_t low = bs < 0x20000 ? bs : 0x20000;
     memcpy(m->isa_rom + I440FX_ISA_ROM_SIZE - low, m->fw.bios + bs - low, low);
     return rc ? error_set(err, EX_SOFTWARE, "memory map overlaps") : 0;
+}
+
+/* firmware = "efi" (without --bios): OVMF; else SeaBIOS or the --bios ROM. */
+static int load_firmware(struct machine *m, struct error *err)
+{
+    if (m->cfg->firmware == VM_FW_EFI && !m->o.bios)
+        return firmware_load_efi(m->o.firmware_dir, &m->fw, err);
+    return firmware_load(m->o.firmware_dir, m->o.bios, &m->fw, err);
+}
+
+/* OVMF's variable store: a CFI flash right below the code ROM, kept in the VM's own file. */
+static int make_pflash(struct machine *m, struct error *err)
+{
+    if (!m->fw.efi)
+        return 0;
+    char *path = firmware_efi_store_path(m->cfg);
+    uint8_t *vars = NULL;
+    if (!path || pflash_store_open(path, m->fw.vars, m->fw.vars_size, &vars, err) < 0) {
+        free(path);
+        return path ? -1 : error_set(err, EX_OSERR, "out of memory");
+    }
+    m->pflash = pflash_new(m->bus, m->clock, BIOS_HIGH(m->fw.bios_size) - m->fw.vars_size, vars,
+                           m->fw.vars_size, path, m->o.log);
+    free(path);
+    if (!m->pflash) {
+        free(vars);
+        return error_set(err, EX_SOFTWARE, "cannot map the EFI variable store");
+    }
+    return 0;
 }
 
 /* ---- chips ---- */
@@ -401,6 +431,7 @@ static int make_vga(struct machine *m, struct error *err)
     m->vga = reg(m, &vga_device, -1, vga_new(m->bus, m->clock, m->display, 0, err));
     if (!m->vga)
         return -1;
+    /* OVMF drives the VGA itself (QemuVideoDxe); its vgabios_size is 0. */
     if (vga_pci_register(m->vga, m->pci, DEVFN(2, 0), m->fw.vgabios, m->fw.vgabios_size, err) < 0)
         return -1;
     return 0;
@@ -647,7 +678,7 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
     pc_slots_plan(m->cfg, &m->slots, o->log);
     struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack, .apic_base = cpu_apic_base};
     m->cpu = cpu_create(o->cpu, m->bus, m->clock, &hooks, err);
-    if (!m->cpu || firmware_load(o->firmware_dir, o->bios, &m->fw, err) < 0 || map_memory(m, err) < 0 ||
+    if (!m->cpu || load_firmware(m, err) < 0 || map_memory(m, err) < 0 || make_pflash(m, err) < 0 ||
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
         make_serial(m, err) < 0 || make_fwcfg(m, err) < 0 || make_debug_ports(m, err) < 0 ||
         (!m->fw.raw_rom && make_vga(m, err) < 0) || make_sata(m, err) < 0 ||
@@ -673,6 +704,8 @@ void machine_reset(struct machine *m)
     /* Devices that register (devices/device.h) reset in creation order; a device the board
      * still resets by hand goes here, before the CPU. */
     device_list_reset(&m->devices);
+    if (m->pflash)
+        pflash_reset(m->pflash);
     cpu_reset(m->cpu);
     /* --timeout counts from power-on; a guest reset does not restart it. */
     if (m->o.timeout_s > 0 && !timer_armed(&m->timeout_timer))
@@ -713,6 +746,7 @@ void machine_free(struct machine *m)
     if (m->ram)
         munmap(m->ram, m->ram_size);
     free(m->isa_rom);
+    pflash_free(m->pflash);
     firmware_free(&m->fw);
     input_queue_free(m->input);
     display_free(m->display);

@@ -334,7 +334,10 @@ static int build_general(struct build *b)
     c->cores_per_socket = (int)cores;
     c->hw_version = (int)hw;
     c->firmware = (enum vm_firmware)fw;
-    return 0;
+    const char *nvram = use_str(b, "nvram");
+    if (nvram && *nvram && !(c->nvram_path = resolve(c, nvram)))
+        return oom(b);
+    return use_bool(b, "uefi.secureBoot.enabled", false, &c->secure_boot);
 }
 
 /* ---- disks ---- */
@@ -947,6 +950,7 @@ void config_free(struct vm_config *c)
     free(c->checkpoint_vmstate);
     free(c->boot_order);
     free(c->hdd_order);
+    free(c->nvram_path);
     free(c);
 }
 

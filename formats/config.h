@@ -123,6 +123,8 @@ struct vm_config {
     int numvcpus;             /* default 1 */
     int cores_per_socket;     /* cpuid.coresPerSocket; default 1 */
     enum vm_firmware firmware;
+    char *nvram_path;         /* nvram, resolved; NULL when absent (VMware's file, never opened) */
+    bool secure_boot;         /* uefi.secureBoot.enabled */
     bool has_uuid_bios, has_uuid_location;
     uint8_t uuid_bios[16], uuid_location[16];
 
