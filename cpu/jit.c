@@ -102,7 +102,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #define JIT_BYTES (16u << 20)
 #define JIT_BLOCK_ROOM (48u << 10) /* more than any block of 48 instructions needs */
@@ -122,9 +125,22 @@ struct jit_site {
     uint8_t seg, reg, dirty;
 };
 
+/* Why a chained entry went back to the dispatcher (the checks in its order). */
+static const char *const chain_why[] = {"limit", "halted", "shadow", "trace", "bp", "flush", "block_end",
+                                        "stop", "TF/RF", "intr", "nonflat", "invalid", "tag_x", "phys"};
+#define CHAIN_WHY (sizeof chain_why / sizeof chain_why[0])
+
 struct jit {
     uint8_t *base, *cur, *end;
     uint64_t blocks, failed;
+    /* VMPLAY_JIT_STATS / VMPLAY_JIT_PERFMAP */
+    bool stats;
+    FILE *perfmap;
+    uint64_t trans_ns, full, lazy;
+    uint64_t chain_out[CHAIN_WHY];
+    uint64_t exit_link, exit_plain;       /* returns to jit_run: through a link slot, other */
+    uint64_t interp[4];                    /* jit_run ran b interpreted: cold, no code, EIP, segments */
+    uint64_t helper_op[0x200], fast_op[0x200]; /* helper calls by opcode (0x1xx: 0F map) */
 };
 
 /* ---- emitter ---- */
@@ -287,6 +303,8 @@ static uint32_t jit_exec(struct soft *s, const struct jit_site *t, uint32_t unus
         s->flags = (s->flags & ~FL_ARITH) | (fl & FL_ARITH);
     s->icount += t->k;
     s->jit_helped++;
+    if (s->jit->stats && t->in->op < 0x200)
+        s->jit->helper_op[t->in->op]++;
     soft_exec(s, t->in);
     soft_materialize(s);
     s->eip = s->next_eip;
@@ -305,6 +323,8 @@ static uint32_t jit_fast(struct soft *s, const struct jit_site *t, uint32_t unus
         s->flags = (s->flags & ~FL_ARITH) | (fl & FL_ARITH);
     uint64_t gen = s->code_gen;
     s->jit_helped++;
+    if (s->jit->stats && t->mb->insn[0].op < 0x200)
+        s->jit->fast_op[t->mb->insn[0].op]++;
     block_run(s, t->mb, BLOCK_MAX_INSNS, 0); /* limit 0: never chains on */
     s->icount--;                             /* block_run counted it */
     soft_materialize(s);
@@ -597,6 +617,7 @@ bool jit_translate(struct soft *s, struct block *b)
         }
     }
     if ((size_t)(j->end - j->cur) < JIT_BLOCK_ROOM) {
+        j->full++;
         soft_flush_code(s); /* empties the arena and this cache between blocks */
         return false;
     }
@@ -669,8 +690,20 @@ bool jit_translate(struct soft *s, struct block *b)
     outs[nouts++] = jmp32(e, 5);
     op_m(e, 1, 0xFF, 0, R14, -1, 0, S(jit_chained)); /* inc qword */
     uint8_t *to_body = jmp32(e, -1);
-    for (unsigned k = 0; k < nouts; k++)
-        patch(outs[k], e->p);
+    if (j->stats) { /* count each check's refusals */
+        uint8_t *done[16];
+        for (unsigned k = 0; k < nouts; k++) {
+            patch(outs[k], e->p);
+            mov_ri64(e, RAX, (uint64_t)(uintptr_t)&j->chain_out[k]);
+            op_m(e, 1, 0xFF, 0, RAX, -1, 0, 0); /* inc qword [rax] */
+            done[k] = jmp32(e, -1);
+        }
+        for (unsigned k = 0; k < nouts; k++)
+            patch(done[k], e->p);
+    } else {
+        for (unsigned k = 0; k < nouts; k++)
+            patch(outs[k], e->p);
+    }
     epilogue(e); /* the state is exact: the previous block's exit stored it */
 
     uint8_t *entry = e->p;
@@ -1078,6 +1111,9 @@ bool jit_translate(struct soft *s, struct block *b)
     *segs_at = (uint8_t)segs;
     b->code = entry;
     b->jit_chain = chain;
+    if (j->perfmap)
+        fprintf(j->perfmap, "%lx %lx jit_%08x_%u\n", (unsigned long)(uintptr_t)chain,
+                (unsigned long)(e->p - chain), (uint32_t)b->eip, n);
     return true;
 }
 
@@ -1114,8 +1150,24 @@ struct block *jit_run(struct soft *s, struct block *b, uint64_t limit)
 {
     struct jit_link *l = s->jit_exit;
     s->jit_exit = NULL;
-    if (!b->code && b->valid && b->execs < jit_threshold && ++b->execs == jit_threshold)
-        jit_translate(s, b);
+    struct jit *j = s->jit;
+    if (j->stats) {
+        if (l)
+            j->exit_link++;
+        else
+            j->exit_plain++;
+    }
+    if (!b->code && b->valid && b->execs < jit_threshold && ++b->execs == jit_threshold) {
+        if (j->stats) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            jit_translate(s, b);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            j->trans_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec));
+        } else {
+            jit_translate(s, b);
+        }
+    }
     /* the code has b->eip's EIPs baked in: a block found again by its physical address
      * at another linear address (Linux runs its first pages at both) stays interpreted */
     if (b->code && b->valid && (uint32_t)s->eip == (uint32_t)b->eip && !(b->jit_segs & (s->jit_nonflat = nonflat(s)))) {
@@ -1132,6 +1184,8 @@ struct block *jit_run(struct soft *s, struct block *b, uint64_t limit)
         s->jit_icount += s->icount - before;
         return b;
     }
+    if (j->stats)
+        j->interp[!b->code ? (b->execs < jit_threshold ? 0 : 1) : (uint32_t)s->eip != (uint32_t)b->eip ? 2 : 3]++;
     return block_run(s, b, BLOCK_MAX_INSNS, 0); /* one block: every end comes back to run_blocks */
 }
 
@@ -1147,6 +1201,12 @@ bool jit_init(struct soft *s)
     }
     j->base = j->cur = p;
     j->end = j->base + JIT_BYTES;
+    j->stats = getenv("VMPLAY_JIT_STATS") != NULL;
+    if (getenv("VMPLAY_JIT_PERFMAP")) { /* perf names translated blocks (perf report) */
+        char name[64];
+        snprintf(name, sizeof name, "/tmp/perf-%d.map", (int)getpid());
+        j->perfmap = fopen(name, "w");
+    }
     s->jit = j;
     return true;
 }
@@ -1158,10 +1218,56 @@ void jit_reset(struct soft *s)
     s->jit_exit = NULL; /* its link was in the cache */
 }
 
+/* The n most frequent opcodes of ops[0x200], as "op:count" on one line. */
+static void top_ops(const char *what, const uint64_t *ops, unsigned n)
+{
+    bool used[0x200] = {false};
+    fprintf(stderr, "jit: %s:", what);
+    for (unsigned k = 0; k < n; k++) {
+        unsigned best = 0x200;
+        for (unsigned i = 0; i < 0x200; i++)
+            if (!used[i] && ops[i] && (best == 0x200 || ops[i] > ops[best]))
+                best = i;
+        if (best == 0x200)
+            break;
+        used[best] = true;
+        fprintf(stderr, " %s%02X:%llu", best >= 0x100 ? "0F" : "", best & 0xFF, (unsigned long long)ops[best]);
+    }
+    fprintf(stderr, "\n");
+}
+
+static void jit_print_stats(const struct soft *s)
+{
+    const struct jit *j = s->jit;
+    fprintf(stderr, "jit: translation %.3f s for %llu blocks (%llu refused); %llu JIT-cache-full flushes\n",
+            (double)j->trans_ns / 1e9, (unsigned long long)j->blocks, (unsigned long long)j->failed,
+            (unsigned long long)j->full);
+    fprintf(stderr,
+            "jit: invalidated blocks: %llu by CPU stores, %llu by DMA, %llu of them translated; "
+            "whole flushes: %llu arena full, %llu requested\n",
+            (unsigned long long)s->jst[JST_INVAL_CPU], (unsigned long long)s->jst[JST_INVAL_DMA],
+            (unsigned long long)s->jst[JST_INVAL_JIT], (unsigned long long)s->jst[JST_FLUSH_ARENA],
+            (unsigned long long)s->jst[JST_FLUSH_REQ]);
+    fprintf(stderr, "jit: returns to the dispatcher: %llu by a link slot, %llu other; chained entries refused:",
+            (unsigned long long)j->exit_link, (unsigned long long)j->exit_plain);
+    for (unsigned k = 0; k < CHAIN_WHY; k++)
+        if (j->chain_out[k])
+            fprintf(stderr, " %s %llu", chain_why[k], (unsigned long long)j->chain_out[k]);
+    fprintf(stderr, "\njit: blocks run interpreted: %llu cold, %llu untranslatable, %llu other EIP, %llu segments\n",
+            (unsigned long long)j->interp[0], (unsigned long long)j->interp[1],
+            (unsigned long long)j->interp[2], (unsigned long long)j->interp[3]);
+    top_ops("soft_exec helpers by opcode", j->helper_op, 16);
+    top_ops("fast-form helpers by opcode", j->fast_op, 12);
+}
+
 void jit_free(struct soft *s)
 {
     if (!s->jit)
         return;
+    if (s->jit->stats)
+        jit_print_stats(s);
+    if (s->jit->perfmap)
+        fclose(s->jit->perfmap);
     if (getenv("VMPLAY_JIT_STATS"))
         fprintf(stderr,
                 "jit: %llu blocks translated, %llu refused; of %llu instructions %llu ran in translated "
@@ -1176,11 +1282,11 @@ void jit_free(struct soft *s)
 
 bool jit_wanted(void)
 {
-    if (soft_jit_mode >= 0)
-        return soft_jit_mode == 1;
     const char *t = getenv("VMPLAY_JIT_THRESHOLD");
     if (t && atoi(t) > 0)
         jit_threshold = (unsigned)atoi(t);
+    if (soft_jit_mode >= 0)
+        return soft_jit_mode == 1;
     const char *v = getenv("VMPLAY_JIT");
     return v && strcmp(v, "on") == 0;
 }
