@@ -358,6 +358,37 @@ static bool loads_segment(unsigned op)
            op == 0x1A1 || op == 0x1A9 || op == 0x1B2 || op == 0x1B4 || op == 0x1B5;
 }
 
+/* Whether soft_exec running in leaves what chained entries assume alone: the mode,
+ * CS, the data segments (jit_nonflat is computed once per chain), control
+ * registers and the interrupt shadow. Everything else a helper may change is
+ * checked again at each chained entry (the TLB entry of the target, the
+ * interrupt line with IF, TF, a pending flush, block_end, a stop request). */
+static bool chain_safe(const struct insn *in)
+{
+    unsigned op = in->op;
+    if (op >= 0x200)
+        return false;
+    if (op >= 0x100) {
+        switch (op & 0xFF) {
+        case 0x00: case 0x01: case 0x02: case 0x03: case 0x05: case 0x06: case 0x07: case 0x08: case 0x09:
+        case 0x30: case 0x34: case 0x35: case 0xA1: case 0xA9: case 0xAA: case 0xB2: case 0xB4: case 0xB5:
+            return false;
+        default:
+            return (op & 0xF8) != 0x20; /* MOV to/from CR, DR, TR */
+        }
+    }
+    switch (op) {
+    case 0x07: case 0x0E: case 0x17: case 0x1F: case 0x8E: case 0x9A: case 0x9D: case 0xC4: case 0xC5:
+    case 0xCA: case 0xCB: case 0xCC: case 0xCD: case 0xCE: case 0xCF: case 0xEA: case 0xF1: case 0xF4:
+    case 0xFB:
+        return false;
+    case 0xFF:
+        return insn_reg(in) != 3 && insn_reg(in) != 5; /* not CALL/JMP far */
+    default:
+        return true;
+    }
+}
+
 static bool native(const struct insn *in, bool last)
 {
     if ((in->pfx & (P_OP32 | P_ADDR32)) != (P_OP32 | P_ADDR32) || (in->pfx & (P_LOCK | P_REP | P_REPNE)) ||
@@ -381,8 +412,8 @@ static bool native(const struct insn *in, bool last)
         return true;
     case X_JCC: case X_JMP: case X_CALL: case X_RET:
         return last;
-    case X_NONE: /* IMUL r, r, imm: no fast form in the interpreter */
-        return (op == 0x69 || op == 0x6B) && !mem;
+    case X_NONE: /* IMUL r, r, imm: no fast form in the interpreter; NOP */
+        return ((op == 0x69 || op == 0x6B) && !mem) || op == 0x90;
     default:
         return false;
     }
@@ -742,7 +773,8 @@ bool jit_translate(struct soft *s, struct block *b)
             t->dirty = dirty[i];
             if (in->xop == X_NONE) {
                 counted = i;
-                chainable = false; /* soft_exec may change the mode, segments or paging */
+                if (!chain_safe(in))
+                    chainable = false; /* soft_exec may change the mode, segments or paging */
             } else {
                 t->mb = (struct block *)minis;
                 minis += MINI_BYTES;
@@ -1002,6 +1034,8 @@ bool jit_translate(struct soft *s, struct block *b)
                 op_m(e, 1, 0x89, RCX, R14, -1, 0, S(icount));
             }
             counted = i;
+            if (op == 0x90)
+                break;
             op_m(e, 0, op, RAX, R14, -1, 0, GR(rm));
             if (op == 0x69)
                 b4(e, in->imm);
@@ -1037,7 +1071,7 @@ bool jit_translate(struct soft *s, struct block *b)
         b1(e, 0x9C), b1(e, 0x41), b1(e, 0x5B); /* pushfq; pop r11 */
     if (dyn_end) { /* the helper left EIP and EFLAGS in s */
         op_m(e, 1, 0x8B, RAX, R14, -1, 0, S(eip));
-        emit_exit(e, n - counted, false);
+        emit_ret(e, n - counted, false, chainable ? &links[nlinks++] : NULL); /* one EIP cached, as RET */
     } else if (end_cc == -3) { /* RET: eax = the popped EIP */
         emit_ret(e, n - counted, any, chainable ? &links[nlinks++] : NULL);
     } else if (end_cc >= 0) {

@@ -135,7 +135,7 @@ static void insn(struct gen *g)
 
 static void insn1(struct gen *g)
 {
-    unsigned alu = rnd() % 8, k = rnd() % 34;
+    unsigned alu = rnd() % 8, k = rnd() % 38;
     /* the ALU group: every flag defined (AF undefined after the logic ops) */
     uint32_t alu_undef = (alu == 1 || alu == 4 || alu == 6) ? F_AF : 0;
     switch (k) {
@@ -213,6 +213,18 @@ static void insn1(struct gen *g)
         break;
     }
     case 31: put(g, 0x0F); put(g, 0xB6); put(g, 0xC0 | dreg() << 3 | (rnd() % 8)); break; /* MOVZX r32, AH..BH too */
+    /* soft_exec helpers that leave the block chainable (jit.c chain_safe) */
+    case 34: { /* NOT (no flags), NEG (all six) */
+        unsigned neg = rnd() & 1;
+        put(g, 0xF7); put(g, 0xC0 | (2 + neg) << 3 | dreg());
+        if (neg)
+            g->undef = 0;
+        break;
+    }
+    case 35: put(g, 0x0F); put(g, 0xBA); put(g, 0xC0 | (4 + rnd() % 4) << 3 | dreg()); put(g, rnd());
+        g->undef = F_OF | F_SF | F_ZF | F_AF | F_PF; break; /* BT, BTS, BTR, BTC r, imm8 */
+    case 36: put(g, rnd() & 1 ? 0xA1 : 0xA3); put4(g, DATA + (rnd() % 0x400) * 4); break; /* MOV EAX, moffs and back */
+    case 37: put(g, 0x80); put(g, 0xC0 | alu << 3 | (rnd() % 8)); put(g, rnd()); g->undef = alu_undef; break;
     default: { unsigned cc = rnd() % 16; define_for(g, cc); put(g, 0x0F); put(g, 0x90 + cc); put(g, 0xC0 | (rnd() % 8)); break; }
     }
 }
