@@ -389,10 +389,19 @@ static bool chain_safe(const struct insn *in)
     }
 }
 
+/* Byte and 16-bit forms: the operand-size prefix is part of the form. */
+static bool small_form(unsigned xop)
+{
+    return xop == X_ALU8 || xop == X_MOV8_RM || xop == X_MOV8_MR || xop == X_MOV8_MI || xop == X_TEST8_RR ||
+           xop == X_LOAD16 || xop == X_STORE16 || xop == X_MOV16_RR;
+}
+
 static bool native(const struct insn *in, bool last)
 {
-    if ((in->pfx & (P_OP32 | P_ADDR32)) != (P_OP32 | P_ADDR32) || (in->pfx & (P_LOCK | P_REP | P_REPNE)) ||
-        (in->props & (I_LONG | I_CROSS)))
+    if (in->xop == X_NONE && in->op == 0x90 && !(in->pfx & P_LOCK) && !(in->props & (I_LONG | I_CROSS)))
+        return true; /* NOP, PAUSE, 66 NOP */
+    if (!(in->pfx & P_ADDR32) || (!(in->pfx & P_OP32) && !small_form(in->xop)) ||
+        (in->pfx & (P_LOCK | P_REP | P_REPNE)) || (in->props & (I_LONG | I_CROSS)))
         return false;
     bool mem = in->props & I_MEM;
     if (mem && in->seg != SEG_DS && in->seg != SEG_SS && in->seg != SEG_ES)
@@ -409,6 +418,9 @@ static bool native(const struct insn *in, bool last)
     case X_TEST_RI: case X_ALU_MR: case X_ALU_MI: case X_STORE_I: case X_INCDEC_M: case X_PUSH_I:
     case X_MOVZX8: case X_MOVZX16: case X_MOVSX8: case X_MOVSX16: case X_SHIFT: case X_IMUL: case X_CMOV:
     case X_SETCC:
+        return true;
+    case X_ALU8: case X_MOV8_RM: case X_MOV8_MR: case X_MOV8_MI: case X_TEST8_RR: case X_LOAD16: case X_STORE16:
+    case X_MOV16_RR:
         return true;
     case X_JCC: case X_JMP: case X_CALL: case X_RET:
         return last;
@@ -428,6 +440,7 @@ static bool fast_mem(const struct insn *in)
         return true;
     case X_TEST_RI: case X_ALU_MR: case X_ALU_MI: case X_STORE_I: case X_INCDEC_M: case X_MOVZX8:
     case X_MOVZX16: case X_MOVSX8: case X_MOVSX16: case X_SHIFT: case X_IMUL: case X_CMOV: case X_SETCC:
+    case X_ALU8: case X_MOV8_RM: case X_MOV8_MR: case X_MOV8_MI: case X_LOAD16: case X_STORE16:
         return (in->props & I_MEM) != 0;
     default:
         return false;
@@ -438,8 +451,8 @@ static bool fast_mem(const struct insn *in)
 static unsigned fast_size(const struct insn *in)
 {
     switch (in->xop) {
-    case X_MOVZX8: case X_MOVSX8: case X_SETCC: return 1;
-    case X_MOVZX16: case X_MOVSX16: return 2;
+    case X_MOVZX8: case X_MOVSX8: case X_SETCC: case X_ALU8: case X_MOV8_RM: case X_MOV8_MR: case X_MOV8_MI: return 1;
+    case X_MOVZX16: case X_MOVSX16: case X_LOAD16: case X_STORE16: return 2;
     default: return 4;
     }
 }
@@ -449,6 +462,8 @@ static bool fast_write(const struct insn *in)
     switch (in->xop) {
     case X_ALU_MR: case X_ALU_MI: return ((in->xop == X_ALU_MR ? in->op >> 3 : (unsigned)insn_reg(in)) & 7) != 7;
     case X_STORE_I: case X_INCDEC_M: case X_PUSH_I: case X_CALL: case X_SETCC: case X_SHIFT: return true;
+    case X_MOV8_MR: case X_MOV8_MI: case X_STORE16: return true;
+    case X_ALU8: return (in->op & 7) == 0 && ((in->op >> 3) & 7) != 7;
     default: return false;
     }
 }
@@ -884,6 +899,31 @@ bool jit_translate(struct soft *s, struct block *b)
             case X_SETCC:
                 op_m(e, 0, op0f(op), 0, R8, -1, 0, 0);
                 break;
+            case X_ALU8: /* op r/m8, r8 (into memory) or op r8, r/m8 (into the register) */
+                op_m(e, 0, 0x8A, RAX, R14, -1, 0, gr8(reg));
+                op_m(e, 0, op & 0x3A, RAX, R8, -1, 0, 0);
+                if ((op & 2) && ((op >> 3) & 7) != 7)
+                    op_m(e, 0, 0x88, RAX, R14, -1, 0, gr8(reg));
+                break;
+            case X_MOV8_RM:
+                op_m(e, 0, 0x8A, RAX, R8, -1, 0, 0);
+                op_m(e, 0, 0x88, RAX, R14, -1, 0, gr8(reg));
+                break;
+            case X_MOV8_MR:
+                op_m(e, 0, 0x8A, RAX, R14, -1, 0, gr8(reg));
+                op_m(e, 0, 0x88, RAX, R8, -1, 0, 0);
+                break;
+            case X_MOV8_MI:
+                op_m(e, 0, 0xC6, 0, R8, -1, 0, 0), b1(e, in->imm);
+                break;
+            case X_LOAD16:
+                b1(e, 0x66), op_m(e, 0, 0x8B, RAX, R8, -1, 0, 0);
+                b1(e, 0x66), op_m(e, 0, 0x89, RAX, R14, -1, 0, GR(reg));
+                break;
+            case X_STORE16:
+                b1(e, 0x66), op_m(e, 0, 0x8B, RAX, R14, -1, 0, GR(reg));
+                b1(e, 0x66), op_m(e, 0, 0x89, RAX, R8, -1, 0, 0);
+                break;
             case X_PUSH_I:
                 op_m(e, 0, 0xC7, 0, R8, -1, 0, 0), b4(e, imm_of(in));
                 esp_add(e, -4);
@@ -1054,6 +1094,28 @@ bool jit_translate(struct soft *s, struct block *b)
         case X_TEST_RI:
             ld32(e, RAX, rm);
             op_r(e, 0, 0xF7, 0, RAX), b4(e, in->imm);
+            break;
+        case X_ALU8:
+            if ((op & 7) == 4) { /* op AL, imm8 */
+                op_m(e, 0, 0x8A, RAX, R14, -1, 0, GR(GPR_AX));
+                b1(e, op), b1(e, in->imm);
+                if (((op >> 3) & 7) != 7)
+                    op_m(e, 0, 0x88, RAX, R14, -1, 0, GR(GPR_AX));
+            } else { /* register to register: dst op= src as op r8, r/m8 */
+                unsigned dst = (op & 2) ? reg : rm, src = (op & 2) ? rm : reg;
+                op_m(e, 0, 0x8A, RAX, R14, -1, 0, gr8(dst));
+                op_m(e, 0, (op & 0x38) | 2, RAX, R14, -1, 0, gr8(src));
+                if (((op >> 3) & 7) != 7)
+                    op_m(e, 0, 0x88, RAX, R14, -1, 0, gr8(dst));
+            }
+            break;
+        case X_TEST8_RR:
+            op_m(e, 0, 0x8A, RAX, R14, -1, 0, gr8(rm));
+            op_m(e, 0, 0x84, RAX, R14, -1, 0, gr8(reg));
+            break;
+        case X_MOV16_RR:
+            b1(e, 0x66), op_m(e, 0, 0x8B, RAX, R14, -1, 0, GR((op & 2) ? rm : reg));
+            b1(e, 0x66), op_m(e, 0, 0x89, RAX, R14, -1, 0, GR((op & 2) ? reg : rm));
             break;
         case X_JCC:
             end_cc = op & 15;
