@@ -695,3 +695,20 @@ TEST(scsi_models_and_presented_disks)
     ASSERT_STR_EQ(why, "the BusLogic controller (buslogic) is not emulated");
     config_free(c);
 }
+
+TEST(guestinfo_keys_carried_and_used)
+{
+    struct vm_config *c = build("config.version = \"8\"\n"
+                                "guestinfo.ci.marker = \"hello guest\"\n"
+                                "GuestInfo.Second = \"2\"\n"
+                                "guestinfo. = \"no name\"\n"
+                                "monitor_control.restrict_backdoor = \"TRUE\"\n");
+    ASSERT_EQ(c->nguestinfo, 2);
+    ASSERT_STR_EQ(c->guestinfo[0].key, "ci.marker");
+    ASSERT_STR_EQ(c->guestinfo[0].value, "hello guest");
+    ASSERT_STR_EQ(c->guestinfo[1].key, "Second");
+    ASSERT(c->backdoor_restricted);
+    ASSERT_EQ(c->nunknown, 1); /* only the nameless "guestinfo." */
+    ASSERT_STR_EQ(c->unknown[0].key, "guestinfo.");
+    config_free(c);
+}
