@@ -28,6 +28,7 @@
 #include "formats/config.h"
 #include "formats/error.h"
 #include "formats/lock.h"
+#include "formats/ovf.h"
 #include "formats/vmdk.h"
 #include "sdl/frontend.h"
 
@@ -54,7 +55,9 @@ struct player_opts {
 
 static const char usage_text[] =
     "Usage: vmplay [OPTION]... FILE.vmx\n"
-    "Run the VMware virtual machine described by FILE.vmx.\n"
+    "Run the VMware virtual machine described by FILE.vmx (or an OVF package:\n"
+    "FILE.ova, FILE.ovf; its disks are never written, guest writes persist in\n"
+    "FILE.ova.overlay/).\n"
     "\n"
     "Display and input:\n"
     "  -H, --headless          no window; serial console and screenshots still work\n"
@@ -379,6 +382,7 @@ static int check_disks(const struct player_opts *o, const struct vm_config *cfg,
             .media = cd ? MEDIA_CDROM : MEDIA_DISK,
             .read_only = cd,
             .snapshot = o->snapshot || config_disk_nonpersistent(d),
+            .window_off = d->window_off, .window_len = d->window_len, /* no overlay written */
         };
         struct blockdev *bd;
         if (blockdev_open(d->path, &bo, &bd, err) < 0)
@@ -467,8 +471,8 @@ static int run_check(const struct player_opts *o, const struct vm_config *cfg, s
     struct firmware fw;
     if (firmware_load(o->firmware_dir, o->bios, &fw, err) < 0)
         return -1;
+    printf("firmware: %s\n", fw.source);
     firmware_free(&fw);
-    printf("firmware: %s\n", o->bios ? o->bios : o->firmware_dir ? o->firmware_dir : "/usr/share/seabios (SeaBIOS)");
     const char *backend = cpu_probe(o->cpu, err);
     if (!backend)
         return -1;
@@ -576,7 +580,9 @@ static int write_screen_text(struct machine *m, const char *path, struct error *
 static int player_main(const struct player_opts *o, struct error *err)
 {
     struct vm_config *cfg;
-    if (not_a_disk(o->vmx_path, err) < 0 || config_load(o->vmx_path, &cfg, err) < 0)
+    if (not_a_disk(o->vmx_path, err) < 0 ||
+        (ovf_is_package(o->vmx_path) ? ovf_load(o->vmx_path, &cfg, stderr, err)
+                                     : config_load(o->vmx_path, &cfg, err)) < 0)
         return -1;
     int status = -1;
     struct vm_lock *lock = NULL;

@@ -17,11 +17,15 @@ struct firmware {
     uint8_t *vgabios;   /* the VGA's option ROM; NULL with --bios */
     size_t vgabios_size;
     bool raw_rom;       /* --bios: no fw_cfg-driven firmware, no VGA BIOS */
+    char source[300];   /* where it came from, for --check: a folder, "embedded (...)", a file */
 };
 
-/* dir: --firmware-dir or NULL (/usr/share/seabios); bios_file: --bios or NULL. EX_UNAVAILABLE when missing. */
+/* dir: --firmware-dir or NULL (the images embedded at build time when the binary has them,
+ * else /usr/share/seabios); bios_file: --bios or NULL. EX_UNAVAILABLE when missing. */
 int firmware_load(const char *dir, const char *bios_file, struct firmware *fw, struct error *err);
 void firmware_free(struct firmware *fw);
+/* Whether this binary carries SeaBIOS and its VGA BIOS (embedded at build time). */
+bool firmware_embedded(void);
 /* Reads a whole (small) file. */
 int firmware_read_file(const char *path, uint8_t **data, size_t *size, struct error *err);
 /* SeaBIOS "bootorder" file contents (newline-separated device paths) for the config's drives. */

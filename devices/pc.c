@@ -431,6 +431,7 @@ static int open_disk(struct machine *m, const struct vm_disk *d, struct error *e
             .snapshot = m->o.snapshot || config_disk_nonpersistent(d),
             .write_through = d->write_through || m->o.disk_write_through,
             .sync = m->o.disk_sync,
+            .window_off = d->window_off, .window_len = d->window_len, .overlay = d->overlay,
         };
         if (blockdev_open(d->path, &bo, &bd, err) < 0)
             return error_prefix(err, "%s", d->slot);
@@ -491,7 +492,7 @@ static int attach_disks(struct machine *m, struct error *err)
  * no disk or CD-ROM to boot from. */
 static bool pxe_wanted(const struct vm_config *cfg, int index)
 {
-    char name[16];
+    char name[24];
     snprintf(name, sizeof name, "ethernet%d", index);
     if (cfg->boot_order && strcasestr(cfg->boot_order, name))
         return true;
@@ -501,13 +502,19 @@ static bool pxe_wanted(const struct vm_config *cfg, int index)
     return true;
 }
 
-/* iPXE as the card's expansion ROM, when ipxe-qemu has one for its PCI ID (netrom.h). */
-static void attach_pxe_rom(struct e1000 *nic, const char *rom, int index, FILE *log)
+/* iPXE for the card's expansion ROM, when ipxe-qemu has one for its PCI ID (netrom.h); NULL
+ * when not, with a line on log. */
+static uint8_t *pxe_rom(const char *rom, int index, FILE *log, uint64_t *size)
 {
     char who[32];
-    uint64_t size;
     snprintf(who, sizeof who, "ethernet%d", index);
-    uint8_t *img = netrom_read(rom, who, &size, log);
+    return netrom_read(rom, who, size, log);
+}
+
+static void attach_pxe_rom(struct e1000 *nic, const char *rom, int index, FILE *log)
+{
+    uint64_t size;
+    uint8_t *img = pxe_rom(rom, index, log, &size);
     if (img)
         e1000_set_rom(nic, img, size);
 }
@@ -538,6 +545,10 @@ static int make_nics(struct machine *m, struct error *err)
                                     nic->start_connected);
             if (!m->pcnet[i])
                 return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the vlance", i);
+            uint64_t size;
+            uint8_t *img = pxe_rom("pxe-pcnet.rom", i, pxe_wanted(m->cfg, i) ? m->o.log : NULL, &size);
+            if (img)
+                pcnet_set_rom(m->pcnet[i], img, size);
             continue;
         }
         if (nic->dev == VM_NIC_VMXNET3) {
@@ -545,6 +556,10 @@ static int make_nics(struct machine *m, struct error *err)
                                         nic->start_connected);
             if (!m->vmxnet3[i])
                 return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the vmxnet3", i);
+            uint64_t size;
+            uint8_t *img = pxe_rom("pxe-vmxnet3.rom", i, pxe_wanted(m->cfg, i) ? m->o.log : NULL, &size);
+            if (img)
+                vmxnet3_set_rom(m->vmxnet3[i], img, size);
             continue;
         }
         m->nic[i] = (nic->dev == VM_NIC_E1000E ? e1000e_new : e1000_new)(m->pci, DEVFN(m->slots.nic[i], 0), m->clock,

@@ -941,6 +941,7 @@ void config_free(struct vm_config *c)
     for (size_t i = 0; i < c->ndisks; i++) {
         free(c->disks[i].file_name);
         free(c->disks[i].path);
+        free(c->disks[i].overlay);
     }
     for (int i = 0; i < VM_MAX_FLOPPIES; i++) {
         free(c->floppy[i].file_name);
@@ -1026,5 +1027,5 @@ int config_check_files(const struct vm_config *c, struct error *err)
         size_t l = strlen(err->msg);
         snprintf(err->msg + l, sizeof err->msg - l, " (and %zu more missing)", n - 1);
     }
-    return n ? -1 : 0;
+    return n ? -1 : config_check_twice(c, err);
 }
