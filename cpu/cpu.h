@@ -37,7 +37,20 @@ struct cpu_hooks {
     /* Optional: told every value the guest gives IA32_APIC_BASE (its bit 11 enables the
      * local APIC globally; the local APIC model answers only while it is set). */
     void (*apic_base)(void *opaque, uint64_t value);
+    /* Optional: the VMware backdoor. IN and OUT (not the string forms) on ports
+     * CPU_BACKDOOR_PORT and CPU_BACKDOOR_PORT + 1 come here instead of the bus with all
+     * eight GPRs (low 32 bits, encoding order AX CX DX BX SP BP SI DI), which the hook may
+     * change; returns false to let the access go to the bus as usual. Both ports pass the
+     * I/O-permission check (IOPL, TSS bitmap) from any CPL, as on VMware. */
+    bool (*backdoor)(void *opaque, uint16_t port, bool in, unsigned size, uint32_t regs[8]);
 };
+
+#define CPU_BACKDOOR_PORT 0x5658
+/* The ports VMware exempts from the I/O-permission check. */
+static inline bool cpu_backdoor_port(uint16_t port)
+{
+    return port == CPU_BACKDOOR_PORT || port == CPU_BACKDOOR_PORT + 1;
+}
 
 /* Segment register with its hidden part; attr holds descriptor bits 40..47 and 52..55
  * as (type | S<<4 | DPL<<5 | P<<7 | AVL<<12 | L<<13 | DB<<14 | G<<15), the VMX layout. */

@@ -190,11 +190,40 @@ static void listener_map_changed(void *opaque, uint64_t gpa, uint64_t size)
 
 /* ---- exits ---- */
 
+/* The VMware backdoor hook (cpu.h) for a single IN/OUT; true when it took the access.
+ * KVM has done the I/O-permission check already (the host's kvm.enable_vmware_backdoor
+ * exempts these ports at CPL 3). An IN's data is written to EAX after the next KVM_RUN. */
+static bool exit_backdoor(struct kvm *s, uint8_t *data)
+{
+    struct kvm_run *r = s->run;
+    struct kvm_regs regs;
+    if (!s->hooks.backdoor || !cpu_backdoor_port(r->io.port) || r->io.count != 1 ||
+        ioctl(s->vcpu_fd, KVM_GET_REGS, &regs) < 0)
+        return false;
+    __u64 *g[8] = {&regs.rax, &regs.rcx, &regs.rdx, &regs.rbx,
+                      &regs.rsp, &regs.rbp, &regs.rsi, &regs.rdi};
+    uint32_t v[8];
+    for (int i = 0; i < 8; i++)
+        v[i] = (uint32_t)*g[i];
+    bool in = r->io.direction == KVM_EXIT_IO_IN;
+    if (!s->hooks.backdoor(s->hooks.opaque, r->io.port, in, r->io.size, v))
+        return false;
+    for (int i = 0; i < 8; i++)
+        if (v[i] != (uint32_t)*g[i])
+            *g[i] = v[i];
+    if (in)
+        memcpy(data, &v[0], r->io.size <= 4 ? r->io.size : 4);
+    ioctl(s->vcpu_fd, KVM_SET_REGS, &regs);
+    return true;
+}
+
 static void exit_io(struct kvm *s)
 {
     struct kvm_run *r = s->run;
     uint8_t *data = (uint8_t *)r + r->io.data_offset;
     unsigned size = r->io.size;
+    if (exit_backdoor(s, data))
+        return;
     for (uint32_t i = 0; i < r->io.count; i++, data += size) {
         if (r->io.direction == KVM_EXIT_IO_OUT) {
             uint32_t v = 0;

@@ -1357,7 +1357,7 @@ void soft_ltr(struct soft *s, uint16_t sel)
 
 bool soft_io_allowed(struct soft *s, uint16_t port, unsigned size)
 {
-    if (!soft_pmode(s))
+    if (!soft_pmode(s) || cpu_backdoor_port(port))
         return true;
     if (!soft_v86(s) && s->cpl <= (int)((s->flags & FL_IOPL) >> 12))
         return true;

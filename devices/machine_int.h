@@ -51,6 +51,7 @@ struct machine {
     struct pit *pit;
     struct rtc *rtc;
     struct i8042 *kbc;
+    struct vmport *vmport;    /* the VMware backdoor (devices/vmport.c); NULL when restricted */
     struct apic *apic;
     struct ioapic *ioapic;
     struct fwcfg *fwcfg;

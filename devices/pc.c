@@ -52,6 +52,7 @@
 #include "devices/trace.h"
 #include "devices/uart.h"
 #include "devices/vga.h"
+#include "devices/vmport.h"
 
 #define PCI_HOLE_START 0xE0000000ull /* RAM above this goes above 4 GiB (QEMU's pc) */
 #define BIOS_HIGH(size) (0x100000000ull - (size))
@@ -642,6 +643,57 @@ static int make_nics(struct machine *m, struct error *err)
     return 0;
 }
 
+/* ---- the VMware backdoor ---- */
+
+static bool pc_backdoor(void *opaque, uint16_t port, bool in, unsigned size, uint32_t regs[8])
+{
+    struct machine *m = opaque;
+    return m->vmport && vmport_backdoor(m->vmport, port, in, size, regs);
+}
+
+static int64_t vmport_time_us(void *opaque)
+{
+    struct machine *m = opaque;
+    if (m->o.deterministic) /* a fixed epoch (2026-01-01) plus guest time */
+        return INT64_C(1767225600000000) + clock_now_ns(m->clock) / 1000;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void vmport_kick(void *opaque)
+{
+    struct machine *m = opaque;
+    if (m->kbc)
+        ps2_mouse_kick(i8042_mouse(m->kbc));
+}
+
+static void vmport_absolute_changed(void *opaque, bool on)
+{
+    struct machine *m = opaque;
+    input_set_pointer_absolute(m->input, on);
+}
+
+static int make_vmport(struct machine *m, struct error *err)
+{
+    if (m->cfg->backdoor_restricted)
+        return 0;
+    size_t n = m->cfg->nguestinfo;
+    struct vmport_key *keys = n ? calloc(n, sizeof *keys) : NULL;
+    if (n && !keys)
+        return error_set(err, EX_OSERR, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        keys[i] = (struct vmport_key){m->cfg->guestinfo[i].key, m->cfg->guestinfo[i].value};
+    struct vmport_config vc = {
+        .memsize_mib = m->cfg->memsize_mib, .guestinfo = keys, .nguestinfo = n,
+        .time_us = vmport_time_us, .kick = vmport_kick, .absolute = vmport_absolute_changed,
+        .opaque = m,
+    };
+    m->vmport = vmport_new(&vc);
+    free(keys);
+    return m->vmport ? 0 : error_set(err, EX_OSERR, "out of memory");
+}
+
 /* ---- the machine ---- */
 
 const char *machine_probe_cpu(enum cpu_kind kind, struct error *err)
@@ -676,7 +728,10 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
         goto fail;
     }
     pc_slots_plan(m->cfg, &m->slots, o->log);
-    struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack, .apic_base = cpu_apic_base};
+    struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack, .apic_base = cpu_apic_base,
+                              .backdoor = pc_backdoor};
+    if (make_vmport(m, err) < 0)
+        goto fail;
     m->cpu = cpu_create(o->cpu, m->bus, m->clock, &hooks, err);
     if (!m->cpu || load_firmware(m, err) < 0 || map_memory(m, err) < 0 || make_pflash(m, err) < 0 ||
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
@@ -706,6 +761,8 @@ void machine_reset(struct machine *m)
     device_list_reset(&m->devices);
     if (m->pflash)
         pflash_reset(m->pflash);
+    if (m->vmport)
+        vmport_reset(m->vmport);
     cpu_reset(m->cpu);
     /* --timeout counts from power-on; a guest reset does not restart it. */
     if (m->o.timeout_s > 0 && !timer_armed(&m->timeout_timer))
@@ -735,6 +792,7 @@ void machine_free(struct machine *m)
     }
     /* Registered devices in reverse creation order; a device the board still frees by hand
      * goes here, before the host side. */
+    vmport_free(m->vmport); /* before the PS/2 mouse it kicks */
     device_list_free(&m->devices);
     for (int i = 0; i < m->net.n; i++)
         net_backend_free(m->net.be[i]);
@@ -771,6 +829,14 @@ static void mouse_in(void *opaque, int dx, int dy, int dz, unsigned buttons)
     i8042_input_mouse_rel(m->kbc, dx, dy, dz, buttons);
 }
 
+/* Absolute positions go to the VMMouse while the guest has it in absolute mode. */
+static void mouse_abs_in(void *opaque, unsigned x, unsigned y, int dz, unsigned buttons)
+{
+    struct machine *m = opaque;
+    if (m->vmport)
+        vmport_mouse_abs(m->vmport, x, y, dz, buttons);
+}
+
 static void power_button_in(void *opaque)
 {
     machine_press_power_button(opaque);
@@ -797,6 +863,7 @@ void machine_service_host(struct machine *m)
     struct input_sink sink = {
         .key = key_in,
         .mouse_rel = mouse_in,
+        .mouse_abs = mouse_abs_in,
         .power_button = power_button_in,
         .power_off = power_off_in,
         .opaque = m,

@@ -723,6 +723,31 @@ static int not_emulated(struct build *b, const char *dev, bool *present)
     return rc;
 }
 
+/* guestinfo.* keys are the guest's to read through the backdoor: all used, kept in file order. */
+static int build_guestinfo(struct build *b)
+{
+    struct vm_config *c = b->c;
+    static const char prefix[] = "guestinfo.";
+    size_t n = vmx_count(b->v), plen = sizeof prefix - 1;
+    for (size_t i = 0; i < n; i++) {
+        const struct vmx_entry *e = vmx_entry_at(b->v, i);
+        if (strncasecmp(e->key, prefix, plen) || !e->key[plen])
+            continue;
+        b->used[i] = true;
+        struct vm_key *k = realloc(c->guestinfo, (c->nguestinfo + 1) * sizeof *k);
+        if (!k)
+            return oom(b);
+        c->guestinfo = k;
+        k += c->nguestinfo;
+        *k = (struct vm_key){.key = strdup(e->key + plen), .value = strdup(e->value),
+                             .line = e->line};
+        c->nguestinfo++;
+        if (!k->key || !k->value)
+            return oom(b);
+    }
+    return use_bool(b, "monitor_control.restrict_backdoor", false, &c->backdoor_restricted);
+}
+
 static int build_misc(struct build *b)
 {
     struct vm_config *c = b->c;
@@ -875,7 +900,7 @@ static int build_all(struct build *b)
     for (int i = 0; i < VM_MAX_SERIALS; i++)
         if (build_serial(b, i) < 0)
             return -1;
-    if (build_misc(b) < 0)
+    if (build_misc(b) < 0 || build_guestinfo(b) < 0)
         return -1;
     return collect_unknown(b) < 0 ? -1 : collect_dups(b);
 }
@@ -941,6 +966,11 @@ void config_free(struct vm_config *c)
         free(c->unknown[i].value);
     }
     free(c->unknown);
+    for (size_t i = 0; i < c->nguestinfo; i++) {
+        free(c->guestinfo[i].key);
+        free(c->guestinfo[i].value);
+    }
+    free(c->guestinfo);
     free(c->disks);
     free(c->vmx_path);
     free(c->dir);

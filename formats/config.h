@@ -147,6 +147,10 @@ struct vm_config {
     char *vnc_password;       /* NULL when absent */
     char *checkpoint_vmstate; /* non-NULL (non-empty): the VM is suspended */
     bool tools_sync_time;
+    /* guestinfo.<name> keys, name without the prefix (the backdoor's info-get), in file order */
+    struct vm_key *guestinfo;
+    size_t nguestinfo;
+    bool backdoor_restricted; /* monitor_control.restrict_backdoor: no VMware backdoor */
     /* Accepted and reported, not emulated. */
     bool sound_present, usb_present, ehci_present, xhci_present;
     char *boot_order, *hdd_order; /* bios.bootOrder, bios.hddOrder; NULL when absent */

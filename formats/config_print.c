@@ -116,6 +116,11 @@ static void print_serials(const struct vm_config *c, FILE *f)
 static void print_rest(const struct vm_config *c, FILE *f)
 {
     fprintf(f, "%-11svram %llu KiB\n", "svga", (unsigned long long)(c->svga_vram_size >> 10));
+    if (c->backdoor_restricted)
+        fprintf(f, "%-11soff (monitor_control.restrict_backdoor)\n", "backdoor");
+    else
+        fprintf(f, "%-11sport 0x5658: version, time, vmmouse, RPC with %zu guestinfo key%s\n",
+                "backdoor", c->nguestinfo, c->nguestinfo == 1 ? "" : "s");
     if (c->vnc_enabled)
         fprintf(f, "%-11sport %d%s\n", "vnc", c->vnc_port, c->vnc_password ? ", password" : "");
     if (c->tools_sync_time)

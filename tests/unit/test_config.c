@@ -660,6 +660,7 @@ TEST(print_is_stable)
         "ethernet0  e1000    00:0c:29:0c:0d:0e (generated, derived from uuid.bios) nat\n"
         "serial0    file /vms/t/s.txt\n"
         "svga       vram 4096 KiB\n"
+        "backdoor   port 0x5658: version, time, vmmouse, RPC with 0 guestinfo keys\n"
         "suspended  Demo.vmss: vmplay cannot resume a suspended VM yet\n"
         "not emulated usb\n"
         "keys vmplay does not use: 1\n"
@@ -730,5 +731,22 @@ TEST(scsi_models_and_presented_disks)
     ASSERT(config_disk_presented(&c->disks[3], NULL));
     ASSERT(!config_scsi_emulated(VM_SCSI_BUSLOGIC, &why));
     ASSERT_STR_EQ(why, "the BusLogic controller (buslogic) is not emulated");
+    config_free(c);
+}
+
+TEST(guestinfo_keys_carried_and_used)
+{
+    struct vm_config *c = build("config.version = \"8\"\n"
+                                "guestinfo.ci.marker = \"hello guest\"\n"
+                                "GuestInfo.Second = \"2\"\n"
+                                "guestinfo. = \"no name\"\n"
+                                "monitor_control.restrict_backdoor = \"TRUE\"\n");
+    ASSERT_EQ(c->nguestinfo, 2);
+    ASSERT_STR_EQ(c->guestinfo[0].key, "ci.marker");
+    ASSERT_STR_EQ(c->guestinfo[0].value, "hello guest");
+    ASSERT_STR_EQ(c->guestinfo[1].key, "Second");
+    ASSERT(c->backdoor_restricted);
+    ASSERT_EQ(c->nunknown, 1); /* only the nameless "guestinfo." */
+    ASSERT_STR_EQ(c->unknown[0].key, "guestinfo.");
     config_free(c);
 }

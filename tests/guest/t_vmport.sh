@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The VMware backdoor end to end: the appliance's vmport mode runs /modes/vmport (a 32-bit
+# user program, CPL 3 with IOPL 0, as open-vm-tools' vmware-rpctool runs) in Linux on the
+# software core, in a .vmx carrying guestinfo keys as VMware writes them. Oracles: the
+# program's own checks of the backdoor answers (GETVERSION eax 6 / ebx "VMXh", the VMMouse
+# version word "JUB4" after ENABLE, the RPCI status bits), and the guestinfo value the .vmx
+# sets coming back through the guest's RPC exchange ("1 <value>"; "0 No value found" for an
+# absent key), i.e. the IN from port 0x5658 passed the guest's I/O-permission check.
+set -u
+V=${VMPLAY:-./vmplay}
+BUILD=${BUILD:-build}
+ok() { echo "PASS vmport/$1"; }
+bad() { echo "FAIL vmport/$1: $2"; }
+
+img=$(tests/images/appliance.sh 2>"$BUILD/appliance-build.log") || {
+    bad image_build "tests/images/appliance.sh failed: $(tail -3 "$BUILD/appliance-build.log" | tr '\n' ' ')"
+    exit 0
+}
+[ -f "$img/vmport.vmdk" ] || { bad image_build "no vmport.vmdk in $img"; exit 0; }
+run=$BUILD/guest/vmport
+rm -rf "$run"; mkdir -p "$run"
+cp "$img/vmport.vmdk" "$run/"
+cat > "$run/vmport.vmx" <<'VMX'
+.encoding = "UTF-8"
+config.version = "8"
+virtualHW.version = "19"
+displayName = "vmplay backdoor"
+guestOS = "debian12"
+memsize = "256"
+numvcpus = "1"
+floppy0.present = "FALSE"
+ide0:0.present = "TRUE"
+ide0:0.fileName = "vmport.vmdk"
+guestinfo.ci.marker = "vmplay-guestinfo-7f3a"
+serial0.present = "TRUE"
+serial0.fileType = "file"
+serial0.fileName = "serial.txt"
+VMX
+
+(cd "$run" && timeout 900 "$V" --headless --cpu=soft --timeout=600 vmport.vmx \
+    >stdout.txt 2>stderr.txt; echo $? > status)
+st=$(cat "$run/status")
+[ "$st" = 0 ] && ok exit_status_poweroff || bad exit_status_poweroff "status $st: $(head -c 300 "$run/stderr.txt")"
+s=$run/serial.txt
+has() { tr -d '\r' < "$s" | grep -qx "VMPLAY-MARKER: $1"; }
+got() { tr -d '\r' < "$s" | grep "VMPLAY-MARKER: $1" | head -3 | tr '\n' ' '; }
+if has "ci.marker: backdoor version 6"; then ok getversion_at_cpl3
+else bad getversion_at_cpl3 "$(got ci.marker)"; fi
+if has "ci.marker: vmmouse JUB4"; then ok vmmouse_enable_version
+else bad vmmouse_enable_version "$(got ci.marker)"; fi
+if has "ci.marker: guestinfo 1 vmplay-guestinfo-7f3a"; then ok guestinfo_from_vmx
+else bad guestinfo_from_vmx "$(got ci.marker)"; fi
+if has "no.such.key: guestinfo 0 No value found"; then ok guestinfo_absent_key
+else bad guestinfo_absent_key "$(got no.such.key)"; fi
