@@ -24,6 +24,9 @@ int firmware_load(const char *dir, const char *bios_file, struct firmware *fw, s
 void firmware_free(struct firmware *fw);
 /* Reads a whole (small) file. */
 int firmware_read_file(const char *path, uint8_t **data, size_t *size, struct error *err);
+/* The same with a size limit of max bytes instead of 16 MiB (--kernel, --initrd). */
+int firmware_read_file_max(const char *path, uint8_t **data, size_t *size, uint64_t max,
+                           struct error *err);
 /* SeaBIOS "bootorder" file contents (newline-separated device paths) for the config's drives. */
 void firmware_bootorder(const struct vm_config *cfg, char *out, size_t len);
 
