@@ -14,7 +14,8 @@
  * RAM under 4 GiB (less 1 MiB for SeaBIOS's tables) allow, above the kernel.
  * Kernel and initrd may be as large as that RAM allows (no 16 MiB ROM limit);
  * what does not fit is refused with the addresses it had to fit between.
- * Only bzImages of protocol 2.02 and later load; a multiboot ELF is refused.
+ * Only bzImages of protocol 2.02 and later load this way; a file without the
+ * setup header but with a multiboot header goes to multiboot.c.
  */
 #include "devices/linuxboot.h"
 
@@ -22,6 +23,7 @@
 #include <string.h>
 
 #include "devices/firmware.h"
+#include "devices/multiboot.h"
 
 #define HDR_SETUP_SECTS 0x1F1
 #define HDR_BOOT_FLAG 0x1FE
@@ -150,9 +152,11 @@ int linuxboot_setup(struct fwcfg *fw, const char *kernel, const char *initrd, co
     struct linuxboot_hdr h;
     int rc = -1;
     if (linuxboot_parse(buf, len, &h) < 0) {
-        if (is_elf(buf, len))
-            error_set(err, EX_UNAVAILABLE, "--kernel %s: an ELF (multiboot) kernel; vmplay loads "
-                      "Linux bzImages only", kernel);
+        if (multiboot_find(buf, len) >= 0)
+            rc = multiboot_setup(fw, buf, len, kernel, initrd, append, below_4g, err);
+        else if (is_elf(buf, len))
+            error_set(err, EX_DATAERR, "--kernel %s: an ELF without a multiboot header; vmplay "
+                      "loads Linux bzImages and multiboot kernels", kernel);
         else
             error_set(err, EX_DATAERR, "--kernel %s: not a Linux bzImage of boot protocol 2.02 or "
                       "later (setup header, LOADED_HIGH)", kernel);
