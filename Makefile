@@ -12,7 +12,7 @@
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
 CC        ?= cc
-PKG       := sdl2 libpng zlib json-c slirp
+PKG       := sdl2 libpng zlib json-c slirp expat nettle
 B         := build
 ifeq ($(SAN),1)
 O         := $(B)/san

@@ -28,6 +28,7 @@
 #include "formats/config.h"
 #include "formats/error.h"
 #include "formats/lock.h"
+#include "formats/ovf.h"
 #include "formats/vmdk.h"
 #include "sdl/frontend.h"
 
@@ -54,7 +55,9 @@ struct player_opts {
 
 static const char usage_text[] =
     "Usage: vmplay [OPTION]... FILE.vmx\n"
-    "Run the VMware virtual machine described by FILE.vmx.\n"
+    "Run the VMware virtual machine described by FILE.vmx (or an OVF package:\n"
+    "FILE.ova, FILE.ovf; its disks are never written, guest writes persist in\n"
+    "FILE.ova.overlay/).\n"
     "\n"
     "Display and input:\n"
     "  -H, --headless          no window; serial console and screenshots still work\n"
@@ -379,6 +382,7 @@ static int check_disks(const struct player_opts *o, const struct vm_config *cfg,
             .media = cd ? MEDIA_CDROM : MEDIA_DISK,
             .read_only = cd,
             .snapshot = o->snapshot || config_disk_nonpersistent(d),
+            .window_off = d->window_off, .window_len = d->window_len, /* no overlay written */
         };
         struct blockdev *bd;
         if (blockdev_open(d->path, &bo, &bd, err) < 0)
@@ -399,9 +403,10 @@ static int refusals(const struct player_opts *o, const struct vm_config *cfg, st
                          "%s is suspended (checkpoint.vmState = \"%s\"); vmplay cannot resume a "
                          "suspended VM: discard the suspended state in VMware first",
                          o->vmx_path, cfg->checkpoint_vmstate);
-    if (cfg->firmware == VM_FW_EFI && !o->bios)
+    if (cfg->firmware == VM_FW_EFI && cfg->secure_boot && !o->bios)
         return error_set(err, EX_UNAVAILABLE,
-                         "%s: firmware = \"efi\" needs OVMF, which vmplay does not run yet",
+                         "%s: uefi.secureBoot.enabled = \"TRUE\": vmplay runs OVMF without Secure "
+                         "Boot; set it to \"FALSE\" to boot this VM",
                          o->vmx_path);
     for (int x = 0; x < VM_MAX_SCSI; x++)
         if (cfg->scsi_present[x] && cfg->scsi_model[x] == VM_SCSI_BUSLOGIC)
@@ -465,10 +470,11 @@ static int run_check(const struct player_opts *o, const struct vm_config *cfg, s
     if (rc < 0)
         return -1;
     struct firmware fw;
-    if (firmware_load(o->firmware_dir, o->bios, &fw, err) < 0)
+    bool efi = cfg->firmware == VM_FW_EFI && !o->bios;
+    if ((efi ? firmware_load_efi(o->firmware_dir, &fw, err) : firmware_load(o->firmware_dir, o->bios, &fw, err)) < 0)
         return -1;
+    printf("firmware: %s\n", fw.source);
     firmware_free(&fw);
-    printf("firmware: %s\n", o->bios ? o->bios : o->firmware_dir ? o->firmware_dir : "/usr/share/seabios (SeaBIOS)");
     const char *backend = cpu_probe(o->cpu, err);
     if (!backend)
         return -1;
@@ -576,7 +582,9 @@ static int write_screen_text(struct machine *m, const char *path, struct error *
 static int player_main(const struct player_opts *o, struct error *err)
 {
     struct vm_config *cfg;
-    if (not_a_disk(o->vmx_path, err) < 0 || config_load(o->vmx_path, &cfg, err) < 0)
+    if (not_a_disk(o->vmx_path, err) < 0 ||
+        (ovf_is_package(o->vmx_path) ? ovf_load(o->vmx_path, &cfg, stderr, err)
+                                     : config_load(o->vmx_path, &cfg, err)) < 0)
         return -1;
     int status = -1;
     struct vm_lock *lock = NULL;

@@ -15,7 +15,9 @@ vmplay=$1
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$top/build}
 NET_CARDS=${NET_CARDS:-"e1000 e1000
-vlance pcnet"}
+vlance pcnet
+e1000e e1000e
+vmxnet3 vmxnet3"}
 MIB=${NET_BENCH_MIB:-256}
 TIMEOUT=${BENCH_TIMEOUT:-1800}
 host=$top/bench/nethost.py

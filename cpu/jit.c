@@ -102,7 +102,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 
 #define JIT_BYTES (16u << 20)
 #define JIT_BLOCK_ROOM (48u << 10) /* more than any block of 48 instructions needs */
@@ -122,9 +125,22 @@ struct jit_site {
     uint8_t seg, reg, dirty;
 };
 
+/* Why a chained entry went back to the dispatcher (the checks in its order). */
+static const char *const chain_why[] = {"limit", "halted", "shadow", "trace", "bp", "flush", "block_end",
+                                        "stop", "TF/RF", "intr", "nonflat", "invalid", "tag_x", "phys"};
+#define CHAIN_WHY (sizeof chain_why / sizeof chain_why[0])
+
 struct jit {
     uint8_t *base, *cur, *end;
     uint64_t blocks, failed;
+    /* VMPLAY_JIT_STATS / VMPLAY_JIT_PERFMAP */
+    bool stats;
+    FILE *perfmap;
+    uint64_t trans_ns, full, lazy;
+    uint64_t chain_out[CHAIN_WHY];
+    uint64_t exit_link, exit_plain;       /* returns to jit_run: through a link slot, other */
+    uint64_t interp[4];                    /* jit_run ran b interpreted: cold, no code, EIP, segments */
+    uint64_t helper_op[0x200], fast_op[0x200]; /* helper calls by opcode (0x1xx: 0F map) */
 };
 
 /* ---- emitter ---- */
@@ -287,6 +303,8 @@ static uint32_t jit_exec(struct soft *s, const struct jit_site *t, uint32_t unus
         s->flags = (s->flags & ~FL_ARITH) | (fl & FL_ARITH);
     s->icount += t->k;
     s->jit_helped++;
+    if (s->jit->stats && t->in->op < 0x200)
+        s->jit->helper_op[t->in->op]++;
     soft_exec(s, t->in);
     soft_materialize(s);
     s->eip = s->next_eip;
@@ -305,6 +323,8 @@ static uint32_t jit_fast(struct soft *s, const struct jit_site *t, uint32_t unus
         s->flags = (s->flags & ~FL_ARITH) | (fl & FL_ARITH);
     uint64_t gen = s->code_gen;
     s->jit_helped++;
+    if (s->jit->stats && t->mb->insn[0].op < 0x200)
+        s->jit->fast_op[t->mb->insn[0].op]++;
     block_run(s, t->mb, BLOCK_MAX_INSNS, 0); /* limit 0: never chains on */
     s->icount--;                             /* block_run counted it */
     soft_materialize(s);
@@ -338,10 +358,50 @@ static bool loads_segment(unsigned op)
            op == 0x1A1 || op == 0x1A9 || op == 0x1B2 || op == 0x1B4 || op == 0x1B5;
 }
 
+/* Whether soft_exec running in leaves what chained entries assume alone: the mode,
+ * CS, the data segments (jit_nonflat is computed once per chain), control
+ * registers and the interrupt shadow. Everything else a helper may change is
+ * checked again at each chained entry (the TLB entry of the target, the
+ * interrupt line with IF, TF, a pending flush, block_end, a stop request). */
+static bool chain_safe(const struct insn *in)
+{
+    unsigned op = in->op;
+    if (op >= 0x200)
+        return false;
+    if (op >= 0x100) {
+        switch (op & 0xFF) {
+        case 0x00: case 0x01: case 0x02: case 0x03: case 0x05: case 0x06: case 0x07: case 0x08: case 0x09:
+        case 0x30: case 0x34: case 0x35: case 0xA1: case 0xA9: case 0xAA: case 0xB2: case 0xB4: case 0xB5:
+            return false;
+        default:
+            return (op & 0xF8) != 0x20; /* MOV to/from CR, DR, TR */
+        }
+    }
+    switch (op) {
+    case 0x07: case 0x0E: case 0x17: case 0x1F: case 0x8E: case 0x9A: case 0x9D: case 0xC4: case 0xC5:
+    case 0xCA: case 0xCB: case 0xCC: case 0xCD: case 0xCE: case 0xCF: case 0xEA: case 0xF1: case 0xF4:
+    case 0xFB:
+        return false;
+    case 0xFF:
+        return insn_reg(in) != 3 && insn_reg(in) != 5; /* not CALL/JMP far */
+    default:
+        return true;
+    }
+}
+
+/* Byte and 16-bit forms: the operand-size prefix is part of the form. */
+static bool small_form(unsigned xop)
+{
+    return xop == X_ALU8 || xop == X_MOV8_RM || xop == X_MOV8_MR || xop == X_MOV8_MI || xop == X_TEST8_RR ||
+           xop == X_LOAD16 || xop == X_STORE16 || xop == X_MOV16_RR;
+}
+
 static bool native(const struct insn *in, bool last)
 {
-    if ((in->pfx & (P_OP32 | P_ADDR32)) != (P_OP32 | P_ADDR32) || (in->pfx & (P_LOCK | P_REP | P_REPNE)) ||
-        (in->props & (I_LONG | I_CROSS)))
+    if (in->xop == X_NONE && in->op == 0x90 && !(in->pfx & P_LOCK) && !(in->props & (I_LONG | I_CROSS)))
+        return true; /* NOP, PAUSE, 66 NOP */
+    if (!(in->pfx & P_ADDR32) || (!(in->pfx & P_OP32) && !small_form(in->xop)) ||
+        (in->pfx & (P_LOCK | P_REP | P_REPNE)) || (in->props & (I_LONG | I_CROSS)))
         return false;
     bool mem = in->props & I_MEM;
     if (mem && in->seg != SEG_DS && in->seg != SEG_SS && in->seg != SEG_ES)
@@ -359,10 +419,13 @@ static bool native(const struct insn *in, bool last)
     case X_MOVZX8: case X_MOVZX16: case X_MOVSX8: case X_MOVSX16: case X_SHIFT: case X_IMUL: case X_CMOV:
     case X_SETCC:
         return true;
+    case X_ALU8: case X_MOV8_RM: case X_MOV8_MR: case X_MOV8_MI: case X_TEST8_RR: case X_LOAD16: case X_STORE16:
+    case X_MOV16_RR:
+        return true;
     case X_JCC: case X_JMP: case X_CALL: case X_RET:
         return last;
-    case X_NONE: /* IMUL r, r, imm: no fast form in the interpreter */
-        return (op == 0x69 || op == 0x6B) && !mem;
+    case X_NONE: /* IMUL r, r, imm: no fast form in the interpreter; NOP */
+        return ((op == 0x69 || op == 0x6B) && !mem) || op == 0x90;
     default:
         return false;
     }
@@ -377,6 +440,7 @@ static bool fast_mem(const struct insn *in)
         return true;
     case X_TEST_RI: case X_ALU_MR: case X_ALU_MI: case X_STORE_I: case X_INCDEC_M: case X_MOVZX8:
     case X_MOVZX16: case X_MOVSX8: case X_MOVSX16: case X_SHIFT: case X_IMUL: case X_CMOV: case X_SETCC:
+    case X_ALU8: case X_MOV8_RM: case X_MOV8_MR: case X_MOV8_MI: case X_LOAD16: case X_STORE16:
         return (in->props & I_MEM) != 0;
     default:
         return false;
@@ -387,8 +451,8 @@ static bool fast_mem(const struct insn *in)
 static unsigned fast_size(const struct insn *in)
 {
     switch (in->xop) {
-    case X_MOVZX8: case X_MOVSX8: case X_SETCC: return 1;
-    case X_MOVZX16: case X_MOVSX16: return 2;
+    case X_MOVZX8: case X_MOVSX8: case X_SETCC: case X_ALU8: case X_MOV8_RM: case X_MOV8_MR: case X_MOV8_MI: return 1;
+    case X_MOVZX16: case X_MOVSX16: case X_LOAD16: case X_STORE16: return 2;
     default: return 4;
     }
 }
@@ -398,6 +462,8 @@ static bool fast_write(const struct insn *in)
     switch (in->xop) {
     case X_ALU_MR: case X_ALU_MI: return ((in->xop == X_ALU_MR ? in->op >> 3 : (unsigned)insn_reg(in)) & 7) != 7;
     case X_STORE_I: case X_INCDEC_M: case X_PUSH_I: case X_CALL: case X_SETCC: case X_SHIFT: return true;
+    case X_MOV8_MR: case X_MOV8_MI: case X_STORE16: return true;
+    case X_ALU8: return (in->op & 7) == 0 && ((in->op >> 3) & 7) != 7;
     default: return false;
     }
 }
@@ -597,6 +663,7 @@ bool jit_translate(struct soft *s, struct block *b)
         }
     }
     if ((size_t)(j->end - j->cur) < JIT_BLOCK_ROOM) {
+        j->full++;
         soft_flush_code(s); /* empties the arena and this cache between blocks */
         return false;
     }
@@ -669,8 +736,20 @@ bool jit_translate(struct soft *s, struct block *b)
     outs[nouts++] = jmp32(e, 5);
     op_m(e, 1, 0xFF, 0, R14, -1, 0, S(jit_chained)); /* inc qword */
     uint8_t *to_body = jmp32(e, -1);
-    for (unsigned k = 0; k < nouts; k++)
-        patch(outs[k], e->p);
+    if (j->stats) { /* count each check's refusals */
+        uint8_t *done[16];
+        for (unsigned k = 0; k < nouts; k++) {
+            patch(outs[k], e->p);
+            mov_ri64(e, RAX, (uint64_t)(uintptr_t)&j->chain_out[k]);
+            op_m(e, 1, 0xFF, 0, RAX, -1, 0, 0); /* inc qword [rax] */
+            done[k] = jmp32(e, -1);
+        }
+        for (unsigned k = 0; k < nouts; k++)
+            patch(done[k], e->p);
+    } else {
+        for (unsigned k = 0; k < nouts; k++)
+            patch(outs[k], e->p);
+    }
     epilogue(e); /* the state is exact: the previous block's exit stored it */
 
     uint8_t *entry = e->p;
@@ -709,7 +788,8 @@ bool jit_translate(struct soft *s, struct block *b)
             t->dirty = dirty[i];
             if (in->xop == X_NONE) {
                 counted = i;
-                chainable = false; /* soft_exec may change the mode, segments or paging */
+                if (!chain_safe(in))
+                    chainable = false; /* soft_exec may change the mode, segments or paging */
             } else {
                 t->mb = (struct block *)minis;
                 minis += MINI_BYTES;
@@ -818,6 +898,31 @@ bool jit_translate(struct soft *s, struct block *b)
                 break;
             case X_SETCC:
                 op_m(e, 0, op0f(op), 0, R8, -1, 0, 0);
+                break;
+            case X_ALU8: /* op r/m8, r8 (into memory) or op r8, r/m8 (into the register) */
+                op_m(e, 0, 0x8A, RAX, R14, -1, 0, gr8(reg));
+                op_m(e, 0, op & 0x3A, RAX, R8, -1, 0, 0);
+                if ((op & 2) && ((op >> 3) & 7) != 7)
+                    op_m(e, 0, 0x88, RAX, R14, -1, 0, gr8(reg));
+                break;
+            case X_MOV8_RM:
+                op_m(e, 0, 0x8A, RAX, R8, -1, 0, 0);
+                op_m(e, 0, 0x88, RAX, R14, -1, 0, gr8(reg));
+                break;
+            case X_MOV8_MR:
+                op_m(e, 0, 0x8A, RAX, R14, -1, 0, gr8(reg));
+                op_m(e, 0, 0x88, RAX, R8, -1, 0, 0);
+                break;
+            case X_MOV8_MI:
+                op_m(e, 0, 0xC6, 0, R8, -1, 0, 0), b1(e, in->imm);
+                break;
+            case X_LOAD16:
+                b1(e, 0x66), op_m(e, 0, 0x8B, RAX, R8, -1, 0, 0);
+                b1(e, 0x66), op_m(e, 0, 0x89, RAX, R14, -1, 0, GR(reg));
+                break;
+            case X_STORE16:
+                b1(e, 0x66), op_m(e, 0, 0x8B, RAX, R14, -1, 0, GR(reg));
+                b1(e, 0x66), op_m(e, 0, 0x89, RAX, R8, -1, 0, 0);
                 break;
             case X_PUSH_I:
                 op_m(e, 0, 0xC7, 0, R8, -1, 0, 0), b4(e, imm_of(in));
@@ -969,6 +1074,8 @@ bool jit_translate(struct soft *s, struct block *b)
                 op_m(e, 1, 0x89, RCX, R14, -1, 0, S(icount));
             }
             counted = i;
+            if (op == 0x90)
+                break;
             op_m(e, 0, op, RAX, R14, -1, 0, GR(rm));
             if (op == 0x69)
                 b4(e, in->imm);
@@ -988,6 +1095,28 @@ bool jit_translate(struct soft *s, struct block *b)
             ld32(e, RAX, rm);
             op_r(e, 0, 0xF7, 0, RAX), b4(e, in->imm);
             break;
+        case X_ALU8:
+            if ((op & 7) == 4) { /* op AL, imm8 */
+                op_m(e, 0, 0x8A, RAX, R14, -1, 0, GR(GPR_AX));
+                b1(e, op), b1(e, in->imm);
+                if (((op >> 3) & 7) != 7)
+                    op_m(e, 0, 0x88, RAX, R14, -1, 0, GR(GPR_AX));
+            } else { /* register to register: dst op= src as op r8, r/m8 */
+                unsigned dst = (op & 2) ? reg : rm, src = (op & 2) ? rm : reg;
+                op_m(e, 0, 0x8A, RAX, R14, -1, 0, gr8(dst));
+                op_m(e, 0, (op & 0x38) | 2, RAX, R14, -1, 0, gr8(src));
+                if (((op >> 3) & 7) != 7)
+                    op_m(e, 0, 0x88, RAX, R14, -1, 0, gr8(dst));
+            }
+            break;
+        case X_TEST8_RR:
+            op_m(e, 0, 0x8A, RAX, R14, -1, 0, gr8(rm));
+            op_m(e, 0, 0x84, RAX, R14, -1, 0, gr8(reg));
+            break;
+        case X_MOV16_RR:
+            b1(e, 0x66), op_m(e, 0, 0x8B, RAX, R14, -1, 0, GR((op & 2) ? rm : reg));
+            b1(e, 0x66), op_m(e, 0, 0x89, RAX, R14, -1, 0, GR((op & 2) ? reg : rm));
+            break;
         case X_JCC:
             end_cc = op & 15;
             target = next + (op < 0x100 ? (uint32_t)(int32_t)(int8_t)in->imm : in->imm);
@@ -1004,7 +1133,7 @@ bool jit_translate(struct soft *s, struct block *b)
         b1(e, 0x9C), b1(e, 0x41), b1(e, 0x5B); /* pushfq; pop r11 */
     if (dyn_end) { /* the helper left EIP and EFLAGS in s */
         op_m(e, 1, 0x8B, RAX, R14, -1, 0, S(eip));
-        emit_exit(e, n - counted, false);
+        emit_ret(e, n - counted, false, chainable ? &links[nlinks++] : NULL); /* one EIP cached, as RET */
     } else if (end_cc == -3) { /* RET: eax = the popped EIP */
         emit_ret(e, n - counted, any, chainable ? &links[nlinks++] : NULL);
     } else if (end_cc >= 0) {
@@ -1078,6 +1207,9 @@ bool jit_translate(struct soft *s, struct block *b)
     *segs_at = (uint8_t)segs;
     b->code = entry;
     b->jit_chain = chain;
+    if (j->perfmap)
+        fprintf(j->perfmap, "%lx %lx jit_%08x_%u\n", (unsigned long)(uintptr_t)chain,
+                (unsigned long)(e->p - chain), (uint32_t)b->eip, n);
     return true;
 }
 
@@ -1114,8 +1246,24 @@ struct block *jit_run(struct soft *s, struct block *b, uint64_t limit)
 {
     struct jit_link *l = s->jit_exit;
     s->jit_exit = NULL;
-    if (!b->code && b->valid && b->execs < jit_threshold && ++b->execs == jit_threshold)
-        jit_translate(s, b);
+    struct jit *j = s->jit;
+    if (j->stats) {
+        if (l)
+            j->exit_link++;
+        else
+            j->exit_plain++;
+    }
+    if (!b->code && b->valid && b->execs < jit_threshold && ++b->execs == jit_threshold) {
+        if (j->stats) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            jit_translate(s, b);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            j->trans_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec));
+        } else {
+            jit_translate(s, b);
+        }
+    }
     /* the code has b->eip's EIPs baked in: a block found again by its physical address
      * at another linear address (Linux runs its first pages at both) stays interpreted */
     if (b->code && b->valid && (uint32_t)s->eip == (uint32_t)b->eip && !(b->jit_segs & (s->jit_nonflat = nonflat(s)))) {
@@ -1132,6 +1280,8 @@ struct block *jit_run(struct soft *s, struct block *b, uint64_t limit)
         s->jit_icount += s->icount - before;
         return b;
     }
+    if (j->stats)
+        j->interp[!b->code ? (b->execs < jit_threshold ? 0 : 1) : (uint32_t)s->eip != (uint32_t)b->eip ? 2 : 3]++;
     return block_run(s, b, BLOCK_MAX_INSNS, 0); /* one block: every end comes back to run_blocks */
 }
 
@@ -1147,6 +1297,12 @@ bool jit_init(struct soft *s)
     }
     j->base = j->cur = p;
     j->end = j->base + JIT_BYTES;
+    j->stats = getenv("VMPLAY_JIT_STATS") != NULL;
+    if (getenv("VMPLAY_JIT_PERFMAP")) { /* perf names translated blocks (perf report) */
+        char name[64];
+        snprintf(name, sizeof name, "/tmp/perf-%d.map", (int)getpid());
+        j->perfmap = fopen(name, "w");
+    }
     s->jit = j;
     return true;
 }
@@ -1158,10 +1314,56 @@ void jit_reset(struct soft *s)
     s->jit_exit = NULL; /* its link was in the cache */
 }
 
+/* The n most frequent opcodes of ops[0x200], as "op:count" on one line. */
+static void top_ops(const char *what, const uint64_t *ops, unsigned n)
+{
+    bool used[0x200] = {false};
+    fprintf(stderr, "jit: %s:", what);
+    for (unsigned k = 0; k < n; k++) {
+        unsigned best = 0x200;
+        for (unsigned i = 0; i < 0x200; i++)
+            if (!used[i] && ops[i] && (best == 0x200 || ops[i] > ops[best]))
+                best = i;
+        if (best == 0x200)
+            break;
+        used[best] = true;
+        fprintf(stderr, " %s%02X:%llu", best >= 0x100 ? "0F" : "", best & 0xFF, (unsigned long long)ops[best]);
+    }
+    fprintf(stderr, "\n");
+}
+
+static void jit_print_stats(const struct soft *s)
+{
+    const struct jit *j = s->jit;
+    fprintf(stderr, "jit: translation %.3f s for %llu blocks (%llu refused); %llu JIT-cache-full flushes\n",
+            (double)j->trans_ns / 1e9, (unsigned long long)j->blocks, (unsigned long long)j->failed,
+            (unsigned long long)j->full);
+    fprintf(stderr,
+            "jit: invalidated blocks: %llu by CPU stores, %llu by DMA, %llu of them translated; "
+            "whole flushes: %llu arena full, %llu requested\n",
+            (unsigned long long)s->jst[JST_INVAL_CPU], (unsigned long long)s->jst[JST_INVAL_DMA],
+            (unsigned long long)s->jst[JST_INVAL_JIT], (unsigned long long)s->jst[JST_FLUSH_ARENA],
+            (unsigned long long)s->jst[JST_FLUSH_REQ]);
+    fprintf(stderr, "jit: returns to the dispatcher: %llu by a link slot, %llu other; chained entries refused:",
+            (unsigned long long)j->exit_link, (unsigned long long)j->exit_plain);
+    for (unsigned k = 0; k < CHAIN_WHY; k++)
+        if (j->chain_out[k])
+            fprintf(stderr, " %s %llu", chain_why[k], (unsigned long long)j->chain_out[k]);
+    fprintf(stderr, "\njit: blocks run interpreted: %llu cold, %llu untranslatable, %llu other EIP, %llu segments\n",
+            (unsigned long long)j->interp[0], (unsigned long long)j->interp[1],
+            (unsigned long long)j->interp[2], (unsigned long long)j->interp[3]);
+    top_ops("soft_exec helpers by opcode", j->helper_op, 16);
+    top_ops("fast-form helpers by opcode", j->fast_op, 12);
+}
+
 void jit_free(struct soft *s)
 {
     if (!s->jit)
         return;
+    if (s->jit->stats)
+        jit_print_stats(s);
+    if (s->jit->perfmap)
+        fclose(s->jit->perfmap);
     if (getenv("VMPLAY_JIT_STATS"))
         fprintf(stderr,
                 "jit: %llu blocks translated, %llu refused; of %llu instructions %llu ran in translated "
@@ -1176,11 +1378,11 @@ void jit_free(struct soft *s)
 
 bool jit_wanted(void)
 {
-    if (soft_jit_mode >= 0)
-        return soft_jit_mode == 1;
     const char *t = getenv("VMPLAY_JIT_THRESHOLD");
     if (t && atoi(t) > 0)
         jit_threshold = (unsigned)atoi(t);
+    if (soft_jit_mode >= 0)
+        return soft_jit_mode == 1;
     const char *v = getenv("VMPLAY_JIT");
     return v && strcmp(v, "on") == 0;
 }

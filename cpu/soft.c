@@ -90,6 +90,7 @@ static void code_flush_now(struct soft *s)
 
 void soft_flush_code(struct soft *s)
 {
+    s->jst[JST_FLUSH_REQ]++;
     s->flush_pending = true;
     s->code_gen++;
     s->block_end = true; /* the running block may be gone */
@@ -120,6 +121,8 @@ void soft_invalidate_phys(struct soft *s, uint64_t gpa, uint64_t len)
             struct block *b = *pp;
             if (b->valid && (b->phys >> 12) == page && b->phys < end && b->phys + b->bytes > gpa) {
                 *pp = b->page_next;
+                s->jst[JST_INVAL_CPU]++;
+                s->jst[JST_INVAL_JIT] += b->code != NULL;
                 block_unlink(s, b);
                 s->code_gen++;
                 s->block_end = true;
@@ -146,8 +149,12 @@ static void listener_map_changed(void *opaque, uint64_t gpa, uint64_t size)
 static void listener_ram_written(void *opaque, uint64_t gpa, uint64_t len)
 {
     struct soft *s = opaque;
-    if (len)
+    if (len) {
+        uint64_t before = s->jst[JST_INVAL_CPU];
         soft_invalidate_phys(s, gpa, len);
+        s->jst[JST_INVAL_DMA] += s->jst[JST_INVAL_CPU] - before;
+        s->jst[JST_INVAL_CPU] = before;
+    }
 }
 
 static struct block *block_lookup(struct soft *s, uint64_t phys, uint8_t mode)
@@ -161,8 +168,10 @@ static struct block *block_lookup(struct soft *s, uint64_t phys, uint8_t mode)
 static struct block *arena_block(struct soft *s)
 {
     size_t max = sizeof(struct block) + (BLOCK_MAX_INSNS + 1) * sizeof(struct insn);
-    if (s->arena_used + max > ARENA_BYTES)
+    if (s->arena_used + max > ARENA_BYTES) {
+        s->jst[JST_FLUSH_ARENA]++;
         code_flush_now(s);
+    }
     struct block *b = (struct block *)(s->arena + s->arena_used);
     b->link[0] = b->link[1] = NULL;
     b->link_next = 0;

@@ -135,6 +135,15 @@ struct block {
 #define PAGE_HASH 4096
 #define JCACHE 4096
 #define ARENA_BYTES (16u << 20)
+/* Code-cache events, counted always (cheap) and printed by VMPLAY_JIT_STATS (jit.c). */
+enum jit_stat {
+    JST_INVAL_CPU,    /* blocks dropped by guest stores to their bytes */
+    JST_INVAL_DMA,    /* blocks dropped by device writes (bus listener) */
+    JST_INVAL_JIT,    /* of them, blocks that had host code */
+    JST_FLUSH_ARENA,  /* whole-cache flushes: the block arena was full */
+    JST_FLUSH_REQ,    /* whole-cache flush requests (JIT cache full, A20, memory map, reset) */
+    JST_COUNT
+};
 #define MC_BANKS 5 /* machine-check banks that MCG_CAP announces (cpu/exec_sys.c) */
 
 struct soft {
@@ -207,6 +216,7 @@ struct soft {
     void *jit_exit;      /* the unlinked exit translated code last left by (jit.c), or NULL */
     uint64_t jit_chained; /* block entries through a chained jump */
     uint8_t jit_nonflat;  /* segments not flat when the running chain was entered (jit.c) */
+    uint64_t jst[JST_COUNT]; /* code-cache counters for VMPLAY_JIT_STATS (enum jit_stat) */
 };
 
 static inline struct soft *soft_of(struct cpu *c)

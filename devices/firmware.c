@@ -75,9 +75,49 @@ static int load_named(const char *dir, const char *name, uint8_t **data, size_t 
     return 0;
 }
 
+/* Embedded at build time (mk/firmware.mk); absent (NULL) in a build without them. */
+extern const uint8_t vmplay_fw_bios[] __attribute__((weak));
+extern const uint8_t vmplay_fw_bios_end[] __attribute__((weak));
+extern const uint8_t vmplay_fw_vga[] __attribute__((weak));
+extern const uint8_t vmplay_fw_vga_end[] __attribute__((weak));
+extern const char vmplay_fw_from[] __attribute__((weak));
+
+static uint8_t *copy_of(const uint8_t *a, const uint8_t *b, size_t *size)
+{
+    *size = (size_t)(b - a);
+    uint8_t *p = malloc(*size);
+    if (p)
+        memcpy(p, a, *size);
+    return p;
+}
+
+static int load_embedded(struct firmware *fw, struct error *err)
+{
+    fw->bios = copy_of(vmplay_fw_bios, vmplay_fw_bios_end, &fw->bios_size);
+    fw->vgabios = copy_of(vmplay_fw_vga, vmplay_fw_vga_end, &fw->vgabios_size);
+    if (!fw->bios || !fw->vgabios) {
+        firmware_free(fw);
+        return error_set(err, EX_OSERR, "out of memory");
+    }
+    snprintf(fw->source, sizeof fw->source, "embedded (SeaBIOS from %s at build time)",
+             vmplay_fw_from ? vmplay_fw_from : "?");
+    return 0;
+}
+
+bool firmware_embedded(void)
+{
+    const uint8_t *b = vmplay_fw_bios, *be = vmplay_fw_bios_end, *v = vmplay_fw_vga,
+                  *ve = vmplay_fw_vga_end;
+    return b && be && v && ve && be - b == 256 * 1024 && ve > v;
+}
+
 int firmware_load(const char *dir, const char *bios_file, struct firmware *fw, struct error *err)
 {
     memset(fw, 0, sizeof *fw);
+    if (!bios_file && !dir && firmware_embedded())
+        return load_embedded(fw, err);
+    snprintf(fw->source, sizeof fw->source, "%s",
+             bios_file ? bios_file : dir ? dir : FIRMWARE_DIR_DEFAULT " (SeaBIOS)");
     if (bios_file) {
         if (firmware_read_file(bios_file, &fw->bios, &fw->bios_size, err) < 0)
             return error_prefix(err, "--bios");
@@ -107,6 +147,7 @@ void firmware_free(struct firmware *fw)
 {
     free(fw->bios);
     free(fw->vgabios);
+    free(fw->vars);
     memset(fw, 0, sizeof *fw);
 }
 

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "devices/clock.h"
+#include "devices/device.h"
 #include "devices/firmware.h"
 #include "devices/pc.h"
 #include "devices/slots.h"
@@ -26,6 +27,7 @@ struct machine {
     struct machine_opts o;
     const struct vm_config *cfg;
     struct pc_slots slots; /* the PCI slot plan (devices/slots.h) */
+    struct device_list devices; /* every registered device, in creation order (device.h) */
     struct bus *bus;
     struct clock *clock;
     struct cpu *cpu;
@@ -52,6 +54,7 @@ struct machine {
     struct apic *apic;
     struct ioapic *ioapic;
     struct fwcfg *fwcfg;
+    struct pflash *pflash; /* OVMF's variable store; NULL with SeaBIOS */
     struct port92 *port92;
     struct postcode *postcode;
     struct debugcon *debugcon_e9, *debugcon_402;

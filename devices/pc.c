@@ -37,9 +37,11 @@
 #include "devices/ide.h"
 #include "devices/ioapic.h"
 #include "devices/nvme.h"
+#include "devices/pc_devices.h"
 #include "devices/pci.h"
 #include "devices/pic.h"
 #include "devices/piix3.h"
+#include "devices/pflash.h"
 #include "devices/piix4pm.h"
 #include "devices/linuxboot.h"
 #include "devices/multiboot.h"
@@ -190,21 +192,64 @@ static int map_memory(struct machine *m, struct error *err)
     return rc ? error_set(err, EX_SOFTWARE, "memory map overlaps") : 0;
 }
 
+/* firmware = "efi" (without --bios): OVMF; else SeaBIOS or the --bios ROM. */
+static int load_firmware(struct machine *m, struct error *err)
+{
+    if (m->cfg->firmware == VM_FW_EFI && !m->o.bios)
+        return firmware_load_efi(m->o.firmware_dir, &m->fw, err);
+    return firmware_load(m->o.firmware_dir, m->o.bios, &m->fw, err);
+}
+
+/* OVMF's variable store: a CFI flash right below the code ROM, kept in the VM's own file. */
+static int make_pflash(struct machine *m, struct error *err)
+{
+    if (!m->fw.efi)
+        return 0;
+    char *path = firmware_efi_store_path(m->cfg);
+    uint8_t *vars = NULL;
+    if (!path || pflash_store_open(path, m->fw.vars, m->fw.vars_size, &vars, err) < 0) {
+        free(path);
+        return path ? -1 : error_set(err, EX_OSERR, "out of memory");
+    }
+    m->pflash = pflash_new(m->bus, m->clock, BIOS_HIGH(m->fw.bios_size) - m->fw.vars_size, vars,
+                           m->fw.vars_size, path, m->o.log);
+    free(path);
+    if (!m->pflash) {
+        free(vars);
+        return error_set(err, EX_SOFTWARE, "cannot map the EFI variable store");
+    }
+    return 0;
+}
+
 /* ---- chips ---- */
+
+/* dev, registered with the machine's lifecycle list (devices/device.h); NULL stays NULL. */
+static void *reg(struct machine *m, const struct device_ops *ops, int index, void *dev)
+{
+    return device_add(&m->devices, ops, index, dev);
+}
 
 static int make_chipset(struct machine *m, struct error *err)
 {
     m->pci = pci_bus_new(m->bus);
     if (m->pci)
         pci_bus_set_msi_sink(m->pci, apic_deliver_msi, m->apic);
-    m->northbridge = m->pci ? i440fx_new(m->bus, m->pci, m->ram, m->isa_rom) : NULL;
+    m->northbridge =
+        m->pci ? reg(m, &i440fx_device, -1, i440fx_new(m->bus, m->pci, m->ram, m->isa_rom)) : NULL;
     struct irq isa[16];
     for (int i = 0; i < 16; i++)
         isa[i] = isa_irq(m, i);
-    m->southbridge = m->northbridge ? piix3_new(m->pci, DEVFN(1, 0), isa, irq_make(reset_req, m, 0)) : NULL;
-    m->ide = m->southbridge ? ide_new(m->bus, m->pci, DEVFN(1, 1), isa_irq(m, 14), isa_irq(m, 15)) : NULL;
-    m->pm = m->ide ? piix4pm_new(m->bus, m->pci, DEVFN(1, 3), m->clock, isa_irq(m, 9),
-                                 irq_make(poweroff_req, m, 0))
+    m->southbridge = m->northbridge
+                         ? reg(m, &piix3_device, -1,
+                               piix3_new(m->pci, DEVFN(1, 0), isa, irq_make(reset_req, m, 0)))
+                         : NULL;
+    m->ide = m->southbridge
+                 ? reg(m, &ide_device, -1,
+                       ide_new(m->bus, m->pci, DEVFN(1, 1), isa_irq(m, 14), isa_irq(m, 15)))
+                 : NULL;
+    m->pm = m->ide ? reg(m, &piix4pm_device, -1,
+                         piix4pm_new(m->bus, m->pci, DEVFN(1, 3), m->clock, isa_irq(m, 9),
+                                     irq_make(poweroff_req, m, 0)))
                    : NULL;
     if (!m->pm)
         return error_set(err, EX_SOFTWARE, "cannot build the i440FX/PIIX chipset");
@@ -213,11 +258,17 @@ static int make_chipset(struct machine *m, struct error *err)
 
 static int make_interrupt_controllers(struct machine *m, struct error *err)
 {
-    m->apic = apic_new(m->bus, m->clock, 0, irq_make(cpu_intr_set, m, 0), irq_make(cpu_nmi_set, m, 0));
+    m->apic = reg(
+        m, &apic_device, -1,
+        apic_new(m->bus, m->clock, 0, irq_make(cpu_intr_set, m, 0), irq_make(cpu_nmi_set, m, 0)));
     /* The 8259's INTR enters LINT0, which SeaBIOS programs as ExtINT (virtual wire). */
-    m->pic = m->apic ? pic_new(m->bus, irq_make(apic_set_irq, m->apic, 0)) : NULL;
+    m->pic = m->apic ? reg(m, &pic_device, -1, pic_new(m->bus, irq_make(apic_set_irq, m->apic, 0)))
+                     : NULL;
     /* SeaBIOS's MADT gives the IOAPIC the ID after the last CPU. */
-    m->ioapic = m->pic ? ioapic_new(m->bus, (uint8_t)config_vcpus_run(m->cfg), apic_deliver, m->apic) : NULL;
+    m->ioapic =
+        m->pic ? reg(m, &ioapic_device, -1,
+                     ioapic_new(m->bus, (uint8_t)config_vcpus_run(m->cfg), apic_deliver, m->apic))
+               : NULL;
     if (!m->ioapic)
         return error_set(err, EX_SOFTWARE, "cannot build the interrupt controllers");
     apic_set_extint(m->apic, pic_intr_ack, m->pic);
@@ -234,8 +285,8 @@ static bool floppy_connected(const struct machine *m, int i)
 /* The 8237 pair and the 82077AA on IRQ 6 / DMA 2, with floppyN's images. */
 static int make_floppy(struct machine *m, struct error *err)
 {
-    m->dma = dma8237_new(m->bus);
-    m->fdc = m->dma ? fdc_new(m->bus, isa_irq(m, 6), m->dma) : NULL;
+    m->dma = reg(m, &dma8237_device, -1, dma8237_new(m->bus));
+    m->fdc = m->dma ? reg(m, &fdc_device, -1, fdc_new(m->bus, isa_irq(m, 6), m->dma)) : NULL;
     if (!m->fdc)
         return error_set(err, EX_SOFTWARE, "cannot build the floppy controller");
     for (int i = 0; i < VM_MAX_FLOPPIES && i < 2; i++) {
@@ -271,13 +322,19 @@ static int make_isa(struct machine *m, struct error *err)
         .floppy = {floppy_connected(m, 0) ? RTC_FLOPPY_1M44 : 0, floppy_connected(m, 1) ? RTC_FLOPPY_1M44 : 0},
     };
     int64_t power_on = m->o.deterministic ? 1700000000 : (int64_t)time(NULL);
-    m->pit = pit_new(m->bus, m->clock, isa_irq(m, 0));
-    m->rtc = m->pit ? rtc_new(m->bus, m->clock, isa_irq(m, 8), power_on, &info) : NULL;
+    m->pit = reg(m, &pit_device, -1, pit_new(m->bus, m->clock, isa_irq(m, 0)));
+    m->rtc =
+        m->pit ? reg(m, &rtc_device, -1, rtc_new(m->bus, m->clock, isa_irq(m, 8), power_on, &info))
+               : NULL;
     /* Port 0x92 ORs its own A20 bit with the keyboard controller's output port. */
-    m->port92 = m->rtc ? port92_new(m->bus, irq_make(a20_set, m, 0), irq_make(reset_req, m, 0)) : NULL;
-    m->kbc = m->port92 ? i8042_new(m->bus, isa_irq(m, 1), isa_irq(m, 12),
-                                   irq_make(port92_kbc_a20, m->port92, 0), irq_make(reset_req, m, 0))
+    m->port92 = m->rtc ? reg(m, &port92_device, -1,
+                             port92_new(m->bus, irq_make(a20_set, m, 0), irq_make(reset_req, m, 0)))
                        : NULL;
+    m->kbc = m->port92
+                 ? reg(m, &i8042_device, -1,
+                       i8042_new(m->bus, isa_irq(m, 1), isa_irq(m, 12),
+                                 irq_make(port92_kbc_a20, m->port92, 0), irq_make(reset_req, m, 0)))
+                 : NULL;
     if (!m->kbc)
         return error_set(err, EX_SOFTWARE, "cannot build the ISA devices");
     return 0;
@@ -311,7 +368,9 @@ static int make_serial(struct machine *m, struct error *err)
         if (m->o.log && chardev_is_console(m->serial[i]))
             fprintf(m->o.log, "vmplay: serial%d is this terminal; Ctrl-A x quits, Ctrl-A h "
                     "lists the keys\n", i);
-        m->uart[i] = uart_new(m->bus, m->clock, uart_base[i], isa_irq(m, uart_irq[i]), m->serial[i]);
+        m->uart[i] =
+            reg(m, &uart_device, i,
+                uart_new(m->bus, m->clock, uart_base[i], isa_irq(m, uart_irq[i]), m->serial[i]));
         if (!m->uart[i])
             return error_set(err, EX_SOFTWARE, "cannot build serial%d", i);
     }
@@ -320,7 +379,7 @@ static int make_serial(struct machine *m, struct error *err)
 
 static int make_fwcfg(struct machine *m, struct error *err)
 {
-    m->fwcfg = fwcfg_new(m->bus);
+    m->fwcfg = reg(m, &fwcfg_device, -1, fwcfg_new(m->bus));
     if (!m->fwcfg)
         return error_set(err, EX_SOFTWARE, "cannot build fw_cfg");
     fwcfg_add_u64(m->fwcfg, FW_CFG_RAM_SIZE, m->ram_size);
@@ -357,11 +416,12 @@ static int make_debug_ports(struct machine *m, struct error *err)
             return error_prefix(err, "--debugcon");
     }
     /* SeaBIOS writes its log to 0x402; 0xE9 is the Bochs/QEMU debug console. */
-    m->postcode = postcode_new(m->bus);
-    m->debugcon_e9 = debugcon_new(m->bus, 0xe9, m->debugcon);
-    m->debugcon_402 = debugcon_new(m->bus, 0x402, m->debugcon);
+    m->postcode = reg(m, &postcode_device, -1, postcode_new(m->bus));
+    m->debugcon_e9 = reg(m, &debugcon_device, 0, debugcon_new(m->bus, 0xe9, m->debugcon));
+    m->debugcon_402 = reg(m, &debugcon_device, 1, debugcon_new(m->bus, 0x402, m->debugcon));
     if (m->o.debug_exit)
-        m->debugexit = debugexit_new(m->bus, 0xf4, irq_make(debug_exit_req, m, 0));
+        m->debugexit = reg(m, &debugexit_device, -1,
+                           debugexit_new(m->bus, 0xf4, irq_make(debug_exit_req, m, 0)));
     if (!m->postcode || !m->debugcon_e9 || !m->debugcon_402 || (m->o.debug_exit && !m->debugexit))
         return error_set(err, EX_SOFTWARE, "cannot map the debug ports");
     return 0;
@@ -369,9 +429,10 @@ static int make_debug_ports(struct machine *m, struct error *err)
 
 static int make_vga(struct machine *m, struct error *err)
 {
-    m->vga = vga_new(m->bus, m->clock, m->display, 0, err);
+    m->vga = reg(m, &vga_device, -1, vga_new(m->bus, m->clock, m->display, 0, err));
     if (!m->vga)
         return -1;
+    /* OVMF drives the VGA itself (QemuVideoDxe); its vgabios_size is 0. */
     if (vga_pci_register(m->vga, m->pci, DEVFN(2, 0), m->fw.vgabios, m->fw.vgabios_size, err) < 0)
         return -1;
     return 0;
@@ -384,7 +445,7 @@ static int make_sata(struct machine *m, struct error *err)
     for (int n = 0; n < VM_MAX_SATA; n++) {
         if (!m->cfg->sata_present[n])
             continue;
-        m->sata[n] = ahci_new(m->pci, DEVFN(m->slots.sata[n], 0), n);
+        m->sata[n] = reg(m, &ahci_device, n, ahci_new(m->pci, DEVFN(m->slots.sata[n], 0), n));
         if (!m->sata[n])
             return error_set(err, EX_SOFTWARE, "cannot build the SATA controller sata%d", n);
     }
@@ -397,7 +458,8 @@ static int make_nvme(struct machine *m, struct error *err)
     for (int i = 0; i < VM_MAX_NVME; i++) {
         if (!m->cfg->nvme_present[i])
             continue;
-        m->nvme[i] = nvme_new(m->bus, m->pci, DEVFN(m->slots.nvme[i], 0), i);
+        m->nvme[i] =
+            reg(m, &nvme_device, i, nvme_new(m->bus, m->pci, DEVFN(m->slots.nvme[i], 0), i));
         if (!m->nvme[i])
             return error_set(err, EX_SOFTWARE, "cannot build nvme%d", i);
     }
@@ -431,6 +493,7 @@ static int open_disk(struct machine *m, const struct vm_disk *d, struct error *e
             .snapshot = m->o.snapshot || config_disk_nonpersistent(d),
             .write_through = d->write_through || m->o.disk_write_through,
             .sync = m->o.disk_sync,
+            .window_off = d->window_off, .window_len = d->window_len, .overlay = d->overlay,
         };
         if (blockdev_open(d->path, &bo, &bd, err) < 0)
             return error_prefix(err, "%s", d->slot);
@@ -454,7 +517,8 @@ static int make_scsi(struct machine *m, struct error *err)
         enum vm_scsi_dev model = m->cfg->scsi_model[x];
         if (!m->cfg->scsi_present[x] || (!scsi_hba_model(model) && model != VM_SCSI_BUSLOGIC))
             continue;
-        m->scsi[x] = scsi_hba_new(model, x, DEVFN(m->slots.scsi[x], 0), m->bus, m->pci, err);
+        m->scsi[x] = reg(m, &scsi_hba_device, x,
+                         scsi_hba_new(model, x, DEVFN(m->slots.scsi[x], 0), m->bus, m->pci, err));
         if (!m->scsi[x])
             return -1;
     }
@@ -491,7 +555,7 @@ static int attach_disks(struct machine *m, struct error *err)
  * no disk or CD-ROM to boot from. */
 static bool pxe_wanted(const struct vm_config *cfg, int index)
 {
-    char name[16];
+    char name[24];
     snprintf(name, sizeof name, "ethernet%d", index);
     if (cfg->boot_order && strcasestr(cfg->boot_order, name))
         return true;
@@ -501,13 +565,19 @@ static bool pxe_wanted(const struct vm_config *cfg, int index)
     return true;
 }
 
-/* iPXE as the card's expansion ROM, when ipxe-qemu has one for its PCI ID (netrom.h). */
-static void attach_pxe_rom(struct e1000 *nic, const char *rom, int index, FILE *log)
+/* iPXE for the card's expansion ROM, when ipxe-qemu has one for its PCI ID (netrom.h); NULL
+ * when not, with a line on log. */
+static uint8_t *pxe_rom(const char *rom, int index, FILE *log, uint64_t *size)
 {
     char who[32];
-    uint64_t size;
     snprintf(who, sizeof who, "ethernet%d", index);
-    uint8_t *img = netrom_read(rom, who, &size, log);
+    return netrom_read(rom, who, size, log);
+}
+
+static void attach_pxe_rom(struct e1000 *nic, const char *rom, int index, FILE *log)
+{
+    uint64_t size;
+    uint8_t *img = pxe_rom(rom, index, log, &size);
     if (img)
         e1000_set_rom(nic, img, size);
 }
@@ -534,21 +604,33 @@ static int make_nics(struct machine *m, struct error *err)
         m->net.be[m->net.n++] = be;
         /* ethernetN in its slot of the plan (03+N by default) */
         if (nic->dev == VM_NIC_VLANCE) {
-            m->pcnet[i] = pcnet_new(m->pci, DEVFN(m->slots.nic[i], 0), m->clock, nic->mac, be,
-                                    nic->start_connected);
+            m->pcnet[i] = reg(m, &pcnet_device, i,
+                              pcnet_new(m->pci, DEVFN(m->slots.nic[i], 0), m->clock, nic->mac, be,
+                                        nic->start_connected));
             if (!m->pcnet[i])
                 return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the vlance", i);
+            uint64_t size;
+            uint8_t *img = pxe_rom("pxe-pcnet.rom", i, pxe_wanted(m->cfg, i) ? m->o.log : NULL, &size);
+            if (img)
+                pcnet_set_rom(m->pcnet[i], img, size);
             continue;
         }
         if (nic->dev == VM_NIC_VMXNET3) {
-            m->vmxnet3[i] = vmxnet3_new(m->pci, DEVFN(m->slots.nic[i], 0), m->clock, nic->mac, be,
-                                        nic->start_connected);
+            m->vmxnet3[i] = reg(m, &vmxnet3_device, i,
+                                vmxnet3_new(m->pci, DEVFN(m->slots.nic[i], 0), m->clock, nic->mac,
+                                            be, nic->start_connected));
             if (!m->vmxnet3[i])
                 return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the vmxnet3", i);
+            uint64_t size;
+            uint8_t *img = pxe_rom("pxe-vmxnet3.rom", i, pxe_wanted(m->cfg, i) ? m->o.log : NULL, &size);
+            if (img)
+                vmxnet3_set_rom(m->vmxnet3[i], img, size);
             continue;
         }
-        m->nic[i] = (nic->dev == VM_NIC_E1000E ? e1000e_new : e1000_new)(m->pci, DEVFN(m->slots.nic[i], 0), m->clock,
-                                                                          nic->mac, be, nic->start_connected);
+        m->nic[i] = reg(
+            m, &e1000_device, i,
+            (nic->dev == VM_NIC_E1000E ? e1000e_new : e1000_new)(
+                m->pci, DEVFN(m->slots.nic[i], 0), m->clock, nic->mac, be, nic->start_connected));
         if (!m->nic[i])
             return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the e1000", i);
         if (nic->dev == VM_NIC_E1000E)
@@ -597,7 +679,7 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
     pc_slots_plan(m->cfg, &m->slots, o->log);
     struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack, .apic_base = cpu_apic_base};
     m->cpu = cpu_create(o->cpu, m->bus, m->clock, &hooks, err);
-    if (!m->cpu || firmware_load(o->firmware_dir, o->bios, &m->fw, err) < 0 || map_memory(m, err) < 0 ||
+    if (!m->cpu || load_firmware(m, err) < 0 || map_memory(m, err) < 0 || make_pflash(m, err) < 0 ||
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
         make_serial(m, err) < 0 || make_fwcfg(m, err) < 0 || make_debug_ports(m, err) < 0 ||
         (!m->fw.raw_rom && make_vga(m, err) < 0) || make_sata(m, err) < 0 ||
@@ -620,44 +702,11 @@ fail:
 void machine_reset(struct machine *m)
 {
     m->resets++;
-    i440fx_reset(m->northbridge);
-    piix3_reset(m->southbridge);
-    piix4pm_reset(m->pm);
-    ide_reset(m->ide);
-    for (int i = 0; i < VM_MAX_SATA; i++)
-        if (m->sata[i])
-            ahci_reset(m->sata[i]);
-    for (int i = 0; i < VM_MAX_NVME; i++)
-        if (m->nvme[i])
-            nvme_reset(m->nvme[i]);
-    for (int i = 0; i < VM_MAX_SCSI; i++)
-        scsi_hba_reset(m->scsi[i]);
-    if (m->fdc) {
-        dma8237_reset(m->dma);
-        fdc_reset(m->fdc);
-    }
-    pic_reset(m->pic);
-    pit_reset(m->pit);
-    rtc_reset(m->rtc);
-    i8042_reset(m->kbc);
-    port92_reset(m->port92);
-    fwcfg_reset(m->fwcfg);
-    apic_reset(m->apic);
-    ioapic_reset(m->ioapic);
-    for (int i = 0; i < MACHINE_SERIALS; i++)
-        if (m->uart[i])
-            uart_reset(m->uart[i]);
-    if (m->vga)
-        vga_reset(m->vga);
-    for (int i = 0; i < VM_MAX_NICS; i++)
-        if (m->nic[i])
-            e1000_reset(m->nic[i]);
-    for (int i = 0; i < VM_MAX_NICS; i++)
-        if (m->pcnet[i])
-            pcnet_reset(m->pcnet[i]);
-    for (int i = 0; i < VM_MAX_NICS; i++)
-        if (m->vmxnet3[i])
-            vmxnet3_reset(m->vmxnet3[i]);
+    /* Devices that register (devices/device.h) reset in creation order; a device the board
+     * still resets by hand goes here, before the CPU. */
+    device_list_reset(&m->devices);
+    if (m->pflash)
+        pflash_reset(m->pflash);
     cpu_reset(m->cpu);
     /* --timeout counts from power-on; a guest reset does not restart it. */
     if (m->o.timeout_s > 0 && !timer_armed(&m->timeout_timer))
@@ -685,49 +734,20 @@ void machine_free(struct machine *m)
         blockdev_flush(m->disks[i]);
         blockdev_close(m->disks[i]);
     }
-    vga_free(m->vga);
-    for (int i = 0; i < VM_MAX_NVME; i++)
-        nvme_free(m->nvme[i]);
-    for (int i = 0; i < VM_MAX_NICS; i++)
-        e1000_free(m->nic[i]);
-    for (int i = 0; i < VM_MAX_NICS; i++)
-        pcnet_free(m->pcnet[i]);
-    for (int i = 0; i < VM_MAX_NICS; i++)
-        vmxnet3_free(m->vmxnet3[i]);
+    /* Registered devices in reverse creation order; a device the board still frees by hand
+     * goes here, before the host side. */
+    device_list_free(&m->devices);
     for (int i = 0; i < m->net.n; i++)
         net_backend_free(m->net.be[i]);
-    for (int i = 0; i < MACHINE_SERIALS; i++) {
-        uart_free(m->uart[i]);
+    for (int i = 0; i < MACHINE_SERIALS; i++)
         chardev_free(m->serial[i]);
-    }
-    fdc_free(m->fdc);
-    dma8237_free(m->dma);
-    debugexit_free(m->debugexit);
-    debugcon_free(m->debugcon_e9);
-    debugcon_free(m->debugcon_402);
-    postcode_free(m->postcode);
-    port92_free(m->port92);
     chardev_free(m->debugcon);
-    fwcfg_free(m->fwcfg);
-    i8042_free(m->kbc);
-    rtc_free(m->rtc);
-    pit_free(m->pit);
-    ioapic_free(m->ioapic);
-    pic_free(m->pic);
-    apic_free(m->apic);
-    piix4pm_free(m->pm);
-    ide_free(m->ide);
-    for (int i = 0; i < VM_MAX_SATA; i++)
-        ahci_free(m->sata[i]);
-    for (int i = 0; i < VM_MAX_SCSI; i++)
-        scsi_hba_free(m->scsi[i]);
-    piix3_free(m->southbridge);
-    i440fx_free(m->northbridge);
     pci_bus_free(m->pci);
     cpu_free(m->cpu); /* after the devices: unmapping a range still notifies it */
     if (m->ram)
         munmap(m->ram, m->ram_size);
     free(m->isa_rom);
+    pflash_free(m->pflash);
     firmware_free(&m->fw);
     input_queue_free(m->input);
     display_free(m->display);

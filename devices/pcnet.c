@@ -128,6 +128,7 @@ struct ring {
 
 struct pcnet {
     struct pci_device pci;
+    uint8_t *rom; /* the PCI expansion ROM image (owned), or NULL */
     struct clock *clock;
     struct net_backend *be;
     bool link;
@@ -833,5 +834,13 @@ void pcnet_free(struct pcnet *s)
     if (!s)
         return;
     timer_cancel(&s->timer);
+    free(s->rom);
     free(s);
+}
+
+void pcnet_set_rom(struct pcnet *s, uint8_t *image, uint64_t size)
+{
+    free(s->rom);
+    s->rom = image;
+    pci_device_set_rom(&s->pci, image, size);
 }

@@ -24,5 +24,7 @@ void pcnet_reset(struct pcnet *s);
 void pcnet_free(struct pcnet *s);
 /* For tests: the PCI function. */
 struct pci_device *pcnet_pci(struct pcnet *s);
+/* Gives the card a PCI expansion ROM (taking image, size a power of two); pcnet_free frees it. */
+void pcnet_set_rom(struct pcnet *s, uint8_t *image, uint64_t size);
 
 #endif

@@ -151,6 +151,7 @@ enum { ST_TSO_PKTS, ST_TSO_BYTES, ST_UCAST, ST_UCAST_BYTES, ST_MCAST, ST_MCAST_B
 
 struct vmxnet3 {
     struct pci_device pci;
+    uint8_t *rom; /* the PCI expansion ROM image (owned), or NULL */
     struct clock *clock;
     struct net_backend *be;
     bool link;
@@ -985,5 +986,13 @@ void vmxnet3_free(struct vmxnet3 *s)
                      (unsigned long long)s->n_msix, (unsigned long long)s->n_msi, (unsigned long long)s->n_intx);
     timer_cancel(&s->tx_timer);
     timer_cancel(&s->rx_timer);
+    free(s->rom);
     free(s);
+}
+
+void vmxnet3_set_rom(struct vmxnet3 *s, uint8_t *image, uint64_t size)
+{
+    free(s->rom);
+    s->rom = image;
+    pci_device_set_rom(&s->pci, image, size);
 }

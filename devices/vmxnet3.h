@@ -21,5 +21,7 @@ void vmxnet3_reset(struct vmxnet3 *s);
 void vmxnet3_free(struct vmxnet3 *s);
 /* For tests: the PCI function. */
 struct pci_device *vmxnet3_pci(struct vmxnet3 *s);
+/* Gives the card a PCI expansion ROM (taking image, size a power of two); vmxnet3_free frees it. */
+void vmxnet3_set_rom(struct vmxnet3 *s, uint8_t *image, uint64_t size);
 
 #endif

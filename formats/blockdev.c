@@ -14,6 +14,7 @@
 
 #include "formats/blockdev.h"
 #include "formats/image.h"
+#include "formats/ovf.h"
 #include "formats/vmdk.h"
 
 #define PROBE_BYTES 4096
@@ -30,6 +31,13 @@ int blockdev_open(const char *path, const struct blockdev_open_opts *opts,
 {
     uint8_t buf[PROBE_BYTES];
     struct stat st;
+    if (opts->window_len && opts->media == MEDIA_DISK) {
+        if (ovf_disk_open(path, opts, out, err))
+            return -1;
+        (*out)->write_through = opts->write_through;
+        (*out)->sync = opts->sync;
+        return 0;
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return error_set(err, error_code_for_errno(errno), "%s: %s", path, strerror(errno));

@@ -77,6 +77,11 @@ struct blockdev_open_opts {
     bool snapshot;    /* writes go to a copy-on-write overlay in memory, never the file */
     bool write_through; /* every write stable (.vmx writeThrough, --disk-sync=always) */
     enum blockdev_sync sync; /* depth of flushes and stable writes (default MEDIA) */
+    /* A disk inside an OVF package (formats/ovf.h): its VMDK is bytes [window_off,
+     * window_off + window_len) of path, never written; guest writes go to the copy-on-write
+     * file overlay (or, with snapshot, to memory). window_len 0: not such a disk. */
+    uint64_t window_off, window_len;
+    const char *overlay;
 };
 
 /* Opens path through the probe chain (VMDK descriptor or sparse magic, else raw). */

@@ -334,7 +334,10 @@ static int build_general(struct build *b)
     c->cores_per_socket = (int)cores;
     c->hw_version = (int)hw;
     c->firmware = (enum vm_firmware)fw;
-    return 0;
+    const char *nvram = use_str(b, "nvram");
+    if (nvram && *nvram && !(c->nvram_path = resolve(c, nvram)))
+        return oom(b);
+    return use_bool(b, "uefi.secureBoot.enabled", false, &c->secure_boot);
 }
 
 /* ---- disks ---- */
@@ -916,6 +919,7 @@ void config_free(struct vm_config *c)
     for (size_t i = 0; i < c->ndisks; i++) {
         free(c->disks[i].file_name);
         free(c->disks[i].path);
+        free(c->disks[i].overlay);
     }
     for (int i = 0; i < VM_MAX_FLOPPIES; i++) {
         free(c->floppy[i].file_name);
@@ -946,6 +950,7 @@ void config_free(struct vm_config *c)
     free(c->checkpoint_vmstate);
     free(c->boot_order);
     free(c->hdd_order);
+    free(c->nvram_path);
     free(c);
 }
 
@@ -996,5 +1001,5 @@ int config_check_files(const struct vm_config *c, struct error *err)
         size_t l = strlen(err->msg);
         snprintf(err->msg + l, sizeof err->msg - l, " (and %zu more missing)", n - 1);
     }
-    return n ? -1 : 0;
+    return n ? -1 : config_check_twice(c, err);
 }

@@ -69,6 +69,11 @@ struct vm_disk {
     char *file_name;  /* as written ("" when none) */
     char *path;       /* resolved against the .vmx's folder; NULL: no media / host device */
     int line;         /* line of <slot>.fileName, else of <slot>.present */
+    /* From an OVF package (formats/ovf.h): the VMDK is bytes [window_off, +window_len) of
+     * path, read in place; guest writes go to the copy-on-write file overlay. 0/NULL: a
+     * disk of a .vmx. */
+    uint64_t window_off, window_len;
+    char *overlay;
 };
 
 struct vm_floppy {
@@ -118,6 +123,8 @@ struct vm_config {
     int numvcpus;             /* default 1 */
     int cores_per_socket;     /* cpuid.coresPerSocket; default 1 */
     enum vm_firmware firmware;
+    char *nvram_path;         /* nvram, resolved; NULL when absent (VMware's file, never opened) */
+    bool secure_boot;         /* uefi.secureBoot.enabled */
     bool has_uuid_bios, has_uuid_location;
     uint8_t uuid_bios[16], uuid_location[16];
 
@@ -178,6 +185,12 @@ void config_free(struct vm_config *c);
  * with its key and resolved path, EX_NOINPUT.
  */
 int config_check_files(const struct vm_config *c, struct error *err);
+/*
+ * Called by config_check_files once every file exists: one file (by device and
+ * inode) in two slots, where one of them is written (a hard disk or a floppy
+ * image; two CD-ROMs may share an ISO). Names both keys, EX_DATAERR.
+ */
+int config_check_twice(const struct vm_config *c, struct error *err);
 /* The machine in a readable, stable form; verbose adds the unused keys. */
 void config_print(const struct vm_config *c, FILE *f, bool verbose);
 

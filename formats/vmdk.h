@@ -76,6 +76,10 @@ struct sparse_info {
 /* Opens the sparse extent on fd (owned from then on, closed by sparse_free).
  * writable: the caller will write (the fd is O_RDWR). */
 int sparse_open(int fd, const char *path, bool writable, struct sparse **out, struct error *err);
+/* The same for an extent stored at bytes [base, base+len) of a larger file (a disk inside a
+ * .ova); never writable when base is not 0. */
+int sparse_open_window(int fd, const char *path, bool writable, uint64_t base, uint64_t len,
+                       struct sparse **out, struct error *err);
 void sparse_free(struct sparse *s);
 const struct sparse_info *sparse_info(const struct sparse *s);
 /* Whether writes may go here (not COWD, not compressed/stream). */

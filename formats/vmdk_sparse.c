@@ -62,6 +62,7 @@ struct gt_slot {
 
 struct sparse {
     int fd;
+    uint64_t base; /* the extent's first byte in the file (an extent inside a .ova) */
     char *path;
     struct sparse_info info;
     bool writable, rgd_on, markers;
@@ -132,6 +133,12 @@ int vmdk_pwrite(int fd, const void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+/* Reads from the extent (base bytes into the file). */
+static int sp_pread(const struct sparse *s, void *buf, size_t len, uint64_t off)
+{
+    return vmdk_pread(s->fd, buf, len, s->base + off);
+}
+
 static int sync_fd(int fd)
 {
     return fdatasync(fd) ? -errno : 0;
@@ -199,7 +206,7 @@ static int read_footer(struct sparse *s, struct error *err)
     if (s->end < 4)
         return fail(s, err, "directory at end but the file has no footer");
     uint64_t at = (s->end - 3) * SECTOR;
-    if (vmdk_pread(s->fd, m, SECTOR, at) || vmdk_pread(s->fd, s->hdr, SECTOR, at + SECTOR))
+    if (sp_pread(s, m, SECTOR, at) || sp_pread(s, s->hdr, SECTOR, at + SECTOR))
         return error_set(err, EX_IOERR, "%s: cannot read footer", s->path);
     if (le32(m + 8) != 0 || le32(m + 12) != MARKER_FOOTER || le32(s->hdr) != KDMV_MAGIC ||
         le64(s->hdr + 56) == GD_AT_END)
@@ -275,7 +282,7 @@ static int load_dir(struct sparse *s, uint64_t off, uint32_t **out, struct error
     size_t bytes = (size_t)s->gd_entries * 4;
     uint8_t *raw = malloc(bytes);
     uint32_t *d = malloc(bytes);
-    if (!raw || !d || vmdk_pread(s->fd, raw, bytes, off * SECTOR)) {
+    if (!raw || !d || sp_pread(s, raw, bytes, off * SECTOR)) {
         free(raw);
         free(d);
         return error_set(err, EX_IOERR, "%s: cannot read grain directory", s->path);
@@ -429,7 +436,7 @@ static bool entry_ok(const struct sparse *s, uint32_t e)
 static int read_gt(struct sparse *s, uint64_t off, uint32_t *e, bool strict)
 {
     uint8_t *raw = (uint8_t *)e;
-    int r = vmdk_pread(s->fd, raw, s->gt_entries * 4, off * SECTOR);
+    int r = sp_pread(s, raw, s->gt_entries * 4, off * SECTOR);
     if (r)
         return r;
     for (uint32_t i = 0; i < s->gt_entries; i++) {
@@ -502,6 +509,12 @@ static int open_tables(struct sparse *s, struct error *err)
 
 int sparse_open(int fd, const char *path, bool writable, struct sparse **out, struct error *err)
 {
+    return sparse_open_window(fd, path, writable, 0, UINT64_MAX, out, err);
+}
+
+int sparse_open_window(int fd, const char *path, bool writable, uint64_t base, uint64_t len,
+                       struct sparse **out, struct error *err)
+{
     struct sparse *s = calloc(1, sizeof *s);
     struct stat st;
     if (!s || !(s->path = strdup(path))) {
@@ -510,15 +523,18 @@ int sparse_open(int fd, const char *path, bool writable, struct sparse **out, st
         return error_set(err, EX_OSERR, "out of memory");
     }
     s->fd = fd;
-    s->writable = writable;
-    if (fstat(fd, &st) || vmdk_pread(fd, s->hdr, SECTOR, 0)) {
+    s->base = base;
+    s->writable = writable && base == 0;
+    if (fstat(fd, &st) || vmdk_pread(fd, s->hdr, SECTOR, base)) {
         error_set(err, EX_IOERR, "%s: %s", path, strerror(errno));
         sparse_free(s);
         return -1;
     }
-    s->end = ((uint64_t)st.st_size + SECTOR - 1) / SECTOR;
-    if ((uint64_t)st.st_size < SECTOR || open_tables(s, err)) {
-        if ((uint64_t)st.st_size < SECTOR)
+    uint64_t size = (uint64_t)st.st_size > base ? (uint64_t)st.st_size - base : 0;
+    size = size < len ? size : len;
+    s->end = (size + SECTOR - 1) / SECTOR;
+    if (size < SECTOR || open_tables(s, err)) {
+        if (size < SECTOR)
             fail(s, err, "truncated sparse header");
         sparse_free(s);
         return -1;
@@ -647,7 +663,7 @@ static int read_compressed(struct sparse *s, uint32_t e)
     size_t len = s->zmax;
     if (s->markers) {
         uint8_t m[12];
-        int r = vmdk_pread(s->fd, m, sizeof m, off);
+        int r = sp_pread(s, m, sizeof m, off);
         if (r)
             return r;
         len = le32(m + 8);
@@ -655,7 +671,7 @@ static int read_compressed(struct sparse *s, uint32_t e)
             return -EIO;
         off += sizeof m;
     }
-    int r = vmdk_pread(s->fd, s->zbuf, len, off);
+    int r = sp_pread(s, s->zbuf, len, off);
     if (r)
         return r;
     uLongf out = (uLongf)(s->info.grain * SECTOR);
@@ -703,7 +719,7 @@ int sparse_read(struct sparse *s, uint64_t sector, uint32_t count, uint8_t *buf,
                 memcpy(buf, s->zgrain + (size_t)in * SECTOR, (size_t)n * SECTOR);
         } else {
             n = contiguous_run(s, grain, e, n, count);
-            r = vmdk_pread(s->fd, buf, (size_t)n * SECTOR, ((uint64_t)e + in) * SECTOR);
+            r = sp_pread(s, buf, (size_t)n * SECTOR, ((uint64_t)e + in) * SECTOR);
         }
         if (r)
             return r;
@@ -944,7 +960,7 @@ int sparse_read_descriptor(struct sparse *s, char **text, size_t *len, struct er
     char *t = malloc(bytes + 1);
     if (!t)
         return error_set(err, EX_OSERR, "out of memory");
-    if (vmdk_pread(s->fd, t, bytes, s->info.desc_off * SECTOR)) {
+    if (sp_pread(s, t, bytes, s->info.desc_off * SECTOR)) {
         free(t);
         return error_set(err, EX_IOERR, "%s: cannot read descriptor", s->path);
     }

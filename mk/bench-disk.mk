@@ -14,3 +14,11 @@ $(BENCH_DISK_BIN): tests/bench/bench_disk.c $(LIB_OBJ)
 bench-disk: $(BENCH_DISK_BIN)
 	$(Q)tools/deps.sh bench
 	$(Q)BUILD=$(abspath $(B)) bench/disk.sh $(abspath $(BENCH_DISK_BIN))
+
+# The guest stage: the appliance's own drivers on each controller, vmplay against QEMU TCG
+# (bench/diskguest.sh).
+.PHONY: bench-disk-guest
+bench-run: bench-disk-guest
+
+bench-disk-guest: $(BIN)
+	$(Q)BUILD=$(abspath $(B)) bench/diskguest.sh $(abspath $(BIN))

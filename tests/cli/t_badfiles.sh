@@ -86,8 +86,26 @@ check_case cdrom_missing 66 'image .*none.iso does not exist'
 new floppy_bad_size; head -c 1000 /dev/zero > "$dir/f.img"
 vmx 'floppy0.present = "TRUE"\nfloppy0.fileType = "file"\nfloppy0.fileName = "f.img"\n'
 check_case floppy_bad_size 65 'not a floppy image: 1000 bytes'
+# one file in two slots of one VM (issue 14): one line naming both keys, not "in use by another vmplay"
 new disk_in_use_twice; vmx 'ide0:0.present = "TRUE"\nide0:0.fileName = "d.vmdk"\nide0:1.present = "TRUE"\nide0:1.fileName = "d.vmdk"\n'
-cp "$run/good.vmdk" "$dir/d.vmdk"; check_case disk_in_use_twice 75 'in use'
+cp "$run/good.vmdk" "$dir/d.vmdk"
+check_case disk_in_use_twice 65 'vm.vmx:7: ide0:1.fileName names the same file as ide0:0.fileName \(line 5\), .*d.vmdk; a VM can hold a disk only once'
+new disk_twice_by_link; cp "$run/good.vmdk" "$dir/d.vmdk"; mkdir "$dir/sub"; ln -s ../d.vmdk "$dir/sub/e.vmdk"
+vmx 'ide0:0.present = "TRUE"\nide0:0.fileName = "d.vmdk"\nsata0.present = "TRUE"\nsata0:3.present = "TRUE"\nsata0:3.fileName = "sub/e.vmdk"\n'
+check_case disk_twice_by_link 65 'sata0:3.fileName names the same file as ide0:0.fileName \(line 5\)'
+new floppy_is_the_disk; head -c 1474560 /dev/zero > "$dir/f.img"
+vmx 'nvme0.present = "TRUE"\nnvme0:0.present = "TRUE"\nnvme0:0.fileName = "f.img"\nfloppy0.present = "TRUE"\nfloppy0.fileType = "file"\nfloppy0.fileName = "f.img"\n'
+check_case floppy_is_the_disk 65 'floppy0.fileName names the same file as nvme0:0.fileName'
+new cdrom_is_the_disk; cp "$run/good.vmdk" "$dir/d.vmdk"
+vmx 'ide0:0.present = "TRUE"\nide0:0.fileName = "d.vmdk"\nide1:0.present = "TRUE"\nide1:0.deviceType = "cdrom-image"\nide1:0.fileName = "./d.vmdk"\n'
+check_case cdrom_is_the_disk 65 'ide1:0.fileName names the same file as ide0:0.fileName'
+# ...but two CD-ROMs may share one ISO (both read-only): the VM runs until --timeout (status 124)
+dir=$run/iso_twice; mkdir -p "$dir"; head -c 2048000 /dev/zero > "$dir/a.iso"
+vmx 'ide1:0.present = "TRUE"\nide1:0.deviceType = "cdrom-image"\nide1:0.fileName = "a.iso"\nsata0.present = "TRUE"\nsata0:1.present = "TRUE"\nsata0:1.deviceType = "cdrom-image"\nsata0:1.fileName = "a.iso"\n'
+(cd "$dir" && timeout -s KILL 30 "$V" --headless --cpu=soft --timeout=2 --bios="$run/spin.bin" vm.vmx \
+    >/dev/null 2>"$run/iso_twice.err"); rc=$?
+if [ "$rc" = 124 ] && ! grep -q 'same file\|in use' "$run/iso_twice.err"; then echo "PASS cli/iso_twice_runs"
+else echo "FAIL cli/iso_twice_runs: status $rc (expected 124, the --timeout): $(head -c 300 "$run/iso_twice.err")"; fi
 
 # --- damaged sparse extents (header fields; offsets from VMware's Virtual Disk Format 5.0) ---
 new sparse_truncated_512; sparse; truncate -s 512 "$dir/d.vmdk"; check_case sparse_truncated_512 65 'past the end of the file'

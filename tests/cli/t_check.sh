@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# --check agrees with the run: what the run refuses (a suspended VM, EFI, a VMware
+# --check agrees with the run: what the run refuses (a suspended VM, EFI Secure Boot, a VMware
 # lock, a read-only disk, no disk left to boot after the leaving-out), --check
 # refuses with the same line and status; devices the run leaves out are marked
 # NOT PRESENTED; a .vmdk given for a .vmx says so; duplicate keys are listed under
@@ -16,7 +16,7 @@ base='.encoding = "UTF-8"\nconfig.version = "8"\nmemsize = "32"\n'
 ide='ide0:0.present = "TRUE"\nide0:0.fileName = "d.vmdk"\n'
 mk() { printf "$base$2" > "$run/$1.vmx"; }
 mk suspended "${ide}checkpoint.vmState = \"s.vmss\"\n"
-mk efi "${ide}firmware = \"efi\"\n"
+mk efi "${ide}firmware = \"efi\"\nuefi.secureBoot.enabled = \"TRUE\"\n"
 mk locked "$ide"; mkdir "$run/locked.vmx.lck"
 # every bus is emulated now; what stays unpresented is a CD-ROM on NVMe
 : > "$run/c.iso"; truncate -s 2M "$run/c.iso"
@@ -36,7 +36,7 @@ same() { # name status vmx [run-args]: --check and the run fail alike
     fi
 }
 same suspended 69 suspended
-same efi 69 efi
+same efi_secure_boot 69 efi
 same vmware_lock 75 locked
 same nothing_to_boot 69 nocd
 same buslogic 69 buslogic

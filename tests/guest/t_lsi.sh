@@ -8,7 +8,7 @@
 # qemu-img compare of the data disk against the expected raw image (the pattern padded
 # to 512-byte sectors over 16 MiB of zeros). Then QEMU's own mptsas1068 model gets the
 # disk vmplay wrote: where Linux sees it there, what it reads must match. Last, the
-# appliance's isolinux ISO as a SCSI CD on lsilogic boots to its own markers.
+# appliance's isolinux ISO as a SCSI CD on lsilogic and on lsisas1068 boots to its own markers.
 set -u
 V=${VMPLAY:-./vmplay}
 BUILD=${BUILD:-build}
@@ -120,22 +120,27 @@ else
     fi
 fi
 
-# The isolinux ISO on a SCSI CD behind the lsilogic controller (scsi0:1 cdrom-image): SeaBIOS's
-# MPT driver finds the CD and El Torito boots it; oracle: the ISO's own markers on serial.
+# The isolinux ISO on a SCSI CD (scsi0:1 cdrom-image) behind each MPT controller, lsilogic and
+# lsisas1068: SeaBIOS's MPT driver finds the CD and El Torito boots it; oracle: the ISO's own
+# markers on serial and exit 0.
 kver=$(cat "$img/kernel-version")
-mkdir -p "$run/cd"
-cp "$img/test.iso" "$run/cd/"
-cat > "$run/cd/cdrom.vmx" <<'EOF'
+exp=$(sed "s/@KVER@/$kver/" tests/guest/expected/cdrom-markers.txt | grep -v '^VMPLAY-MARKER: arith ')
+# cd_boot VIRTUALDEV TESTNAME
+cd_boot() {
+    local c=$run/cd-$1
+    mkdir -p "$c"
+    cp "$img/test.iso" "$c/"
+    cat > "$c/cdrom.vmx" <<EOF
 .encoding = "UTF-8"
 config.version = "8"
 virtualHW.version = "19"
-displayName = "vmplay CD on lsilogic"
+displayName = "vmplay CD on $1"
 guestOS = "debian12"
 memsize = "256"
 numvcpus = "1"
 pciBridge0.present = "TRUE"
 floppy0.present = "FALSE"
-scsi0.virtualDev = "lsilogic"
+scsi0.virtualDev = "$1"
 scsi0.present = "TRUE"
 scsi0.pciSlotNumber = "16"
 scsi0:1.deviceType = "cdrom-image"
@@ -146,13 +151,16 @@ serial0.present = "TRUE"
 serial0.fileType = "file"
 serial0.fileName = "cdrom-serial.txt"
 EOF
-(cd "$run/cd" && timeout 900 "$V" --headless --cpu=soft --timeout=600 cdrom.vmx >stdout.txt 2>stderr.txt
- echo $? > status)
-# The arith line is the software CPU's floating point, not the CD's: it is left to t_appliance
-# (once seen here as "arith 42 -2.69654e+308" with every other marker right).
-got=$(grep -a '^VMPLAY-MARKER' "$run/cd/cdrom-serial.txt" 2>/dev/null | tr -d '\r' | sed 's/ *$//' |
-    grep -v '^VMPLAY-MARKER: arith ')
-exp=$(sed "s/@KVER@/$kver/" tests/guest/expected/cdrom-markers.txt | grep -v '^VMPLAY-MARKER: arith ')
-[ "$got" = "$exp" ] && [ "$(cat "$run/cd/status")" = 0 ] && ok scsi_cdrom_boot ||
-    bad scsi_cdrom_boot "status $(cat "$run/cd/status"); markers: $(echo "$got" | tr '\n' '|')"
+    (cd "$c" && timeout 900 "$V" --headless --cpu=soft --timeout=600 cdrom.vmx >stdout.txt 2>stderr.txt
+     echo $? > status)
+    # The arith line is the software CPU's floating point, not the CD's: it is left to t_appliance
+    # (once seen here as "arith 42 -2.69654e+308" with every other marker right).
+    local got
+    got=$(grep -a '^VMPLAY-MARKER' "$c/cdrom-serial.txt" 2>/dev/null | tr -d '\r' | sed 's/ *$//' |
+        grep -v '^VMPLAY-MARKER: arith ')
+    [ "$got" = "$exp" ] && [ "$(cat "$c/status")" = 0 ] && ok "$2" ||
+        bad "$2" "status $(cat "$c/status"); markers: $(echo "$got" | tr '\n' '|')"
+}
+cd_boot lsilogic scsi_cdrom_boot
+cd_boot lsisas1068 sas_cdrom_boot
 exit 0

@@ -14,7 +14,9 @@ ok() { echo "PASS netflood/$1"; }
 bad() { echo "FAIL netflood/$1: $2"; }
 skip() { echo "SKIP netflood/$1: $2"; }
 CARDS=${CARDS:-"e1000
-vlance"}
+vlance
+e1000e
+vmxnet3"}
 ALLOC_SLACK_KB=${ALLOC_SLACK_KB:-1024}
 qbytes=$(sed -n 's/^#define NET_QUEUE_MAX_BYTES (\([0-9]*\)u << \([0-9]*\)).*/\1 \2/p' devices/net.h | awk '{print $1 * 2^$2}')
 qframes=$(sed -n 's/^#define NET_QUEUE_MAX_FRAMES \([0-9]*\).*/\1/p' devices/net.h)

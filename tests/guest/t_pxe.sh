@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Network boot: a VM without disks whose ethernet0 is an e1000e. The player
-# hands ipxe-qemu's pxe-e1000e.rom to SeaBIOS as the card's PCI expansion ROM;
+# Network boot: a VM without disks whose ethernet0 is an e1000e, then a vlance and a
+# vmxnet3 (the table at net_boot below). The player hands ipxe-qemu's ROM for the card
+# (pxe-e1000e.rom, pxe-pcnet.rom, pxe-vmxnet3.rom) to SeaBIOS as its PCI expansion ROM;
 # SeaBIOS runs it (iPXE's banner on the screen) and boots its entry when no
-# disk is there; iPXE's own driver takes the card ("using 82574l"), gets slirp's
+# disk is there; iPXE's own driver takes the card ("using 82574l", "pcnet32", "vmxnet3"), gets slirp's
 # DHCP lease with the boot file --net-bootfile names, fetches it from the TFTP
 # server --net-tftp gives slirp and runs it as a PXE boot program ([PXE-NBP]).
 # The boot file is 64 bytes of 16-bit code written here: it prints a marker
@@ -45,23 +46,38 @@ at = 0x7c00 + len(c)
 c[5], c[6] = at & 0xff, at >> 8
 open(sys.argv[1], "wb").write(bytes(c) + msg)
 EOP
-rom=${VMPLAY_IPXE_DIR:-/usr/lib/ipxe/qemu}/pxe-e1000e.rom
-if [ ! -f "$rom" ]; then
-    skip net_boot "no $rom (Debian's ipxe-qemu; tools/deps/check-pxe.txt installs it)"
-else
-    (cd "$run" && exec timeout 300 "$V" --headless --cpu=soft --timeout=75 --screen-text=screen.txt \
-        --net-tftp="$run/tftp" --net-bootfile=boot.0 pxe.vmx >"$run/out.txt" 2>"$run/err.txt"); st=$?
-    grep -q "^iPXE (http://ipxe.org) 00:03.0" "$run/screen.txt" && ok option_rom_runs_at_post ||
-        bad option_rom_runs_at_post "no iPXE banner on the screen: $(head -c 300 "$run/screen.txt" | tr -s ' \n' ' ')"
-    grep -q "using 82574l on" "$run/screen.txt" && ok ipxe_driver_takes_the_82574l ||
-        bad ipxe_driver_takes_the_82574l "$(grep -a 'net0' "$run/screen.txt" | head -2 | tr '\n' ' ')"
+# net_boot CARD ROM IPXE_DRIVER: pxe.vmx with ethernet0 on CARD; the five checks, named CARD_...
+net_boot() {
+    local card=$1 rom=${VMPLAY_IPXE_DIR:-/usr/lib/ipxe/qemu}/$2 drv=$3 t=$1_ st
+    [ "$card" = e1000e ] && t=   # the first card's names predate the table
+    if [ ! -f "$rom" ]; then
+        skip "${t}net_boot" "no $rom (Debian's ipxe-qemu; tools/deps/check-pxe.txt installs it)"
+        return 1
+    fi
+    sed "s/virtualDev = \"e1000e\"/virtualDev = \"$card\"/; s/serial.txt/serial-$card.txt/" "$run/pxe.vmx" > "$run/pxe-$card.vmx"
+    (cd "$run" && exec timeout 300 "$V" --headless --cpu=soft --timeout=75 --screen-text="screen-$card.txt" \
+        --net-tftp="$run/tftp" --net-bootfile=boot.0 "pxe-$card.vmx" >"$run/out-$card.txt" 2>"$run/err-$card.txt"); st=$?
+    local scr=$run/screen-$card.txt ser=$run/serial-$card.txt
+    grep -q "^iPXE (http://ipxe.org) 00:03.0" "$scr" && ok "${t}option_rom_runs_at_post" ||
+        bad "${t}option_rom_runs_at_post" "no iPXE banner on the screen: $(head -c 300 "$scr" | tr -s ' \n' ' ')"
+    grep -q "using $drv on" "$scr" && ok "${t}ipxe_driver_takes_the_$drv" ||
+        bad "${t}ipxe_driver_takes_the_$drv" "$(grep -a 'net0' "$scr" | head -2 | tr '\n' ' ')"
+    local size
     size=$(stat -c %s "$run/tftp/boot.0")
-    grep -q "boot.0 : $size bytes \[PXE-NBP\]" "$run/screen.txt" && ok tftp_fetches_boot_file ||
-        bad tftp_fetches_boot_file "$(tail -c 400 "$run/screen.txt" | tr -s ' \n' ' ')"
-    grep -aq "VMPLAY-MARKER: pxe boot file ran" "$run/serial.txt" 2>/dev/null &&
-        grep -q "VMPLAY-MARKER: pxe boot file ran" "$run/screen.txt" && ok boot_file_runs ||
-        bad boot_file_runs "serial '$(head -c 200 "$run/serial.txt" 2>/dev/null)'"
-    [ "$st" = 124 ] && ok ends_by_timeout || bad ends_by_timeout "status $st: $(head -c 300 "$run/err.txt")"
+    grep -q "boot.0 : $size bytes \[PXE-NBP\]" "$scr" && ok "${t}tftp_fetches_boot_file" ||
+        bad "${t}tftp_fetches_boot_file" "$(tail -c 400 "$scr" | tr -s ' \n' ' ')"
+    grep -aq "VMPLAY-MARKER: pxe boot file ran" "$ser" 2>/dev/null &&
+        grep -q "VMPLAY-MARKER: pxe boot file ran" "$scr" && ok "${t}boot_file_runs" ||
+        bad "${t}boot_file_runs" "serial '$(head -c 200 "$ser" 2>/dev/null)'"
+    [ "$st" = 124 ] && ok "${t}ends_by_timeout" || bad "${t}ends_by_timeout" "status $st: $(head -c 300 "$run/err-$card.txt")"
+    return 0
+}
+# The cards whose ROM ipxe-qemu ships with the card's own PCI ID (SeaBIOS runs a ROM only
+# when its PCIR vendor and device match the function): 82574L 8086:10d3, PCnet 1022:2000,
+# vmxnet3 15ad:07b0. (pxe-e1000.rom is for QEMU's 82540EM, 8086:100e, not VMware's 100f.)
+net_boot vlance pxe-pcnet.rom pcnet32
+net_boot vmxnet3 pxe-vmxnet3.rom vmxnet3
+if net_boot e1000e pxe-e1000e.rom 82574l; then
     # A VM whose disk boots Linux (the appliance), with bios.bootOrder = "ethernet0,hdd": the network first.
     if img=$(BUILD=$BUILD tests/images/appliance.sh 2>"$BUILD/appliance-build.log"); then
         cp "$img/test.vmdk" "$run/"
@@ -79,11 +95,20 @@ else
         bad boot_order_ethernet0_before_disk "appliance: $(tail -3 "$BUILD/appliance-build.log" | tr '\n' ' ')"
     fi
 fi
-(cd "$run" && VMPLAY_IPXE_DIR="$run/norom" exec timeout 300 "$V" --headless --cpu=soft --timeout=8 \
-    --screen-text=screen-norom.txt pxe.vmx >"$run/out-norom.txt" 2>"$run/err-norom.txt"); st=$?
-n=$(grep -c "ethernet0: no network boot ROM ($run/norom/pxe-e1000e.rom: No such file or directory; Debian's ipxe-qemu has it); booting without PXE" "$run/err-norom.txt")
-if [ "$st" = 124 ] && [ "$n" = 1 ] && ! grep -q "iPXE" "$run/screen-norom.txt"; then
-    ok absent_rom_one_line_boots_without_pxe
-else
-    bad absent_rom_one_line_boots_without_pxe "status $st, $n notices: $(head -c 300 "$run/err-norom.txt")"
-fi
+# no_rom CARD ROM: without the ROM, one line and the VM boots on without PXE.
+no_rom() {
+    local card=$1 t=$1_ st n
+    [ "$card" = e1000e ] && t=
+    sed "s/virtualDev = \"e1000e\"/virtualDev = \"$card\"/" "$run/pxe.vmx" > "$run/norom-$card.vmx"
+    (cd "$run" && VMPLAY_IPXE_DIR="$run/norom" exec timeout 300 "$V" --headless --cpu=soft --timeout=8 \
+        --screen-text="screen-norom-$card.txt" "norom-$card.vmx" >"$run/out-norom-$card.txt" 2>"$run/err-norom-$card.txt"); st=$?
+    n=$(grep -c "ethernet0: no network boot ROM ($run/norom/$2: No such file or directory; Debian's ipxe-qemu has it); booting without PXE" "$run/err-norom-$card.txt")
+    if [ "$st" = 124 ] && [ "$n" = 1 ] && ! grep -q "iPXE" "$run/screen-norom-$card.txt"; then
+        ok "${t}absent_rom_one_line_boots_without_pxe"
+    else
+        bad "${t}absent_rom_one_line_boots_without_pxe" "status $st, $n notices: $(head -c 300 "$run/err-norom-$card.txt")"
+    fi
+}
+no_rom e1000e pxe-e1000e.rom
+no_rom vlance pxe-pcnet.rom
+no_rom vmxnet3 pxe-vmxnet3.rom

@@ -11,9 +11,14 @@
 ; anywhere cannot stop it. At the end it writes 0x2A to the debug-exit port
 ; (status 85 with --debug-exit).
 ; Each operation is 8 bytes: type, sel, off (16 bits), val (32 bits); type 0xFF ends.
+; Types 16..20 let the generator build whole command sequences for one device:
+; 16 picks the BAR of the function whose ID is val by its register number sel,
+; 17..20 write 8/16/32 bits or read 32 at off inside it (nothing when absent).
         bits 16
 ROMBASE equ 0xFFFF0000
 BARTAB  equ 0x500        ; RAM: count, then (base | 1 for I/O, size) pairs
+IDTAB   equ 0x800        ; RAM: per BARTAB entry, (vendor | device << 16, BAR register 0..5)
+TARGET  equ 0x440        ; RAM: base and size of the BAR that ops 16..20 address
 SCRATCH equ 0x400
 STACK   equ 0x9000
 POOL    equ 0x10000
@@ -68,6 +73,7 @@ pm:     mov ax, 0x10
         in eax, dx
         cmp ax, 0xFFFF
         je .nextfn
+        mov [SCRATCH + 12], eax
         xor ecx, ecx
 .bar:   BARADDR
         mov eax, 0xFFFFFFFF
@@ -94,6 +100,7 @@ pm:     mov ax, 0x10
         mov eax, [SCRATCH + 4]
         mov [BARTAB + 4 + ebp * 8], esi
         mov [BARTAB + 8 + ebp * 8], eax
+        call record
         inc ebp
         add esi, eax
         mov eax, [SCRATCH]
@@ -124,6 +131,7 @@ pm:     mov ax, 0x10
         lea edx, [edi + 1]
         mov [BARTAB + 4 + ebp * 8], edx
         mov [BARTAB + 8 + ebp * 8], eax
+        call record
         inc ebp
         add edi, eax
 .nextbar:
@@ -173,6 +181,10 @@ ops:    movzx eax, byte [ebx]
         je .vga
         cmp al, 15
         je .ioapic
+        cmp al, 16
+        je .target
+        cmp al, 20
+        jbe .tgtop
         cmp al, 11
         ja ops
         ; 6..11: inside a BAR: entry sel % count, offset off % size
@@ -264,6 +276,61 @@ ops:    movzx eax, byte [ebx]
         mov dword [0xFEC00000], ebp
         mov dword [0xFEC00010], esi
         jmp ops
+
+.target:                               ; 16: the BAR of device val (vendor | device << 16), register sel
+        mov dword [TARGET], 0
+        mov dword [TARGET + 4], 0
+        xor edx, edx
+.tscan: cmp edx, [BARTAB]
+        jae ops
+        cmp edx, 64
+        jae ops
+        cmp [IDTAB + edx * 8], esi
+        jne .tnext
+        cmp [IDTAB + 4 + edx * 8], ecx
+        jne .tnext
+        mov eax, [BARTAB + 4 + edx * 8]
+        mov [TARGET], eax
+        mov eax, [BARTAB + 8 + edx * 8]
+        mov [TARGET + 4], eax
+        jmp ops
+.tnext: inc edx
+        jmp .tscan
+.tgtop:                                 ; 17..20: write 8, 16, 32, read 32 at off inside the target BAR
+        mov edi, eax
+        mov eax, [TARGET + 4]
+        test eax, eax
+        jz ops
+        cmp ebp, eax
+        jae ops
+        mov edx, [TARGET]
+        test dl, 1
+        jnz .tport
+        add edx, ebp
+        mov eax, esi
+        cmp edi, 17
+        je .w8
+        cmp edi, 18
+        je .w16
+        cmp edi, 19
+        je .w32
+        mov eax, [edx]
+        jmp ops
+.tport: dec edx
+        add edx, ebp
+        cmp edi, 17
+        je .out8
+        cmp edi, 18
+        je .out16
+        cmp edi, 19
+        je .out32
+        jmp .in32
+
+; the BAR just placed: entry ebp of IDTAB gets the function's ID and the BAR register ecx
+record: mov edx, [SCRATCH + 12]
+        mov [IDTAB + ebp * 8], edx
+        mov [IDTAB + 4 + ebp * 8], ecx
+        ret
 
 done:   mov al, 0x2A
         out 0xF4, al

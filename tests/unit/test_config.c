@@ -590,6 +590,43 @@ TEST(check_files)
     config_free(c);
 }
 
+/* One file in two slots: by inode, a written one (hard disk, floppy) refused, two ISOs allowed. */
+TEST(check_files_same_file_twice)
+{
+    const char *dir = test_tmpdir();
+    char vmx[1024], link[1100], target[1100];
+    snprintf(vmx, sizeof vmx, "%s/t.vmx", dir);
+    touch(dir, "t.vmdk");
+    touch(dir, "t.iso");
+    snprintf(link, sizeof link, "%s/l.vmdk", dir);
+    abs_join(target, sizeof target, dir, "t.vmdk");
+    unlink(link);
+    ASSERT_EQ(symlink(target, link), 0);
+    struct vm_config *c = build_at("ide0:0.present = \"TRUE\"\nide0:0.fileName = \"t.vmdk\"\n"
+                                   "ide1:0.present = \"TRUE\"\nide1:0.deviceType = \"cdrom-image\"\n"
+                                   "ide1:0.fileName = \"t.iso\"\n"
+                                   "ide1:1.present = \"TRUE\"\nide1:1.deviceType = \"cdrom-image\"\n"
+                                   "ide1:1.fileName = \"t.iso\"\n", vmx);
+    struct error e = { 0 };
+    ASSERT_EQ(config_check_files(c, &e), 0); /* two CD-ROMs on one ISO */
+    config_free(c);
+    c = build_at("ide0:0.present = \"TRUE\"\nide0:0.fileName = \"t.vmdk\"\n"
+                 "sata0.present = \"TRUE\"\nsata0:4.present = \"TRUE\"\nsata0:4.fileName = \"l.vmdk\"\n", vmx);
+    ASSERT_EQ(config_check_files(c, &e), -1);
+    ASSERT_EQ(e.code, EX_DATAERR);
+    char want[2400], abs_link[1100];
+    abs_join(abs_link, sizeof abs_link, dir, "l.vmdk");
+    snprintf(want, sizeof want, "%s:5: sata0:4.fileName names the same file as ide0:0.fileName "
+             "(line 2), %s; a VM can hold a disk only once", vmx, abs_link);
+    ASSERT_STR_EQ(e.msg, want);
+    config_free(c);
+    c = build_at("ide1:0.present = \"TRUE\"\nide1:0.deviceType = \"cdrom-image\"\n"
+                 "ide1:0.fileName = \"t.iso\"\nide1:0.startConnected = \"FALSE\"\n"
+                 "floppy0.fileType = \"file\"\nfloppy0.fileName = \"t.iso\"\n", vmx);
+    ASSERT_EQ(config_check_files(c, &e), 0); /* the disconnected CD-ROM is not opened */
+    config_free(c);
+}
+
 /* ---- the printer ---- */
 
 TEST(print_is_stable)

@@ -19,7 +19,7 @@
 #define DATA 0x10000u
 #define RAM (1u << 20)
 #ifndef JIT_TRIALS
-#define JIT_TRIALS 6000
+#define JIT_TRIALS 10000
 #endif
 
 static uint32_t rng;
@@ -68,6 +68,13 @@ static unsigned dreg(void)
 {
     static const unsigned r[5] = {0, 1, 2, 6, 7};
     return r[rnd() % 5];
+}
+
+/* Byte destinations: AL CL DL AH CH DH (not BL/BH: EBX is a base). */
+static unsigned dreg8(void)
+{
+    static const unsigned r[6] = {0, 1, 2, 4, 5, 6};
+    return r[rnd() % 6];
 }
 
 static unsigned anyreg(void)
@@ -135,7 +142,7 @@ static void insn(struct gen *g)
 
 static void insn1(struct gen *g)
 {
-    unsigned alu = rnd() % 8, k = rnd() % 34;
+    unsigned alu = rnd() % 8, k = rnd() % 44;
     /* the ALU group: every flag defined (AF undefined after the logic ops) */
     uint32_t alu_undef = (alu == 1 || alu == 4 || alu == 6) ? F_AF : 0;
     switch (k) {
@@ -213,6 +220,45 @@ static void insn1(struct gen *g)
         break;
     }
     case 31: put(g, 0x0F); put(g, 0xB6); put(g, 0xC0 | dreg() << 3 | (rnd() % 8)); break; /* MOVZX r32, AH..BH too */
+    /* soft_exec helpers that leave the block chainable (jit.c chain_safe) */
+    case 34: { /* NOT (no flags), NEG (all six) */
+        unsigned neg = rnd() & 1;
+        put(g, 0xF7); put(g, 0xC0 | (2 + neg) << 3 | dreg());
+        if (neg)
+            g->undef = 0;
+        break;
+    }
+    case 35: put(g, 0x0F); put(g, 0xBA); put(g, 0xC0 | (4 + rnd() % 4) << 3 | dreg()); put(g, rnd());
+        g->undef = F_OF | F_SF | F_ZF | F_AF | F_PF; break; /* BT, BTS, BTR, BTC r, imm8 */
+    case 36: put(g, rnd() & 1 ? 0xA1 : 0xA3); put4(g, DATA + (rnd() % 0x400) * 4); break; /* MOV EAX, moffs and back */
+    case 37: put(g, 0x80); put(g, 0xC0 | alu << 3 | (rnd() % 8)); put(g, rnd()); g->undef = alu_undef; break;
+    /* byte and 16-bit forms (native in the translator) */
+    case 38: { /* ALU r/m8, r8 and r8, r/m8, register forms */
+        bool to_reg = rnd() & 1;
+        unsigned d = dreg8(), src = rnd() % 8;
+        put(g, alu << 3 | (to_reg ? 2 : 0));
+        put(g, 0xC0 | (to_reg ? d : src) << 3 | (to_reg ? src : d));
+        g->undef = alu_undef;
+        break;
+    }
+    case 39: { bool to_reg = rnd() & 1; put(g, alu << 3 | (to_reg ? 2 : 0)); mem(g, to_reg ? dreg8() : rnd() % 8); g->undef = alu_undef; break; }
+    case 40: put(g, alu << 3 | 4); put(g, rnd()); g->undef = alu_undef; break; /* op AL, imm8 */
+    case 41: /* MOV r8, m8 / m8, r8 / m8, imm8 */
+        switch (rnd() % 3) {
+        case 0: put(g, 0x8A); mem(g, dreg8()); break;
+        case 1: put(g, 0x88); mem(g, rnd() % 8); break;
+        default: put(g, 0xC6); mem(g, 0); put(g, rnd()); break;
+        }
+        break;
+    case 42: /* 16-bit MOV: load, store, register */
+        put(g, 0x66);
+        switch (rnd() % 3) {
+        case 0: put(g, 0x8B); mem(g, dreg()); break;
+        case 1: put(g, 0x89); mem(g, anyreg()); break;
+        default: put(g, 0x89); put(g, 0xC0 | anyreg() << 3 | dreg()); break;
+        }
+        break;
+    case 43: put(g, 0x84); put(g, 0xC0 | (rnd() % 8) << 3 | (rnd() % 8)); g->undef = F_AF; break; /* TEST r8, r8 */
     default: { unsigned cc = rnd() % 16; define_for(g, cc); put(g, 0x0F); put(g, 0x90 + cc); put(g, 0xC0 | (rnd() % 8)); break; }
     }
 }
