@@ -18,6 +18,7 @@
  * the opcodes 64-bit mode removed raise #UD.
  */
 #include "cpu/exec.h"
+#include "cpu/sse4.h"
 
 static uint64_t rm_get(struct soft *s, const struct insn *in, unsigned size)
 {
@@ -810,6 +811,8 @@ static bool exec64_0f(struct soft *s, const struct insn *in)
         xadd_cmpxchg(s, in);
     } else if (op == 0x1C7) {
         cmpxchg_wide(s, in);
+    } else if (op == 0x1B8) {
+        exec_popcnt(s, in);
     } else if (op == 0x105) {
         soft_syscall(s);
     } else if (op == 0x107) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cpu/exec.h"
+#include "cpu/sse4.h"
 
 static void bit_op(struct soft *s, const struct insn *in)
 {
@@ -416,6 +417,7 @@ void exec_0f(struct soft *s, const struct insn *in)
     case 0x1BC: case 0x1BD: bit_scan(s, in); return;
     case 0x1C0: case 0x1C1: xadd(s, in); return;
     case 0x1C7: cmpxchg8b(s, in); return;
+    case 0x1B8: exec_popcnt(s, in); return;
     case 0x1AE: fxsave_group(s, in); return;
     case 0x1C8: case 0x1C9: case 0x1CA: case 0x1CB: case 0x1CC: case 0x1CD: case 0x1CE: case 0x1CF:
         v = s->r[op & 7];

@@ -8,6 +8,7 @@
  */
 #include "cpu/exec.h"
 #include "cpu/model.h"
+#include "cpu/sse4.h"
 
 #include <string.h>
 
@@ -19,13 +20,15 @@
  * Linux disables PSE on steppings <= 2 with old microcode (erratum AAE44).
  * The 64-bit parts of that family (Atom 330, D510) have LM, SYSCALL, NX,
  * LAHF/SAHF and CMPXCHG16B; this model adds 1 GiB pages, which the core's
- * MMU implements. Only what the core implements is advertised: no MOVBE,
- * MONITOR, POPCNT, RDTSCP.
+ * MMU implements, and x86-64-v2's SSE4.1, SSE4.2 and POPCNT (cpu/exec_sse4.c)
+ * where the host has them (the core runs them on the host's SSE unit).
+ * Only what the core implements is advertised: no MOVBE, MONITOR, RDTSCP.
  */
 #define CPUID_SIGNATURE 0x106CAu
 /* FPU DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT CLFSH MMX FXSR SSE SSE2 */
 #define CPUID_EDX 0x0789FBFDu
 #define CPUID_ECX 0x00002201u /* SSE3 (0), SSSE3 (9), CX16 (13) */
+#define CPUID_ECX_V2 0x00980000u /* SSE4.1 (19), SSE4.2 (20), POPCNT (23): sse4_host_ok() */
 /* 0x80000001: SYSCALL (11), NX (20), 1 GiB pages (26), LM (29); ECX LAHF/SAHF in 64-bit mode (0) */
 #define CPUID_EXT_EDX 0x24100800u
 #define CPUID_EXT_ECX 0x00000001u
@@ -258,7 +261,7 @@ void cpu_model_cpuid(uint32_t leaf, uint32_t out[4])
     case 1:
         a = CPUID_SIGNATURE;
         b = CPUID_EBX;
-        c = CPUID_ECX;
+        c = CPUID_ECX | (sse4_host_ok() ? CPUID_ECX_V2 : 0);
         d = CPUID_EDX;
         break;
     case 2:

@@ -23,14 +23,24 @@
 
 int firmware_read_file(const char *path, uint8_t **data, size_t *size, struct error *err)
 {
+    return firmware_read_file_max(path, data, size, ROM_MAX, err);
+}
+
+int firmware_read_file_max(const char *path, uint8_t **data, size_t *size, uint64_t max,
+                           struct error *err)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return error_set(err, error_code_for_errno(errno), "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > ROM_MAX) {
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        (uint64_t)st.st_size > max) {
         close(fd);
-        return error_set(err, EX_DATAERR, "%s: not a ROM image (a regular file of 1 byte to 16 MiB)",
-                         path);
+        if (max == ROM_MAX)
+            return error_set(err, EX_DATAERR,
+                             "%s: not a ROM image (a regular file of 1 byte to 16 MiB)", path);
+        return error_set(err, EX_DATAERR, "%s: not a regular file of 1 byte to %llu KiB", path,
+                         (unsigned long long)(max >> 10));
     }
     uint8_t *buf = malloc((size_t)st.st_size);
     ssize_t n = buf ? read(fd, buf, (size_t)st.st_size) : -1;

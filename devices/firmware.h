@@ -36,6 +36,9 @@ int firmware_load_efi(const char *dir, struct firmware *fw, struct error *err);
 char *firmware_efi_store_path(const struct vm_config *cfg);
 /* Reads a whole (small) file. */
 int firmware_read_file(const char *path, uint8_t **data, size_t *size, struct error *err);
+/* The same with a size limit of max bytes instead of 16 MiB (--kernel, --initrd). */
+int firmware_read_file_max(const char *path, uint8_t **data, size_t *size, uint64_t max,
+                           struct error *err);
 /* SeaBIOS "bootorder" file contents (newline-separated device paths) for the config's drives. */
 void firmware_bootorder(const struct vm_config *cfg, char *out, size_t len);
 

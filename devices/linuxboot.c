@@ -11,8 +11,11 @@
  * Layout (the protocol's "modern bzImage" one): setup at 0x10000 (its stack and
  * heap up to 0x1FE00), command line at 0x20000, kernel at 1 MiB, the initrd
  * page-aligned at the top of what both the kernel (initrd_addr_max) and the
- * RAM under 4 GiB (less 1 MiB for SeaBIOS's tables) allow.
- * Only bzImages of protocol 2.02 and later load; a multiboot ELF is refused.
+ * RAM under 4 GiB (less 1 MiB for SeaBIOS's tables) allow, above the kernel.
+ * Kernel and initrd may be as large as that RAM allows (no 16 MiB ROM limit);
+ * what does not fit is refused with the addresses it had to fit between.
+ * Only bzImages of protocol 2.02 and later load this way; a file without the
+ * setup header but with a multiboot header goes to multiboot.c.
  */
 #include "devices/linuxboot.h"
 
@@ -20,6 +23,7 @@
 #include <string.h>
 
 #include "devices/firmware.h"
+#include "devices/multiboot.h"
 
 #define HDR_SETUP_SECTS 0x1F1
 #define HDR_BOOT_FLAG 0x1FE
@@ -98,19 +102,22 @@ static int add32(struct fwcfg *fw, uint16_t key, uint32_t v, struct error *err)
 
 /* The initrd: at the top of what the kernel and the RAM allow, page-aligned. */
 static int place_initrd(struct fwcfg *fw, uint8_t *setup, const struct linuxboot_hdr *h,
-                        const char *path, uint64_t below_4g, struct error *err)
+                        const char *path, uint64_t below_4g, uint64_t kernel_end, struct error *err)
 {
     uint8_t *data = NULL;
     size_t size = 0;
-    if (firmware_read_file(path, &data, &size, err) < 0)
+    if (firmware_read_file_max(path, &data, &size, below_4g, err) < 0)
         return -1;
     uint64_t top = h->initrd_max;
     if (below_4g > FIRMWARE_TOP_RESERVE && top > below_4g - FIRMWARE_TOP_RESERVE - 1)
         top = below_4g - FIRMWARE_TOP_RESERVE - 1;
-    if (size == 0 || (uint64_t)size > top || ((top - size) & ~0xFFFull) < PROT_ADDR) {
+    if (size == 0 || (uint64_t)size > top || ((top + 1 - size) & ~0xFFFull) < kernel_end) {
         free(data);
-        return error_set(err, EX_DATAERR, "--initrd %s: %zu bytes do not fit below 0x%llx", path,
-                         size, (unsigned long long)top);
+        return error_set(err, EX_DATAERR,
+                         "--initrd %s: %zu bytes do not fit between the kernel's end 0x%llx and "
+                         "0x%llx (initrd_addr_max, and the RAM below 4 GiB less 1 MiB for the "
+                         "firmware): give the VM more memory (memsize)",
+                         path, size, (unsigned long long)kernel_end, (unsigned long long)top);
     }
     uint32_t addr = (uint32_t)((top + 1 - size) & ~0xFFFull);
     wr32(setup + HDR_RAMDISK_IMAGE, addr);
@@ -140,14 +147,16 @@ int linuxboot_setup(struct fwcfg *fw, const char *kernel, const char *initrd, co
 {
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (firmware_read_file(kernel, &buf, &len, err) < 0)
+    if (firmware_read_file_max(kernel, &buf, &len, below_4g, err) < 0)
         return -1;
     struct linuxboot_hdr h;
     int rc = -1;
     if (linuxboot_parse(buf, len, &h) < 0) {
-        if (is_elf(buf, len))
-            error_set(err, EX_UNAVAILABLE, "--kernel %s: an ELF (multiboot) kernel; vmplay loads "
-                      "Linux bzImages only", kernel);
+        if (multiboot_find(buf, len) >= 0)
+            rc = multiboot_setup(fw, buf, len, kernel, initrd, append, below_4g, err);
+        else if (is_elf(buf, len))
+            error_set(err, EX_DATAERR, "--kernel %s: an ELF without a multiboot header; vmplay "
+                      "loads Linux bzImages and multiboot kernels", kernel);
         else
             error_set(err, EX_DATAERR, "--kernel %s: not a Linux bzImage of boot protocol 2.02 or "
                       "later (setup header, LOADED_HIGH)", kernel);
@@ -165,7 +174,14 @@ int linuxboot_setup(struct fwcfg *fw, const char *kernel, const char *initrd, co
     wr16(setup + HDR_HEAP_END_PTR, (uint16_t)(CMDLINE_ADDR - REAL_ADDR - 0x200));
     setup[HDR_LOADFLAGS] |= CAN_USE_HEAP;
     wr32(setup + HDR_CMD_LINE_PTR, CMDLINE_ADDR);
-    if (initrd && place_initrd(fw, setup, &h, initrd, below_4g, err) < 0)
+    uint64_t kernel_end = PROT_ADDR + (len - h.setup_size);
+    if (below_4g < FIRMWARE_TOP_RESERVE || kernel_end > below_4g - FIRMWARE_TOP_RESERVE) {
+        error_set(err, EX_DATAERR, "--kernel %s: %zu bytes from 1 MiB do not fit in the %llu MiB "
+                  "of RAM below 4 GiB (less 1 MiB for the firmware): give the VM more memory "
+                  "(memsize)", kernel, len - h.setup_size, (unsigned long long)(below_4g >> 20));
+        goto out;
+    }
+    if (initrd && place_initrd(fw, setup, &h, initrd, below_4g, kernel_end, err) < 0)
         goto out;
     if (add32(fw, FW_CFG_SETUP_ADDR, REAL_ADDR, err) < 0 ||
         add32(fw, FW_CFG_SETUP_SIZE, h.setup_size, err) < 0 ||

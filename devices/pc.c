@@ -44,6 +44,7 @@
 #include "devices/pflash.h"
 #include "devices/piix4pm.h"
 #include "devices/linuxboot.h"
+#include "devices/multiboot.h"
 #include "devices/misc.h"
 #include "devices/pit.h"
 #include "devices/ps2.h"
@@ -393,7 +394,7 @@ static int make_fwcfg(struct machine *m, struct error *err)
     struct fwcfg_e820 e820[2] = {{0, m->below_4g, E820_RAM}, {0x100000000ull, m->above_4g, E820_RAM}};
     fwcfg_add_e820(m->fwcfg, e820, m->above_4g ? 2 : 1);
     /* --kernel: the option ROM boots first, the disks after it */
-    static const char rom_first[] = "/rom@" LINUXBOOT_ROM_NAME "\n";
+    static const char rom_first[] = "/rom@" LINUXBOOT_ROM_NAME "\n/rom@" MULTIBOOT_ROM_NAME "\n";
     size_t skip = m->o.kernel ? sizeof rom_first - 1 : 0;
     char order[1024];
     memcpy(order, rom_first, skip);
