@@ -6,6 +6,7 @@
  * symbolic link or a second spelling of the path is caught too) before
  * anything is opened. Two read-only images (CD-ROM ISOs) may share a file, as
  * they do on VMware; anything written (a hard disk, a floppy image) may not.
+ * The disks of an .ova are members of one file: only overlapping members clash.
  */
 #include "formats/config.h"
 
@@ -22,7 +23,16 @@ struct slot_file {
     bool written;   /* opened for writing: a hard disk or a floppy image */
     dev_t dev;
     ino_t ino;
+    uint64_t off, len; /* the bytes of the file the slot uses: an OVF package member, or all (len 0) */
 };
+
+/* Whether two slots' byte ranges of one file meet (len 0: the whole file). */
+static bool ranges_meet(const struct slot_file *a, const struct slot_file *b)
+{
+    if (!a->len || !b->len)
+        return true;
+    return a->off < b->off + b->len && b->off < a->off + a->len;
+}
 
 /* Fills f from the slot's resolved path; 0 when the file cannot be stat'ed (reported elsewhere). */
 static int slot_stat(struct slot_file *f, const char *path)
@@ -39,7 +49,8 @@ static int slot_stat(struct slot_file *f, const char *path)
 static const struct slot_file *earlier_twin(const struct slot_file *t, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (t[i].dev == t[n].dev && t[i].ino == t[n].ino && (t[i].written || t[n].written))
+        if (t[i].dev == t[n].dev && t[i].ino == t[n].ino && (t[i].written || t[n].written) &&
+            ranges_meet(&t[i], &t[n]))
             return &t[i];
     return NULL;
 }
@@ -66,6 +77,8 @@ int config_check_twice(const struct vm_config *c, struct error *err)
         snprintf(t[n].key, sizeof t[n].key, "%s.fileName", d->slot);
         t[n].line = d->line;
         t[n].written = hard;
+        t[n].off = d->window_off;
+        t[n].len = d->window_len;
         const struct slot_file *twin = earlier_twin(t, n);
         if (twin)
             return report(c, twin, &t[n], d->path, err);
@@ -78,6 +91,7 @@ int config_check_twice(const struct vm_config *c, struct error *err)
         snprintf(t[n].key, sizeof t[n].key, "floppy%d.fileName", i);
         t[n].line = f->line;
         t[n].written = true;
+        t[n].off = t[n].len = 0;
         const struct slot_file *twin = earlier_twin(t, n);
         if (twin)
             return report(c, twin, &t[n], f->path, err);
