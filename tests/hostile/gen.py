@@ -87,12 +87,12 @@ def dev_id(vendor, device):
 
 
 def pool_region(r, nbytes, align):
-    """A pool address (and its word index) for nbytes aligned to align."""
+    """A pool address for nbytes aligned to align."""
     align = max(align, 4)
     top = POOL + 4 * POOL_WORDS - nbytes
     a = (POOL + r.randrange(top - POOL)) // align * align
     a = max(a, (POOL + align - 1) // align * align)
-    return a, (a - POOL) // 4
+    return a
 
 
 def put(seq, addr, v):
@@ -102,7 +102,7 @@ def put(seq, addr, v):
         seq.append((12, 0, w, v & 0xFFFFFFFF))
 
 
-def rd(_r, seq, off):
+def rd(seq, off):
     seq.append((20, 0, off, 0))
 
 
@@ -110,10 +110,10 @@ def wr(seq, off, v, size=4):
     seq.append((16 + size.bit_length(), 0, off, v & 0xFFFFFFFF))  # 1 -> 17, 2 -> 18, 4 -> 19
 
 
-def buffer(r, seq, nbytes):
+def buffer(r, nbytes):
     """A DMA buffer: mostly in the pool, sometimes anywhere."""
     if r.random() < 0.85:
-        return pool_region(r, min(nbytes, 0x8000), 4 if r.random() < 0.3 else 512)[0]
+        return pool_region(r, min(nbytes, 0x8000), 4 if r.random() < 0.3 else 512)
     return value(r) & ~1
 
 
@@ -123,15 +123,15 @@ def ahci_seq(r):
     port = r.randrange(2) if r.random() < 0.9 else r.randrange(32)
     pb = 0x100 + port * 0x80
     wr(seq, pb + 0x18, 0)                                     # stop the port first
-    clb, _ = pool_region(r, 1024, 1024)
-    fb, _ = pool_region(r, 256, 256)
+    clb = pool_region(r, 1024, 1024)
+    fb = pool_region(r, 256, 256)
     wr(seq, pb + 0x00, clb); wr(seq, pb + 0x04, 0 if r.random() < 0.95 else value(r))
     wr(seq, pb + 0x08, fb); wr(seq, pb + 0x0C, 0)
     slots = 0
     for _ in range(r.randrange(1, 4)):
         slot = r.randrange(32)
         slots |= 1 << slot
-        ctba, _ = pool_region(r, 0x80 + 16 * 8, 128)
+        ctba = pool_region(r, 0x80 + 16 * 8, 128)
         nprd = r.randrange(0, 5)
         cmd = r.choice([0x25, 0x35, 0xC8, 0xCA, 0x60, 0x61, 0xEC, 0xE7, 0xEA, 0xA0, 0xA1, 0xEF,
                         0x20, 0x30, 0x24, 0x34, r.getrandbits(8)])
@@ -157,7 +157,7 @@ def ahci_seq(r):
                 put(seq, ctba + 0x40 + 4 * i, int.from_bytes(bytes(cdb[4 * i:4 * i + 4]), 'little'))
         for i in range(nprd):
             n = r.choice([512, 2048, 4096, 0x10000, r.getrandbits(22) + 1])
-            put(seq, ctba + 0x80 + 16 * i, buffer(r, seq, n))
+            put(seq, ctba + 0x80 + 16 * i, buffer(r, n))
             put(seq, ctba + 0x84 + 16 * i, 0)
             put(seq, ctba + 0x8C + 16 * i, (n - 1) & 0x3FFFFF | (0x80000000 if r.random() < 0.5 else 0))
     wr(seq, pb + 0x14, value(r) if r.random() < 0.2 else 0x7D0000FF)
@@ -167,7 +167,7 @@ def ahci_seq(r):
     wr(seq, pb + 0x18, 0x11 if r.random() < 0.9 else value(r))
     wr(seq, pb + 0x38, slots)
     seq.append((13, 0, 0, r.randrange(100, 5000)))
-    rd(r, seq, pb + 0x38); rd(r, seq, pb + 0x20)
+    rd(seq, pb + 0x38); rd(seq, pb + 0x20)
     wr(seq, pb + 0x10, 0xFFFFFFFF); wr(seq, 0x08, 0xFFFFFFFF)
     return seq
 
@@ -187,8 +187,8 @@ def nvme_seq(r):
         wr(seq, 0x14, 0)
         seq.append((13, 0, 0, 200))
         asq_n, acq_n = r.choice([2, 4, 16, 64]), r.choice([2, 4, 16, 64])
-        asq, _ = pool_region(r, 64 * asq_n, 4096)
-        acq, _ = pool_region(r, 16 * acq_n, 4096)
+        asq = pool_region(r, 64 * asq_n, 4096)
+        acq = pool_region(r, 16 * acq_n, 4096)
         wr(seq, 0x24, (acq_n - 1) << 16 | (asq_n - 1))
         wr(seq, 0x28, asq); wr(seq, 0x2C, 0)
         wr(seq, 0x30, acq); wr(seq, 0x34, 0)
@@ -198,7 +198,7 @@ def nvme_seq(r):
         for _ in range(r.randrange(1, min(asq_n, 6))):
             opc = r.choice([0x06, 0x06, 0x05, 0x01, 0x09, 0x0A, 0x02, 0x00, 0x04, 0x08, r.getrandbits(8)])
             qid = r.choice([1, 1, 2, r.getrandbits(16)])
-            q, _ = pool_region(r, 4096, 4096)
+            q = pool_region(r, 4096, 4096)
             qsize = r.choice([2, 16, 64, r.getrandbits(16)])
             cdw = {0x06: [r.choice([0, 1, 2, 3, r.getrandbits(8)])],
                    0x05: [(qsize - 1) << 16 | qid, 1 | (2 if r.random() < 0.5 else 0)],
@@ -207,44 +207,44 @@ def nvme_seq(r):
                    0x0A: [r.choice([7, 8, 2, r.getrandbits(8)])],
                    0x02: [r.choice([1, 2, 3]) | r.getrandbits(12) << 16]}.get(opc, [value(r) for _ in range(6)])
             nvme_sqe(r, seq, asq + 64 * tail, opc, r.getrandbits(16), r.choice([0, 1, 1, 0xFFFFFFFF, 2]),
-                     q if opc in (0x05, 0x01) else buffer(r, seq, 4096), buffer(r, seq, 4096), cdw)
+                     q if opc in (0x05, 0x01) else buffer(r, 4096), buffer(r, 4096), cdw)
             tail = (tail + 1) % asq_n
         wr(seq, 0x1000, tail if r.random() < 0.9 else r.getrandbits(16))
         seq.append((13, 0, 0, 500))
         wr(seq, 0x1004, r.randrange(acq_n))
     else:                                                    # I/O on whatever queue 1 the generator made before
-        sq, _ = pool_region(r, 64 * 4, 4096)
+        sq = pool_region(r, 64 * 4, 4096)
         for i in range(r.randrange(1, 4)):
             opc = r.choice([0x02, 0x01, 0x00, 0x02, r.getrandbits(8)])
             nlb = r.choice([0, 1, 7, 255, r.getrandbits(16)])
             nvme_sqe(r, seq, sq + 64 * i, opc, r.getrandbits(16), r.choice([1, 1, 0, 2]),
-                     buffer(r, seq, 4096), buffer(r, seq, 4096),
+                     buffer(r, 4096), buffer(r, 4096),
                      [r.getrandbits(15), 0, nlb])
         wr(seq, 0x1008, r.randrange(1, 16)); seq.append((13, 0, 0, 500)); wr(seq, 0x100C, r.randrange(16))
-    rd(r, seq, 0x1C)
+    rd(seq, 0x1C)
     return seq
 
 
 def pvscsi_seq(r):
     seq = [(16, 0, 0, dev_id(0x15AD, 0x07C0))]
     nreq, ncmp = r.choice([1, 1, 2]), 1
-    rs, _ = pool_region(r, 4096, 4096)
-    req = [pool_region(r, 4096, 4096)[0] for _ in range(nreq)]
-    cmp = [pool_region(r, 4096, 4096)[0] for _ in range(ncmp)]
+    rs = pool_region(r, 4096, 4096)
+    req = [pool_region(r, 4096, 4096) for _ in range(nreq)]
+    cmp = [pool_region(r, 4096, 4096) for _ in range(ncmp)]
     words = [nreq if r.random() < 0.95 else r.getrandbits(8), ncmp, rs >> 12, 0]
     words += sum(([a >> 12, 0] for a in req), []) + [0, 0] * (32 - nreq)
     words += sum(([a >> 12, 0] for a in cmp), []) + [0, 0] * (32 - ncmp)
     wr(seq, 0x0, 3)                                           # SETUP_RINGS and its 132 words
     for w in words:
         wr(seq, 0x4, w)
-    rd(r, seq, 0x8)
+    rd(seq, 0x8)
     n = r.randrange(1, 5)
     for i in range(n):
         d = req[0] + 128 * (i % 32)
         length = r.choice([0, 512, 4096, 0x10000, r.getrandbits(20)])
-        put(seq, d + 8, buffer(r, seq, length)); put(seq, d + 12, 0)
+        put(seq, d + 8, buffer(r, length)); put(seq, d + 12, 0)
         put(seq, d + 16, length); put(seq, d + 20, 0)
-        put(seq, d + 24, buffer(r, seq, 64)); put(seq, d + 28, 0)
+        put(seq, d + 24, buffer(r, 64)); put(seq, d + 28, 0)
         put(seq, d + 32, r.choice([0, 18, 96, 255]))
         put(seq, d + 36, r.choice([0x8, 0x10, 0x4, 0x1 | 0x8, r.getrandbits(8)]))
         op = r.choice([0x28, 0x2A, 0x08, 0x0A, 0x88, 0x8A, 0x12, 0x00, 0x25, 0x9E, 0x35, 0x1A, 0x5A, 0x03, 0xA0, 0x43, r.getrandbits(8)])
@@ -256,14 +256,14 @@ def pvscsi_seq(r):
     put(seq, rs, n)
     wr(seq, r.choice([0x4018, 0x3014]), 0)
     seq.append((13, 0, 0, 500))
-    rd(r, seq, 0x100C); wr(seq, 0x100C, 0xFFFFFFFF)
+    rd(seq, 0x100C); wr(seq, 0x100C, 0xFFFFFFFF)
     return seq
 
 
 def e1000_seq(r):
     dev = r.choice([0x100F, 0x10D3])
     seq = [(16, 0, 0, dev_id(0x8086, dev))]
-    ring, _ = pool_region(r, 16 * 16, 128)
+    ring = pool_region(r, 16 * 16, 128)
     n = r.choice([8, 16])
     rx = r.random() < 0.4
     base = 0x2800 if rx else 0x3800
@@ -273,7 +273,7 @@ def e1000_seq(r):
     for i in range(r.randrange(1, n)):
         d = ring + 16 * i
         length = r.choice([60, 64, 1514, 9000, 0, r.getrandbits(16)])
-        put(seq, d, buffer(r, seq, length)); put(seq, d + 4, 0)
+        put(seq, d, buffer(r, length)); put(seq, d + 4, 0)
         if rx:
             put(seq, d + 8, 0); put(seq, d + 12, 0)
         else:
@@ -288,7 +288,7 @@ def e1000_seq(r):
         wr(seq, 0x400, 0x2 | 0x8 | (r.getrandbits(32) if r.random() < 0.1 else 0))
         wr(seq, 0x3818, r.randrange(n) if r.random() < 0.9 else r.getrandbits(16))
     seq.append((13, 0, 0, 500))
-    rd(r, seq, 0xC0)
+    rd(seq, 0xC0)
     return seq
 
 
@@ -301,9 +301,9 @@ def mpt_seq(r):
     for w in msg:
         wr(seq, 0x00, w)
     for _ in range(r.randrange(0, 8)):
-        rd(r, seq, 0x00); wr(seq, 0x30, 0)
+        rd(seq, 0x00); wr(seq, 0x30, 0)
     for _ in range(r.randrange(1, 4)):
-        f, _ = pool_region(r, 128, 16)
+        f = pool_region(r, 128, 16)
         length = r.choice([0, 512, 4096, r.getrandbits(20)])
         put(seq, f, r.choice([0, 0, 1]) | 0 << 8 | r.choice([0, 0, 0, 0x10]) << 16 | 0x00 << 24)  # target, bus, chain, function 0 (SCSI IO)
         put(seq, f + 4, r.choice([6, 10, 16]) | (r.choice([0, 18, 32])) << 8)                  # CDB length, sense length
@@ -313,12 +313,12 @@ def mpt_seq(r):
         for k in range(4):
             put(seq, f + 32 + 4 * k, int.from_bytes(bytes((cdb + [0] * 4)[4 * k:4 * k + 4]), 'little'))
         put(seq, f + 48, length)
-        put(seq, f + 52, buffer(r, seq, 64))
+        put(seq, f + 52, buffer(r, 64))
         put(seq, f + 56, 0xD1000000 | length & 0xFFFFFF)                                     # a simple SGE, last
-        put(seq, f + 60, buffer(r, seq, length))
+        put(seq, f + 60, buffer(r, length))
         wr(seq, 0x40, f)
     seq.append((13, 0, 0, 500))
-    rd(r, seq, 0x44); wr(seq, 0x30, 0)
+    rd(seq, 0x44); wr(seq, 0x30, 0)
     return seq
 
 
