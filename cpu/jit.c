@@ -311,6 +311,13 @@ static uint32_t jit_exec(struct soft *s, const struct jit_site *t, uint32_t unus
     return s->block_end;
 }
 
+/* An exec form's slow path (a TLB miss, a DIV operand that may fault): the whole
+ * instruction through soft_exec, with the flags from the LAHF/SETO image in r11. */
+static uint32_t jit_exec_img(struct soft *s, const struct jit_site *t, uint32_t unused, uint32_t img)
+{
+    return jit_exec(s, t, unused, (s->flags & ~FL_ARITH) | img_flags(img));
+}
+
 /* An instruction with a fast form, through that form (a block of one): what the
  * interpreter would run, at a fraction of soft_exec's cost. Counts nothing (the
  * interpreter counts a fast form's instruction when the block is left); returns
@@ -339,7 +346,7 @@ struct jit_link {
 
 /* ---- translation ---- */
 
-enum { K_NONE, K_LOAD, K_STORE, K_FAST };
+enum { K_NONE, K_LOAD, K_STORE, K_FAST, K_EXEC };
 
 struct pending {
     uint8_t *jne;   /* main path's branch to its slow-path sequence */
@@ -349,6 +356,8 @@ struct pending {
     struct jit_site *site;
     int push;       /* the store is a PUSH: its tail moves ESP */
     unsigned kexit; /* instructions to count when it leaves after this one */
+    uint8_t *jx[3]; /* K_EXEC: more branches to the slow path (DIV's operand checks) */
+    unsigned njx;
 };
 
 /* Segment loads (other than the block-ending ones): the inline accesses assume flat segments. */
@@ -396,6 +405,65 @@ static bool small_form(unsigned xop)
            xop == X_LOAD16 || xop == X_STORE16 || xop == X_MOV16_RR;
 }
 
+/* Instructions with no fast form in the interpreter that are emitted as themselves over
+ * the guest registers in s->r[] or over [r8] after an inline TLB probe (memory forms);
+ * a TLB miss, and DIV/IDIV operands that may fault, run the whole instruction through
+ * soft_exec (jit_exec_img) and the block goes on after it. 80 ALU r/m8, imm8; F6 /0
+ * TEST r/m8, imm8; F7 NOT NEG MUL IMUL (register and memory), DIV IDIV (register);
+ * 0F BA BT BTS BTR BTC r/m32, imm8; A0..A3 MOV AL/EAX to and from moffs. */
+static bool exec_form(const struct insn *in)
+{
+    bool mem = in->props & I_MEM;
+    unsigned reg = insn_reg(in);
+    switch (in->op) {
+    case 0x80:
+        return true;
+    case 0xF6:
+        return reg == 0;
+    case 0xF7:
+        return reg >= 2 && (!mem || reg <= 5);
+    case 0x1BA:
+        return reg >= 4;
+    case 0xA0: case 0xA1: case 0xA2: case 0xA3:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool moffs(const struct insn *in)
+{
+    return in->op >= 0xA0 && in->op <= 0xA3;
+}
+
+static bool exec_write(const struct insn *in)
+{
+    unsigned reg = insn_reg(in);
+    switch (in->op) {
+    case 0x80: return reg != 7;
+    case 0xF7: return reg == 2 || reg == 3;
+    case 0x1BA: return reg != 4;
+    case 0xA2: case 0xA3: return true;
+    default: return false;
+    }
+}
+
+static unsigned exec_size(const struct insn *in)
+{
+    return in->op == 0x80 || in->op == 0xF6 || in->op == 0xA0 || in->op == 0xA2 ? 1 : 4;
+}
+
+/* The arithmetic flags (DF_*) in writes when emitted natively, where the decoder's set is
+ * wider: NOT writes none, BT* only CF (the host leaves ZF, the others are undefined). */
+static unsigned flags_written(const struct insn *in)
+{
+    if (in->op == 0xF7 && insn_reg(in) == 2)
+        return 0;
+    if (in->op == 0x1BA)
+        return DF_CF;
+    return in->fwrite & 0x3Fu;
+}
+
 static bool native(const struct insn *in, bool last)
 {
     if (in->xop == X_NONE && in->op == 0x90 && !(in->pfx & P_LOCK) && !(in->props & (I_LONG | I_CROSS)))
@@ -403,8 +471,8 @@ static bool native(const struct insn *in, bool last)
     if (!(in->pfx & P_ADDR32) || (!(in->pfx & P_OP32) && !small_form(in->xop)) ||
         (in->pfx & (P_LOCK | P_REP | P_REPNE)) || (in->props & (I_LONG | I_CROSS)))
         return false;
-    bool mem = in->props & I_MEM;
-    if (mem && in->seg != SEG_DS && in->seg != SEG_SS && in->seg != SEG_ES)
+    bool mem = (in->props & I_MEM) || (in->op >= 0xA0 && in->op <= 0xA3);
+    if (mem && in->seg == SEG_CS)
         return false;
     unsigned op = in->op;
     switch (in->xop) {
@@ -424,8 +492,8 @@ static bool native(const struct insn *in, bool last)
         return true;
     case X_JCC: case X_JMP: case X_CALL: case X_RET:
         return last;
-    case X_NONE: /* IMUL r, r, imm: no fast form in the interpreter; NOP */
-        return ((op == 0x69 || op == 0x6B) && !mem) || op == 0x90;
+    case X_NONE: /* IMUL r, r, imm: no fast form in the interpreter; NOP; the exec forms */
+        return ((op == 0x69 || op == 0x6B) && !mem) || op == 0x90 || exec_form(in);
     default:
         return false;
     }
@@ -485,7 +553,7 @@ static int32_t gr8(unsigned r)
 static bool may_fault(const struct insn *in, bool nat)
 {
     return !nat || ((in->props & I_MEM) && in->xop != X_LEA) || in->xop == X_PUSH || in->xop == X_POP ||
-           fast_mem(in);
+           fast_mem(in) || (in->op >= 0xA0 && in->op <= 0xA3) || (in->op == 0xF7 && insn_reg(in) >= 6);
 }
 
 static uint32_t imm_of(const struct insn *in)
@@ -519,6 +587,24 @@ static void ea_r8(struct em *e, const struct insn *in)
         return;
     }
     op_m(e, 0, 0x8D, R8, base, index, index < 0 ? 0 : in->scale, disp);
+}
+
+/* FS and GS (Linux's per-CPU segment) may have a base: r8 = offset + base without
+ * wrapping, edx = the offset (for the slow paths); the other data segments are flat
+ * (jit_nonflat). */
+static bool seg_based(unsigned seg)
+{
+    return seg == SEG_FS || seg == SEG_GS;
+}
+
+static void seg_add(struct em *e, unsigned seg)
+{
+    if (!seg_based(seg))
+        return;
+    op_r(e, 0, 0x89, R8, RDX); /* mov edx, r8d */
+    op_m(e, 0, 0x8B, R9, R14, -1, 0, (int32_t)(offsetof(struct soft, seg) + seg * sizeof(struct seg) +
+                                                offsetof(struct seg, base)));
+    op_r(e, 1, 0x01, R9, R8); /* add r8, r9: past 4 GiB - 1 misses the TLB (the slow path decides) */
 }
 
 static void save_flags(struct em *e)
@@ -676,12 +762,12 @@ bool jit_translate(struct soft *s, struct block *b)
         if (!nat[i])
             any = false;
         else
-            any |= (b->insn[i].fwrite & 0x3F) != 0;
+            any |= flags_written(&b->insn[i]) != 0;
     }
     dirty[n] = any;
     live[n] = any ? 0x3F : 0;
     for (unsigned i = n; i-- > 0;)
-        live[i] = (live[i + 1] & ~(b->insn[i].fwrite & 0x3Fu)) | (b->insn[i].fread & 0x3Fu) |
+        live[i] = (live[i + 1] & ~flags_written(&b->insn[i])) | (b->insn[i].fread & 0x3Fu) |
                   (may_fault(&b->insn[i], nat[i]) ? 0x3Fu : 0); /* a fault there stores all six */
 
     /* sites first (data), then code */
@@ -824,6 +910,127 @@ bool jit_translate(struct soft *s, struct block *b)
             eip = next;
             continue;
         }
+        if (in->xop == X_NONE && exec_form(in)) {
+            if (i > counted) { /* counted as x_none counts, without touching the flags */
+                op_m(e, 1, 0x8B, RCX, R14, -1, 0, S(icount));
+                op_m(e, 1, 0x8D, RCX, RCX, -1, 0, (int32_t)(i - counted));
+                op_m(e, 1, 0x89, RCX, R14, -1, 0, S(icount));
+            }
+            counted = i;
+            struct jit_site *t = &sites[nsites++];
+            t->eip = (uint32_t)eip;
+            t->next = next;
+            t->in = in;
+            t->k = 0;
+            t->dirty = dirty[i];
+            bool m = (in->props & I_MEM) || moffs(in), div = op == 0xF7 && reg >= 6;
+            bool save = (m || div) && (dirty[i] || live[i]);
+            if (save)
+                save_flags(e);
+            struct pending *p = NULL;
+            if (m || div) {
+                p = &pend[npend++];
+                p->kind = K_EXEC;
+                p->idx = i;
+                p->site = t;
+                p->push = false;
+                p->kexit = 1;
+                p->njx = 0;
+                p->jne = NULL;
+            }
+            if (m) {
+                if (moffs(in))
+                    mov_ri(e, R8, in->disp);
+                else
+                    ea_r8(e, in);
+                seg_add(e, in->seg);
+                segs |= 1u << in->seg;
+                p->jne = probe_n(e, exec_write(in), exec_size(in));
+                if (save)
+                    restore_flags(e);
+            }
+            switch (op) {
+            case 0x80: case 0xF6:
+                if (m)
+                    op_m(e, 0, op, (int)reg, R8, -1, 0, 0);
+                else
+                    op_m(e, 0, op, (int)reg, R14, -1, 0, gr8(rm));
+                b1(e, in->imm);
+                break;
+            case 0x1BA:
+                if (m) {
+                    op_m(e, 0, 0x0FBA, (int)reg, R8, -1, 0, 0), b1(e, in->imm);
+                } else {
+                    ld32(e, RAX, rm);
+                    op_r(e, 0, 0x0FBA, (int)reg, RAX), b1(e, in->imm);
+                    if (reg != 4)
+                        st64(e, RAX, rm);
+                }
+                break;
+            case 0xA0:
+                op_m(e, 0, 0x8A, RAX, R8, -1, 0, 0);
+                op_m(e, 0, 0x88, RAX, R14, -1, 0, GR(GPR_AX));
+                break;
+            case 0xA1:
+                op_m(e, 0, 0x8B, RAX, R8, -1, 0, 0);
+                st64(e, RAX, GPR_AX);
+                break;
+            case 0xA2:
+                op_m(e, 0, 0x8A, RAX, R14, -1, 0, GR(GPR_AX));
+                op_m(e, 0, 0x88, RAX, R8, -1, 0, 0);
+                break;
+            case 0xA3:
+                ld32(e, RCX, GPR_AX);
+                op_m(e, 0, 0x89, RCX, R8, -1, 0, 0);
+                break;
+            default: /* F7 */
+                if (reg <= 3) { /* NOT, NEG */
+                    if (m) {
+                        op_m(e, 0, 0xF7, (int)reg, R8, -1, 0, 0);
+                    } else {
+                        ld32(e, RAX, rm);
+                        op_r(e, 0, 0xF7, (int)reg, RAX);
+                        st64(e, RAX, rm);
+                    }
+                    break;
+                }
+                if (reg <= 5) { /* MUL, IMUL edx:eax = eax * r/m */
+                    ld32(e, RAX, GPR_AX);
+                    if (m)
+                        op_m(e, 0, 0xF7, (int)reg, R8, -1, 0, 0);
+                    else
+                        op_m(e, 0, 0xF7, (int)reg, R14, -1, 0, GR(rm));
+                    st64(e, RAX, GPR_AX);
+                    st64(e, RDX, GPR_DX);
+                    break;
+                }
+                /* DIV, IDIV: the host divides only operands that cannot fault */
+                ld32(e, RCX, rm);
+                ld32(e, RAX, GPR_AX);
+                ld32(e, RDX, GPR_DX);
+                op_r(e, 0, 0x85, RCX, RCX);
+                p->jne = jmp32(e, 4); /* je: divide by zero */
+                if (reg == 6) {
+                    op_r(e, 0, 0x39, RCX, RDX); /* cmp edx, ecx */
+                    p->jx[p->njx++] = jmp32(e, 3); /* jae: the quotient overflows */
+                } else { /* only a dividend that fits 32 bits, by anything but -1 */
+                    op_r(e, 0, 0x83, 7, RCX), b1(e, 0xFF);
+                    p->jx[p->njx++] = jmp32(e, 4);
+                    op_r(e, 0, 0x89, RAX, R9);
+                    op_r(e, 0, 0xC1, 7, R9), b1(e, 31); /* sar r9d, 31 */
+                    op_r(e, 0, 0x39, RDX, R9);          /* cmp r9d, edx */
+                    p->jx[p->njx++] = jmp32(e, 5);
+                }
+                op_r(e, 0, 0xF7, (int)reg, RCX);
+                st64(e, RAX, GPR_AX);
+                st64(e, RDX, GPR_DX);
+                break;
+            }
+            if (p)
+                p->join = e->p;
+            eip = next;
+            continue;
+        }
         if (fast_mem(in)) {
             struct jit_site *t = &sites[nsites++];
             t->eip = (uint32_t)eip;
@@ -847,6 +1054,7 @@ bool jit_translate(struct soft *s, struct block *b)
                     op_m(e, 0, 0x8D, R8, R8, -1, 0, -4);
             } else {
                 ea_r8(e, in);
+                seg_add(e, in->seg);
             }
             struct pending *p = &pend[npend++];
             p->jne = probe_n(e, fast_write(in), fast_size(in));
@@ -963,6 +1171,7 @@ bool jit_translate(struct soft *s, struct block *b)
                 ld32(e, R8, GPR_SP);
             } else {
                 ea_r8(e, in);
+                seg_add(e, in->seg);
             }
             struct pending *p = &pend[npend++];
             p->jne = probe(e, kind == K_STORE);
@@ -1152,6 +1361,26 @@ bool jit_translate(struct soft *s, struct block *b)
     for (unsigned k = 0; k < npend; k++) {
         struct pending *p = &pend[k];
         patch(p->jne, e->p);
+        if (p->kind == K_EXEC) { /* the whole instruction through soft_exec, then on after it */
+            for (unsigned x = 0; x < p->njx; x++)
+                patch(p->jx[x], e->p);
+            op_r(e, 1, 0x89, R14, RDI);
+            mov_ri64(e, RSI, (uint64_t)(uintptr_t)p->site);
+            op_r(e, 0, 0x89, R11, RCX);
+            mov_ri64(e, RAX, (uint64_t)(uintptr_t)jit_exec_img);
+            b1(e, 0xFF), b1(e, 0xD0); /* call rax */
+            op_m(e, 1, 0x8B, R15, R14, -1, 0, S(tlb_cur));
+            op_r(e, 0, 0x85, RAX, RAX);
+            op_m(e, 0, 0x8B, RAX, R14, -1, 0, S(eip));
+            uint8_t *jz = jmp32(e, 4);
+            emit_exit(e, p->kexit, false); /* a store hit cached code: leave after it */
+            patch(jz, e->p);
+            op_m(e, 0, 0x8B, RCX, R14, -1, 0, S(flags));
+            op_r(e, 0, 0x81, 4, RCX), b4(e, FL_ARITH);
+            b1(e, 0x51), b1(e, 0x9D); /* push rcx; popfq */
+            patch(jmp32(e, -1), p->join);
+            continue;
+        }
         if (p->kind == K_FAST) { /* the whole instruction through its fast form */
             if (p->site->dirty) {
                 restore_flags(e);
@@ -1180,7 +1409,8 @@ bool jit_translate(struct soft *s, struct block *b)
         b1(e, 0x41), b1(e, 0x53), b1(e, 0x41), b1(e, 0x53); /* push r11 twice (alignment) */
         op_r(e, 1, 0x89, R14, RDI);
         mov_ri64(e, RSI, (uint64_t)(uintptr_t)p->site);
-        op_r(e, 0, 0x89, R8, RDX);
+        if (!seg_based(p->site->seg)) /* else edx holds the offset already */
+            op_r(e, 0, 0x89, R8, RDX);
         op_r(e, 0, 0x89, R11, RCX);
         mov_ri64(e, RAX, p->kind == K_LOAD ? (uint64_t)(uintptr_t)jit_load : (uint64_t)(uintptr_t)jit_store);
         b1(e, 0xFF), b1(e, 0xD0);                           /* call rax */
@@ -1220,7 +1450,7 @@ bool jit_translate(struct soft *s, struct block *b)
  * the CPU is in long mode. Segments do not change inside a chain of translated blocks
  * (soft_exec ends chaining), so jit_run computes it once and each chained entry
  * tests its block's segments against it. */
-#define JIT_SEGS (1u << SEG_DS | 1u << SEG_ES | 1u << SEG_SS)
+#define JIT_SEGS (1u << SEG_DS | 1u << SEG_ES | 1u << SEG_SS | 1u << SEG_FS | 1u << SEG_GS)
 
 static uint8_t nonflat(const struct soft *s)
 {
@@ -1234,7 +1464,7 @@ static uint8_t nonflat(const struct soft *s)
         const struct seg *g = &s->seg[i];
         if (!((JIT_SEGS >> i) & 1))
             continue;
-        if (g->base || g->lo || g->span != 0xFFFFFFFFu || g->ok != (SEG_R | SEG_W))
+        if ((g->base && !seg_based((unsigned)i)) || g->lo || g->span != 0xFFFFFFFFu || g->ok != (SEG_R | SEG_W))
             m |= 1u << i;
     }
     if (!stack32(s))

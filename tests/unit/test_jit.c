@@ -18,9 +18,8 @@
 #define CODE 0x1000u
 #define DATA 0x10000u
 #define RAM (1u << 20)
-#ifndef JIT_TRIALS
-#define JIT_TRIALS 10000
-#endif
+#define JIT_TRIALS 10000 /* VMPLAY_JIT_TRIALS=n for fewer (the SAN build) */
+#define FS_BASE 0x200u
 
 static uint32_t rng;
 
@@ -142,7 +141,13 @@ static void insn(struct gen *g)
 
 static void insn1(struct gen *g)
 {
-    unsigned alu = rnd() % 8, k = rnd() % 44;
+    if (g->undef & F_CF) { /* only after DIV: ADC, SBB and the rotates read CF */
+        put(g, 0x39);
+        put(g, 0xC0 | anyreg() << 3 | dreg());
+        g->undef = 0;
+        return;
+    }
+    unsigned alu = rnd() % 8, k = rnd() % 53;
     /* the ALU group: every flag defined (AF undefined after the logic ops) */
     uint32_t alu_undef = (alu == 1 || alu == 4 || alu == 6) ? F_AF : 0;
     switch (k) {
@@ -259,6 +264,48 @@ static void insn1(struct gen *g)
         }
         break;
     case 43: put(g, 0x84); put(g, 0xC0 | (rnd() % 8) << 3 | (rnd() % 8)); g->undef = F_AF; break; /* TEST r8, r8 */
+    /* the translator's exec forms (no fast form in the interpreter) */
+    case 44: put(g, 0xF7); rm_any(g, 4 + rnd() % 2); g->undef = F_SF | F_ZF | F_AF | F_PF; break; /* MUL, IMUL */
+    case 45: { /* DIV, IDIV r32, often with a dividend that does not overflow */
+        switch (rnd() % 5) {
+        case 0: put(g, 0x31); put(g, 0xD2); break; /* xor edx, edx */
+        case 1: put(g, 0x99); break;               /* cdq */
+        case 2: put(g, 0xBA); put4(g, rnd() % 4); break;
+        case 3: put(g, 0x89); put(g, 0xCA); put(g, 0xF7); put(g, 0xF0 | 1); /* edx = ecx: DIV overflows just */
+            g->undef = F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF;
+            return;
+        default: break;
+        }
+        static const unsigned dv[5] = {1, 3, 6, 7, 5};
+        put(g, 0xF7); put(g, 0xC0 | (6 + rnd() % 2) << 3 | dv[rnd() % 5]);
+        g->undef = F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF;
+        break;
+    }
+    case 46: { unsigned neg = rnd() & 1; put(g, 0xF7); mem(g, 2 + neg); if (neg) g->undef = 0; break; } /* NOT, NEG m32 */
+    case 47: put(g, 0x80); mem(g, alu); put(g, rnd()); g->undef = alu_undef; break; /* ALU m8, imm8 */
+    case 48: put(g, 0xF6); rm_any(g, 0); put(g, rnd()); g->undef = F_AF; break; /* TEST r/m8, imm8 */
+    case 49: put(g, 0x0F); put(g, 0xBA); mem(g, 4 + rnd() % 4); put(g, rnd());
+        g->undef = F_OF | F_SF | F_ZF | F_AF | F_PF; break; /* BT* m32, imm8 */
+    case 50: { /* MOV AL/EAX, moffs and back */
+        unsigned k2 = rnd() % 8;
+        uint32_t a = k2 == 0 ? DATA + 0xFFE : k2 == 1 ? CODE + 0x800 + (rnd() % 0x100) * 4 : k2 == 2 ? 0xF0000000u
+                     : DATA + (rnd() % 0xF00);
+        put(g, 0xA0 + rnd() % 4); put4(g, a);
+        break;
+    }
+    case 51: case 52: { /* FS and GS overrides (FS based at FS_BASE, GS at 0) */
+        put(g, rnd() & 1 ? 0x64 : 0x65);
+        switch (rnd() % 7) {
+        case 0: put(g, 0x8B); mem(g, dreg()); break;
+        case 1: put(g, 0x89); mem(g, anyreg()); break;
+        case 2: put(g, alu << 3 | 3); mem(g, dreg()); g->undef = alu_undef; break;
+        case 3: put(g, alu << 3 | 1); mem(g, anyreg()); g->undef = alu_undef; break;
+        case 4: put(g, 0x0F); put(g, 0xB6); mem(g, dreg()); break;
+        case 5: put(g, 0xA1 + 2 * (rnd() % 2)); put4(g, DATA + (rnd() % 0x400) * 4); break;
+        default: put(g, 0x80); mem(g, alu); put(g, rnd()); g->undef = alu_undef; break;
+        }
+        break;
+    }
     default: { unsigned cc = rnd() % 16; define_for(g, cc); put(g, 0x0F); put(g, 0x90 + cc); put(g, 0xC0 | (rnd() % 8)); break; }
     }
 }
@@ -287,6 +334,7 @@ static void run_one(bool jit, const uint8_t *image, const struct cpu_state *init
     for (int i = 0; i < 6; i++)
         st.seg[i] = (struct cpu_segment){0x10, 0xC093, 0xFFFFFFFFu, 0};
     st.seg[SEG_CS] = (struct cpu_segment){0x08, 0xC09B, 0xFFFFFFFFu, 0};
+    st.seg[SEG_FS].base = FS_BASE;
     st.halted = false;
     cpu_set_state(m.cpu, &st);
     r->exit = vm_run(&m, 1000000);
@@ -303,7 +351,11 @@ TEST(differential)
     ASSERT(image);
     unsigned translated = 0;
     jit_threshold = 1;
-    for (unsigned trial = 0; trial < JIT_TRIALS; trial++) {
+    unsigned trials = JIT_TRIALS;
+    const char *tv = getenv("VMPLAY_JIT_TRIALS");
+    if (tv && atoi(tv) > 0)
+        trials = (unsigned)atoi(tv);
+    for (unsigned trial = 0; trial < trials; trial++) {
         rng = 0x9E3779B9u ^ (trial * 2654435761u);
         for (unsigned i = 0; i < RAM; i += 4) {
             uint32_t v = rnd();
