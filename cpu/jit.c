@@ -130,7 +130,16 @@ static const char *const chain_why[] = {"limit", "halted", "shadow", "trace", "b
                                         "stop", "TF/RF", "intr", "nonflat", "invalid", "tag_x", "phys"};
 #define CHAIN_WHY (sizeof chain_why / sizeof chain_why[0])
 
+/* The jump cache of RET and indirect exits whose own slot misses: translated blocks by
+ * EIP (~0: empty), filled by jit_run, emptied with the code cache. */
+#define JC_SIZE 4096u
+struct jit_jc {
+    uint64_t eip;
+    void *to; /* the block's chained entry */
+};
+
 struct jit {
+    struct jit_jc jc[JC_SIZE];
     uint8_t *base, *cur, *end;
     uint64_t blocks, failed;
     /* VMPLAY_JIT_STATS / VMPLAY_JIT_PERFMAP */
@@ -410,7 +419,8 @@ static bool small_form(unsigned xop)
  * a TLB miss, and DIV/IDIV operands that may fault, run the whole instruction through
  * soft_exec (jit_exec_img) and the block goes on after it. 80 ALU r/m8, imm8; F6 /0
  * TEST r/m8, imm8; F7 NOT NEG MUL IMUL (register and memory), DIV IDIV (register);
- * 0F BA BT BTS BTR BTC r/m32, imm8; A0..A3 MOV AL/EAX to and from moffs. */
+ * 0F BA BT BTS BTR BTC r/m32, imm8; A0..A3 MOV AL/EAX to and from moffs; A8, A9
+ * TEST AL/EAX, imm; B0..B7 MOV r8, imm8; 84, 85 TEST m, r. */
 static bool exec_form(const struct insn *in)
 {
     bool mem = in->props & I_MEM;
@@ -424,8 +434,11 @@ static bool exec_form(const struct insn *in)
         return reg >= 2 && (!mem || reg <= 5);
     case 0x1BA:
         return reg >= 4;
-    case 0xA0: case 0xA1: case 0xA2: case 0xA3:
+    case 0xA0: case 0xA1: case 0xA2: case 0xA3: case 0xA8: case 0xA9:
+    case 0xB0: case 0xB1: case 0xB2: case 0xB3: case 0xB4: case 0xB5: case 0xB6: case 0xB7:
         return true;
+    case 0x84: case 0x85: /* the register forms are X_TEST8_RR, X_TEST_RR */
+        return mem;
     default:
         return false;
     }
@@ -450,7 +463,7 @@ static bool exec_write(const struct insn *in)
 
 static unsigned exec_size(const struct insn *in)
 {
-    return in->op == 0x80 || in->op == 0xF6 || in->op == 0xA0 || in->op == 0xA2 ? 1 : 4;
+    return in->op == 0x80 || in->op == 0xF6 || in->op == 0xA0 || in->op == 0xA2 || in->op == 0x84 ? 1 : 4;
 }
 
 /* The arithmetic flags (DF_*) in writes when emitted natively, where the decoder's set is
@@ -701,7 +714,7 @@ static void op_rip(struct em *e, int w, unsigned op, int reg, const void *at)
 /* RET's exit, eax = the popped EIP: straight to the block last linked there when eax is
  * the EIP it was linked for (the return-address check), else to the dispatcher, which
  * links the block it finds there. */
-static void emit_ret(struct em *e, unsigned k, bool flags, struct jit_link *l)
+static void emit_ret(struct em *e, unsigned k, bool flags, struct jit_link *l, const struct jit_jc *jc)
 {
     if (!l) {
         emit_exit(e, k, flags);
@@ -712,6 +725,15 @@ static void emit_ret(struct em *e, unsigned k, bool flags, struct jit_link *l)
     uint8_t *miss = jmp32(e, 5);
     op_rip(e, 0, 0xFF, 4, &l->to); /* jmp [l->to] */
     patch(miss, e->p);
+    /* the jump cache: straight to the block last run at eax, whose chained entry checks it */
+    op_r(e, 0, 0x89, RAX, RCX);
+    op_r(e, 0, 0x81, 4, RCX), b4(e, JC_SIZE - 1);
+    op_r(e, 0, 0xC1, 4, RCX), b1(e, 4); /* shl ecx, 4 */
+    mov_ri64(e, RDX, (uint64_t)(uintptr_t)jc);
+    op_m(e, 1, 0x3B, RAX, RDX, RCX, 0, 0); /* cmp rax, [rdx + rcx].eip */
+    uint8_t *jmiss = jmp32(e, 5);
+    op_m(e, 0, 0xFF, 4, RDX, RCX, 0, 8); /* jmp [rdx + rcx].to */
+    patch(jmiss, e->p);
     op_rip(e, 0, 0x89, RAX, &l->eip); /* mov [l->eip], eax */
     uint8_t *lea_at = e->p;
     op_rip(e, 1, 0x8D, RCX, lea_at);  /* lea rcx, [unlinked] (fixed below) */
@@ -982,6 +1004,23 @@ bool jit_translate(struct soft *s, struct block *b)
             case 0xA3:
                 ld32(e, RCX, GPR_AX);
                 op_m(e, 0, 0x89, RCX, R8, -1, 0, 0);
+                break;
+            case 0xA8:
+                op_m(e, 0, 0xF6, 0, R14, -1, 0, GR(GPR_AX)), b1(e, in->imm);
+                break;
+            case 0xA9:
+                op_m(e, 0, 0xF7, 0, R14, -1, 0, GR(GPR_AX)), b4(e, in->imm);
+                break;
+            case 0xB0: case 0xB1: case 0xB2: case 0xB3: case 0xB4: case 0xB5: case 0xB6: case 0xB7:
+                op_m(e, 0, 0xC6, 0, R14, -1, 0, gr8(op & 7)), b1(e, in->imm);
+                break;
+            case 0x84:
+                op_m(e, 0, 0x8A, RAX, R14, -1, 0, gr8(reg));
+                op_m(e, 0, 0x84, RAX, R8, -1, 0, 0);
+                break;
+            case 0x85:
+                ld32(e, RAX, reg);
+                op_m(e, 0, 0x85, RAX, R8, -1, 0, 0);
                 break;
             default: /* F7 */
                 if (reg <= 3) { /* NOT, NEG */
@@ -1342,9 +1381,9 @@ bool jit_translate(struct soft *s, struct block *b)
         b1(e, 0x9C), b1(e, 0x41), b1(e, 0x5B); /* pushfq; pop r11 */
     if (dyn_end) { /* the helper left EIP and EFLAGS in s */
         op_m(e, 1, 0x8B, RAX, R14, -1, 0, S(eip));
-        emit_ret(e, n - counted, false, chainable ? &links[nlinks++] : NULL); /* one EIP cached, as RET */
+        emit_ret(e, n - counted, false, chainable ? &links[nlinks++] : NULL, j->jc); /* one EIP cached, as RET */
     } else if (end_cc == -3) { /* RET: eax = the popped EIP */
-        emit_ret(e, n - counted, any, chainable ? &links[nlinks++] : NULL);
+        emit_ret(e, n - counted, any, chainable ? &links[nlinks++] : NULL, j->jc);
     } else if (end_cc >= 0) {
         jcc_at = jmp32(e, end_cc);
         mov_ri(e, RAX, (uint32_t)eip);
@@ -1501,6 +1540,11 @@ struct block *jit_run(struct soft *s, struct block *b, uint64_t limit)
          * checks b's validity and mapping, the budget and the interrupt state itself */
         if (l && l->eip == (uint32_t)b->eip && b->jit_chain)
             l->to = b->jit_chain;
+        if (b->jit_chain) {
+            struct jit_jc *c = &j->jc[(uint32_t)b->eip & (JC_SIZE - 1)];
+            c->eip = (uint32_t)b->eip;
+            c->to = b->jit_chain;
+        }
         s->jit_limit = limit;
         uint64_t before = s->icount;
         soft_materialize(s);
@@ -1526,6 +1570,7 @@ bool jit_init(struct soft *s)
         return false;
     }
     j->base = j->cur = p;
+    memset(j->jc, 0xFF, sizeof j->jc);
     j->end = j->base + JIT_BYTES;
     j->stats = getenv("VMPLAY_JIT_STATS") != NULL;
     if (getenv("VMPLAY_JIT_PERFMAP")) { /* perf names translated blocks (perf report) */
@@ -1539,8 +1584,10 @@ bool jit_init(struct soft *s)
 
 void jit_reset(struct soft *s)
 {
-    if (s->jit)
+    if (s->jit) {
         s->jit->cur = s->jit->base;
+        memset(s->jit->jc, 0xFF, sizeof s->jit->jc); /* their code is gone */
+    }
     s->jit_exit = NULL; /* its link was in the cache */
 }
 

@@ -147,7 +147,7 @@ static void insn1(struct gen *g)
         g->undef = 0;
         return;
     }
-    unsigned alu = rnd() % 8, k = rnd() % 53;
+    unsigned alu = rnd() % 8, k = rnd() % 57;
     /* the ALU group: every flag defined (AF undefined after the logic ops) */
     uint32_t alu_undef = (alu == 1 || alu == 4 || alu == 6) ? F_AF : 0;
     switch (k) {
@@ -293,6 +293,10 @@ static void insn1(struct gen *g)
         put(g, 0xA0 + rnd() % 4); put4(g, a);
         break;
     }
+    case 53: if (rnd() & 1) { put(g, 0xA8); put(g, rnd()); } else { put(g, 0xA9); put4(g, rnd()); } g->undef = F_AF; break;
+    case 54: put(g, 0xB0 + rnd() % 8); put(g, rnd()); break; /* MOV r8, imm8 (BL, BH too) */
+    case 55: put(g, 0x84 + rnd() % 2); mem(g, rnd() % 8); g->undef = F_AF; break; /* TEST m, r */
+    case 56: put(g, 0x88); put(g, 0xC0 | (rnd() % 8) << 3 | 3); put(g, 0xB3); put(g, DATA >> 8); break; /* EBX stays DATA */
     case 51: case 52: { /* FS and GS overrides (FS based at FS_BASE, GS at 0) */
         put(g, rnd() & 1 ? 0x64 : 0x65);
         switch (rnd() % 7) {
@@ -670,6 +674,62 @@ TEST(page_table_change_moves_chained_target)
     ASSERT_EQ(vm_reg(&b, GPR_AX), 50u + 5000u + 50u + 5000u);
     same_regs(&a, &b);
     ASSERT(soft_of(b.cpu)->jit_chained > 100);
+    jit_threshold = 16;
+    vm_free(&a);
+    vm_free(&b);
+}
+
+TEST(polymorphic_returns_and_indirect_jumps)
+{
+    /* f is called from two sites in turn (its RET's own slot misses every time: the jump
+     * cache), and a dispatch loop jumps through a table to four handlers, one of which
+     * is rewritten halfway (the cached handler's block is invalidated) */
+    static const char *src = PM32_ENTRY "  xor eax, eax\n"
+                                        "  xor ebx, ebx\n"
+                                        "  mov ecx, 2000\n"
+                                        "l: call f\n"
+                                        "  add ebx, eax\n"
+                                        "  call f\n"
+                                        "  sub ebx, 1\n"
+                                        "  dec ecx\n"
+                                        "  jnz l\n"
+                                        "  mov [0x5000], ebx\n"
+                                        "  xor esi, esi\n"
+                                        "  xor edx, edx\n"
+                                        "d: cmp esi, 4000\n"
+                                        "  je done\n"
+                                        "  cmp esi, 2000\n"
+                                        "  jne nopatch\n"
+                                        "  mov byte [h2imm], 7\n"
+                                        "nopatch: mov ecx, esi\n"
+                                        "  and ecx, 3\n"
+                                        "  inc esi\n"
+                                        "  jmp [tab + ecx*4]\n"
+                                        "h0: add edx, 1\n"
+                                        "  jmp d\n"
+                                        "h1: add edx, 10\n"
+                                        "  jmp d\n"
+                                        "h2: db 0x83, 0xC2\n" /* add edx, imm8 */
+                                        "h2imm: db 3\n"
+                                        "  jmp d\n"
+                                        "h3: xor edx, 0x100\n"
+                                        "  jmp d\n"
+                                        "done: hlt\n"
+                                        "f: add eax, 3\n"
+                                        "  ret\n"
+                                        "align 4\n"
+                                        "tab: dd h0, h1, h2, h3\n";
+    struct vm a, b;
+    prog_init(&a, false, src);
+    prog_init(&b, true, src);
+    ASSERT_EQ(vm_run(&a, 100000000), CPU_EXIT_HALT);
+    ASSERT_EQ(vm_run(&b, 100000000), CPU_EXIT_HALT);
+    /* sum over k = 1..2000 of (6k - 3) - 1 */
+    ASSERT_EQ(vm_rd32(&b, 0x5000), 6u * 2000u * 2001u / 2u - 4u * 2000u);
+    ASSERT_EQ(vm_reg(&b, GPR_DX), 1000u * 1 + 1000u * 10 + 500u * 3 + 500u * 7);
+    same_regs(&a, &b);
+    /* the returns and jumps ran chained: 25,979 entries, about 18,000 without the jump cache */
+    ASSERT(soft_of(b.cpu)->jit_chained > 24000);
     jit_threshold = 16;
     vm_free(&a);
     vm_free(&b);
