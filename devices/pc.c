@@ -730,10 +730,12 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
     }
     pc_slots_plan(m->cfg, &m->slots, o->log);
     struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack, .apic_base = cpu_apic_base,
-                              .backdoor = pc_backdoor};
+                              .backdoor = pc_backdoor, .vmware_platform = true};
     if (make_vmport(m, err) < 0)
         goto fail;
     m->cpu = cpu_create(o->cpu, m->bus, m->clock, &hooks, err);
+    if (m->cpu && m->vmport) /* GETHZ: the TSC as CPUID leaf 0x40000010 gives it */
+        vmport_set_rates(m->vmport, (uint64_t)cpu_tsc_khz(m->cpu) * 1000, APIC_BUS_HZ);
     if (!m->cpu || load_firmware(m, err) < 0 || map_memory(m, err) < 0 || make_pflash(m, err) < 0 ||
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
         make_serial(m, err) < 0 || make_fwcfg(m, err) < 0 || make_debug_ports(m, err) < 0 ||

@@ -1,6 +1,7 @@
 /*
  * The VMware backdoor (see vmport.h): commands GETVERSION, GETMEMSIZE,
- * GETTIME, GETTIMEFULL, the VMMouse ABSPOINTER_* trio and the low-bandwidth
+ * GETTIME, GETTIMEFULL, GETHZ and GETVCPU_INFO (what Linux's VMware platform
+ * code asks), the VMMouse ABSPOINTER_* commands and the low-bandwidth
  * RPC channel (command 30; the high-bandwidth port 0x5659 is not offered, so
  * guests move messages four bytes at a time). RPCI answers info-get
  * guestinfo.<key> from the .vmx and accepts tools.capability.*, log and
@@ -337,6 +338,18 @@ bool vmport_backdoor(void *opaque, uint16_t port, bool in, unsigned size, uint32
     case VMPORT_CMD_GETTIMEFULL:
         get_time(s, regs, true);
         break;
+    case VMPORT_CMD_GETHZ:
+        if (!s->cfg.tsc_hz)
+            return false; /* all ones: the guest calibrates for itself */
+        regs[AX] = (uint32_t)s->cfg.tsc_hz;
+        regs[BX] = (uint32_t)(s->cfg.tsc_hz >> 32);
+        regs[CX] = (uint32_t)s->cfg.bus_hz;
+        break;
+    case VMPORT_CMD_GETVCPU_INFO:
+        regs[AX] = 0; /* valid (bit 31 clear), no legacy x2APIC (bit 3), no SLC64 */
+        break;
+    case VMPORT_CMD_ABSPOINTER_RESTRICT:
+        break; /* the guest limits the VMMouse to CPL 0: nothing to enforce for its own driver */
     case VMPORT_CMD_MESSAGE:
         rpc(s, regs);
         break;
@@ -356,6 +369,12 @@ bool vmport_backdoor(void *opaque, uint16_t port, bool in, unsigned size, uint32
 }
 
 /* ---- lifecycle ---- */
+
+void vmport_set_rates(struct vmport *s, uint64_t tsc_hz, uint64_t bus_hz)
+{
+    s->cfg.tsc_hz = tsc_hz;
+    s->cfg.bus_hz = bus_hz > 0xFFFFFFFFu ? 0xFFFFFFFFu : bus_hz;
+}
 
 void vmport_reset(struct vmport *s)
 {

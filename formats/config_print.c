@@ -116,6 +116,8 @@ static void print_serials(const struct vm_config *c, FILE *f)
 static void print_rest(const struct vm_config *c, FILE *f)
 {
     fprintf(f, "%-11svram %llu KiB\n", "svga", (unsigned long long)(c->svga_vram_size >> 10));
+    fprintf(f, "%-11sVMware: CPUID hypervisor bit, leaf 0x40000000 \"VMwareVMware\", "
+            "leaf 0x40000010 TSC and APIC bus kHz\n", "platform");
     if (c->backdoor_restricted)
         fprintf(f, "%-11soff (monitor_control.restrict_backdoor)\n", "backdoor");
     else

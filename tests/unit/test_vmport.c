@@ -88,6 +88,25 @@ TEST(getversion_memsize_time)
     vmport_free(s);
 }
 
+/* Linux's vmware_platform_setup: GETHZ gives the TSC in Hz as EBX:EAX and the APIC bus
+ * in Hz in ECX, EBX all ones meaning "unknown"; GETVCPU_INFO bit 31 clear means valid. */
+TEST(gethz_and_vcpu_info)
+{
+    struct host h = {0};
+    struct vmport *s = make(&h);
+    uint32_t r[8] = {0};
+    ASSERT(!call(s, VMPORT_CMD_GETHZ, ~0u, r)); /* before the CPU says: the bus's all ones */
+    vmport_set_rates(s, UINT64_C(5000000000), 1000000000);
+    ASSERT(call(s, VMPORT_CMD_GETHZ, ~0u, r));
+    ASSERT_EQ(r[AX], (uint32_t)UINT64_C(5000000000));
+    ASSERT_EQ(r[BX], 1);
+    ASSERT_EQ(r[CX], 1000000000);
+    ASSERT(call(s, VMPORT_CMD_GETVCPU_INFO, 0, r));
+    ASSERT_EQ(r[AX] & 0x80000008u, 0); /* valid, no legacy x2APIC */
+    ASSERT(call(s, VMPORT_CMD_ABSPOINTER_RESTRICT, 1, r));
+    vmport_free(s);
+}
+
 /* Linux vmmouse_enable: ENABLE, STATUS says 1 word, DATA(1) is "JUB4"; then absolute. */
 TEST(vmmouse_enable_absolute_packets)
 {
@@ -245,8 +264,8 @@ TEST(hostile_registers)
             r[j] = (uint32_t)x;
         }
         r[AX] = VMPORT_MAGIC;
-        static const uint16_t cmds[] = {10, 20, 23, 30, 30, 30, 30, 39, 40, 41, 46};
-        r[CX] = (r[CX] & 0x00070000u) | cmds[(x >> 40) % 11];
+        static const uint16_t cmds[] = {10, 20, 23, 30, 30, 30, 30, 39, 40, 41, 46, 45, 68, 86};
+        r[CX] = (r[CX] & 0x00070000u) | cmds[(x >> 40) % 14];
         r[DX] = (r[DX] & 0x000F0000u) | CPU_BACKDOOR_PORT;
         if ((x >> 50) & 1)
             r[BX] &= 0x3F; /* small SENDSIZE values so messages complete */
