@@ -119,6 +119,17 @@ for f in "${order[@]}"; do
     cp "$f" "$root/lib/modules/"
     echo "$(basename "$f")" >> "$root/lib/modules/order"
 done
+# Modules only the modes that want them load (from /lib/modules/extra, in the order of
+# /lib/modules/extra/order): the PS/2 mouse with the VMware VMMouse protocol, evdev, and
+# the SVGA II DRM driver. Every other mode runs without them, as before.
+order=()
+for m in psmouse evdev vmwgfx; do add_mod "$m"; done
+mkdir -p "$root/lib/modules/extra"
+: > "$root/lib/modules/extra/order"
+for f in "${order[@]}"; do
+    cp "$f" "$root/lib/modules/extra/"
+    echo "$(basename "$f")" >> "$root/lib/modules/extra/order"
+done
 
 cat > "$root/init" <<'EOF'
 #!/bin/sh
