@@ -53,6 +53,7 @@
 #include "devices/trace.h"
 #include "devices/uart.h"
 #include "devices/vga.h"
+#include "devices/svga.h"
 #include "devices/vmport.h"
 
 #define PCI_HOLE_START 0xE0000000ull /* RAM above this goes above 4 GiB (QEMU's pc) */
@@ -430,9 +431,14 @@ static int make_debug_ports(struct machine *m, struct error *err)
 
 static int make_vga(struct machine *m, struct error *err)
 {
-    m->vga = reg(m, &vga_device, -1, vga_new(m->bus, m->clock, m->display, 0, err));
+    bool svga = m->cfg->svga_present;
+    uint32_t vram = svga ? (uint32_t)svga_vram_bytes(m->cfg->svga_vram_size) : 0;
+    m->vga = reg(m, &vga_device, -1, vga_new(m->bus, m->clock, m->display, vram, err));
     if (!m->vga)
         return -1;
+    if (svga) /* SVGA II in the VGA's slot, the VGA behind it */
+        return reg(m, &svga_device, -1, svga_new(m->vga, m->pci, DEVFN(2, 0), m->fw.vgabios,
+                                                  m->fw.vgabios_size, err)) ? 0 : -1;
     /* OVMF drives the VGA itself (QemuVideoDxe); its vgabios_size is 0. */
     if (vga_pci_register(m->vga, m->pci, DEVFN(2, 0), m->fw.vgabios, m->fw.vgabios_size, err) < 0)
         return -1;
