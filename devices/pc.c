@@ -780,6 +780,8 @@ void machine_reset(struct machine *m)
 
 bool machine_press_power_button(struct machine *m)
 {
+    if (m->vmport && vmport_request_halt(m->vmport, false))
+        return true; /* the guest's tools shut it down, as VMware's "Shut Down Guest" does */
     if (piix4pm_power_button(m->pm))
         return true;
     m->poweroff_pending = true; /* ACPI not enabled by the guest: nobody listens */

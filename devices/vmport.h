@@ -91,6 +91,11 @@ bool vmport_backdoor(void *opaque, uint16_t port, bool in, unsigned size, uint32
  * (the caller then uses the relative path). dz > 0 is a wheel click towards the user. */
 bool vmport_mouse_abs(struct vmport *s, unsigned x, unsigned y, int dz, unsigned buttons);
 bool vmport_absolute(const struct vmport *s);
+/* A clean shutdown (or reboot) through the guest's tools: true when tools announced themselves
+ * (tools.set.version or tools.capability.* over RPCI) and poll a TCLO channel, which then gets
+ * "OS_Halt" ("OS_Reboot") as its next command; false when the guest has no tools. */
+bool vmport_request_halt(struct vmport *s, bool reboot);
+bool vmport_tools(const struct vmport *s);
 /* GETHZ's answer once the CPU is made (the TSC rate is the backend's). */
 void vmport_set_rates(struct vmport *s, uint64_t tsc_hz, uint64_t bus_hz);
 

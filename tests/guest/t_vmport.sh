@@ -44,7 +44,7 @@ sock=$sockdir/ctl
 vm=$!
 # Once the guest's VMMouse reader waits, the front end's absolute position goes in (again
 # each second, in case a packet raced the reader's open).
-moved=
+moved= halted=
 while kill -0 $vm 2>/dev/null; do
     if [ -z "$moved" ] && [ -f "$run/serial.txt" ] && tr -d '\r' < "$run/serial.txt" | grep -q "VMPLAY-MARKER: pointer wait"; then
         for i in 1 2 3 4 5 6 7 8 9 10; do
@@ -54,6 +54,10 @@ while kill -0 $vm 2>/dev/null; do
             sleep 1
         done
         moved=1
+    fi
+    if [ -z "$halted" ] && [ -f "$run/serial.txt" ] && tr -d '\r' < "$run/serial.txt" | grep -q "VMPLAY-MARKER: tools polling"; then
+        python3 tests/guest/control_client.py "$sock" '{"execute":"power-button"}' > "$run/button.txt" 2>&1
+        halted=1
     fi
     sleep 1
 done
@@ -83,3 +87,8 @@ if has "vmmouse input: VirtualPS/2 VMware VMMouse"; then ok vmmouse_bound
 else bad vmmouse_bound "$(got vmmouse)"; fi
 if has "pointer x=12345 y=54321"; then ok vmmouse_absolute_position
 else bad vmmouse_absolute_position "$(got 'pointer x') $(head -c 200 "$run/pointer.txt" 2>/dev/null)"; fi
+# The tools channel: a guest whose tools announced themselves (tools.set.version) and poll TCLO
+# gets the power button as the tools' OS_Halt (the appliance has no ACPI daemon, so the button
+# alone would not shut it down); the guest program's own report of the command it received.
+if has "tools OS_Halt"; then ok tools_os_halt_on_power_button
+else bad tools_os_halt_on_power_button "$(got tools) $(head -c 200 "$run/button.txt" 2>/dev/null)"; fi

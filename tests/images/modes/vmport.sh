@@ -28,3 +28,7 @@ if [ -n "$ev" ]; then
     say "VMPLAY-MARKER: pointer $(hexdump -v -e '4/4 "%u " "\n"' /tmp/ev |
         awk '$3 == 3 { x = $4 } $3 == 65539 { y = $4 } END { print "x=" x " y=" y }')"
 fi
+# The tools channel: /modes/vmtools (vmtools.asm) announces tools and polls TCLO; t_vmport.sh
+# presses the power button once "tools polling" is out, which a guest with tools gets as the
+# tools' OS_Halt instead of ACPI's button.
+/modes/vmtools 2>&1 | while read -r l; do say "VMPLAY-MARKER: $l"; done
