@@ -277,6 +277,30 @@ static struct json_object *cmd_send_keys(struct control *s, struct json_object *
     return json_object_new_object();
 }
 
+/* "position": [x, y], each 0..65535 across the screen: the absolute pointer's position
+ * (the VMware VMMouse while the guest has it in absolute mode; dropped otherwise). */
+static struct json_object *cmd_pointer(struct control *s, struct json_object *args,
+                                       struct cmd_error *e)
+{
+    struct json_object *pos;
+    if (!args || !json_object_object_get_ex(args, "position", &pos) ||
+        !json_object_is_type(pos, json_type_array) || json_object_array_length(pos) != 2)
+        return fail(e, "pointer needs \"position\": [x, y], each 0..65535");
+    int64_t xy[2];
+    for (int i = 0; i < 2; i++) {
+        struct json_object *v = json_object_array_get_idx(pos, (size_t)i);
+        if (!json_object_is_type(v, json_type_int) || (xy[i] = json_object_get_int64(v)) < 0 ||
+            xy[i] > 65535)
+            return fail(e, "pointer: \"position\" holds two integers 0..65535");
+    }
+    struct input_queue *q = machine_input(s->m);
+    if (input_mouse_abs(q, (unsigned)xy[0], (unsigned)xy[1], 0, 0) < 0)
+        return fail(e, "pointer: the input queue is full");
+    struct json_object *r = json_object_new_object();
+    json_object_object_add(r, "absolute", json_object_new_boolean(input_pointer_absolute(q)));
+    return r;
+}
+
 static struct json_object *cmd_screenshot(struct control *s, struct json_object *args,
                                           struct cmd_error *e)
 {
@@ -325,6 +349,7 @@ static const struct command commands[] = {
     {"power-off", {NULL}, cmd_power_off},
     {"reset", {NULL}, cmd_reset},
     {"send-keys", {"keys", NULL}, cmd_send_keys},
+    {"pointer", {"position", NULL}, cmd_pointer},
     {"screenshot", {"file", NULL}, cmd_screenshot},
     {"screen-text", {NULL}, cmd_screen_text},
     {"pause", {NULL}, cmd_pause},

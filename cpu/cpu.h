@@ -43,6 +43,8 @@ struct cpu_hooks {
      * change; returns false to let the access go to the bus as usual. Both ports pass the
      * I/O-permission check (IOPL, TSS bitmap) from any CPL, as on VMware. */
     bool (*backdoor)(void *opaque, uint16_t port, bool in, unsigned size, uint32_t regs[8]);
+    /* CPUID presents the VMware platform (cpu/model.h cpu_model_cpuid_vmware). */
+    bool vmware_platform;
 };
 
 #define CPU_BACKDOOR_PORT 0x5658
@@ -131,6 +133,8 @@ void cpu_set_a20(struct cpu *cpu, bool enabled);
 void cpu_request_stop(struct cpu *cpu);
 int cpu_get_state(struct cpu *cpu, struct cpu_state *st);
 int cpu_set_state(struct cpu *cpu, const struct cpu_state *st);
+/* The rate of the guest's TSC in kHz (the software core's nominal 1 GHz, KVM's vCPU rate). */
+uint32_t cpu_tsc_khz(const struct cpu *cpu);
 /* Instructions retired since creation (software core; KVM reports 0). */
 uint64_t cpu_insn_count(const struct cpu *cpu);
 /* --trace=cpu: one line per executed block/exception to the given stream (NULL: off). */

@@ -289,10 +289,30 @@ void cpu_model_cpuid(uint32_t leaf, uint32_t out[4])
     out[3] = d;
 }
 
+void cpu_model_cpuid_vmware(uint32_t leaf, uint32_t tsc_khz, uint32_t out[4])
+{
+    cpu_model_cpuid(leaf, out);
+    if (leaf == 1) {
+        out[2] |= CPU_MODEL_1_ECX_HYPERVISOR;
+    } else if (leaf == CPU_MODEL_HV_LEAF) {
+        out[0] = CPU_MODEL_HV_TIMING;
+        out[1] = 0x61774D56; /* "VMwa" */
+        out[2] = 0x4D566572; /* "reVM" */
+        out[3] = 0x65726177; /* "ware" */
+    } else if (leaf == CPU_MODEL_HV_TIMING) {
+        out[0] = tsc_khz;
+        out[1] = CPU_MODEL_BUS_KHZ;
+        out[2] = 0; /* no VMCALL/VMMCALL hypercalls: the guest uses the backdoor port */
+    }
+}
+
 void soft_cpuid(struct soft *s)
 {
     uint32_t v[4];
-    cpu_model_cpuid(s->r[GPR_AX], v);
+    if (s->hooks.vmware_platform)
+        cpu_model_cpuid_vmware(s->r[GPR_AX], CPU_MODEL_TSC_KHZ, v);
+    else
+        cpu_model_cpuid(s->r[GPR_AX], v);
     if ((uint32_t)s->r[GPR_AX] == 1 && !(s->msr.apic_base & APIC_BASE_EN))
         v[3] &= ~CPUID_1_EDX_APIC; /* the local APIC is globally disabled (SDM vol. 3 11.4.3) */
     s->r[GPR_AX] = v[0];

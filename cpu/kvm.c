@@ -550,7 +550,7 @@ static int kvm_make_vcpu(struct kvm *s, struct error *err)
         s->run = NULL;
         return error_set(err, EX_UNAVAILABLE, "--cpu=kvm: mapping kvm_run: %s", strerror(errno));
     }
-    return kvm_cpuid_setup(s->sys_fd, s->vcpu_fd, err);
+    return kvm_cpuid_setup(s->sys_fd, s->vcpu_fd, s->hooks.vmware_platform, err);
 }
 
 static void kvm_close(struct kvm *s)
@@ -655,6 +655,11 @@ static uint64_t kvm_insn_count(const struct cpu *c)
     return 0;
 }
 
+static uint32_t kvm_tsc_khz(const struct cpu *c)
+{
+    return kvm_vcpu_tsc_khz(((const struct kvm *)c)->vcpu_fd);
+}
+
 static void kvm_set_trace(struct cpu *c, void *file)
 {
     kvm_of(c)->trace = file;
@@ -675,4 +680,5 @@ const struct cpu_backend cpu_kvm_backend = {
     .set_state = kvm_set_state,
     .insn_count = kvm_insn_count,
     .set_trace = kvm_set_trace,
+    .tsc_khz = kvm_tsc_khz,
 };

@@ -53,6 +53,7 @@
 #include "devices/trace.h"
 #include "devices/uart.h"
 #include "devices/vga.h"
+#include "devices/svga.h"
 #include "devices/vmport.h"
 
 #define PCI_HOLE_START 0xE0000000ull /* RAM above this goes above 4 GiB (QEMU's pc) */
@@ -430,9 +431,14 @@ static int make_debug_ports(struct machine *m, struct error *err)
 
 static int make_vga(struct machine *m, struct error *err)
 {
-    m->vga = reg(m, &vga_device, -1, vga_new(m->bus, m->clock, m->display, 0, err));
+    bool svga = m->cfg->svga_present;
+    uint32_t vram = svga ? (uint32_t)svga_vram_bytes(m->cfg->svga_vram_size) : 0;
+    m->vga = reg(m, &vga_device, -1, vga_new(m->bus, m->clock, m->display, vram, err));
     if (!m->vga)
         return -1;
+    if (svga) /* SVGA II in the VGA's slot, the VGA behind it */
+        return reg(m, &svga_device, -1, svga_new(m->vga, m->pci, DEVFN(2, 0), m->fw.vgabios,
+                                                  m->fw.vgabios_size, err)) ? 0 : -1;
     /* OVMF drives the VGA itself (QemuVideoDxe); its vgabios_size is 0. */
     if (vga_pci_register(m->vga, m->pci, DEVFN(2, 0), m->fw.vgabios, m->fw.vgabios_size, err) < 0)
         return -1;
@@ -730,10 +736,12 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
     }
     pc_slots_plan(m->cfg, &m->slots, o->log);
     struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack, .apic_base = cpu_apic_base,
-                              .backdoor = pc_backdoor};
+                              .backdoor = pc_backdoor, .vmware_platform = true};
     if (make_vmport(m, err) < 0)
         goto fail;
     m->cpu = cpu_create(o->cpu, m->bus, m->clock, &hooks, err);
+    if (m->cpu && m->vmport) /* GETHZ: the TSC as CPUID leaf 0x40000010 gives it */
+        vmport_set_rates(m->vmport, (uint64_t)cpu_tsc_khz(m->cpu) * 1000, APIC_BUS_HZ);
     if (!m->cpu || load_firmware(m, err) < 0 || map_memory(m, err) < 0 || make_pflash(m, err) < 0 ||
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
         make_serial(m, err) < 0 || make_fwcfg(m, err) < 0 || make_debug_ports(m, err) < 0 ||
@@ -772,6 +780,8 @@ void machine_reset(struct machine *m)
 
 bool machine_press_power_button(struct machine *m)
 {
+    if (m->vmport && vmport_request_halt(m->vmport, false))
+        return true; /* the guest's tools shut it down, as VMware's "Shut Down Guest" does */
     if (piix4pm_power_button(m->pm))
         return true;
     m->poweroff_pending = true; /* ACPI not enabled by the guest: nobody listens */

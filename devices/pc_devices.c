@@ -24,6 +24,7 @@
 #include "devices/rtc.h"
 #include "devices/scsi_hba.h"
 #include "devices/uart.h"
+#include "devices/svga.h"
 #include "devices/vga.h"
 #include "devices/vmxnet3.h"
 
@@ -69,6 +70,7 @@ RESET_FREE_OPS(i8042)
 RESET_FREE_OPS(uart)
 RESET_FREE_OPS(fwcfg)
 RESET_FREE_OPS(vga)
+RESET_FREE_OPS(svga)
 RESET_FREE_OPS(ahci)
 RESET_FREE_OPS(nvme)
 RESET_FREE_OPS(scsi_hba)
@@ -132,6 +134,7 @@ const struct device_ops uart_device = {.name = "uart",
 const struct device_ops fwcfg_device = {
     .name = "fwcfg", .reset = fwcfg_reset_op, .free = fwcfg_free_op};
 const struct device_ops vga_device = {.name = "vga", .reset = vga_reset_op, .free = vga_free_op};
+const struct device_ops svga_device = {.name = "svga", .reset = svga_reset_op, .free = svga_free_op};
 const struct device_ops ahci_device = {
     .name = "ahci", .reset = ahci_reset_op, .free = ahci_free_op};
 const struct device_ops nvme_device = {

@@ -1,10 +1,13 @@
 /*
  * The VMware backdoor (see vmport.h): commands GETVERSION, GETMEMSIZE,
- * GETTIME, GETTIMEFULL, the VMMouse ABSPOINTER_* trio and the low-bandwidth
+ * GETTIME, GETTIMEFULL, GETHZ and GETVCPU_INFO (what Linux's VMware platform
+ * code asks), the VMMouse ABSPOINTER_* commands and the low-bandwidth
  * RPC channel (command 30; the high-bandwidth port 0x5659 is not offered, so
  * guests move messages four bytes at a time). RPCI answers info-get
- * guestinfo.<key> from the .vmx and accepts tools.capability.*, log and
- * tools.set.version; everything else gets "0 Unknown command".
+ * guestinfo.<key> from the .vmx and accepts tools.capability.*, log,
+ * tools.set.version and tools.os.statechange.status; everything else gets
+ * "0 Unknown command". On a TCLO channel the host hands the polling tools
+ * OS_Halt or OS_Reboot when the player asks for a clean shutdown.
  *
  * Registers in and out follow the backdoor convention: EAX magic, EBX
  * argument, ECX command (low half) and message type (high half), EDX port
@@ -25,6 +28,7 @@ enum { AX, CX, DX, BX, SP, BP, SI, DI };
 
 struct channel {
     bool open;
+    bool tclo; /* host-to-guest: the guest's messages are replies, the host's are commands */
     uint32_t cookie1, cookie2;
     uint8_t *out;           /* the guest's message */
     uint32_t out_len, out_pos;
@@ -41,6 +45,8 @@ struct vmport {
     unsigned qhead, qcount;
     struct channel ch[VMPORT_CHANNELS];
     uint32_t cookie_seed;
+    bool tools;               /* the guest's tools announced themselves over RPCI */
+    const char *tclo_pending; /* the next TCLO command for the tools, or NULL */
 };
 
 /* ---- VMMouse ---- */
@@ -176,11 +182,19 @@ static const char *guestinfo(const struct vmport *s, const uint8_t *name, uint32
     return NULL;
 }
 
-/* Answers one complete RPCI message. */
+/* Answers one complete message: on TCLO the guest's reply to the last command, answered with
+ * the next command (none: no reply, the tools poll again); on RPCI a request. */
 static void rpc_answer(struct vmport *s, struct channel *c)
 {
     const uint8_t *m = c->out;
     uint32_t n = c->out_len;
+    if (c->tclo) {
+        if (s->tclo_pending) {
+            set_reply(c, s->tclo_pending, NULL);
+            s->tclo_pending = NULL;
+        }
+        return;
+    }
     static const char get[] = "info-get guestinfo.";
     if (n >= sizeof get - 1 && !memcmp(m, get, sizeof get - 1)) {
         const uint8_t *key = m + sizeof get - 1;
@@ -189,8 +203,10 @@ static void rpc_answer(struct vmport *s, struct channel *c)
             klen--;
         const char *v = guestinfo(s, key, klen);
         set_reply(c, v ? "1 " : "0 No value found", v);
-    } else if (starts_with(m, n, "tools.capability") || starts_with(m, n, "log") ||
-               starts_with(m, n, "tools.set.version")) {
+    } else if (starts_with(m, n, "tools.capability") || starts_with(m, n, "tools.set.version")) {
+        s->tools = true;
+        set_reply(c, "1 ", NULL);
+    } else if (starts_with(m, n, "log") || starts_with(m, n, "tools.os.statechange.status")) {
         set_reply(c, "1 ", NULL);
     } else {
         set_reply(c, "0 Unknown command", NULL);
@@ -207,6 +223,7 @@ static void rpc_open(struct vmport *s, uint32_t *r)
         if (c->open)
             continue;
         c->open = true;
+        c->tclo = proto == VMPORT_TCLO_MAGIC;
         c->cookie1 = s->cookie_seed = s->cookie_seed * 1103515245u + 12345u;
         c->cookie2 = s->cookie_seed = s->cookie_seed * 1103515245u + 12345u;
         r[CX] = VMPORT_MSG_SUCCESS << 16;
@@ -337,6 +354,18 @@ bool vmport_backdoor(void *opaque, uint16_t port, bool in, unsigned size, uint32
     case VMPORT_CMD_GETTIMEFULL:
         get_time(s, regs, true);
         break;
+    case VMPORT_CMD_GETHZ:
+        if (!s->cfg.tsc_hz)
+            return false; /* all ones: the guest calibrates for itself */
+        regs[AX] = (uint32_t)s->cfg.tsc_hz;
+        regs[BX] = (uint32_t)(s->cfg.tsc_hz >> 32);
+        regs[CX] = (uint32_t)s->cfg.bus_hz;
+        break;
+    case VMPORT_CMD_GETVCPU_INFO:
+        regs[AX] = 0; /* valid (bit 31 clear), no legacy x2APIC (bit 3), no SLC64 */
+        break;
+    case VMPORT_CMD_ABSPOINTER_RESTRICT:
+        break; /* the guest limits the VMMouse to CPL 0: nothing to enforce for its own driver */
     case VMPORT_CMD_MESSAGE:
         rpc(s, regs);
         break;
@@ -357,6 +386,28 @@ bool vmport_backdoor(void *opaque, uint16_t port, bool in, unsigned size, uint32
 
 /* ---- lifecycle ---- */
 
+bool vmport_request_halt(struct vmport *s, bool reboot)
+{
+    bool polling = false;
+    for (int i = 0; i < VMPORT_CHANNELS; i++)
+        polling |= s->ch[i].open && s->ch[i].tclo;
+    if (!s->tools || !polling)
+        return false;
+    s->tclo_pending = reboot ? "OS_Reboot" : "OS_Halt";
+    return true;
+}
+
+bool vmport_tools(const struct vmport *s)
+{
+    return s->tools;
+}
+
+void vmport_set_rates(struct vmport *s, uint64_t tsc_hz, uint64_t bus_hz)
+{
+    s->cfg.tsc_hz = tsc_hz;
+    s->cfg.bus_hz = bus_hz > 0xFFFFFFFFu ? 0xFFFFFFFFu : bus_hz;
+}
+
 void vmport_reset(struct vmport *s)
 {
     for (int i = 0; i < VMPORT_CHANNELS; i++)
@@ -364,6 +415,8 @@ void vmport_reset(struct vmport *s)
     s->mouse_enabled = false;
     s->qhead = s->qcount = 0;
     set_absolute(s, false);
+    s->tools = false;
+    s->tclo_pending = NULL;
 }
 
 static void free_keys(struct vmport *s)

@@ -27,7 +27,10 @@
 #define VMPORT_CMD_ABSPOINTER_DATA 39
 #define VMPORT_CMD_ABSPOINTER_STATUS 40
 #define VMPORT_CMD_ABSPOINTER_COMMAND 41
+#define VMPORT_CMD_GETHZ 45
 #define VMPORT_CMD_GETTIMEFULL 46
+#define VMPORT_CMD_GETVCPU_INFO 68
+#define VMPORT_CMD_ABSPOINTER_RESTRICT 86
 
 /* ABSPOINTER_COMMAND subcommands (EBX) and the version word ENABLE queues. */
 #define VMMOUSE_CMD_ENABLE 0x45414552u
@@ -64,6 +67,8 @@ struct vmport_key {
 
 struct vmport_config {
     uint64_t memsize_mib;
+    /* GETHZ: the guest's TSC rate and its local APIC timer's input clock, in Hz (0: unknown) */
+    uint64_t tsc_hz, bus_hz;
     const struct vmport_key *guestinfo; /* copied */
     size_t nguestinfo;
     /* The host's wall clock in microseconds since the epoch (tests give their own). */
@@ -86,5 +91,12 @@ bool vmport_backdoor(void *opaque, uint16_t port, bool in, unsigned size, uint32
  * (the caller then uses the relative path). dz > 0 is a wheel click towards the user. */
 bool vmport_mouse_abs(struct vmport *s, unsigned x, unsigned y, int dz, unsigned buttons);
 bool vmport_absolute(const struct vmport *s);
+/* A clean shutdown (or reboot) through the guest's tools: true when tools announced themselves
+ * (tools.set.version or tools.capability.* over RPCI) and poll a TCLO channel, which then gets
+ * "OS_Halt" ("OS_Reboot") as its next command; false when the guest has no tools. */
+bool vmport_request_halt(struct vmport *s, bool reboot);
+bool vmport_tools(const struct vmport *s);
+/* GETHZ's answer once the CPU is made (the TSC rate is the backend's). */
+void vmport_set_rates(struct vmport *s, uint64_t tsc_hz, uint64_t bus_hz);
 
 #endif

@@ -753,6 +753,7 @@ static int build_misc(struct build *b)
     struct vm_config *c = b->c;
     int64_t vram, port;
     if (use_int(b, "svga.vramSize", 4 << 20, 1 << 16, INT64_C(1) << 32, &vram) < 0 ||
+        use_bool(b, "svga.present", false, &c->svga_present) < 0 ||
         use_bool(b, "RemoteDisplay.vnc.enabled", false, &c->vnc_enabled) < 0 ||
         use_int(b, "RemoteDisplay.vnc.port", 5900, 1, 65535, &port) < 0 ||
         dup_opt(b, "RemoteDisplay.vnc.password", &c->vnc_password) < 0 ||

@@ -142,6 +142,7 @@ struct vm_config {
     struct vm_serial serial[VM_MAX_SERIALS];
 
     uint64_t svga_vram_size;  /* bytes; default 4 MiB */
+    bool svga_present;        /* svga.present: VMware SVGA II instead of the stdvga */
     bool vnc_enabled;         /* RemoteDisplay.vnc.* */
     int vnc_port;             /* default 5900 */
     char *vnc_password;       /* NULL when absent */
@@ -197,6 +198,14 @@ int config_check_files(const struct vm_config *c, struct error *err);
 int config_check_twice(const struct vm_config *c, struct error *err);
 /* The machine in a readable, stable form; verbose adds the unused keys. */
 void config_print(const struct vm_config *c, FILE *f, bool verbose);
+/* The VRAM SVGA II gets for svga.vramSize: the next power of two, 1 MiB..256 MiB. */
+static inline uint64_t svga_vram_bytes(uint64_t want)
+{
+    uint64_t v = 1u << 20;
+    while (v < want && v < (256u << 20))
+        v <<= 1;
+    return v;
+}
 
 /* Names for printing and messages. */
 const char *config_disk_type_name(enum vm_disk_type t);

@@ -115,7 +115,13 @@ static void print_serials(const struct vm_config *c, FILE *f)
 
 static void print_rest(const struct vm_config *c, FILE *f)
 {
-    fprintf(f, "%-11svram %llu KiB\n", "svga", (unsigned long long)(c->svga_vram_size >> 10));
+    if (c->svga_present)
+        fprintf(f, "%-11sSVGA II 15ad:0405 (VGA and Bochs VBE behind it), vram %llu KiB\n", "svga",
+                (unsigned long long)(svga_vram_bytes(c->svga_vram_size) >> 10));
+    else
+        fprintf(f, "%-11svram %llu KiB\n", "svga", (unsigned long long)(c->svga_vram_size >> 10));
+    fprintf(f, "%-11sVMware: CPUID hypervisor bit, leaf 0x40000000 \"VMwareVMware\", "
+            "leaf 0x40000010 TSC and APIC bus kHz\n", "platform");
     if (c->backdoor_restricted)
         fprintf(f, "%-11soff (monitor_control.restrict_backdoor)\n", "backdoor");
     else

@@ -37,8 +37,32 @@ serial0.fileType = "file"
 serial0.fileName = "serial.txt"
 VMX
 
-(cd "$run" && timeout 900 "$V" --headless --cpu=soft --timeout=600 vmport.vmx \
-    >stdout.txt 2>stderr.txt; echo $? > status)
+sockdir=$(mktemp -d /tmp/vmplay-vmport.XXXXXX)
+sock=$sockdir/ctl
+(cd "$run" && timeout 900 "$V" --headless --cpu=soft --timeout=600 --control="$sock" vmport.vmx \
+    >stdout.txt 2>stderr.txt; echo $? > status) &
+vm=$!
+# Once the guest's VMMouse reader waits, the front end's absolute position goes in (again
+# each second, in case a packet raced the reader's open).
+moved= halted=
+while kill -0 $vm 2>/dev/null; do
+    if [ -z "$moved" ] && [ -f "$run/serial.txt" ] && tr -d '\r' < "$run/serial.txt" | grep -q "VMPLAY-MARKER: pointer wait"; then
+        for i in 1 2 3 4 5 6 7 8 9 10; do
+            python3 tests/guest/control_client.py "$sock" \
+                '{"execute":"pointer","arguments":{"position":[12345,54321]}}' >> "$run/pointer.txt" 2>&1
+            tr -d '\r' < "$run/serial.txt" | grep -q "VMPLAY-MARKER: pointer x" && break
+            sleep 1
+        done
+        moved=1
+    fi
+    if [ -z "$halted" ] && [ -f "$run/serial.txt" ] && tr -d '\r' < "$run/serial.txt" | grep -q "VMPLAY-MARKER: tools polling"; then
+        python3 tests/guest/control_client.py "$sock" '{"execute":"power-button"}' > "$run/button.txt" 2>&1
+        halted=1
+    fi
+    sleep 1
+done
+wait $vm
+rm -rf "$sockdir"
 st=$(cat "$run/status")
 [ "$st" = 0 ] && ok exit_status_poweroff || bad exit_status_poweroff "status $st: $(head -c 300 "$run/stderr.txt")"
 s=$run/serial.txt
@@ -52,3 +76,19 @@ if has "ci.marker: guestinfo 1 vmplay-guestinfo-7f3a"; then ok guestinfo_from_vm
 else bad guestinfo_from_vmx "$(got ci.marker)"; fi
 if has "no.such.key: guestinfo 0 No value found"; then ok guestinfo_absent_key
 else bad guestinfo_absent_key "$(got no.such.key)"; fi
+# The VMware platform (CPUID hypervisor leaf "VMwareVMware", GETHZ) as the guest's Linux
+# reports it, psmouse's VMMouse bound, and the front end's absolute position read back from
+# the guest's evdev device unchanged (Linux's vmmouse passes 0..0xFFFF through).
+if has "platform Hypervisor detected: VMware"; then ok platform_detected
+else bad platform_detected "$(got platform)"; fi
+if has "gethz TSC freq read from hypervisor : 1000.000 MHz"; then ok gethz_tsc_rate
+else bad gethz_tsc_rate "$(got gethz)"; fi
+if has "vmmouse input: VirtualPS/2 VMware VMMouse"; then ok vmmouse_bound
+else bad vmmouse_bound "$(got vmmouse)"; fi
+if has "pointer x=12345 y=54321"; then ok vmmouse_absolute_position
+else bad vmmouse_absolute_position "$(got 'pointer x') $(head -c 200 "$run/pointer.txt" 2>/dev/null)"; fi
+# The tools channel: a guest whose tools announced themselves (tools.set.version) and poll TCLO
+# gets the power button as the tools' OS_Halt (the appliance has no ACPI daemon, so the button
+# alone would not shut it down); the guest program's own report of the command it received.
+if has "tools OS_Halt"; then ok tools_os_halt_on_power_button
+else bad tools_os_halt_on_power_button "$(got tools) $(head -c 200 "$run/button.txt" 2>/dev/null)"; fi

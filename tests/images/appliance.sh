@@ -119,6 +119,17 @@ for f in "${order[@]}"; do
     cp "$f" "$root/lib/modules/"
     echo "$(basename "$f")" >> "$root/lib/modules/order"
 done
+# Modules only the modes that want them load (from /lib/modules/extra, in the order of
+# /lib/modules/extra/order): the PS/2 mouse with the VMware VMMouse protocol, evdev, and
+# the SVGA II DRM driver. Every other mode runs without them, as before.
+order=()
+for m in psmouse evdev vmwgfx; do add_mod "$m"; done
+mkdir -p "$root/lib/modules/extra"
+: > "$root/lib/modules/extra/order"
+for f in "${order[@]}"; do
+    cp "$f" "$root/lib/modules/extra/"
+    echo "$(basename "$f")" >> "$root/lib/modules/extra/order"
+done
 
 cat > "$root/init" <<'EOF'
 #!/bin/sh
@@ -243,7 +254,9 @@ fix_cid() {
 
 # --- disks: MBR + FAT16 partition with syslinux, one per mode ---
 make_disk() { # mode -> $out/<mode>.vmdk
-    local mode=$1 img=$work/$mode.img part=$work/$mode.part
+    local mode=$1 img=$work/$mode.img part=$work/$mode.part args
+    # A mode file's "# vmplay-append: ARGS" line adds kernel arguments for that mode only.
+    args=$(sed -n 's/^# vmplay-append: //p' "$top/tests/images/modes/$mode.sh" 2>/dev/null || true)
     truncate -s 64M "$img"
     printf 'label: dos\nlabel-id: 0x564d504c\nstart=2048, type=6, bootable\n' | sfdisk -q "$img"
     truncate -s $(( (64 - 1) * 1024 * 1024 )) "$part"
@@ -255,7 +268,7 @@ TIMEOUT 0
 LABEL linux
   KERNEL vmlinuz
   INITRD initrd.gz
-  APPEND console=tty0 console=ttyS0,115200 vmplay.mode=$mode quiet loglevel=4 panic=-1 tsc=unstable
+  APPEND console=tty0 console=ttyS0,115200 vmplay.mode=$mode quiet loglevel=4 panic=-1 tsc=unstable${args:+ $args}
 EOF
     touch -d "@$SOURCE_DATE_EPOCH" "$work/syslinux.cfg"
     mcopy -m -i "$part" "$vmlinuz" ::vmlinuz

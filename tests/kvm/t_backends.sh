@@ -100,7 +100,7 @@ for src in tests/kvm/*.asm; do
     # where the host has them: on a host without all three the expectation loses them.
     if [ "$name" = cpuid ] && ! { grep -qw sse4_1 /proc/cpuinfo && grep -qw sse4_2 /proc/cpuinfo &&
                                   grep -qw popcnt /proc/cpuinfo; }; then
-        sed 's/^\(00000001: [0-9a-f]* [0-9a-f]* \)00982201/\100002201/' "$exp" > "$run/cpuid.expected"
+        sed 's/^\(00000001: [0-9a-f]* [0-9a-f]* \)80982201/\180002201/' "$exp" > "$run/cpuid.expected"
         exp=$run/cpuid.expected
     fi
     check "$name" "$BUILD/kvm/roms/$name.bin" "$exp" $needs

@@ -660,6 +660,8 @@ TEST(print_is_stable)
         "ethernet0  e1000    00:0c:29:0c:0d:0e (generated, derived from uuid.bios) nat\n"
         "serial0    file /vms/t/s.txt\n"
         "svga       vram 4096 KiB\n"
+        "platform   VMware: CPUID hypervisor bit, leaf 0x40000000 \"VMwareVMware\", "
+        "leaf 0x40000010 TSC and APIC bus kHz\n"
         "backdoor   port 0x5658: version, time, vmmouse, RPC with 0 guestinfo keys\n"
         "suspended  Demo.vmss: vmplay cannot resume a suspended VM yet\n"
         "not emulated usb\n"

@@ -88,6 +88,25 @@ TEST(getversion_memsize_time)
     vmport_free(s);
 }
 
+/* Linux's vmware_platform_setup: GETHZ gives the TSC in Hz as EBX:EAX and the APIC bus
+ * in Hz in ECX, EBX all ones meaning "unknown"; GETVCPU_INFO bit 31 clear means valid. */
+TEST(gethz_and_vcpu_info)
+{
+    struct host h = {0};
+    struct vmport *s = make(&h);
+    uint32_t r[8] = {0};
+    ASSERT(!call(s, VMPORT_CMD_GETHZ, ~0u, r)); /* before the CPU says: the bus's all ones */
+    vmport_set_rates(s, UINT64_C(5000000000), 1000000000);
+    ASSERT(call(s, VMPORT_CMD_GETHZ, ~0u, r));
+    ASSERT_EQ(r[AX], (uint32_t)UINT64_C(5000000000));
+    ASSERT_EQ(r[BX], 1);
+    ASSERT_EQ(r[CX], 1000000000);
+    ASSERT(call(s, VMPORT_CMD_GETVCPU_INFO, 0, r));
+    ASSERT_EQ(r[AX] & 0x80000008u, 0); /* valid, no legacy x2APIC */
+    ASSERT(call(s, VMPORT_CMD_ABSPOINTER_RESTRICT, 1, r));
+    vmport_free(s);
+}
+
 /* Linux vmmouse_enable: ENABLE, STATUS says 1 word, DATA(1) is "JUB4"; then absolute. */
 TEST(vmmouse_enable_absolute_packets)
 {
@@ -152,15 +171,20 @@ static uint32_t msg(struct vmport *s, const struct chan *c, uint32_t type, uint3
     return r[CX] >> 16;
 }
 
-static struct chan rpc_open(struct vmport *s)
+static struct chan chan_open(struct vmport *s, uint32_t proto)
 {
     struct chan c = {0};
     uint32_t r[8];
-    ASSERT_EQ(msg(s, &c, VMPORT_MSG_OPEN, VMPORT_RPCI_MAGIC | 0x80000000u, r), VMPORT_MSG_SUCCESS);
+    ASSERT_EQ(msg(s, &c, VMPORT_MSG_OPEN, proto | 0x80000000u, r), VMPORT_MSG_SUCCESS);
     c.id = r[DX] >> 16;
     c.c1 = r[SI];
     c.c2 = r[DI];
     return c;
+}
+
+static struct chan rpc_open(struct vmport *s)
+{
+    return chan_open(s, VMPORT_RPCI_MAGIC);
 }
 
 /* The guest side of one RPCI round trip; returns the reply (static buffer). */
@@ -184,6 +208,36 @@ static const char *rpc(struct vmport *s, const struct chan *c, const char *text)
     reply[len] = 0;
     ASSERT_EQ(msg(s, c, VMPORT_MSG_RECVSTATUS, VMPORT_MSG_SUCCESS, r), VMPORT_MSG_SUCCESS);
     return reply;
+}
+
+/* open-vm-tools' TCLO loop: the tools send their reply to the last command (empty at first)
+ * and receive the next one; no command is a reply without DORECV, so they poll again. The host
+ * asks for OS_Halt only of a guest whose tools announced themselves and poll. */
+TEST(tclo_os_halt_for_tools)
+{
+    struct host h = {0};
+    struct vmport *s = make(&h);
+    uint32_t r[8];
+    ASSERT(!vmport_request_halt(s, false)); /* no tools */
+    struct chan t = chan_open(s, VMPORT_TCLO_MAGIC);
+    ASSERT(!vmport_request_halt(s, false)); /* a channel, but nothing announced */
+    struct chan c = rpc_open(s);
+    ASSERT(!strcmp(rpc(s, &c, "tools.set.version 12389"), "1 "));
+    ASSERT(vmport_tools(s));
+    ASSERT_EQ(msg(s, &t, VMPORT_MSG_SENDSIZE, 0, r), VMPORT_MSG_SUCCESS);
+    ASSERT_EQ(msg(s, &t, VMPORT_MSG_RECVSIZE, 0, r), VMPORT_MSG_SUCCESS); /* nothing to do */
+    ASSERT(vmport_request_halt(s, false));
+    ASSERT(!strcmp(rpc(s, &t, ""), "OS_Halt"));
+    ASSERT_EQ(msg(s, &t, VMPORT_MSG_SENDSIZE, 0, r), VMPORT_MSG_SUCCESS); /* asked once only */
+    ASSERT_EQ(msg(s, &t, VMPORT_MSG_RECVSIZE, 0, r), VMPORT_MSG_SUCCESS);
+    ASSERT(vmport_request_halt(s, true));
+    ASSERT(!strcmp(rpc(s, &t, "OK "), "OS_Reboot"));
+    ASSERT(!strcmp(rpc(s, &c, "tools.os.statechange.status 1 2"), "1 "));
+    ASSERT_EQ(msg(s, &t, VMPORT_MSG_CLOSE, 0, r), VMPORT_MSG_SUCCESS);
+    ASSERT(!vmport_request_halt(s, false)); /* the tools stopped polling */
+    vmport_reset(s);
+    ASSERT(!vmport_tools(s));
+    vmport_free(s);
 }
 
 TEST(rpci_guestinfo)
@@ -245,8 +299,8 @@ TEST(hostile_registers)
             r[j] = (uint32_t)x;
         }
         r[AX] = VMPORT_MAGIC;
-        static const uint16_t cmds[] = {10, 20, 23, 30, 30, 30, 30, 39, 40, 41, 46};
-        r[CX] = (r[CX] & 0x00070000u) | cmds[(x >> 40) % 11];
+        static const uint16_t cmds[] = {10, 20, 23, 30, 30, 30, 30, 39, 40, 41, 46, 45, 68, 86};
+        r[CX] = (r[CX] & 0x00070000u) | cmds[(x >> 40) % 14];
         r[DX] = (r[DX] & 0x000F0000u) | CPU_BACKDOOR_PORT;
         if ((x >> 50) & 1)
             r[BX] &= 0x3F; /* small SENDSIZE values so messages complete */
