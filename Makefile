@@ -5,7 +5,7 @@
 #   make demo       build the demo appliance and run it
 #   make bench      speed against QEMU TCG and Bochs on the same images
 #   make fuzz       libFuzzer targets (clang)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local (make uninstall; make deb: a Debian package; mk/install.mk)
 #   make SAN=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build (separate build folder)
 #   make V=1 ...    show commands
 
@@ -125,11 +125,6 @@ fuzz:
 	$(Q)$(MAKE) --no-print-directory fuzz-run
 
 fuzz-run:
-
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/vmplay
-	install -m 644 man/vmplay.1 $(DESTDIR)$(PREFIX)/share/man/man1/vmplay.1
 
 clean:
 	rm -rf $(B)/obj $(B)/san vmplay
