@@ -12,7 +12,7 @@
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
 CC        ?= cc
-PKG       := sdl2 libpng zlib json-c slirp expat nettle
+PKG       := sdl2 libpng zlib json-c slirp expat nettle libvncserver
 B         := build
 ifeq ($(SAN),1)
 O         := $(B)/san
@@ -42,7 +42,7 @@ endif
 # Every .c in these folders is part of the machine; player.c holds main().
 # Binaries link the objects themselves, not an archive, so that backends
 # found through weak references (cpu/backend.h) are always linked in.
-LIB_SRC   := $(sort $(wildcard control/*.c cpu/*.c devices/*.c formats/*.c sdl/*.c))
+LIB_SRC   := $(sort $(wildcard control/*.c cpu/*.c devices/*.c formats/*.c sdl/*.c vnc/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
 LIB       := $(O)/libvmplay.a
 # tests/unit/test_<module>.c: one binary each, linked with the harness and the library.
