@@ -31,6 +31,7 @@
 #include "formats/ovf.h"
 #include "formats/vmdk.h"
 #include "sdl/frontend.h"
+#include "vnc/vnc.h"
 
 enum on_poweroff { ON_POWEROFF_DEFAULT, ON_POWEROFF_EXIT, ON_POWEROFF_RESTART };
 
@@ -51,6 +52,7 @@ struct player_opts {
     int verbose;
     unsigned trace_mask;
     struct net_opts net;
+    const char *vnc; /* --vnc=[ADDR:]PORT */
 };
 
 static const char usage_text[] =
@@ -70,6 +72,9 @@ static const char usage_text[] =
     "                          whose boot disk is on a controller not presented yet\n"
     "      --screenshot=FILE   write the last frame to FILE (PNG) at exit\n"
     "      --screen-text=FILE  write the guest's text screen to FILE at exit\n"
+    "      --vnc=[ADDR:]PORT   serve the screen, keyboard and pointer over VNC on\n"
+    "                          ADDR (default 127.0.0.1), beside the window or\n"
+    "                          headless; the .vmx's RemoteDisplay.vnc.* keys too\n"
     "      --control=PATH      serve a control socket at PATH (JSON lines: status,\n"
     "                          power-button, send-keys, screenshot, pause...)\n"
     "\n"
@@ -154,6 +159,7 @@ enum {
     OPT_NET_DUMP,
     OPT_NET_TFTP,
     OPT_NET_BOOTFILE,
+    OPT_VNC,
 };
 
 static const struct option long_options[] = {
@@ -185,6 +191,7 @@ static const struct option long_options[] = {
     {"net-dump", required_argument, NULL, OPT_NET_DUMP},
     {"net-tftp", required_argument, NULL, OPT_NET_TFTP},
     {"net-bootfile", required_argument, NULL, OPT_NET_BOOTFILE},
+    {"vnc", required_argument, NULL, OPT_VNC},
     {"check", no_argument, NULL, OPT_CHECK},
     {"verbose", no_argument, NULL, 'v'},
     {"trace", required_argument, NULL, OPT_TRACE},
@@ -261,6 +268,14 @@ static void parse_option(int c, struct player_opts *o)
     case OPT_SCREENSHOT: o->screenshot = optarg; break;
     case OPT_SCREEN_TEXT: o->screen_text = optarg; break;
     case OPT_CONTROL: o->control = optarg; break;
+    case OPT_VNC: {
+        struct vnc_opts vo;
+        struct error e;
+        if (vnc_parse_listen(optarg, &vo, &e) < 0)
+            usage_error("%s", e.msg);
+        o->vnc = optarg;
+        break;
+    }
     case OPT_CPU:
         if (strcmp(optarg, "auto") == 0)
             o->cpu = CPU_AUTO;
@@ -579,6 +594,25 @@ static int write_screen_text(struct machine *m, const char *path, struct error *
     return 0;
 }
 
+/* --vnc, else the .vmx's RemoteDisplay.vnc.enabled/.port/.password (on loopback). */
+static int start_vnc(const struct player_opts *o, const struct vm_config *cfg, struct machine *m,
+                     struct vnc **out, struct error *err)
+{
+    struct vnc_opts vo = {.port = cfg->vnc_port, .password = cfg->vnc_password,
+                          .name = cfg->display_name, .log = o->verbose ? stderr : NULL};
+    if (!o->vnc && !cfg->vnc_enabled)
+        return 0;
+    if (o->vnc && vnc_parse_listen(o->vnc, &vo, err) < 0)
+        return -1;
+    *out = vnc_new(&vo, machine_display(m), machine_input(m), err);
+    if (!*out)
+        return -1;
+    if (o->verbose)
+        fprintf(stderr, "vmplay: VNC on %s:%d%s\n", vo.addr[0] ? vo.addr : VNC_DEFAULT_ADDR,
+                vnc_port(*out), vo.password && *vo.password ? " (password)" : "");
+    return 0;
+}
+
 static int player_main(const struct player_opts *o, struct error *err)
 {
     struct vm_config *cfg;
@@ -590,6 +624,7 @@ static int player_main(const struct player_opts *o, struct error *err)
     struct vm_lock *lock = NULL;
     struct machine *m = NULL;
     struct control *ctl = NULL;
+    struct vnc *vnc = NULL;
     if (o->check) {
         status = run_check(o, cfg, err) < 0 ? -1 : 0;
         goto out;
@@ -629,7 +664,8 @@ static int player_main(const struct player_opts *o, struct error *err)
         .net = &o->net,
     };
     m = machine_new(&mo, err);
-    if (!m || (o->control && !(ctl = control_new(o->control, m, err))))
+    if (!m || (o->control && !(ctl = control_new(o->control, m, err))) ||
+        start_vnc(o, cfg, m, &vnc, err) < 0)
         goto out;
     if (o->verbose)
         fprintf(stderr, "vmplay: %s on the %s CPU backend\n", cfg->display_name, machine_cpu_name(m));
@@ -647,6 +683,7 @@ static int player_main(const struct player_opts *o, struct error *err)
         status = -1;
 out:
     signal_machine = NULL;
+    vnc_free(vnc);
     control_free(ctl);
     machine_free(m);
     vm_unlock(lock);
