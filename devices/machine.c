@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "devices/trace.h"
+#include "devices/vga.h"
 #include "formats/blockdev.h"
 #include "formats/png.h"
 
@@ -162,6 +163,15 @@ static void write_screenshot(struct machine *m)
         png_write_xrgb(m->o.screenshot, fb.pixels, fb.width, fb.height, fb.stride, &err) < 0 && m->o.log)
         fprintf(m->o.log, "vmplay: screenshot: %s\n", err.msg);
     framebuffer_release(&fb);
+}
+
+/* The run ends: one last frame, so the screenshot and --screen-text show what the guest wrote
+ * after the last refresh tick too (a boot file that prints and exits at once). */
+static void final_frame(struct machine *m)
+{
+    if (m->vga)
+        vga_refresh(m->vga);
+    write_screenshot(m);
 }
 
 enum loop_action { LOOP_CONTINUE, LOOP_POWEROFF, LOOP_EXIT_STATUS };
@@ -323,13 +333,13 @@ static int run_loop(struct machine *m, struct error *err)
             a = powered_off(m) ? LOOP_POWEROFF : LOOP_CONTINUE;
         }
         if (a == LOOP_POWEROFF) {
-            write_screenshot(m);
+            final_frame(m);
             display_set_state(m->display, DISPLAY_EXITED);
             int lost = finish_disks(m);
             return lost ? lost : m->timed_out ? MACHINE_EXIT_TIMEOUT : 0;
         }
         if (a == LOOP_EXIT_STATUS) {
-            write_screenshot(m);
+            final_frame(m);
             display_set_state(m->display, DISPLAY_EXITED);
             int lost = finish_disks(m);
             return lost ? lost : m->debug_exit_status;

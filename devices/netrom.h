@@ -16,4 +16,18 @@
  * saying that card `who` boots without PXE. The caller frees the image. */
 uint8_t *netrom_read(const char *name, const char *who, uint64_t *size, FILE *log);
 
+/* The same for a card whose PCI ID (vendor:device) differs from the one the ROM's PCI data
+ * structure names, when the ROM is an iPXE image of that vendor whose driver also takes the
+ * card: the data structure's device ID becomes `device` and iPXE's checksum byte (offset 6)
+ * keeps the image's byte sum at zero. SeaBIOS runs a ROM only when its PCI data structure
+ * names the function's vendor and device (PCI Firmware 3.0, 5.1.1). Any other mismatch is
+ * refused with the one-line notice. */
+uint8_t *netrom_read_as(const char *name, uint16_t vendor, uint16_t device, const char *who,
+                        uint64_t *size, FILE *log);
+
+/* The rewrite alone, on an image of `size` bytes in memory: 0 when the PCI data structure now
+ * names vendor:device (already so or rewritten), -1 with *why when the image is not an iPXE
+ * ROM of that vendor with a valid checksum. */
+int netrom_retarget(uint8_t *img, uint64_t size, uint16_t vendor, uint16_t device, const char **why);
+
 #endif

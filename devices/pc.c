@@ -589,6 +589,18 @@ static void attach_pxe_rom(struct e1000 *nic, const char *rom, int index, FILE *
         e1000_set_rom(nic, img, size);
 }
 
+/* ipxe-qemu's pxe-e1000.rom is built for QEMU's 82540EM (8086:100e); iPXE's intel driver in it
+ * also takes VMware's 82545EM (8086:100f), so it is presented for that ID (netrom_read_as). */
+static void attach_e1000_rom(struct e1000 *nic, int index, FILE *log)
+{
+    char who[32];
+    uint64_t size;
+    snprintf(who, sizeof who, "ethernet%d", index);
+    uint8_t *img = netrom_read_as("pxe-e1000.rom", 0x8086, 0x100f, who, &size, log);
+    if (img)
+        e1000_set_rom(nic, img, size);
+}
+
 /* One PCI function per present e1000, e1000e, vlance or vmxnet3; other cards are not emulated yet (one line each). */
 static int make_nics(struct machine *m, struct error *err)
 {
@@ -642,6 +654,8 @@ static int make_nics(struct machine *m, struct error *err)
             return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the e1000", i);
         if (nic->dev == VM_NIC_E1000E)
             attach_pxe_rom(m->nic[i], "pxe-e1000e.rom", i, pxe_wanted(m->cfg, i) ? m->o.log : NULL);
+        else
+            attach_e1000_rom(m->nic[i], i, pxe_wanted(m->cfg, i) ? m->o.log : NULL);
     }
     if (m->net.n) {
         struct machine_source src = {net_group_poll_fds, net_group_service, &m->net};
