@@ -6,7 +6,7 @@
 #     units); Depends computed by dpkg-shlibdeps from the binary's shared libraries.
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
-UNITDIR   ?= $(PREFIX)/lib/systemd/system
+SYSTEMD_UNITDIR ?= $(PREFIX)/lib/systemd/system
 DEB_ARCH  := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB       := $(B)/vmplay_$(VERSION)_$(DEB_ARCH).deb
 DEB_STAGE := $(B)/deb
@@ -14,15 +14,15 @@ DEB_STAGE := $(B)/deb
 .PHONY: install uninstall deb deb-run
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(SYSTEMD_UNITDIR)
 	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/vmplay
 	install -m 644 man/vmplay.1 $(DESTDIR)$(MANDIR)/man1/vmplay.1
-	sed 's|@BINDIR@|$(BINDIR)|g' dist/vmplay@.service.in > $(DESTDIR)$(UNITDIR)/vmplay@.service
-	chmod 644 $(DESTDIR)$(UNITDIR)/vmplay@.service
+	sed 's|@BINDIR@|$(BINDIR)|g' dist/vmplay@.service.in > $(DESTDIR)$(SYSTEMD_UNITDIR)/vmplay@.service
+	chmod 644 $(DESTDIR)$(SYSTEMD_UNITDIR)/vmplay@.service
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/vmplay $(DESTDIR)$(MANDIR)/man1/vmplay.1 \
-	  $(DESTDIR)$(UNITDIR)/vmplay@.service
+	  $(DESTDIR)$(SYSTEMD_UNITDIR)/vmplay@.service
 
 deb:
 	$(Q)tools/deps.sh deb

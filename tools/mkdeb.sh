@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 STAGE=$(realpath -m "$STAGE"); root=$STAGE/root
 rm -rf "$STAGE"
 mkdir -p "$root/DEBIAN" "$STAGE/src/debian"
-$MAKE --no-print-directory -s install DESTDIR="$root" PREFIX=/usr UNITDIR=/lib/systemd/system BIN="$BIN" >/dev/null
+$MAKE --no-print-directory -s install DESTDIR="$root" PREFIX=/usr SYSTEMD_UNITDIR=/lib/systemd/system BIN="$BIN" >/dev/null
 # What dh_strip and dh_installman would do: no debugging symbols, a compressed man page.
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/vmplay"
 gzip -9n "$root/usr/share/man/man1/vmplay.1"
