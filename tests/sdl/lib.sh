@@ -11,9 +11,12 @@ xvfb_start() { # area
     # Xvfb picks a free display itself and writes its number to the fd given
     # (-displayfd): scripts running side by side never share a server, so one
     # script's exit cannot take the window away from another's test.
+    # -noreset: without it the server resets when its last client leaves, and
+    # a window opened during that reset finds no display (CI saw x11 missing
+    # for the kiosk case, right after the idle case closed the only window).
     local f n=
     f=$(mktemp)
-    Xvfb -displayfd 3 -screen 0 1024x768x24 -nolisten tcp 3>"$f" >/dev/null 2>&1 &
+    Xvfb -displayfd 3 -noreset -screen 0 1024x768x24 -nolisten tcp 3>"$f" >/dev/null 2>&1 &
     XVFB_PID=$!
     for _ in $(seq 100); do
         n=$(tr -dc 0-9 <"$f")
