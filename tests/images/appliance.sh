@@ -43,7 +43,7 @@ esac
 out=${1:-$BUILD/images/$sub}
 debs=$BUILD/debs
 # The stamp names what built the image: this script and its mode files.
-stamp=$out/.complete-$({ cat "$0" "$top"/tests/images/modes/*.sh $(ls "$top"/tests/images/modes/*.asm 2>/dev/null); echo "$SOURCE_DATE_EPOCH"; } | md5sum | cut -c1-12)
+stamp=$out/.complete-$({ cat "$0" "$top"/tests/images/modes/*.sh $(ls "$top"/tests/images/modes/*.asm "$top"/tests/images/modes/*.inc 2>/dev/null); echo "$SOURCE_DATE_EPOCH"; } | md5sum | cut -c1-12)
 if [ -f "$stamp" ]; then echo "$out"; exit 0; fi
 rm -f "$out"/.complete-*
 mkdir -p "$out" "$debs"
@@ -78,10 +78,10 @@ mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,lib/modules,modes}
 # Modes of their own (tests/images/modes/<mode>.sh): init sources the file for
 # vmplay.mode=<mode>, and each gets a boot disk <mode>.vmdk.
 cp "$top"/tests/images/modes/*.sh "$root/modes/"
-# Guest programs of their own (tests/images/modes/<name>.asm, nasm flat binaries with their
-# own ELF header) become /modes/<name>.
+# Guest programs of their own (tests/images/modes/<name>.asm, nasm flat binaries whose ELF
+# header is modes/elf32.inc) become /modes/<name>.
 for a in $(ls "$top"/tests/images/modes/*.asm 2>/dev/null); do
-    nasm -f bin -o "$root/modes/$(basename "$a" .asm)" "$a" && chmod 755 "$root/modes/$(basename "$a" .asm)"
+    nasm -f bin -i "$top/tests/images/modes/" -o "$root/modes/$(basename "$a" .asm)" "$a" && chmod 755 "$root/modes/$(basename "$a" .asm)"
 done
 cp "$work/busybox/bin/busybox" "$root/bin/busybox"
 # The amd64 image also carries the i386 busybox, a 32-bit program for the compat mode.

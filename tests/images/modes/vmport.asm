@@ -3,35 +3,7 @@
 ; vmware-rpctool does: GETVERSION, the VMMouse ENABLE handshake (the version word "JUB4"),
 ; then one RPCI exchange "info-get guestinfo.KEY" in four-byte steps (no high-bandwidth
 ; port). Prints "backdoor version 6", "vmmouse JUB4" and "guestinfo <reply>" lines.
-bits 32
-org 0x08048000
-
-MAGIC   equ 0x564D5868
-PORT    equ 0x5658
-
-ehdr:   db 0x7F, "ELF", 1, 1, 1, 0
-        times 8 db 0
-        dw 2                    ; ET_EXEC
-        dw 3                    ; EM_386
-        dd 1
-        dd start
-        dd phdr - $$
-        dd 0
-        dd 0
-        dw ehdr_size
-        dw phdr_size
-        dw 1
-        dw 0, 0, 0
-ehdr_size equ $ - ehdr
-phdr:   dd 1                    ; PT_LOAD
-        dd 0
-        dd $$
-        dd $$
-        dd file_size
-        dd file_size + bss_size
-        dd 7                    ; read, write, execute
-        dd 0x1000
-phdr_size equ $ - phdr
+%include "elf32.inc"
 
 ; backdoor: eax magic, ecx command, dx port, other registers as set by the caller
 %macro BDOOR 1

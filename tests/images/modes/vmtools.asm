@@ -4,35 +4,7 @@
 ; (send the reply to the last command, receive the next one) every 100 ms. On "OS_Halt" or
 ; "OS_Reboot" it replies "OK ", reports the state change over RPCI and prints
 ; "tools <command>"; after 60 s without one it prints "tools no command".
-bits 32
-org 0x08048000
-
-MAGIC   equ 0x564D5868
-PORT    equ 0x5658
-
-ehdr:   db 0x7F, "ELF", 1, 1, 1, 0
-        times 8 db 0
-        dw 2                    ; ET_EXEC
-        dw 3                    ; EM_386
-        dd 1
-        dd start
-        dd phdr - $$
-        dd 0
-        dd 0
-        dw ehdr_size
-        dw phdr_size
-        dw 1
-        dw 0, 0, 0
-ehdr_size equ $ - ehdr
-phdr:   dd 1                    ; PT_LOAD
-        dd 0
-        dd $$
-        dd $$
-        dd file_size
-        dd file_size + bss_size
-        dd 7
-        dd 0x1000
-phdr_size equ $ - phdr
+%include "elf32.inc"
 
 ; print esi, ecx bytes
 print:  mov eax, 4
