@@ -792,14 +792,14 @@ void machine_reset(struct machine *m)
         timer_arm(&m->timeout_timer, clock_now_ns(m->clock) + (int64_t)(m->o.timeout_s * 1e9));
 }
 
-bool machine_press_power_button(struct machine *m)
+enum button_heard machine_press_power_button(struct machine *m)
 {
     if (m->vmport && vmport_request_halt(m->vmport, false))
-        return true; /* the guest's tools shut it down, as VMware's "Shut Down Guest" does */
+        return BUTTON_TOOLS; /* the guest's tools shut it down, as VMware's "Shut Down Guest" does */
     if (piix4pm_power_button(m->pm))
-        return true;
+        return BUTTON_ACPI;
     m->poweroff_pending = true; /* ACPI not enabled by the guest: nobody listens */
-    return false;
+    return BUTTON_UNHEARD;
 }
 
 void machine_set_exit_on_poweroff(struct machine *m)

@@ -56,7 +56,8 @@ while kill -0 $vm 2>/dev/null; do
         moved=1
     fi
     if [ -z "$halted" ] && [ -f "$run/serial.txt" ] && tr -d '\r' < "$run/serial.txt" | grep -q "VMPLAY-MARKER: tools polling"; then
-        python3 tests/guest/control_client.py "$sock" '{"execute":"power-button"}' > "$run/button.txt" 2>&1
+        # SIGTERM to the player (not to timeout(1), which would pass on a second one)
+        pkill -TERM -f -- "^$V --headless .*--control=$sock" > "$run/button.txt" 2>&1
         halted=1
     fi
     sleep 1
@@ -92,3 +93,7 @@ else bad vmmouse_absolute_position "$(got 'pointer x') $(head -c 200 "$run/point
 # alone would not shut it down); the guest program's own report of the command it received.
 if has "tools OS_Halt"; then ok tools_os_halt_on_power_button
 else bad tools_os_halt_on_power_button "$(got tools) $(head -c 200 "$run/button.txt" 2>/dev/null)"; fi
+# (the button pressed by SIGTERM), and the player says it was the tools, not ACPI, that it asked
+if grep -q "asked the guest's VMware tools to shut it down" "$run/stderr.txt" &&
+    ! grep -q "ACPI power button" "$run/stderr.txt"; then ok power_button_says_tools
+else bad power_button_says_tools "stderr: $(head -c 300 "$run/stderr.txt")"; fi
