@@ -39,6 +39,7 @@ VMX
 
 sockdir=$(mktemp -d /tmp/vmplay-vmport.XXXXXX)
 sock=$sockdir/ctl
+t0=$(date +%s)
 (cd "$run" && timeout 900 "$V" --headless --cpu=soft --timeout=600 --control="$sock" vmport.vmx \
     >stdout.txt 2>stderr.txt; echo $? > status) &
 vm=$!
@@ -63,6 +64,7 @@ while kill -0 $vm 2>/dev/null; do
     sleep 1
 done
 wait $vm
+t1=$(date +%s)
 rm -rf "$sockdir"
 st=$(cat "$run/status")
 [ "$st" = 0 ] && ok exit_status_poweroff || bad exit_status_poweroff "status $st: $(head -c 300 "$run/stderr.txt")"
@@ -71,6 +73,10 @@ has() { tr -d '\r' < "$s" | grep -qx "VMPLAY-MARKER: $1"; }
 got() { tr -d '\r' < "$s" | grep "VMPLAY-MARKER: $1" | head -3 | tr '\n' ' '; }
 if has "ci.marker: backdoor version 6"; then ok getversion_at_cpl3
 else bad getversion_at_cpl3 "$(got ci.marker)"; fi
+# GETTIME: the host's clock, read by the guest between the player's start and its end
+ht=$(tr -d '\r' < "$s" | sed -n 's/^VMPLAY-MARKER: ci.marker: hosttime \([0-9]*\) [0-9]*$/\1/p' | head -1)
+if [ -n "$ht" ] && [ "$ht" -ge "$t0" ] && [ "$ht" -le "$t1" ]; then ok gettime_host_clock
+else bad gettime_host_clock "guest read '$ht', the run lasted $t0..$t1: $(got 'ci.marker: hosttime')"; fi
 if has "ci.marker: vmmouse JUB4"; then ok vmmouse_enable_version
 else bad vmmouse_enable_version "$(got ci.marker)"; fi
 if has "ci.marker: guestinfo 1 vmplay-guestinfo-7f3a"; then ok guestinfo_from_vmx
