@@ -867,6 +867,14 @@ static void power_button_in(void *opaque)
     machine_press_power_button(opaque);
 }
 
+/* The user sized the window: guests whose tools can set their resolution follow it. */
+static void display_size_in(void *opaque, unsigned w, unsigned h)
+{
+    struct machine *m = opaque;
+    if (m->vmport)
+        vmport_request_resolution(m->vmport, w, h);
+}
+
 static void power_off_in(void *opaque)
 {
     struct machine *m = opaque;
@@ -891,6 +899,7 @@ void machine_service_host(struct machine *m)
         .mouse_abs = mouse_abs_in,
         .power_button = power_button_in,
         .power_off = power_off_in,
+        .display_size = display_size_in,
         .opaque = m,
     };
     input_drain(m->input, &sink);
