@@ -759,7 +759,7 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
     if (!m->cpu || load_firmware(m, err) < 0 || map_memory(m, err) < 0 || make_pflash(m, err) < 0 ||
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
         make_serial(m, err) < 0 || make_fwcfg(m, err) < 0 || make_debug_ports(m, err) < 0 ||
-        (!m->fw.raw_rom && make_vga(m, err) < 0) || make_sata(m, err) < 0 ||
+        ((!m->fw.raw_rom || m->cfg->svga_present) && make_vga(m, err) < 0) || make_sata(m, err) < 0 ||
         make_nvme(m, err) < 0 || attach_disks(m, err) < 0 || make_floppy(m, err) < 0 ||
         make_nics(m, err) < 0)
         goto fail;
