@@ -610,8 +610,7 @@ static int make_nics(struct machine *m, struct error *err)
         const struct vm_nic *nic = &m->cfg->nic[i];
         if (!nic->present)
             continue;
-        if (nic->dev != VM_NIC_E1000 && nic->dev != VM_NIC_E1000E && nic->dev != VM_NIC_VLANCE &&
-            nic->dev != VM_NIC_VMXNET3) {
+        if (!config_nic_emulated(nic->dev)) {
             if (m->o.log)
                 fprintf(m->o.log, "vmplay: ethernet%d: the %s card is not emulated yet; the VM runs "
                         "without it\n", i, config_nic_dev_name(nic->dev));
