@@ -98,6 +98,9 @@ new extent_twice; qemu-img create -q -f vmdk -o subformat=monolithicFlat "$dir/a
 cp "$dir/a.vmdk" "$dir/b.vmdk"
 vmx 'ide0:0.present = "TRUE"\nide0:0.fileName = "a.vmdk"\nide0:1.present = "TRUE"\nide0:1.fileName = "b.vmdk"\n'
 check_case extent_twice 65 'a-flat.vmdk is opened twice by this VM: two of its disks name it'
+(cd "$dir" && "$V" --check vm.vmx >/dev/null 2>"$run/extent_twice.check"); rc=$?
+if [ "$rc" = 65 ] && cmp -s "$run/extent_twice.check" "$run/extent_twice.err"; then echo "PASS cli/extent_twice_check_agrees"
+else echo "FAIL cli/extent_twice_check_agrees: --check status $rc: $(head -c 300 "$run/extent_twice.check")"; fi
 new floppy_is_the_disk; head -c 1474560 /dev/zero > "$dir/f.img"
 vmx 'nvme0.present = "TRUE"\nnvme0:0.present = "TRUE"\nnvme0:0.fileName = "f.img"\nfloppy0.present = "TRUE"\nfloppy0.fileType = "file"\nfloppy0.fileName = "f.img"\n'
 check_case floppy_is_the_disk 65 'floppy0.fileName names the same file as nvme0:0.fileName'
