@@ -5,14 +5,14 @@
 #   make demo       build the demo appliance and run it
 #   make bench      speed against QEMU TCG and Bochs on the same images
 #   make fuzz       libFuzzer targets (clang)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local (make uninstall; make deb: a Debian package; mk/install.mk)
 #   make SAN=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build (separate build folder)
 #   make V=1 ...    show commands
 
 VERSION   := 0.1.0
 PREFIX    ?= /usr/local
 CC        ?= cc
-PKG       := sdl2 libpng zlib
+PKG       := sdl2 libpng zlib json-c slirp expat nettle libvncserver
 B         := build
 ifeq ($(SAN),1)
 O         := $(B)/san
@@ -42,7 +42,7 @@ endif
 # Every .c in these folders is part of the machine; player.c holds main().
 # Binaries link the objects themselves, not an archive, so that backends
 # found through weak references (cpu/backend.h) are always linked in.
-LIB_SRC   := $(sort $(wildcard cpu/*.c devices/*.c formats/*.c sdl/*.c))
+LIB_SRC   := $(sort $(wildcard control/*.c cpu/*.c devices/*.c formats/*.c sdl/*.c vnc/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
 LIB       := $(O)/libvmplay.a
 # tests/unit/test_<module>.c: one binary each, linked with the harness and the library.
@@ -125,11 +125,6 @@ fuzz:
 	$(Q)$(MAKE) --no-print-directory fuzz-run
 
 fuzz-run:
-
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/vmplay
-	install -m 644 man/vmplay.1 $(DESTDIR)$(PREFIX)/share/man/man1/vmplay.1
 
 clean:
 	rm -rf $(B)/obj $(B)/san vmplay

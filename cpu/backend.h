@@ -24,6 +24,8 @@ struct cpu_backend {
     int (*set_state)(struct cpu *cpu, const struct cpu_state *st);
     uint64_t (*insn_count)(const struct cpu *cpu);
     void (*set_trace)(struct cpu *cpu, void *file);
+    /* Optional: the guest's TSC rate in kHz; absent, CPU_MODEL_TSC_KHZ. */
+    uint32_t (*tsc_khz)(const struct cpu *cpu);
 };
 
 struct cpu {

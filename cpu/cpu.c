@@ -4,6 +4,7 @@
  * can be created (not in deterministic mode), else the software core.
  */
 #include "cpu/backend.h"
+#include "cpu/model.h"
 
 #include <stddef.h>
 
@@ -111,6 +112,11 @@ int cpu_get_state(struct cpu *cpu, struct cpu_state *st)
 int cpu_set_state(struct cpu *cpu, const struct cpu_state *st)
 {
     return cpu->be->set_state(cpu, st);
+}
+
+uint32_t cpu_tsc_khz(const struct cpu *cpu)
+{
+    return cpu->be->tsc_khz ? cpu->be->tsc_khz(cpu) : CPU_MODEL_TSC_KHZ;
 }
 
 uint64_t cpu_insn_count(const struct cpu *cpu)

@@ -37,7 +37,22 @@ struct cpu_hooks {
     /* Optional: told every value the guest gives IA32_APIC_BASE (its bit 11 enables the
      * local APIC globally; the local APIC model answers only while it is set). */
     void (*apic_base)(void *opaque, uint64_t value);
+    /* Optional: the VMware backdoor. IN and OUT (not the string forms) on ports
+     * CPU_BACKDOOR_PORT and CPU_BACKDOOR_PORT + 1 come here instead of the bus with all
+     * eight GPRs (low 32 bits, encoding order AX CX DX BX SP BP SI DI), which the hook may
+     * change; returns false to let the access go to the bus as usual. Both ports pass the
+     * I/O-permission check (IOPL, TSS bitmap) from any CPL, as on VMware. */
+    bool (*backdoor)(void *opaque, uint16_t port, bool in, unsigned size, uint32_t regs[8]);
+    /* CPUID presents the VMware platform (cpu/model.h cpu_model_cpuid_vmware). */
+    bool vmware_platform;
 };
+
+#define CPU_BACKDOOR_PORT 0x5658
+/* The ports VMware exempts from the I/O-permission check. */
+static inline bool cpu_backdoor_port(uint16_t port)
+{
+    return port == CPU_BACKDOOR_PORT || port == CPU_BACKDOOR_PORT + 1;
+}
 
 /* Segment register with its hidden part; attr holds descriptor bits 40..47 and 52..55
  * as (type | S<<4 | DPL<<5 | P<<7 | AVL<<12 | L<<13 | DB<<14 | G<<15), the VMX layout. */
@@ -93,6 +108,10 @@ struct cpu;
 
 /* kind CPU_AUTO picks KVM when /dev/kvm opens and probe VMs run real-mode and paged
  * protected-mode code (and the clock is not deterministic), else the software core. */
+/* --jit: the software core's translator (cpu/jit.c): -1 the VMPLAY_JIT environment
+ * variable decides ("on"; default off), 0 off, 1 on. Read when a soft CPU is created. */
+extern int soft_jit_mode;
+
 struct cpu *cpu_create(enum cpu_kind kind, struct bus *bus, struct clock *clock,
                        const struct cpu_hooks *hooks, struct error *err);
 void cpu_free(struct cpu *cpu);
@@ -114,6 +133,8 @@ void cpu_set_a20(struct cpu *cpu, bool enabled);
 void cpu_request_stop(struct cpu *cpu);
 int cpu_get_state(struct cpu *cpu, struct cpu_state *st);
 int cpu_set_state(struct cpu *cpu, const struct cpu_state *st);
+/* The rate of the guest's TSC in kHz (the software core's nominal 1 GHz, KVM's vCPU rate). */
+uint32_t cpu_tsc_khz(const struct cpu *cpu);
 /* Instructions retired since creation (software core; KVM reports 0). */
 uint64_t cpu_insn_count(const struct cpu *cpu);
 /* --trace=cpu: one line per executed block/exception to the given stream (NULL: off). */

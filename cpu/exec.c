@@ -54,7 +54,7 @@ bool cond_slow(struct soft *s, unsigned cc)
 {
     bool v;
     const struct lazy_cc *c = &s->cc;
-    unsigned size = c->size;
+    unsigned size = c->size ? c->size : 4; /* 0 before any flag-setting op (CC_NONE): unused then */
     uint64_t m = mask_of(size), sb = 1ull << (size * 8 - 1);
     uint64_t res = cc_full(c->res, c->res_hi, size);
     if ((c->op == CC_SUB || c->op == CC_SUB64) && (cc >> 1) != 0 && (cc >> 1) != 5) {
@@ -558,10 +558,29 @@ bool soft_io_check(struct soft *s, uint16_t port, unsigned size)
     return true;
 }
 
+/* The VMware backdoor hook (cpu.h): true when it took the access. */
+static bool io_backdoor(struct soft *s, uint16_t port, bool in, unsigned size)
+{
+    if (!s->hooks.backdoor || !cpu_backdoor_port(port))
+        return false;
+    uint32_t regs[8];
+    for (int i = 0; i < 8; i++)
+        regs[i] = (uint32_t)s->r[i];
+    if (!s->hooks.backdoor(s->hooks.opaque, port, in, size, regs))
+        return false;
+    for (int i = 0; i < 8; i++)
+        if (regs[i] != (uint32_t)s->r[i])
+            s->r[i] = regs[i];
+    s->block_end = true;
+    return true;
+}
+
 static void io_in(struct soft *s, uint16_t port, unsigned size)
 {
     soft_io_check(s, port, size);
     soft_sync_clock(s);
+    if (io_backdoor(s, port, true, size))
+        return;
     reg_set(s, GPR_AX, bus_in(s->bus, port, size), size);
 }
 
@@ -569,6 +588,8 @@ static void io_out(struct soft *s, uint16_t port, unsigned size)
 {
     soft_io_check(s, port, size);
     soft_sync_clock(s);
+    if (io_backdoor(s, port, false, size))
+        return;
     bus_out(s->bus, port, reg_get(s, GPR_AX, size), size);
     s->block_end = true;
 }

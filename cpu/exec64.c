@@ -18,6 +18,7 @@
  * the opcodes 64-bit mode removed raise #UD.
  */
 #include "cpu/exec.h"
+#include "cpu/sse4.h"
 
 static uint64_t rm_get(struct soft *s, const struct insn *in, unsigned size)
 {
@@ -840,12 +841,14 @@ static bool exec64_0f(struct soft *s, const struct insn *in)
         xadd_cmpxchg(s, in);
     } else if (op == 0x1C7) {
         cmpxchg_wide(s, in);
+    } else if (op == 0x1B8) {
+        exec_popcnt(s, in);
     } else if (op == 0x105) {
         soft_syscall(s);
     } else if (op == 0x107) {
         soft_sysret(s, in->pfx & P_OP64);
-    } else if (op == (OP_MAP38 | 0xF0) || op == (OP_MAP38 | 0xF1)) {
-        movbe64(s, in);
+    } else if ((op == (OP_MAP38 | 0xF0) || op == (OP_MAP38 | 0xF1)) && !(in->pfx & P_REPNE)) {
+        movbe64(s, in); /* with F2 the opcodes are CRC32: the SSE path below */
     } else if (op >= OP_MAP38 || sse_claims(in) || op == 0x1AE) {
         return false; /* SSE..SSSE3 (XMM8..15 through REX), FXSAVE/FXRSTOR(64), LDMXCSR, fences... */
     } else if (op == 0x120 || op == 0x122) {
@@ -867,8 +870,9 @@ static bool exec64_0f(struct soft *s, const struct insn *in)
     } else if (op == 0x1B2 || op == 0x1B4 || op == 0x1B5) {
         load_far64(s, in, op == 0x1B2 ? SEG_SS : op == 0x1B4 ? SEG_FS : SEG_GS);
     } else if (op == 0x130 || op == 0x131 || op == 0x132 || op == 0x133 || op == 0x1A2 ||
-               op == 0x106 || op == 0x108 || op == 0x109 || op == 0x10B) {
-        return false; /* WRMSR RDTSC RDMSR RDPMC CPUID CLTS INVD WBINVD UD2: as in legacy modes */
+               op == 0x106 || op == 0x108 || op == 0x109 || op == 0x10B || op == 0x134 ||
+               op == 0x135) {
+        return false; /* WRMSR RDTSC RDMSR RDPMC CPUID CLTS INVD WBINVD UD2 SYSENTER SYSEXIT: legacy code */
     } else if (op < 0x200 && is_mmx_op(op)) {
         return false; /* MMX and EMMS: exec_mmx knows 64-bit mode */
     } else {

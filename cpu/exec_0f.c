@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cpu/exec.h"
+#include "cpu/sse4.h"
 
 static void bit_op(struct soft *s, const struct insn *in)
 {
@@ -128,8 +129,8 @@ static void xadd(struct soft *s, const struct insn *in)
     rm_write_at(s, in, ea, r, size);
 }
 
-/* MOVBE (0F 38 F0 load, F1 store): a memory operand only, its bytes reversed; F2 (CRC32)
- * and F3 forms are not in the model (no SSE4.2). */
+/* MOVBE (0F 38 F0 load, F1 store): a memory operand only, its bytes reversed. With F2 the
+ * opcodes are CRC32 (exec_sse4.c), which exec_0f sends there; with F3, #UD. */
 static void movbe(struct soft *s, const struct insn *in)
 {
     if (!is_mem(in) || (in->pfx & (P_REP | P_REPNE)))
@@ -208,6 +209,26 @@ static void fpu_mem(struct soft *s, uint32_t ea, const struct insn *in, uint8_t 
     }
 }
 
+/*
+ * Every byte an x87 store will write is checked (segment and page, with the
+ * #PF it takes) before the instruction changes the x87 state: a store that
+ * faults restarts after the handler, so it must find the state as it was
+ * (FSTP pops, FNSAVE reinitialises, FNSTENV masks the exceptions).
+ */
+static void fpu_mem_probe(struct soft *s, uint32_t ea, const struct insn *in, unsigned n)
+{
+    bool user = s->cpl == 3;
+    if (in->props & I_LONG) {
+        lin_probe_write(s, insn_lin64(s, in), n, user);
+        return;
+    }
+    uint32_t amask = (in->pfx & P_ADDR32) ? 0xFFFFFFFFu : 0xFFFF;
+    for (unsigned k = 0; k < n; k += 4) {
+        unsigned c = n - k >= 4 ? 4 : n - k;
+        lin_probe_write(s, seg_lin(s, in->seg, (ea + k) & amask, c, SEG_W), c, user);
+    }
+}
+
 void exec_fpu(struct soft *s, const struct insn *in)
 {
     uint8_t op = (uint8_t)in->op;
@@ -233,10 +254,13 @@ void exec_fpu(struct soft *s, const struct insn *in)
             n = sizeof buf;
         if (acc == FPU_LOAD || acc == FPU_LOAD_STORE)
             fpu_mem(s, ea, in, buf, n, false);
+        if (acc == FPU_STORE || acc == FPU_LOAD_STORE)
+            fpu_mem_probe(s, ea, in, n);
     }
     if (fpu_exec(s->fpu, &fi, buf) == FPU_UD)
         soft_raise_noerr(s, EXC_UD);
-    if (n && (acc == FPU_STORE || acc == FPU_LOAD_STORE))
+    /* an unmasked numeric exception (IE, DE, ZE, OE, UE) leaves the destination as it was */
+    if (n && (acc == FPU_STORE || acc == FPU_LOAD_STORE) && fpu_mem_written(s->fpu))
         fpu_mem(s, ea, in, buf, n, true);
     reg_set(s, GPR_AX, ax, 2);
     flags_set_arith(s, fl);
@@ -270,9 +294,8 @@ void exec_mmx(struct soft *s, const struct insn *in)
             fpu_mem(s, ea, in, buf, n, false);
             for (unsigned k = 0; k < 8; k++)
                 mi.src |= (uint64_t)buf[k] << (8 * k);
-        } else if (!lm) {
-            for (unsigned k = 0; k < n; k += 4)
-                seg_lin(s, in->seg, ea + k, 4, SEG_W);
+        } else {
+            fpu_mem_probe(s, ea, in, n); /* before the x87 side effects (TOP 0, tags valid) */
         }
     } else if (opc == 0x6E) {
         mi.src = s->r[gpr];
@@ -366,7 +389,7 @@ void exec_0f(struct soft *s, const struct insn *in)
     uint32_t v;
     if (op == OP_GP)
         soft_raise(s, EXC_GP, 0);
-    if (op == (OP_MAP38 | 0xF0) || op == (OP_MAP38 | 0xF1)) {
+    if ((op == (OP_MAP38 | 0xF0) || op == (OP_MAP38 | 0xF1)) && !(in->pfx & P_REPNE)) {
         movbe(s, in);
         return;
     }
@@ -414,6 +437,7 @@ void exec_0f(struct soft *s, const struct insn *in)
     case 0x1BC: case 0x1BD: bit_scan(s, in); return;
     case 0x1C0: case 0x1C1: xadd(s, in); return;
     case 0x1C7: cmpxchg8b(s, in); return;
+    case 0x1B8: exec_popcnt(s, in); return;
     case 0x1AE: fxsave_group(s, in); return;
     case 0x1C8: case 0x1C9: case 0x1CA: case 0x1CB: case 0x1CC: case 0x1CD: case 0x1CE: case 0x1CF:
         v = s->r[op & 7];

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "cpu/exec.h"
+#include "cpu/sse4.h"
 
 /* Operand kinds. */
 enum { O_NONE, O_X, O_M, O_R, O_F };
@@ -315,7 +316,7 @@ static void sse_check(struct soft *s, const struct form *f)
 }
 
 /* Linear address of the memory operand, alignment and segment checked (64-bit mode: canonical). */
-static uint64_t mem_lin(struct soft *s, const struct insn *in, unsigned n, bool align, unsigned need)
+uint64_t sse_mem_lin(struct soft *s, const struct insn *in, unsigned n, bool align, unsigned need)
 {
     if (in->props & I_LONG) {
         uint64_t lin = insn_lin64(s, in);
@@ -329,7 +330,7 @@ static uint64_t mem_lin(struct soft *s, const struct insn *in, unsigned n, bool 
     return seg_lin(s, in->seg, ea, n, need);
 }
 
-static void lin_load(struct soft *s, uint64_t lin, uint8_t *buf, unsigned n)
+void sse_lin_load(struct soft *s, uint64_t lin, uint8_t *buf, unsigned n)
 {
     for (unsigned i = 0; i < n;) {
         unsigned c = n - i >= 4 ? 4 : n - i >= 2 ? 2 : 1;
@@ -339,7 +340,7 @@ static void lin_load(struct soft *s, uint64_t lin, uint8_t *buf, unsigned n)
     }
 }
 
-static void lin_store(struct soft *s, uint64_t lin, const uint8_t *buf, unsigned n)
+void sse_lin_store(struct soft *s, uint64_t lin, const uint8_t *buf, unsigned n)
 {
     lin_probe_write(s, lin, n, s->cpl == 3);
     for (unsigned i = 0; i < n;) {
@@ -353,13 +354,13 @@ static void lin_store(struct soft *s, uint64_t lin, const uint8_t *buf, unsigned
 
 static void mem_load(struct soft *s, const struct insn *in, const struct form *f, uint8_t *buf)
 {
-    lin_load(s, mem_lin(s, in, f->msize, f->fl & F_A, SEG_R), buf, f->msize);
+    sse_lin_load(s, sse_mem_lin(s, in, f->msize, f->fl & F_A, SEG_R), buf, f->msize);
 }
 
 static void mem_store(struct soft *s, const struct insn *in, const struct form *f,
                       const uint8_t *buf, unsigned n)
 {
-    lin_store(s, mem_lin(s, in, n, f->fl & F_A, SEG_W), buf, n);
+    sse_lin_store(s, sse_mem_lin(s, in, n, f->fl & F_A, SEG_W), buf, n);
 }
 
 /* The r/m operand as 16 bytes (memory: msize bytes, zero-extended). */
@@ -388,7 +389,7 @@ static void load_rm(struct soft *s, const struct insn *in, const struct form *f,
 }
 
 /* Accounts the exceptions an FP form raised; faults when one is unmasked (nothing written). */
-static void fp_commit(struct soft *s, uint32_t raised)
+void sse_fp_commit(struct soft *s, uint32_t raised)
 {
     uint32_t unmasked = ~(s->sse.mxcsr >> 7) & MXCSR_FLAGS;
     uint32_t pre = raised & (MXCSR_IE | MXCSR_DE | MXCSR_ZE);
@@ -435,7 +436,7 @@ static void h_host_at(struct soft *s, const struct insn *in, const struct form *
     if ((f->fl & F_FP) && map == SSE_MAP_0F && f->dst == O_X)
         raised = sse_fp_flags(op, pfx_col(in), &orig, &io, raised, s->sse.mxcsr);
     if (f->fl & F_FP)
-        fp_commit(s, raised);
+        sse_fp_commit(s, raised);
     if (mm_regs)
         mmx_enter(s->fpu);
     switch (f->dst) {
@@ -549,7 +550,7 @@ static void h_movnti(struct soft *s, const struct insn *in, const struct form *f
     (void)f;
     unsigned n = (in->pfx & P_OP64) ? 8 : 4; /* REX.W: MOVNTI m64, r64 */
     uint64_t v = s->r[insn_reg64(in)];
-    lin_store(s, mem_lin(s, in, n, false, SEG_W), (const uint8_t *)&v, n);
+    sse_lin_store(s, sse_mem_lin(s, in, n, false, SEG_W), (const uint8_t *)&v, n);
 }
 
 static uint16_t w16(const uint8_t *p, unsigned i)
@@ -741,13 +742,13 @@ static void h_movq_gpr64(struct soft *s, const struct insn *in)
     uint8_t v[8];
     if (in->op == 0x16E) {
         if (is_mem(in))
-            lin_load(s, mem_lin(s, in, 8, false, SEG_R), v, 8);
+            sse_lin_load(s, sse_mem_lin(s, in, 8, false, SEG_R), v, 8);
         else
             memcpy(v, &s->r[insn_rm64(in)], 8);
         memset(x, 0, 16);
         memcpy(x, v, 8);
     } else if (is_mem(in)) {
-        lin_store(s, mem_lin(s, in, 8, false, SEG_W), x, 8);
+        sse_lin_store(s, sse_mem_lin(s, in, 8, false, SEG_W), x, 8);
     } else {
         memcpy(&s->r[insn_rm64(in)], x, 8);
     }
@@ -755,6 +756,10 @@ static void h_movq_gpr64(struct soft *s, const struct insn *in)
 
 void exec_sse(struct soft *s, const struct insn *in)
 {
+    if (sse4_claims(in)) {
+        exec_sse4(s, in);
+        return;
+    }
     const struct form *f = form_of(in);
     if (!f || f->h == H_UD || ((f->fl & F_MO) && !is_mem(in)) || ((f->fl & F_RO) && is_mem(in)))
         soft_raise_noerr(s, EXC_UD);
@@ -791,7 +796,7 @@ void exec_sse_group(struct soft *s, const struct insn *in)
         return; /* LFENCE MFENCE SFENCE: ordering is already total here */
     }
     if (sub == 7) {
-        (void)vread(s, mem_lin(s, in, 1, false, SEG_R), 1); /* CLFLUSH: checked as a byte load */
+        (void)vread(s, sse_mem_lin(s, in, 1, false, SEG_R), 1); /* CLFLUSH: checked as a byte load */
         return;
     }
     if (sub != 2 && sub != 3)
@@ -801,10 +806,10 @@ void exec_sse_group(struct soft *s, const struct insn *in)
     if (s->cr0 & CR0_TS)
         soft_raise_noerr(s, EXC_NM);
     if (sub == 3) {
-        vwrite(s, mem_lin(s, in, 4, false, SEG_W), s->sse.mxcsr, 4);
+        vwrite(s, sse_mem_lin(s, in, 4, false, SEG_W), s->sse.mxcsr, 4);
         return;
     }
-    uint32_t v = (uint32_t)vread(s, mem_lin(s, in, 4, false, SEG_R), 4);
+    uint32_t v = (uint32_t)vread(s, sse_mem_lin(s, in, 4, false, SEG_R), 4);
     if (v & ~MXCSR_MASK)
         soft_raise(s, EXC_GP, 0);
     s->sse.mxcsr = v;

@@ -8,6 +8,7 @@
  */
 #include "cpu/exec.h"
 #include "cpu/model.h"
+#include "cpu/sse4.h"
 
 #include <string.h>
 
@@ -19,15 +20,18 @@
  * Linux disables PSE on steppings <= 2 with old microcode (erratum AAE44).
  * The 64-bit parts of that family (Atom 330, D510) have LM, SYSCALL, NX,
  * LAHF/SAHF and CMPXCHG16B; this model adds 1 GiB pages, which the core's
- * MMU implements. MOVBE, which Bonnell introduced, is there. Only what the
- * core implements is advertised: not MONITOR/MWAIT (which the part has);
- * the part has none of POPCNT, RDTSCP, XSAVE, SMAP, UMIP, CLFLUSHOPT, CLWB,
- * and they are #UD here (tests/cpu/features.asm walks the bits).
+ * MMU implements, MOVBE, which Bonnell introduced, and x86-64-v2's SSE4.1,
+ * SSE4.2 and POPCNT (cpu/exec_sse4.c) where the host has them (the core runs
+ * them on the host's SSE unit). Only what the core implements is advertised:
+ * not MONITOR/MWAIT (which the part has); the part has none of RDTSCP, XSAVE,
+ * SMAP, UMIP, CLFLUSHOPT, CLWB, and they are #UD here (tests/cpu/features.asm
+ * walks the bits, reading CPUID for POPCNT and SSE4.x).
  */
 #define CPUID_SIGNATURE 0x106CAu
 /* FPU DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT CLFSH MMX FXSR SSE SSE2 */
 #define CPUID_EDX 0x0789FBFDu
 #define CPUID_ECX 0x00402201u /* SSE3 (0), SSSE3 (9), CX16 (13), MOVBE (22) */
+#define CPUID_ECX_V2 0x00980000u /* SSE4.1 (19), SSE4.2 (20), POPCNT (23): sse4_host_ok() */
 /* 0x80000001: SYSCALL (11), NX (20), 1 GiB pages (26), LM (29); ECX LAHF/SAHF in 64-bit mode (0) */
 #define CPUID_EXT_EDX 0x24100800u
 #define CPUID_EXT_ECX 0x00000001u
@@ -260,7 +264,7 @@ void cpu_model_cpuid(uint32_t leaf, uint32_t out[4])
     case 1:
         a = CPUID_SIGNATURE;
         b = CPUID_EBX;
-        c = CPUID_ECX;
+        c = CPUID_ECX | (sse4_host_ok() ? CPUID_ECX_V2 : 0);
         d = CPUID_EDX;
         break;
     case 2:
@@ -288,10 +292,30 @@ void cpu_model_cpuid(uint32_t leaf, uint32_t out[4])
     out[3] = d;
 }
 
+void cpu_model_cpuid_vmware(uint32_t leaf, uint32_t tsc_khz, uint32_t out[4])
+{
+    cpu_model_cpuid(leaf, out);
+    if (leaf == 1) {
+        out[2] |= CPU_MODEL_1_ECX_HYPERVISOR;
+    } else if (leaf == CPU_MODEL_HV_LEAF) {
+        out[0] = CPU_MODEL_HV_TIMING;
+        out[1] = 0x61774D56; /* "VMwa" */
+        out[2] = 0x4D566572; /* "reVM" */
+        out[3] = 0x65726177; /* "ware" */
+    } else if (leaf == CPU_MODEL_HV_TIMING) {
+        out[0] = tsc_khz;
+        out[1] = CPU_MODEL_BUS_KHZ;
+        out[2] = 0; /* no VMCALL/VMMCALL hypercalls: the guest uses the backdoor port */
+    }
+}
+
 void soft_cpuid(struct soft *s)
 {
     uint32_t v[4];
-    cpu_model_cpuid(s->r[GPR_AX], v);
+    if (s->hooks.vmware_platform)
+        cpu_model_cpuid_vmware(s->r[GPR_AX], CPU_MODEL_TSC_KHZ, v);
+    else
+        cpu_model_cpuid(s->r[GPR_AX], v);
     if ((uint32_t)s->r[GPR_AX] == 1 && !(s->msr.apic_base & APIC_BASE_EN))
         v[3] &= ~CPUID_1_EDX_APIC; /* the local APIC is globally disabled (SDM vol. 3 11.4.3) */
     s->r[GPR_AX] = v[0];
@@ -535,7 +559,7 @@ void exec_sys(struct soft *s, const struct insn *in)
         s->r[GPR_DX] = (uint32_t)(s->perf[s->r[GPR_CX] & 1] >> 32) & 0xFF;
         return;
     case 0x134: soft_sysenter(s); return;
-    case 0x135: soft_sysexit(s); return;
+    case 0x135: soft_sysexit(s, in->pfx & P_OP64); return;
     case 0x1A2: soft_cpuid(s); return;
     default: soft_raise_noerr(s, EXC_UD);
     }

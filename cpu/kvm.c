@@ -190,11 +190,40 @@ static void listener_map_changed(void *opaque, uint64_t gpa, uint64_t size)
 
 /* ---- exits ---- */
 
+/* The VMware backdoor hook (cpu.h) for a single IN/OUT; true when it took the access.
+ * KVM has done the I/O-permission check already (the host's kvm.enable_vmware_backdoor
+ * exempts these ports at CPL 3). An IN's data is written to EAX after the next KVM_RUN. */
+static bool exit_backdoor(struct kvm *s, uint8_t *data)
+{
+    struct kvm_run *r = s->run;
+    struct kvm_regs regs;
+    if (!s->hooks.backdoor || !cpu_backdoor_port(r->io.port) || r->io.count != 1 ||
+        ioctl(s->vcpu_fd, KVM_GET_REGS, &regs) < 0)
+        return false;
+    __u64 *g[8] = {&regs.rax, &regs.rcx, &regs.rdx, &regs.rbx,
+                      &regs.rsp, &regs.rbp, &regs.rsi, &regs.rdi};
+    uint32_t v[8];
+    for (int i = 0; i < 8; i++)
+        v[i] = (uint32_t)*g[i];
+    bool in = r->io.direction == KVM_EXIT_IO_IN;
+    if (!s->hooks.backdoor(s->hooks.opaque, r->io.port, in, r->io.size, v))
+        return false;
+    for (int i = 0; i < 8; i++)
+        if (v[i] != (uint32_t)*g[i])
+            *g[i] = v[i];
+    if (in)
+        memcpy(data, &v[0], r->io.size <= 4 ? r->io.size : 4);
+    ioctl(s->vcpu_fd, KVM_SET_REGS, &regs);
+    return true;
+}
+
 static void exit_io(struct kvm *s)
 {
     struct kvm_run *r = s->run;
     uint8_t *data = (uint8_t *)r + r->io.data_offset;
     unsigned size = r->io.size;
+    if (exit_backdoor(s, data))
+        return;
     for (uint32_t i = 0; i < r->io.count; i++, data += size) {
         if (r->io.direction == KVM_EXIT_IO_OUT) {
             uint32_t v = 0;
@@ -521,7 +550,7 @@ static int kvm_make_vcpu(struct kvm *s, struct error *err)
         s->run = NULL;
         return error_set(err, EX_UNAVAILABLE, "--cpu=kvm: mapping kvm_run: %s", strerror(errno));
     }
-    return kvm_cpuid_setup(s->sys_fd, s->vcpu_fd, err);
+    return kvm_cpuid_setup(s->sys_fd, s->vcpu_fd, s->hooks.vmware_platform, err);
 }
 
 static void kvm_close(struct kvm *s)
@@ -626,6 +655,11 @@ static uint64_t kvm_insn_count(const struct cpu *c)
     return 0;
 }
 
+static uint32_t kvm_tsc_khz(const struct cpu *c)
+{
+    return kvm_vcpu_tsc_khz(((const struct kvm *)c)->vcpu_fd);
+}
+
 static void kvm_set_trace(struct cpu *c, void *file)
 {
     kvm_of(c)->trace = file;
@@ -646,4 +680,5 @@ const struct cpu_backend cpu_kvm_backend = {
     .set_state = kvm_set_state,
     .insn_count = kvm_insn_count,
     .set_trace = kvm_set_trace,
+    .tsc_khz = kvm_tsc_khz,
 };

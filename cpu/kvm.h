@@ -62,8 +62,11 @@ void kvm_reset(struct cpu *c);
 int kvm_get_state(struct cpu *c, struct cpu_state *st);
 int kvm_set_state(struct cpu *c, const struct cpu_state *st);
 
-/* The software core's CPUID model, as far as the host supports it, on the vCPU. */
-int kvm_cpuid_setup(int sys_fd, int vcpu_fd, struct error *err);
+/* The software core's CPUID model, as far as the host supports it, on the vCPU; with
+ * vmware, the VMware platform's hypervisor bit and leaves (cpu/model.h). */
+int kvm_cpuid_setup(int sys_fd, int vcpu_fd, bool vmware, struct error *err);
+/* The vCPU's TSC rate in kHz (KVM_GET_TSC_KHZ; CPU_MODEL_TSC_KHZ where KVM cannot say). */
+uint32_t kvm_vcpu_tsc_khz(int vcpu_fd);
 /* Runs a tiny guest in a VM of its own (real-mode HLT, or paged protected mode
  * IRETD + HLT): 0 when it exits with KVM_EXIT_HLT. */
 int kvm_probe(int sys_fd, bool paged, struct error *err);

@@ -3,8 +3,9 @@
  * model (cpu/model.h: vendor, signature, cache descriptors, feature bits),
  * with the feature words of leaves 1 and 0x80000001 reduced to what
  * KVM_GET_SUPPORTED_CPUID allows, so both backends show the guest the same
- * CPU wherever the host can do it (no hypervisor bit, as on the software
- * core). The machine-check banks follow the model too: KVM_X86_SETUP_MCE
+ * CPU wherever the host can do it. A VMware VM's hypervisor bit and leaves
+ * 0x40000000..0x40000010 are the model's too (KVM lists no hypervisor bit of its
+ * own to reduce them by); leaf 0x40000010 carries the vCPU's real TSC rate. The machine-check banks follow the model too: KVM_X86_SETUP_MCE
  * gives the vCPU the model's MCG_CAP, and where the host's KVM cannot (no
  * KVM_CAP_MCE, too few banks, a capability bit it lacks) CPUID loses MCE and
  * MCA instead, so the bits never announce banks the vCPU does not have.
@@ -65,23 +66,33 @@ static bool mce_setup(int sys_fd, int vcpu_fd)
     return ioctl(vcpu_fd, KVM_X86_SETUP_MCE, &cap) == 0;
 }
 
-/* One model leaf; feature words keep only the bits the host supports. */
+uint32_t kvm_vcpu_tsc_khz(int vcpu_fd)
+{
+    int khz = ioctl(vcpu_fd, KVM_GET_TSC_KHZ, 0);
+    return khz > 0 ? (uint32_t)khz : CPU_MODEL_TSC_KHZ;
+}
+
+/* One model leaf; feature words keep only the bits the host supports. tsc_khz: 0 for a
+ * plain model, else the VMware platform's leaves with that TSC rate. */
 static void model_leaf(const struct kvm_cpuid2 *host, uint32_t leaf, struct kvm_cpuid_entry2 *e,
-                       bool mce)
+                       bool mce, uint32_t tsc_khz)
 {
     uint32_t v[4];
-    cpu_model_cpuid(leaf, v);
+    if (tsc_khz)
+        cpu_model_cpuid_vmware(leaf, tsc_khz, v);
+    else
+        cpu_model_cpuid(leaf, v);
     *e = (struct kvm_cpuid_entry2){.function = leaf, .eax = v[0], .ebx = v[1], .ecx = v[2], .edx = v[3]};
     if (leaf == 1 || leaf == 0x80000001u) {
         const struct kvm_cpuid_entry2 *h = find_leaf(host, leaf);
-        e->ecx &= h ? h->ecx : 0;
+        e->ecx &= (h ? h->ecx : 0) | (leaf == 1 ? v[2] & CPU_MODEL_1_ECX_HYPERVISOR : 0);
         e->edx &= h ? h->edx : 0;
     }
     if (leaf == 1 && !mce)
         e->edx &= ~(CPUID_1_EDX_MCE | CPUID_1_EDX_MCA);
 }
 
-int kvm_cpuid_setup(int sys_fd, int vcpu_fd, struct error *err)
+int kvm_cpuid_setup(int sys_fd, int vcpu_fd, bool vmware, struct error *err)
 {
     struct kvm_cpuid2 *host = supported_cpuid(sys_fd);
     if (!host)
@@ -93,12 +104,16 @@ int kvm_cpuid_setup(int sys_fd, int vcpu_fd, struct error *err)
     }
     uint32_t v[4];
     bool mce = mce_setup(sys_fd, vcpu_fd);
-    static const uint32_t ranges[2] = {0, 0x80000000u}; /* basic and extended leaves */
-    for (int r = 0; r < 2; r++) {
+    uint32_t tsc_khz = vmware ? kvm_vcpu_tsc_khz(vcpu_fd) : 0;
+    /* basic, hypervisor (a VMware VM's only) and extended leaves */
+    static const uint32_t ranges[3] = {0, CPU_MODEL_HV_LEAF, 0x80000000u};
+    for (int r = 0; r < 3; r++) {
         uint32_t base = ranges[r];
-        cpu_model_cpuid(base, v);
+        if (base == CPU_MODEL_HV_LEAF && !vmware)
+            continue;
+        cpu_model_cpuid_vmware(base, 1, v);
         for (uint32_t leaf = base; leaf <= v[0] && c->nent < CPUID_MAX_ENTRIES; leaf++)
-            model_leaf(host, leaf, &c->entries[c->nent++], mce);
+            model_leaf(host, leaf, &c->entries[c->nent++], mce, tsc_khz);
     }
     int rc = ioctl(vcpu_fd, KVM_SET_CPUID2, c);
     int e = errno;

@@ -573,6 +573,10 @@ void far_jmp(struct soft *s, uint16_t sel, uint32_t off, bool op32)
         s->next_eip = off;
         return;
     }
+    if (s->msr.efer & EFER_LMA) { /* compatibility mode: 16-byte gates to 64-bit code */
+        far_jmp64(s, sel, off);
+        return;
+    }
     if (system_target(s, sel, &d, false))
         return;
     unsigned type = desc_sys_type(&d);
@@ -635,6 +639,10 @@ void far_call(struct soft *s, uint16_t sel, uint32_t off, bool op32)
         set_cs(s, sel, &d, s->cpl);
         set_esp(s, k.esp, stack32(s));
         s->next_eip = off;
+        return;
+    }
+    if (s->msr.efer & EFER_LMA) { /* compatibility mode: 16-byte gates, 8-byte pushes */
+        far_call64(s, sel, off, op32 ? 4 : 2);
         return;
     }
     if (system_target(s, sel, &d, true))
@@ -906,16 +914,23 @@ static bool iret64_ss(struct soft *s, uint16_t ss, unsigned rpl, bool to64, stru
     return true;
 }
 
-/* IRET in 64-bit mode (size 8: IRETQ): RIP, CS, RFLAGS, RSP, SS, to 64-bit or compatibility code. */
+/*
+ * IRET in IA-32e mode (size 8: IRETQ): RIP, CS, RFLAGS, then RSP and SS when
+ * it began in 64-bit mode or returns outward; an IRET from compatibility code
+ * to the same privilege pops three values only (SDM vol. 2 IRET, IA-32e-MODE).
+ */
 void soft_iret64(struct soft *s, unsigned size)
 {
     s->nmi_blocked = false; /* every IRET ends the NMI block, even one that faults */
     if (s->flags & FL_NT)
         soft_raise(s, EXC_GP, 0);
+    bool began64 = soft_code64(s);
     uint64_t sp = s->r[GPR_SP], v[5];
-    for (unsigned i = 0; i < 5; i++)
+    if (!began64) /* IRETD/IRET from compatibility code: SS:ESP */
+        sp = s->seg[SEG_SS].base + (uint32_t)sp;
+    for (unsigned i = 0; i < 3; i++)
         v[i] = stk_rd64(s, sp + i * size, size);
-    uint16_t cs = (uint16_t)v[1], ss = (uint16_t)v[4];
+    uint16_t cs = (uint16_t)v[1];
     struct desc d, sd;
     check_code_target(s, cs, &d, 0);
     unsigned rpl = cs & 3, cpl = (unsigned)s->cpl;
@@ -925,6 +940,18 @@ void soft_iret64(struct soft *s, unsigned size)
         soft_raise(s, EXC_GP, cs & 0xFFFC);
     if (!desc_present(&d))
         soft_raise(s, EXC_NP, cs & 0xFFFC);
+    if (!began64 && rpl == cpl) {
+        if (to64 ? !canonical64(v[0]) : v[0] > desc_limit(&d))
+            soft_raise(s, EXC_GP, 0);
+        soft_set_eflags(s, (uint32_t)v[2], iret_flag_mask(s, size != 2) & ~FL_VM);
+        set_cs(s, cs, &d, (int)rpl);
+        set_esp(s, (uint32_t)s->r[GPR_SP] + 3 * size, stack32(s));
+        s->next_eip = to64 ? v[0] : (uint32_t)v[0];
+        return;
+    }
+    for (unsigned i = 3; i < 5; i++)
+        v[i] = stk_rd64(s, sp + i * size, size);
+    uint16_t ss = (uint16_t)v[4];
     bool ss_loaded = iret64_ss(s, ss, rpl, to64, &sd);
     if (to64 ? !canonical64(v[0]) : v[0] > desc_limit(&d))
         soft_raise(s, EXC_GP, 0);
@@ -1058,24 +1085,44 @@ void far_call64(struct soft *s, uint16_t sel, uint64_t off, unsigned size)
     s->next_eip = goff;
 }
 
-/* RETF in 64-bit mode to the same privilege level (outer returns: not yet). */
+/*
+ * RETF in 64-bit mode: to the same privilege level, or outward (RPL > CPL)
+ * with RSP and SS popped after CS (+ the immediate on both stacks), SS checked
+ * as IRET checks it (null for 64-bit code below ring 3), the data segments
+ * the outer ring may not use nulled (SDM vol. 2 RET, IA-32e mode).
+ */
 void far_ret64(struct soft *s, unsigned size, uint16_t imm)
 {
     uint64_t sp = s->r[GPR_SP], rip = stk_rd64(s, sp, size);
     uint16_t cs = (uint16_t)stk_rd64(s, sp + size, size);
     struct desc d;
     check_code_target(s, cs, &d, 0);
-    unsigned rpl = cs & 3;
-    if (rpl != (unsigned)s->cpl || (desc_conforming(&d) ? desc_dpl(&d) > rpl : desc_dpl(&d) != rpl))
+    unsigned rpl = cs & 3, cpl = (unsigned)s->cpl;
+    if (rpl < cpl || (desc_conforming(&d) ? desc_dpl(&d) > rpl : desc_dpl(&d) != rpl))
         soft_raise(s, EXC_GP, cs & 0xFFFC);
     if (!desc_present(&d))
         soft_raise(s, EXC_NP, cs & 0xFFFC);
     bool to64 = d.hi & 0x200000;
     if (to64 ? !canonical64(rip) || (d.hi & 0x400000) : rip > desc_limit(&d))
         soft_raise(s, EXC_GP, 0);
-    set_cs(s, cs, &d, s->cpl);
-    s->r[GPR_SP] = sp + 2 * size + imm;
+    if (rpl == cpl) {
+        set_cs(s, cs, &d, s->cpl);
+        s->r[GPR_SP] = sp + 2 * size + imm;
+        s->next_eip = to64 ? rip : (uint32_t)rip;
+        return;
+    }
+    uint64_t osp = sp + 2 * size + imm, nrsp = stk_rd64(s, osp, size);
+    uint16_t ss = (uint16_t)stk_rd64(s, osp + size, size);
+    struct desc sd;
+    bool ss_loaded = iret64_ss(s, ss, rpl, to64, &sd);
+    set_cs(s, cs, &d, (int)rpl);
+    if (ss_loaded)
+        load_from_desc(s, SEG_SS, ss, &sd);
+    else
+        seg_set_cache(s, SEG_SS, ss, 0, 0, 0);
+    s->r[GPR_SP] = to64 ? nrsp + imm : (uint32_t)(nrsp + imm);
     s->next_eip = to64 ? rip : (uint32_t)rip;
+    null_outer_segs(s);
 }
 
 /*
@@ -1234,6 +1281,10 @@ void soft_iret(struct soft *s, bool op32)
         s->next_eip = eip;
         return;
     }
+    if (s->msr.efer & EFER_LMA) { /* compatibility mode: the IA-32e IRET, SS:ESP always popped */
+        soft_iret64(s, size);
+        return;
+    }
     if (s->flags & FL_NT) {
         uint16_t link = (uint16_t)sys_read(s, s->tr.base, 2);
         task_switch(s, link, TS_IRET, s->next_eip);
@@ -1306,7 +1357,7 @@ void soft_ltr(struct soft *s, uint16_t sel)
 
 bool soft_io_allowed(struct soft *s, uint16_t port, unsigned size)
 {
-    if (!soft_pmode(s))
+    if (!soft_pmode(s) || cpu_backdoor_port(port))
         return true;
     if (!soft_v86(s) && s->cpl <= (int)((s->flags & FL_IOPL) >> 12))
         return true;
@@ -1354,27 +1405,46 @@ uint32_t soft_lar_lsl(struct soft *s, uint16_t sel, int which, bool *ok)
     return which == 0 ? d.hi & 0x00FFFF00u : desc_limit(&d);
 }
 
+/*
+ * SYSENTER and SYSEXIT (SDM vol. 2): flat ring-0 code and data from
+ * IA32_SYSENTER_CS and CS + 8. In IA-32e mode, from 64-bit or compatibility
+ * code, the entry is 64-bit code (CS.L) at the full 64-bit SYSENTER_EIP with
+ * the full SYSENTER_ESP; a 64-bit kernel's IA-32 entry depends on it.
+ * SYSEXIT returns to ring 3: compatibility/32-bit code at CS + 16 (EIP = EDX,
+ * ESP = ECX), or with REX.W 64-bit code at CS + 32 (RIP = RDX, RSP = RCX,
+ * both canonical), SS 8 above the new CS.
+ */
 void soft_sysenter(struct soft *s)
 {
     uint16_t cs = (uint16_t)s->msr.sysenter_cs;
     if (!soft_pmode(s) || !(cs & 0xFFFC))
         soft_raise(s, EXC_GP, 0);
+    bool lma = s->msr.efer & EFER_LMA;
     s->flags &= ~(FL_VM | FL_IF | FL_RF);
     soft_set_cpl(s, 0);
-    seg_set_cache(s, SEG_CS, cs & 0xFFFC, 0, 0xFFFFFFFFu, 0xC09B);
+    seg_set_cache(s, SEG_CS, cs & 0xFFFC, 0, 0xFFFFFFFFu, lma ? 0xA09B : 0xC09B);
     seg_set_cache(s, SEG_SS, (uint16_t)((cs & 0xFFFC) + 8), 0, 0xFFFFFFFFu, 0xC093);
     for (int i = 0; i < 6; i++)
         seg_update(s, i);
-    s->r[GPR_SP] = (uint32_t)s->msr.sysenter_esp;
-    s->next_eip = (uint32_t)s->msr.sysenter_eip;
+    s->r[GPR_SP] = lma ? s->msr.sysenter_esp : (uint32_t)s->msr.sysenter_esp;
+    s->next_eip = lma ? s->msr.sysenter_eip : (uint32_t)s->msr.sysenter_eip;
 }
 
-void soft_sysexit(struct soft *s)
+void soft_sysexit(struct soft *s, bool to64)
 {
     uint16_t cs = (uint16_t)s->msr.sysenter_cs;
     if (!soft_pmode(s) || s->cpl != 0 || !(cs & 0xFFFC))
         soft_raise(s, EXC_GP, 0);
+    if (to64 && (!canonical64(s->r[GPR_CX]) || !canonical64(s->r[GPR_DX])))
+        soft_raise(s, EXC_GP, 0);
     soft_set_cpl(s, 3);
+    if (to64) {
+        seg_set_cache(s, SEG_CS, (uint16_t)((cs + 32) | 3), 0, 0xFFFFFFFFu, 0xA0FB);
+        seg_set_cache(s, SEG_SS, (uint16_t)((cs + 40) | 3), 0, 0xFFFFFFFFu, 0xC0F3);
+        s->r[GPR_SP] = s->r[GPR_CX];
+        s->next_eip = s->r[GPR_DX];
+        return;
+    }
     seg_set_cache(s, SEG_CS, (uint16_t)((cs + 16) | 3), 0, 0xFFFFFFFFu, 0xC0FB);
     seg_set_cache(s, SEG_SS, (uint16_t)((cs + 24) | 3), 0, 0xFFFFFFFFu, 0xC0F3);
     s->r[GPR_SP] = (uint32_t)s->r[GPR_CX];

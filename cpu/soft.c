@@ -85,10 +85,12 @@ static void code_flush_now(struct soft *s)
     s->arena_epoch++;
     s->flush_pending = false;
     tlb_flush(s, false);
+    jit_reset(s);
 }
 
 void soft_flush_code(struct soft *s)
 {
+    s->jst[JST_FLUSH_REQ]++;
     s->flush_pending = true;
     s->code_gen++;
     s->block_end = true; /* the running block may be gone */
@@ -102,6 +104,7 @@ static void block_unlink(struct soft *s, struct block *b)
     if (*pp)
         *pp = b->hash_next;
     b->valid = 0;
+    b->code = NULL;
     uint64_t page = b->phys >> 12;
     if (page < (1u << 20) && s->code_pages[page])
         s->code_pages[page]--;
@@ -118,6 +121,8 @@ void soft_invalidate_phys(struct soft *s, uint64_t gpa, uint64_t len)
             struct block *b = *pp;
             if (b->valid && (b->phys >> 12) == page && b->phys < end && b->phys + b->bytes > gpa) {
                 *pp = b->page_next;
+                s->jst[JST_INVAL_CPU]++;
+                s->jst[JST_INVAL_JIT] += b->code != NULL;
                 block_unlink(s, b);
                 s->code_gen++;
                 s->block_end = true;
@@ -144,8 +149,12 @@ static void listener_map_changed(void *opaque, uint64_t gpa, uint64_t size)
 static void listener_ram_written(void *opaque, uint64_t gpa, uint64_t len)
 {
     struct soft *s = opaque;
-    if (len)
+    if (len) {
+        uint64_t before = s->jst[JST_INVAL_CPU];
         soft_invalidate_phys(s, gpa, len);
+        s->jst[JST_INVAL_DMA] += s->jst[JST_INVAL_CPU] - before;
+        s->jst[JST_INVAL_CPU] = before;
+    }
 }
 
 static struct block *block_lookup(struct soft *s, uint64_t phys, uint8_t mode)
@@ -159,11 +168,16 @@ static struct block *block_lookup(struct soft *s, uint64_t phys, uint8_t mode)
 static struct block *arena_block(struct soft *s)
 {
     size_t max = sizeof(struct block) + (BLOCK_MAX_INSNS + 1) * sizeof(struct insn);
-    if (s->arena_used + max > ARENA_BYTES)
+    if (s->arena_used + max > ARENA_BYTES) {
+        s->jst[JST_FLUSH_ARENA]++;
         code_flush_now(s);
+    }
     struct block *b = (struct block *)(s->arena + s->arena_used);
     b->link[0] = b->link[1] = NULL;
     b->link_next = 0;
+    b->execs = 0;
+    b->code = NULL;
+    b->jit_chain = NULL;
     return b;
 }
 
@@ -503,6 +517,8 @@ static void run_blocks(struct soft *s, uint64_t limit)
         b = block_fetch(s, b);
         if (__builtin_expect(s->trace_blocks || s->shadow || s->bp_exec || (s->flags & (FL_TF | FL_RF)), 0))
             run_block_careful(s, b);
+        else if (s->jit)
+            b = jit_run(s, b, limit);
         else
             b = block_run(s, b, BLOCK_MAX_INSNS, limit);
         if (!b->valid)
@@ -621,6 +637,8 @@ static struct cpu *soft_create(struct bus *bus, struct clock *clock, const struc
         return NULL;
     }
     atomic_init(&s->stop, false);
+    if (jit_wanted())
+        jit_init(s); /* without executable memory the interpreter runs alone */
     soft_reset(&s->cpu);
     code_flush_now(s);
     return &s->cpu;
@@ -629,6 +647,7 @@ static struct cpu *soft_create(struct bus *bus, struct clock *clock, const struc
 static void soft_free(struct cpu *c)
 {
     struct soft *s = soft_of(c);
+    jit_free(s);
     fpu_free(s->fpu);
     free(s->arena);
     free(s->code_pages);

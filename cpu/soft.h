@@ -122,6 +122,10 @@ struct block {
     struct block *page_next; /* same page bucket */
     struct block *link[2];   /* the last two blocks that followed this one (checked before use) */
     uint8_t link_next;       /* which link[] the next new successor replaces */
+    uint32_t execs;          /* entries through run_blocks while the JIT is on (jit.c) */
+    void *code;              /* host code of the block (jit.c), or NULL */
+    uint8_t jit_segs;        /* segments its inline accesses assume flat (bit per SEG_*) */
+    void *jit_chain;         /* the entry other translated blocks jump to (checks first), or NULL */
     struct insn insn[]; /* n instructions, then the end marker (block_seal) */
 };
 #define BLOCK_LONG 1u   /* CS.L (64-bit code while EFER.LMA; ignored outside long mode) */
@@ -131,6 +135,15 @@ struct block {
 #define PAGE_HASH 4096
 #define JCACHE 4096
 #define ARENA_BYTES (16u << 20)
+/* Code-cache events, counted always (cheap) and printed by VMPLAY_JIT_STATS (jit.c). */
+enum jit_stat {
+    JST_INVAL_CPU,    /* blocks dropped by guest stores to their bytes */
+    JST_INVAL_DMA,    /* blocks dropped by device writes (bus listener) */
+    JST_INVAL_JIT,    /* of them, blocks that had host code */
+    JST_FLUSH_ARENA,  /* whole-cache flushes: the block arena was full */
+    JST_FLUSH_REQ,    /* whole-cache flush requests (JIT cache full, A20, memory map, reset) */
+    JST_COUNT
+};
 #define MC_BANKS 5 /* machine-check banks that MCG_CAP announces (cpu/exec_sys.c) */
 
 struct soft {
@@ -194,6 +207,16 @@ struct soft {
     uint64_t icount, icount_clocked;
     int64_t deadline;
     int64_t ns_per_insn; /* learnt from the deterministic clock (0: not yet) */
+    /* translator (jit.c): NULL while off */
+    struct jit *jit;
+    uint32_t jit_val;    /* a slow-path load's value */
+    uint64_t jit_icount; /* instructions run in translated blocks */
+    uint64_t jit_helped; /* of them, through soft_exec (jit_exec) */
+    uint64_t jit_limit;  /* run_blocks' instruction limit, for chained entries (jit.c) */
+    void *jit_exit;      /* the unlinked exit translated code last left by (jit.c), or NULL */
+    uint64_t jit_chained; /* block entries through a chained jump */
+    uint8_t jit_nonflat;  /* segments not flat when the running chain was entered (jit.c) */
+    uint64_t jst[JST_COUNT]; /* code-cache counters for VMPLAY_JIT_STATS (enum jit_stat) */
 };
 
 static inline struct soft *soft_of(struct cpu *c)
@@ -268,6 +291,18 @@ static inline struct block *block_linked(const struct block *prev, uint64_t lin,
         return prev->link[1];
     return NULL;
 }
+
+/* jit.c: --jit (soft_jit_mode: -1 VMPLAY_JIT=on decides, 0 off, 1 on) */
+extern int soft_jit_mode;
+extern unsigned jit_threshold; /* entries before a block is translated */
+extern bool jit_helpers;       /* other instructions become soft_exec calls (else: block refused) */
+bool jit_wanted(void);
+bool jit_init(struct soft *s); /* false: no executable memory, the interpreter alone */
+void jit_free(struct soft *s);
+void jit_reset(struct soft *s); /* with the block arena */
+bool jit_translate(struct soft *s, struct block *b);
+/* Runs b once (translated when hot and the segments are flat, else interpreted). */
+struct block *jit_run(struct soft *s, struct block *b, uint64_t limit);
 
 /* mmu.c */
 void tlb_flush(struct soft *s, bool keep_global);
@@ -434,7 +469,7 @@ void soft_ltr(struct soft *s, uint16_t sel);
 bool soft_io_allowed(struct soft *s, uint16_t port, unsigned size);
 uint32_t soft_lar_lsl(struct soft *s, uint16_t sel, int which, bool *ok); /* 0 lar 1 lsl 2 verr 3 verw */
 void soft_sysenter(struct soft *s);
-void soft_sysexit(struct soft *s);
+void soft_sysexit(struct soft *s, bool to64);
 void push_v(struct soft *s, uint32_t v, bool op32);
 uint32_t pop_v(struct soft *s, bool op32);
 

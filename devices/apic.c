@@ -278,6 +278,20 @@ void apic_deliver(void *opaque, const struct apic_msg *m)
     }
 }
 
+void apic_deliver_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+    struct apic_msg m = {
+        .vector = (uint8_t)data,
+        .mode = (uint8_t)((data >> 8) & 7),
+        .level = (data >> 15) & 1,
+        .dest = (uint8_t)(addr >> 12),
+        .logical = (addr >> 2) & 1,
+    };
+    if ((addr >> 20) != 0xfee)
+        return;
+    apic_deliver(opaque, &m); /* a vector below 16 is the receiver's illegal-vector error */
+}
+
 static void send_ipi(struct apic *a)
 {
     struct apic_msg m = {

@@ -47,6 +47,13 @@ void apic_set_eoi_listener(struct apic *a, void (*eoi)(void *opaque, int vector)
 void apic_set_irq(void *opaque, int n, int level);
 /* A message from the IOAPIC: accepted when the destination matches this APIC. */
 void apic_deliver(void *opaque, const struct apic_msg *m);
+/*
+ * A message-signalled interrupt (a dword write to 0xFEExxxxx, SDM vol. 3
+ * 10.11): address bits 19:12 destination ID, bit 2 destination mode; data
+ * bits 7:0 vector, 10:8 delivery mode, 15 trigger mode. The PCI bus's MSI
+ * sink (pci_bus_set_msi_sink).
+ */
+void apic_deliver_msi(void *opaque, uint64_t addr, uint32_t data);
 /* IA32_APIC_BASE as the CPU has it now (cpu_hooks.apic_base): bit 11 enables the APIC globally. */
 void apic_set_base(void *opaque, uint64_t msr);
 /* INTA: the highest deliverable vector (moved to ISR), else the 8259's (ExtINT), else spurious. */

@@ -1,27 +1,167 @@
 /*
- * ATA command set of the PIIX IDE model's disks (ATA/ATAPI-7 subset):
+ * The ATA device core (devices/ata_dev.h) and the ATA command set of its
+ * disks, under every transport (PIIX IDE, AHCI) (ATA/ATAPI-7 subset):
  * IDENTIFY DEVICE, READ/WRITE SECTORS (EXT), READ/WRITE MULTIPLE (EXT),
- * READ/WRITE DMA (EXT), READ VERIFY SECTORS (EXT), SET FEATURES, SET
- * MULTIPLE MODE, FLUSH CACHE (EXT), INITIALIZE DEVICE PARAMETERS,
+ * READ/WRITE DMA (EXT), WRITE DMA FUA EXT, WRITE MULTIPLE FUA EXT, READ
+ * VERIFY SECTORS (EXT), SET FEATURES, SET MULTIPLE MODE, FLUSH CACHE (EXT),
+ * INITIALIZE DEVICE PARAMETERS,
  * RECALIBRATE, SEEK, EXECUTE DEVICE DIAGNOSTIC, standby/idle as no-ops and
  * CHECK POWER MODE; CHS (default translation 16 heads, 63 sectors), LBA28
  * and LBA48 addressing. Unsupported commands end with ERR and ABRT; a
  * failed read ends with UNC and a failed write or flush with ABRT, with the
  * failing sector in the task file, so the guest always learns of it.
+ * The write cache (on at power-on unless the disk is write-through; SET
+ * FEATURES 02h/82h, IDENTIFY words 82/85) is the blockdev's: with it off, and
+ * for the FUA writes, a write completes only after blockdev_flush, so what
+ * the guest sees complete is stable; turning it off flushes first.
  * ATAPI drives accept only the ATA commands their command set allows and
  * abort the rest with the ATAPI signature.
  */
+#include <stdio.h>
 #include <string.h>
 
-#include "devices/ide_drive.h"
+#include "devices/ata_dev.h"
 #include "devices/trace.h"
 
 #define IDE_DH_LBA 0x40
+#define IDE_DH_DEV 0x10
+#define IDE_DH_ALWAYS 0xa0
 #define IDE_MAX_MULT 16
+
+/* ---- the device core: completion, PIO windows, DMA, reset ---- */
+
+const struct ata_ident ata_ident_ide = {
+    .disk_model = "VMware Virtual IDE Hard Drive",
+    .disk_firmware = "1.0",
+    .cd_model = "VMware Virtual IDE CDROM Drive",
+    .cd_firmware = "1.00",
+    .cd_product = "VMware IDE CDR10",
+};
+
+/* ATA strings: space padded, two characters per word with the first in the high byte. */
+void ata_padstr(uint8_t *dst, const char *src, unsigned len, bool swap)
+{
+    size_t n = strlen(src);
+    for (unsigned i = 0; i < len; i++)
+        dst[swap ? i ^ 1 : i] = i < n ? (uint8_t)src[i] : ' ';
+}
+
+void ata_serial(struct ata_dev *d, uint16_t *id, const char *prefix)
+{
+    char serial[21];
+    snprintf(serial, sizeof(serial), "%s%s", prefix, d->unit_id);
+    ata_padstr((uint8_t *)&id[10], serial, 20, true);
+}
+
+void ata_pio_in(struct ata_dev *d, unsigned start, unsigned len, void (*end_fn)(struct ata_dev *d))
+{
+    d->xfer = XFER_PIO_IN;
+    d->pos = start;
+    d->end = start + len;
+    d->end_fn = end_fn;
+    d->status = ATA_SR_DRDY | ATA_SR_DSC | ATA_SR_DRQ;
+}
+
+void ata_pio_out(struct ata_dev *d, unsigned len, void (*end_fn)(struct ata_dev *d))
+{
+    d->xfer = XFER_PIO_OUT;
+    d->pos = 0;
+    d->end = len;
+    d->end_fn = end_fn;
+    d->status = ATA_SR_DRDY | ATA_SR_DSC | ATA_SR_DRQ;
+}
+
+void ata_pio_window_done(struct ata_dev *d)
+{
+    void (*fn)(struct ata_dev *) = d->end_fn;
+    d->end_fn = NULL;
+    d->xfer = XFER_NONE;
+    d->status &= (uint8_t)~ATA_SR_DRQ;
+    if (fn)
+        fn(d);
+}
+
+void ata_cmd_done(struct ata_dev *d)
+{
+    d->xfer = XFER_NONE;
+    d->end_fn = NULL;
+    d->dma_fn = NULL;
+    d->status = ATA_SR_DRDY | ATA_SR_DSC;
+    ata_raise_irq(d);
+}
+
+void ata_cmd_abort(struct ata_dev *d, uint8_t error)
+{
+    d->xfer = XFER_NONE;
+    d->end_fn = NULL;
+    d->dma_fn = NULL;
+    d->error = error;
+    d->status = ATA_SR_DRDY | ATA_SR_ERR;
+    ata_raise_irq(d);
+    if (trace_on(TRACE_IDE))
+        trace_printf(TRACE_IDE, "%s: command aborted, error 0x%02x", d->name, error);
+}
+
+void ata_set_signature(struct ata_dev *d)
+{
+    d->nsector = 1;
+    d->sector = 1;
+    d->lcyl = d->kind == IDE_CDROM ? 0x14 : 0;
+    d->hcyl = d->kind == IDE_CDROM ? 0xeb : 0;
+    d->select &= IDE_DH_DEV | IDE_DH_ALWAYS;
+}
+
+void ata_start_dma(struct ata_dev *d, void (*dma_fn)(struct ata_dev *d))
+{
+    d->xfer = XFER_DMA;
+    d->dma_fn = dma_fn;
+    d->status = ATA_SR_DRDY | ATA_SR_DSC | ATA_SR_DRQ;
+    d->t->start_dma(d);
+}
+
+void ata_dev_reset(struct ata_dev *d, bool srst)
+{
+    d->xfer = XFER_NONE;
+    d->end_fn = NULL;
+    d->dma_fn = NULL;
+    d->error = 0x01;
+    d->select = IDE_DH_ALWAYS;
+    d->feature = d->hob_feature = 0;
+    d->hob_nsector = d->hob_sector = d->hob_lcyl = d->hob_hcyl = 0;
+    ata_set_signature(d);
+    /* After SRST an ATAPI device clears DRDY (ATA/ATAPI-7 9.12). */
+    d->status = srst && d->kind == IDE_CDROM ? 0 : ATA_SR_DRDY | ATA_SR_DSC;
+    if (!srst) {
+        d->cur_heads = d->heads;
+        d->cur_secs = d->secs;
+        d->mult_sectors = 0;
+        d->write_cache = !(d->bd && d->bd->write_through); /* off: its writes are stable anyway */
+        d->mdma_mode = 2;
+        d->udma_mode = 0xff;
+    }
+    if (d->kind == IDE_CDROM)
+        atapi_reset(d);
+}
+
+int ata_dev_attach(struct ata_dev *d, enum ide_drive_kind kind, struct blockdev *bd)
+{
+    d->kind = kind;
+    d->bd = bd;
+    d->sectors = kind == IDE_DISK ? bd->sectors : 0;
+    if (kind == IDE_DISK)
+        ata_geometry(d);
+    atapi_free(d);
+    return kind == IDE_CDROM ? atapi_attach(d) : 0;
+}
+
+void ata_dev_free(struct ata_dev *d)
+{
+    atapi_free(d);
+}
 
 /* ---- ATA addressing ---- */
 
-static uint64_t ata_lba(struct ide_drive *d)
+static uint64_t ata_lba(struct ata_dev *d)
 {
     if (d->lba48)
         return (uint64_t)d->hob_hcyl << 40 | (uint64_t)d->hob_lcyl << 32 | (uint64_t)d->hob_sector << 24 |
@@ -36,7 +176,7 @@ static uint64_t ata_lba(struct ide_drive *d)
 }
 
 /* Writes a sector address back into the task file (after each block, and at an error). */
-static void ata_set_lba(struct ide_drive *d, uint64_t lba)
+static void ata_set_lba(struct ata_dev *d, uint64_t lba)
 {
     if (d->lba48) {
         d->sector = (uint8_t)lba;
@@ -59,7 +199,7 @@ static void ata_set_lba(struct ide_drive *d, uint64_t lba)
     }
 }
 
-static uint32_t ata_count(struct ide_drive *d)
+static uint32_t ata_count(struct ata_dev *d)
 {
     if (d->lba48) {
         uint32_t n = (uint32_t)d->hob_nsector << 8 | d->nsector;
@@ -69,13 +209,13 @@ static uint32_t ata_count(struct ide_drive *d)
 }
 
 /* Sets up lba/remaining for a read or write; false (command aborted with IDNF) when out of range. */
-static bool ata_range(struct ide_drive *d, bool lba48)
+static bool ata_range(struct ata_dev *d, bool lba48)
 {
     d->lba48 = lba48;
     d->lba = ata_lba(d);
     d->remaining = ata_count(d);
     if (d->lba >= d->sectors || d->remaining > d->sectors - d->lba) {
-        ide_cmd_abort(d, ATA_ER_IDNF);
+        ata_cmd_abort(d, ATA_ER_IDNF);
         return false;
     }
     return true;
@@ -83,21 +223,21 @@ static bool ata_range(struct ide_drive *d, bool lba48)
 
 /* ---- ATA PIO ---- */
 
-static void ata_pio_read_end(struct ide_drive *d);
+static void ata_pio_read_end(struct ata_dev *d);
 
-static void ata_pio_read_next(struct ide_drive *d)
+static void ata_pio_read_next(struct ata_dev *d)
 {
     unsigned n = d->remaining < d->block ? d->remaining : d->block;
     if (blockdev_read(d->bd, d->lba, n, d->buf) < 0) {
         ata_set_lba(d, d->lba);
-        ide_cmd_abort(d, ATA_ER_UNC);
+        ata_cmd_abort(d, ATA_ER_UNC);
         return;
     }
-    ide_pio_in(d, 0, n * 512, ata_pio_read_end);
-    ide_raise_irq(d->ch);
+    ata_pio_in(d, 0, n * 512, ata_pio_read_end);
+    ata_raise_irq(d);
 }
 
-static void ata_pio_read_end(struct ide_drive *d)
+static void ata_pio_read_end(struct ata_dev *d)
 {
     unsigned n = d->end / 512;
     d->lba += n;
@@ -111,16 +251,29 @@ static void ata_pio_read_end(struct ide_drive *d)
     d->status = ATA_SR_DRDY | ATA_SR_DSC;
 }
 
-static void ata_pio_write_end(struct ide_drive *d)
+/* The end of a write command: a stable one (write cache off, FUA) is flushed before it completes. */
+static void ata_write_done(struct ata_dev *d)
+{
+    int r = d->stable ? blockdev_flush(d->bd) : 0;
+    if (r < 0) {
+        if (trace_on(TRACE_IDE))
+            trace_printf(TRACE_IDE, "%s: flush of a stable write failed (%d)", d->name, r);
+        ata_cmd_abort(d, ATA_ER_ABRT);
+        return;
+    }
+    ata_cmd_done(d);
+}
+
+static void ata_pio_write_end(struct ata_dev *d)
 {
     unsigned n = d->end / 512;
     int r = blockdev_write(d->bd, d->lba, n, d->buf);
     if (r < 0) {
         if (trace_on(TRACE_IDE))
-            trace_printf(TRACE_IDE, "ide%d: write of %u sectors at %llu failed (%d)", d->ch->index, n,
+            trace_printf(TRACE_IDE, "%s: write of %u sectors at %llu failed (%d)", d->name, n,
                          (unsigned long long)d->lba, r);
         ata_set_lba(d, d->lba);
-        ide_cmd_abort(d, ATA_ER_ABRT);
+        ata_cmd_abort(d, ATA_ER_ABRT);
         return;
     }
     d->lba += n;
@@ -128,71 +281,76 @@ static void ata_pio_write_end(struct ide_drive *d)
     ata_set_lba(d, d->lba - 1);
     if (d->remaining) {
         n = d->remaining < d->block ? d->remaining : d->block;
-        ide_pio_out(d, n * 512, ata_pio_write_end);
-        ide_raise_irq(d->ch);
+        ata_pio_out(d, n * 512, ata_pio_write_end);
+        ata_raise_irq(d);
         return;
     }
-    ide_cmd_done(d);
+    ata_write_done(d);
 }
 
-static void ata_rw_pio(struct ide_drive *d, bool write, bool lba48, bool multiple)
+/* A write is stable when the command is FUA or the write cache is off. */
+static void ata_rw_pio(struct ata_dev *d, bool write, bool lba48, bool multiple, bool fua)
 {
     if (multiple && !d->mult_sectors) {
-        ide_cmd_abort(d, ATA_ER_ABRT);
+        ata_cmd_abort(d, ATA_ER_ABRT);
         return;
     }
     if (!ata_range(d, lba48))
         return;
     d->block = multiple ? d->mult_sectors : 1;
     d->is_write = write;
+    d->stable = write && (fua || !d->write_cache);
     if (!write) {
         ata_pio_read_next(d);
         return;
     }
     unsigned n = d->remaining < d->block ? d->remaining : d->block;
-    ide_pio_out(d, n * 512, ata_pio_write_end);
+    ata_pio_out(d, n * 512, ata_pio_write_end);
 }
 
 /* ---- ATA DMA ---- */
 
-static void ata_dma_rw(struct ide_drive *d)
+static void ata_dma_rw(struct ata_dev *d)
 {
-    struct ide_channel *ch = d->ch;
-    ide_bm_begin(ch);
+    d->t->dma_begin(d);
     while (d->remaining) {
         unsigned n = d->remaining < IDE_BUF_SECTORS ? d->remaining : IDE_BUF_SECTORS;
         long moved;
         if (!d->is_write && blockdev_read(d->bd, d->lba, n, d->buf) < 0) {
             ata_set_lba(d, d->lba);
-            ide_cmd_abort(d, ATA_ER_UNC);
+            ata_cmd_abort(d, ATA_ER_UNC);
             return;
         }
-        moved = ide_bm_transfer(ch, d->buf, n * 512, !d->is_write);
+        moved = d->t->dma_move(d, d->buf, n * 512, !d->is_write);
         if (moved != (long)n * 512) {
-            ide_bm_finish(ch, moved < 0);
+            d->t->dma_end(d, moved < 0);
             ata_set_lba(d, d->lba);
-            ide_cmd_abort(d, ATA_ER_ABRT);
+            ata_cmd_abort(d, ATA_ER_ABRT);
             return;
         }
         if (d->is_write && blockdev_write(d->bd, d->lba, n, d->buf) < 0) {
             ata_set_lba(d, d->lba);
-            ide_cmd_abort(d, ATA_ER_ABRT);
+            ata_cmd_abort(d, ATA_ER_ABRT);
             return;
         }
         d->lba += n;
         d->remaining -= n;
     }
     ata_set_lba(d, d->lba - 1);
-    ide_bm_finish(ch, false);
-    ide_cmd_done(d);
+    d->t->dma_end(d, false);
+    if (d->is_write)
+        ata_write_done(d);
+    else
+        ata_cmd_done(d);
 }
 
-static void ata_rw_dma(struct ide_drive *d, bool write, bool lba48)
+static void ata_rw_dma(struct ata_dev *d, bool write, bool lba48, bool fua)
 {
     if (!ata_range(d, lba48))
         return;
     d->is_write = write;
-    ide_start_dma(d, ata_dma_rw);
+    d->stable = write && (fua || !d->write_cache);
+    ata_start_dma(d, ata_dma_rw);
 }
 
 /* ---- IDENTIFY DEVICE ---- */
@@ -204,7 +362,7 @@ static void put16(uint16_t *id, int w, uint16_t v)
     p[1] = (uint8_t)(v >> 8);
 }
 
-static void ata_identify(struct ide_drive *d, uint16_t *id)
+static void ata_identify(struct ata_dev *d, uint16_t *id)
 {
     uint64_t lba28 = d->sectors < 0x0fffffff ? d->sectors : 0x0fffffff;
     uint32_t cur_cap = d->cyls * d->cur_heads * d->cur_secs;
@@ -213,9 +371,9 @@ static void ata_identify(struct ide_drive *d, uint16_t *id)
     put16(id, 1, (uint16_t)d->cyls);
     put16(id, 3, (uint16_t)d->heads);
     put16(id, 6, (uint16_t)d->secs);
-    ide_serial(d, id, "VMPLAY-HD");
-    ide_padstr((uint8_t *)&id[23], "1.0", 8, true);
-    ide_padstr((uint8_t *)&id[27], "VMware Virtual IDE Hard Drive", 40, true);
+    ata_serial(d, id, "VMPLAY-HD");
+    ata_padstr((uint8_t *)&id[23], d->ident->disk_firmware, 8, true);
+    ata_padstr((uint8_t *)&id[27], d->ident->disk_model, 40, true);
     put16(id, 47, 0x8000 | IDE_MAX_MULT);
     put16(id, 49, 0x0b00);              /* IORDY, LBA, DMA */
     put16(id, 50, 0x4000);
@@ -240,42 +398,52 @@ static void ata_identify(struct ide_drive *d, uint16_t *id)
     put16(id, 81, 0x0016);
     put16(id, 82, 1 << 5);              /* write cache */
     put16(id, 83, 0x4000 | 1 << 13 | 1 << 12 | 1 << 10); /* FLUSH CACHE (EXT), 48-bit */
-    put16(id, 84, 0x4000);
+    put16(id, 84, 0x4000 | 1 << 6);     /* WRITE DMA/MULTIPLE FUA EXT */
     put16(id, 85, d->write_cache ? 1 << 5 : 0);
     put16(id, 86, 1 << 13 | 1 << 12 | 1 << 10);
-    put16(id, 87, 0x4000);
+    put16(id, 87, 0x4000 | 1 << 6);
     put16(id, 88, (uint16_t)(0x3f | (d->udma_mode < 6 ? 0x100 << d->udma_mode : 0)));
-    put16(id, 93, 0x6001);
+    put16(id, 93, d->ident->sata ? 0 : 0x6001); /* hardware reset result: PATA only */
+    if (d->ident->sata) {
+        put16(id, 75, 31);                  /* queue depth 32 */
+        put16(id, 76, 1 << 8 | 0x0e);       /* NCQ; Gen1, Gen2, Gen3 signalling */
+    }
     put16(id, 100, (uint16_t)d->sectors);
     put16(id, 101, (uint16_t)(d->sectors >> 16));
     put16(id, 102, (uint16_t)(d->sectors >> 32));
     put16(id, 103, (uint16_t)(d->sectors >> 48));
 }
 
-static void cmd_identify(struct ide_drive *d, bool packet)
+static void cmd_identify(struct ata_dev *d, bool packet)
 {
     if ((d->kind == IDE_CDROM) != packet) {
         if (d->kind == IDE_CDROM)
-            ide_set_signature(d);
-        ide_cmd_abort(d, ATA_ER_ABRT);
+            ata_set_signature(d);
+        ata_cmd_abort(d, ATA_ER_ABRT);
         return;
     }
     if (packet)
         atapi_identify(d, (uint16_t *)d->buf);
     else
         ata_identify(d, (uint16_t *)d->buf);
-    ide_pio_in(d, 0, 512, NULL);
-    ide_raise_irq(d->ch);
+    ata_pio_in(d, 0, 512, NULL);
+    ata_raise_irq(d);
 }
 
 /* ---- other ATA commands ---- */
 
-static void cmd_set_features(struct ide_drive *d)
+static void cmd_set_features(struct ata_dev *d)
 {
     switch (d->feature) {
     case 0x02: /* enable write cache */
-    case 0x82: /* disable write cache */
-        d->write_cache = d->feature == 0x02;
+        d->write_cache = true;
+        break;
+    case 0x82: /* disable write cache: what it holds is written first */
+        if (d->kind == IDE_DISK && blockdev_flush(d->bd) < 0) {
+            ata_cmd_abort(d, ATA_ER_ABRT);
+            return;
+        }
+        d->write_cache = false;
         break;
     case 0x03: /* set transfer mode: sector count = mode class << 3 | mode */
         if ((d->nsector >> 3) == 4) {
@@ -290,78 +458,64 @@ static void cmd_set_features(struct ide_drive *d)
     case 0x66: case 0xcc: /* revert to power-on defaults off/on */
         break;
     default:
-        ide_cmd_abort(d, ATA_ER_ABRT);
+        ata_cmd_abort(d, ATA_ER_ABRT);
         return;
     }
-    ide_cmd_done(d);
+    ata_cmd_done(d);
 }
 
-static void cmd_set_multiple(struct ide_drive *d)
+static void cmd_set_multiple(struct ata_dev *d)
 {
     unsigned n = d->nsector;
     if (n > IDE_MAX_MULT || (n & (n - 1))) {
-        ide_cmd_abort(d, ATA_ER_ABRT);
+        ata_cmd_abort(d, ATA_ER_ABRT);
         return;
     }
     d->mult_sectors = n;
-    ide_cmd_done(d);
+    ata_cmd_done(d);
 }
 
-static void cmd_flush(struct ide_drive *d)
+static void cmd_flush(struct ata_dev *d)
 {
     int r = blockdev_flush(d->bd);
     if (r < 0) {
         if (trace_on(TRACE_IDE))
-            trace_printf(TRACE_IDE, "ide%d: flush failed (%d)", d->ch->index, r);
-        ide_cmd_abort(d, ATA_ER_ABRT);
+            trace_printf(TRACE_IDE, "%s: flush failed (%d)", d->name, r);
+        ata_cmd_abort(d, ATA_ER_ABRT);
         return;
     }
-    ide_cmd_done(d);
+    ata_cmd_done(d);
 }
 
-static void cmd_read_verify(struct ide_drive *d, bool lba48)
+static void cmd_read_verify(struct ata_dev *d, bool lba48)
 {
     if (!ata_range(d, lba48))
         return;
     ata_set_lba(d, d->lba + d->remaining - 1);
-    ide_cmd_done(d);
+    ata_cmd_done(d);
 }
 
 /* INITIALIZE DEVICE PARAMETERS: sectors per track in the count, heads - 1 in device/head. */
-static void cmd_init_params(struct ide_drive *d)
+static void cmd_init_params(struct ata_dev *d)
 {
     if (d->nsector == 0) {
-        ide_cmd_abort(d, ATA_ER_ABRT);
+        ata_cmd_abort(d, ATA_ER_ABRT);
         return;
     }
     d->cur_secs = d->nsector;
     d->cur_heads = (d->select & 0x0f) + 1u;
-    ide_cmd_done(d);
-}
-
-static void cmd_diagnostic(struct ide_channel *ch)
-{
-    for (int i = 0; i < 2; i++) {
-        struct ide_drive *d = &ch->drive[i];
-        if (d->kind == IDE_NONE)
-            continue;
-        ide_set_signature(d);
-        d->error = 0x01; /* device 0 passed, device 1 passed or not present */
-        d->status = d->kind == IDE_CDROM ? 0 : ATA_SR_DRDY | ATA_SR_DSC;
-        d->xfer = XFER_NONE;
-    }
-    ide_raise_irq(ch);
+    ata_cmd_done(d);
 }
 
 /* Commands for ATA disks; ATAPI drives accept only the ones marked. */
-void ata_command(struct ide_drive *d, uint8_t cmd)
+void ata_command(struct ata_dev *d, uint8_t cmd)
 {
     bool cd = d->kind == IDE_CDROM;
     d->error = 0;
     switch (cmd) {
     case 0xec: cmd_identify(d, false); return;
     case 0xa1: cmd_identify(d, true); return;
-    case 0x90: cmd_diagnostic(d->ch); return;
+    case 0x90: d->t->diagnostic(d); return;
     case 0xa0:
         if (cd) {
             atapi_packet_cmd(d);
@@ -371,7 +525,7 @@ void ata_command(struct ide_drive *d, uint8_t cmd)
     case 0x08: /* DEVICE RESET */
         if (cd) {
             atapi_reset(d);
-            ide_set_signature(d);
+            ata_set_signature(d);
             d->status = 0;
             d->error = 0x01;
             return;
@@ -380,49 +534,51 @@ void ata_command(struct ide_drive *d, uint8_t cmd)
     case 0xef: cmd_set_features(d); return;
     case 0xe5: /* CHECK POWER MODE: active */
         d->nsector = 0xff;
-        ide_cmd_done(d);
+        ata_cmd_done(d);
         return;
     case 0xe0: case 0xe1: case 0xe2: case 0xe3: case 0x94: case 0x95: case 0x96: case 0x97:
-        ide_cmd_done(d); /* standby / idle: nothing spins here */
+        ata_cmd_done(d); /* standby / idle: nothing spins here */
         return;
     case 0x00: /* NOP ends with ABRT by definition */
         break;
     default:
         if (cd) {
-            ide_set_signature(d);
+            ata_set_signature(d);
             break;
         }
         switch (cmd) {
-        case 0x20: case 0x21: ata_rw_pio(d, false, false, false); return;
-        case 0x24: ata_rw_pio(d, false, true, false); return;
-        case 0x30: case 0x31: ata_rw_pio(d, true, false, false); return;
-        case 0x34: ata_rw_pio(d, true, true, false); return;
-        case 0xc4: ata_rw_pio(d, false, false, true); return;
-        case 0x29: ata_rw_pio(d, false, true, true); return;
-        case 0xc5: ata_rw_pio(d, true, false, true); return;
-        case 0x39: ata_rw_pio(d, true, true, true); return;
-        case 0xc8: case 0xc9: ata_rw_dma(d, false, false); return;
-        case 0x25: ata_rw_dma(d, false, true); return;
-        case 0xca: case 0xcb: ata_rw_dma(d, true, false); return;
-        case 0x35: ata_rw_dma(d, true, true); return;
+        case 0x20: case 0x21: ata_rw_pio(d, false, false, false, false); return;
+        case 0x24: ata_rw_pio(d, false, true, false, false); return;
+        case 0x30: case 0x31: ata_rw_pio(d, true, false, false, false); return;
+        case 0x34: ata_rw_pio(d, true, true, false, false); return;
+        case 0xc4: ata_rw_pio(d, false, false, true, false); return;
+        case 0x29: ata_rw_pio(d, false, true, true, false); return;
+        case 0xc5: ata_rw_pio(d, true, false, true, false); return;
+        case 0x39: ata_rw_pio(d, true, true, true, false); return;
+        case 0xce: ata_rw_pio(d, true, true, true, true); return; /* WRITE MULTIPLE FUA EXT */
+        case 0xc8: case 0xc9: ata_rw_dma(d, false, false, false); return;
+        case 0x25: ata_rw_dma(d, false, true, false); return;
+        case 0xca: case 0xcb: ata_rw_dma(d, true, false, false); return;
+        case 0x35: ata_rw_dma(d, true, true, false); return;
+        case 0x3d: ata_rw_dma(d, true, true, true); return; /* WRITE DMA FUA EXT */
         case 0x40: case 0x41: cmd_read_verify(d, false); return;
         case 0x42: cmd_read_verify(d, true); return;
         case 0xc6: cmd_set_multiple(d); return;
         case 0xe7: case 0xea: cmd_flush(d); return;
         case 0x91: cmd_init_params(d); return;
-        case 0x70: ide_cmd_done(d); return; /* SEEK */
+        case 0x70: ata_cmd_done(d); return; /* SEEK */
         default:
             if ((cmd & 0xf0) == 0x10) { /* RECALIBRATE */
-                ide_cmd_done(d);
+                ata_cmd_done(d);
                 return;
             }
         }
     }
-    ide_cmd_abort(d, ATA_ER_ABRT);
+    ata_cmd_abort(d, ATA_ER_ABRT);
 }
 
 /* Default CHS translation: 16 heads, 63 sectors, at most 16383 cylinders. */
-void ata_geometry(struct ide_drive *d)
+void ata_geometry(struct ata_dev *d)
 {
     uint64_t cyls = d->sectors / (16 * 63);
     d->heads = 16;

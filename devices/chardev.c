@@ -2,13 +2,15 @@
  * Character back ends (see chardev.h). Each kind sets an input descriptor
  * (in_fd, non-blocking) and an output descriptor (out_fd); a listening
  * socket accepts one client at a time, lazily, when the guest reads or
- * writes, and drops it on hang-up. stdin is switched to raw mode only when
- * it is a terminal (ISIG kept, so ^C still stops the player).
+ * writes, and drops it on hang-up. stdin on a terminal is the console
+ * (chardev.h): raw, Ctrl-A escapes, its input buffered here as it arrives.
  */
 #include "devices/chardev.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +32,55 @@ struct chardev {
     int stdin_flags; /* STDIO: file status flags to restore */
     int pty_slave;   /* PTY: our own descriptor of the slave side */
     char name[108];
+    bool console;    /* STDIO on a terminal: escapes, eager input */
+    bool esc;        /* Ctrl-A seen, the command key next */
+    int escape;      /* a command for the player, not taken yet */
+    uint8_t in[4096]; /* console input the guest has not read yet */
+    size_t in_head, in_len;
 };
+
+#define CONSOLE_ESCAPE 0x01 /* Ctrl-A */
+
+/*
+ * The terminal is the process's, not a device's: its saved settings are kept
+ * where exit() and a fatal signal can put them back, the one mutable static here.
+ */
+static struct {
+    bool saved;
+    struct termios t;
+} term;
+
+static void term_restore(void)
+{
+    if (term.saved)
+        tcsetattr(STDIN_FILENO, TCSANOW, &term.t);
+}
+
+static void term_fatal(int sig)
+{
+    term_restore();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void term_guard(const struct termios *t)
+{
+    static bool installed;
+    term.t = *t;
+    term.saved = true;
+    if (installed)
+        return;
+    installed = true;
+    atexit(term_restore);
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGQUIT};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) {
+        struct sigaction sa = {.sa_handler = term_fatal, .sa_flags = SA_RESETHAND};
+        struct sigaction old;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(fatal[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+            sigaction(fatal[i], &sa, NULL);
+    }
+}
 
 static void set_nonblock(int fd)
 {
@@ -66,13 +116,62 @@ static int open_stdio(struct chardev *ch)
     ch->blocking_out = true;
     if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &ch->saved) == 0) {
         struct termios raw = ch->saved;
-        cfmakeraw(&raw);
-        raw.c_lflag |= ISIG;
+        cfmakeraw(&raw); /* no ISIG: Ctrl-C, Ctrl-Z and Ctrl-\ are the guest's */
         raw.c_oflag |= OPOST | ONLCR; /* keep the player's own messages readable */
+        term_guard(&ch->saved);
         tcsetattr(STDIN_FILENO, TCSANOW, &raw);
         ch->tty_saved = true;
+        ch->console = true;
     }
     return 0;
+}
+
+static const char console_help[] =
+    "\r\nvmplay console keys:\r\n"
+    "  Ctrl-A h        this help\r\n"
+    "  Ctrl-A x        quit: power the guest off at once (its disks are flushed)\r\n"
+    "  Ctrl-A Ctrl-A   send Ctrl-A to the guest\r\n"
+    "Every other key, Ctrl-C included, goes to the guest.\r\n";
+
+/* One byte from the terminal: an escape, or input for the guest. */
+static void console_byte(struct chardev *ch, uint8_t b)
+{
+    if (ch->esc) {
+        ch->esc = false;
+        if (b == 'x' || b == 'X')
+            ch->escape = 'x';
+        else if (b == 'h' || b == 'H' || b == '?')
+            chardev_write(ch, console_help, sizeof console_help - 1);
+        if (b != CONSOLE_ESCAPE)
+            return;
+    } else if (b == CONSOLE_ESCAPE) {
+        ch->esc = true;
+        return;
+    }
+    if (ch->in_len == sizeof ch->in)
+        return; /* the guest reads nothing: an overrun, as on a real line */
+    ch->in[(ch->in_head + ch->in_len++) % sizeof ch->in] = b;
+}
+
+void chardev_pump(struct chardev *ch)
+{
+    uint8_t b[512];
+    ssize_t n;
+    while (ch->console && ch->in_fd >= 0 && (n = read(ch->in_fd, b, sizeof b)) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            console_byte(ch, b[i]);
+}
+
+int chardev_take_escape(struct chardev *ch)
+{
+    int e = ch->escape;
+    ch->escape = 0;
+    return e;
+}
+
+bool chardev_is_console(const struct chardev *ch)
+{
+    return ch->console;
 }
 
 static int open_pty(struct chardev *ch, struct error *err)
@@ -194,8 +293,10 @@ void chardev_free(struct chardev *ch)
 {
     if (!ch)
         return;
-    if (ch->tty_saved)
+    if (ch->tty_saved) {
         tcsetattr(STDIN_FILENO, TCSANOW, &ch->saved);
+        term.saved = false;
+    }
     /* stdin's O_NONBLOCK is shared with the shell that started us: always put it back. */
     if (ch->kind == CHARDEV_STDIO && ch->stdin_flags >= 0)
         fcntl(STDIN_FILENO, F_SETFL, ch->stdin_flags);
@@ -254,6 +355,14 @@ void chardev_write(struct chardev *ch, const void *buf, size_t len)
 size_t chardev_read(struct chardev *ch, void *buf, size_t len)
 {
     try_accept(ch);
+    if (ch->console) { /* what chardev_pump has taken from the terminal */
+        size_t n = 0;
+        for (uint8_t *p = buf; n < len && ch->in_len; n++, ch->in_len--) {
+            p[n] = ch->in[ch->in_head];
+            ch->in_head = (ch->in_head + 1) % sizeof ch->in;
+        }
+        return n;
+    }
     if (ch->in_fd < 0 || len == 0)
         return 0;
     ssize_t n = read(ch->in_fd, buf, len);

@@ -10,6 +10,14 @@
  * poll() while idle), output that a pty or socket cannot take at once is
  * dropped rather than stalling the guest. Files and stdout are written
  * completely.
+ *
+ * stdio on a terminal is a console, as QEMU's: the terminal is raw (Ctrl-C
+ * and every other key go to the guest) and Ctrl-A is the escape key: Ctrl-A x
+ * asks the player to quit (chardev_take_escape), Ctrl-A h prints the keys,
+ * Ctrl-A Ctrl-A sends one Ctrl-A. Input is taken from the terminal as soon as
+ * it arrives (chardev_pump), so the escape works while the guest reads
+ * nothing. The terminal's settings come back on every way out: chardev_free,
+ * exit(), and a fatal signal.
  */
 #ifndef VMPLAY_CHARDEV_H
 #define VMPLAY_CHARDEV_H
@@ -55,5 +63,11 @@ size_t chardev_read(struct chardev *ch, void *buf, size_t len);
 int chardev_fd(const struct chardev *ch);
 /* The pty's slave path or the socket path; NULL for the others. */
 const char *chardev_name(const struct chardev *ch);
+/* Takes what the host has sent so far (a console reads eagerly; others do nothing). */
+void chardev_pump(struct chardev *ch);
+/* An escape command the console user gave ('x': quit), once; 0 when none. */
+int chardev_take_escape(struct chardev *ch);
+/* Whether this is a console on a terminal (the escape keys work). */
+bool chardev_is_console(const struct chardev *ch);
 
 #endif

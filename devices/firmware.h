@@ -17,13 +17,28 @@ struct firmware {
     uint8_t *vgabios;   /* the VGA's option ROM; NULL with --bios */
     size_t vgabios_size;
     bool raw_rom;       /* --bios: no fw_cfg-driven firmware, no VGA BIOS */
+    char source[300];   /* where it came from, for --check: a folder, "embedded (...)", a file */
+    bool efi;           /* OVMF: bios is OVMF_CODE, vars the variable store template */
+    uint8_t *vars;
+    size_t vars_size;
 };
 
-/* dir: --firmware-dir or NULL (/usr/share/seabios); bios_file: --bios or NULL. EX_UNAVAILABLE when missing. */
+/* dir: --firmware-dir or NULL (the images embedded at build time when the binary has them,
+ * else /usr/share/seabios); bios_file: --bios or NULL. EX_UNAVAILABLE when missing. */
 int firmware_load(const char *dir, const char *bios_file, struct firmware *fw, struct error *err);
 void firmware_free(struct firmware *fw);
+/* Whether this binary carries SeaBIOS and its VGA BIOS (embedded at build time). */
+bool firmware_embedded(void);
+/* OVMF (firmware_efi.c): OVMF_CODE_4M.fd and OVMF_VARS_4M.fd from dir or /usr/share/OVMF. */
+int firmware_load_efi(const char *dir, struct firmware *fw, struct error *err);
+/* The VM's own EFI variable store file (malloc'd): "<nvram without extension>.ovmfvars", or
+ * "<vmx without .vmx>.ovmfvars" without an nvram key. NULL: out of memory. */
+char *firmware_efi_store_path(const struct vm_config *cfg);
 /* Reads a whole (small) file. */
 int firmware_read_file(const char *path, uint8_t **data, size_t *size, struct error *err);
+/* The same with a size limit of max bytes instead of 16 MiB (--kernel, --initrd). */
+int firmware_read_file_max(const char *path, uint8_t **data, size_t *size, uint64_t max,
+                           struct error *err);
 /* SeaBIOS "bootorder" file contents (newline-separated device paths) for the config's drives. */
 void firmware_bootorder(const struct vm_config *cfg, char *out, size_t len);
 

@@ -9,8 +9,10 @@
  * BMISx status (active 0, error 1 and interrupt 2 written 1 to clear, drive
  * DMA capable 5-6), BMIDTPx PRD table pointer; PRD entries are {address,
  * byte count (0 = 64 KiB), EOT bit 31}. Data moves through PIO windows of
- * the drive's buffer or through the PRD walk. The ATA command set is in
- * ata.c, the ATAPI one in atapi.c.
+ * the drive's buffer or through the PRD walk. The drives are the ATA device
+ * core's (devices/ata_dev.h: the ATA command set in ata.c, the ATAPI packet
+ * protocol in atapi.c over the SCSI layer's MMC commands); this file is their
+ * transport.
  *
  * Disk I/O is synchronous in the machine thread: a command's blockdev
  * calls run from the port write that issued it (PIO) or that started the
@@ -49,7 +51,7 @@ struct ide {
 static const uint16_t ide_cmd_base[2] = {0x1f0, 0x170};
 static const uint16_t ide_ctl_base[2] = {0x3f6, 0x376};
 
-static struct ide_drive *cur_drive(struct ide_channel *ch)
+static struct ata_dev *cur_drive(struct ide_channel *ch)
 {
     return &ch->drive[ch->cur];
 }
@@ -65,7 +67,7 @@ static void irq_update(struct ide_channel *ch)
     }
 }
 
-void ide_raise_irq(struct ide_channel *ch)
+static void ide_raise_irq(struct ide_channel *ch)
 {
     ch->irq_pending = true;
     ch->bm_status |= BM_ST_INT;
@@ -78,75 +80,9 @@ static void irq_clear(struct ide_channel *ch)
     irq_update(ch);
 }
 
-/* ---- helpers shared with atapi.c ---- */
-
-/* ATA strings: space padded, two characters per word with the first in the high byte. */
-void ide_padstr(uint8_t *dst, const char *src, unsigned len, bool swap)
-{
-    size_t n = strlen(src);
-    for (unsigned i = 0; i < len; i++)
-        dst[swap ? i ^ 1 : i] = i < n ? (uint8_t)src[i] : ' ';
-}
-
-void ide_serial(struct ide_drive *d, uint16_t *id, const char *prefix)
-{
-    char serial[21];
-    snprintf(serial, sizeof(serial), "%s%d%d", prefix, d->ch->index, (int)(d - d->ch->drive));
-    ide_padstr((uint8_t *)&id[10], serial, 20, true);
-}
-
-void ide_pio_in(struct ide_drive *d, unsigned start, unsigned len, void (*end_fn)(struct ide_drive *d))
-{
-    d->xfer = XFER_PIO_IN;
-    d->pos = start;
-    d->end = start + len;
-    d->end_fn = end_fn;
-    d->status = ATA_SR_DRDY | ATA_SR_DSC | ATA_SR_DRQ;
-}
-
-void ide_pio_out(struct ide_drive *d, unsigned len, void (*end_fn)(struct ide_drive *d))
-{
-    d->xfer = XFER_PIO_OUT;
-    d->pos = 0;
-    d->end = len;
-    d->end_fn = end_fn;
-    d->status = ATA_SR_DRDY | ATA_SR_DSC | ATA_SR_DRQ;
-}
-
-void ide_cmd_done(struct ide_drive *d)
-{
-    d->xfer = XFER_NONE;
-    d->end_fn = NULL;
-    d->dma_fn = NULL;
-    d->status = ATA_SR_DRDY | ATA_SR_DSC;
-    ide_raise_irq(d->ch);
-}
-
-void ide_cmd_abort(struct ide_drive *d, uint8_t error)
-{
-    d->xfer = XFER_NONE;
-    d->end_fn = NULL;
-    d->dma_fn = NULL;
-    d->error = error;
-    d->status = ATA_SR_DRDY | ATA_SR_ERR;
-    ide_raise_irq(d->ch);
-    if (trace_on(TRACE_IDE))
-        trace_printf(TRACE_IDE, "ide%d.%d: command aborted, error 0x%02x", d->ch->index,
-                     (int)(d - d->ch->drive), error);
-}
-
-void ide_set_signature(struct ide_drive *d)
-{
-    d->nsector = 1;
-    d->sector = 1;
-    d->lcyl = d->kind == IDE_CDROM ? 0x14 : 0;
-    d->hcyl = d->kind == IDE_CDROM ? 0xeb : 0;
-    d->select &= IDE_DH_DEV | IDE_DH_ALWAYS;
-}
-
 /* ---- bus master DMA ---- */
 
-void ide_bm_begin(struct ide_channel *ch)
+static void ide_bm_begin(struct ide_channel *ch)
 {
     ch->prd_next = ch->bm_prd;
     ch->prd_left = 0;
@@ -167,7 +103,7 @@ static int prd_load(struct ide_channel *ch)
     return 0;
 }
 
-long ide_bm_transfer(struct ide_channel *ch, uint8_t *buf, unsigned len, bool to_memory)
+static long ide_bm_transfer(struct ide_channel *ch, uint8_t *buf, unsigned len, bool to_memory)
 {
     struct pci_device *pci = &ch->ide->pci;
     unsigned done = 0;
@@ -190,7 +126,7 @@ long ide_bm_transfer(struct ide_channel *ch, uint8_t *buf, unsigned len, bool to
     return done;
 }
 
-void ide_bm_finish(struct ide_channel *ch, bool dma_error)
+static void ide_bm_finish(struct ide_channel *ch, bool dma_error)
 {
     if (dma_error)
         ch->bm_status |= BM_ST_ERROR;
@@ -198,14 +134,59 @@ void ide_bm_finish(struct ide_channel *ch, bool dma_error)
         ch->bm_status &= (uint8_t)~BM_ST_ACTIVE;
 }
 
-void ide_start_dma(struct ide_drive *d, void (*dma_fn)(struct ide_drive *d))
+/* ---- the ATA device core's transport ---- */
+
+static void drive_irq(struct ata_dev *d)
 {
-    d->xfer = XFER_DMA;
-    d->dma_fn = dma_fn;
-    d->status = ATA_SR_DRDY | ATA_SR_DSC | ATA_SR_DRQ;
-    if (d->ch->bm_cmd & BM_CMD_START)
-        dma_fn(d);
+    ide_raise_irq(d->opaque);
 }
+
+static void drive_start_dma(struct ata_dev *d)
+{
+    struct ide_channel *ch = d->opaque;
+    if (ch->bm_cmd & BM_CMD_START)
+        d->dma_fn(d);
+}
+
+static void drive_dma_begin(struct ata_dev *d)
+{
+    ide_bm_begin(d->opaque);
+}
+
+static long drive_dma_move(struct ata_dev *d, uint8_t *buf, unsigned len, bool to_memory)
+{
+    return ide_bm_transfer(d->opaque, buf, len, to_memory);
+}
+
+static void drive_dma_end(struct ata_dev *d, bool dma_error)
+{
+    ide_bm_finish(d->opaque, dma_error);
+}
+
+/* EXECUTE DEVICE DIAGNOSTIC reaches both drives of the channel. */
+static void drive_diagnostic(struct ata_dev *d)
+{
+    struct ide_channel *ch = d->opaque;
+    for (int i = 0; i < 2; i++) {
+        struct ata_dev *e = &ch->drive[i];
+        if (e->kind == IDE_NONE)
+            continue;
+        ata_set_signature(e);
+        e->error = 0x01; /* device 0 passed, device 1 passed or not present */
+        e->status = e->kind == IDE_CDROM ? 0 : ATA_SR_DRDY | ATA_SR_DSC;
+        e->xfer = XFER_NONE;
+    }
+    ide_raise_irq(ch);
+}
+
+static const struct ata_transport ide_transport = {
+    .irq = drive_irq,
+    .start_dma = drive_start_dma,
+    .dma_begin = drive_dma_begin,
+    .dma_move = drive_dma_move,
+    .dma_end = drive_dma_end,
+    .diagnostic = drive_diagnostic,
+};
 
 /* ---- command block registers ---- */
 
@@ -216,7 +197,7 @@ static bool channel_empty(const struct ide_channel *ch)
 
 static uint8_t status_read(struct ide_channel *ch)
 {
-    struct ide_drive *d = cur_drive(ch);
+    struct ata_dev *d = cur_drive(ch);
     if (channel_empty(ch) || d->kind == IDE_NONE)
         return 0;
     return d->status;
@@ -224,7 +205,7 @@ static uint8_t status_read(struct ide_channel *ch)
 
 static uint8_t reg_read(struct ide_channel *ch, unsigned off)
 {
-    struct ide_drive *d = cur_drive(ch);
+    struct ata_dev *d = cur_drive(ch);
     bool hob = ch->ctrl & IDE_CTRL_HOB;
     if (channel_empty(ch) || (d->kind == IDE_NONE && off != 6))
         return 0;
@@ -248,7 +229,7 @@ static void reg_write(struct ide_channel *ch, unsigned off, uint8_t v)
     if (off != 7)
         ch->ctrl &= (uint8_t)~IDE_CTRL_HOB;
     for (int i = 0; i < 2 && off != 7; i++) {
-        struct ide_drive *d = &ch->drive[i];
+        struct ata_dev *d = &ch->drive[i];
         switch (off) {
         case 1: SHIFT_REG(d, feature, v); break;
         case 2: SHIFT_REG(d, nsector, v); break;
@@ -262,7 +243,7 @@ static void reg_write(struct ide_channel *ch, unsigned off, uint8_t v)
         ch->cur = (v & IDE_DH_DEV) ? 1 : 0;
     if (off != 7)
         return;
-    struct ide_drive *d = cur_drive(ch);
+    struct ata_dev *d = cur_drive(ch);
     if (d->kind == IDE_NONE || (ch->ctrl & IDE_CTRL_SRST))
         return;
     if (trace_on(TRACE_IDE))
@@ -273,38 +254,26 @@ static void reg_write(struct ide_channel *ch, unsigned off, uint8_t v)
 
 static uint32_t data_read(struct ide_channel *ch, unsigned size)
 {
-    struct ide_drive *d = cur_drive(ch);
+    struct ata_dev *d = cur_drive(ch);
     uint32_t v = 0;
     if (d->xfer != XFER_PIO_IN)
         return size == 4 ? 0xffffffffu : 0xffff;
     for (unsigned i = 0; i < size && d->pos < d->end; i++)
         v |= (uint32_t)d->buf[d->pos++] << (8 * i);
-    if (d->pos >= d->end) {
-        void (*fn)(struct ide_drive *) = d->end_fn;
-        d->end_fn = NULL;
-        d->xfer = XFER_NONE;
-        d->status &= (uint8_t)~ATA_SR_DRQ;
-        if (fn)
-            fn(d);
-    }
+    if (d->pos >= d->end)
+        ata_pio_window_done(d);
     return v;
 }
 
 static void data_write(struct ide_channel *ch, uint32_t v, unsigned size)
 {
-    struct ide_drive *d = cur_drive(ch);
+    struct ata_dev *d = cur_drive(ch);
     if (d->xfer != XFER_PIO_OUT)
         return;
     for (unsigned i = 0; i < size && d->pos < d->end; i++)
         d->buf[d->pos++] = (uint8_t)(v >> (8 * i));
-    if (d->pos >= d->end) {
-        void (*fn)(struct ide_drive *) = d->end_fn;
-        d->end_fn = NULL;
-        d->xfer = XFER_NONE;
-        d->status &= (uint8_t)~ATA_SR_DRQ;
-        if (fn)
-            fn(d);
-    }
+    if (d->pos >= d->end)
+        ata_pio_window_done(d);
 }
 
 static uint64_t cmd_block_read(void *opaque, uint64_t off, unsigned size)
@@ -334,30 +303,6 @@ static const struct bus_ops cmd_block_ops = {
 
 /* ---- control block: alternate status / device control ---- */
 
-static void drive_reset(struct ide_drive *d, bool srst)
-{
-    d->xfer = XFER_NONE;
-    d->end_fn = NULL;
-    d->dma_fn = NULL;
-    d->error = 0x01;
-    d->select = IDE_DH_ALWAYS;
-    d->feature = d->hob_feature = 0;
-    d->hob_nsector = d->hob_sector = d->hob_lcyl = d->hob_hcyl = 0;
-    ide_set_signature(d);
-    /* After SRST an ATAPI device clears DRDY (ATA/ATAPI-7 9.12). */
-    d->status = srst && d->kind == IDE_CDROM ? 0 : ATA_SR_DRDY | ATA_SR_DSC;
-    if (!srst) {
-        d->cur_heads = d->heads;
-        d->cur_secs = d->secs;
-        d->mult_sectors = 0;
-        d->write_cache = true;
-        d->mdma_mode = 2;
-        d->udma_mode = 0xff;
-    }
-    if (d->kind == IDE_CDROM)
-        atapi_reset(d);
-}
-
 static uint64_t ctl_block_read(void *opaque, uint64_t off, unsigned size)
 {
     return status_read(opaque);
@@ -376,7 +321,7 @@ static void ctl_block_write(void *opaque, uint64_t off, uint64_t v, unsigned siz
         ch->irq_pending = false;
     } else if (!(v & IDE_CTRL_SRST) && (old & IDE_CTRL_SRST)) {
         for (int i = 0; i < 2; i++)
-            drive_reset(&ch->drive[i], true);
+            ata_dev_reset(&ch->drive[i], true);
         ch->cur = 0;
     }
     irq_update(ch);
@@ -398,7 +343,7 @@ static void bm_cmd_write(struct ide_channel *ch, uint8_t v)
     if (old & BM_CMD_START)
         return;
     ch->bm_status |= BM_ST_ACTIVE;
-    struct ide_drive *d = cur_drive(ch);
+    struct ata_dev *d = cur_drive(ch);
     if (d->xfer == XFER_DMA && d->dma_fn)
         d->dma_fn(d);
 }
@@ -460,13 +405,12 @@ static void channel_reset(struct ide_channel *ch)
     ch->bm_status = 0;
     ch->bm_prd = 0;
     for (int i = 0; i < 2; i++) {
-        struct ide_drive *d = &ch->drive[i];
-        drive_reset(d, false);
+        struct ata_dev *d = &ch->drive[i];
+        ata_dev_reset(d, false);
         if (d->kind != IDE_NONE)
             ch->bm_status |= (uint8_t)(0x20 << i); /* drive i DMA capable */
         /* Power-on with a disc in the tray: the first access reports a medium change. */
-        d->unit_attention = d->media_event = d->kind == IDE_CDROM && d->bd;
-        d->locked = false;
+        atapi_power_on(d);
     }
     irq_update(ch);
 }
@@ -502,7 +446,12 @@ struct ide *ide_new(struct bus *bus, struct pci_bus *pci, int devfn, struct irq 
         ch->index = c;
         ch->irq = c ? irq15 : irq14;
         for (int i = 0; i < 2; i++) {
-            ch->drive[i].ch = ch;
+            struct ata_dev *d = &ch->drive[i];
+            d->t = &ide_transport;
+            d->opaque = ch;
+            d->ident = &ata_ident_ide;
+            snprintf(d->name, sizeof d->name, "ide%d.%d", c, i);
+            snprintf(d->unit_id, sizeof d->unit_id, "%d%d", c, i);
             ch->drive[i].buf = calloc(1, IDE_BUF_SIZE);
             if (!ch->drive[i].buf) {
                 ide_free(s);
@@ -540,8 +489,10 @@ void ide_free(struct ide *s)
     if (!s)
         return;
     for (int c = 0; c < 2; c++)
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < 2; i++) {
+            ata_dev_free(&s->ch[c].drive[i]);
             free(s->ch[c].drive[i].buf);
+        }
     free(s);
 }
 
@@ -552,12 +503,9 @@ int ide_attach(struct ide *s, int channel, int unit, enum ide_drive_kind kind, s
         return error_set(err, EX_SOFTWARE, "ide%d:%d: no such IDE position", channel, unit);
     if (kind == IDE_DISK && !bd)
         return error_set(err, EX_SOFTWARE, "ide%d:%d: a disk needs an image", channel, unit);
-    struct ide_drive *d = &s->ch[channel].drive[unit];
-    d->kind = kind;
-    d->bd = bd;
-    d->sectors = kind == IDE_DISK ? bd->sectors : 0;
-    if (kind == IDE_DISK)
-        ata_geometry(d);
+    struct ata_dev *d = &s->ch[channel].drive[unit];
+    if (ata_dev_attach(d, kind, bd) < 0)
+        return error_set(err, EX_OSERR, "ide%d:%d: out of memory", channel, unit);
     channel_reset(&s->ch[channel]);
     return 0;
 }

@@ -14,8 +14,11 @@
 #include "devices/ioapic.h"
 
 #include <stdlib.h>
+#include <string.h>
 
+#include "devices/state.h"
 #include "devices/trace.h"
+#include "formats/error.h"
 
 #define IOAPIC_IOREGSEL 0x00
 #define IOAPIC_IOWIN 0x10
@@ -185,4 +188,38 @@ void ioapic_free(struct ioapic *io)
         return;
     bus_unmap(io->bus, IOAPIC_BASE);
     free(io);
+}
+
+/* ---- suspend state (devices/state.h), section version 1 ---- */
+
+int ioapic_save(struct ioapic *io, struct state_writer *w)
+{
+    state_put_u8(w, io->id);
+    state_put_u8(w, io->regsel);
+    state_put_u32(w, io->lines);
+    for (int i = 0; i < IOAPIC_PINS; i++)
+        state_put_u64(w, io->rte[i]);
+    return 0;
+}
+
+/* Restores the registers without delivering anything: a level pin in service keeps its
+ * remote IRR, and the EOI that ends it delivers again as before the suspend. */
+int ioapic_load(struct ioapic *io, struct state_reader *r, struct error *err)
+{
+    uint8_t id, regsel;
+    uint32_t lines;
+    uint64_t rte[IOAPIC_PINS];
+    state_get_u8(r, &id);
+    state_get_u8(r, &regsel);
+    state_get_u32(r, &lines);
+    for (int i = 0; i < IOAPIC_PINS; i++)
+        if (state_get_u64(r, &rte[i]) == 0 && (rte[i] & ~(RTE_WRITABLE | RTE_RO_BITS)))
+            return error_set(err, EX_DATAERR, "redirection entry %d: reserved bits set", i);
+    if (r->failed || id > 0x0f || (lines >> IOAPIC_PINS))
+        return error_set(err, EX_DATAERR, "truncated or out of range");
+    io->id = id;
+    io->regsel = regsel;
+    io->lines = lines;
+    memcpy(io->rte, rte, sizeof rte);
+    return 0;
 }

@@ -19,6 +19,12 @@ struct ioapic *ioapic_new(struct bus *bus, uint8_t id,
                           void (*deliver)(void *opaque, const struct apic_msg *m), void *opaque);
 void ioapic_free(struct ioapic *io);
 void ioapic_reset(struct ioapic *io);
+/* Suspend state (devices/state.h): ID, IOREGSEL, input levels, redirection table. */
+struct state_writer;
+struct state_reader;
+struct error;
+int ioapic_save(struct ioapic *io, struct state_writer *w);
+int ioapic_load(struct ioapic *io, struct state_reader *r, struct error *err);
 
 /* Input pin n (0..23), level 1 = asserted (the polarity bit is not applied). */
 void ioapic_set_irq(void *opaque, int n, int level);

@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "devices/state.h"
 #include "devices/trace.h"
+#include "formats/error.h"
 
 #define PORT92_RESET 0x01
 #define PORT92_A20 0x02
@@ -220,4 +222,25 @@ void debugexit_free(struct debugexit *d)
         return;
     bus_unmap_pio(d->bus, d->port);
     free(d);
+}
+
+/* ---- port 0x92's suspend state (devices/state.h), section version 1 ---- */
+
+int port92_save(struct port92 *p, struct state_writer *w)
+{
+    state_put_u8(w, p->value);
+    state_put_u8(w, p->kbc_a20);
+    return 0;
+}
+
+int port92_load(struct port92 *p, struct state_reader *r, struct error *err)
+{
+    uint8_t value, kbc_a20;
+    state_get_u8(r, &value);
+    if (state_get_u8(r, &kbc_a20) < 0 || (value & PORT92_RESET) || kbc_a20 > 1)
+        return error_set(err, EX_DATAERR, "truncated or out of range");
+    p->value = value;
+    p->kbc_a20 = kbc_a20;
+    port92_update(p);
+    return 0;
 }

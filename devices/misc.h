@@ -23,6 +23,12 @@ struct port92 *port92_new(struct bus *bus, struct irq a20, struct irq reset);
 void port92_free(struct port92 *p);
 void port92_reset(struct port92 *p);
 void port92_kbc_a20(void *opaque, int n, int level);
+/* Suspend state (devices/state.h): the port's value and the keyboard controller's A20. */
+struct state_writer;
+struct state_reader;
+struct error;
+int port92_save(struct port92 *p, struct state_writer *w);
+int port92_load(struct port92 *p, struct state_reader *r, struct error *err);
 
 /* Port 0x80: POST codes (kept for tracing and tests; writes are also Linux's I/O delay). */
 struct postcode;

@@ -8,6 +8,9 @@
  *   00.0 i440FX host bridge (PAM shadowing of 0xC0000-0xFFFFF)
  *   01.0 PIIX3 ISA bridge (PIRQ routing, 0xCF9 reset)   01.1 PIIX3 IDE
  *   01.3 PIIX4 power management (ACPI, SCI on IRQ 9)     02.0 VGA (stdvga + VGA BIOS ROM)
+ *   03.0-0c.0 NICs ethernet0-9   10.0-13.0 SCSI scsi0-3   14.0-17.0 AHCI sata0-3
+ *   18.0-1b.0 NVMe nvme0-3: the defaults of devices/slots.c, which also follows the
+ *   .vmx's pciSlotNumber where it names a device number on bus 0
  *   ISA: 8259 pair, 8254, MC146818, i8042, 16550A x4, fw_cfg, debug ports
  *   local APIC 0xFEE00000 (LINT0 = ExtINT from the 8259), IOAPIC 0xFEC00000
  */
@@ -19,24 +22,39 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "devices/ahci.h"
 #include "devices/apic.h"
 #include "devices/chardev.h"
+#include "devices/e1000.h"
+#include "devices/netrom.h"
+#include "devices/pcnet.h"
+#include "devices/vmxnet3.h"
+#include "devices/dma8237.h"
+#include "devices/fdc.h"
 #include "devices/fwcfg.h"
 #include "devices/i440fx.h"
 #include "devices/i8042.h"
 #include "devices/ide.h"
 #include "devices/ioapic.h"
+#include "devices/nvme.h"
+#include "devices/pc_devices.h"
 #include "devices/pci.h"
 #include "devices/pic.h"
 #include "devices/piix3.h"
+#include "devices/pflash.h"
 #include "devices/piix4pm.h"
+#include "devices/linuxboot.h"
+#include "devices/multiboot.h"
 #include "devices/misc.h"
 #include "devices/pit.h"
 #include "devices/ps2.h"
 #include "devices/rtc.h"
+#include "devices/scsi_hba.h"
 #include "devices/trace.h"
 #include "devices/uart.h"
 #include "devices/vga.h"
+#include "devices/svga.h"
+#include "devices/vmport.h"
 
 #define PCI_HOLE_START 0xE0000000ull /* RAM above this goes above 4 GiB (QEMU's pc) */
 #define BIOS_HIGH(size) (0x100000000ull - (size))
@@ -117,13 +135,23 @@ static void debug_exit_req(void *opaque, int n, int status)
     cpu_request_stop(m->cpu);
 }
 
-static void timeout_fire(void *opaque)
+void machine_timeout(struct machine *m, bool wall)
 {
-    struct machine *m = opaque;
-    if (m->o.log)
+    if (m->o.log && wall)
+        fprintf(m->o.log, "vmplay: --timeout: powering the guest off after %g s of host time "
+                "(guest time %.3f s)\n", m->o.timeout_s, clock_now_ns(m->clock) / 1e9);
+    else if (m->o.log)
         fprintf(m->o.log, "vmplay: --timeout: powering the guest off after %g s\n", m->o.timeout_s);
     m->o.restart_on_poweroff = false;
     m->poweroff_pending = true;
+    m->timed_out = true;
+    m->timeout_wall_ns = 0;
+    timer_cancel(&m->timeout_timer);
+}
+
+static void timeout_fire(void *opaque)
+{
+    machine_timeout(opaque, false);
 }
 
 static void trace_bus(void *opaque, bool is_pio, bool write, uint64_t addr, uint64_t value,
@@ -166,19 +194,64 @@ static int map_memory(struct machine *m, struct error *err)
     return rc ? error_set(err, EX_SOFTWARE, "memory map overlaps") : 0;
 }
 
+/* firmware = "efi" (without --bios): OVMF; else SeaBIOS or the --bios ROM. */
+static int load_firmware(struct machine *m, struct error *err)
+{
+    if (m->cfg->firmware == VM_FW_EFI && !m->o.bios)
+        return firmware_load_efi(m->o.firmware_dir, &m->fw, err);
+    return firmware_load(m->o.firmware_dir, m->o.bios, &m->fw, err);
+}
+
+/* OVMF's variable store: a CFI flash right below the code ROM, kept in the VM's own file. */
+static int make_pflash(struct machine *m, struct error *err)
+{
+    if (!m->fw.efi)
+        return 0;
+    char *path = firmware_efi_store_path(m->cfg);
+    uint8_t *vars = NULL;
+    if (!path || pflash_store_open(path, m->fw.vars, m->fw.vars_size, &vars, err) < 0) {
+        free(path);
+        return path ? -1 : error_set(err, EX_OSERR, "out of memory");
+    }
+    m->pflash = pflash_new(m->bus, m->clock, BIOS_HIGH(m->fw.bios_size) - m->fw.vars_size, vars,
+                           m->fw.vars_size, path, m->o.log);
+    free(path);
+    if (!m->pflash) {
+        free(vars);
+        return error_set(err, EX_SOFTWARE, "cannot map the EFI variable store");
+    }
+    return 0;
+}
+
 /* ---- chips ---- */
+
+/* dev, registered with the machine's lifecycle list (devices/device.h); NULL stays NULL. */
+static void *reg(struct machine *m, const struct device_ops *ops, int index, void *dev)
+{
+    return device_add(&m->devices, ops, index, dev);
+}
 
 static int make_chipset(struct machine *m, struct error *err)
 {
     m->pci = pci_bus_new(m->bus);
-    m->northbridge = m->pci ? i440fx_new(m->bus, m->pci, m->ram, m->isa_rom) : NULL;
+    if (m->pci)
+        pci_bus_set_msi_sink(m->pci, apic_deliver_msi, m->apic);
+    m->northbridge =
+        m->pci ? reg(m, &i440fx_device, -1, i440fx_new(m->bus, m->pci, m->ram, m->isa_rom)) : NULL;
     struct irq isa[16];
     for (int i = 0; i < 16; i++)
         isa[i] = isa_irq(m, i);
-    m->southbridge = m->northbridge ? piix3_new(m->pci, DEVFN(1, 0), isa, irq_make(reset_req, m, 0)) : NULL;
-    m->ide = m->southbridge ? ide_new(m->bus, m->pci, DEVFN(1, 1), isa_irq(m, 14), isa_irq(m, 15)) : NULL;
-    m->pm = m->ide ? piix4pm_new(m->bus, m->pci, DEVFN(1, 3), m->clock, isa_irq(m, 9),
-                                 irq_make(poweroff_req, m, 0))
+    m->southbridge = m->northbridge
+                         ? reg(m, &piix3_device, -1,
+                               piix3_new(m->pci, DEVFN(1, 0), isa, irq_make(reset_req, m, 0)))
+                         : NULL;
+    m->ide = m->southbridge
+                 ? reg(m, &ide_device, -1,
+                       ide_new(m->bus, m->pci, DEVFN(1, 1), isa_irq(m, 14), isa_irq(m, 15)))
+                 : NULL;
+    m->pm = m->ide ? reg(m, &piix4pm_device, -1,
+                         piix4pm_new(m->bus, m->pci, DEVFN(1, 3), m->clock, isa_irq(m, 9),
+                                     irq_make(poweroff_req, m, 0)))
                    : NULL;
     if (!m->pm)
         return error_set(err, EX_SOFTWARE, "cannot build the i440FX/PIIX chipset");
@@ -187,16 +260,57 @@ static int make_chipset(struct machine *m, struct error *err)
 
 static int make_interrupt_controllers(struct machine *m, struct error *err)
 {
-    m->apic = apic_new(m->bus, m->clock, 0, irq_make(cpu_intr_set, m, 0),
-                       irq_make(cpu_nmi_set, m, 0));
+    m->apic = reg(
+        m, &apic_device, -1,
+        apic_new(m->bus, m->clock, 0, irq_make(cpu_intr_set, m, 0), irq_make(cpu_nmi_set, m, 0)));
     /* The 8259's INTR enters LINT0, which SeaBIOS programs as ExtINT (virtual wire). */
-    m->pic = m->apic ? pic_new(m->bus, irq_make(apic_set_irq, m->apic, 0)) : NULL;
+    m->pic = m->apic ? reg(m, &pic_device, -1, pic_new(m->bus, irq_make(apic_set_irq, m->apic, 0)))
+                     : NULL;
     /* SeaBIOS's MADT gives the IOAPIC the ID after the last CPU. */
-    m->ioapic = m->pic ? ioapic_new(m->bus, (uint8_t)m->cfg->numvcpus, apic_deliver, m->apic) : NULL;
+    m->ioapic =
+        m->pic ? reg(m, &ioapic_device, -1,
+                     ioapic_new(m->bus, (uint8_t)config_vcpus_run(m->cfg), apic_deliver, m->apic))
+               : NULL;
     if (!m->ioapic)
         return error_set(err, EX_SOFTWARE, "cannot build the interrupt controllers");
     apic_set_extint(m->apic, pic_intr_ack, m->pic);
     apic_set_eoi_listener(m->apic, ioapic_eoi, m->ioapic);
+    return 0;
+}
+
+/* A drive with an image at power-on; an empty drive is not presented (SeaBIOS would try it first). */
+static bool floppy_connected(const struct machine *m, int i)
+{
+    return config_floppy_presented(m->cfg, i);
+}
+
+/* The 8237 pair and the 82077AA on IRQ 6 / DMA 2, with floppyN's images. */
+static int make_floppy(struct machine *m, struct error *err)
+{
+    m->dma = reg(m, &dma8237_device, -1, dma8237_new(m->bus));
+    m->fdc = m->dma ? reg(m, &fdc_device, -1, fdc_new(m->bus, isa_irq(m, 6), m->dma)) : NULL;
+    if (!m->fdc)
+        return error_set(err, EX_SOFTWARE, "cannot build the floppy controller");
+    for (int i = 0; i < VM_MAX_FLOPPIES && i < 2; i++) {
+        struct blockdev *bd = NULL;
+        struct blockdev_open_opts bo = {.media = MEDIA_FLOPPY, .snapshot = m->o.snapshot,
+                                        .write_through = m->o.disk_write_through, .sync = m->o.disk_sync};
+        if (!floppy_connected(m, i))
+            continue;
+        if (m->ndisks >= MACHINE_MAX_DISKS) { /* cannot happen: the table holds every slot */
+            if (m->o.log)
+                fprintf(m->o.log, "vmplay: floppy%d: more disks than the player holds (%d); the "
+                        "disk is left out\n", i, MACHINE_MAX_DISKS);
+            continue;
+        }
+        if (blockdev_open(m->cfg->floppy[i].path, &bo, &bd, err) < 0)
+            return error_prefix(err, "floppy%d", i);
+        static const char *const fd_slot[] = {"floppy0", "floppy1"};
+        m->disk_slot[m->ndisks] = fd_slot[i];
+        m->disk_path[m->ndisks] = m->cfg->floppy[i].path;
+        m->disks[m->ndisks++] = bd;
+        fdc_insert(m->fdc, i, bd);
+    }
     return 0;
 }
 
@@ -205,17 +319,24 @@ static int make_isa(struct machine *m, struct error *err)
     struct rtc_cmos_info info = {
         .ram_below_4g = m->below_4g,
         .ram_above_4g = m->above_4g,
-        .cpus = (unsigned)m->cfg->numvcpus,
+        .cpus = (unsigned)config_vcpus_run(m->cfg),
         .boot = {RTC_BOOT_DISK, RTC_BOOT_CDROM, RTC_BOOT_FLOPPY},
+        .floppy = {floppy_connected(m, 0) ? RTC_FLOPPY_1M44 : 0, floppy_connected(m, 1) ? RTC_FLOPPY_1M44 : 0},
     };
     int64_t power_on = m->o.deterministic ? 1700000000 : (int64_t)time(NULL);
-    m->pit = pit_new(m->bus, m->clock, isa_irq(m, 0));
-    m->rtc = m->pit ? rtc_new(m->bus, m->clock, isa_irq(m, 8), power_on, &info) : NULL;
+    m->pit = reg(m, &pit_device, -1, pit_new(m->bus, m->clock, isa_irq(m, 0)));
+    m->rtc =
+        m->pit ? reg(m, &rtc_device, -1, rtc_new(m->bus, m->clock, isa_irq(m, 8), power_on, &info))
+               : NULL;
     /* Port 0x92 ORs its own A20 bit with the keyboard controller's output port. */
-    m->port92 = m->rtc ? port92_new(m->bus, irq_make(a20_set, m, 0), irq_make(reset_req, m, 0)) : NULL;
-    m->kbc = m->port92 ? i8042_new(m->bus, isa_irq(m, 1), isa_irq(m, 12),
-                                   irq_make(port92_kbc_a20, m->port92, 0), irq_make(reset_req, m, 0))
+    m->port92 = m->rtc ? reg(m, &port92_device, -1,
+                             port92_new(m->bus, irq_make(a20_set, m, 0), irq_make(reset_req, m, 0)))
                        : NULL;
+    m->kbc = m->port92
+                 ? reg(m, &i8042_device, -1,
+                       i8042_new(m->bus, isa_irq(m, 1), isa_irq(m, 12),
+                                 irq_make(port92_kbc_a20, m->port92, 0), irq_make(reset_req, m, 0)))
+                 : NULL;
     if (!m->kbc)
         return error_set(err, EX_SOFTWARE, "cannot build the ISA devices");
     return 0;
@@ -244,7 +365,14 @@ static int make_serial(struct machine *m, struct error *err)
         m->serial[i] = chardev_new(&spec, err);
         if (!m->serial[i])
             return error_prefix(err, "serial%d", i);
-        m->uart[i] = uart_new(m->bus, m->clock, uart_base[i], isa_irq(m, uart_irq[i]), m->serial[i]);
+        if (m->o.log && spec.kind == CHARDEV_PTY && chardev_name(m->serial[i]))
+            fprintf(m->o.log, "vmplay: serial%d is on %s\n", i, chardev_name(m->serial[i]));
+        if (m->o.log && chardev_is_console(m->serial[i]))
+            fprintf(m->o.log, "vmplay: serial%d is this terminal; Ctrl-A x quits, Ctrl-A h "
+                    "lists the keys\n", i);
+        m->uart[i] =
+            reg(m, &uart_device, i,
+                uart_new(m->bus, m->clock, uart_base[i], isa_irq(m, uart_irq[i]), m->serial[i]));
         if (!m->uart[i])
             return error_set(err, EX_SOFTWARE, "cannot build serial%d", i);
     }
@@ -253,18 +381,28 @@ static int make_serial(struct machine *m, struct error *err)
 
 static int make_fwcfg(struct machine *m, struct error *err)
 {
-    m->fwcfg = fwcfg_new(m->bus);
+    m->fwcfg = reg(m, &fwcfg_device, -1, fwcfg_new(m->bus));
     if (!m->fwcfg)
         return error_set(err, EX_SOFTWARE, "cannot build fw_cfg");
     fwcfg_add_u64(m->fwcfg, FW_CFG_RAM_SIZE, m->ram_size);
-    fwcfg_add_u16(m->fwcfg, FW_CFG_NB_CPUS, (uint16_t)m->cfg->numvcpus);
-    fwcfg_add_u16(m->fwcfg, FW_CFG_MAX_CPUS, (uint16_t)m->cfg->numvcpus);
+    fwcfg_add_u16(m->fwcfg, FW_CFG_NB_CPUS, (uint16_t)config_vcpus_run(m->cfg));
+    fwcfg_add_u16(m->fwcfg, FW_CFG_MAX_CPUS, (uint16_t)config_vcpus_run(m->cfg));
+    if (m->o.log && config_vcpus_run(m->cfg) != m->cfg->numvcpus)
+        fprintf(m->o.log, "vmplay: numvcpus = \"%d\": running %d vCPU (vmplay has one vCPU today)\n",
+                m->cfg->numvcpus, config_vcpus_run(m->cfg));
     fwcfg_add_u16(m->fwcfg, FW_CFG_BOOT_MENU, 0);
     fwcfg_add_u32(m->fwcfg, FW_CFG_IRQ0_OVERRIDE, 1); /* the PIT is on IOAPIC pin 2 */
     struct fwcfg_e820 e820[2] = {{0, m->below_4g, E820_RAM}, {0x100000000ull, m->above_4g, E820_RAM}};
     fwcfg_add_e820(m->fwcfg, e820, m->above_4g ? 2 : 1);
+    /* --kernel: the option ROM boots first, the disks after it */
+    static const char rom_first[] = "/rom@" LINUXBOOT_ROM_NAME "\n/rom@" MULTIBOOT_ROM_NAME "\n";
+    size_t skip = m->o.kernel ? sizeof rom_first - 1 : 0;
     char order[1024];
-    firmware_bootorder(m->cfg, order, sizeof order);
+    memcpy(order, rom_first, skip);
+    firmware_bootorder(m->cfg, order + skip, sizeof order - skip);
+    if (m->o.kernel &&
+        linuxboot_setup(m->fwcfg, m->o.kernel, m->o.initrd, m->o.append, m->below_4g, err) < 0)
+        return -1;
     fwcfg_add_file(m->fwcfg, "bootorder", order, strlen(order));
     uint32_t boot_fail_wait = 5;
     fwcfg_add_file(m->fwcfg, "etc/boot-fail-wait", &boot_fail_wait, sizeof boot_fail_wait);
@@ -280,11 +418,12 @@ static int make_debug_ports(struct machine *m, struct error *err)
             return error_prefix(err, "--debugcon");
     }
     /* SeaBIOS writes its log to 0x402; 0xE9 is the Bochs/QEMU debug console. */
-    m->postcode = postcode_new(m->bus);
-    m->debugcon_e9 = debugcon_new(m->bus, 0xe9, m->debugcon);
-    m->debugcon_402 = debugcon_new(m->bus, 0x402, m->debugcon);
+    m->postcode = reg(m, &postcode_device, -1, postcode_new(m->bus));
+    m->debugcon_e9 = reg(m, &debugcon_device, 0, debugcon_new(m->bus, 0xe9, m->debugcon));
+    m->debugcon_402 = reg(m, &debugcon_device, 1, debugcon_new(m->bus, 0x402, m->debugcon));
     if (m->o.debug_exit)
-        m->debugexit = debugexit_new(m->bus, 0xf4, irq_make(debug_exit_req, m, 0));
+        m->debugexit = reg(m, &debugexit_device, -1,
+                           debugexit_new(m->bus, 0xf4, irq_make(debug_exit_req, m, 0)));
     if (!m->postcode || !m->debugcon_e9 || !m->debugcon_402 || (m->o.debug_exit && !m->debugexit))
         return error_set(err, EX_SOFTWARE, "cannot map the debug ports");
     return 0;
@@ -292,15 +431,63 @@ static int make_debug_ports(struct machine *m, struct error *err)
 
 static int make_vga(struct machine *m, struct error *err)
 {
-    m->vga = vga_new(m->bus, m->clock, m->display, 0, err);
+    bool svga = m->cfg->svga_present;
+    uint32_t vram = svga ? (uint32_t)svga_vram_bytes(m->cfg->svga_vram_size) : 0;
+    m->vga = reg(m, &vga_device, -1, vga_new(m->bus, m->clock, m->display, vram, err));
     if (!m->vga)
         return -1;
+    if (svga) /* SVGA II in the VGA's slot, the VGA behind it */
+        return reg(m, &svga_device, -1, svga_new(m->vga, m->pci, DEVFN(2, 0), m->fw.vgabios,
+                                                  m->fw.vgabios_size, err)) ? 0 : -1;
+    /* OVMF drives the VGA itself (QemuVideoDxe); its vgabios_size is 0. */
     if (vga_pci_register(m->vga, m->pci, DEVFN(2, 0), m->fw.vgabios, m->fw.vgabios_size, err) < 0)
         return -1;
     return 0;
 }
 
 /* ---- disks ---- */
+
+static int make_sata(struct machine *m, struct error *err)
+{
+    for (int n = 0; n < VM_MAX_SATA; n++) {
+        if (!m->cfg->sata_present[n])
+            continue;
+        m->sata[n] = reg(m, &ahci_device, n, ahci_new(m->pci, DEVFN(m->slots.sata[n], 0), n));
+        if (!m->sata[n])
+            return error_set(err, EX_SOFTWARE, "cannot build the SATA controller sata%d", n);
+    }
+    return 0;
+}
+
+/* nvmeN at its slot of the plan (VMware puts them behind bridges; here bus 0 holds all). */
+static int make_nvme(struct machine *m, struct error *err)
+{
+    for (int i = 0; i < VM_MAX_NVME; i++) {
+        if (!m->cfg->nvme_present[i])
+            continue;
+        m->nvme[i] =
+            reg(m, &nvme_device, i, nvme_new(m->bus, m->pci, DEVFN(m->slots.nvme[i], 0), i));
+        if (!m->nvme[i])
+            return error_set(err, EX_SOFTWARE, "cannot build nvme%d", i);
+    }
+    return 0;
+}
+
+static int attach_to(struct machine *m, const struct vm_disk *d, bool cd, struct blockdev *bd,
+                     struct error *err)
+{
+    enum ide_drive_kind kind = cd ? IDE_CDROM : IDE_DISK;
+    switch (d->bus) {
+    case VM_BUS_SCSI:
+        return scsi_hba_attach(m->scsi[d->ctrl], d->unit, cd ? SCSI_CDROM : SCSI_DISK, bd, err);
+    case VM_BUS_NVME:
+        return m->nvme[d->ctrl] ? nvme_attach(m->nvme[d->ctrl], d->unit, bd, err) : 0;
+    case VM_BUS_SATA:
+        return ahci_attach(m->sata[d->ctrl], d->unit, kind, bd, err);
+    default:
+        return ide_attach(m->ide, d->ctrl, d->unit, kind, bd, err);
+    }
+}
 
 static int open_disk(struct machine *m, const struct vm_disk *d, struct error *err)
 {
@@ -310,37 +497,221 @@ static int open_disk(struct machine *m, const struct vm_disk *d, struct error *e
         struct blockdev_open_opts bo = {
             .media = cd ? MEDIA_CDROM : MEDIA_DISK,
             .read_only = cd,
-            .snapshot = d->mode == VM_MODE_NONPERSISTENT || d->mode == VM_MODE_INDEPENDENT_NONPERSISTENT,
+            .snapshot = m->o.snapshot || config_disk_nonpersistent(d),
+            .write_through = d->write_through || m->o.disk_write_through,
+            .sync = m->o.disk_sync,
+            .window_off = d->window_off, .window_len = d->window_len, .overlay = d->overlay,
         };
         if (blockdev_open(d->path, &bo, &bd, err) < 0)
             return error_prefix(err, "%s", d->slot);
         if (bd->warning && m->o.log)
             fprintf(m->o.log, "vmplay: %s: %s\n", d->slot, bd->warning);
+        m->disk_slot[m->ndisks] = d->slot;
+        m->disk_path[m->ndisks] = d->path;
         m->disks[m->ndisks++] = bd;
     }
     if (!bd && !cd)
         return 0;
-    if (ide_attach(m->ide, d->ctrl, d->unit, cd ? IDE_CDROM : IDE_DISK, bd, err) < 0)
+    if ((bd || d->bus != VM_BUS_NVME) && attach_to(m, d, cd, bd, err) < 0)
         return error_prefix(err, "%s", d->slot);
+    return 0;
+}
+
+/* A controller per present scsiN whose model the board has (BusLogic: refused, 69). */
+static int make_scsi(struct machine *m, struct error *err)
+{
+    for (int x = 0; x < VM_MAX_SCSI; x++) {
+        enum vm_scsi_dev model = m->cfg->scsi_model[x];
+        if (!m->cfg->scsi_present[x] || (!scsi_hba_model(model) && model != VM_SCSI_BUSLOGIC))
+            continue;
+        m->scsi[x] = reg(m, &scsi_hba_device, x,
+                         scsi_hba_new(model, x, DEVFN(m->slots.scsi[x], 0), m->bus, m->pci, err));
+        if (!m->scsi[x])
+            return -1;
+    }
     return 0;
 }
 
 static int attach_disks(struct machine *m, struct error *err)
 {
+    if (make_scsi(m, err) < 0)
+        return -1;
     for (size_t i = 0; i < m->cfg->ndisks; i++) {
         const struct vm_disk *d = &m->cfg->disks[i];
-        if (d->bus != VM_BUS_IDE) {
+        const char *why;
+        if (!config_disk_presented(d, &why)) {
             if (m->o.log)
-                fprintf(m->o.log, "vmplay: %s: %s controllers are not emulated yet; the disk is left out\n",
-                        d->slot, d->bus == VM_BUS_SCSI ? "SCSI" : d->bus == VM_BUS_SATA ? "SATA" : "NVMe");
+                fprintf(m->o.log, "vmplay: %s: %s; the disk is left out\n", d->slot, why);
             continue;
         }
-        if (m->ndisks >= MACHINE_MAX_DISKS)
-            return error_set(err, EX_DATAERR, "too many disks");
+        if (m->ndisks >= MACHINE_MAX_DISKS) { /* cannot happen: the table holds every slot */
+            if (m->o.log)
+                fprintf(m->o.log, "vmplay: %s: more disks than the player holds (%d); the disk is "
+                        "left out\n", d->slot, MACHINE_MAX_DISKS);
+            continue;
+        }
         if (open_disk(m, d, err) < 0)
             return -1;
     }
     return 0;
+}
+
+/* ---- network ---- */
+
+/* Whether a missing boot ROM is worth a line: the boot order names the card, or the VM has
+ * no disk or CD-ROM to boot from. */
+static bool pxe_wanted(const struct vm_config *cfg, int index)
+{
+    char name[24];
+    snprintf(name, sizeof name, "ethernet%d", index);
+    if (cfg->boot_order && strcasestr(cfg->boot_order, name))
+        return true;
+    for (size_t i = 0; i < cfg->ndisks; i++)
+        if (config_disk_presented(&cfg->disks[i], NULL))
+            return false;
+    return true;
+}
+
+/* iPXE for the card's expansion ROM, when ipxe-qemu has one for its PCI ID (netrom.h); NULL
+ * when not, with a line on log. */
+static uint8_t *pxe_rom(const char *rom, int index, FILE *log, uint64_t *size)
+{
+    char who[32];
+    snprintf(who, sizeof who, "ethernet%d", index);
+    return netrom_read(rom, who, size, log);
+}
+
+static void attach_pxe_rom(struct e1000 *nic, const char *rom, int index, FILE *log)
+{
+    uint64_t size;
+    uint8_t *img = pxe_rom(rom, index, log, &size);
+    if (img)
+        e1000_set_rom(nic, img, size);
+}
+
+/* ipxe-qemu's pxe-e1000.rom is built for QEMU's 82540EM (8086:100e); iPXE's intel driver in it
+ * also takes VMware's 82545EM (8086:100f), so it is presented for that ID (netrom_read_as). */
+static void attach_e1000_rom(struct e1000 *nic, int index, FILE *log)
+{
+    char who[32];
+    uint64_t size;
+    snprintf(who, sizeof who, "ethernet%d", index);
+    uint8_t *img = netrom_read_as("pxe-e1000.rom", 0x8086, 0x100f, who, &size, log);
+    if (img)
+        e1000_set_rom(nic, img, size);
+}
+
+/* One PCI function per present e1000, e1000e, vlance or vmxnet3; other cards are not emulated yet (one line each). */
+static int make_nics(struct machine *m, struct error *err)
+{
+    static const struct net_opts defaults = {0};
+    const struct net_opts *o = m->o.net ? m->o.net : &defaults;
+    for (int i = 0; i < VM_MAX_NICS && !o->none; i++) {
+        const struct vm_nic *nic = &m->cfg->nic[i];
+        if (!nic->present)
+            continue;
+        if (!config_nic_emulated(nic->dev)) {
+            if (m->o.log)
+                fprintf(m->o.log, "vmplay: ethernet%d: the %s card is not emulated yet; the VM runs "
+                        "without it\n", i, config_nic_dev_name(nic->dev));
+            continue;
+        }
+        struct net_backend *be = net_backend_for_nic(o, nic, i, m->clock, err);
+        if (!be)
+            return error_prefix(err, "ethernet%d", i);
+        m->net.be[m->net.n++] = be;
+        /* ethernetN in its slot of the plan (03+N by default) */
+        if (nic->dev == VM_NIC_VLANCE) {
+            m->pcnet[i] = reg(m, &pcnet_device, i,
+                              pcnet_new(m->pci, DEVFN(m->slots.nic[i], 0), m->clock, nic->mac, be,
+                                        nic->start_connected));
+            if (!m->pcnet[i])
+                return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the vlance", i);
+            uint64_t size;
+            uint8_t *img = pxe_rom("pxe-pcnet.rom", i, pxe_wanted(m->cfg, i) ? m->o.log : NULL, &size);
+            if (img)
+                pcnet_set_rom(m->pcnet[i], img, size);
+            continue;
+        }
+        if (nic->dev == VM_NIC_VMXNET3) {
+            m->vmxnet3[i] = reg(m, &vmxnet3_device, i,
+                                vmxnet3_new(m->pci, DEVFN(m->slots.nic[i], 0), m->clock, nic->mac,
+                                            be, nic->start_connected));
+            if (!m->vmxnet3[i])
+                return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the vmxnet3", i);
+            uint64_t size;
+            uint8_t *img = pxe_rom("pxe-vmxnet3.rom", i, pxe_wanted(m->cfg, i) ? m->o.log : NULL, &size);
+            if (img)
+                vmxnet3_set_rom(m->vmxnet3[i], img, size);
+            continue;
+        }
+        m->nic[i] = reg(
+            m, &e1000_device, i,
+            (nic->dev == VM_NIC_E1000E ? e1000e_new : e1000_new)(
+                m->pci, DEVFN(m->slots.nic[i], 0), m->clock, nic->mac, be, nic->start_connected));
+        if (!m->nic[i])
+            return error_set(err, EX_SOFTWARE, "ethernet%d: cannot build the e1000", i);
+        if (nic->dev == VM_NIC_E1000E)
+            attach_pxe_rom(m->nic[i], "pxe-e1000e.rom", i, pxe_wanted(m->cfg, i) ? m->o.log : NULL);
+        else
+            attach_e1000_rom(m->nic[i], i, pxe_wanted(m->cfg, i) ? m->o.log : NULL);
+    }
+    if (m->net.n) {
+        struct machine_source src = {net_group_poll_fds, net_group_service, &m->net};
+        return machine_add_source(m, &src, err);
+    }
+    return 0;
+}
+
+/* ---- the VMware backdoor ---- */
+
+static bool pc_backdoor(void *opaque, uint16_t port, bool in, unsigned size, uint32_t regs[8])
+{
+    struct machine *m = opaque;
+    return m->vmport && vmport_backdoor(m->vmport, port, in, size, regs);
+}
+
+static int64_t vmport_time_us(void *opaque)
+{
+    struct machine *m = opaque;
+    if (m->o.deterministic) /* a fixed epoch (2026-01-01) plus guest time */
+        return INT64_C(1767225600000000) + clock_now_ns(m->clock) / 1000;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void vmport_kick(void *opaque)
+{
+    struct machine *m = opaque;
+    if (m->kbc)
+        ps2_mouse_kick(i8042_mouse(m->kbc));
+}
+
+static void vmport_absolute_changed(void *opaque, bool on)
+{
+    struct machine *m = opaque;
+    input_set_pointer_absolute(m->input, on);
+}
+
+static int make_vmport(struct machine *m, struct error *err)
+{
+    if (m->cfg->backdoor_restricted)
+        return 0;
+    size_t n = m->cfg->nguestinfo;
+    struct vmport_key *keys = n ? calloc(n, sizeof *keys) : NULL;
+    if (n && !keys)
+        return error_set(err, EX_OSERR, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        keys[i] = (struct vmport_key){m->cfg->guestinfo[i].key, m->cfg->guestinfo[i].value};
+    struct vmport_config vc = {
+        .memsize_mib = m->cfg->memsize_mib, .guestinfo = keys, .nguestinfo = n,
+        .time_us = vmport_time_us, .kick = vmport_kick, .absolute = vmport_absolute_changed,
+        .opaque = m,
+    };
+    m->vmport = vmport_new(&vc);
+    free(keys);
+    return m->vmport ? 0 : error_set(err, EX_OSERR, "out of memory");
 }
 
 /* ---- the machine ---- */
@@ -376,12 +747,20 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
         error_set(err, EX_OSERR, "out of memory");
         goto fail;
     }
-    struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack, .apic_base = cpu_apic_base};
+    pc_slots_plan(m->cfg, &m->slots, o->log);
+    struct cpu_hooks hooks = {.opaque = m, .intr_ack = cpu_intr_ack, .apic_base = cpu_apic_base,
+                              .backdoor = pc_backdoor, .vmware_platform = true};
+    if (make_vmport(m, err) < 0)
+        goto fail;
     m->cpu = cpu_create(o->cpu, m->bus, m->clock, &hooks, err);
-    if (!m->cpu || firmware_load(o->firmware_dir, o->bios, &m->fw, err) < 0 || map_memory(m, err) < 0 ||
+    if (m->cpu && m->vmport) /* GETHZ: the TSC as CPUID leaf 0x40000010 gives it */
+        vmport_set_rates(m->vmport, (uint64_t)cpu_tsc_khz(m->cpu) * 1000, APIC_BUS_HZ);
+    if (!m->cpu || load_firmware(m, err) < 0 || map_memory(m, err) < 0 || make_pflash(m, err) < 0 ||
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
         make_serial(m, err) < 0 || make_fwcfg(m, err) < 0 || make_debug_ports(m, err) < 0 ||
-        (!m->fw.raw_rom && make_vga(m, err) < 0) || attach_disks(m, err) < 0)
+        ((!m->fw.raw_rom || m->cfg->svga_present) && make_vga(m, err) < 0) || make_sata(m, err) < 0 ||
+        make_nvme(m, err) < 0 || attach_disks(m, err) < 0 || make_floppy(m, err) < 0 ||
+        make_nics(m, err) < 0)
         goto fail;
     input_set_notify(m->input, (void (*)(void *))machine_wake, m);
     if (trace_on(TRACE_CPU) || trace_on(TRACE_EXC))
@@ -398,33 +777,28 @@ fail:
 
 void machine_reset(struct machine *m)
 {
-    i440fx_reset(m->northbridge);
-    piix3_reset(m->southbridge);
-    piix4pm_reset(m->pm);
-    ide_reset(m->ide);
-    pic_reset(m->pic);
-    pit_reset(m->pit);
-    rtc_reset(m->rtc);
-    i8042_reset(m->kbc);
-    port92_reset(m->port92);
-    fwcfg_reset(m->fwcfg);
-    apic_reset(m->apic);
-    ioapic_reset(m->ioapic);
-    for (int i = 0; i < MACHINE_SERIALS; i++)
-        if (m->uart[i])
-            uart_reset(m->uart[i]);
-    if (m->vga)
-        vga_reset(m->vga);
+    m->resets++;
+    /* Devices that register (devices/device.h) reset in creation order; a device the board
+     * still resets by hand goes here, before the CPU. */
+    device_list_reset(&m->devices);
+    if (m->pflash)
+        pflash_reset(m->pflash);
+    if (m->vmport)
+        vmport_reset(m->vmport);
     cpu_reset(m->cpu);
     /* --timeout counts from power-on; a guest reset does not restart it. */
     if (m->o.timeout_s > 0 && !timer_armed(&m->timeout_timer))
         timer_arm(&m->timeout_timer, clock_now_ns(m->clock) + (int64_t)(m->o.timeout_s * 1e9));
 }
 
-void machine_press_power_button(struct machine *m)
+enum button_heard machine_press_power_button(struct machine *m)
 {
-    if (!piix4pm_power_button(m->pm))
-        m->poweroff_pending = true; /* ACPI not enabled by the guest: nobody listens */
+    if (m->vmport && vmport_request_halt(m->vmport, false))
+        return BUTTON_TOOLS; /* the guest's tools shut it down, as VMware's "Shut Down Guest" does */
+    if (piix4pm_power_button(m->pm))
+        return BUTTON_ACPI;
+    m->poweroff_pending = true; /* ACPI not enabled by the guest: nobody listens */
+    return BUTTON_UNHEARD;
 }
 
 void machine_set_exit_on_poweroff(struct machine *m)
@@ -440,33 +814,21 @@ void machine_free(struct machine *m)
         blockdev_flush(m->disks[i]);
         blockdev_close(m->disks[i]);
     }
-    vga_free(m->vga);
-    for (int i = 0; i < MACHINE_SERIALS; i++) {
-        uart_free(m->uart[i]);
+    /* Registered devices in reverse creation order; a device the board still frees by hand
+     * goes here, before the host side. */
+    vmport_free(m->vmport); /* before the PS/2 mouse it kicks */
+    device_list_free(&m->devices);
+    for (int i = 0; i < m->net.n; i++)
+        net_backend_free(m->net.be[i]);
+    for (int i = 0; i < MACHINE_SERIALS; i++)
         chardev_free(m->serial[i]);
-    }
-    debugexit_free(m->debugexit);
-    debugcon_free(m->debugcon_e9);
-    debugcon_free(m->debugcon_402);
-    postcode_free(m->postcode);
-    port92_free(m->port92);
     chardev_free(m->debugcon);
-    fwcfg_free(m->fwcfg);
-    i8042_free(m->kbc);
-    rtc_free(m->rtc);
-    pit_free(m->pit);
-    ioapic_free(m->ioapic);
-    pic_free(m->pic);
-    apic_free(m->apic);
-    piix4pm_free(m->pm);
-    ide_free(m->ide);
-    piix3_free(m->southbridge);
-    i440fx_free(m->northbridge);
     pci_bus_free(m->pci);
     cpu_free(m->cpu); /* after the devices: unmapping a range still notifies it */
     if (m->ram)
         munmap(m->ram, m->ram_size);
     free(m->isa_rom);
+    pflash_free(m->pflash);
     firmware_free(&m->fw);
     input_queue_free(m->input);
     display_free(m->display);
@@ -491,9 +853,25 @@ static void mouse_in(void *opaque, int dx, int dy, int dz, unsigned buttons)
     i8042_input_mouse_rel(m->kbc, dx, dy, dz, buttons);
 }
 
+/* Absolute positions go to the VMMouse while the guest has it in absolute mode. */
+static void mouse_abs_in(void *opaque, unsigned x, unsigned y, int dz, unsigned buttons)
+{
+    struct machine *m = opaque;
+    if (m->vmport)
+        vmport_mouse_abs(m->vmport, x, y, dz, buttons);
+}
+
 static void power_button_in(void *opaque)
 {
     machine_press_power_button(opaque);
+}
+
+/* The user sized the window: guests whose tools can set their resolution follow it. */
+static void display_size_in(void *opaque, unsigned w, unsigned h)
+{
+    struct machine *m = opaque;
+    if (m->vmport)
+        vmport_request_resolution(m->vmport, w, h);
 }
 
 static void power_off_in(void *opaque)
@@ -505,14 +883,22 @@ static void power_off_in(void *opaque)
 
 void machine_service_host(struct machine *m)
 {
-    for (int i = 0; i < MACHINE_SERIALS; i++)
+    for (int i = 0; i < MACHINE_SERIALS; i++) {
+        if (!m->serial[i])
+            continue;
+        chardev_pump(m->serial[i]);
+        if (chardev_take_escape(m->serial[i]) == 'x')
+            machine_request_from(m, MACHINE_POWER_OFF, "Ctrl-A x");
         if (m->uart[i])
             uart_poll(m->uart[i]);
+    }
     struct input_sink sink = {
         .key = key_in,
         .mouse_rel = mouse_in,
+        .mouse_abs = mouse_abs_in,
         .power_button = power_button_in,
         .power_off = power_off_in,
+        .display_size = display_size_in,
         .opaque = m,
     };
     input_drain(m->input, &sink);
@@ -542,6 +928,19 @@ struct input_queue *machine_input(struct machine *m)
 const char *machine_cpu_name(struct machine *m)
 {
     return cpu_backend_name(m->cpu);
+}
+
+void machine_get_status(struct machine *m, struct machine_status *st)
+{
+    *st = (struct machine_status){
+        .paused = m->paused,
+        .cpu = cpu_backend_name(m->cpu),
+        .uptime_s = m->started_host_ns ? (clock_host_ns() - m->started_host_ns) / 1e9 : 0,
+        .guest_s = clock_now_ns(m->clock) / 1e9,
+        .insns = machine_insn_count(m),
+        .resets = m->resets ? m->resets - 1 : 0,
+    };
+    piix4pm_acpi_state(m->pm, &st->acpi, &st->acpi_button);
 }
 
 uint64_t machine_insn_count(struct machine *m)

@@ -11,6 +11,12 @@
  * bit 3 following the device's pin; bus-master DMA needs the command
  * register's bus-master enable. Only bus 0 exists: other buses and absent
  * functions read all ones.
+ *
+ * Capabilities (PCI 3.0 section 6.7) are chained from 0x34 in the order
+ * devices add them, from 0x40 up. MSI (6.8.1) and MSI-X (6.8.2) follow the
+ * spec's register layouts; an MSI-X table lives in a BAR of its own served
+ * here. A message is a dword memory write: to the local APIC's window
+ * through the board's sink, anywhere else through the checked DMA path.
  */
 #include "devices/pci.h"
 
@@ -36,6 +42,8 @@ struct pci_bus {
     uint8_t (*cf9_read)(void *opaque);
     void (*cf9_write)(void *opaque, uint8_t value);
     void *cf9_opaque;
+    void (*msi_deliver)(void *opaque, uint64_t addr, uint32_t data);
+    void *msi_opaque;
 };
 
 struct pci_bus *pci_bus_new(struct bus *bus)
@@ -90,6 +98,14 @@ static void cfg_put(uint8_t *c, unsigned off, uint32_t v, unsigned size)
 static uint16_t command(const struct pci_device *d)
 {
     return (uint16_t)cfg_get(d->config, PCI_COMMAND, 2);
+}
+
+void pci_set_subsystem(struct pci_device *d, uint16_t vendor, uint16_t id)
+{
+    d->config[PCI_SUBSYSTEM_VENDOR_ID] = vendor & 0xFF;
+    d->config[PCI_SUBSYSTEM_VENDOR_ID + 1] = vendor >> 8;
+    d->config[PCI_SUBSYSTEM_ID] = id & 0xFF;
+    d->config[PCI_SUBSYSTEM_ID + 1] = id >> 8;
 }
 
 void pci_device_init(struct pci_device *d, const char *name, uint16_t vendor, uint16_t device,
@@ -306,10 +322,13 @@ int pci_register(struct pci_bus *pb, struct pci_device *d, int devfn)
     return 0;
 }
 
+static void msi_reset(struct pci_device *d);
+
 void pci_device_reset(struct pci_device *d)
 {
     cfg_put(d->config, PCI_COMMAND, 0, 2);
-    cfg_put(d->config, PCI_STATUS, 0, 2);
+    cfg_put(d->config, PCI_STATUS, d->cap_last ? PCI_STATUS_CAP_LIST : 0, 2);
+    msi_reset(d);
     for (int n = 0; n < PCI_NUM_BARS; n++)
         cfg_put(d->config, bar_offset(n), bar_flags(&d->bar[n]), 4);
     cfg_put(d->config, PCI_ROM_ADDRESS, 0, 4);
@@ -371,6 +390,8 @@ static void write_byte(struct pci_device *d, unsigned off, uint8_t v)
     }
 }
 
+static void msi_config_written(struct pci_device *d);
+
 uint32_t pci_config_read(struct pci_bus *pb, int devfn, unsigned off, unsigned size)
 {
     struct pci_device *d = pci_find(pb, devfn);
@@ -402,6 +423,8 @@ void pci_config_write(struct pci_bus *pb, int devfn, unsigned off, uint32_t valu
         bars_update(d);
     if (cmd)
         intx_update(d);
+    if (d->msi_cap || d->msix_cap)
+        msi_config_written(d);
     if (d->config_write)
         d->config_write(d, off, value, size);
 }
@@ -466,4 +489,294 @@ int pci_bus_map_conf_ports(struct pci_bus *pb)
         return -1;
     }
     return 0;
+}
+
+/* ---- capabilities ---- */
+
+uint8_t pci_add_capability(struct pci_device *d, uint8_t id, uint8_t size)
+{
+    unsigned at = d->cap_free ? d->cap_free : 0x40;
+    at = (at + 3) & ~3u;
+    if (size < 2 || at + size > 256)
+        return 0;
+    memset(d->config + at, 0, size);
+    memset(d->wmask + at, 0, size);
+    d->config[at] = id;
+    if (d->cap_last)
+        d->config[d->cap_last + 1] = (uint8_t)at;
+    else
+        d->config[PCI_CAPABILITY_LIST] = (uint8_t)at;
+    d->cap_last = (uint8_t)at;
+    d->cap_free = (uint8_t)(at + size > 255 ? 255 : at + size);
+    d->config[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
+    return (uint8_t)at;
+}
+
+uint8_t pci_find_capability(struct pci_bus *pb, int devfn, uint8_t id)
+{
+    if (!(pci_config_read(pb, devfn, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST))
+        return 0;
+    unsigned at = pci_config_read(pb, devfn, PCI_CAPABILITY_LIST, 1) & 0xfc;
+    for (int n = 0; n < 48 && at >= 0x40; n++) {
+        if (pci_config_read(pb, devfn, at, 1) == id)
+            return (uint8_t)at;
+        at = pci_config_read(pb, devfn, at + 1, 1) & 0xfc;
+    }
+    return 0;
+}
+
+void pci_bus_set_msi_sink(struct pci_bus *pb, void (*deliver)(void *opaque, uint64_t addr, uint32_t data),
+                          void *opaque)
+{
+    pb->msi_deliver = deliver;
+    pb->msi_opaque = opaque;
+}
+
+/* A message: a dword write on the bus, from the device (bus mastering on). */
+static void msi_send(struct pci_device *d, uint64_t addr, uint32_t data)
+{
+    if (!d->bus || !(command(d) & PCI_COMMAND_MASTER))
+        return;
+    if (trace_on(TRACE_PCI))
+        trace_printf(TRACE_PCI, "pci %02x.%x %s: message 0x%llx <- 0x%x", d->devfn >> 3, d->devfn & 7,
+                     d->name, (unsigned long long)addr, data);
+    if ((addr >> 20) == 0xfee) {
+        if (d->bus->msi_deliver)
+            d->bus->msi_deliver(d->bus->msi_opaque, addr, data);
+        return;
+    }
+    uint8_t le[4] = {(uint8_t)data, (uint8_t)(data >> 8), (uint8_t)(data >> 16), (uint8_t)(data >> 24)};
+    bus_dma_write(d->bus->bus, addr, le, 4);
+}
+
+/* ---- MSI ---- */
+
+static uint16_t msi_flags(const struct pci_device *d)
+{
+    return (uint16_t)cfg_get(d->config, d->msi_cap + 2, 2);
+}
+
+static unsigned msi_data_off(const struct pci_device *d)
+{
+    return d->msi_cap + (msi_flags(d) & PCI_MSI_FLAGS_64BIT ? 0x0c : 0x08);
+}
+
+static unsigned msi_mask_off(const struct pci_device *d)
+{
+    return msi_data_off(d) + 4;
+}
+
+uint8_t pci_msi_init(struct pci_device *d, unsigned nvectors, bool addr64, bool maskable)
+{
+    unsigned log2 = 0;
+    while ((1u << log2) < nvectors && log2 < 5)
+        log2++;
+    uint8_t size = (uint8_t)((addr64 ? 14 : 10) + (maskable ? 10 : 0));
+    uint8_t at = pci_add_capability(d, PCI_CAP_ID_MSI, size);
+    if (!at)
+        return 0;
+    uint16_t flags = (uint16_t)(log2 << 1) | (addr64 ? PCI_MSI_FLAGS_64BIT : 0) |
+                     (maskable ? PCI_MSI_FLAGS_MASKBIT : 0);
+    cfg_put(d->config, at + 2, flags, 2);
+    d->msi_cap = at;
+    d->msi_vectors = 1u << log2;
+    cfg_put(d->wmask, at + 2, PCI_MSI_FLAGS_ENABLE | 0x70, 2);
+    cfg_put(d->wmask, at + 4, 0xfffffffcu, 4);
+    if (addr64)
+        cfg_put(d->wmask, at + 8, 0xffffffffu, 4);
+    cfg_put(d->wmask, msi_data_off(d), 0xffff, 2);
+    if (maskable) {
+        uint32_t bits = d->msi_vectors >= 32 ? 0xffffffffu : (1u << d->msi_vectors) - 1;
+        cfg_put(d->wmask, msi_mask_off(d), bits, 4);
+    }
+    return at;
+}
+
+bool pci_msi_enabled(const struct pci_device *d)
+{
+    return d->msi_cap && (msi_flags(d) & PCI_MSI_FLAGS_ENABLE) && !pci_msix_enabled(d);
+}
+
+/* Vectors the guest enabled (Multiple Message Enable), at most those offered. */
+static unsigned msi_enabled_vectors(const struct pci_device *d)
+{
+    unsigned n = 1u << ((msi_flags(d) >> 4) & 7);
+    return n > d->msi_vectors ? d->msi_vectors : n;
+}
+
+static bool msi_masked(const struct pci_device *d, unsigned v)
+{
+    if (!(msi_flags(d) & PCI_MSI_FLAGS_MASKBIT))
+        return false;
+    return (cfg_get(d->config, msi_mask_off(d), 4) >> v) & 1;
+}
+
+static void msi_set_pending(struct pci_device *d, uint32_t pending)
+{
+    d->msi_pending = pending;
+    if (msi_flags(d) & PCI_MSI_FLAGS_MASKBIT)
+        cfg_put(d->config, msi_mask_off(d) + 4, pending, 4);
+}
+
+static void msi_fire(struct pci_device *d, unsigned v)
+{
+    uint16_t flags = msi_flags(d);
+    uint64_t addr = cfg_get(d->config, d->msi_cap + 4, 4);
+    if (flags & PCI_MSI_FLAGS_64BIT)
+        addr |= (uint64_t)cfg_get(d->config, d->msi_cap + 8, 4) << 32;
+    uint32_t data = cfg_get(d->config, msi_data_off(d), 2);
+    unsigned n = msi_enabled_vectors(d);
+    data = (data & ~(n - 1)) | (v & (n - 1));
+    msi_send(d, addr, data);
+}
+
+static bool msi_raise(struct pci_device *d, unsigned v)
+{
+    if (v >= msi_enabled_vectors(d))
+        v = 0;
+    if (msi_masked(d, v)) {
+        msi_set_pending(d, d->msi_pending | 1u << v);
+        return true;
+    }
+    msi_fire(d, v);
+    return true;
+}
+
+/* ---- MSI-X ---- */
+
+static uint16_t msix_flags(const struct pci_device *d)
+{
+    return (uint16_t)cfg_get(d->config, d->msix_cap + 2, 2);
+}
+
+bool pci_msix_enabled(const struct pci_device *d)
+{
+    return d->msix_cap && (msix_flags(d) & PCI_MSIX_FLAGS_ENABLE);
+}
+
+static bool msix_masked(const struct pci_device *d, unsigned v)
+{
+    return (msix_flags(d) & PCI_MSIX_FLAGS_MASKALL) ||
+           (d->msix_table[v][3] & PCI_MSIX_ENTRY_CTRL_MASKBIT);
+}
+
+static void msix_fire(struct pci_device *d, unsigned v)
+{
+    const uint32_t *e = d->msix_table[v];
+    msi_send(d, (uint64_t)e[1] << 32 | e[0], e[2]);
+}
+
+static bool msix_raise(struct pci_device *d, unsigned v)
+{
+    if (v >= d->msix_vectors)
+        return false;
+    if (msix_masked(d, v))
+        d->msix_pba |= 1ull << v;
+    else
+        msix_fire(d, v);
+    return true;
+}
+
+/* Sends every pending vector that is no longer masked. */
+static void msix_flush(struct pci_device *d)
+{
+    if (!pci_msix_enabled(d))
+        return;
+    for (unsigned v = 0; v < d->msix_vectors && d->msix_pba; v++) {
+        if ((d->msix_pba >> v & 1) && !msix_masked(d, v)) {
+            d->msix_pba &= ~(1ull << v);
+            msix_fire(d, v);
+        }
+    }
+}
+
+static void msi_flush(struct pci_device *d)
+{
+    if (!pci_msi_enabled(d))
+        return;
+    for (unsigned v = 0; v < 32 && d->msi_pending; v++) {
+        if ((d->msi_pending >> v & 1) && !msi_masked(d, v)) {
+            msi_set_pending(d, d->msi_pending & ~(1u << v));
+            msi_fire(d, v);
+        }
+    }
+}
+
+static void msi_config_written(struct pci_device *d)
+{
+    msix_flush(d);
+    msi_flush(d);
+}
+
+static uint64_t msix_mmio_read(void *opaque, uint64_t off, unsigned size)
+{
+    struct pci_device *d = opaque;
+    if (size != 4)
+        return 0xffffffffu;
+    if (off < (uint64_t)d->msix_vectors * PCI_MSIX_ENTRY_SIZE)
+        return d->msix_table[off / PCI_MSIX_ENTRY_SIZE][(off % PCI_MSIX_ENTRY_SIZE) / 4];
+    if (off >= PCI_MSIX_PBA_OFFSET && off < PCI_MSIX_PBA_OFFSET + 8)
+        return (uint32_t)(d->msix_pba >> (off == PCI_MSIX_PBA_OFFSET ? 0 : 32));
+    return 0;
+}
+
+static void msix_mmio_write(void *opaque, uint64_t off, uint64_t value, unsigned size)
+{
+    struct pci_device *d = opaque;
+    if (size != 4 || off >= (uint64_t)d->msix_vectors * PCI_MSIX_ENTRY_SIZE)
+        return; /* the PBA is read-only */
+    unsigned v = (unsigned)(off / PCI_MSIX_ENTRY_SIZE), w = (unsigned)(off % PCI_MSIX_ENTRY_SIZE) / 4;
+    if (w == 3)
+        value &= PCI_MSIX_ENTRY_CTRL_MASKBIT;
+    d->msix_table[v][w] = (uint32_t)value;
+    if (w == 3)
+        msix_flush(d);
+}
+
+static const struct bus_ops msix_ops = {
+    .read = msix_mmio_read, .write = msix_mmio_write, .min_size = 4, .max_size = 4};
+
+uint8_t pci_msix_init(struct pci_device *d, unsigned nvectors, int bar)
+{
+    if (nvectors == 0 || nvectors > PCI_MSIX_MAX_VECTORS || bar < 0 || bar >= PCI_NUM_BARS)
+        return 0;
+    uint8_t at = pci_add_capability(d, PCI_CAP_ID_MSIX, 12);
+    if (!at)
+        return 0;
+    cfg_put(d->config, at + 2, nvectors - 1, 2);
+    cfg_put(d->config, at + 4, (uint32_t)bar, 4);
+    cfg_put(d->config, at + 8, PCI_MSIX_PBA_OFFSET | (uint32_t)bar, 4);
+    cfg_put(d->wmask, at + 2, PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL, 2);
+    d->msix_cap = at;
+    d->msix_vectors = nvectors;
+    pci_device_set_bar(d, bar, PCI_BAR_MEM32, PCI_MSIX_BAR_SIZE, &msix_ops, d, NULL);
+    msi_reset(d);
+    return at;
+}
+
+static void msi_reset(struct pci_device *d)
+{
+    if (d->msi_cap) {
+        uint16_t keep = msi_flags(d) & (uint16_t)~(PCI_MSI_FLAGS_ENABLE | 0x70);
+        unsigned end = (keep & PCI_MSI_FLAGS_MASKBIT) ? msi_mask_off(d) + 8 : msi_data_off(d) + 2;
+        memset(d->config + d->msi_cap + 4, 0, end - (d->msi_cap + 4u));
+        cfg_put(d->config, d->msi_cap + 2, keep, 2);
+        d->msi_pending = 0;
+    }
+    if (d->msix_cap) {
+        cfg_put(d->config, d->msix_cap + 2, d->msix_vectors - 1, 2);
+        memset(d->msix_table, 0, sizeof d->msix_table);
+        for (unsigned v = 0; v < d->msix_vectors; v++)
+            d->msix_table[v][3] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
+        d->msix_pba = 0;
+    }
+}
+
+bool pci_msi_notify(struct pci_device *d, unsigned vector)
+{
+    if (pci_msix_enabled(d))
+        return msix_raise(d, vector);
+    if (pci_msi_enabled(d))
+        return msi_raise(d, vector);
+    return false;
 }

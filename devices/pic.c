@@ -15,7 +15,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "devices/state.h"
 #include "devices/trace.h"
+#include "formats/error.h"
 
 #define ICW1_IC4 0x01
 #define ICW1_SNGL 0x02
@@ -405,4 +407,77 @@ void pic_free(struct pic *pic)
     bus_unmap_pio(pic->bus, 0xa0);
     bus_unmap_pio(pic->bus, 0x4d0);
     free(pic);
+}
+
+/* ---- suspend state (devices/state.h), section version 1 ---- */
+
+#define PIC_FLAG_IC4 0x001
+#define PIC_FLAG_SINGLE 0x002
+#define PIC_FLAG_LTIM 0x004
+#define PIC_FLAG_AEOI 0x008
+#define PIC_FLAG_ROTATE_AEOI 0x010
+#define PIC_FLAG_SFNM 0x020
+#define PIC_FLAG_READ_ISR 0x040
+#define PIC_FLAG_POLL 0x080
+#define PIC_FLAG_SPECIAL_MASK 0x100
+
+static uint16_t chip_flags(const struct pic_chip *c)
+{
+    return (uint16_t)((c->ic4 ? PIC_FLAG_IC4 : 0) | (c->single ? PIC_FLAG_SINGLE : 0) |
+                      (c->ltim ? PIC_FLAG_LTIM : 0) | (c->aeoi ? PIC_FLAG_AEOI : 0) |
+                      (c->rotate_aeoi ? PIC_FLAG_ROTATE_AEOI : 0) | (c->sfnm ? PIC_FLAG_SFNM : 0) |
+                      (c->read_isr ? PIC_FLAG_READ_ISR : 0) | (c->poll ? PIC_FLAG_POLL : 0) |
+                      (c->special_mask ? PIC_FLAG_SPECIAL_MASK : 0));
+}
+
+int pic_save(struct pic *pic, struct state_writer *w)
+{
+    for (int i = 0; i < 2; i++) {
+        const struct pic_chip *c = &pic->chip[i];
+        state_put_u8(w, c->irr);
+        state_put_u8(w, c->isr);
+        state_put_u8(w, c->imr);
+        state_put_u8(w, c->lines);
+        state_put_u8(w, c->elcr);
+        state_put_u8(w, c->lowest);
+        state_put_u8(w, c->vector_base);
+        state_put_u8(w, c->icw_step);
+        state_put_u16(w, chip_flags(c));
+    }
+    return 0;
+}
+
+static int chip_load(struct pic_chip *c, int idx, struct state_reader *r, struct error *err)
+{
+    uint8_t b[8];
+    uint16_t flags;
+    if (state_get_bytes(r, b, sizeof b) < 0 || state_get_u16(r, &flags) < 0)
+        return error_set(err, EX_DATAERR, "truncated");
+    if (b[5] > 7 || (b[6] & 7) || (b[7] != 0 && (b[7] < 2 || b[7] > 4)) || flags > 0x1ff ||
+        (b[4] & ~(uint8_t)(ELCR_WRITABLE >> (8 * idx))))
+        return error_set(err, EX_DATAERR, "chip %d: a register out of range", idx);
+    *c = (struct pic_chip){.irr = b[0], .isr = b[1], .imr = b[2], .lines = b[3], .elcr = b[4],
+                           .lowest = b[5], .vector_base = b[6], .icw_step = b[7]};
+    c->ic4 = flags & PIC_FLAG_IC4;
+    c->single = flags & PIC_FLAG_SINGLE;
+    c->ltim = flags & PIC_FLAG_LTIM;
+    c->aeoi = flags & PIC_FLAG_AEOI;
+    c->rotate_aeoi = flags & PIC_FLAG_ROTATE_AEOI;
+    c->sfnm = flags & PIC_FLAG_SFNM;
+    c->read_isr = flags & PIC_FLAG_READ_ISR;
+    c->poll = flags & PIC_FLAG_POLL;
+    c->special_mask = flags & PIC_FLAG_SPECIAL_MASK;
+    return 0;
+}
+
+int pic_load(struct pic *pic, struct state_reader *r, struct error *err)
+{
+    struct pic_chip chip[2];
+    for (int i = 0; i < 2; i++)
+        if (chip_load(&chip[i], i, r, err) < 0)
+            return -1;
+    pic->chip[0] = chip[0];
+    pic->chip[1] = chip[1];
+    update(pic);
+    return 0;
 }

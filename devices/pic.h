@@ -19,6 +19,12 @@ struct pic;
 /* Maps 0x20-0x21, 0xA0-0xA1 and 0x4D0-0x4D1; NULL on allocation or mapping failure. */
 struct pic *pic_new(struct bus *bus, struct irq intr);
 void pic_free(struct pic *pic);
+/* Suspend state (devices/state.h): both chips' registers, input levels and ELCR. */
+struct state_writer;
+struct state_reader;
+struct error;
+int pic_save(struct pic *pic, struct state_writer *w);
+int pic_load(struct pic *pic, struct state_reader *r, struct error *err);
 void pic_reset(struct pic *pic);
 
 /* Input line n (0..15) to level; irq_make(pic_set_irq, pic, n). */

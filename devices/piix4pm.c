@@ -290,11 +290,19 @@ void piix4pm_reset(struct piix4pm *pm)
     tmr_arm(pm);
 }
 
+void piix4pm_acpi_state(const struct piix4pm *pm, bool *sci_en, bool *button)
+{
+    *sci_en = pm->pm1_cnt & PM1_CNT_SCI_EN;
+    *button = *sci_en && (pm->pm1_en & PM1_PWRBTN_STS);
+}
+
 bool piix4pm_power_button(struct piix4pm *pm)
 {
+    bool sci_en, button;
     pm->pm1_sts |= PM1_PWRBTN_STS;
     sci_update(pm);
-    return (pm->pm1_cnt & PM1_CNT_SCI_EN) && (pm->pm1_en & PM1_PWRBTN_STS);
+    piix4pm_acpi_state(pm, &sci_en, &button);
+    return button;
 }
 
 struct piix4pm *piix4pm_new(struct bus *bus, struct pci_bus *pci, int devfn, struct clock *clock,

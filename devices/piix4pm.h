@@ -36,5 +36,7 @@ void piix4pm_reset(struct piix4pm *pm);
  * but nothing will act on it, and the caller may power off itself.
  */
 bool piix4pm_power_button(struct piix4pm *pm);
+/* What the guest made of ACPI: *sci_en SCI_EN is set; *button the power button would reach it. */
+void piix4pm_acpi_state(const struct piix4pm *pm, bool *sci_en, bool *button);
 
 #endif

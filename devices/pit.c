@@ -15,7 +15,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include "devices/state.h"
 #include "devices/trace.h"
+#include "formats/error.h"
 
 #define NS_PER_S 1000000000LL
 
@@ -492,4 +494,121 @@ void pit_free(struct pit *pit)
     bus_unmap_pio(pit->bus, 0x40);
     bus_unmap_pio(pit->bus, 0x61);
     free(pit);
+}
+
+/* ---- suspend state (devices/state.h), section version 1 ---- */
+
+/* Ticks are saved relative to the clock's now: a resumed counter continues where it was. */
+#define PIT_REL_MAX (INT64_C(1) << 60)
+#define PIT_F_BCD 0x001
+#define PIT_F_GATE 0x002
+#define PIT_F_LOADED 0x004
+#define PIT_F_COUNTING 0x008
+#define PIT_F_TC_DONE 0x010
+#define PIT_F_WRITE_MSB 0x020
+#define PIT_F_READ_MSB 0x040
+#define PIT_F_COUNT_LATCHED 0x080
+#define PIT_F_STATUS_LATCHED 0x100
+#define PIT_F_NOT_LOADING 0x200 /* loads_at is "not yet" */
+#define PIT_F_NO_NEXT 0x400     /* next_at is "none" */
+#define PIT_F_ALL 0x7ff
+
+static uint16_t counter_flags(const struct pit_counter *c)
+{
+    return (uint16_t)((c->bcd ? PIT_F_BCD : 0) | (c->gate ? PIT_F_GATE : 0) |
+                      (c->loaded ? PIT_F_LOADED : 0) | (c->counting ? PIT_F_COUNTING : 0) |
+                      (c->tc_done ? PIT_F_TC_DONE : 0) | (c->write_msb ? PIT_F_WRITE_MSB : 0) |
+                      (c->read_msb ? PIT_F_READ_MSB : 0) |
+                      (c->count_latched ? PIT_F_COUNT_LATCHED : 0) |
+                      (c->status_latched ? PIT_F_STATUS_LATCHED : 0) |
+                      (c->loads_at == INT64_MAX ? PIT_F_NOT_LOADING : 0) |
+                      (c->next_at < 0 ? PIT_F_NO_NEXT : 0));
+}
+
+int pit_save(struct pit *pit, struct state_writer *w)
+{
+    int64_t now = now_tick(pit);
+    for (int i = 0; i < 3; i++) {
+        const struct pit_counter *c = &pit->c[i];
+        state_put_u8(w, c->mode);
+        state_put_u8(w, c->rw);
+        state_put_u16(w, counter_flags(c));
+        state_put_i64(w, c->loads_at == INT64_MAX ? 0 : c->loads_at - now);
+        state_put_u32(w, c->n);
+        state_put_i64(w, c->start - now);
+        state_put_u8(w, (uint8_t)c->delay);
+        state_put_u32(w, c->hold);
+        state_put_u32(w, c->next_n);
+        state_put_i64(w, c->next_at < 0 ? 0 : c->next_at - now);
+        state_put_u16(w, c->cr);
+        state_put_u16(w, c->latch);
+        state_put_u8(w, c->status);
+    }
+    state_put_u8(w, pit->speaker);
+    return 0;
+}
+
+static bool rel_ok(int64_t v)
+{
+    return v >= -PIT_REL_MAX && v <= PIT_REL_MAX;
+}
+
+static int counter_load(struct pit_counter *c, int64_t now, struct state_reader *r)
+{
+    uint8_t mode, rw, delay, status;
+    uint16_t flags, cr, latch;
+    int64_t loads_at, start, next_at;
+    uint32_t n, hold, next_n;
+    state_get_u8(r, &mode);
+    state_get_u8(r, &rw);
+    state_get_u16(r, &flags);
+    state_get_i64(r, &loads_at);
+    state_get_u32(r, &n);
+    state_get_i64(r, &start);
+    state_get_u8(r, &delay);
+    state_get_u32(r, &hold);
+    state_get_u32(r, &next_n);
+    state_get_i64(r, &next_at);
+    state_get_u16(r, &cr);
+    state_get_u16(r, &latch);
+    if (state_get_u8(r, &status) < 0)
+        return -1;
+    if (mode > 5 || rw > 3 || (flags & ~PIT_F_ALL) || n < 1 || n > 65536 || delay > 1 ||
+        hold > 65536 || next_n > 65536 || !rel_ok(loads_at) || !rel_ok(start) || !rel_ok(next_at))
+        return -1;
+    *c = (struct pit_counter){
+        .mode = mode, .rw = rw, .n = n, .delay = delay, .hold = hold, .next_n = next_n,
+        .cr = cr, .latch = latch, .status = status,
+        .loads_at = flags & PIT_F_NOT_LOADING ? INT64_MAX : now + loads_at,
+        .start = now + start,
+        .next_at = flags & PIT_F_NO_NEXT ? -1 : now + next_at,
+    };
+    c->bcd = flags & PIT_F_BCD;
+    c->gate = flags & PIT_F_GATE;
+    c->loaded = flags & PIT_F_LOADED;
+    c->counting = flags & PIT_F_COUNTING;
+    c->tc_done = flags & PIT_F_TC_DONE;
+    c->write_msb = flags & PIT_F_WRITE_MSB;
+    c->read_msb = flags & PIT_F_READ_MSB;
+    c->count_latched = flags & PIT_F_COUNT_LATCHED;
+    c->status_latched = flags & PIT_F_STATUS_LATCHED;
+    return 0;
+}
+
+int pit_load(struct pit *pit, struct state_reader *r, struct error *err)
+{
+    struct pit_counter c[3];
+    uint8_t speaker;
+    int64_t now = now_tick(pit);
+    for (int i = 0; i < 3; i++)
+        if (counter_load(&c[i], now, r) < 0)
+            return error_set(err, EX_DATAERR, "counter %d: %s", i,
+                             r->failed ? "truncated" : "a register out of range");
+    if (state_get_u8(r, &speaker) < 0 || speaker > 1)
+        return error_set(err, EX_DATAERR, "port 0x61: truncated or out of range");
+    for (int i = 0; i < 3; i++)
+        pit->c[i] = c[i];
+    pit->speaker = speaker;
+    arm(pit);
+    return 0;
 }

@@ -19,6 +19,12 @@ struct pit;
 /* Maps 0x40-0x43 and 0x61. irq0: counter 0's OUT (a rising edge per period). */
 struct pit *pit_new(struct bus *bus, struct clock *clock, struct irq irq0);
 void pit_free(struct pit *pit);
+/* Suspend state (devices/state.h): the counters, their ticks relative to the clock's now. */
+struct state_writer;
+struct state_reader;
+struct error;
+int pit_save(struct pit *pit, struct state_writer *w);
+int pit_load(struct pit *pit, struct state_reader *r, struct error *err);
 void pit_reset(struct pit *pit);
 
 /* Current OUT level of counter n (0..2), for tests and the speaker. */

@@ -611,6 +611,15 @@ void ps2_mouse_event(struct ps2_mouse *m, int dx, int dy, int dz, unsigned butto
     mouse_done(m);
 }
 
+void ps2_mouse_kick(struct ps2_mouse *m)
+{
+    if (!m->enabled || m->remote || m->wrap)
+        return;
+    if (q_room(&m->q) >= packet_size(m) && m->q.count == 0)
+        mouse_packet(m, true);
+    mouse_done(m);
+}
+
 /* IntelliMouse detection by sample-rate sequence. */
 static void mouse_knock(struct ps2_mouse *m, uint8_t rate)
 {

@@ -59,5 +59,8 @@ int ps2_mouse_read(struct ps2_mouse *m);
  * Large motions are split over several packets.
  */
 void ps2_mouse_event(struct ps2_mouse *m, int dx, int dy, int dz, unsigned buttons);
+/* One packet with no motion and the held buttons (the interrupt a VMMouse driver waits
+ * for before it reads the backdoor's queue); nothing when a packet is still queued. */
+void ps2_mouse_kick(struct ps2_mouse *m);
 
 #endif

@@ -17,8 +17,11 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "devices/state.h"
 #include "devices/trace.h"
+#include "formats/error.h"
 
 #define UART_RBR 0 /* DLAB=0 read */
 #define UART_THR 0 /* DLAB=0 write */
@@ -366,4 +369,66 @@ void uart_free(struct uart *uart)
     timer_cancel(&uart->rx_timer);
     bus_unmap_pio(uart->bus, uart->base);
     free(uart);
+}
+
+/* ---- suspend state (devices/state.h), section version 1 ---- */
+
+#define UART_F_FIFO 0x01
+#define UART_F_THRE 0x02
+#define UART_F_TIMEOUT 0x04
+#define UART_F_TIMER 0x08 /* the character timeout is armed; its deadline follows */
+#define UART_F_ALL 0x0f
+#define UART_DEADLINE_MAX (INT64_C(1) << 50)
+
+int uart_save(struct uart *uart, struct state_writer *w)
+{
+    const uint8_t regs[] = {uart->ier, uart->lcr, uart->mcr, uart->lsr_err, uart->msr,
+                            uart->scr, uart->dll, uart->dlm, uart->trigger};
+    bool armed = timer_armed(&uart->rx_timer);
+    state_put_bytes(w, regs, sizeof regs);
+    state_put_u8(w, (uint8_t)((uart->fifo_on ? UART_F_FIFO : 0) |
+                              (uart->thre_pending ? UART_F_THRE : 0) |
+                              (uart->timeout_pending ? UART_F_TIMEOUT : 0) |
+                              (armed ? UART_F_TIMER : 0)));
+    state_put_i64(w, armed ? uart->rx_timer.when - clock_now_ns(uart->clock) : 0);
+    state_put_u8(w, uart->rx_count);
+    for (unsigned i = 0; i < uart->rx_count; i++)
+        state_put_u8(w, uart->rx[(uart->rx_head + i) % FIFO_SIZE]);
+    return 0;
+}
+
+int uart_load(struct uart *uart, struct state_reader *r, struct error *err)
+{
+    uint8_t regs[9], flags, count, rx[FIFO_SIZE];
+    int64_t deadline;
+    state_get_bytes(r, regs, sizeof regs);
+    state_get_u8(r, &flags);
+    state_get_i64(r, &deadline);
+    if (state_get_u8(r, &count) < 0 || count > FIFO_SIZE || state_get_bytes(r, rx, count) < 0)
+        return error_set(err, EX_DATAERR, "truncated or a receive FIFO over %d bytes", FIFO_SIZE);
+    if ((flags & ~UART_F_ALL) || (regs[0] & 0xf0) || (regs[2] & 0xe0) || (regs[8] != 1 && regs[8] != 4 && regs[8] != 8 && regs[8] != 14) ||
+        (!(flags & UART_F_FIFO) && count > 1) || deadline < -UART_DEADLINE_MAX ||
+        deadline > UART_DEADLINE_MAX)
+        return error_set(err, EX_DATAERR, "a register out of range");
+    uart->ier = regs[0];
+    uart->lcr = regs[1];
+    uart->mcr = regs[2];
+    uart->lsr_err = regs[3];
+    uart->msr = regs[4];
+    uart->scr = regs[5];
+    uart->dll = regs[6];
+    uart->dlm = regs[7];
+    uart->trigger = regs[8];
+    uart->fifo_on = flags & UART_F_FIFO;
+    uart->thre_pending = flags & UART_F_THRE;
+    uart->timeout_pending = flags & UART_F_TIMEOUT;
+    uart->rx_head = 0;
+    uart->rx_count = count;
+    memcpy(uart->rx, rx, count);
+    if (flags & UART_F_TIMER)
+        timer_arm(&uart->rx_timer, clock_now_ns(uart->clock) + deadline);
+    else
+        timer_cancel(&uart->rx_timer);
+    update_irq(uart);
+    return 0;
 }

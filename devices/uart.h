@@ -21,6 +21,12 @@ struct uart *uart_new(struct bus *bus, struct clock *clock, uint16_t base, struc
                       struct chardev *chardev);
 void uart_free(struct uart *uart);
 void uart_reset(struct uart *uart);
+/* Suspend state (devices/state.h): registers, the receive FIFO, the timeout's deadline. */
+struct state_writer;
+struct state_reader;
+struct error;
+int uart_save(struct uart *uart, struct state_writer *w);
+int uart_load(struct uart *uart, struct state_reader *r, struct error *err);
 
 /*
  * Moves waiting input from the back end into the receive FIFO, as much as

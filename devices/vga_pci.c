@@ -42,10 +42,7 @@ int vga_pci_register(struct vga *s, struct pci_bus *pb, int devfn, const uint8_t
 {
     struct pci_device *d = &s->pci;
     pci_device_init(d, "vga", VGA_PCI_VENDOR, VGA_PCI_DEVICE, VGA_PCI_CLASS, VGA_PCI_REVISION, 0);
-    d->config[PCI_SUBSYSTEM_VENDOR_ID] = VGA_PCI_SUBSYS_VENDOR & 0xFF;
-    d->config[PCI_SUBSYSTEM_VENDOR_ID + 1] = VGA_PCI_SUBSYS_VENDOR >> 8;
-    d->config[PCI_SUBSYSTEM_ID] = VGA_PCI_SUBSYS_ID & 0xFF;
-    d->config[PCI_SUBSYSTEM_ID + 1] = VGA_PCI_SUBSYS_ID >> 8;
+    pci_set_subsystem(d, VGA_PCI_SUBSYS_VENDOR, VGA_PCI_SUBSYS_ID);
     d->opaque = s;
     pci_device_set_bar(d, 0, PCI_BAR_MEM32, s->vram_size, NULL, NULL, s->vram);
     d->bar[0].prefetch = true;

@@ -2,7 +2,8 @@
  * blockdev_open: the probe chain. VMDK (sparse header magic "KDMV"/"COWD" or
  * a text descriptor) for disks, else a raw image (disk, ISO or floppy by the
  * requested media); with opts->snapshot the result is wrapped in the
- * copy-on-write overlay so the file is never written.
+ * copy-on-write overlay so the file is never written. The disk that comes out
+ * carries the write-cache policy of the options (formats/blockdev.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 
 #include "formats/blockdev.h"
 #include "formats/image.h"
+#include "formats/ovf.h"
 #include "formats/vmdk.h"
 
 #define PROBE_BYTES 4096
@@ -29,12 +31,21 @@ int blockdev_open(const char *path, const struct blockdev_open_opts *opts,
 {
     uint8_t buf[PROBE_BYTES];
     struct stat st;
+    if (opts->window_len && opts->media == MEDIA_DISK) {
+        if (ovf_disk_open(path, opts, out, err))
+            return -1;
+        (*out)->write_through = opts->write_through;
+        (*out)->sync = opts->sync;
+        return 0;
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return error_set(err, error_code_for_errno(errno), "%s: %s", path, strerror(errno));
     ssize_t n = fstat(fd, &st) ? -1 : pread(fd, buf, sizeof buf, 0);
     int e = errno;
     close(fd);
+    if (n < 0 && e == EISDIR)
+        return error_set(err, EX_NOINPUT, "%s: a directory, not a disk image", path);
     if (n < 0)
         return error_set(err, EX_IOERR, "%s: %s", path, strerror(e));
     struct blockdev *bd;
@@ -49,8 +60,11 @@ int blockdev_open(const char *path, const struct blockdev_open_opts *opts,
         rc = raw_open(path, opts, &bd, err);
     if (rc)
         return -1;
-    if (opts->snapshot && !opts->read_only && opts->media != MEDIA_CDROM)
-        return overlay_new(bd, NULL, out, err);
+    if (opts->snapshot && !opts->read_only && opts->media != MEDIA_CDROM &&
+        overlay_new(bd, NULL, &bd, err))
+        return -1;
+    bd->write_through = opts->write_through;
+    bd->sync = opts->sync;
     *out = bd;
     return 0;
 }

@@ -8,6 +8,7 @@
  * addressType generated, mode persistent).
  */
 #include "formats/config.h"
+#include "formats/vmdk.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -105,6 +106,11 @@ const char *config_scsi_dev_name(enum vm_scsi_dev d)
 {
     return d == VM_SCSI_DEFAULT ? "default" : name_of(scsi_devs, N(scsi_devs), (int)d);
 }
+bool config_nic_emulated(enum vm_nic_dev d)
+{
+    return d == VM_NIC_E1000 || d == VM_NIC_E1000E || d == VM_NIC_VLANCE || d == VM_NIC_VMXNET3;
+}
+
 const char *config_nic_dev_name(enum vm_nic_dev d)
 {
     return name_of(nic_devs, N(nic_devs), (int)d);
@@ -333,10 +339,25 @@ static int build_general(struct build *b)
     c->cores_per_socket = (int)cores;
     c->hw_version = (int)hw;
     c->firmware = (enum vm_firmware)fw;
-    return 0;
+    const char *nvram = use_str(b, "nvram");
+    if (nvram && *nvram && !(c->nvram_path = resolve(c, nvram)))
+        return oom(b);
+    return use_bool(b, "uefi.secureBoot.enabled", false, &c->secure_boot);
 }
 
 /* ---- disks ---- */
+
+/* <name><x>.pciSlotNumber of a present device: the number as written, -1 when absent. */
+static int pci_slot_number(struct build *b, const char *name, int x, bool present, int *out)
+{
+    char k[64];
+    int64_t v = -1;
+    snprintf(k, sizeof k, "%s%d.pciSlotNumber", name, x);
+    if (present && use_int(b, k, -1, -1, INT32_MAX, &v) < 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
 
 static int build_controllers(struct build *b)
 {
@@ -352,6 +373,8 @@ static int build_controllers(struct build *b)
             use_enum(b, k, scsi_devs, N(scsi_devs), VM_SCSI_DEFAULT, &dev) < 0)
             return -1;
         c->scsi_dev[x] = c->scsi_present[x] ? (enum vm_scsi_dev)dev : VM_SCSI_DEFAULT;
+        if (pci_slot_number(b, "scsi", x, c->scsi_present[x], &c->scsi_pci_slot[x]) < 0)
+            return -1;
     }
     for (int x = 0; x < VM_MAX_SATA; x++) {
         snprintf(k, sizeof k, "sata%d.present", x);
@@ -359,6 +382,9 @@ static int build_controllers(struct build *b)
             return -1;
         snprintf(k, sizeof k, "nvme%d.present", x);
         if (use_bool(b, k, false, &c->nvme_present[x]) < 0)
+            return -1;
+        if (pci_slot_number(b, "sata", x, c->sata_present[x], &c->sata_pci_slot[x]) < 0 ||
+            pci_slot_number(b, "nvme", x, c->nvme_present[x], &c->nvme_pci_slot[x]) < 0)
             return -1;
     }
     return 0;
@@ -403,6 +429,9 @@ static int read_disk(struct build *b, struct vm_disk *d, const struct vmx_entry 
     d->mode = (enum vm_disk_mode)mode;
     snprintf(k, sizeof k, "%s.startConnected", d->slot);
     if (use_bool(b, k, true, &d->start_connected) < 0)
+        return -1;
+    snprintf(k, sizeof k, "%s.writeThrough", d->slot);
+    if (use_bool(b, k, false, &d->write_through) < 0)
         return -1;
     snprintf(k, sizeof k, "%s.clientDevice", d->slot);
     return use_bool(b, k, false, &d->client_device);
@@ -456,6 +485,35 @@ static int build_bus(struct build *b, enum vm_bus bus, const char *name, int nx,
     return 0;
 }
 
+/* scsiN.virtualDev absent: the first disk's ddb.adapterType decides, as VMware does; lsilogic
+ * when no disk says. */
+static void resolve_scsi_models(struct vm_config *c)
+{
+    static const struct name_value adapters[] = {
+        { "lsilogic", VM_SCSI_LSILOGIC }, { "buslogic", VM_SCSI_BUSLOGIC },
+        { "legacyESX", VM_SCSI_BUSLOGIC }, { "pvscsi", VM_SCSI_PVSCSI },
+        { "lsisas1068", VM_SCSI_LSISAS1068 },
+    };
+    for (int x = 0; x < VM_MAX_SCSI; x++) {
+        c->scsi_model[x] = c->scsi_dev[x];
+        for (size_t i = 0; i < c->ndisks && c->scsi_model[x] == VM_SCSI_DEFAULT; i++) {
+            const struct vm_disk *d = &c->disks[i];
+            char type[32];
+            if (d->bus != VM_BUS_SCSI || d->ctrl != x || d->type != VM_DISK_HDD || !d->path ||
+                vmdk_adapter_type(d->path, type, sizeof type) < 0)
+                continue;
+            for (size_t k = 0; k < N(adapters); k++)
+                if (!strcasecmp(type, adapters[k].name))
+                    c->scsi_model[x] = (enum vm_scsi_dev)adapters[k].value;
+        }
+        if (c->scsi_model[x] == VM_SCSI_DEFAULT)
+            c->scsi_model[x] = VM_SCSI_LSILOGIC;
+    }
+    for (size_t i = 0; i < c->ndisks; i++)
+        if (c->disks[i].bus == VM_BUS_SCSI)
+            c->disks[i].scsi_dev = c->scsi_model[c->disks[i].ctrl];
+}
+
 static int build_disks(struct build *b)
 {
     struct vm_config *c = b->c;
@@ -464,6 +522,7 @@ static int build_disks(struct build *b)
         build_bus(b, VM_BUS_SATA, "sata", VM_MAX_SATA, 30, c->sata_present) < 0 ||
         build_bus(b, VM_BUS_NVME, "nvme", VM_MAX_NVME, 15, c->nvme_present) < 0)
         return -1;
+    resolve_scsi_models(c);
     return 0;
 }
 
@@ -567,7 +626,7 @@ static int parse_mac(const char *s, uint8_t mac[6])
 }
 
 /* A MAC from the .vmx's path when there is no uuid.bios to derive one from. */
-static void path_mac(const char *path, uint8_t mac[6])
+static void path_mac(const char *path, int offset, uint8_t mac[6])
 {
     uint32_t h = 2166136261u;
     for (; *path; path++)
@@ -576,15 +635,16 @@ static void path_mac(const char *path, uint8_t mac[6])
     u[13] = (uint8_t)(h >> 16);
     u[14] = (uint8_t)(h >> 8);
     u[15] = (uint8_t)h;
-    config_generated_mac(u, 0, mac);
+    config_generated_mac(u, offset, mac);
 }
 
-static int nic_mac(struct build *b, struct vm_nic *n, const char *p)
+static int nic_mac(struct build *b, struct vm_nic *n, const char *p, int index)
 {
     char k[64];
     int64_t offset;
     snprintf(k, sizeof k, "%s.generatedAddressOffset", p);
-    if (use_int(b, k, 0, 0, 0xffffff, &offset) < 0)
+    /* Absent: VMware's own spacing (ethernetN at N * 10), so no two cards share a MAC. */
+    if (use_int(b, k, 10 * index, 0, 0xffffff, &offset) < 0)
         return -1;
     snprintf(k, sizeof k, "%s.%s", p, n->addr_type == VM_ADDR_STATIC ? "address" : "generatedAddress");
     const struct vmx_entry *e = use(b, k);
@@ -602,7 +662,7 @@ static int nic_mac(struct build *b, struct vm_nic *n, const char *p)
     if (b->c->has_uuid_bios)
         config_generated_mac(b->c->uuid_bios, (int)offset, n->mac);
     else
-        path_mac(b->c->vmx_path, n->mac);
+        path_mac(b->c->vmx_path, (int)offset, n->mac);
     return 0;
 }
 
@@ -620,6 +680,8 @@ static int build_nic(struct build *b, int i)
     snprintf(p, sizeof p, "ethernet%d", i);
     snprintf(k, sizeof k, "%s.present", p);
     if (use_bool(b, k, false, &n->present) < 0)
+        return -1;
+    if (pci_slot_number(b, "ethernet", i, n->present, &n->pci_slot) < 0)
         return -1;
     if (!n->present) {
         mark_subtree(b, p);
@@ -644,7 +706,7 @@ static int build_nic(struct build *b, int i)
     const char *net = use_str(b, k);
     if (net && !(n->network_name = strdup(net)))
         return oom(b);
-    return nic_mac(b, n, p);
+    return nic_mac(b, n, p, i);
 }
 
 /* ---- the rest ---- */
@@ -667,11 +729,37 @@ static int not_emulated(struct build *b, const char *dev, bool *present)
     return rc;
 }
 
+/* guestinfo.* keys are the guest's to read through the backdoor: all used, kept in file order. */
+static int build_guestinfo(struct build *b)
+{
+    struct vm_config *c = b->c;
+    static const char prefix[] = "guestinfo.";
+    size_t n = vmx_count(b->v), plen = sizeof prefix - 1;
+    for (size_t i = 0; i < n; i++) {
+        const struct vmx_entry *e = vmx_entry_at(b->v, i);
+        if (strncasecmp(e->key, prefix, plen) || !e->key[plen])
+            continue;
+        b->used[i] = true;
+        struct vm_key *k = realloc(c->guestinfo, (c->nguestinfo + 1) * sizeof *k);
+        if (!k)
+            return oom(b);
+        c->guestinfo = k;
+        k += c->nguestinfo;
+        *k = (struct vm_key){.key = strdup(e->key + plen), .value = strdup(e->value),
+                             .line = e->line};
+        c->nguestinfo++;
+        if (!k->key || !k->value)
+            return oom(b);
+    }
+    return use_bool(b, "monitor_control.restrict_backdoor", false, &c->backdoor_restricted);
+}
+
 static int build_misc(struct build *b)
 {
     struct vm_config *c = b->c;
     int64_t vram, port;
     if (use_int(b, "svga.vramSize", 4 << 20, 1 << 16, INT64_C(1) << 32, &vram) < 0 ||
+        use_bool(b, "svga.present", false, &c->svga_present) < 0 ||
         use_bool(b, "RemoteDisplay.vnc.enabled", false, &c->vnc_enabled) < 0 ||
         use_int(b, "RemoteDisplay.vnc.port", 5900, 1, 65535, &port) < 0 ||
         dup_opt(b, "RemoteDisplay.vnc.password", &c->vnc_password) < 0 ||
@@ -687,6 +775,82 @@ static int build_misc(struct build *b)
     c->svga_vram_size = (uint64_t)vram;
     c->vnc_port = (int)port;
     return 0;
+}
+
+static int collect_dups(struct build *b)
+{
+    struct vm_config *c = b->c;
+    size_t n = 0;
+    for (size_t i = 0; i < vmx_count(b->v); i++)
+        n += vmx_entry_at(b->v, i)->earlier != 0;
+    if (!n)
+        return 0;
+    if (!(c->dups = calloc(n, sizeof *c->dups)))
+        return oom(b);
+    for (size_t i = 0; i < vmx_count(b->v); i++) {
+        const struct vmx_entry *e = vmx_entry_at(b->v, i);
+        if (!e->earlier)
+            continue;
+        struct vm_key *k = &c->dups[c->ndups++];
+        k->line = e->line;
+        k->earlier = e->earlier;
+        if (!(k->key = strdup(e->key)) || !(k->value = strdup(e->value)))
+            return oom(b);
+    }
+    return 0;
+}
+
+bool config_scsi_emulated(enum vm_scsi_dev model, const char **why)
+{
+    /* One entry per row of the board's controller table (devices/scsi_hba.c). */
+    static const char *const not_yet[] = {
+        [VM_SCSI_DEFAULT] = "no SCSI controller model",
+        [VM_SCSI_LSILOGIC] = "",
+        [VM_SCSI_BUSLOGIC] = "the BusLogic controller (buslogic) is not emulated",
+        [VM_SCSI_PVSCSI] = "",
+        [VM_SCSI_LSISAS1068] = "",
+    };
+    if (why)
+        *why = not_yet[model];
+    return model == VM_SCSI_PVSCSI || model == VM_SCSI_LSILOGIC || model == VM_SCSI_LSISAS1068;
+}
+
+bool config_disk_presented(const struct vm_disk *d, const char **why)
+{
+    static const char *const bus[] = {"", "", "", "an NVMe controller has no CD-ROM"};
+    bool cd = d->type == VM_DISK_CDROM_IMAGE || d->type == VM_DISK_CDROM_RAW;
+    if (d->bus == VM_BUS_SCSI)
+        return config_scsi_emulated(d->scsi_dev, why);
+    if (why)
+        *why = bus[d->bus];
+    return d->bus == VM_BUS_IDE || d->bus == VM_BUS_SATA || (d->bus == VM_BUS_NVME && !cd);
+}
+
+bool config_floppy_presented(const struct vm_config *c, int i)
+{
+    const struct vm_floppy *f = &c->floppy[i];
+    return f->present && f->type == VM_FLOPPY_FILE && f->path && f->start_connected;
+}
+
+int config_vcpus_run(const struct vm_config *c)
+{
+    return c->numvcpus < 1 ? c->numvcpus : 1;
+}
+
+bool config_disk_nonpersistent(const struct vm_disk *d)
+{
+    return d->mode == VM_MODE_NONPERSISTENT || d->mode == VM_MODE_INDEPENDENT_NONPERSISTENT;
+}
+
+bool config_has_boot_disk(const struct vm_config *c)
+{
+    for (size_t i = 0; i < c->ndisks; i++) {
+        const struct vm_disk *d = &c->disks[i];
+        if (config_disk_presented(d, NULL) && d->path && d->start_connected &&
+            d->type != VM_DISK_CDROM_RAW)
+            return true;
+    }
+    return false;
 }
 
 static int collect_unknown(struct build *b)
@@ -743,9 +907,9 @@ static int build_all(struct build *b)
     for (int i = 0; i < VM_MAX_SERIALS; i++)
         if (build_serial(b, i) < 0)
             return -1;
-    if (build_misc(b) < 0)
+    if (build_misc(b) < 0 || build_guestinfo(b) < 0)
         return -1;
-    return collect_unknown(b);
+    return collect_unknown(b) < 0 ? -1 : collect_dups(b);
 }
 
 int config_build(const struct vmx *v, const char *vmx_path, struct vm_config **out,
@@ -787,6 +951,7 @@ void config_free(struct vm_config *c)
     for (size_t i = 0; i < c->ndisks; i++) {
         free(c->disks[i].file_name);
         free(c->disks[i].path);
+        free(c->disks[i].overlay);
     }
     for (int i = 0; i < VM_MAX_FLOPPIES; i++) {
         free(c->floppy[i].file_name);
@@ -798,11 +963,21 @@ void config_free(struct vm_config *c)
         free(c->serial[i].file_name);
         free(c->serial[i].path);
     }
+    for (size_t i = 0; i < c->ndups; i++) {
+        free(c->dups[i].key);
+        free(c->dups[i].value);
+    }
+    free(c->dups);
     for (size_t i = 0; i < c->nunknown; i++) {
         free(c->unknown[i].key);
         free(c->unknown[i].value);
     }
     free(c->unknown);
+    for (size_t i = 0; i < c->nguestinfo; i++) {
+        free(c->guestinfo[i].key);
+        free(c->guestinfo[i].value);
+    }
+    free(c->guestinfo);
     free(c->disks);
     free(c->vmx_path);
     free(c->dir);
@@ -812,6 +987,7 @@ void config_free(struct vm_config *c)
     free(c->checkpoint_vmstate);
     free(c->boot_order);
     free(c->hdd_order);
+    free(c->nvram_path);
     free(c);
 }
 
@@ -862,5 +1038,5 @@ int config_check_files(const struct vm_config *c, struct error *err)
         size_t l = strlen(err->msg);
         snprintf(err->msg + l, sizeof err->msg - l, " (and %zu more missing)", n - 1);
     }
-    return n ? -1 : 0;
+    return n ? -1 : config_check_twice(c, err);
 }

@@ -64,9 +64,16 @@ struct vm_disk {
     enum vm_disk_mode mode;
     bool start_connected;
     bool client_device;
+    bool write_through; /* <slot>.writeThrough: every write reaches the host's disk before it completes */
+    enum vm_scsi_dev scsi_dev; /* SCSI disks: their controller's model (scsi_model[ctrl]) */
     char *file_name;  /* as written ("" when none) */
     char *path;       /* resolved against the .vmx's folder; NULL: no media / host device */
     int line;         /* line of <slot>.fileName, else of <slot>.present */
+    /* From an OVF package (formats/ovf.h): the VMDK is bytes [window_off, +window_len) of
+     * path, read in place; guest writes go to the copy-on-write file overlay. 0/NULL: a
+     * disk of a .vmx. */
+    uint64_t window_off, window_len;
+    char *overlay;
 };
 
 struct vm_floppy {
@@ -88,6 +95,7 @@ struct vm_nic {
     enum vm_mac_source mac_source;
     bool start_connected;
     char *network_name; /* NULL when absent */
+    int pci_slot;       /* ethernetN.pciSlotNumber, -1 when absent */
 };
 
 struct vm_serial {
@@ -102,6 +110,7 @@ struct vm_serial {
 struct vm_key {
     char *key, *value;
     int line;
+    int earlier; /* duplicates: the line of the definition this one replaced */
 };
 
 struct vm_config {
@@ -114,13 +123,18 @@ struct vm_config {
     int numvcpus;             /* default 1 */
     int cores_per_socket;     /* cpuid.coresPerSocket; default 1 */
     enum vm_firmware firmware;
+    char *nvram_path;         /* nvram, resolved; NULL when absent (VMware's file, never opened) */
+    bool secure_boot;         /* uefi.secureBoot.enabled */
     bool has_uuid_bios, has_uuid_location;
     uint8_t uuid_bios[16], uuid_location[16];
 
     bool scsi_present[VM_MAX_SCSI];
     enum vm_scsi_dev scsi_dev[VM_MAX_SCSI];
+    enum vm_scsi_dev scsi_model[VM_MAX_SCSI]; /* scsi_dev, DEFAULT resolved from ddb.adapterType */
     bool sata_present[VM_MAX_SATA];
     bool nvme_present[VM_MAX_NVME];
+    /* <ctrl>.pciSlotNumber as written, -1 when absent (devices/slots.c decides what it means) */
+    int scsi_pci_slot[VM_MAX_SCSI], sata_pci_slot[VM_MAX_SATA], nvme_pci_slot[VM_MAX_NVME];
     struct vm_disk *disks;    /* present slots, in order ide, scsi, sata, nvme */
     size_t ndisks;
     struct vm_floppy floppy[VM_MAX_FLOPPIES];
@@ -128,18 +142,41 @@ struct vm_config {
     struct vm_serial serial[VM_MAX_SERIALS];
 
     uint64_t svga_vram_size;  /* bytes; default 4 MiB */
+    bool svga_present;        /* svga.present: VMware SVGA II instead of the stdvga */
     bool vnc_enabled;         /* RemoteDisplay.vnc.* */
     int vnc_port;             /* default 5900 */
     char *vnc_password;       /* NULL when absent */
     char *checkpoint_vmstate; /* non-NULL (non-empty): the VM is suspended */
     bool tools_sync_time;
+    /* guestinfo.<name> keys, name without the prefix (the backdoor's info-get), in file order */
+    struct vm_key *guestinfo;
+    size_t nguestinfo;
+    bool backdoor_restricted; /* monitor_control.restrict_backdoor: no VMware backdoor */
     /* Accepted and reported, not emulated. */
     bool sound_present, usb_present, ehci_present, xhci_present;
     char *boot_order, *hdd_order; /* bios.bootOrder, bios.hddOrder; NULL when absent */
 
     struct vm_key *unknown;   /* in file order */
     size_t nunknown;
+    struct vm_key *dups;      /* keys defined more than once (the last wins), in file order */
+    size_t ndups;
 };
+
+/* Whether the board presents this disk slot today (one place for the board and
+ * --check); when not, why (a short phrase). */
+bool config_disk_presented(const struct vm_disk *d, const char **why);
+/* Whether the board has this SCSI controller model; when not, why. */
+bool config_scsi_emulated(enum vm_scsi_dev model, const char **why);
+/* Whether the board presents floppy drive i (an image connected at power-on): one place for
+ * the board (drive in CMOS, image in the 82077AA) and --check. */
+bool config_floppy_presented(const struct vm_config *c, int i);
+/* The vCPUs the board runs for numvcpus (one today: the guest is told of one CPU, so SeaBIOS
+ * waits for no other); the board and --check say so when the .vmx asks for more. */
+int config_vcpus_run(const struct vm_config *c);
+/* Its writes never reach the file (nonpersistent modes): the board runs it on an overlay. */
+bool config_disk_nonpersistent(const struct vm_disk *d);
+/* A disk the firmware could boot is presented (a connected disk or CD image). */
+bool config_has_boot_disk(const struct vm_config *c);
 
 /* Builds the config from a parsed .vmx; vmx_path locates relative file names. */
 int config_build(const struct vmx *v, const char *vmx_path, struct vm_config **out,
@@ -153,14 +190,30 @@ void config_free(struct vm_config *c);
  * with its key and resolved path, EX_NOINPUT.
  */
 int config_check_files(const struct vm_config *c, struct error *err);
+/*
+ * Called by config_check_files once every file exists: one file (by device and
+ * inode) in two slots, where one of them is written (a hard disk or a floppy
+ * image; two CD-ROMs may share an ISO). Names both keys, EX_DATAERR.
+ */
+int config_check_twice(const struct vm_config *c, struct error *err);
 /* The machine in a readable, stable form; verbose adds the unused keys. */
 void config_print(const struct vm_config *c, FILE *f, bool verbose);
+/* The VRAM SVGA II gets for svga.vramSize: the next power of two, 1 MiB..256 MiB. */
+static inline uint64_t svga_vram_bytes(uint64_t want)
+{
+    uint64_t v = 1u << 20;
+    while (v < want && v < (256u << 20))
+        v <<= 1;
+    return v;
+}
 
 /* Names for printing and messages. */
 const char *config_disk_type_name(enum vm_disk_type t);
 const char *config_disk_mode_name(enum vm_disk_mode m);
 const char *config_scsi_dev_name(enum vm_scsi_dev d);
 const char *config_nic_dev_name(enum vm_nic_dev d);
+/* The cards the board emulates (the run presents them, --check lists the rest as not presented). */
+bool config_nic_emulated(enum vm_nic_dev d);
 const char *config_nic_conn_name(enum vm_nic_conn c);
 const char *config_serial_type_name(enum vm_serial_type t);
 /* The MAC VMware generates: 00:0c:29, uuid.bios bytes 13..15, offset added to the last byte. */

@@ -23,6 +23,8 @@ static void print_general(const struct vm_config *c, FILE *f)
         fprintf(f, "%-11s%d\n", "hardware", c->hw_version);
     fprintf(f, "%-11s%llu MiB\n", "memory", (unsigned long long)c->memsize_mib);
     fprintf(f, "%-11s%d (%d per socket)\n", "CPUs", c->numvcpus, c->cores_per_socket);
+    if (config_vcpus_run(c) != c->numvcpus)
+        fprintf(f, "%-11snote: runs %d vCPU: vmplay has one vCPU today\n", "", config_vcpus_run(c));
     fprintf(f, "%-11s%s\n", "firmware", c->firmware == VM_FW_EFI ? "efi" : "bios");
     if (c->has_uuid_bios)
         print_uuid(f, "uuid.bios", c->uuid_bios);
@@ -34,24 +36,36 @@ static void print_general(const struct vm_config *c, FILE *f)
 
 static void print_disks(const struct vm_config *c, FILE *f)
 {
-    for (int x = 0; x < VM_MAX_SCSI; x++)
-        if (c->scsi_present[x])
-            fprintf(f, "scsi%d      controller %s\n", x, config_scsi_dev_name(c->scsi_dev[x]));
+    for (int x = 0; x < VM_MAX_SCSI; x++) {
+        const char *why;
+        if (!c->scsi_present[x])
+            continue;
+        bool shown = config_scsi_emulated(c->scsi_model[x], &why);
+        fprintf(f, "scsi%d      controller %s%s%s%s%s\n", x, config_scsi_dev_name(c->scsi_model[x]),
+                c->scsi_dev[x] == VM_SCSI_DEFAULT ? " (no virtualDev: from ddb.adapterType)" : "",
+                shown ? "" : "  NOT PRESENTED (", shown ? "" : why, shown ? "" : ")");
+    }
     for (int x = 0; x < VM_MAX_SATA; x++)
         if (c->sata_present[x])
             fprintf(f, "sata%d      controller ahci\n", x);
     for (int x = 0; x < VM_MAX_NVME; x++)
         if (c->nvme_present[x])
-            fprintf(f, "nvme%d      controller nvme\n", x);
+            fprintf(f, "nvme%d      controller nvme (15ad:07f0)\n", x);
     for (size_t i = 0; i < c->ndisks; i++) {
         const struct vm_disk *d = &c->disks[i];
         bool is_cd = d->type == VM_DISK_CDROM_IMAGE || d->type == VM_DISK_CDROM_RAW;
         const char *what = d->type == VM_DISK_CDROM_RAW ? "host drive (empty in vmplay)"
                            : d->path                    ? d->path
                                                         : "no media";
-        fprintf(f, "%-11s%-12s %-26s %s%s\n", d->slot, config_disk_type_name(d->type),
+        const char *why;
+        bool shown = config_disk_presented(d, &why);
+        fprintf(f, "%-11s%-12s %-26s %s%s%s%s%s%s%s%s\n", d->slot, config_disk_type_name(d->type),
                 is_cd ? "-" : config_disk_mode_name(d->mode), what,
-                d->start_connected ? "" : " (not connected)");
+                d->start_connected ? "" : " (not connected)",
+                d->write_through && !is_cd ? " (write-through)" : "",
+                d->bus == VM_BUS_SCSI ? " on " : "",
+                d->bus == VM_BUS_SCSI ? config_scsi_dev_name(d->scsi_dev) : "",
+                shown ? "" : "  NOT PRESENTED (", shown ? "" : why, shown ? "" : ")");
     }
 }
 
@@ -65,7 +79,8 @@ static void print_floppies(const struct vm_config *c, FILE *f)
                            : fl->type == VM_FLOPPY_DEVICE && fl->file_name[0]
                                ? "host drive (empty in vmplay)"
                                : "no media";
-        fprintf(f, "floppy%d    %s%s\n", i, what, fl->start_connected ? "" : " (not connected)");
+        fprintf(f, "floppy%d    %s%s%s\n", i, what, fl->start_connected ? "" : " (not connected)",
+                config_floppy_presented(c, i) ? "" : "  NOT PRESENTED (no image connected)");
     }
 }
 
@@ -82,6 +97,9 @@ static void print_nics(const struct vm_config *c, FILE *f)
                 n->mac[4], n->mac[5], addr[n->addr_type], src[n->mac_source],
                 config_nic_conn_name(n->conn), n->network_name ? " \"" : "",
                 n->network_name ? n->network_name : "", n->network_name ? "\"" : "");
+        if (!config_nic_emulated(n->dev))
+            fprintf(f, "           NOT PRESENTED (the %s card is not emulated yet)\n",
+                    config_nic_dev_name(n->dev));
     }
 }
 
@@ -97,7 +115,18 @@ static void print_serials(const struct vm_config *c, FILE *f)
 
 static void print_rest(const struct vm_config *c, FILE *f)
 {
-    fprintf(f, "%-11svram %llu KiB\n", "svga", (unsigned long long)(c->svga_vram_size >> 10));
+    if (c->svga_present)
+        fprintf(f, "%-11sSVGA II 15ad:0405 (VGA and Bochs VBE behind it), vram %llu KiB\n", "svga",
+                (unsigned long long)(svga_vram_bytes(c->svga_vram_size) >> 10));
+    else
+        fprintf(f, "%-11svram %llu KiB\n", "svga", (unsigned long long)(c->svga_vram_size >> 10));
+    fprintf(f, "%-11sVMware: CPUID hypervisor bit, leaf 0x40000000 \"VMwareVMware\", "
+            "leaf 0x40000010 TSC and APIC bus kHz\n", "platform");
+    if (c->backdoor_restricted)
+        fprintf(f, "%-11soff (monitor_control.restrict_backdoor)\n", "backdoor");
+    else
+        fprintf(f, "%-11sport 0x5658: version, time, vmmouse, RPC with %zu guestinfo key%s\n",
+                "backdoor", c->nguestinfo, c->nguestinfo == 1 ? "" : "s");
     if (c->vnc_enabled)
         fprintf(f, "%-11sport %d%s\n", "vnc", c->vnc_port, c->vnc_password ? ", password" : "");
     if (c->tools_sync_time)
@@ -133,6 +162,11 @@ void config_print(const struct vm_config *c, FILE *f, bool verbose)
     print_rest(c, f);
     if (!verbose)
         return;
+    if (c->ndups)
+        fprintf(f, "keys defined more than once (the last wins, as in VMware): %zu\n", c->ndups);
+    for (size_t i = 0; i < c->ndups; i++)
+        fprintf(f, "  line %d: %s = \"%s\" (replaces line %d)\n", c->dups[i].line, c->dups[i].key,
+                c->dups[i].value, c->dups[i].earlier);
     fprintf(f, "keys vmplay does not use: %zu\n", c->nunknown);
     for (size_t i = 0; i < c->nunknown; i++)
         fprintf(f, "  line %d: %s = \"%s\"\n", c->unknown[i].line, c->unknown[i].key,

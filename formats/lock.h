@@ -21,4 +21,12 @@ int vm_lock(const char *vmx_path, const struct vm_config *cfg, struct vm_lock **
 /* Releases the lock (NULL is fine). */
 void vm_unlock(struct vm_lock *l);
 
+/*
+ * A disk image file opened on fd: refused (EX_TEMPFAIL, one line) when VMware
+ * holds it (`<path>.lck`) or another player does. writing takes an exclusive
+ * flock(), else a shared one, so players may share a parent or an ISO they only
+ * read but never a file one of them writes. The lock lives as long as fd.
+ */
+int image_lock(int fd, const char *path, bool writing, struct error *err);
+
 #endif

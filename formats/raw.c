@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "formats/image.h"
+#include "formats/lock.h"
 #include "formats/vmdk.h"
 
 #define ISO_BLOCK 2048
@@ -126,10 +127,12 @@ int raw_open(const char *path, const struct blockdev_open_opts *opts, struct blo
     struct stat st;
     if (r->fd < 0 || fstat(r->fd, &st)) {
         int e = errno;
-        int code = !ro && (e == EACCES || e == EPERM || e == EROFS) ? EX_CANTCREAT
-                                                                     : error_code_for_errno(e);
-        error_set(err, code, "%s: %s", path, strerror(e));
-    } else {
+        if (!ro && (e == EACCES || e == EPERM || e == EROFS))
+            error_set(err, EX_CANTCREAT, "%s: read-only (%s): use --snapshot, or mode = "
+                      "independent-nonpersistent", path, strerror(e));
+        else
+            error_set(err, error_code_for_errno(e), "%s: %s", path, strerror(e));
+    } else if (image_lock(r->fd, path, !ro, err) == 0) {
         off_t end = S_ISBLK(st.st_mode) ? lseek(r->fd, 0, SEEK_END) : st.st_size;
         r->bytes = end > 0 ? (uint64_t)end : 0;
         if (media_format(r, opts->media, path, err) == 0) {

@@ -18,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "formats/image.h"
+#include "formats/lock.h"
 
 struct layer;
 
@@ -63,7 +65,8 @@ static int open_error(struct error *err, const char *path, const char *what, boo
     int e = errno;
     int code = error_code_for_errno(e);
     if (writing && (e == EACCES || e == EPERM || e == EROFS))
-        code = EX_CANTCREAT;
+        return error_set(err, EX_CANTCREAT, "%s: %s%sread-only (%s): use --snapshot, or mode = "
+                         "independent-nonpersistent", path, what, *what ? ": " : "", strerror(e));
     return error_set(err, code, "%s: %s%s%s", path, what, *what ? ": " : "", strerror(e));
 }
 
@@ -133,6 +136,8 @@ static int open_extent(struct extent *e, bool writable, struct error *err)
     e->fd = open(e->path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     if (e->fd < 0)
         return open_error(err, e->path, "extent", rw);
+    if (image_lock(e->fd, e->path, rw, err))
+        return -1;
     if (e->d.type == VMDK_EXT_FLAT || e->d.type == VMDK_EXT_VMFS)
         return 0;
     int fd = e->fd;
@@ -222,8 +227,13 @@ static int layer_open(const char *path, bool writable, struct layer **out, struc
     }
     l->dev = st.st_dev;
     l->ino = st.st_ino;
-    if (!memcmp(magic, "KDMV", 4) || !memcmp(magic, "COWD", 4))
+    if (!memcmp(magic, "KDMV", 4) || !memcmp(magic, "COWD", 4)) {
+        if (image_lock(fd, path, writable, err)) {
+            close(fd);
+            return -1;
+        }
         return open_sparse_layer(l, fd, writable, err);
+    }
     int rc = open_text_layer(l, fd, (uint64_t)st.st_size, writable, err);
     close(fd);
     return rc;
@@ -291,8 +301,69 @@ static int chain_open(const char *path, bool writable, struct layer **out, struc
 }
 
 /* Why the top layer cannot be written in place, or NULL. */
+/* A range of bytes of one file that something of the chain occupies. */
+struct span {
+    dev_t dev;
+    ino_t ino;
+    uint64_t lo, hi; /* bytes [lo, hi) */
+    const char *what;
+    bool written;    /* an extent of the top layer, which writes go to */
+};
+
+static size_t chain_spans(const struct layer *top, struct span *sp, size_t cap)
+{
+    size_t n = 0;
+    struct stat st;
+    for (const struct layer *l = top; l; l = l->parent) {
+        if (!l->embedded && n < cap && stat(l->path, &st) == 0)
+            sp[n++] = (struct span){st.st_dev, st.st_ino, 0, l->text_len, l->path, false};
+        for (size_t i = 0; i < l->n_ext && n < cap; i++) {
+            const struct extent *e = &l->ext[i];
+            if (e->d.type == VMDK_EXT_ZERO || !e->path || stat(e->path, &st) != 0)
+                continue;
+            bool flat = !e->sp;
+            uint64_t lo = flat ? e->d.offset * 512 : 0;
+            uint64_t hi = flat ? lo + e->d.sectors * 512 : UINT64_MAX;
+            sp[n++] = (struct span){st.st_dev, st.st_ino, lo, hi, e->path,
+                                    l == top && e->d.access == VMDK_RW};
+        }
+    }
+    return n;
+}
+
+/* Two parts of the chain in the same bytes of one file (an extent listed twice, a
+ * flat extent over its own descriptor, a child whose extent is its parent's file),
+ * where one of them is written: a write there would change the other. */
+static const char *aliasing_reason(const struct layer *top)
+{
+    static _Thread_local char why[600];
+    size_t cap = 64, n = 0;
+    for (const struct layer *l = top; l; l = l->parent)
+        cap += l->n_ext + 1;
+    struct span *sp = malloc(cap * sizeof *sp);
+    if (!sp)
+        return NULL;
+    n = chain_spans(top, sp, cap);
+    const char *reason = NULL;
+    for (size_t i = 0; i < n && !reason; i++)
+        for (size_t j = i + 1; j < n && !reason; j++) {
+            const struct span *a = &sp[i], *b = &sp[j];
+            if ((a->written || b->written) && a->dev == b->dev && a->ino == b->ino &&
+                a->lo < b->hi && b->lo < a->hi) {
+                snprintf(why, sizeof why, "has extents sharing bytes of one file (%s and %s), "
+                         "so vmplay never writes to it", a->what, b->what);
+                reason = why;
+            }
+        }
+    free(sp);
+    return reason;
+}
+
 static const char *unwritable_reason(const struct layer *l)
 {
+    const char *alias = aliasing_reason(l);
+    if (alias)
+        return alias;
     for (size_t i = 0; i < l->n_ext; i++) {
         const struct extent *e = &l->ext[i];
         if (e->d.access == VMDK_RDONLY)
@@ -305,6 +376,13 @@ static const char *unwritable_reason(const struct layer *l)
             return "is streamOptimized (compressed; never written in place)";
         if (e->sp && sparse_info(e->sp)->version == 3)
             return "has a version 3 sparse header (changed block tracking), read only here";
+        if (e->sp && sparse_info(e->sp)->damage[0]) {
+            static _Thread_local char why[400];
+            snprintf(why, sizeof why, "has inconsistent metadata in %s (%s), so vmplay never "
+                     "writes to it (repair it with qemu-img check -r all or "
+                     "vmware-vdiskmanager -R)", e->path, sparse_info(e->sp)->damage);
+            return why;
+        }
     }
     return NULL;
 }
@@ -501,6 +579,18 @@ static int vmdk_flush(struct blockdev *bd)
     return rc;
 }
 
+static int vmdk_commit(struct blockdev *bd)
+{
+    struct vmdk *v = (struct vmdk *)bd;
+    int rc = 0;
+    for (size_t i = 0; i < v->top->n_ext; i++) {
+        int r = v->top->ext[i].sp ? sparse_commit(v->top->ext[i].sp) : 0;
+        if (r && !rc)
+            rc = r;
+    }
+    return rc;
+}
+
 static void vmdk_close(struct blockdev *bd)
 {
     struct vmdk *v = (struct vmdk *)bd;
@@ -536,6 +626,7 @@ static const struct blockdev_ops vmdk_ops = {
     .flush = vmdk_flush,
     .close = vmdk_close,
     .describe = vmdk_describe,
+    .commit = vmdk_commit,
 };
 
 bool vmdk_probe(const uint8_t *buf, size_t len)
@@ -543,6 +634,36 @@ bool vmdk_probe(const uint8_t *buf, size_t len)
     if (len >= 4 && (!memcmp(buf, "KDMV", 4) || !memcmp(buf, "COWD", 4)))
         return true;
     return vmdk_desc_probe(buf, len);
+}
+
+int vmdk_adapter_type(const char *path, char *out, size_t len)
+{
+    static const char key[] = "ddb.adapterType";
+    struct layer *l = NULL;
+    struct error err;
+    int rc = -1;
+    out[0] = 0;
+    if (layer_open(path, false, &l, &err) == 0 && l->text) {
+        for (const char *p = l->text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+            p += strspn(p, " \t");
+            if (strncasecmp(p, key, sizeof key - 1) != 0)
+                continue;
+            const char *v = p + sizeof key - 1;
+            v += strspn(v, " \t");
+            if (*v++ != '=')
+                continue;
+            v += strspn(v, " \t\"");
+            size_t n = strcspn(v, "\"\r\n \t");
+            if (n && n < len) {
+                memcpy(out, v, n);
+                out[n] = 0;
+                rc = 0;
+            }
+            break;
+        }
+    }
+    layer_free(l);
+    return rc;
 }
 
 int vmdk_open(const char *path, const struct blockdev_open_opts *opts, struct blockdev **out,

@@ -70,11 +70,16 @@ struct sparse_info {
     unsigned version;
     uint64_t capacity, grain;
     uint64_t desc_off, desc_size; /* sectors; 0 when no embedded descriptor */
+    char damage[200]; /* non-empty: metadata a write would trust is inconsistent (read only) */
 };
 
 /* Opens the sparse extent on fd (owned from then on, closed by sparse_free).
  * writable: the caller will write (the fd is O_RDWR). */
 int sparse_open(int fd, const char *path, bool writable, struct sparse **out, struct error *err);
+/* The same for an extent stored at bytes [base, base+len) of a larger file (a disk inside a
+ * .ova); never writable when base is not 0. */
+int sparse_open_window(int fd, const char *path, bool writable, uint64_t base, uint64_t len,
+                       struct sparse **out, struct error *err);
 void sparse_free(struct sparse *s);
 const struct sparse_info *sparse_info(const struct sparse *s);
 /* Whether writes may go here (not COWD, not compressed/stream). */
@@ -85,6 +90,8 @@ int sparse_write(struct sparse *s, uint64_t sector, uint32_t count, const uint8_
                  sparse_fallback fb, void *opaque);
 /* Makes every write so far durable: data, then primary tables, then redundant. */
 int sparse_flush(struct sparse *s);
+/* Puts the tables of every write so far into the file, unsynced (the next flush syncs). */
+int sparse_commit(struct sparse *s);
 /* Flushes and clears the unclean-shutdown flag if this session set it. */
 int sparse_close_clean(struct sparse *s);
 /* Rewrites the embedded descriptor in place (within its reserved sectors) and syncs. */
@@ -97,5 +104,8 @@ int sparse_read_descriptor(struct sparse *s, char **text, size_t *len, struct er
 bool vmdk_probe(const uint8_t *buf, size_t len);
 int vmdk_open(const char *path, const struct blockdev_open_opts *opts, struct blockdev **out,
               struct error *err);
+/* The descriptor's ddb.adapterType ("lsilogic", "buslogic", "pvscsi", "ide", ...) into out;
+ * 0, or -1 when the file cannot be read or has no such key (out is then ""). */
+int vmdk_adapter_type(const char *path, char *out, size_t len);
 
 #endif

@@ -170,7 +170,15 @@ static int parse_create_type(const struct line *l, const char *v, size_t vn, str
             snprintf(d->create_type, sizeof d->create_type, "%s", create_types[i]);
             return 0;
         }
-    return bad(err, l, "unsupported createType (raw device mappings are not supported)");
+    static const char *const raw_types[] = {
+        "vmfsRawDeviceMap", "vmfsPassthroughRawDeviceMap", "fullDevice", "partitionedDevice",
+    };
+    for (size_t i = 0; i < sizeof raw_types / sizeof raw_types[0]; i++)
+        if (word_is(v, vn, raw_types[i]))
+            return bad(err, l, "unsupported createType (raw device mappings are not supported)");
+    if (word_is(v, vn, "seSparse") || word_is(v, vn, "vsanSparse"))
+        return bad(err, l, "unsupported createType (ESXi's seSparse/vsanSparse are not supported)");
+    return bad(err, l, "unknown createType");
 }
 
 static int parse_key(const struct line *l, struct vmdk_desc *d, struct error *err)

@@ -11,11 +11,22 @@
  * turn into corruption: new grains and new tables go to the end of the file
  * and space is never reused; the table entries pointing at them stay in
  * memory (pinned in the cache) until sparse_flush, which syncs the data,
- * then writes and syncs the primary tables, then the redundant ones. The
+ * then writes and syncs the primary tables, then the redundant ones, or
+ * sparse_commit, which writes them in the same order without syncing (they
+ * are then in the file for any later reader, synced by the next flush). The
  * header's unclean flag is set (and synced) before the first write and
  * cleared on a clean close. A file found unclean is checked at open: every
  * primary entry must point inside the file, and the redundant tables are
- * rewritten from the primary ones before the first write.
+ * rewritten from the primary ones before the first write (a redundant table
+ * whose directory entry never reached the file is added at its end).
+ *
+ * What the write path trusts is checked at open, for every extent of a
+ * writable format: each directory entry present in both directories or in
+ * neither (but for the unclean case just named), and every grain inside the
+ * file, clear of the header, descriptor, directories and tables, and of every
+ * other grain. An extent that fails is still read, but says why in
+ * sparse_info()->damage and is never written: the disk above it puts guest
+ * writes in an overlay instead.
  */
 #include "formats/vmdk.h"
 
@@ -51,6 +62,7 @@ struct gt_slot {
 
 struct sparse {
     int fd;
+    uint64_t base; /* the extent's first byte in the file (an extent inside a .ova) */
     char *path;
     struct sparse_info info;
     bool writable, rgd_on, markers;
@@ -121,6 +133,12 @@ int vmdk_pwrite(int fd, const void *buf, size_t len, uint64_t off)
     return 0;
 }
 
+/* Reads from the extent (base bytes into the file). */
+static int sp_pread(const struct sparse *s, void *buf, size_t len, uint64_t off)
+{
+    return vmdk_pread(s->fd, buf, len, s->base + off);
+}
+
 static int sync_fd(int fd)
 {
     return fdatasync(fd) ? -errno : 0;
@@ -188,7 +206,7 @@ static int read_footer(struct sparse *s, struct error *err)
     if (s->end < 4)
         return fail(s, err, "directory at end but the file has no footer");
     uint64_t at = (s->end - 3) * SECTOR;
-    if (vmdk_pread(s->fd, m, SECTOR, at) || vmdk_pread(s->fd, s->hdr, SECTOR, at + SECTOR))
+    if (sp_pread(s, m, SECTOR, at) || sp_pread(s, s->hdr, SECTOR, at + SECTOR))
         return error_set(err, EX_IOERR, "%s: cannot read footer", s->path);
     if (le32(m + 8) != 0 || le32(m + 12) != MARKER_FOOTER || le32(s->hdr) != KDMV_MAGIC ||
         le64(s->hdr + 56) == GD_AT_END)
@@ -264,7 +282,7 @@ static int load_dir(struct sparse *s, uint64_t off, uint32_t **out, struct error
     size_t bytes = (size_t)s->gd_entries * 4;
     uint8_t *raw = malloc(bytes);
     uint32_t *d = malloc(bytes);
-    if (!raw || !d || vmdk_pread(s->fd, raw, bytes, off * SECTOR)) {
+    if (!raw || !d || sp_pread(s, raw, bytes, off * SECTOR)) {
         free(raw);
         free(d);
         return error_set(err, EX_IOERR, "%s: cannot read grain directory", s->path);
@@ -293,12 +311,10 @@ static void add_dir_regions(struct sparse *s, const uint32_t *d, struct region *
             r[(*n)++] = (struct region){d[i], s->gt_sectors};
 }
 
-/* Header, descriptor, directories and every grain table: inside the file, no overlaps. */
-static int check_tables(struct sparse *s, struct error *err)
+/* The header, descriptor, directories and every grain table, into r (room for
+ * 2 * gd_entries + 4); returns the count. */
+static size_t metadata_regions(struct sparse *s, struct region *r)
 {
-    struct region *r = malloc((2 * s->gd_entries + 4) * sizeof *r);
-    if (!r)
-        return error_set(err, EX_OSERR, "out of memory");
     size_t n = 0;
     r[n++] = (struct region){0, 1};
     if (s->info.desc_size)
@@ -308,6 +324,16 @@ static int check_tables(struct sparse *s, struct error *err)
         r[n++] = (struct region){s->rgd_off, s->gd_sectors};
     add_dir_regions(s, s->gd, r, &n);
     add_dir_regions(s, s->rgd, r, &n);
+    return n;
+}
+
+/* Header, descriptor, directories and every grain table: inside the file, no overlaps. */
+static int check_tables(struct sparse *s, struct error *err)
+{
+    struct region *r = malloc((2 * s->gd_entries + 4) * sizeof *r);
+    if (!r)
+        return error_set(err, EX_OSERR, "out of memory");
+    size_t n = metadata_regions(s, r);
     qsort(r, n, sizeof *r, cmp_region);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -322,6 +348,85 @@ static int check_tables(struct sparse *s, struct error *err)
     return rc;
 }
 
+static void damaged(struct sparse *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void damaged(struct sparse *s, const char *fmt, ...)
+{
+    if (s->info.damage[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->info.damage, sizeof s->info.damage, fmt, ap);
+    va_end(ap);
+}
+
+static int read_gt(struct sparse *s, uint64_t off, uint32_t *e, bool strict);
+
+/* Every grain of the primary tables as a region, with the metadata's, sorted: any overlap
+ * or a grain past the end means a write could land on something else. Also moves the
+ * allocation point past everything in use. */
+static int scan_grains(struct sparse *s, struct error *err)
+{
+    for (uint64_t i = 0; s->rgd_on && i < s->gd_entries; i++)
+        if (!s->gd[i] != !s->rgd[i] && !(s->info.unclean && s->gd[i])) {
+            /* (a new table's redundant entry is written last: a crash can leave it out) */
+            damaged(s, "grain directory entry %llu is %s in the redundant directory",
+                    (unsigned long long)i, s->gd[i] ? "missing" : "present only");
+            return 0;
+        }
+    size_t cap = 4 + 2 * s->gd_entries, n = 0;
+    struct region *r = malloc(cap * sizeof *r);
+    uint32_t *e = malloc(s->gt_entries * 4);
+    if (!r || !e) {
+        free(r);
+        free(e);
+        return error_set(err, EX_OSERR, "out of memory");
+    }
+    n = metadata_regions(s, r);
+    int rc = 0;
+    for (uint64_t i = 0; i < s->gd_entries && !rc && !s->info.damage[0]; i++) {
+        if (!s->gd[i])
+            continue;
+        if (read_gt(s, s->gd[i], e, false)) {
+            rc = error_set(err, EX_IOERR, "%s: cannot read grain table %llu", s->path,
+                           (unsigned long long)i);
+            break;
+        }
+        for (uint32_t k = 0; k < s->gt_entries; k++) {
+            if (e[k] <= 1)
+                continue;
+            if (e[k] < s->min_data || e[k] + s->info.grain > s->end) {
+                damaged(s, "grain table %llu entry %u points at sector %u, outside the data "
+                        "area", (unsigned long long)i, k, e[k]);
+                break;
+            }
+            if (n == cap) {
+                struct region *m = realloc(r, (cap *= 2) * sizeof *r);
+                if (!m) {
+                    rc = error_set(err, EX_OSERR, "out of memory");
+                    break;
+                }
+                r = m;
+            }
+            r[n++] = (struct region){e[k], s->info.grain};
+        }
+    }
+    if (!rc && !s->info.damage[0]) {
+        qsort(r, n, sizeof *r, cmp_region);
+        for (size_t i = 0; i + 1 < n; i++) {
+            if (r[i].off + r[i].len > r[i + 1].off) {
+                damaged(s, "a grain overlaps other data or metadata at sectors %llu and %llu",
+                        (unsigned long long)r[i].off, (unsigned long long)r[i + 1].off);
+                break;
+            }
+        }
+        if (n && r[n - 1].off + r[n - 1].len > s->alloc)
+            s->alloc = r[n - 1].off + r[n - 1].len;
+    }
+    free(r);
+    free(e);
+    return rc;
+}
+
 static bool entry_ok(const struct sparse *s, uint32_t e)
 {
     return e <= 1 || (e >= s->min_data && e < s->alloc);
@@ -331,7 +436,7 @@ static bool entry_ok(const struct sparse *s, uint32_t e)
 static int read_gt(struct sparse *s, uint64_t off, uint32_t *e, bool strict)
 {
     uint8_t *raw = (uint8_t *)e;
-    int r = vmdk_pread(s->fd, raw, s->gt_entries * 4, off * SECTOR);
+    int r = sp_pread(s, raw, s->gt_entries * 4, off * SECTOR);
     if (r)
         return r;
     for (uint32_t i = 0; i < s->gt_entries; i++) {
@@ -343,7 +448,9 @@ static int read_gt(struct sparse *s, uint64_t off, uint32_t *e, bool strict)
 }
 
 /* A file not closed cleanly: every primary entry must be sane; redundant
- * tables that differ are rewritten from the primary before the first write. */
+ * tables that differ are rewritten from the primary before the first write,
+ * and one that is missing (the process died between the primary and the
+ * redundant directory entry of a new table) is added then. */
 static int check_unclean(struct sparse *s, struct error *err)
 {
     uint32_t *p = malloc(s->gt_entries * 4), *q = malloc(s->gt_entries * 4);
@@ -355,8 +462,7 @@ static int check_unclean(struct sparse *s, struct error *err)
             rc = fail(s, err, "not closed cleanly and grain table %llu is damaged; refusing it "
                       "(repair with vmware-vdiskmanager -R)", (unsigned long long)i);
         else if (s->rgd_on && !s->rgd[i])
-            rc = fail(s, err, "not closed cleanly and redundant grain table %llu is missing",
-                      (unsigned long long)i);
+            s->repair = true; /* a new table whose redundant entry the crash kept from the file */
         else if (s->rgd_on && (read_gt(s, s->rgd[i], q, true) || memcmp(p, q, s->gt_entries * 4)))
             s->repair = true;
     }
@@ -394,12 +500,20 @@ static int open_tables(struct sparse *s, struct error *err)
         (s->rgd_on && load_dir(s, s->rgd_off, &s->rgd, err)) || check_tables(s, err) ||
         alloc_buffers(s, err))
         return -1;
+    if (sparse_writable_format(s) && scan_grains(s, err))
+        return -1;
     if (s->info.unclean && !s->info.stream && !s->info.cowd)
         return check_unclean(s, err);
     return 0;
 }
 
 int sparse_open(int fd, const char *path, bool writable, struct sparse **out, struct error *err)
+{
+    return sparse_open_window(fd, path, writable, 0, UINT64_MAX, out, err);
+}
+
+int sparse_open_window(int fd, const char *path, bool writable, uint64_t base, uint64_t len,
+                       struct sparse **out, struct error *err)
 {
     struct sparse *s = calloc(1, sizeof *s);
     struct stat st;
@@ -409,15 +523,18 @@ int sparse_open(int fd, const char *path, bool writable, struct sparse **out, st
         return error_set(err, EX_OSERR, "out of memory");
     }
     s->fd = fd;
-    s->writable = writable;
-    if (fstat(fd, &st) || vmdk_pread(fd, s->hdr, SECTOR, 0)) {
+    s->base = base;
+    s->writable = writable && base == 0;
+    if (fstat(fd, &st) || vmdk_pread(fd, s->hdr, SECTOR, base)) {
         error_set(err, EX_IOERR, "%s: %s", path, strerror(errno));
         sparse_free(s);
         return -1;
     }
-    s->end = ((uint64_t)st.st_size + SECTOR - 1) / SECTOR;
-    if ((uint64_t)st.st_size < SECTOR || open_tables(s, err)) {
-        if ((uint64_t)st.st_size < SECTOR)
+    uint64_t size = (uint64_t)st.st_size > base ? (uint64_t)st.st_size - base : 0;
+    size = size < len ? size : len;
+    s->end = (size + SECTOR - 1) / SECTOR;
+    if (size < SECTOR || open_tables(s, err)) {
+        if (size < SECTOR)
             fail(s, err, "truncated sparse header");
         sparse_free(s);
         return -1;
@@ -546,7 +663,7 @@ static int read_compressed(struct sparse *s, uint32_t e)
     size_t len = s->zmax;
     if (s->markers) {
         uint8_t m[12];
-        int r = vmdk_pread(s->fd, m, sizeof m, off);
+        int r = sp_pread(s, m, sizeof m, off);
         if (r)
             return r;
         len = le32(m + 8);
@@ -554,7 +671,7 @@ static int read_compressed(struct sparse *s, uint32_t e)
             return -EIO;
         off += sizeof m;
     }
-    int r = vmdk_pread(s->fd, s->zbuf, len, off);
+    int r = sp_pread(s, s->zbuf, len, off);
     if (r)
         return r;
     uLongf out = (uLongf)(s->info.grain * SECTOR);
@@ -602,7 +719,7 @@ int sparse_read(struct sparse *s, uint64_t sector, uint32_t count, uint8_t *buf,
                 memcpy(buf, s->zgrain + (size_t)in * SECTOR, (size_t)n * SECTOR);
         } else {
             n = contiguous_run(s, grain, e, n, count);
-            r = vmdk_pread(s->fd, buf, (size_t)n * SECTOR, ((uint64_t)e + in) * SECTOR);
+            r = sp_pread(s, buf, (size_t)n * SECTOR, ((uint64_t)e + in) * SECTOR);
         }
         if (r)
             return r;
@@ -640,6 +757,22 @@ static int write_dir_entry(struct sparse *s, uint64_t dir, uint64_t gi, uint32_t
     return vmdk_pwrite(s->fd, b, 4, dir * SECTOR + gi * 4);
 }
 
+/* A redundant copy of table gi (entries e) at the end of the file, then its directory entry. */
+static int add_redundant(struct sparse *s, uint64_t gi, const uint32_t *e)
+{
+    uint64_t at = s->alloc;
+    if (at + s->gt_sectors > UINT32_MAX)
+        return -EFBIG;
+    int r = write_table(s, e, at);
+    if (!r)
+        r = write_dir_entry(s, s->rgd_off, gi, (uint32_t)at);
+    if (r)
+        return r;
+    s->alloc = at + s->gt_sectors;
+    s->rgd[gi] = (uint32_t)at;
+    return 0;
+}
+
 /* Redundant tables that differ after an unclean shutdown take the primary's entries. */
 static int repair_redundant(struct sparse *s)
 {
@@ -648,7 +781,9 @@ static int repair_redundant(struct sparse *s)
     for (uint64_t i = 0; i < s->gd_entries && !r; i++) {
         if (!s->gd[i] || (r = read_gt(s, s->gd[i], p, true)))
             continue;
-        if (read_gt(s, s->rgd[i], q, true) || memcmp(p, q, s->gt_entries * 4))
+        if (!s->rgd[i])
+            r = add_redundant(s, i, p);
+        else if (read_gt(s, s->rgd[i], q, true) || memcmp(p, q, s->gt_entries * 4))
             r = write_table(s, p, s->rgd[i]);
     }
     free(p);
@@ -664,7 +799,7 @@ static int begin_write(struct sparse *s)
 {
     if (s->began)
         return 0;
-    if (!s->writable || !sparse_writable_format(s))
+    if (!s->writable || !sparse_writable_format(s) || s->info.damage[0])
         return -EROFS;
     int r = s->repair ? repair_redundant(s) : 0;
     if (!r)
@@ -731,8 +866,8 @@ int sparse_write(struct sparse *s, uint64_t sector, uint32_t count, const uint8_
     return r;
 }
 
-/* Data first, then primary tables (and new directory entries), then the redundant copy. */
-static int commit_tables(struct sparse *s, bool redundant)
+/* The dirty tables of one copy (primary or redundant) and their new directory entries, into the file. */
+static int write_tables(struct sparse *s, bool redundant)
 {
     for (int i = 0; i < GT_CACHE; i++) {
         struct gt_slot *sl = &s->slot[i];
@@ -740,30 +875,55 @@ static int commit_tables(struct sparse *s, bool redundant)
             continue;
         uint64_t dir = redundant ? s->rgd_off : s->gd_off;
         uint32_t at = redundant ? s->rgd[sl->gi] : s->gd[sl->gi];
+        if (!at)
+            return -EIO; /* checked at open; never a table over the header */
         int r = write_table(s, sl->e, at);
         if (!r && sl->fresh)
             r = write_dir_entry(s, dir, sl->gi, at);
         if (r)
             return r;
     }
-    return sync_fd(s->fd);
+    return 0;
 }
 
+static void tables_clean(struct sparse *s)
+{
+    for (int i = 0; i < GT_CACHE; i++)
+        s->slot[i].dirty = s->slot[i].fresh = false;
+    s->n_dirty = 0;
+}
+
+/* Data first, then primary tables (and new directory entries), then the redundant copy,
+ * each synced before the next begins. */
 int sparse_flush(struct sparse *s)
 {
     if (!s->written && !s->n_dirty)
         return 0;
     int r = sync_fd(s->fd);
-    if (!r && s->n_dirty)
-        r = commit_tables(s, false);
-    if (!r && s->n_dirty && s->rgd_on)
-        r = commit_tables(s, true);
+    if (!r && s->n_dirty && !(r = write_tables(s, false)))
+        r = sync_fd(s->fd);
+    if (!r && s->n_dirty && s->rgd_on && !(r = write_tables(s, true)))
+        r = sync_fd(s->fd);
     if (r)
         return r;
-    for (int i = 0; i < GT_CACHE; i++)
-        s->slot[i].dirty = s->slot[i].fresh = false;
-    s->n_dirty = 0;
+    tables_clean(s);
     s->written = false;
+    return 0;
+}
+
+/* The same writes in the same order, none synced: what is in the file stays unsynced
+ * (written), so the next sparse_flush syncs it. */
+int sparse_commit(struct sparse *s)
+{
+    if (!s->n_dirty)
+        return 0;
+    int r = write_tables(s, false);
+    if (!r && s->rgd_on)
+        r = write_tables(s, true);
+    if (r)
+        return r;
+    tables_clean(s);
+    s->written = true;
     return 0;
 }
 
@@ -800,7 +960,7 @@ int sparse_read_descriptor(struct sparse *s, char **text, size_t *len, struct er
     char *t = malloc(bytes + 1);
     if (!t)
         return error_set(err, EX_OSERR, "out of memory");
-    if (vmdk_pread(s->fd, t, bytes, s->info.desc_off * SECTOR)) {
+    if (sp_pread(s, t, bytes, s->info.desc_off * SECTOR)) {
         free(t);
         return error_set(err, EX_IOERR, "%s: cannot read descriptor", s->path);
     }

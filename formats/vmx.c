@@ -75,6 +75,7 @@ static int vmx_set(struct vmx *v, const char *key, size_t klen, char *value, int
         free(k);
         free(v->e[i].value);
         v->e[i].value = value;
+        v->e[i].earlier = v->e[i].line;
         v->e[i].line = line;
         return 0;
     }
@@ -86,7 +87,7 @@ static int vmx_set(struct vmx *v, const char *key, size_t klen, char *value, int
         v->e = ne;
         v->cap = nc;
     }
-    v->e[v->n++] = (struct vmx_entry){ k, value, line };
+    v->e[v->n++] = (struct vmx_entry){ k, value, line, 0 };
     if (2 * v->n >= v->nslots && index_grow(v) < 0)
         return -1; /* entry is owned by v now; vmx_free releases it */
     v->slots[slot_of(v, k)] = (uint32_t)v->n;

@@ -25,6 +25,7 @@ struct vmx_entry {
     char *key;   /* as written */
     char *value; /* unescaped, UTF-8 */
     int line;    /* 1-based line of the (last) definition */
+    int earlier; /* line of the definition it replaced (the last wins, as in VMware); 0: none */
 };
 
 struct vmx;

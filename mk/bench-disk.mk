@@ -1,4 +1,4 @@
-# bench-disk: sequential read, allocating write and 4 KiB scattered reads
+# bench-disk: sequential read, allocating write (write cache on and off) and 4 KiB scattered reads
 # through vmplay's VMDK code against `qemu-img bench` on the same files
 # (bench/disk.sh). Needs qemu-img (tools/deps/bench-disk.txt).
 BENCH_DISK_BIN := $(O)/bench/bench_disk
@@ -14,3 +14,11 @@ $(BENCH_DISK_BIN): tests/bench/bench_disk.c $(LIB_OBJ)
 bench-disk: $(BENCH_DISK_BIN)
 	$(Q)tools/deps.sh bench
 	$(Q)BUILD=$(abspath $(B)) bench/disk.sh $(abspath $(BENCH_DISK_BIN))
+
+# The guest stage: the appliance's own drivers on each controller, vmplay against QEMU TCG
+# (bench/diskguest.sh).
+.PHONY: bench-disk-guest
+bench-run: bench-disk-guest
+
+bench-disk-guest: $(BIN)
+	$(Q)BUILD=$(abspath $(B)) bench/diskguest.sh $(abspath $(BIN))

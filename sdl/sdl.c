@@ -139,8 +139,26 @@ struct frontend *sdl_frontend_new(const struct frontend_opts *opts, struct displ
     SDL_SetHint(SDL_HINT_VIDEO_MINIMIZE_ON_FOCUS_LOSS, "0");
     if (opts->kiosk)
         SDL_SetHint(SDL_HINT_ALLOW_ALT_TAB_WHILE_GRABBED, "0");
-    if (SDL_Init(SDL_INIT_VIDEO) != 0) {
-        error_set(err, EX_UNAVAILABLE, "cannot open a window: %s (try --headless)", SDL_GetError());
+    /* Without a display SDL would fall back to drivers nobody can see (the VM running
+     * where no one can watch or stop it), probing Wayland noisily on the way. Unless
+     * the user chose with SDL_VIDEODRIVER: only the displays there are, and KMS. */
+    const char *chosen = getenv("SDL_VIDEODRIVER");
+    bool x11 = getenv("DISPLAY") && *getenv("DISPLAY");
+    bool wl = getenv("WAYLAND_DISPLAY") && *getenv("WAYLAND_DISPLAY");
+    bool user = chosen && *chosen;
+    if (!user)
+        SDL_SetHint("SDL_VIDEODRIVER", x11 && wl ? "x11,wayland,kmsdrm" : x11 ? "x11,kmsdrm"
+                                       : wl     ? "wayland,kmsdrm" : "kmsdrm");
+    const char *drv = SDL_Init(SDL_INIT_VIDEO) == 0 ? SDL_GetCurrentVideoDriver() : NULL;
+    if (!drv || (!user && (!strcmp(drv, "offscreen") || !strcmp(drv, "dummy")))) {
+        if (!user && !x11 && !wl)
+            error_set(err, EX_UNAVAILABLE, "no display to open a window on (DISPLAY and "
+                      "WAYLAND_DISPLAY are unset): use --headless, or choose a video driver "
+                      "with SDL_VIDEODRIVER");
+        else
+            error_set(err, EX_UNAVAILABLE, "cannot open a window: %s (try --headless)",
+                      drv ? drv : SDL_GetError());
+        SDL_Quit();
         return NULL;
     }
     struct frontend *fe = calloc(1, sizeof *fe);
@@ -343,6 +361,10 @@ static void window_event(struct frontend *fe, const SDL_WindowEvent *w)
     case SDL_WINDOWEVENT_RESIZED:
         if (!fe->fullscreen && (w->data1 != fe->asked_w || w->data2 != fe->asked_h))
             fe->user_resized = true;
+        /* A size the user (or full screen) chose, not the guest's mode: a guest whose tools
+         * can set its resolution follows it, as VMware's "fit guest to window". */
+        if ((fe->user_resized || fe->fullscreen) && w->data1 > 0 && w->data2 > 0)
+            input_display_size(fe->input, (unsigned)w->data1, (unsigned)w->data2);
         fe->need_present = true;
         break;
     case SDL_WINDOWEVENT_FOCUS_LOST:

@@ -11,18 +11,22 @@ log=$BUILD/test-results.txt
 mkdir -p "$BUILD"
 : > "$log"
 
+# report NAME STATUS OUTFILE ERRFILE: the results of one test program, into the log
+report() {
+    local name=$1 rc=$2 out=$3 err=$4
+    grep -E '^(PASS|FAIL|SKIP) ' "$out" | tee -a "$log"
+    if ! grep -qE '^(PASS|FAIL|SKIP) ' "$out"; then
+        echo "FAIL $name: printed no results (status $rc): $(tail -c 300 "$err" | tr '\n' ' ')" | tee -a "$log"
+    elif [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$out"; then
+        echo "FAIL $name: exited with status $rc: $(tail -c 300 "$err" | tr '\n' ' ')" | tee -a "$log"
+    elif grep -q '^FAIL ' "$out"; then
+        tail -n 20 "$err" | sed 's/^/    | /'
+    fi
+}
 run_one() { # name, command...
     local name=$1; shift
-    local out rc
-    out=$("$@" 2>"$BUILD/last-stderr.txt"); rc=$?
-    printf '%s\n' "$out" | grep -E '^(PASS|FAIL|SKIP) ' | tee -a "$log"
-    if ! printf '%s\n' "$out" | grep -qE '^(PASS|FAIL|SKIP) '; then
-        echo "FAIL $name: printed no results (status $rc): $(tail -c 300 "$BUILD/last-stderr.txt" | tr '\n' ' ')" | tee -a "$log"
-    elif [ $rc -ne 0 ] && ! printf '%s\n' "$out" | grep -q '^FAIL '; then
-        echo "FAIL $name: exited with status $rc: $(tail -c 300 "$BUILD/last-stderr.txt" | tr '\n' ' ')" | tee -a "$log"
-    elif printf '%s\n' "$out" | grep -q '^FAIL '; then
-        tail -n 20 "$BUILD/last-stderr.txt" | sed 's/^/    | /'
-    fi
+    "$@" >"$BUILD/last-stdout.txt" 2>"$BUILD/last-stderr.txt"
+    report "$name" $? "$BUILD/last-stdout.txt" "$BUILD/last-stderr.txt"
 }
 
 if [ "${ONLY:-}" != scripts ]; then
@@ -31,10 +35,30 @@ if [ "${ONLY:-}" != scripts ]; then
         run_one "$(basename "$t")" "$t"
     done
 fi
+# The scripts run JOBS at a time (default: the host's processors, at most 4):
+# each guest boot is one busy thread. The test appliances are built first, once,
+# so that no two scripts build them at the same time; results print in order.
 if [ "${ONLY:-}" != unit ]; then
-    for t in tests/*/t_*.sh; do
-        [ -f "$t" ] || continue
-        run_one "${t#tests/}" bash "$t"
+    jobs=${JOBS:-$(nproc 2>/dev/null || echo 1)}
+    [ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+    [ "$jobs" -le 4 ] || jobs=4
+    tests/images/appliance.sh >/dev/null 2>"$BUILD/appliance-build.log" || true
+    ARCH=amd64 tests/images/appliance.sh >/dev/null 2>"$BUILD/appliance64-build.log" || true
+    res=$BUILD/results
+    rm -rf "$res"; mkdir -p "$res"
+    scripts=()
+    for t in tests/*/t_*.sh; do [ -f "$t" ] && scripts+=("$t"); done
+    i=0
+    for t in "${scripts[@]}"; do
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+        (bash "$t" >"$res/$i.out" 2>"$res/$i.err"; echo $? >"$res/$i.rc") &
+        i=$((i + 1))
+    done
+    wait
+    i=0
+    for t in "${scripts[@]}"; do
+        report "${t#tests/}" "$(cat "$res/$i.rc" 2>/dev/null || echo 1)" "$res/$i.out" "$res/$i.err"
+        i=$((i + 1))
     done
 fi
 

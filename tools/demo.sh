@@ -14,5 +14,5 @@ if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
     echo "demo: running $run/demo.vmx in a window (close it to shut the guest down)"
     exec "$vmplay" demo.vmx
 fi
-echo "demo: no display; running headless with the serial console here (type 'poweroff -f' to stop)"
+echo "demo: no display; running headless with the serial console here (Ctrl-A x quits, Ctrl-A h lists the keys)"
 exec "$vmplay" --headless --serial=stdio demo.vmx

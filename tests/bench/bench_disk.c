@@ -2,8 +2,11 @@
  * The disk benchmark driver for bench/disk.sh: requests through vmplay's
  * blockdev the way `qemu-img bench` issues them (one at a time, buffer size
  * -s, offset advancing by -S modulo the disk size), printing
- * the elapsed seconds. Writes are followed by a flush, inside the timing.
- *   bench_disk read|write FILE BUFSIZE COUNT STEP
+ * the elapsed seconds. Writes are followed by a flush, inside the timing;
+ * the stable writes (a drive with its write cache off) are each flushed as
+ * they go, to fdatasync (write-stable) or only into the file
+ * (write-stable-file, --disk-sync=never).
+ *   bench_disk read|write|write-stable|write-stable-file FILE BUFSIZE COUNT STEP
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +24,19 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 6 || (strcmp(argv[1], "read") && strcmp(argv[1], "write"))) {
-        fprintf(stderr, "usage: bench_disk read|write FILE BUFSIZE COUNT STEP\n");
+    bool wr = argc == 6 && !strncmp(argv[1], "write", 5);
+    bool stable = wr && !strncmp(argv[1], "write-stable", 12);
+    bool to_file = stable && !strcmp(argv[1], "write-stable-file");
+    if (argc != 6 || (strcmp(argv[1], "read") && strcmp(argv[1], "write") &&
+                      strcmp(argv[1], "write-stable") && !to_file)) {
+        fprintf(stderr, "usage: bench_disk read|write|write-stable|write-stable-file FILE BUFSIZE "
+                        "COUNT STEP\n");
         return EX_USAGE;
     }
-    bool wr = !strcmp(argv[1], "write");
     uint64_t bufsize = strtoull(argv[3], NULL, 0), count = strtoull(argv[4], NULL, 0);
     uint64_t step = strtoull(argv[5], NULL, 0);
-    struct blockdev_open_opts o = {.media = MEDIA_DISK, .read_only = !wr};
+    struct blockdev_open_opts o = {.media = MEDIA_DISK, .read_only = !wr,
+                                   .sync = to_file ? BLOCKDEV_SYNC_FILE : BLOCKDEV_SYNC_MEDIA};
     struct blockdev *bd;
     struct error err;
     if (blockdev_open(argv[2], &o, &bd, &err)) {
@@ -41,8 +49,9 @@ int main(int argc, char **argv)
     double t0 = now();
     for (uint64_t i = 0; i < count; i++) {
         uint32_t n = (uint32_t)(bufsize / BLOCKDEV_SECTOR);
-        int r = wr ? blockdev_write(bd, off / BLOCKDEV_SECTOR, n, buf)
-                   : blockdev_read(bd, off / BLOCKDEV_SECTOR, n, buf);
+        int r = stable ? blockdev_write_stable(bd, off / BLOCKDEV_SECTOR, n, buf)
+                : wr   ? blockdev_write(bd, off / BLOCKDEV_SECTOR, n, buf)
+                       : blockdev_read(bd, off / BLOCKDEV_SECTOR, n, buf);
         if (r) {
             fprintf(stderr, "bench_disk: request at %llu failed (%d)\n", (unsigned long long)off, r);
             return EX_IOERR;

@@ -27,12 +27,14 @@ expect_usage bad_timeout --timeout=-3 x.vmx
 expect_usage bad_timeout_text --timeout=soon x.vmx
 expect_usage bad_trace --trace=io,nonsense x.vmx
 expect_usage bad_on_poweroff --on-poweroff=sleep x.vmx
+expect_usage bad_disk_sync --disk-sync=sometimes x.vmx
 expect_usage two_files a.vmx b.vmx
 expect_usage headless_kiosk --headless --kiosk x.vmx
 expect_usage headless_fullscreen --headless --fullscreen x.vmx
 expect_usage initrd_without_kernel --initrd=i x.vmx
 expect_usage kernel_with_bios --kernel=k --bios=b x.vmx
 expect_usage check_with_timeout --check --timeout=5 x.vmx
+expect_usage check_with_control --check --control=x.sock x.vmx
 
 out=$("$V" --version); rc=$?
 [ $rc -eq 0 ] && [[ "$out" =~ ^vmplay\ [0-9]+\.[0-9]+ ]] && ok version || bad version "got '$out' status $rc"
@@ -55,11 +57,13 @@ done
 [ -z "$refused" ] && ok help_options_accepted || bad help_options_accepted "--help lists but getopt refuses:$refused"
 
 # --timeout counts from power-on: a guest that resets itself over and over (a
-# ROM that pulses the i8042 reset line) is still powered off after it.
+# ROM that pulses the i8042 reset line) is still powered off after it, with
+# --timeout's own status (124, as timeout(1)).
 d=$(mktemp -d)
 printf '.encoding = "UTF-8"\nconfig.version = "8"\nmemsize = "16"\n' > "$d/r.vmx"
 { head -c 65520 /dev/zero; printf '\xb0\xfe\xe6\x64\xeb\xfe'; head -c 10 /dev/zero; } > "$d/reset.rom"
-timeout 60 "$V" --headless --cpu=soft --bios="$d/reset.rom" --timeout=1 "$d/r.vmx" >/dev/null 2>"$d/err"
+timeout -s KILL 60 "$V" --headless --cpu=soft --bios="$d/reset.rom" --timeout=1 "$d/r.vmx" >/dev/null 2>"$d/err"
 rc=$?
-[ $rc -eq 0 ] && ok timeout_across_resets || bad timeout_across_resets "status $rc (124: still running after 60 s): $(head -c 200 "$d/err")"
+[ $rc -eq 124 ] && grep -q '^vmplay: --timeout: powering the guest off after 1 s$' "$d/err" && ok timeout_across_resets ||
+    bad timeout_across_resets "status $rc (137: still running after 60 s): $(head -c 200 "$d/err")"
 rm -rf "$d"

@@ -643,8 +643,83 @@ static void sse_mm_one(struct gen *g, const struct sse_case *sc, const unsigned 
     }
 }
 
+/*
+ * SSE4.1 and SSE4.2 (x86-64-v2): the 66 0F 38 forms (PMOVSX/ZX with their
+ * narrow memory operands, the blends on XMM0, PTEST, MOVNTDQA), the 66 0F
+ * 3A forms with random immediates (ROUNDxx, blends, DPPS/DPPD, MPSADBW, the
+ * extracts to GPRs and memory, the inserts from them, INSERTPS) and the four
+ * string compares with explicit lengths in RAX/RDX, now and then huge.
+ */
+static void sse4_one(struct gen *g, const struct sse_case *sc)
+{
+    static const uint8_t m38[] = {0x10, 0x14, 0x15, 0x17, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25,
+                                  0x28, 0x29, 0x2B, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x37,
+                                  0x38, 0x39, 0x3A, 0x3B, 0x3C, 0x3D, 0x3E, 0x3F, 0x40, 0x41};
+    static const uint8_t m3a[] = {0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x40, 0x41, 0x42};
+    bool w = below(g, 2), mem = below(g, 3) == 0;
+    unsigned k = below(g, 8), a = xr(g, sc), b = xr(g, sc);
+    int out = D_STORE + 16 * (int)below(g, 4);
+    if (k < 3) {
+        uint8_t op = m38[below(g, sizeof m38)];
+        unsigned ms = (op & 0xF7) == 0x20 || (op & 0xF7) == 0x21 || op == 0x25 || op == 0x35 ? 8 : 16;
+        if (op == 0x21 || op == 0x24 || op == 0x31 || op == 0x34)
+            ms = 4;
+        else if (op == 0x22 || op == 0x32)
+            ms = 2;
+        sse64(g, 0x66, 0x38, op, a, mem ? -1 : (int)b, slot(g, ms), w, -1);
+    } else if (k < 5) {
+        uint8_t op = m3a[below(g, sizeof m3a)];
+        unsigned ms = op == 0x0A ? 4 : op == 0x0B ? 8 : 16;
+        sse64(g, 0x66, 0x3A, op, a, mem ? -1 : (int)b, slot(g, ms), w, imm8(g, true));
+    } else if (k == 5) { /* PEXTRB/W/D/Q, EXTRACTPS r/m, xmm, imm; MOVNTDQA */
+        uint8_t op = (uint8_t)(0x14 + below(g, 4));
+        if (below(g, 6) == 0)
+            sse64(g, 0x66, 0x38, 0x2A, a, -1, slot(g, 16), w, -1);
+        else
+            sse64(g, 0x66, 0x3A, op, a, mem ? -1 : (int)free_gpr(g), out + 8 * (int)below(g, 2), w,
+                  imm8(g, true));
+    } else if (k == 6) { /* PINSRB, INSERTPS, PINSRD/Q */
+        unsigned j = below(g, 3), ms = j == 0 ? 1 : j == 1 ? 4 : w ? 8 : 4;
+        int rm = j == 1 ? (int)b : (int)below(g, 16);
+        sse64(g, 0x66, 0x3A, (uint8_t)(0x20 + j), a, mem ? -1 : rm, slot(g, ms), w, imm8(g, true));
+    } else { /* PCMPESTRM/I, PCMPISTRM/I: lengths in RAX/RDX, the index to ECX, the mask to XMM0 */
+        if (g->avoid & 0x7)
+            return;
+        g->avoid |= 0x7;
+        for (unsigned r = 0; r <= 2; r += 2)
+            g->in->gpr[r] = below(g, 5) == 0 ? rand_value(g)
+                                              : (uint64_t)(int64_t)((int)below(g, 40) - 20);
+        sse64(g, 0x66, 0x3A, (uint8_t)(0x60 + below(g, 4)), a, mem ? -1 : (int)b, slot(g, 4), w,
+              (int)(rnd(g) & 0x7F));
+    }
+}
+
+/* POPCNT r, r/m (16/32/64) and CRC32 r32/r64, r/m8/16/32/64 (flags kept). */
+static void gen_v2int(struct gen *g)
+{
+    unsigned r = dst_reg(g), m = dst_reg(g);
+    bool mem = below(g, 3) == 0, crc = below(g, 2);
+    unsigned w = 2 << below(g, 3);
+    g->fmask = FL_DEFINED;
+    emit(g, crc ? 0xF2 : 0xF3);
+    if (crc && below(g, 2)) { /* F0: a byte source, r32 or (REX.W) r64 destination */
+        prefix(g, below(g, 2) ? 8 : 4, r, mem ? BASE_REG : m, below(g, 2));
+        emit(g, 0x0F), emit(g, 0x38), emit(g, 0xF0);
+    } else {
+        prefix(g, w, r, mem ? BASE_REG : m, false);
+        emit(g, 0x0F);
+        if (crc)
+            emit(g, 0x38), emit(g, 0xF1);
+        else
+            emit(g, 0xB8);
+    }
+    if (!mem && below(g, 6) == 0)
+        g->in->gpr[m] = 0; /* POPCNT of zero: ZF */
+    modrm(g, r, m, mem);
+}
+
 /* kind 0: FP masked; 1: FP with exceptions unmasked (#XM); 2: SSE2 integer; 3: SSSE3; 4: moves;
- * 5: the MMX-register forms */
+ * 5: the MMX-register forms; 6: SSE4.1/SSE4.2 */
 static void gen_sse(struct gen *g, unsigned kind)
 {
     struct cd64_in *in = g->in;
@@ -656,6 +731,9 @@ static void gen_sse(struct gen *g, unsigned kind)
         memset(p, 0, 16);
         p[0] = (uint8_t)below(g, 70);
     }
+    if (kind == 6 && below(g, 2)) /* strings with few letters, so that the compares match */
+        for (unsigned i = 0; i < 0x70; i++)
+            in->data[i] = (uint8_t)(below(g, 8) == 0 ? 0 : 'a' + below(g, 3));
     unsigned masks = kind == 1 ? (unsigned)(rnd(g) & 0x3F) | (below(g, 2) ? 0x20u : 0) : 0x3F;
     uint32_t mx = masks << 7 | below(g, 4) << 13 | (below(g, 2) ? 0x40u : 0) |
                   (below(g, 2) ? 0x8000u : 0) | (below(g, 4) == 0 ? rnd(g) & 0x3F : 0);
@@ -668,6 +746,8 @@ static void gen_sse(struct gen *g, unsigned kind)
     do
         sc.x[2] = below(g, 16);
     while (sc.x[2] == sc.x[0] || sc.x[2] == sc.x[1]);
+    if (kind == 6 && below(g, 2) && sc.x[1] && sc.x[2])
+        sc.x[0] = 0; /* XMM0: the blend mask and PCMPxSTRM's result, compared too */
     g->fmask = FL_DEFINED;
     g->avoid = 0;
     const uint8_t ldmxcsr[] = {0x41, 0x0F, 0xAE, 0x56, D_MXCSR};
@@ -689,6 +769,8 @@ static void gen_sse(struct gen *g, unsigned kind)
             sse_fp_one(g, &sc);
         else if (kind <= 3)
             sse_int_one(g, &sc, kind == 3);
+        else if (kind == 6)
+            sse4_one(g, &sc);
         else
             sse_mov_one(g, &sc, &fx);
     }
@@ -920,12 +1002,12 @@ static void gen_int(struct gen *g)
 
 static const struct {
     const char *name;
-    int kind; /* -1: the integer mix, -2 gen_misc, -3 gen_x87; else gen_sse's kind */
+    int kind; /* -1: the integer mix, -2 gen_misc, -3 gen_x87, -4 gen_v2int; else gen_sse's kind */
     unsigned cases;
 } groups[] = {{"int", -1, 20000},   {"misc", -2, 8000},  {"x87", -3, 6000},
               {"ssefp", 0, 10000},  {"ssefpx", 1, 5000},
               {"sseint", 2, 8000}, {"ssse3", 3, 4000}, {"ssemov", 4, 8000},
-              {"ssemmx", 5, 6000}};
+              {"ssemmx", 5, 6000}, {"sse4", 6, 10000}, {"v2int", -4, 6000}};
 
 static void gen_case(struct gen *g, struct cd64_in *in, int kind)
 {
@@ -947,6 +1029,9 @@ static void gen_case(struct gen *g, struct cd64_in *in, int kind)
         gen_misc(g);
     else if (kind == -3)
         gen_x87(g);
+    else if (kind == -4)
+        for (unsigned i = 0, n = 1 + below(g, 3); i < n; i++)
+            gen_v2int(g);
     else
         gen_sse(g, (unsigned)kind);
     in->code_len = g->n;

@@ -1,5 +1,6 @@
-; The CPU model on both backends: CPUID leaves 0, 1, 2, 80000000, 80000001
-; and 80000008 as EAX EBX ECX EDX, and EDX at reset (the same family, model and
+; The CPU model on both backends: CPUID leaves 0, 1, 2, 40000000 (the VMware
+; platform's "VMwareVMware", as the board presents it to every .vmx), 80000000,
+; 80000001 and 80000008 as EAX EBX ECX EDX, and EDX at reset (the same family, model and
 ; stepping signature). KVM shows the software core's model (cpu/model.h),
 ; less any feature the host lacks; on a host with all of them, the same.
 ; kvm-needs: full (a nested KVM seen here replaces leaf 1's feature words
@@ -20,6 +21,8 @@ start:  mov ebp, edx                    ; the reset signature, before anything t
         mov esi, 1
         call leaf
         mov esi, 2
+        call leaf
+        mov esi, 0x40000000
         call leaf
         mov esi, 0x80000000
         call leaf

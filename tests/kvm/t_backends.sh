@@ -97,7 +97,15 @@ if "$V" --headless --deterministic --cpu=kvm --bios="$any" "$run/rom.vmx" >/dev/
 for src in tests/kvm/*.asm; do
     name=$(basename "$src" .asm)
     needs=0; grep -q '^; kvm-needs: full' "$src" && needs=1
-    check "$name" "$BUILD/kvm/roms/$name.bin" "tests/kvm/expected/$name.txt" $needs
+    exp=tests/kvm/expected/$name.txt
+    # The model advertises SSE4.1, SSE4.2 and POPCNT (leaf 1 ECX bits 19, 20, 23) only
+    # where the host has them: on a host without all three the expectation loses them.
+    if [ "$name" = cpuid ] && ! { grep -qw sse4_1 /proc/cpuinfo && grep -qw sse4_2 /proc/cpuinfo &&
+                                  grep -qw popcnt /proc/cpuinfo; }; then
+        sed 's/^\(00000001: [0-9a-f]* [0-9a-f]* \)80d82201/\180402201/' "$exp" > "$run/cpuid.expected"
+        exp=$run/cpuid.expected
+    fi
+    check "$name" "$BUILD/kvm/roms/$name.bin" "$exp" $needs
 done
 for exp in tests/cpu/expected/*.txt; do
     name=$(basename "$exp" .txt)

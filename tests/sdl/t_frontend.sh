@@ -21,7 +21,9 @@ rm -rf "$run"; mkdir -p "$run"
 start() { # name args... -> sets PID, WIN (each run has its own window title)
     "$DRIVER" "$run/$1.log" --title="fe-$1" "${@:2}" 2>"$run/$1.err" &
     PID=$!
-    WIN=$(wait_window "^fe-$1 " 30) && wait_for "$run/$1.log" ready 30
+    WIN=$(wait_window "^fe-$1 " 30) && wait_for "$run/$1.log" ready 30 && return 0
+    WHY="$(kill -0 $PID 2>/dev/null && echo running || echo exited), window '${WIN:-none}', log '$(head -c 80 "$run/$1.log" 2>/dev/null | tr '\n' ' ')', windows: $(xdotool search --name . getwindowname %@ 2>/dev/null | tr '\n' ',' | head -c 200), err: $(head -c 300 "$run/$1.err" | tr '\n' ' ')"
+    return 1
 }
 
 finish() { # wait for the driver to exit by itself; returns its status or 124
@@ -110,7 +112,7 @@ if start grab --ignore-power-button; then
     [ $rc = 0 ] && [ "$(grep '^power' "$run/grab.log" | tr '\n' ' ')" = "power-button power-off " ] \
         && ok second_close_powers_off || bad second_close_powers_off "status $rc, $(grep '^power' "$run/grab.log" | tr '\n' ' ')"
 else
-    bad grab_window "no window"; kill $PID 2>/dev/null
+    bad grab_window "no window: $WHY"; kill $PID 2>/dev/null
 fi
 
 # --- absolute pointer: no grab, positions over the picture ---
@@ -123,7 +125,7 @@ if start abs --absolute; then
         && ok absolute_pointer || bad absolute_pointer "title '$t', $(grep '^abs' "$run/abs.log" | tail -2 | tr '\n' '|')"
     "$XCLOSE" "$WIN"; finish
 else
-    bad abs_window "no window"; kill $PID 2>/dev/null
+    bad abs_window "no window: $WHY"; kill $PID 2>/dev/null
 fi
 
 # --- idle cost: the front end's main thread while the text screen only blinks its cursor ---
@@ -135,7 +137,7 @@ if start idle; then
         || bad idle_text_cpu "main thread ${pct}% of a core"
     "$XCLOSE" "$WIN"; finish
 else
-    bad idle_window "no window"; kill $PID 2>/dev/null
+    bad idle_window "no window: $WHY"; kill $PID 2>/dev/null
 fi
 
 # --- kiosk: full screen, close ignored, no release ---
@@ -151,6 +153,6 @@ if start kiosk --kiosk; then
         && ok kiosk_ignores_close || bad kiosk_ignores_close "title '$t', $(grep '^power' "$run/kiosk.log")"
     kill $PID; wait $PID 2>/dev/null
 else
-    bad kiosk_window "no window"; kill $PID 2>/dev/null
+    bad kiosk_window "no window: $WHY"; kill $PID 2>/dev/null
 fi
 exit 0

@@ -243,7 +243,7 @@ static void bd_close(struct blockdev *bd)
 {
 }
 
-static const struct blockdev_ops bd_ops = {bd_read, bd_write, bd_flush, bd_close, NULL};
+static const struct blockdev_ops bd_ops = {bd_read, bd_write, bd_flush, bd_close, NULL, NULL};
 
 static void make_mbr(uint8_t *m)
 {
@@ -284,7 +284,7 @@ static void vm_create(struct vm *vm)
 {
     vm->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (vm->kvm < 0)
-        SKIP("no /dev/kvm");
+        SKIP("no /dev/kvm: this test drives the firmware on raw KVM (the same SeaBIOS boots from IDE and CD run on the software core in tests/guest)");
     vm->fd = ioctl(vm->kvm, KVM_CREATE_VM, 0);
     ASSERT(vm->fd >= 0);
     ASSERT_EQ(ioctl(vm->fd, KVM_SET_TSS_ADDR, 0xfeffd000ul), 0);
@@ -387,7 +387,7 @@ static int cd_read(struct blockdev *bd, uint64_t sector, uint32_t count, void *b
     return 0;
 }
 
-static const struct blockdev_ops cd_ops = {cd_read, bd_write, bd_flush, bd_close, NULL};
+static const struct blockdev_ops cd_ops = {cd_read, bd_write, bd_flush, bd_close, NULL, NULL};
 
 static void make_iso(uint8_t *img)
 {

@@ -165,6 +165,7 @@ TEST(sample_esx)
     ASSERT_STR_EQ(c->guest_os, "windows8srv-64");
     ASSERT_EQ(c->memsize_mib, 16384); /* written memSize */
     ASSERT_EQ(c->numvcpus, 16);
+    ASSERT_EQ(config_vcpus_run(c), 1); /* one vCPU runs today */
     ASSERT_EQ(c->cores_per_socket, 4);
     ASSERT_EQ(c->hw_version, 10);
     ASSERT_EQ(c->svga_vram_size, 8388608);
@@ -250,6 +251,7 @@ TEST(sample_gsx)
     ASSERT_STR_EQ(c->disks[0].slot, "ide0:0");
     ASSERT_EQ(c->disks[0].mode, VM_MODE_INDEPENDENT_PERSISTENT);
     assert_sibling(c->disks[0].path, path, "Debian-System1-0-cl2.vmdk");
+    ASSERT(!c->disks[0].write_through && !unknown(c, "ide0:0.writeThrough"));
     ASSERT(!unknown(c, "ide1:0.fileName") && !unknown(c, "ide1:0.deviceType"));
     ASSERT(!c->floppy[0].present);
     ASSERT(!unknown(c, "floppy0.fileName"));
@@ -358,8 +360,11 @@ TEST(disk_slots_types_modes_and_paths)
         "sata0.present = \"TRUE\"\nsata0:29.present = \"TRUE\"\nsata0:29.fileName = \"r.vmdk\"\n"
         "sata0:29.deviceType = \"rawDisk\"\n"
         "nvme3.present = \"TRUE\"\nnvme3:14.present = \"TRUE\"\nnvme3:14.fileName = \"n.vmdk\"\n"
-        "nvme3:14.mode = \"undoable\"\n");
+        "nvme3:14.mode = \"undoable\"\nnvme3:14.writeThrough = \"TRUE\"\n"
+        "ide0:0.writethrough = \"false\"\n");
     ASSERT_EQ(c->ndisks, 5);
+    ASSERT(!c->disks[0].write_through && !c->disks[3].write_through);
+    ASSERT(c->disks[4].write_through);
     ASSERT_STR_EQ(c->disks[0].slot, "ide0:0");
     ASSERT_EQ(c->disks[0].type, VM_DISK_HDD);
     ASSERT_STR_EQ(c->disks[0].path, "/vms/t/sys.vmdk");
@@ -502,6 +507,24 @@ TEST(nic_without_uuid_gets_a_stable_mac_from_the_path)
     config_free(d);
 }
 
+/* Cards whose .vmx gives no generatedAddressOffset are spaced as VMware writes them
+ * (ethernetN at N * 10), with or without uuid.bios: no two share a MAC. */
+TEST(nics_without_offsets_get_distinct_macs)
+{
+    struct vm_config *c = build(
+        "uuid.bios = \"56 4d 00 00 00 00 00 00-00 00 00 00 00 aa bb 10\"\n"
+        "ethernet0.present = \"TRUE\"\nethernet1.present = \"TRUE\"\nethernet3.present = \"TRUE\"\n");
+    assert_mac(c->nic[0].mac, "00:0c:29:aa:bb:10");
+    assert_mac(c->nic[1].mac, "00:0c:29:aa:bb:1a");
+    assert_mac(c->nic[3].mac, "00:0c:29:aa:bb:2e");
+    config_free(c);
+    struct vm_config *d = build_at("ethernet0.present = \"TRUE\"\nethernet1.present = \"TRUE\"\n",
+                                   "/vms/a/a.vmx");
+    ASSERT_MEM_EQ(d->nic[0].mac, d->nic[1].mac, 5);
+    ASSERT_EQ((uint8_t)(d->nic[1].mac[5] - d->nic[0].mac[5]), 10);
+    config_free(d);
+}
+
 /* ---- validation: one line, file:line: key ---- */
 
 TEST(validation_errors_name_file_line_and_key)
@@ -524,6 +547,8 @@ TEST(validation_errors_name_file_line_and_key)
         { "ide0:0.present = \"TRUE\"\nide0:0.fileName = \"a.vmdk\"\nide0:0.mode = \"sometimes\"\n",
           "/vms/t/t.vmx:3: ide0:0.mode: unknown value \"sometimes\"" },
         { "ide0:0.present = \"perhaps\"\n", "/vms/t/t.vmx:1: ide0:0.present: \"perhaps\" is not a boolean" },
+        { "ide0:1.present = \"TRUE\"\nide0:1.fileName = \"a.vmdk\"\nide0:1.writeThrough = \"maybe\"\n",
+          "/vms/t/t.vmx:3: ide0:1.writeThrough: \"maybe\" is not a boolean" },
         { "ide0:0.present = \"TRUE\"\n", "/vms/t/t.vmx:1: ide0:0.fileName: a present disk needs a file name" },
         { "scsi0.present = \"TRUE\"\nscsi0.virtualDev = \"aha1542\"\n",
           "/vms/t/t.vmx:2: scsi0.virtualDev: unknown value \"aha1542\" (expected lsilogic, buslogic, pvscsi, lsisas1068)" },
@@ -583,6 +608,43 @@ TEST(check_files)
     config_free(c);
 }
 
+/* One file in two slots: by inode, a written one (hard disk, floppy) refused, two ISOs allowed. */
+TEST(check_files_same_file_twice)
+{
+    const char *dir = test_tmpdir();
+    char vmx[1024], link[1100], target[1100];
+    snprintf(vmx, sizeof vmx, "%s/t.vmx", dir);
+    touch(dir, "t.vmdk");
+    touch(dir, "t.iso");
+    snprintf(link, sizeof link, "%s/l.vmdk", dir);
+    abs_join(target, sizeof target, dir, "t.vmdk");
+    unlink(link);
+    ASSERT_EQ(symlink(target, link), 0);
+    struct vm_config *c = build_at("ide0:0.present = \"TRUE\"\nide0:0.fileName = \"t.vmdk\"\n"
+                                   "ide1:0.present = \"TRUE\"\nide1:0.deviceType = \"cdrom-image\"\n"
+                                   "ide1:0.fileName = \"t.iso\"\n"
+                                   "ide1:1.present = \"TRUE\"\nide1:1.deviceType = \"cdrom-image\"\n"
+                                   "ide1:1.fileName = \"t.iso\"\n", vmx);
+    struct error e = { 0 };
+    ASSERT_EQ(config_check_files(c, &e), 0); /* two CD-ROMs on one ISO */
+    config_free(c);
+    c = build_at("ide0:0.present = \"TRUE\"\nide0:0.fileName = \"t.vmdk\"\n"
+                 "sata0.present = \"TRUE\"\nsata0:4.present = \"TRUE\"\nsata0:4.fileName = \"l.vmdk\"\n", vmx);
+    ASSERT_EQ(config_check_files(c, &e), -1);
+    ASSERT_EQ(e.code, EX_DATAERR);
+    char want[2400], abs_link[1100];
+    abs_join(abs_link, sizeof abs_link, dir, "l.vmdk");
+    snprintf(want, sizeof want, "%s:5: sata0:4.fileName names the same file as ide0:0.fileName "
+             "(line 2), %s; a VM can hold a disk only once", vmx, abs_link);
+    ASSERT_STR_EQ(e.msg, want);
+    config_free(c);
+    c = build_at("ide1:0.present = \"TRUE\"\nide1:0.deviceType = \"cdrom-image\"\n"
+                 "ide1:0.fileName = \"t.iso\"\nide1:0.startConnected = \"FALSE\"\n"
+                 "floppy0.fileType = \"file\"\nfloppy0.fileName = \"t.iso\"\n", vmx);
+    ASSERT_EQ(config_check_files(c, &e), 0); /* the disconnected CD-ROM is not opened */
+    config_free(c);
+}
+
 /* ---- the printer ---- */
 
 TEST(print_is_stable)
@@ -591,6 +653,7 @@ TEST(print_is_stable)
         "displayName = \"Demo\"\nguestOS = \"otherlinux\"\nmemsize = \"128\"\n"
         "uuid.bios = \"56 4d 01 02 03 04 05 06-07 08 09 0a 0b 0c 0d 0e\"\n"
         "ide0:0.present = \"TRUE\"\nide0:0.fileName = \"demo.vmdk\"\n"
+        "ide0:1.present = \"TRUE\"\nide0:1.fileName = \"data.vmdk\"\nide0:1.writeThrough = \"TRUE\"\n"
         "ide1:0.present = \"TRUE\"\nide1:0.fileName = \"cd.iso\"\n"
         "floppy0.present = \"FALSE\"\nethernet0.present = \"TRUE\"\nethernet0.virtualDev = \"e1000\"\n"
         "ethernet0.connectionType = \"nat\"\nserial0.present = \"TRUE\"\nserial0.fileType = \"file\"\n"
@@ -610,14 +673,18 @@ TEST(print_is_stable)
         "firmware   bios\n"
         "uuid.bios  56 4d 01 02 03 04 05 06-07 08 09 0a 0b 0c 0d 0e\n"
         "ide0:0     disk         persistent                 /vms/t/demo.vmdk\n"
+        "ide0:1     disk         persistent                 /vms/t/data.vmdk (write-through)\n"
         "ide1:0     cdrom-image  -                          /vms/t/cd.iso\n"
         "ethernet0  e1000    00:0c:29:0c:0d:0e (generated, derived from uuid.bios) nat\n"
         "serial0    file /vms/t/s.txt\n"
         "svga       vram 4096 KiB\n"
+        "platform   VMware: CPUID hypervisor bit, leaf 0x40000000 \"VMwareVMware\", "
+        "leaf 0x40000010 TSC and APIC bus kHz\n"
+        "backdoor   port 0x5658: version, time, vmmouse, RPC with 0 guestinfo keys\n"
         "suspended  Demo.vmss: vmplay cannot resume a suspended VM yet\n"
         "not emulated usb\n"
         "keys vmplay does not use: 1\n"
-        "  line 18: answer.msg = \"x\"\n";
+        "  line 21: answer.msg = \"x\"\n";
     ASSERT_STR_EQ(buf, want);
     free(buf);
     config_free(c);
@@ -643,4 +710,63 @@ TEST(generated_mac_rule_matches_published_pairs)
             config_generated_mac(pub[i].uuid, 10 * n, mac);
             assert_mac(mac, pub[i].mac[n]);
         }
+}
+
+/* Which SCSI disks the board presents: pvscsi ones; the LSI Logic ones say which controller is
+ * missing; without virtualDev the first disk's ddb.adapterType decides (lsilogic when none). */
+TEST(scsi_models_and_presented_disks)
+{
+    const char *dir = test_tmpdir();
+    char vmx[512], desc[512];
+    snprintf(desc, sizeof desc, "%s/a.vmdk", dir);
+    FILE *f = fopen(desc, "w");
+    ASSERT(f);
+    fputs("# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\n"
+          "createType=\"monolithicFlat\"\nRW 2048 FLAT \"a-flat.vmdk\" 0\n"
+          "ddb.virtualHWVersion = \"19\"\nddb.adapterType = \"pvscsi\"\n", f);
+    fclose(f);
+    snprintf(desc, sizeof desc, "%s/a-flat.vmdk", dir);
+    f = fopen(desc, "w");
+    ASSERT(f);
+    ASSERT_EQ(ftruncate(fileno(f), 1 << 20), 0);
+    fclose(f);
+    snprintf(vmx, sizeof vmx, "%s/t.vmx", dir);
+    struct vm_config *c = build_at(
+        "scsi0.present = \"TRUE\"\nscsi0:0.present = \"TRUE\"\nscsi0:0.fileName = \"a.vmdk\"\n"
+        "scsi1.present = \"TRUE\"\nscsi1.virtualDev = \"lsilogic\"\n"
+        "scsi1:1.present = \"TRUE\"\nscsi1:1.fileName = \"a.vmdk\"\n"
+        "scsi2.present = \"TRUE\"\nscsi2:0.present = \"TRUE\"\nscsi2:0.fileName = \"none.vmdk\"\n"
+        "scsi3.present = \"TRUE\"\nscsi3.virtualDev = \"pvscsi\"\n"
+        "scsi3:2.present = \"TRUE\"\nscsi3:2.fileName = \"x.iso\"\n", vmx);
+    ASSERT_EQ(c->scsi_dev[0], VM_SCSI_DEFAULT);
+    ASSERT_EQ(c->scsi_model[0], VM_SCSI_PVSCSI);    /* from ddb.adapterType */
+    ASSERT_EQ(c->scsi_model[1], VM_SCSI_LSILOGIC);  /* virtualDev wins */
+    ASSERT_EQ(c->scsi_model[2], VM_SCSI_LSILOGIC);  /* no readable disk: VMware's default */
+    ASSERT_EQ(c->ndisks, 4);
+    const char *why = NULL;
+    ASSERT(config_disk_presented(&c->disks[0], &why));
+    ASSERT(config_disk_presented(&c->disks[1], &why)); /* lsilogic */
+    ASSERT(config_disk_presented(&c->disks[2], NULL));
+    ASSERT_EQ(c->disks[3].type, VM_DISK_CDROM_IMAGE);
+    ASSERT(config_disk_presented(&c->disks[3], NULL));
+    ASSERT(!config_scsi_emulated(VM_SCSI_BUSLOGIC, &why));
+    ASSERT_STR_EQ(why, "the BusLogic controller (buslogic) is not emulated");
+    config_free(c);
+}
+
+TEST(guestinfo_keys_carried_and_used)
+{
+    struct vm_config *c = build("config.version = \"8\"\n"
+                                "guestinfo.ci.marker = \"hello guest\"\n"
+                                "GuestInfo.Second = \"2\"\n"
+                                "guestinfo. = \"no name\"\n"
+                                "monitor_control.restrict_backdoor = \"TRUE\"\n");
+    ASSERT_EQ(c->nguestinfo, 2);
+    ASSERT_STR_EQ(c->guestinfo[0].key, "ci.marker");
+    ASSERT_STR_EQ(c->guestinfo[0].value, "hello guest");
+    ASSERT_STR_EQ(c->guestinfo[1].key, "Second");
+    ASSERT(c->backdoor_restricted);
+    ASSERT_EQ(c->nunknown, 1); /* only the nameless "guestinfo." */
+    ASSERT_STR_EQ(c->unknown[0].key, "guestinfo.");
+    config_free(c);
 }

@@ -48,6 +48,15 @@ static const char *insns_sse[] = {
     "pmaddubsw xmm0, [eax+8]", "pabsd mm3, [eax]", "palignr xmm1, [eax], 5",
     "palignr mm1, mm2, 9", "ldmxcsr [eax]", "stmxcsr [esp]", "clflush [eax]", "lfence",
     "mfence", "sfence", "prefetchnta [eax]", "fisttp dword [eax]", "fxsave [eax]",
+    /* SSE4.1, SSE4.2, POPCNT */
+    "pblendvb xmm1, [eax]", "blendvps xmm2, xmm3", "ptest xmm0, [eax]", "pmovsxbw xmm1, [eax]",
+    "pmovzxdq xmm2, xmm3", "movntdqa xmm0, [eax]", "pcmpgtq xmm1, [ebx+4]",
+    "phminposuw xmm0, xmm1", "pmulld xmm3, [esp]", "roundss xmm0, [eax], 3", "dpps xmm0, xmm1, 0xff",
+    "mpsadbw xmm0, [eax], 5", "blendpd xmm1, xmm2, 2", "pextrb [eax], xmm1, 3", "pextrb eax, xmm1, 3",
+    "pextrw [eax], xmm1, 3", "pextrd eax, xmm2, 1", "extractps [ebx], xmm1, 2",
+    "pinsrb xmm0, [eax], 7", "insertps xmm1, xmm2, 0x4c", "pinsrd xmm0, eax, 3",
+    "pcmpestri xmm0, [eax], 0x0c", "pcmpistrm xmm1, xmm2, 0x40", "crc32 eax, byte [ebx]",
+    "crc32 eax, word [ebx]", "crc32 eax, ecx", "popcnt eax, [ebx]", "popcnt ax, bx",
 };
 
 /* 64-bit mode: REX (W/R/X/B, byte registers, REX not last), operand and address
@@ -66,6 +75,8 @@ static const char *insns64[] = {
     "movq xmm9, [r8+0x40]", "paddd xmm15, xmm8", "movzx r9d, byte [r12+1]", "bswap r9",
     "inc r9d", "dec qword [rax]", "cqo", "movsq", "rep stosq", "lock add [rel $+0x10], r10",
     "syscall", "o64 sysret", "sysret", "cmpxchg16b [rdi]", "mul r9", "idiv qword [rsp]", "mov ax, cs",
+    "pextrq rax, xmm9, 1", "pinsrq xmm10, [rax], 1", "crc32 rax, byte [rbx]", "crc32 r9, qword [rsi]",
+    "popcnt r8, [rel $+8]", "pcmpestrm xmm12, [r8], 0x44", "roundsd xmm9, [rel $], 1",
 };
 
 static void check_list(const char **list, size_t n, int bits)

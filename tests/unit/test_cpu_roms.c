@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "cpu/cpu.h"
+#include "cpu/sse4.h"
 #include "devices/apic.h"
 #include "test.h"
 
@@ -124,6 +125,16 @@ static void run_rom(const char *name)
     size_t nexp = read_file(exp_path, (uint8_t *)expected, MAX_OUT - 1);
     ASSERT(nexp > 0);
     expected[nexp] = 0;
+    /* The model has SSE4.1, SSE4.2 and POPCNT only where the host has them (cpu/sse4.h): the
+     * feature walk's expectation is written for such a host and loses the three elsewhere. */
+    if (!strcmp(name, "features") && !sse4_host_ok()) {
+        static const char *const gone[] = {" sse4.1", " sse4.2", " popcnt"};
+        for (size_t g = 0; g < 3; g++) {
+            char *p = strstr(expected, gone[g]);
+            if (p)
+                memmove(p, p + strlen(gone[g]), strlen(p + strlen(gone[g])) + 1);
+        }
+    }
     struct rom_vm m;
     rom_vm_init(&m, rom);
     enum cpu_exit e = CPU_EXIT_DEADLINE;
@@ -190,6 +201,11 @@ TEST(sse)
 TEST(longmode)
 {
     run_rom("longmode");
+}
+
+TEST(compat)
+{
+    run_rom("compat");
 }
 
 TEST(corners)

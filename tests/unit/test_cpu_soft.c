@@ -857,3 +857,65 @@ TEST(expand_down_segment_limits)
     ASSERT_EQ(vm_rd32(&m, 0x6F4), vm_rd32(&m, 0x6F8));
     vm_free(&m);
 }
+
+/* The backdoor hook of cpu.h: records the call and answers like GETVERSION. */
+static int backdoor_calls;
+static bool backdoor_hook(void *opaque, uint16_t port, bool in, unsigned size, uint32_t regs[8])
+{
+    (void)opaque;
+    if (port != CPU_BACKDOOR_PORT || !in || size != 4 || regs[GPR_AX] != 0x564D5868)
+        return false;
+    backdoor_calls++;
+    regs[GPR_AX] = 6;
+    regs[GPR_BX] = 0x564D5868;
+    regs[GPR_SI] = regs[GPR_CX] + 1;
+    return true;
+}
+
+TEST(backdoor_port_passes_iopl_check_at_cpl3)
+{
+    struct vm m;
+    vm_init(&m, 4 << 20);
+    cpu_free(m.cpu);
+    struct cpu_hooks hooks = {.opaque = &m, .intr_ack = vm_intr_ack, .backdoor = backdoor_hook};
+    struct error err;
+    m.cpu = cpu_create(CPU_SOFT, m.bus, m.clock, &hooks, &err);
+    ASSERT(m.cpu);
+    backdoor_calls = 0;
+    /* IOPL 0, a TSS whose I/O bitmap lies past its limit: every other port faults at CPL 3. */
+    vm_asm_pm(&m, "PAGING\n"
+                  "  mov dword [0x3004], 0x9000\n"
+                  "  mov dword [0x3008], 0x10\n"
+                  "  mov word [0x3066], 0x68\n"
+                  "  mov ax, 0x28\n"
+                  "  ltr ax\n"
+                  "  SETGATE 13, gp, 0x8E00\n"
+                  "  push 0x23\n push 0x7000\n push 0x202\n push 0x1B\n push user\n"
+                  "  iretd\n"
+                  "user: mov ax, 0x23\n"
+                  "  mov ds, ax\n"
+                  "  mov eax, 0x564D5868\n"
+                  "  mov ebx, 0\n"
+                  "  mov ecx, 10\n"
+                  "  mov dx, 0x5658\n"
+                  "  in eax, dx\n"
+                  "  mov [0x6E0], eax\n"
+                  "  mov [0x6E4], ebx\n"
+                  "  mov [0x6E8], esi\n"
+                  "  in al, 0x60\n"
+                  "  mov dword [0x6EC], 0xBAD\n"
+                  "  hlt\n"
+                  "gp: mov ax, 0x10\n"
+                  "  mov ds, ax\n"
+                  "  mov eax, [esp+8]\n"
+                  "  mov [0x6F0], eax\n"
+                  "  hlt\n");
+    ASSERT_EQ(vm_run(&m, 1000000), CPU_EXIT_HALT);
+    ASSERT_EQ(backdoor_calls, 1);
+    ASSERT_EQ(vm_rd32(&m, 0x6E0), 6);
+    ASSERT_EQ(vm_rd32(&m, 0x6E4), 0x564D5868);
+    ASSERT_EQ(vm_rd32(&m, 0x6E8), 11);
+    ASSERT_EQ(vm_rd32(&m, 0x6EC), 0);    /* IN from 0x60 at CPL 3 did not complete */
+    ASSERT_EQ(vm_rd32(&m, 0x6F0), 0x1B); /* it raised #GP from user code */
+    vm_free(&m);
+}

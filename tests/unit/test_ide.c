@@ -5,7 +5,9 @@
  * applies to the status it reads. Oracles: ATA/ATAPI-7 (task file, status
  * and error bits, IDENTIFY words, signatures), the PIIX bus master
  * programming interface (PRD format, BMIS bits), MMC (READ(10), sense codes,
- * READ TOC MSF), and the disk image contents.
+ * READ TOC MSF), and the disk image contents. The write cache: with it off,
+ * for FUA writes and on a write-through disk, the disk has seen a flush after
+ * the last write before the command completes.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,7 +24,8 @@
 struct ramdisk {
     struct blockdev bd;
     uint8_t *data;
-    int fail_write, flushes, writes;
+    int fail_write, fail_flush, flushes, writes;
+    int writes_at_flush; /* writes done when the last flush came */
 };
 
 static void pattern(uint64_t lba, uint8_t *p)
@@ -60,7 +63,11 @@ static int rd_write(struct blockdev *bd, uint64_t sector, uint32_t count, const 
 
 static int rd_flush(struct blockdev *bd)
 {
-    ((struct ramdisk *)bd)->flushes++;
+    struct ramdisk *r = (struct ramdisk *)bd;
+    if (r->fail_flush)
+        return -EIO;
+    r->flushes++;
+    r->writes_at_flush = r->writes;
     return 0;
 }
 
@@ -71,7 +78,7 @@ static void rd_close(struct blockdev *bd)
     free(r);
 }
 
-static const struct blockdev_ops rd_ops = {rd_read, rd_write, rd_flush, rd_close, NULL};
+static const struct blockdev_ops rd_ops = {rd_read, rd_write, rd_flush, rd_close, NULL, NULL};
 
 static struct ramdisk *ramdisk_new(uint64_t sectors)
 {
@@ -177,6 +184,13 @@ struct cmd {
     uint8_t feature2, count2, lba_low2, lba_mid2, lba_high2;
 };
 
+/* The 48-bit commands used here: READ/WRITE (MULTIPLE/DMA) EXT and the FUA writes. */
+static bool ext_cmd(uint8_t command)
+{
+    return (command & ~0x11) == 0x24 || command == 0x29 || command == 0x39 || command == 0x3d ||
+           command == 0xce;
+}
+
 static uint8_t await_not_bsy(struct rig *r, uint16_t base)
 {
     for (int i = 0; i < 100; i++) {
@@ -192,7 +206,7 @@ static void send_cmd(struct rig *r, uint16_t base, int slave, const struct cmd *
     await_not_bsy(r, base);
     uint8_t newdh = (uint8_t)((c->device & ~0x10) | (slave ? 0xb0 : 0xa0));
     bus_out(r->bus, base + ATA_CB_DH, newdh, 1);
-    if ((c->command & ~0x11) == 0x24) {
+    if (ext_cmd(c->command)) {
         bus_out(r->bus, base + ATA_CB_FR, c->feature2, 1);
         bus_out(r->bus, base + ATA_CB_SC, c->count2, 1);
         bus_out(r->bus, base + ATA_CB_SN, c->lba_low2, 1);
@@ -386,7 +400,7 @@ static void lba_cmd(struct cmd *c, uint8_t command, uint64_t lba, unsigned count
     memset(c, 0, sizeof(*c));
     c->command = command;
     c->count = (uint8_t)count;
-    if ((command & ~0x11) == 0x24) { /* the EXT commands, as ata_readwrite fills them */
+    if (ext_cmd(command)) { /* the EXT commands, as ata_readwrite fills them */
         c->count2 = (uint8_t)(count >> 8);
         c->lba_low2 = (uint8_t)(lba >> 24);
         c->lba_mid2 = (uint8_t)(lba >> 32);
@@ -1040,5 +1054,300 @@ TEST(atapi_pio_large_byte_limit)
     for (unsigned i = 0; i < sizeof(buf); i += 211)
         ASSERT_EQ(buf[i], cd_block_byte(r, 100 + i / 2048, i % 2048));
     ASSERT_EQ(bus_in(r->bus, 0x172, 1) & 3, 3);
+    rig_free(r);
+}
+
+/* PACKET by PIO with byte count limit `limit`, every DRQ chunk read into buf (at most max bytes):
+ * the bytes moved, or -1 when the command ends with ERR. Chunks must respect the limit. */
+static long atapi_stream(struct rig *r, const uint8_t cdb[12], unsigned limit, uint8_t *buf, unsigned long max,
+                         unsigned *chunks)
+{
+    unsigned long got = 0;
+    *chunks = 0;
+    bus_out(r->bus, 0x376, ATA_CB_DC_HD15 | ATA_CB_DC_NIEN, 1);
+    bus_out(r->bus, 0x171, 0, 1);
+    bus_out(r->bus, 0x174, limit & 0xff, 1);
+    bus_out(r->bus, 0x175, limit >> 8, 1);
+    bus_out(r->bus, 0x177, 0xa0, 1);
+    for (int i = 0; i < 12; i += 2)
+        bus_out(r->bus, 0x170, cdb[i] | cdb[i + 1] << 8, 2);
+    for (;;) {
+        uint8_t st = await_not_bsy(r, 0x170);
+        if (st & ERR) {
+            bus_out(r->bus, 0x376, ATA_CB_DC_HD15, 1);
+            return -1;
+        }
+        if (!(st & DRQ))
+            break;
+        unsigned n = bus_in(r->bus, 0x174, 1) | bus_in(r->bus, 0x175, 1) << 8;
+        ASSERT(n > 0 && n <= (limit ? limit : 0xfffe) && got + n <= max);
+        for (unsigned i = 0; i < n; i += 2) {
+            uint32_t v = bus_in(r->bus, 0x170, 2);
+            buf[got + i] = (uint8_t)v;
+            if (i + 1 < n)
+                buf[got + i + 1] = (uint8_t)(v >> 8);
+        }
+        got += n;
+        (*chunks)++;
+    }
+    bus_out(r->bus, 0x376, ATA_CB_DC_HD15, 1);
+    return (long)got;
+}
+
+/* The answers the ATAPI drive gives through the SCSI layer, field by field as atapi.c gave them
+ * before it was folded into scsi_disk.c (SFF-8020 INQUIRY, MMC-6 pages and features), and what
+ * the SCSI layer adds (VPD pages, the removable-medium feature). */
+TEST(atapi_answers_field_by_field_through_the_scsi_layer)
+{
+    struct rig *r = rig_new(0, true);
+    static uint8_t buf[1000 * 2048];
+    uint8_t cdb[12] = {0x12, 0, 0, 0, 96};
+    unsigned chunks;
+    /* INQUIRY: CD/DVD, removable, ATAPI version 2 / format 1, no CMDQUE, VMware's strings. */
+    ASSERT_EQ(atapi_stream(r, cdb, 0xfffe, buf, 96, &chunks), 36);
+    static const uint8_t head[8] = {0x05, 0x80, 0x00, 0x21, 31, 0, 0, 0};
+    ASSERT_MEM_EQ(buf, head, 8);
+    ASSERT_MEM_EQ(buf + 8, "NECVMWarVMware IDE CDR101.00", 28);
+    /* INQUIRY VPD 00h: the supported pages (the old ATAPI code answered standard data here). */
+    cdb[1] = 0x01;
+    ASSERT_EQ(atapi_stream(r, cdb, 0xfffe, buf, 96, &chunks), 7);
+    ASSERT_EQ(buf[0], 0x05);
+    ASSERT_EQ(buf[1], 0x00);
+    ASSERT_EQ(buf[3], 3);
+    /* GET EVENT STATUS NOTIFICATION, polled, media class: new media, media present, once. */
+    uint8_t gesn[12] = {0x4a, 0x01, 0, 0, 0x10, 0, 0, 0, 8};
+    ASSERT_EQ(atapi_stream(r, gesn, 0xfffe, buf, 8, &chunks), 8);
+    ASSERT_EQ(buf[2], 0x04);
+    ASSERT_EQ(buf[3], 0x10);
+    ASSERT_EQ(buf[4], 0x02);
+    ASSERT_EQ(buf[5], 0x02);
+    ASSERT_EQ(atapi_stream(r, gesn, 0xfffe, buf, 8, &chunks), 8);
+    ASSERT_EQ(buf[4], 0x00);
+    /* The unit attention of the disc in the tray at power-on, then ready. */
+    memset(cdb, 0, 12);
+    ASSERT_EQ(atapi_stream(r, cdb, 0, buf, 0, &chunks), -1);
+    ASSERT_EQ(bus_in(r->bus, 0x171, 1), 0x60);
+    ASSERT_EQ(atapi_stream(r, cdb, 0, buf, 0, &chunks), 0);
+    /* MODE SENSE(10) page 2Ah: door closed, the capabilities and 706 KB/s. */
+    uint8_t ms[12] = {0x5a, 0, 0x2a, 0, 0, 0, 0, 0, 64};
+    ASSERT_EQ(atapi_stream(r, ms, 0xfffe, buf, 64, &chunks), 28);
+    ASSERT_EQ(buf[0] << 8 | buf[1], 26);
+    ASSERT_EQ(buf[2], 0x70);
+    ASSERT_EQ(buf[8], 0x2a);
+    ASSERT_EQ(buf[9], 18);
+    ASSERT_EQ(buf[12], 0x71);
+    ASSERT_EQ(buf[13], 0x60);
+    ASSERT_EQ(buf[14], 0x29);
+    ASSERT_EQ(buf[16] << 8 | buf[17], 706);
+    /* MODE SENSE(10) saved values: SAVING PARAMETERS NOT SUPPORTED. */
+    ms[2] = 0xea;
+    ASSERT_EQ(atapi_stream(r, ms, 0xfffe, buf, 64, &chunks), -1);
+    ASSERT_EQ(bus_in(r->bus, 0x171, 1), 0x50);
+    /* GET CONFIGURATION: current profile CD-ROM, profile list, core feature over ATAPI (2). */
+    uint8_t gc[12] = {0x46, 0, 0, 0, 0, 0, 0, 0, 64};
+    long n = atapi_stream(r, gc, 0xfffe, buf, 64, &chunks);
+    ASSERT(n >= 28);
+    ASSERT_EQ(buf[6] << 8 | buf[7], 0x0008);
+    ASSERT_EQ(buf[8] << 8 | buf[9], 0x0000);
+    ASSERT_EQ(buf[12] << 8 | buf[13], 0x0008);
+    ASSERT_EQ(buf[16] << 8 | buf[17], 0x0001);
+    ASSERT_EQ(buf[20] << 24 | buf[21] << 16 | buf[22] << 8 | buf[23], 2);
+    /* MECHANISM STATUS: 8 bytes of zeros. */
+    uint8_t mech[12] = {0xbd, 0, 0, 0, 0, 0, 0, 0, 0, 8};
+    memset(buf, 0xee, 8);
+    ASSERT_EQ(atapi_stream(r, mech, 0xfffe, buf, 8, &chunks), 8);
+    for (int i = 0; i < 8; i++)
+        ASSERT_EQ(buf[i], 0);
+    /* READ(12) of the whole disc (1000 blocks, 2000 KB): streamed through the drive's buffer in
+     * chunks of the byte count limit, the blocks in order across every refill. */
+    uint8_t rd[12] = {0xa8, 0, 0, 0, 0, 0, 0, 0, 0x03, 0xe8};
+    ASSERT_EQ(atapi_stream(r, rd, 0xfffe, buf, sizeof(buf), &chunks), 1000 * 2048);
+    ASSERT(chunks >= 1000 * 2048 / 0xfffe);
+    for (unsigned long i = 0; i < sizeof(buf); i += 1009)
+        ASSERT_EQ(buf[i], cd_block_byte(r, (uint32_t)(i / 2048), i % 2048));
+    /* Hostile counts and addresses: LBA OUT OF RANGE, no data phase. */
+    uint8_t bad[12] = {0xa8, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff};
+    ASSERT_EQ(atapi_stream(r, bad, 0xfffe, buf, sizeof(buf), &chunks), -1);
+    uint8_t bad2[12] = {0x28, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 1};
+    ASSERT_EQ(atapi_stream(r, bad2, 0xfffe, buf, sizeof(buf), &chunks), -1);
+    uint8_t rs[12] = {0x03, 0, 0, 0, 18};
+    ASSERT_EQ(atapi_stream(r, rs, 0xfffe, buf, 18, &chunks), 18);
+    ASSERT_EQ(buf[2], 0x05);
+    ASSERT_EQ(buf[12], 0x21);
+    /* A disk-only opcode (WRITE(10)) on the CD: invalid command operation code. */
+    uint8_t wr[12] = {0x2a, 0, 0, 0, 0, 0, 0, 0, 1};
+    ASSERT_EQ(atapi_stream(r, wr, 0xfffe, buf, sizeof(buf), &chunks), -1);
+    ASSERT_EQ(atapi_stream(r, rs, 0xfffe, buf, 18, &chunks), 18);
+    ASSERT_EQ(buf[12], 0x20);
+    rig_free(r);
+}
+
+/* ---- the write cache: SET FEATURES 02h/82h, FUA, write-through disks ---- */
+
+static void identify(struct rig *r, uint8_t *id)
+{
+    struct cmd c;
+    memset(&c, 0, sizeof(c));
+    c.command = 0xec;
+    ASSERT_EQ(pio_cmd_data(r, 0x1f0, 0x3f6, 0, &c, id, 1, false), 0);
+}
+
+static uint8_t simple_cmd(struct rig *r, uint8_t command, uint8_t feature, uint8_t count)
+{
+    struct cmd c;
+    memset(&c, 0, sizeof(c));
+    c.command = command;
+    c.feature = feature;
+    c.count = count;
+    send_cmd(r, 0x1f0, 0, &c);
+    return await_not_bsy(r, 0x1f0);
+}
+
+/* Writes 2 sectors at lba with command (DMA or PIO); returns the flushes it caused. */
+static int write_cmd(struct rig *r, uint8_t command, uint64_t lba, uint8_t fill)
+{
+    struct cmd c;
+    int before = r->disk->flushes;
+    bool dma = command == 0xca || command == 0x35 || command == 0x3d;
+    memset(r->ram + 0x4000, fill, 1024);
+    lba_cmd(&c, command, lba, 2);
+    if (dma) {
+        put_prd(r, 0x1000, 0x4000, 1024, true);
+        ASSERT_EQ(dma_cmd(r, &c, true), 0);
+    } else {
+        ASSERT_EQ(pio_cmd_data(r, 0x1f0, 0x3f6, 0, &c, r->ram + 0x4000, 2, true), 0);
+    }
+    ASSERT_MEM_EQ(r->disk->data + lba * 512, r->ram + 0x4000, 1024);
+    return r->disk->flushes - before;
+}
+
+/* Power-on: the cache is on and the guest flushes; with it off every write command is
+ * flushed before it completes (DMA, PIO, MULTIPLE, 28- and 48-bit), and turning it off
+ * flushes what it held. Soft reset keeps the setting, a machine reset turns it on again. */
+TEST(write_cache_off_makes_every_write_stable)
+{
+    struct rig *r = rig_new(20000, false);
+    uint8_t id[512];
+    pci_enable_bm(r);
+    identify(r, id);
+    ASSERT_EQ(word(id, 82) & 1 << 5, 1 << 5); /* write cache supported */
+    ASSERT_EQ(word(id, 85) & 1 << 5, 1 << 5); /* and on */
+    ASSERT_EQ(word(id, 84) & 0xc040, 0x4040); /* WRITE DMA/MULTIPLE FUA EXT */
+    ASSERT_EQ(word(id, 87) & 0xc040, 0x4040);
+    ASSERT_EQ(write_cmd(r, 0xca, 10, 1), 0);
+    ASSERT_EQ(write_cmd(r, 0x30, 12, 2), 0);
+    ASSERT_EQ(simple_cmd(r, 0xef, 0x82, 0) & (ERR | DRQ), 0);
+    ASSERT_EQ(r->disk->flushes, 1);
+    ASSERT_EQ(r->disk->writes_at_flush, r->disk->writes);
+    identify(r, id);
+    ASSERT_EQ(word(id, 85) & 1 << 5, 0);
+    ASSERT_EQ(simple_cmd(r, 0xc6, 0, 2) & ERR, 0); /* SET MULTIPLE 2 */
+    static const uint8_t writes[] = {0xca, 0x35, 0x30, 0x34, 0xc5, 0x39};
+    for (size_t i = 0; i < sizeof writes; i++) {
+        ASSERT_EQ(write_cmd(r, writes[i], 100 + 2 * i, (uint8_t)(0x10 + i)), 1);
+        ASSERT_EQ(r->disk->writes_at_flush, r->disk->writes);
+    }
+    ata_reset(r, 0x1f0, 0x3f6); /* SRST */
+    identify(r, id);
+    ASSERT_EQ(word(id, 85) & 1 << 5, 0);
+    ASSERT_EQ(write_cmd(r, 0xca, 30, 3), 1);
+    ASSERT_EQ(simple_cmd(r, 0xef, 0x02, 0) & (ERR | DRQ), 0);
+    identify(r, id);
+    ASSERT_EQ(word(id, 85) & 1 << 5, 1 << 5);
+    ASSERT_EQ(write_cmd(r, 0xca, 32, 4), 0);
+    ASSERT_EQ(simple_cmd(r, 0xef, 0x82, 0) & (ERR | DRQ), 0);
+    ide_reset(r->ide); /* power-on state */
+    pci_enable_bm(r);
+    identify(r, id);
+    ASSERT_EQ(word(id, 85) & 1 << 5, 1 << 5);
+    ASSERT_EQ(write_cmd(r, 0xca, 34, 5), 0);
+    rig_free(r);
+}
+
+/* WRITE DMA FUA EXT and WRITE MULTIPLE FUA EXT are stable with the cache on; the other
+ * writes are not. WRITE MULTIPLE FUA EXT needs SET MULTIPLE like the others. */
+TEST(fua_writes_are_flushed_before_they_complete)
+{
+    struct rig *r = rig_new(20000, false);
+    struct cmd c;
+    uint8_t buf[1024];
+    pci_enable_bm(r);
+    lba_cmd(&c, 0xce, 50, 2);
+    ASSERT_EQ(pio_cmd_data(r, 0x1f0, 0x3f6, 0, &c, buf, 2, true), -4);
+    ASSERT_EQ(bus_in(r->bus, 0x1f1, 1), 0x04);
+    ASSERT_EQ(write_cmd(r, 0x3d, 60, 7), 1);
+    ASSERT_EQ(r->disk->writes_at_flush, r->disk->writes);
+    ASSERT_EQ(write_cmd(r, 0x35, 62, 8), 0);
+    ASSERT_EQ(simple_cmd(r, 0xc6, 0, 2) & ERR, 0);
+    ASSERT_EQ(write_cmd(r, 0xce, 64, 9), 1);
+    ASSERT_EQ(r->disk->writes_at_flush, r->disk->writes);
+    ASSERT_EQ(write_cmd(r, 0x39, 66, 10), 0);
+    ASSERT_EQ(bus_in(r->bus, 0x1f3, 1), 67); /* the task file holds the last sector */
+    rig_free(r);
+}
+
+/* A flush that fails fails the command the guest waits on: the stable write ends with ERR
+ * and ABRT, and turning the cache off is refused (it stays on). */
+TEST(stable_write_flush_failure_reaches_guest)
+{
+    struct rig *r = rig_new(20000, false);
+    struct cmd c;
+    uint8_t id[512];
+    pci_enable_bm(r);
+    r->disk->fail_flush = 1;
+    uint8_t st = simple_cmd(r, 0xef, 0x82, 0);
+    ASSERT_EQ(st & ERR, ERR);
+    ASSERT_EQ(bus_in(r->bus, 0x1f1, 1), 0x04);
+    identify(r, id);
+    ASSERT_EQ(word(id, 85) & 1 << 5, 1 << 5);
+    put_prd(r, 0x1000, 0x4000, 1024, true);
+    lba_cmd(&c, 0x3d, 70, 2);
+    ASSERT_EQ(dma_cmd(r, &c, true), -1);
+    ASSERT_EQ(bus_in(r->bus, 0x1f7, 1) & ERR, ERR);
+    ASSERT_EQ(bus_in(r->bus, 0x1f1, 1), 0x04);
+    lba_cmd(&c, 0x30, 72, 1);
+    r->disk->fail_flush = 0;
+    ASSERT_EQ(simple_cmd(r, 0xef, 0x82, 0) & ERR, 0);
+    r->disk->fail_flush = 1;
+    ASSERT_EQ(pio_cmd_data(r, 0x1f0, 0x3f6, 0, &c, id, 1, true), -7);
+    ASSERT_EQ(bus_in(r->bus, 0x1f7, 1) & ERR, ERR);
+    rig_free(r);
+}
+
+/* A write-through disk (.vmx writeThrough) powers on with its cache off, and every write
+ * is flushed even if the guest turns the cache on. */
+TEST(write_through_disk_has_its_cache_off)
+{
+    struct rig *r = rig_new(0, false);
+    struct error err;
+    uint8_t id[512];
+    r->disk = ramdisk_new(20000);
+    r->disk->bd.write_through = true;
+    ASSERT_EQ(ide_attach(r->ide, 0, 0, IDE_DISK, &r->disk->bd, &err), 0);
+    pci_enable_bm(r);
+    identify(r, id);
+    ASSERT_EQ(word(id, 82) & 1 << 5, 1 << 5);
+    ASSERT_EQ(word(id, 85) & 1 << 5, 0);
+    ASSERT(write_cmd(r, 0xca, 10, 1) >= 1);
+    ASSERT_EQ(r->disk->writes_at_flush, r->disk->writes);
+    ASSERT_EQ(simple_cmd(r, 0xef, 0x02, 0) & ERR, 0);
+    ASSERT(write_cmd(r, 0x30, 20, 2) >= 1); /* each DRQ block is a stable write */
+    ASSERT_EQ(r->disk->writes_at_flush, r->disk->writes);
+    rig_free(r);
+}
+
+/* SET FEATURES write cache on an ATAPI drive with an empty tray (no blockdev) is harmless. */
+TEST(write_cache_features_on_an_empty_cdrom)
+{
+    struct rig *r = rig_new(20000, false);
+    struct cmd c;
+    memset(&c, 0, sizeof(c));
+    c.command = 0xef;
+    for (int i = 0; i < 2; i++) {
+        c.feature = i ? 0x02 : 0x82;
+        send_cmd(r, 0x170, 0, &c);
+        ASSERT_EQ(await_not_bsy(r, 0x170) & ERR, 0);
+    }
+    ASSERT_EQ(r->disk->flushes, 0);
     rig_free(r);
 }

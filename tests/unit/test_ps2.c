@@ -543,3 +543,25 @@ TEST(irq1_edge_per_byte)
     ASSERT_EQ(f.irq1.level, 0);
     teardown(&f);
 }
+
+/* The VMMouse's interrupt: a packet with no motion carrying the held buttons, and only while
+ * the guest enabled reporting (Linux's vmmouse reads the backdoor queue on each packet). */
+TEST(mouse_kick_for_vmmouse)
+{
+    struct fix f;
+    setup(&f);
+    struct ps2_mouse *m = i8042_mouse(f.kbc);
+    aux(&f, 0xff);
+    expect(&f, (const uint8_t[]){0xfa, 0xaa, 0x00}, 3, "mouse reset");
+    ps2_mouse_kick(m);
+    expect(&f, NULL, 0, "reporting off: no kick");
+    aux(&f, 0xf4);
+    expect(&f, (const uint8_t[]){0xfa}, 1, "enable");
+    ps2_mouse_kick(m);
+    expect(&f, (const uint8_t[]){0x08, 0x00, 0x00}, 3, "kick");
+    ps2_mouse_event(m, 0, 0, 0, PS2_BUTTON_RIGHT);
+    expect(&f, (const uint8_t[]){0x0a, 0x00, 0x00}, 3, "button");
+    ps2_mouse_kick(m);
+    expect(&f, (const uint8_t[]){0x0a, 0x00, 0x00}, 3, "kick keeps the held button");
+    teardown(&f);
+}

@@ -5,7 +5,9 @@
  * children take the writes and their parents stay byte-identical; the CID is
  * renewed before the first write; the unclean flag is set while writing and
  * cleared on close; an unclean file is repaired from its primary tables or
- * refused; read-only formats keep writes in the overlay.
+ * refused; read-only formats keep writes in the overlay; a stable write (and
+ * every write of a write-through disk) is in the file, tables and all, when
+ * it returns, as a copy of the open file read by qemu-img shows.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -320,6 +322,48 @@ TEST(unclean_repaired_from_primary)
     ASSERT_EQ(sh("qemu-img check -q %s && qemu-img compare -q %s %s", v, v, m), 0);
 }
 
+/* Killed between the primary and the redundant directory entry of a new grain table: the
+ * file opens, reads what the primary holds, and gets its redundant table at the first write. */
+TEST(unclean_missing_redundant_table_added)
+{
+    need_qemu_img();
+    const char *dir = test_tmpdir();
+    char v[4200];
+    snprintf(v, sizeof v, "%s/u.vmdk", dir);
+    ASSERT_EQ(sh("qemu-img create -q -f vmdk %s 4M", v), 0);
+    uint32_t gd = peek32(v, 56), rgd = peek32(v, 48);
+    uint8_t one = 1, zero4[4] = {0}, a[512], b[512], back[512];
+    memset(a, 0x3c, sizeof a);
+    memset(b, 0xc3, sizeof b);
+    poke(v, (long)gd * 512, zero4, 4);
+    poke(v, (long)rgd * 512, zero4, 4);
+    struct blockdev *bd = open_disk(v, true);
+    ASSERT_EQ(blockdev_write(bd, 10, 1, a), 0); /* a new table for entry 0 */
+    blockdev_close(bd);
+    ASSERT(peek32(v, (long)gd * 512) != 0 && peek32(v, (long)rgd * 512) != 0);
+    poke(v, (long)rgd * 512, zero4, 4);
+    poke(v, 72, &one, 1);
+    bd = open_disk(v, false);
+    ASSERT_EQ(blockdev_read(bd, 10, 1, back), 0);
+    ASSERT_MEM_EQ(a, back, sizeof a);
+    blockdev_close(bd);
+    bd = open_disk(v, true);
+    ASSERT_EQ(blockdev_write(bd, 20, 1, b), 0);
+    blockdev_close(bd);
+    uint32_t gt = peek32(v, (long)gd * 512), rgt = peek32(v, (long)rgd * 512);
+    ASSERT(rgt != 0 && rgt != gt);
+    for (long e = 0; e < 512; e++)
+        ASSERT_EQ(peek32(v, (long)rgt * 512 + 4 * e), peek32(v, (long)gt * 512 + 4 * e));
+    ASSERT_EQ(peek32(v, 72) & 0xff, 0);
+    ASSERT_EQ(sh("qemu-img check -q %s", v), 0);
+    bd = open_disk(v, false);
+    ASSERT_EQ(blockdev_read(bd, 10, 1, back), 0);
+    ASSERT_MEM_EQ(a, back, sizeof a);
+    ASSERT_EQ(blockdev_read(bd, 20, 1, back), 0);
+    ASSERT_MEM_EQ(b, back, sizeof b);
+    blockdev_close(bd);
+}
+
 TEST(unclean_damaged_refused)
 {
     need_qemu_img();
@@ -403,4 +447,217 @@ TEST(truncated_before_overhead_writes_stay_readable)
     ASSERT_MEM_EQ(buf, back, sizeof buf);
     blockdev_close(bd);
     ASSERT_EQ(sh("qemu-img check -q %s", v), 0);
+}
+
+/* A sparse file whose tables a write would trust are inconsistent (damage() pokes
+ * them): it opens, its data reads as before, guest writes go to the overlay with one
+ * warning line naming the damage, and the file is never written. */
+static void damaged_never_written(void (*damage)(const char *v), const char *what)
+{
+    need_qemu_img();
+    const char *dir = test_tmpdir();
+    char v[4200], raw[4200];
+    snprintf(v, sizeof v, "%s/d.vmdk", dir);
+    snprintf(raw, sizeof raw, "%s/d.raw", dir);
+    ASSERT_EQ(sh("cd %s && rm -f d.vmdk && head -c 1M /dev/urandom > d.raw && "
+                 "qemu-img convert -O vmdk d.raw d.vmdk", dir), 0);
+    damage(v);
+    uint64_t before = file_sum(v);
+    struct blockdev *bd = open_disk(v, true);
+    ASSERT(bd->warning && strstr(bd->warning, "inconsistent metadata") &&
+           strstr(bd->warning, what) && !strchr(bd->warning, '\n'));
+    uint8_t buf[4096], back[4096];
+    memset(buf, 0x5a, sizeof buf);
+    for (uint64_t s = 0; s < 120; s += 37) /* grain 0: intact in every damage() */
+        ASSERT_EQ(blockdev_write(bd, s, 8, buf), 0);
+    ASSERT_EQ(blockdev_read(bd, 37, 8, back), 0);
+    ASSERT_MEM_EQ(buf, back, sizeof buf);
+    ASSERT_EQ(blockdev_flush(bd), 0);
+    blockdev_close(bd);
+    ASSERT_EQ(file_sum(v), before);
+    bd = open_disk(v, false); /* still opens: the damage did not grow */
+    blockdev_close(bd);
+}
+
+static void zero_redundant_entry(const char *v)
+{
+    uint8_t zero[4] = {0};
+    poke(v, (long)peek32(v, 48) * 512, zero, 4);
+}
+
+static void grain_onto_table(const char *v)
+{
+    uint32_t gt = peek32(v, (long)peek32(v, 56) * 512);
+    uint8_t e[4] = {(uint8_t)gt, (uint8_t)(gt >> 8), (uint8_t)(gt >> 16), (uint8_t)(gt >> 24)};
+    poke(v, (long)gt * 512 + 4, e, 4); /* entry 1 of table 0 points at table 0 itself */
+}
+
+static void grains_shared(const char *v)
+{
+    uint32_t gt = peek32(v, (long)peek32(v, 56) * 512);
+    uint32_t e0 = peek32(v, (long)gt * 512);
+    uint8_t e[4] = {(uint8_t)e0, (uint8_t)(e0 >> 8), (uint8_t)(e0 >> 16), (uint8_t)(e0 >> 24)};
+    poke(v, (long)gt * 512 + 4, e, 4); /* grains 0 and 1 in the same place */
+}
+
+static void grain_past_end(const char *v)
+{
+    uint32_t gt = peek32(v, (long)peek32(v, 56) * 512);
+    uint8_t e[4] = {0, 0, 0x10, 0};
+    poke(v, (long)gt * 512 + 8, e, 4);
+}
+
+/* Found by fuzz-vmdk: with a redundant directory entry 0, the first flush wrote the
+ * redundant table over the header and embedded descriptor. */
+TEST(damaged_redundant_directory_never_written)
+{
+    damaged_never_written(zero_redundant_entry, "redundant directory");
+}
+
+TEST(grain_onto_a_table_never_written)
+{
+    damaged_never_written(grain_onto_table, "grain table 0 entry 1");
+}
+
+TEST(grains_sharing_a_place_never_written)
+{
+    damaged_never_written(grains_shared, "overlaps");
+}
+
+TEST(grain_past_the_end_never_written)
+{
+    damaged_never_written(grain_past_end, "outside the data area");
+}
+
+/* A descriptor whose flat extents share bytes of one file (the same file listed twice,
+ * the second time through a hard link): a write to one would change the other, so the
+ * disk is never written; and a flat extent laid over its own descriptor text. */
+TEST(extents_sharing_bytes_never_written)
+{
+    const char *dir = test_tmpdir();
+    char v[4200], w[4200];
+    snprintf(v, sizeof v, "%s/twice.vmdk", dir);
+    snprintf(w, sizeof w, "%s/self.vmdk", dir);
+    ASSERT_EQ(sh("cd %s && head -c 1M /dev/urandom > a-flat.vmdk && ln -f a-flat.vmdk b-flat.vmdk && "
+                 "printf '# Disk DescriptorFile\\nversion=1\\nCID=12345678\\nparentCID=ffffffff\\n"
+                 "createType=\"monolithicFlat\"\\nRW 1024 FLAT \"a-flat.vmdk\" 0\\n"
+                 "RW 1024 FLAT \"b-flat.vmdk\" 512\\n' > twice.vmdk && "
+                 "printf '# Disk DescriptorFile\\nversion=1\\nCID=12345678\\nparentCID=ffffffff\\n"
+                 "createType=\"monolithicFlat\"\\nRW 2048 FLAT \"self.vmdk\" 0\\n' > self.vmdk && "
+                 "truncate -s 1M self.vmdk", dir), 0);
+    const char *paths[2] = {v, w};
+    char a[4200];
+    snprintf(a, sizeof a, "%s/a-flat.vmdk", dir);
+    for (int k = 0; k < 2; k++) {
+        uint64_t before = file_sum(paths[k]), flat = file_sum(a);
+        struct blockdev *bd = open_disk(paths[k], true);
+        ASSERT(bd->warning && strstr(bd->warning, "sharing bytes") && !strchr(bd->warning, '\n'));
+        uint8_t buf[512];
+        memset(buf, 0xee, sizeof buf);
+        ASSERT_EQ(blockdev_write(bd, 0, 1, buf), 0);
+        ASSERT_EQ(blockdev_write(bd, 1500, 1, buf), 0);
+        ASSERT_EQ(blockdev_flush(bd), 0);
+        blockdev_close(bd);
+        ASSERT_EQ(file_sum(paths[k]), before);
+        ASSERT_EQ(file_sum(a), flat);
+    }
+}
+
+/* What a SIGKILL of the player would leave: the file as it is now, the blockdev still open,
+ * copied aside; qemu-img checks the copy and reads n sectors at s from it. */
+static bool copy_holds(const char *v, uint64_t s, uint32_t n, const uint8_t *want)
+{
+    char c[4300], raw[4300];
+    snprintf(c, sizeof c, "%s.killed.vmdk", v);
+    snprintf(raw, sizeof raw, "%s.killed.raw", v);
+    ASSERT_EQ(sh("cp %s %s && qemu-img check -q %s && qemu-img convert -O raw %s %s", v, c, c, c,
+                 raw), 0);
+    size_t len;
+    uint8_t *b = slurp(raw, &len);
+    ASSERT(b && len >= (s + n) * 512);
+    bool same = !memcmp(b + s * 512, want, (size_t)n * 512);
+    free(b);
+    return same;
+}
+
+/* A stable write (a drive with its write cache off, FUA) is in the file, with the grain
+ * table entry that finds it, when it returns, at either depth; a cached write is not until
+ * a flush, and a write-through disk makes every write stable. */
+TEST(stable_writes_are_in_the_file_when_they_return)
+{
+    need_qemu_img();
+    static const enum blockdev_sync depth[] = {BLOCKDEV_SYNC_MEDIA, BLOCKDEV_SYNC_FILE};
+    uint8_t a[128 * 512], b[128 * 512], c[8 * 512];
+    uint64_t seed = 26;
+    rng_fill(&seed, a, sizeof a);
+    rng_fill(&seed, b, sizeof b);
+    rng_fill(&seed, c, sizeof c);
+    for (int i = 0; i < 2; i++) {
+        char v[4200];
+        snprintf(v, sizeof v, "%s/s%d.vmdk", test_tmpdir(), i);
+        ASSERT_EQ(sh("qemu-img create -q -f vmdk %s 64M", v), 0);
+        struct blockdev_open_opts o = {.media = MEDIA_DISK, .sync = depth[i]};
+        struct blockdev *bd;
+        struct error err;
+        ASSERT_EQ(blockdev_open(v, &o, &bd, &err), 0);
+        ASSERT_EQ(blockdev_write(bd, 1024, 128, a), 0); /* a new grain, entry in memory */
+        ASSERT(!copy_holds(v, 1024, 128, a));
+        /* a new grain in the second grain table, then a partial grain */
+        ASSERT_EQ(blockdev_write_stable(bd, 70000, 128, b), 0);
+        ASSERT(copy_holds(v, 70000, 128, b));
+        ASSERT(copy_holds(v, 1024, 128, a)); /* a flush covers every write before it */
+        ASSERT_EQ(blockdev_write_stable(bd, 3, 8, c), 0);
+        ASSERT(copy_holds(v, 3, 8, c));
+        blockdev_close(bd);
+        ASSERT_EQ(sh("qemu-img check -q %s", v), 0);
+    }
+    char v[4200];
+    snprintf(v, sizeof v, "%s/wt.vmdk", test_tmpdir());
+    ASSERT_EQ(sh("qemu-img create -q -f vmdk %s 64M", v), 0);
+    struct blockdev_open_opts o = {.media = MEDIA_DISK, .write_through = true};
+    struct blockdev *bd;
+    struct error err;
+    ASSERT_EQ(blockdev_open(v, &o, &bd, &err), 0);
+    ASSERT(bd->write_through && bd->sync == BLOCKDEV_SYNC_MEDIA);
+    ASSERT_EQ(blockdev_write(bd, 5000, 128, a), 0);
+    ASSERT(copy_holds(v, 5000, 128, a));
+    blockdev_close(bd);
+}
+
+/* The policy reaches the disk blockdev_open returns, overlay or not; a snapshot's stable
+ * writes stay in memory (its flush has nothing to make durable) and the file is untouched. */
+TEST(policy_on_every_kind_of_disk)
+{
+    need_qemu_img();
+    char v[4200], r[4200];
+    snprintf(v, sizeof v, "%s/p.vmdk", test_tmpdir());
+    snprintf(r, sizeof r, "%s/p.raw", test_tmpdir());
+    ASSERT_EQ(sh("qemu-img create -q -f vmdk %s 4M && qemu-img create -q -f raw %s 4M", v, r), 0);
+    uint64_t before = file_sum(v);
+    const char *paths[] = {v, r, v};
+    for (int i = 0; i < 3; i++) {
+        struct blockdev_open_opts o = {.media = MEDIA_DISK, .snapshot = i == 2,
+                                       .write_through = true, .sync = BLOCKDEV_SYNC_FILE};
+        struct blockdev *bd;
+        struct error err;
+        ASSERT_EQ(blockdev_open(paths[i], &o, &bd, &err), 0);
+        ASSERT(bd->write_through && bd->sync == BLOCKDEV_SYNC_FILE);
+        uint8_t buf[512], back[512];
+        memset(buf, 0x40 + i, sizeof buf);
+        ASSERT_EQ(blockdev_write(bd, 7, 1, buf), 0);
+        ASSERT_EQ(blockdev_flush(bd), 0);
+        ASSERT_EQ(blockdev_read(bd, 7, 1, back), 0);
+        ASSERT_MEM_EQ(buf, back, sizeof buf);
+        blockdev_close(bd);
+    }
+    ASSERT(file_sum(v) != before); /* the first open wrote it */
+    before = file_sum(v);
+    struct blockdev_open_opts o = {.media = MEDIA_DISK, .snapshot = true, .write_through = true};
+    struct blockdev *bd;
+    struct error err;
+    ASSERT_EQ(blockdev_open(v, &o, &bd, &err), 0);
+    uint8_t buf[512] = {1};
+    ASSERT_EQ(blockdev_write(bd, 9, 1, buf), 0);
+    blockdev_close(bd);
+    ASSERT_EQ(file_sum(v), before);
 }

