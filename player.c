@@ -121,8 +121,9 @@ static const char usage_text[] =
     "  -h, --help              show this help\n"
     "  -V, --version           show the version\n"
     "\n"
-    "Signals: INT, TERM and HUP press the guest's ACPI power button (a second one\n"
-    "powers off at once); USR1 writes the --screenshot file now.\n"
+    "Signals: INT, TERM and HUP press the guest's ACPI power button, or ask its VMware\n"
+    "tools to shut it down (a second one powers off at once); USR1 writes the\n"
+    "--screenshot file now.\n"
     "\n"
     "Exit status: 0 guest powered off, 64 usage, 65 bad .vmx/.vmdk content,\n"
     "66 a file is missing, 69 firmware, KVM or a display unavailable, 70 internal\n"
@@ -388,7 +389,12 @@ static int check_disks(const struct player_opts *o, const struct vm_config *cfg,
 {
     if (cfg->ndisks)
         printf("disk images (opened as the run opens them; nothing is written):\n");
-    for (size_t i = 0; i < cfg->ndisks; i++) {
+    /* All held open until the end, as in the run: a file two disks share is refused alike. */
+    struct blockdev **open_bd = calloc(cfg->ndisks, sizeof *open_bd);
+    if (cfg->ndisks && !open_bd)
+        return error_set(err, EX_SOFTWARE, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < cfg->ndisks && rc == 0; i++) {
         const struct vm_disk *d = &cfg->disks[i];
         if (!d->path || !d->start_connected || !config_disk_presented(d, NULL))
             continue;
@@ -400,14 +406,20 @@ static int check_disks(const struct player_opts *o, const struct vm_config *cfg,
             .window_off = d->window_off, .window_len = d->window_len, /* no overlay written */
         };
         struct blockdev *bd;
-        if (blockdev_open(d->path, &bo, &bd, err) < 0)
-            return error_prefix(err, "%s", d->slot);
+        if (blockdev_open(d->path, &bo, &bd, err) < 0) {
+            rc = error_prefix(err, "%s", d->slot);
+            break;
+        }
         print_disk(d, bd);
         if (bd->warning)
             printf("  %-9s note: %s\n", "", bd->warning);
-        blockdev_close(bd);
+        open_bd[i] = bd;
     }
-    return 0;
+    for (size_t i = 0; i < cfg->ndisks; i++)
+        if (open_bd[i])
+            blockdev_close(open_bd[i]);
+    free(open_bd);
+    return rc;
 }
 
 /* What the run refuses before it powers on; --check refuses the same, with the same line. */

@@ -116,6 +116,12 @@ int input_power_off(struct input_queue *q)
     return post_kind(q, INPUT_POWER_OFF);
 }
 
+int input_display_size(struct input_queue *q, unsigned w, unsigned h)
+{
+    struct input_event e = {.kind = INPUT_DISPLAY_SIZE, .x = w, .y = h};
+    return input_post(q, &e);
+}
+
 bool input_pointer_absolute(struct input_queue *q)
 {
     return atomic_load(&q->absolute);
@@ -192,6 +198,10 @@ static void deliver(struct input_queue *q, const struct input_sink *s, const str
     case INPUT_POWER_OFF:
         if (s->power_off)
             s->power_off(s->opaque);
+        break;
+    case INPUT_DISPLAY_SIZE:
+        if (s->display_size)
+            s->display_size(s->opaque, e->x, e->y);
         break;
     }
 }

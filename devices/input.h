@@ -49,6 +49,7 @@ enum input_kind {
     INPUT_RELEASE_ALL,  /* key-up for every key the guest holds, buttons up */
     INPUT_POWER_BUTTON, /* ACPI power button press (clean shutdown) */
     INPUT_POWER_OFF,    /* pull the plug */
+    INPUT_DISPLAY_SIZE, /* the user resized the window to x by y pixels: the guest may follow */
 };
 
 struct input_event {
@@ -67,6 +68,7 @@ struct input_sink {
     void (*mouse_abs)(void *opaque, unsigned x, unsigned y, int dz, unsigned buttons);
     void (*power_button)(void *opaque);
     void (*power_off)(void *opaque);
+    void (*display_size)(void *opaque, unsigned w, unsigned h);
     void *opaque;
 };
 
@@ -85,6 +87,8 @@ int input_mouse_abs(struct input_queue *q, unsigned x, unsigned y, int dz, unsig
 int input_release_all(struct input_queue *q);
 int input_power_button(struct input_queue *q);
 int input_power_off(struct input_queue *q);
+/* The window's new size in pixels, after the user resized it (not the player). */
+int input_display_size(struct input_queue *q, unsigned w, unsigned h);
 /* True while the guest drives an absolute pointer (no grab needed). */
 bool input_pointer_absolute(struct input_queue *q);
 

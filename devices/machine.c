@@ -190,10 +190,13 @@ static enum loop_action take_requests(struct machine *m)
         return LOOP_POWEROFF;
     }
     if (r & (1u << MACHINE_POWER_BUTTON)) {
-        bool heard = machine_press_power_button(m);
-        if (log && heard)
+        enum button_heard heard = machine_press_power_button(m);
+        if (log && heard == BUTTON_ACPI)
             fprintf(log, "vmplay: %s: pressed the guest's ACPI power button for a clean "
                     "shutdown; a second signal powers it off at once\n", who);
+        else if (log && heard == BUTTON_TOOLS)
+            fprintf(log, "vmplay: %s: asked the guest's VMware tools to shut it down; a second "
+                    "signal powers it off at once\n", who);
         else if (log)
             fprintf(log, "vmplay: %s: the guest has not enabled its ACPI power button; powering "
                     "it off at once (its disks are flushed and closed)\n", who);

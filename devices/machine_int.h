@@ -97,8 +97,10 @@ struct machine {
 void machine_reset(struct machine *m);
 /* --timeout is over: power off; wall says it ran out in host time before guest time. */
 void machine_timeout(struct machine *m, bool wall);
-/* Presses it; false when the guest's ACPI does not listen (then it powers off at once). */
-bool machine_press_power_button(struct machine *m);
+/* Who heard the power button: nobody (a power-off is pending), the guest's ACPI,
+ * or its VMware tools (asked for OS_Halt, as VMware's "Shut Down Guest"). */
+enum button_heard { BUTTON_UNHEARD, BUTTON_ACPI, BUTTON_TOOLS };
+enum button_heard machine_press_power_button(struct machine *m);
 /* Serial input and the front end's events, delivered to the devices. */
 void machine_service_host(struct machine *m);
 /* Host fds the idle loop waits on besides the wake fd; returns how many were filled. */

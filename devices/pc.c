@@ -614,8 +614,7 @@ static int make_nics(struct machine *m, struct error *err)
         const struct vm_nic *nic = &m->cfg->nic[i];
         if (!nic->present)
             continue;
-        if (nic->dev != VM_NIC_E1000 && nic->dev != VM_NIC_E1000E && nic->dev != VM_NIC_VLANCE &&
-            nic->dev != VM_NIC_VMXNET3) {
+        if (!config_nic_emulated(nic->dev)) {
             if (m->o.log)
                 fprintf(m->o.log, "vmplay: ethernet%d: the %s card is not emulated yet; the VM runs "
                         "without it\n", i, config_nic_dev_name(nic->dev));
@@ -763,7 +762,7 @@ struct machine *machine_new(const struct machine_opts *o, struct error *err)
     if (!m->cpu || load_firmware(m, err) < 0 || map_memory(m, err) < 0 || make_pflash(m, err) < 0 ||
         make_interrupt_controllers(m, err) < 0 || make_chipset(m, err) < 0 || make_isa(m, err) < 0 ||
         make_serial(m, err) < 0 || make_fwcfg(m, err) < 0 || make_debug_ports(m, err) < 0 ||
-        (!m->fw.raw_rom && make_vga(m, err) < 0) || make_sata(m, err) < 0 ||
+        ((!m->fw.raw_rom || m->cfg->svga_present) && make_vga(m, err) < 0) || make_sata(m, err) < 0 ||
         make_nvme(m, err) < 0 || attach_disks(m, err) < 0 || make_floppy(m, err) < 0 ||
         make_nics(m, err) < 0)
         goto fail;
@@ -796,14 +795,14 @@ void machine_reset(struct machine *m)
         timer_arm(&m->timeout_timer, clock_now_ns(m->clock) + (int64_t)(m->o.timeout_s * 1e9));
 }
 
-bool machine_press_power_button(struct machine *m)
+enum button_heard machine_press_power_button(struct machine *m)
 {
     if (m->vmport && vmport_request_halt(m->vmport, false))
-        return true; /* the guest's tools shut it down, as VMware's "Shut Down Guest" does */
+        return BUTTON_TOOLS; /* the guest's tools shut it down, as VMware's "Shut Down Guest" does */
     if (piix4pm_power_button(m->pm))
-        return true;
+        return BUTTON_ACPI;
     m->poweroff_pending = true; /* ACPI not enabled by the guest: nobody listens */
-    return false;
+    return BUTTON_UNHEARD;
 }
 
 void machine_set_exit_on_poweroff(struct machine *m)
@@ -871,6 +870,14 @@ static void power_button_in(void *opaque)
     machine_press_power_button(opaque);
 }
 
+/* The user sized the window: guests whose tools can set their resolution follow it. */
+static void display_size_in(void *opaque, unsigned w, unsigned h)
+{
+    struct machine *m = opaque;
+    if (m->vmport)
+        vmport_request_resolution(m->vmport, w, h);
+}
+
 static void power_off_in(void *opaque)
 {
     struct machine *m = opaque;
@@ -895,6 +902,7 @@ void machine_service_host(struct machine *m)
         .mouse_abs = mouse_abs_in,
         .power_button = power_button_in,
         .power_off = power_off_in,
+        .display_size = display_size_in,
         .opaque = m,
     };
     input_drain(m->input, &sink);

@@ -18,6 +18,7 @@
 #include "cpu/cpu.h"
 #include "devices/input.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -46,7 +47,9 @@ struct vmport {
     struct channel ch[VMPORT_CHANNELS];
     uint32_t cookie_seed;
     bool tools;               /* the guest's tools announced themselves over RPCI */
+    bool resolution_set;      /* ... and can set the guest's screen size (resolutionSet) */
     const char *tclo_pending; /* the next TCLO command for the tools, or NULL */
+    char tclo_text[40];       /* a command made up on request: "Resolution_Set W H" */
 };
 
 /* ---- VMMouse ---- */
@@ -204,7 +207,10 @@ static void rpc_answer(struct vmport *s, struct channel *c)
         const char *v = guestinfo(s, key, klen);
         set_reply(c, v ? "1 " : "0 No value found", v);
     } else if (starts_with(m, n, "tools.capability") || starts_with(m, n, "tools.set.version")) {
+        static const char res[] = "tools.capability.resolution_set ";
         s->tools = true;
+        if (n >= sizeof res && !memcmp(m, res, sizeof res - 1))
+            s->resolution_set = m[sizeof res - 1] == '1';
         set_reply(c, "1 ", NULL);
     } else if (starts_with(m, n, "log") || starts_with(m, n, "tools.os.statechange.status")) {
         set_reply(c, "1 ", NULL);
@@ -397,6 +403,20 @@ bool vmport_request_halt(struct vmport *s, bool reboot)
     return true;
 }
 
+bool vmport_request_resolution(struct vmport *s, unsigned w, unsigned h)
+{
+    bool polling = false;
+    for (int i = 0; i < VMPORT_CHANNELS; i++)
+        polling |= s->ch[i].open && s->ch[i].tclo;
+    if (!s->tools || !s->resolution_set || !polling || w < 1 || h < 1 || w > 16384 || h > 16384)
+        return false;
+    if (s->tclo_pending && s->tclo_pending != s->tclo_text)
+        return false; /* a shutdown is asked for: it goes first, the size no longer matters */
+    snprintf(s->tclo_text, sizeof s->tclo_text, "Resolution_Set %u %u", w, h);
+    s->tclo_pending = s->tclo_text; /* a newer size replaces one not yet taken */
+    return true;
+}
+
 bool vmport_tools(const struct vmport *s)
 {
     return s->tools;
@@ -416,6 +436,7 @@ void vmport_reset(struct vmport *s)
     s->qhead = s->qcount = 0;
     set_absolute(s, false);
     s->tools = false;
+    s->resolution_set = false;
     s->tclo_pending = NULL;
 }
 

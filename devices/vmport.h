@@ -95,6 +95,10 @@ bool vmport_absolute(const struct vmport *s);
  * (tools.set.version or tools.capability.* over RPCI) and poll a TCLO channel, which then gets
  * "OS_Halt" ("OS_Reboot") as its next command; false when the guest has no tools. */
 bool vmport_request_halt(struct vmport *s, bool reboot);
+/* The window's new size for the guest to take, as VMware's "fit guest to window": true when
+ * the tools said "tools.capability.resolution_set 1" and poll TCLO, which then gets
+ * "Resolution_Set W H" (a shutdown asked before it goes first; a newer size replaces it). */
+bool vmport_request_resolution(struct vmport *s, unsigned w, unsigned h);
 bool vmport_tools(const struct vmport *s);
 /* GETHZ's answer once the CPU is made (the TSC rate is the backend's). */
 void vmport_set_rates(struct vmport *s, uint64_t tsc_hz, uint64_t bus_hz);

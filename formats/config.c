@@ -106,6 +106,11 @@ const char *config_scsi_dev_name(enum vm_scsi_dev d)
 {
     return d == VM_SCSI_DEFAULT ? "default" : name_of(scsi_devs, N(scsi_devs), (int)d);
 }
+bool config_nic_emulated(enum vm_nic_dev d)
+{
+    return d == VM_NIC_E1000 || d == VM_NIC_E1000E || d == VM_NIC_VLANCE || d == VM_NIC_VMXNET3;
+}
+
 const char *config_nic_dev_name(enum vm_nic_dev d)
 {
     return name_of(nic_devs, N(nic_devs), (int)d);
@@ -621,7 +626,7 @@ static int parse_mac(const char *s, uint8_t mac[6])
 }
 
 /* A MAC from the .vmx's path when there is no uuid.bios to derive one from. */
-static void path_mac(const char *path, uint8_t mac[6])
+static void path_mac(const char *path, int offset, uint8_t mac[6])
 {
     uint32_t h = 2166136261u;
     for (; *path; path++)
@@ -630,15 +635,16 @@ static void path_mac(const char *path, uint8_t mac[6])
     u[13] = (uint8_t)(h >> 16);
     u[14] = (uint8_t)(h >> 8);
     u[15] = (uint8_t)h;
-    config_generated_mac(u, 0, mac);
+    config_generated_mac(u, offset, mac);
 }
 
-static int nic_mac(struct build *b, struct vm_nic *n, const char *p)
+static int nic_mac(struct build *b, struct vm_nic *n, const char *p, int index)
 {
     char k[64];
     int64_t offset;
     snprintf(k, sizeof k, "%s.generatedAddressOffset", p);
-    if (use_int(b, k, 0, 0, 0xffffff, &offset) < 0)
+    /* Absent: VMware's own spacing (ethernetN at N * 10), so no two cards share a MAC. */
+    if (use_int(b, k, 10 * index, 0, 0xffffff, &offset) < 0)
         return -1;
     snprintf(k, sizeof k, "%s.%s", p, n->addr_type == VM_ADDR_STATIC ? "address" : "generatedAddress");
     const struct vmx_entry *e = use(b, k);
@@ -656,7 +662,7 @@ static int nic_mac(struct build *b, struct vm_nic *n, const char *p)
     if (b->c->has_uuid_bios)
         config_generated_mac(b->c->uuid_bios, (int)offset, n->mac);
     else
-        path_mac(b->c->vmx_path, n->mac);
+        path_mac(b->c->vmx_path, (int)offset, n->mac);
     return 0;
 }
 
@@ -700,7 +706,7 @@ static int build_nic(struct build *b, int i)
     const char *net = use_str(b, k);
     if (net && !(n->network_name = strdup(net)))
         return oom(b);
-    return nic_mac(b, n, p);
+    return nic_mac(b, n, p, i);
 }
 
 /* ---- the rest ---- */

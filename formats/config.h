@@ -212,6 +212,8 @@ const char *config_disk_type_name(enum vm_disk_type t);
 const char *config_disk_mode_name(enum vm_disk_mode m);
 const char *config_scsi_dev_name(enum vm_scsi_dev d);
 const char *config_nic_dev_name(enum vm_nic_dev d);
+/* The cards the board emulates (the run presents them, --check lists the rest as not presented). */
+bool config_nic_emulated(enum vm_nic_dev d);
 const char *config_nic_conn_name(enum vm_nic_conn c);
 const char *config_serial_type_name(enum vm_serial_type t);
 /* The MAC VMware generates: 00:0c:29, uuid.bios bytes 13..15, offset added to the last byte. */

@@ -97,7 +97,7 @@ static void print_nics(const struct vm_config *c, FILE *f)
                 n->mac[4], n->mac[5], addr[n->addr_type], src[n->mac_source],
                 config_nic_conn_name(n->conn), n->network_name ? " \"" : "",
                 n->network_name ? n->network_name : "", n->network_name ? "\"" : "");
-        if (n->dev != VM_NIC_E1000 && n->dev != VM_NIC_VMXNET3)
+        if (!config_nic_emulated(n->dev))
             fprintf(f, "           NOT PRESENTED (the %s card is not emulated yet)\n",
                     config_nic_dev_name(n->dev));
     }

@@ -5,6 +5,7 @@
  */
 #include "formats/lock.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -76,12 +77,41 @@ int vm_lock(const char *vmx_path, const struct vm_config *cfg, struct vm_lock **
     return 0;
 }
 
+/* Whether another descriptor of this process has the file of fd open with a flock on it:
+ * then the lock that refused us is our own (/proc/self/fdinfo lists each descriptor's locks). */
+static bool locked_by_us(int fd)
+{
+    struct stat me, st;
+    DIR *d = fstat(fd, &me) < 0 ? NULL : opendir("/proc/self/fd");
+    if (!d)
+        return false;
+    bool ours = false;
+    for (struct dirent *e; !ours && (e = readdir(d));) {
+        int n = atoi(e->d_name);
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || n == fd || n == dirfd(d) ||
+            fstat(n, &st) < 0 || st.st_dev != me.st_dev || st.st_ino != me.st_ino)
+            continue;
+        char p[64], line[256];
+        snprintf(p, sizeof p, "/proc/self/fdinfo/%d", n);
+        FILE *f = fopen(p, "re");
+        while (f && !ours && fgets(line, sizeof line, f))
+            ours = !strncmp(line, "lock:", 5) && strstr(line, "FLOCK");
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return ours;
+}
+
 int image_lock(int fd, const char *path, bool writing, struct error *err)
 {
     if (vmware_lock(path, "disk lock", err) < 0)
         return -1;
     if (flock(fd, (writing ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 || errno != EWOULDBLOCK)
         return 0; /* a file system without locks (ENOLCK) is not a reason to refuse */
+    if (locked_by_us(fd)) /* two disks of this VM share the file, as an extent or a parent */
+        return error_set(err, EX_DATAERR, "%s is opened twice by this VM: two of its disks name it "
+                         "(as an extent or a parent); a VM can hold a disk only once", path);
     return error_set(err, EX_TEMPFAIL, "%s is in use by another vmplay, which %s it", path,
                      writing ? "has it open (this VM would write to it)" : "writes to");
 }

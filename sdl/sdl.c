@@ -361,6 +361,10 @@ static void window_event(struct frontend *fe, const SDL_WindowEvent *w)
     case SDL_WINDOWEVENT_RESIZED:
         if (!fe->fullscreen && (w->data1 != fe->asked_w || w->data2 != fe->asked_h))
             fe->user_resized = true;
+        /* A size the user (or full screen) chose, not the guest's mode: a guest whose tools
+         * can set its resolution follows it, as VMware's "fit guest to window". */
+        if ((fe->user_resized || fe->fullscreen) && w->data1 > 0 && w->data2 > 0)
+            input_display_size(fe->input, (unsigned)w->data1, (unsigned)w->data2);
         fe->need_present = true;
         break;
     case SDL_WINDOWEVENT_FOCUS_LOST:

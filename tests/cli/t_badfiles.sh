@@ -17,7 +17,7 @@ spin_vm "$run"
 chmod 755 "$run"
 base='.encoding = "UTF-8"\nconfig.version = "8"\nmemsize = "32"\n'
 qemu-img create -q -f vmdk "$run/good.vmdk" 16M
-cid=$(grep -a '^CID=' "$run/good.vmdk" | cut -d= -f2)
+cid=$(printf %08x "0x$(grep -a '^CID=' "$run/good.vmdk" | cut -d= -f2)") # vmplay prints 8 digits; qemu-img may write fewer
 
 state() { (cd "$1" && find . -print0 | sort -z | xargs -0 stat -c '%n %s %a' && find . -type f -print0 | sort -z | xargs -0 -r sha256sum); }
 # case NAME STATUS PATTERN [USER]: runs $dir/vm.vmx; the setup has filled $dir already
@@ -93,6 +93,14 @@ check_case disk_in_use_twice 65 'vm.vmx:7: ide0:1.fileName names the same file a
 new disk_twice_by_link; cp "$run/good.vmdk" "$dir/d.vmdk"; mkdir "$dir/sub"; ln -s ../d.vmdk "$dir/sub/e.vmdk"
 vmx 'ide0:0.present = "TRUE"\nide0:0.fileName = "d.vmdk"\nsata0.present = "TRUE"\nsata0:3.present = "TRUE"\nsata0:3.fileName = "sub/e.vmdk"\n'
 check_case disk_twice_by_link 65 'sata0:3.fileName names the same file as ide0:0.fileName \(line 5\)'
+# two descriptors naming one extent: found when the second opens it, still one line and 65
+new extent_twice; qemu-img create -q -f vmdk -o subformat=monolithicFlat "$dir/a.vmdk" 1M
+cp "$dir/a.vmdk" "$dir/b.vmdk"
+vmx 'ide0:0.present = "TRUE"\nide0:0.fileName = "a.vmdk"\nide0:1.present = "TRUE"\nide0:1.fileName = "b.vmdk"\n'
+check_case extent_twice 65 'a-flat.vmdk is opened twice by this VM: two of its disks name it'
+(cd "$dir" && "$V" --check vm.vmx >/dev/null 2>"$run/extent_twice.check"); rc=$?
+if [ "$rc" = 65 ] && cmp -s "$run/extent_twice.check" "$run/extent_twice.err"; then echo "PASS cli/extent_twice_check_agrees"
+else echo "FAIL cli/extent_twice_check_agrees: --check status $rc: $(head -c 300 "$run/extent_twice.check")"; fi
 new floppy_is_the_disk; head -c 1474560 /dev/zero > "$dir/f.img"
 vmx 'nvme0.present = "TRUE"\nnvme0:0.present = "TRUE"\nnvme0:0.fileName = "f.img"\nfloppy0.present = "TRUE"\nfloppy0.fileType = "file"\nfloppy0.fileName = "f.img"\n'
 check_case floppy_is_the_disk 65 'floppy0.fileName names the same file as nvme0:0.fileName'

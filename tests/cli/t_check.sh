@@ -48,6 +48,18 @@ if "$V" --check "$run/nocd.vmx" 2>/dev/null | grep -q '^nvme0:0 .*NOT PRESENTED 
 else
     echo "FAIL cli/check_marks_not_presented_and_force_runs_anyway: $("$V" --check --force "$run/nocd.vmx" 2>&1 | tail -3 | tr '\n' '|')"
 fi
+# The cards: the run presents e1000, e1000e, vlance and vmxnet3, so --check marks only the
+# old vmxnet; cards without generatedAddressOffset get distinct MACs (VMware's N * 10).
+printf 'ethernet%d.present = "TRUE"\nethernet%d.virtualDev = "%s"\n' 0 0 e1000 1 1 e1000e 2 2 vlance \
+    3 3 vmxnet3 4 4 vmxnet > "$run/nics.vmx"
+chk=$("$V" --check "$run/nics.vmx" 2>&1)
+if [ "$(echo "$chk" | grep -c 'NOT PRESENTED (the .* card')" = 1 ] &&
+    echo "$chk" | grep -A1 '^ethernet4 ' | grep -q 'NOT PRESENTED (the vmxnet card' &&
+    [ "$(echo "$chk" | grep '^ethernet' | awk '{print $3}' | sort -u | wc -l)" = 5 ]; then
+    echo "PASS cli/check_nics_as_the_run_presents_them"
+else
+    echo "FAIL cli/check_nics_as_the_run_presents_them: $(echo "$chk" | grep -A1 '^ethernet' | tr '\n' '|')"
+fi
 if unshare -m sh -c 'mount --make-rprivate / && mount --bind "$1" "$1" && mount -o remount,bind,ro "$1"' sh "$run" 2>/dev/null; then
     out=$(unshare -m sh -c 'mount --make-rprivate / && mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" &&
         "$2" --check "$1/ok.vmx" >/dev/null 2>"$3/ro.check"; echo "check $?";

@@ -3,7 +3,8 @@
 # with --serial=stdio in a tmux pane. Ctrl-C interrupts a command in the guest
 # and the player keeps running; Ctrl-A Ctrl-A sends one Ctrl-A (the guest reads
 # byte 01); Ctrl-A h lists the keys; Ctrl-A x exits (status 0); the terminal's
-# settings (stty -g) are the same before and after.
+# settings (stty -g) are the same before and after; the pane shows no escape
+# sequence as text and no machine-check line.
 set -u
 V=${VMPLAY:-./vmplay}
 ok() { echo "PASS console/$1"; }
@@ -42,6 +43,12 @@ if wait_pane "alive-$$" 15 x && [ ! -e "$run/status" ] && ! pane | grep -qx "aft
 else
     bad ctrl_c_interrupts_the_guest_command "pane: $(tailp 4)"
 fi
+# What the newcomer sees: the banner, the prompt and the commands, with no
+# escape sequence left as text (a terminal's reply to the shell's cursor query
+# echoed back, a colour code the terminal did not take) and no machine-check line.
+raw=$(pane | LC_ALL=C grep -naE $'\x1b|\\^\\[|\\[[0-9;?]+[A-Za-z~]|[Mm]achine [Cc]heck|mce:' | head -3)
+if [ -z "$raw" ] && pane | grep -q "BusyBox v"; then ok console_shows_no_raw_escape_sequences
+else bad console_shows_no_raw_escape_sequences "${raw:-no BusyBox banner}"; fi
 tmux send-keys -t "$sess" "head -c 1 | od -An -tx1" Enter
 sleep 1
 tmux send-keys -t "$sess" C-a C-a Enter

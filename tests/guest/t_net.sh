@@ -10,7 +10,8 @@
 # the same markers. Both runs once per card of CARDS (one line each: the .vmx
 # virtualDev, the Linux driver that must bind it, QEMU's -nic model);
 # NET_CARDS="vmxnet3" runs a subset. Refusals: a forward port already taken, a
-# tap that cannot be opened (one line, 69). Only 127.0.0.1 is ever contacted.
+# tap that cannot be opened (one line, 69). The vmxnet3 INTx run is host-only:
+# a lease and the forward, but its wget reaches nothing. Only 127.0.0.1 is ever contacted.
 set -u
 V=${VMPLAY:-./vmplay}
 ok() { echo "PASS net/$1"; }
@@ -72,8 +73,8 @@ for _ in range(20):
 EOF
 }
 
-check_markers() { # who serial status fetched-md5 driver
-    local who=$1 serial=$2 st=$3 got=$4 want=$5
+check_markers() { # who serial status fetched-md5 driver [conn]
+    local who=$1 serial=$2 st=$3 got=$4 want=$5 conn=${6:-nat}
     local drv lease wget serving wport
     drv=$(marker 'net driver' "$serial" | awk '{print $NF}')
     lease=$(marker 'net lease' "$serial" | awk '{print $NF}')
@@ -82,7 +83,15 @@ check_markers() { # who serial status fetched-md5 driver
     [ "$drv" = "$want" ] && ok "${who}_driver_$want" || bad "${who}_driver_$want" "driver '$drv'"
     [ "$lease" = 10.0.2.15 ] && ok "${who}_dhcp_lease" || bad "${who}_dhcp_lease" "lease '$lease'"
     wport=$(marker 'net wget' "$serial" | awk '{print $4}')
-    if [ "$wget" = "$blob_md5" ]; then
+    if [ "$conn" = hostonly ]; then
+        # The restricted NAT answers DHCP but lets no connection out: the guest's
+        # wget fails on every port and the host's server sees no request.
+        if [ -z "$wget" ] && [ "$(grep -c 'GET /blob' "$run/http.log")" = "$gets_before" ]; then
+            ok "${who}_hostonly_guest_cannot_reach_host"
+        else
+            bad "${who}_hostonly_guest_cannot_reach_host" "guest wget '$wget' on port '$wport', server log $(grep -c 'GET /blob' "$run/http.log") GETs, $gets_before before"
+        fi
+    elif [ "$wget" = "$blob_md5" ]; then
         ok "${who}_guest_fetches_host"
     elif [ -n "$wport" ] && [ "$wport" != "$hport" ]; then
         skip "${who}_guest_fetches_host" "the guest reached port $wport, held by another process on this host (ours: $hport)"
@@ -119,12 +128,14 @@ check_vmxnet3_trace() { # stderr-file name
 }
 
 # ---- vmplay, once per card ----
-run_vmplay() { # virtualDev driver [name boot-disk]
-    local card=$1 drv=$2 tag=${3:-$1} disk=${4:-net.vmdk} who=vmplay pw= fp sp pid got st dhcp frames
+run_vmplay() { # virtualDev driver [name boot-disk connection-type]
+    local card=$1 drv=$2 tag=${3:-$1} disk=${4:-net.vmdk} conn=${5:-nat} who=vmplay pw= fp sp pid got st dhcp frames
     [ "$tag" = e1000 ] || { who=vmplay_$tag; pw=${tag}_; }
     sed -e "s/^ethernet0.virtualDev = .*/ethernet0.virtualDev = \"$card\"/" \
         -e "s/^serial0.fileName = .*/serial0.fileName = \"$tag-serial.txt\"/" \
-        -e "s/^ide0:0.fileName = .*/ide0:0.fileName = \"$disk\"/" "$run/vm/net.vmx" > "$run/vm/$tag.vmx"
+        -e "s/^ide0:0.fileName = .*/ide0:0.fileName = \"$disk\"/" \
+        -e "s/^ethernet0.connectionType = .*/ethernet0.connectionType = \"$conn\"/" "$run/vm/net.vmx" > "$run/vm/$tag.vmx"
+    gets_before=$(grep -c 'GET /blob' "$run/http.log")
     fp=$(free_port); sp=$(free_port)
     while [ "$sp" = "$fp" ]; do sp=$(free_port); done
     (cd "$run/vm" && exec timeout 900 "$V" --headless --cpu=soft --timeout=600 --trace=pci \
@@ -133,7 +144,7 @@ run_vmplay() { # virtualDev driver [name boot-disk]
     pid=$!
     got=$(host_side "$run/vm/$tag-serial.txt" "$fp" "$sp" "$pid")
     wait $pid; st=$?
-    check_markers "$who" "$run/vm/$tag-serial.txt" "$st" "$got" "$drv"
+    check_markers "$who" "$run/vm/$tag-serial.txt" "$st" "$got" "$drv" "$conn"
     [ "$st" = 0 ] || echo "  vmplay stderr: $(head -c 400 "$run/vmplay-$tag.err" | tr '\n' '|')"
     [ "$card" = vmxnet3 ] && check_vmxnet3_trace "$run/vmplay-$tag.err" "$tag"
 
@@ -155,12 +166,14 @@ while read -r card drv model; do
     case " ${NET_CARDS:-$card} " in *" $card "*) run_vmplay "$card" "$drv" ;; esac
 done <<<"$CARDS"
 # vmxnet3 once more with pci=nomsi on the guest's command line: the driver falls back to INTx.
+# This run is also the host-only one (connectionType "hostonly"): a lease and the
+# forward into the guest, no way out.
 case " ${NET_CARDS:-vmxnet3} " in *" vmxnet3 "*)
     cp "$img/net.img" "$run/nomsi.img"
     mtype -i "$run/nomsi.img@@1M" ::syslinux.cfg | sed 's/ panic=-1 / panic=-1 pci=nomsi /' > "$run/nomsi.cfg"
     mcopy -o -i "$run/nomsi.img@@1M" "$run/nomsi.cfg" ::syslinux.cfg
     qemu-img convert -f raw -O vmdk -o subformat=monolithicSparse "$run/nomsi.img" "$run/vm/nomsi.vmdk"
-    run_vmplay vmxnet3 vmxnet3 vmxnet3_intx nomsi.vmdk ;;
+    run_vmplay vmxnet3 vmxnet3 vmxnet3_intx nomsi.vmdk hostonly ;;
 esac
 
 # ---- refusals before power-on ----

@@ -39,6 +39,7 @@ VMX
 
 sockdir=$(mktemp -d /tmp/vmplay-vmport.XXXXXX)
 sock=$sockdir/ctl
+t0=$(date +%s)
 (cd "$run" && timeout 900 "$V" --headless --cpu=soft --timeout=600 --control="$sock" vmport.vmx \
     >stdout.txt 2>stderr.txt; echo $? > status) &
 vm=$!
@@ -56,12 +57,14 @@ while kill -0 $vm 2>/dev/null; do
         moved=1
     fi
     if [ -z "$halted" ] && [ -f "$run/serial.txt" ] && tr -d '\r' < "$run/serial.txt" | grep -q "VMPLAY-MARKER: tools polling"; then
-        python3 tests/guest/control_client.py "$sock" '{"execute":"power-button"}' > "$run/button.txt" 2>&1
+        # SIGTERM to the player (not to timeout(1), which would pass on a second one)
+        pkill -TERM -f -- "^$V --headless .*--control=$sock" > "$run/button.txt" 2>&1
         halted=1
     fi
     sleep 1
 done
 wait $vm
+t1=$(date +%s)
 rm -rf "$sockdir"
 st=$(cat "$run/status")
 [ "$st" = 0 ] && ok exit_status_poweroff || bad exit_status_poweroff "status $st: $(head -c 300 "$run/stderr.txt")"
@@ -70,6 +73,10 @@ has() { tr -d '\r' < "$s" | grep -qx "VMPLAY-MARKER: $1"; }
 got() { tr -d '\r' < "$s" | grep "VMPLAY-MARKER: $1" | head -3 | tr '\n' ' '; }
 if has "ci.marker: backdoor version 6"; then ok getversion_at_cpl3
 else bad getversion_at_cpl3 "$(got ci.marker)"; fi
+# GETTIME: the host's clock, read by the guest between the player's start and its end
+ht=$(tr -d '\r' < "$s" | sed -n 's/^VMPLAY-MARKER: ci.marker: hosttime \([0-9]*\) [0-9]*$/\1/p' | head -1)
+if [ -n "$ht" ] && [ "$ht" -ge "$t0" ] && [ "$ht" -le "$t1" ]; then ok gettime_host_clock
+else bad gettime_host_clock "guest read '$ht', the run lasted $t0..$t1: $(got 'ci.marker: hosttime')"; fi
 if has "ci.marker: vmmouse JUB4"; then ok vmmouse_enable_version
 else bad vmmouse_enable_version "$(got ci.marker)"; fi
 if has "ci.marker: guestinfo 1 vmplay-guestinfo-7f3a"; then ok guestinfo_from_vmx
@@ -92,3 +99,7 @@ else bad vmmouse_absolute_position "$(got 'pointer x') $(head -c 200 "$run/point
 # alone would not shut it down); the guest program's own report of the command it received.
 if has "tools OS_Halt"; then ok tools_os_halt_on_power_button
 else bad tools_os_halt_on_power_button "$(got tools) $(head -c 200 "$run/button.txt" 2>/dev/null)"; fi
+# (the button pressed by SIGTERM), and the player says it was the tools, not ACPI, that it asked
+if grep -q "asked the guest's VMware tools to shut it down" "$run/stderr.txt" &&
+    ! grep -q "ACPI power button" "$run/stderr.txt"; then ok power_button_says_tools
+else bad power_button_says_tools "stderr: $(head -c 300 "$run/stderr.txt")"; fi

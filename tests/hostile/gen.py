@@ -322,7 +322,80 @@ def mpt_seq(r):
     return seq
 
 
-STRUCTURED = [ahci_seq, nvme_seq, pvscsi_seq, e1000_seq, mpt_seq]
+def backdoor_seq(r):
+    """VMware backdoor calls: the simple commands with random arguments, the VMMouse
+    protocol, and an RPC exchange (open RPCI or TCLO, a message of the tools' kind or
+    random bytes sent four at a time, sizes right or wrong, the reply read, close) on the
+    channel and cookies the open returned, sometimes on a wrong channel or cookie."""
+    seq = []
+
+    def call(cmd, ebx=0, esi=0, edi=0, sel=0):
+        w = r.randrange(POOL_WORDS - 16) & ~15
+        for i, v in enumerate((ebx, esi, edi)):
+            seq.append((12, 0, w + i, v & 0xFFFFFFFF))
+        seq.append((21, sel, w, cmd & 0xFFFFFFFF))
+    for _ in range(r.randrange(0, 6)):
+        call(r.choice([10, 20, 23, 46, 45, 68, 86, 39, 40, 41, 12, r.getrandbits(16), r.getrandbits(32)]),
+             r.choice([0, 1, 4, 0x45414552, 0xF5, 0x4C455252, 0x53424152, value(r)]), value(r), value(r),
+             r.choice([0, 0, 1, r.getrandbits(7)]))
+    proto = r.choice([0x49435052, 0x4F4C4354, r.getrandbits(31)])
+    call(30, proto | (0x80000000 if r.random() < 0.9 else 0))
+    text = r.choice([b"info-get guestinfo.ci.marker", b"tools.set.version 2147483647",
+                     b"tools.capability.resolution_set 1", b"log hello", b"tools.os.statechange.status 1 1",
+                     b"", bytes(r.getrandbits(8) for _ in range(r.randrange(1, 80)))])
+    size = len(text) if r.random() < 0.8 else r.choice([0, 1, 0xFFFF, 0x10000, r.getrandbits(32)])
+    ours = 0x80 if r.random() < 0.9 else r.getrandbits(8)
+    call(0x0001001E, size, sel=ours)
+    for i in range(0, min(len(text) + r.choice([0, 0, 4, 8]), 96), 4):
+        call(0x0002001E, int.from_bytes(text[i:i + 4].ljust(4, b"\0"), "little"), sel=ours)
+    call(0x0003001E, sel=ours)
+    for _ in range(r.randrange(0, 24)):
+        call(0x0004001E, 1, sel=ours)
+    call(0x0005001E, 1, sel=ours)
+    if r.random() < 0.8:
+        call(0x0006001E, sel=ours)
+    return seq
+
+
+def svga_seq(r):
+    """SVGA II: the ID and a mode through the index/value ports (BAR0), then FIFO commands
+    in BAR2 between MIN and MAX, made visible through NEXT_CMD, CONFIG_DONE and SYNC."""
+    did = dev_id(0x15AD, 0x0405)
+    seq = [(16, 0, 0, did)]
+
+    def reg(i, v):
+        wr(seq, 0, i); wr(seq, 1, v)
+    reg(0, r.choice([0x90000002, 0x90000001, value(r)]))
+    reg(2, r.choice([640, 800, 1024, 2560, 0, 0xFFFF, value(r)]))
+    reg(3, r.choice([480, 600, 768, 1600, 0, 0xFFFF, value(r)]))
+    reg(7, r.choice([32, 24, 16, 8, value(r)]))
+    if r.random() < 0.3:
+        reg(r.randrange(0x480), value(r))                    # any register, scratch and palette too
+    reg(1, r.choice([1, 1, 3, 0, value(r)]))
+    seq.append((16, 2, 0, did))
+    lo = r.choice([291 * 4, 291 * 4, 293 * 4, 16, 0, r.getrandbits(18)]) & ~3
+    hi = (r.choice([0x10000, 0x8000, lo + 64, lo, r.getrandbits(20)]) if r.random() < 0.3 else 0x10000) & ~3
+    wr(seq, 0, lo); wr(seq, 4, hi); wr(seq, 12, lo)
+    words = []
+    for _ in range(r.randrange(1, 6)):
+        cmd = r.choice([1, 3, 2, 19, 22, 30, 31, 32, r.getrandbits(8)])
+        args = {1: 4, 3: 6, 2: 5, 30: 1, 19: 7, 22: 6}.get(cmd, r.randrange(8))
+        words.append(cmd)
+        words += [r.choice([0, 1, 16, 640, 0xFFFF, value(r)]) for _ in range(args)]
+        if cmd in (19, 22):                                  # cursor images: a few words of them
+            words += [r.getrandbits(32) for _ in range(r.randrange(0, 16))]
+    start = lo if lo + 4 * len(words) < 0x10000 else 64
+    for i, w in enumerate(words):
+        wr(seq, start + 4 * i, w)
+    wr(seq, 8, (start + 4 * len(words) if r.random() < 0.8 else r.choice([hi, value(r)])) & 0xFFFFFFFF)
+    seq.append((16, 0, 0, did))
+    reg(20, 1)
+    reg(21, 1)
+    wr(seq, 0, 22); rd(seq, 1)
+    return seq
+
+
+STRUCTURED = [ahci_seq, nvme_seq, pvscsi_seq, e1000_seq, mpt_seq, backdoor_seq, svga_seq]
 
 
 def ops(r, n):

@@ -14,6 +14,9 @@
 ; Types 16..20 let the generator build whole command sequences for one device:
 ; 16 picks the BAR of the function whose ID is val by its register number sel,
 ; 17..20 write 8/16/32 bits or read 32 at off inside it (nothing when absent).
+; Type 21 calls the VMware backdoor (IN from port 0x5658 with EAX "VMXh"): ECX val, EBX,
+; ESI, EDI the pool words off, off + 1, off + 2 (off rounded down to 16 words), EDX's high
+; half sel; with sel bit 7 the channel and cookies an earlier RPC open returned instead.
         bits 16
 ROMBASE equ 0xFFFF0000
 BARTAB  equ 0x500        ; RAM: count, then (base | 1 for I/O, size) pairs
@@ -185,6 +188,8 @@ ops:    movzx eax, byte [ebx]
         je .target
         cmp al, 20
         jbe .tgtop
+        cmp al, 21
+        je .bdoor
         cmp al, 11
         ja ops
         ; 6..11: inside a BAR: entry sel % count, offset off % size
@@ -325,6 +330,34 @@ ops:    movzx eax, byte [ebx]
         cmp edi, 19
         je .out32
         jmp .in32
+
+.bdoor:                                 ; 21: the backdoor; ebx (the table) kept in SCRATCH + 16
+        mov [SCRATCH + 16], ebx
+        and ebp, 0xFFF0
+        mov ebx, [POOL + ebp * 4]
+        mov edi, [POOL + ebp * 4 + 8]
+        mov edx, ecx
+        shl edx, 16
+        mov dx, 0x5658
+        mov eax, esi
+        mov esi, [POOL + ebp * 4 + 4]
+        test cl, 0x80
+        jz .bdin
+        mov edx, [SCRATCH + 20]         ; the channel (high half) and cookies of the last open
+        mov dx, 0x5658
+        mov esi, [SCRATCH + 24]
+        mov edi, [SCRATCH + 28]
+.bdin:  mov ecx, eax
+        mov eax, 0x564D5868
+        in eax, dx
+        mov eax, [SCRATCH + 16]
+        cmp dword [eax - 4], 30         ; an RPC open (message type 0): keep what it gave
+        jne .bdout
+        mov [SCRATCH + 20], edx
+        mov [SCRATCH + 24], esi
+        mov [SCRATCH + 28], edi
+.bdout: mov ebx, eax
+        jmp ops
 
 ; the BAR just placed: entry ebp of IDTAB gets the function's ID and the BAR register ecx
 record: mov edx, [SCRATCH + 12]

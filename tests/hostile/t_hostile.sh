@@ -3,9 +3,10 @@
 # ROM (hostile.asm) that the player runs as its BIOS, on a VM with a disk on
 # every controller (IDE, PVSCSI, LSI Logic, LSI SAS, AHCI, NVMe), CD-ROMs on IDE,
 # SCSI and SATA, a floppy and one card of each kind (e1000, e1000e, vlance,
-# vmxnet3) on a host-only network (nothing leaves the host); the ROM
+# vmxnet3) on a host-only network (nothing leaves the host), and SVGA II; the ROM
 # maps every BAR and then throws random port, memory-mapped, PCI configuration,
-# RAM (ring and descriptor contents) and IOAPIC traffic at them.
+# RAM (ring and descriptor contents), IOAPIC and VMware backdoor traffic at them
+# (with whole sequences per device: SVGA FIFO commands, backdoor RPC exchanges).
 # Oracles, per seed: the guest reaches its end and exits through the
 # debug-exit port (status 85: no crash, no hang, no internal error, no reset
 # loop), stderr carries no sanitizer report and at most a few lines (a guest
@@ -69,6 +70,8 @@ ethernet2.connectionType = "hostonly"
 ethernet3.present = "TRUE"
 ethernet3.virtualDev = "vmxnet3"
 ethernet3.connectionType = "hostonly"
+svga.present = "TRUE"
+guestinfo.ci.marker = "hostile"
 scsi0:1.present = "TRUE"
 scsi0:1.deviceType = "cdrom-image"
 scsi0:1.fileName = "cd.iso"

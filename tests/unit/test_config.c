@@ -507,6 +507,24 @@ TEST(nic_without_uuid_gets_a_stable_mac_from_the_path)
     config_free(d);
 }
 
+/* Cards whose .vmx gives no generatedAddressOffset are spaced as VMware writes them
+ * (ethernetN at N * 10), with or without uuid.bios: no two share a MAC. */
+TEST(nics_without_offsets_get_distinct_macs)
+{
+    struct vm_config *c = build(
+        "uuid.bios = \"56 4d 00 00 00 00 00 00-00 00 00 00 00 aa bb 10\"\n"
+        "ethernet0.present = \"TRUE\"\nethernet1.present = \"TRUE\"\nethernet3.present = \"TRUE\"\n");
+    assert_mac(c->nic[0].mac, "00:0c:29:aa:bb:10");
+    assert_mac(c->nic[1].mac, "00:0c:29:aa:bb:1a");
+    assert_mac(c->nic[3].mac, "00:0c:29:aa:bb:2e");
+    config_free(c);
+    struct vm_config *d = build_at("ethernet0.present = \"TRUE\"\nethernet1.present = \"TRUE\"\n",
+                                   "/vms/a/a.vmx");
+    ASSERT_MEM_EQ(d->nic[0].mac, d->nic[1].mac, 5);
+    ASSERT_EQ((uint8_t)(d->nic[1].mac[5] - d->nic[0].mac[5]), 10);
+    config_free(d);
+}
+
 /* ---- validation: one line, file:line: key ---- */
 
 TEST(validation_errors_name_file_line_and_key)

@@ -8,6 +8,7 @@
 #include "tests/unit/test.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -148,6 +149,38 @@ TEST(vmware_lock_next_to_a_disk_is_reported)
     ASSERT_EQ(vm_lock(vmx, NULL, &l, &e), 0); /* without the config only the .vmx is looked at */
     vm_unlock(l);
     config_free(c);
+}
+
+/* A disk file two of this VM's disks open for writing (an extent both descriptors name) is
+ * refused as a configuration fault (65), not as "in use by another vmplay"; another process
+ * holding it is still EX_TEMPFAIL, and two readers share it. */
+TEST(image_opened_twice_by_this_process_is_dataerr)
+{
+    char vmx[1024];
+    make_vm(vmx, sizeof vmx);
+    int a = open(vmx, O_RDWR), b = open(vmx, O_RDWR), c = open(vmx, O_RDONLY);
+    ASSERT(a >= 0 && b >= 0 && c >= 0);
+    struct error e = { 0 };
+    ASSERT_EQ(image_lock(c, vmx, false, &e), 0);
+    close(c);
+    ASSERT_EQ(image_lock(a, vmx, true, &e), 0);
+    ASSERT_EQ(image_lock(b, vmx, true, &e), -1);
+    ASSERT_EQ(e.code, EX_DATAERR);
+    ASSERT_HAS(e.msg, "opened twice by this VM");
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        close(a); /* the child's own descriptor of the file, while the parent holds the lock */
+        int f = open(vmx, O_RDWR);
+        struct error ce = { 0 };
+        _exit(image_lock(f, vmx, true, &ce) == -1 && ce.code == EX_TEMPFAIL &&
+              strstr(ce.msg, "in use by another vmplay") ? 0 : 1);
+    }
+    int st;
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(a);
+    close(b);
 }
 
 TEST(missing_vmx_is_noinput)

@@ -213,6 +213,37 @@ static const char *rpc(struct vmport *s, const struct chan *c, const char *text)
 /* open-vm-tools' TCLO loop: the tools send their reply to the last command (empty at first)
  * and receive the next one; no command is a reply without DORECV, so they poll again. The host
  * asks for OS_Halt only of a guest whose tools announced themselves and poll. */
+/* The window's size reaches tools that can set the resolution as "Resolution_Set W H" on
+ * TCLO (open-vm-tools' resolutionSet plugin's command); tools without the capability, or a
+ * shutdown asked first, keep it out; a newer size replaces one not yet taken. */
+TEST(tclo_resolution_set)
+{
+    struct host h = {0};
+    struct vmport *s = make(&h);
+    uint32_t r[8];
+    struct chan t = chan_open(s, VMPORT_TCLO_MAGIC);
+    struct chan c = rpc_open(s);
+    ASSERT(!strcmp(rpc(s, &c, "tools.set.version 12389"), "1 "));
+    ASSERT(!vmport_request_resolution(s, 800, 600)); /* no capability announced */
+    ASSERT(!strcmp(rpc(s, &c, "tools.capability.resolution_set 1"), "1 "));
+    ASSERT(!vmport_request_resolution(s, 0, 600));
+    ASSERT(!vmport_request_resolution(s, 800, 100000));
+    ASSERT(vmport_request_resolution(s, 800, 600));
+    ASSERT(vmport_request_resolution(s, 1280, 720));
+    ASSERT(!strcmp(rpc(s, &t, ""), "Resolution_Set 1280 720"));
+    ASSERT_EQ(msg(s, &t, VMPORT_MSG_SENDSIZE, 0, r), VMPORT_MSG_SUCCESS); /* taken once only */
+    ASSERT_EQ(msg(s, &t, VMPORT_MSG_RECVSIZE, 0, r), VMPORT_MSG_SUCCESS);
+    ASSERT(vmport_request_halt(s, false));
+    ASSERT(!vmport_request_resolution(s, 640, 480)); /* the halt goes first */
+    ASSERT(!strcmp(rpc(s, &t, "OK "), "OS_Halt"));
+    ASSERT(!strcmp(rpc(s, &c, "tools.capability.resolution_set 0"), "1 "));
+    ASSERT(!vmport_request_resolution(s, 640, 480)); /* withdrawn */
+    ASSERT(!strcmp(rpc(s, &c, "tools.capability.resolution_set 1"), "1 "));
+    vmport_reset(s);
+    ASSERT(!vmport_request_resolution(s, 640, 480)); /* a reset forgets the tools */
+    vmport_free(s);
+}
+
 TEST(tclo_os_halt_for_tools)
 {
     struct host h = {0};

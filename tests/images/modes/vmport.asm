@@ -2,7 +2,8 @@
 ; talks to the VMware backdoor from user mode (CPL 3, IOPL 0, no ioperm), as open-vm-tools'
 ; vmware-rpctool does: GETVERSION, the VMMouse ENABLE handshake (the version word "JUB4"),
 ; then one RPCI exchange "info-get guestinfo.KEY" in four-byte steps (no high-bandwidth
-; port). Prints "backdoor version 6", "vmmouse JUB4" and "guestinfo <reply>" lines.
+; port). Prints "backdoor version 6", "hosttime <seconds since 1970> <microseconds>" (GETTIME),
+; "vmmouse JUB4" and "guestinfo <reply>" lines.
 %include "elf32.inc"
 
 ; backdoor: eax magic, ecx command, dx port, other registers as set by the caller
@@ -21,6 +22,22 @@ print:  mov eax, 4
         int 0x80
         ret
 
+; print eax as a decimal number
+print_u32:
+        mov edi, numbuf + 12
+        mov ebx, 10
+.digit: xor edx, edx
+        div ebx
+        add dl, '0'
+        dec edi
+        mov [edi], dl
+        test eax, eax
+        jnz .digit
+        mov esi, edi
+        mov ecx, numbuf + 12
+        sub ecx, edi
+        jmp print
+
 fail:   mov esi, m_fail
         mov ecx, m_fail_len
         call print
@@ -36,6 +53,25 @@ start:  mov ebx, ~0
         jne fail
         mov esi, m_version
         mov ecx, m_version_len
+        call print
+
+        BDOOR 23                ; GETTIME: eax seconds, ebx microseconds, ecx the largest lag
+        cmp ebx, 1000000
+        jae fail
+        mov [usec], ebx
+        mov [secs], eax
+        mov esi, m_time
+        mov ecx, m_time_len
+        call print
+        mov eax, [secs]
+        call print_u32
+        mov esi, m_sp
+        mov ecx, 1
+        call print
+        mov eax, [usec]
+        call print_u32
+        mov esi, m_nl
+        mov ecx, 1
         call print
 
         mov ebx, 0x45414552     ; VMMouse ENABLE
@@ -147,6 +183,9 @@ rpc:    mov eax, MAGIC
 
 m_version: db "backdoor version 6", 10
 m_version_len equ $ - m_version
+m_time: db "hosttime "
+m_time_len equ $ - m_time
+m_sp:   db " "
 m_mouse: db "vmmouse "
 m_mouse_len equ $ - m_mouse
 m_get:  db "info-get guestinfo."
@@ -165,6 +204,9 @@ reply_len: resd 1
 chan:   resd 1
 cookie1: resd 1
 cookie2: resd 1
+secs:   resd 1
+usec:   resd 1
+numbuf: resb 12
 msg:    resb 256
 reply:  resb 256
 bss_size equ $ - word_buf

@@ -3,7 +3,9 @@
 ; backdoor: it announces itself over RPCI ("tools.set.version"), then polls a TCLO channel
 ; (send the reply to the last command, receive the next one) every 100 ms. On "OS_Halt" or
 ; "OS_Reboot" it replies "OK ", reports the state change over RPCI and prints
-; "tools <command>"; after 60 s without one it prints "tools no command".
+; "tools <command>"; after 60 s without one it prints "tools no command". It says it can set
+; the screen size (tools.capability.resolution_set 1); any other command, such as the host's
+; "Resolution_Set W H", is printed as "tools <command>" and answered "OK ".
 %include "elf32.inc"
 
 ; print esi, ecx bytes
@@ -102,6 +104,9 @@ start:  mov esi, m_version
         call rpci
         cmp dword [reply_len], 2
         jb fail
+        mov esi, m_cap
+        mov ecx, m_cap_len
+        call rpci
         mov ebx, 0x4F4C4354     ; TCLO
         call open
         mov esi, m_polling
@@ -125,7 +130,16 @@ start:  mov esi, m_version
         mov ecx, m_reboot_len
         repe cmpsb
         je .halt
-        jmp .poll               ; another command: "OK " and poll on
+        mov esi, m_tools        ; another command (Resolution_Set W H): print it,
+        mov ecx, m_tools_len    ; then "OK " and poll on
+        call print
+        mov esi, reply
+        mov ecx, [reply_len]
+        call print
+        mov esi, m_nl
+        mov ecx, 1
+        call print
+        jmp .poll
 .idle:  dec dword [tries]
         jz .timeout
         mov eax, 162            ; nanosleep 100 ms
@@ -166,6 +180,8 @@ start:  mov esi, m_version
 
 m_version: db "tools.set.version 2147483647"
 m_version_len equ $ - m_version
+m_cap:  db "tools.capability.resolution_set 1"
+m_cap_len equ $ - m_cap
 m_state: db "tools.os.statechange.status 1 1"
 m_state_len equ $ - m_state
 m_ok:   db "OK "
