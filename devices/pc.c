@@ -32,6 +32,7 @@
 #include "devices/dma8237.h"
 #include "devices/fdc.h"
 #include "devices/fwcfg.h"
+#include "devices/acpi_tables.h"
 #include "devices/i440fx.h"
 #include "devices/i8042.h"
 #include "devices/ide.h"
@@ -406,6 +407,9 @@ static int make_fwcfg(struct machine *m, struct error *err)
     fwcfg_add_file(m->fwcfg, "bootorder", order, strlen(order));
     uint32_t boot_fail_wait = 5;
     fwcfg_add_file(m->fwcfg, "etc/boot-fail-wait", &boot_fail_wait, sizeof boot_fail_wait);
+    /* OVMF builds no FADT/DSDT/MADT of its own; SeaBIOS keeps its own tables */
+    if (m->fw.efi && acpi_tables_add(m->fwcfg, (uint8_t)config_vcpus_run(m->cfg)) < 0)
+        return error_set(err, EX_SOFTWARE, "fw_cfg: no room for the ACPI tables");
     return 0;
 }
 
