@@ -42,7 +42,7 @@ EOF
 st=$(cat "$run/status")
 if [ "$st" = 0 ]; then ok exit_status_poweroff
 elif [ "$st" = 124 ] && grep -aq 'ACPI: Unable to enable ACPI' "$run/serial.txt" && grep -aq 'reboot: System halted' "$run/serial.txt"; then
-    echo "SKIP guest-efi/exit_status_poweroff: known gap: on OVMF's tables Linux cannot enable ACPI (SMI_CMD), so poweroff halts and --timeout ends the run (status 124)"
+    echo "SKIP guest-efi/exit_status_poweroff: known gap: Linux under OVMF says 'Unable to enable ACPI' (the board's tables are read, SMI_CMD is never written), so poweroff halts and --timeout ends the run (status 124)"
 else bad exit_status_poweroff "status $st: $(head -c 300 "$run/stderr.txt")"
 fi
 grep -aq 'BdsDxe: starting Boot[0-9A-F]* ".*IDE Hard Drive.*" from PciRoot(0x0)/Pci(0x1,0x1)/Ata(Primary,Master' "$run/serial.txt" &&
