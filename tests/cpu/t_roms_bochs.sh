@@ -4,8 +4,8 @@
 # ROM at the reset vector, port 0xE9 through port_e9_hack, unknown MSRs #GP
 # unless the line adds ", ignore_bad_msrs=1") and must print
 # tests/cpu/expected/NAME.txt but for as many lines as its "; bochs-differs: N"
-# comment declares (each settled against the SDM beside it). Not part of
-# make check (a Bochs run takes seconds): make cpu-bochs.
+# comment declares (each settled against the SDM beside it). In make check
+# (about 25 s for all the ROMs; make check installs bochs), and alone as make cpu-bochs.
 set -u
 BUILD=${BUILD:-build}
 if ! command -v bochs >/dev/null; then

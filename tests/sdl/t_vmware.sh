@@ -24,21 +24,8 @@ img=$(tests/images/appliance.sh 2>"$BUILD/appliance-build.log") ||
 run=$BUILD/sdl/vmware
 rm -rf "$run"; mkdir -p "$run"
 cp "$img/vmport.vmdk" "$run/"
-cat > "$run/vmware.vmx" <<'VMX'
-.encoding = "UTF-8"
-config.version = "8"
-virtualHW.version = "19"
-displayName = "vmplay tools window"
-guestOS = "debian12"
-memsize = "256"
-numvcpus = "1"
-floppy0.present = "FALSE"
-ide0:0.present = "TRUE"
-ide0:0.fileName = "vmport.vmdk"
-serial0.present = "TRUE"
-serial0.fileType = "file"
-serial0.fileName = "serial.txt"
-VMX
+# The VM of the appliance's vmport mode, as VMware writes one (tests/guest/vmport.vmx).
+sed 's/@NAME@/vmplay tools window/' tests/guest/vmport.vmx > "$run/vmware.vmx"
 xvfb_start $A || exit 0
 s=$run/serial.txt
 marker() { tr -d '\r' < "$s" 2>/dev/null | sed -n "s/^VMPLAY-MARKER: $1//p" | head -1; }

@@ -14,14 +14,6 @@
         in eax, dx
 %endmacro
 
-; print esi, ecx bytes
-print:  mov eax, 4
-        mov ebx, 1
-        mov edx, ecx
-        mov ecx, esi
-        int 0x80
-        ret
-
 ; print eax as a decimal number
 print_u32:
         mov edi, numbuf + 12
@@ -70,9 +62,7 @@ start:  mov ebx, ~0
         call print
         mov eax, [usec]
         call print_u32
-        mov esi, m_nl
-        mov ecx, 1
-        call print
+        call newline
 
         mov ebx, 0x45414552     ; VMMouse ENABLE
         BDOOR 41
@@ -90,9 +80,7 @@ start:  mov ebx, ~0
         mov esi, word_buf
         mov ecx, 4
         call print
-        mov esi, m_nl
-        mov ecx, 1
-        call print
+        call newline
 
         ; the message: "info-get guestinfo." + argv[1]
         mov esi, m_get
@@ -159,13 +147,7 @@ start:  mov ebx, ~0
 
         mov esi, m_info
         mov ecx, m_info_len
-        call print
-        mov esi, reply
-        mov ecx, [reply_len]
-        call print
-        mov esi, m_nl
-        mov ecx, 1
-        call print
+        call print_reply
         mov eax, 1
         xor ebx, ebx
         int 0x80
@@ -194,7 +176,6 @@ m_info: db "guestinfo "
 m_info_len equ $ - m_info
 m_fail: db "backdoor failed", 10
 m_fail_len equ $ - m_fail
-m_nl:   db 10
 file_size equ $ - $$
 
 absolute $

@@ -8,14 +8,6 @@
 ; "Resolution_Set W H", is printed as "tools <command>" and answered "OK ".
 %include "elf32.inc"
 
-; print esi, ecx bytes
-print:  mov eax, 4
-        mov ebx, 1
-        mov edx, ecx
-        mov ecx, esi
-        int 0x80
-        ret
-
 fail:   mov esi, m_fail
         mov ecx, m_fail_len
         call print
@@ -132,13 +124,7 @@ start:  mov esi, m_version
         je .halt
         mov esi, m_tools        ; another command (Resolution_Set W H): print it,
         mov ecx, m_tools_len    ; then "OK " and poll on
-        call print
-        mov esi, reply
-        mov ecx, [reply_len]
-        call print
-        mov esi, m_nl
-        mov ecx, 1
-        call print
+        call print_reply
         jmp .poll
 .idle:  dec dword [tries]
         jz .timeout
@@ -164,9 +150,7 @@ start:  mov esi, m_version
         mov esi, cmd_copy
         mov ecx, [cmd_len]
         call print
-        mov esi, m_nl
-        mov ecx, 1
-        call print
+        call newline
         mov eax, 1
         xor ebx, ebx
         int 0x80
@@ -197,7 +181,6 @@ m_none: db "tools no command", 10
 m_none_len equ $ - m_none
 m_fail: db "tools failed", 10
 m_fail_len equ $ - m_fail
-m_nl:   db 10
 ts:     dd 0, 100000000
 file_size equ $ - $$
 
