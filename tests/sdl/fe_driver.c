@@ -172,7 +172,9 @@ static void on_power_off(void *opaque)
 static void *machine_thread(void *arg)
 {
     struct machine *m = arg;
-    struct input_sink sink = {on_key, on_rel, on_abs, on_power_button, on_power_off, m};
+    struct input_sink sink = {.key = on_key, .mouse_rel = on_rel, .mouse_abs = on_abs,
+                              .power_button = on_power_button, .power_off = on_power_off,
+                              .opaque = m};
     mode3(m);
     load_font(m);
     for (unsigned i = 0; i < 80 * 25; i++)
