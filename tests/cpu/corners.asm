@@ -77,15 +77,6 @@ start:
         ENTER_PM32 pm
 
         bits 32
-%macro SET_GATE 2
-        mov eax, ABS(%2)
-        mov [IDT_RAM + %1 * 8], ax
-        mov word [IDT_RAM + %1 * 8 + 2], SEL_CODE
-        mov word [IDT_RAM + %1 * 8 + 4], 0x8E00
-        shr eax, 16
-        mov [IDT_RAM + %1 * 8 + 6], ax
-%endmacro
-
 pm:     call build_idt
 
         ; ---- machine check: CPUID.1:EDX MCE (7) MCA (14), MCG_CAP and its banks

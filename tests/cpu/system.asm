@@ -16,16 +16,6 @@ start:
         ENTER_PM32 pm
 
         bits 32
-; IDT gate: vector %1 -> handler %2, access byte %3 (8E: interrupt gate DPL 0, EE: DPL 3)
-%macro SET_GATE 3
-        mov eax, ABS(%2)
-        mov [IDT_RAM + %1 * 8], ax
-        mov word [IDT_RAM + %1 * 8 + 2], SEL_CODE
-        mov word [IDT_RAM + %1 * 8 + 4], %3 << 8
-        shr eax, 16
-        mov [IDT_RAM + %1 * 8 + 6], ax
-%endmacro
-
 pm:     call build_idt
         ; TSS 1: ring-0 stack
         mov edi, TSS_RAM
