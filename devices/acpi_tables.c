@@ -129,30 +129,42 @@ static size_t madt(uint8_t *t, uint8_t ioapic_id)
     return n;
 }
 
-static void cmd_alloc(uint8_t *c, const char *file, uint32_t align, uint8_t zone)
+static uint8_t *cmd_alloc(uint8_t *c, const char *file, uint32_t align, uint8_t zone)
 {
     put32(c, ACPI_LOADER_ALLOCATE);
     strncpy((char *)c + 4, file, ACPI_LOADER_FILE - 1);
     put32(c + 4 + ACPI_LOADER_FILE, align);
     c[8 + ACPI_LOADER_FILE] = zone;
+    return c + ACPI_LOADER_ENTRY;
 }
 
-static void cmd_pointer(uint8_t *c, const char *dst, const char *src, uint32_t off, uint8_t size)
+static uint8_t *cmd_pointer(uint8_t *c, const char *dst, const char *src, uint32_t off, uint8_t size)
 {
     put32(c, ACPI_LOADER_ADD_POINTER);
     strncpy((char *)c + 4, dst, ACPI_LOADER_FILE - 1);
     strncpy((char *)c + 4 + ACPI_LOADER_FILE, src, ACPI_LOADER_FILE - 1);
     put32(c + 4 + 2 * ACPI_LOADER_FILE, off);
     c[8 + 2 * ACPI_LOADER_FILE] = size;
+    return c + ACPI_LOADER_ENTRY;
 }
 
-static void cmd_checksum(uint8_t *c, const char *file, uint32_t off, uint32_t start, uint32_t len)
+static uint8_t *cmd_checksum(uint8_t *c, const char *file, uint32_t off, uint32_t start, uint32_t len)
 {
     put32(c, ACPI_LOADER_ADD_CHECKSUM);
     strncpy((char *)c + 4, file, ACPI_LOADER_FILE - 1);
     put32(c + 4 + ACPI_LOADER_FILE, off);
     put32(c + 8 + ACPI_LOADER_FILE, start);
     put32(c + 12 + ACPI_LOADER_FILE, len);
+    return c + ACPI_LOADER_ENTRY;
+}
+
+#define TABLES "etc/acpi/tables"
+#define RSDP "etc/acpi/rsdp"
+
+/* The checksum of the table at off in the tables blob: header byte 9 over its len bytes. */
+static uint8_t *cmd_table_sum(uint8_t *c, size_t off, size_t len)
+{
+    return cmd_checksum(c, TABLES, (uint32_t)off + 9, (uint32_t)off, (uint32_t)len);
 }
 
 static uint8_t sum(const uint8_t *p, size_t n)
@@ -163,18 +175,13 @@ static uint8_t sum(const uint8_t *p, size_t n)
     return s;
 }
 
-#define TABLES "etc/acpi/tables"
-#define RSDP "etc/acpi/rsdp"
-
 void acpi_tables_build(struct acpi_blobs *b, uint8_t ioapic_id)
 {
     memset(b, 0, sizeof *b);
     uint8_t *t = b->tables;
     uint8_t *c = b->loader;
-    cmd_alloc(c, RSDP, 16, ACPI_LOADER_ZONE_FSEG);
-    c += ACPI_LOADER_ENTRY;
-    cmd_alloc(c, TABLES, 64, ACPI_LOADER_ZONE_HIGH);
-    c += ACPI_LOADER_ENTRY;
+    c = cmd_alloc(c, RSDP, 16, ACPI_LOADER_ZONE_FSEG);
+    c = cmd_alloc(c, TABLES, 64, ACPI_LOADER_ZONE_HIGH);
 
     memcpy(t + OFF_FACS, "FACS", 4);
     put32(t + OFF_FACS + 4, FACS_LEN);
@@ -184,8 +191,7 @@ void acpi_tables_build(struct acpi_blobs *b, uint8_t ioapic_id)
     size_t body = dsdt_body(t + off + 36);
     size_t dsdt_len = 36 + body;
     header(t + off, "DSDT", (uint32_t)dsdt_len, 2);
-    cmd_checksum(c, TABLES, (uint32_t)off + 9, (uint32_t)off, (uint32_t)dsdt_len);
-    c += ACPI_LOADER_ENTRY;
+    c = cmd_table_sum(c, off, dsdt_len);
     off += (dsdt_len + 7) & ~(size_t)7;
 
     size_t off_fadt = off;
@@ -193,18 +199,14 @@ void acpi_tables_build(struct acpi_blobs *b, uint8_t ioapic_id)
     /* the 32-bit FIRMWARE_CTRL and DSDT fields hold offsets in the blob; the loader relocates them */
     put32(t + off + 36, OFF_FACS);
     put32(t + off + 40, OFF_DSDT);
-    cmd_pointer(c, TABLES, TABLES, (uint32_t)off + 36, 4);
-    c += ACPI_LOADER_ENTRY;
-    cmd_pointer(c, TABLES, TABLES, (uint32_t)off + 40, 4);
-    c += ACPI_LOADER_ENTRY;
-    cmd_checksum(c, TABLES, (uint32_t)off + 9, (uint32_t)off, (uint32_t)fadt_len);
-    c += ACPI_LOADER_ENTRY;
+    c = cmd_pointer(c, TABLES, TABLES, (uint32_t)off + 36, 4);
+    c = cmd_pointer(c, TABLES, TABLES, (uint32_t)off + 40, 4);
+    c = cmd_table_sum(c, off, fadt_len);
     off += (fadt_len + 7) & ~(size_t)7;
 
     size_t off_madt = off;
     size_t madt_len = madt(t + off, ioapic_id);
-    cmd_checksum(c, TABLES, (uint32_t)off + 9, (uint32_t)off, (uint32_t)madt_len);
-    c += ACPI_LOADER_ENTRY;
+    c = cmd_table_sum(c, off, madt_len);
     off += (madt_len + 7) & ~(size_t)7;
 
     size_t off_xsdt = off;
@@ -212,12 +214,9 @@ void acpi_tables_build(struct acpi_blobs *b, uint8_t ioapic_id)
     header(t + off, "XSDT", (uint32_t)xsdt_len, 1);
     put32(t + off + 36, (uint32_t)off_fadt);
     put32(t + off + 44, (uint32_t)off_madt);
-    cmd_pointer(c, TABLES, TABLES, (uint32_t)off + 36, 8);
-    c += ACPI_LOADER_ENTRY;
-    cmd_pointer(c, TABLES, TABLES, (uint32_t)off + 44, 8);
-    c += ACPI_LOADER_ENTRY;
-    cmd_checksum(c, TABLES, (uint32_t)off + 9, (uint32_t)off, (uint32_t)xsdt_len);
-    c += ACPI_LOADER_ENTRY;
+    c = cmd_pointer(c, TABLES, TABLES, (uint32_t)off + 36, 8);
+    c = cmd_pointer(c, TABLES, TABLES, (uint32_t)off + 44, 8);
+    c = cmd_table_sum(c, off, xsdt_len);
     off += xsdt_len;
     b->tables_len = off;
 
@@ -227,12 +226,9 @@ void acpi_tables_build(struct acpi_blobs *b, uint8_t ioapic_id)
     r[15] = 2;
     put32(r + 20, sizeof b->rsdp);
     put32(r + 24, (uint32_t)off_xsdt); /* XsdtAddress (low half; relocated) */
-    cmd_pointer(c, RSDP, TABLES, 24, 8);
-    c += ACPI_LOADER_ENTRY;
-    cmd_checksum(c, RSDP, 8, 0, 20);
-    c += ACPI_LOADER_ENTRY;
-    cmd_checksum(c, RSDP, 32, 0, 36);
-    c += ACPI_LOADER_ENTRY;
+    c = cmd_pointer(c, RSDP, TABLES, 24, 8);
+    c = cmd_checksum(c, RSDP, 8, 0, 20);
+    c = cmd_checksum(c, RSDP, 32, 0, 36);
     b->loader_len = (size_t)(c - b->loader);
 
     /* checksums as built (offsets, not addresses): the loader recomputes them after relocation */
