@@ -93,8 +93,12 @@ for ((k = 1; k <= KILLS; k++)); do
         kill -0 $pid 2>/dev/null || break
         sleep 0.5
     done
-    kill -KILL $pid 2>/dev/null && kills=$((kills + 1))
-    wait $pid 2>/dev/null
+    if kill -KILL $pid 2>/dev/null; then
+        kills=$((kills + 1)); wait $pid 2>/dev/null
+    else
+        wait $pid; st=$?
+        echo "boot $k: the player exited by itself (status $st) before the kill: $(tail -2 "$run/stderr.txt" | tr '\n' ' ')" >> "$run/early.txt"
+    fi
     tr -d '\r' < "$run/killall-serial.txt" | grep -a '^VMPLAY-KREC ' >> "$run/reported.txt"
     if [ $k = 1 ]; then
         got=$(tr -d '\r' < "$run/killall-serial.txt" | sed -n 's/^VMPLAY-KILL: disk \([a-z_]*\) .*/\1/p' | sort | tr '\n' ' ')
@@ -108,7 +112,7 @@ for ((k = 1; k <= KILLS; k++)); do
     lostall=$((lostall + ${l:-999}))
 done
 [ -n "$seen_all" ] && ok disks_found "(ata_piix mptspi mptsas vmw_pvscsi ahci nvme)"
-[ $kills = "$KILLS" ] && ok killed "($kills SIGKILLs)" || bad killed "$kills of $KILLS boots were still running to be killed"
+[ $kills = "$KILLS" ] && ok killed "($kills SIGKILLs)" || bad killed "$kills of $KILLS boots were still running to be killed: $(head -2 "$run/early.txt" 2>/dev/null | tr '\n' ' ')"
 [ -z "$checkfail" ] && ok qemu_img_check "(6 disks after each of $kills kills)" || bad qemu_img_check "failed:$checkfail"
 total=$(wc -l < "$run/reported.txt")
 [ $lostall = 0 ] && [ "$total" -gt 0 ] && ok flushed_records_after_each_kill "($total records)" ||
