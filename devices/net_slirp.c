@@ -219,6 +219,13 @@ static struct in_addr ip4(const char *s)
     return a;
 }
 
+static struct in6_addr ip6(const char *s)
+{
+    struct in6_addr a;
+    inet_pton(AF_INET6, s, &a);
+    return a;
+}
+
 struct net_backend *net_slirp_new(struct clock *clock, bool restricted, const struct net_forward *fwd,
                                   int nfwd, struct error *err)
 {
@@ -243,6 +250,14 @@ struct net_backend *net_slirp_new_boot(struct clock *clock, bool restricted, con
         .vhost = ip4("10.0.2.2"),
         .vdhcp_start = ip4("10.0.2.15"),
         .vnameserver = ip4("10.0.2.3"),
+        /* IPv6 as QEMU's user network has it (router advertisements for fec0::/64, the
+         * gateway fec0::2, DNS fec0::3), for NAT only: host-only stays IPv4, whose
+         * restriction libslirp applies. */
+        .in6_enabled = !restricted,
+        .vprefix_addr6 = ip6("fec0::"),
+        .vprefix_len = 64,
+        .vhost6 = ip6("fec0::2"),
+        .vnameserver6 = ip6("fec0::3"),
         .vhostname = "vmplay",
         .tftp_path = tftp,
         .bootfile = bootfile,

@@ -4,6 +4,11 @@
   control_client.py SOCKET REQUEST...   sends each request line, prints each reply line
   control_client.py SOCKET --protocol   the robustness battery: bad input from several
                                         clients, each check a PASS/FAIL line
+  control_client.py SOCKET --wait-text REGEX SECONDS
+                                        polls screen-text until a line matches; prints the
+                                        screen and exits 0, or 1 when SECONDS pass first
+  control_client.py SOCKET --type TEXT  types TEXT (US layout, printable ASCII and \n)
+                                        through send-keys
 
 The greeting is checked and not printed. Replies are one JSON object per line.
 """
@@ -178,6 +183,66 @@ def protocol(path):
           "dropped=%s, alive afterwards=%s" % (dropped, alive(path)))
 
 
+def screen_text(c):
+    return c.ask({"execute": "screen-text"})["return"]["text"]
+
+
+def wait_text(path, pattern, seconds):
+    import re
+    rx = re.compile(pattern, re.M)
+    end = time.monotonic() + float(seconds)
+    text = ""
+    while True:
+        try:
+            c = Client(path)
+            text = screen_text(c)
+            c.close()
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        if rx.search(text):
+            print(text, end="")
+            return 0
+        if time.monotonic() >= end:
+            print(text, end="")
+            return 1
+        time.sleep(0.5)
+
+
+SHIFTED = {'!': '1', '@': '2', '#': '3', '$': '4', '%': '5', '^': '6', '&': '7', '*': '8',
+           '(': '9', ')': '0', '_': 'minus', '+': 'equal', '{': 'bracket_left',
+           '}': 'bracket_right', '|': 'backslash', ':': 'semicolon', '"': 'apostrophe',
+           '~': 'grave', '<': 'comma', '>': 'dot', '?': 'slash'}
+PLAIN = {' ': 'space', '-': 'minus', '=': 'equal', '[': 'bracket_left', ']': 'bracket_right',
+         '\\': 'backslash', ';': 'semicolon', "'": 'apostrophe', '`': 'grave', ',': 'comma',
+         '.': 'dot', '/': 'slash', '\n': 'enter'}
+
+
+def chord(ch):
+    if ch.islower() or ch.isdigit():
+        return ch
+    if ch.isupper():
+        return "shift-" + ch.lower()
+    if ch in SHIFTED:
+        return "shift-" + SHIFTED[ch]
+    if ch in PLAIN:
+        return PLAIN[ch]
+    sys.exit("control_client: cannot type %r" % ch)
+
+
+def type_text(path, text):
+    chords = [chord(ch) for ch in text]
+    c = Client(path)
+    # Eight chords at a time, half a second apart: a guest reading through the BIOS
+    # (SeaBIOS keeps 15 keys) or a slow line editor loses keys typed faster.
+    for i in range(0, len(chords), 8):
+        reply = c.ask({"execute": "send-keys", "arguments": {"keys": chords[i:i + 8]}})
+        if not reply or "return" not in reply:
+            sys.exit("control_client: send-keys refused: %s" % reply)
+        time.sleep(0.5)
+    c.close()
+    return 0
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -185,6 +250,10 @@ def main():
     if sys.argv[2] == "--protocol":
         protocol(path)
         return
+    if sys.argv[2] == "--wait-text" and len(sys.argv) == 5:
+        sys.exit(wait_text(path, sys.argv[3], sys.argv[4]))
+    if sys.argv[2] == "--type" and len(sys.argv) == 4:
+        sys.exit(type_text(path, sys.argv[3]))
     c = Client(path)
     for request in sys.argv[2:]:
         c.send(request + "\n")
