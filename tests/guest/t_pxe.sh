@@ -3,7 +3,7 @@
 # and an e1000 (the table at net_boot below). The player hands ipxe-qemu's ROM for the card
 # (pxe-e1000e.rom, pxe-pcnet.rom, pxe-vmxnet3.rom; pxe-e1000.rom with its PCI data
 # structure's device ID made VMware's 8086:100f) to SeaBIOS as its PCI expansion ROM;
-# SeaBIOS runs it (iPXE's banner on the screen) and boots its entry when no
+# SeaBIOS runs it at POST (its log, --debugcon) and boots its entry when no
 # disk is there; iPXE's own driver takes the card ("using 82574l", "pcnet32", "vmxnet3",
 # "82545em"), gets slirp's
 # DHCP lease with the boot file --net-bootfile names, fetches it from the TFTP
@@ -60,10 +60,14 @@ net_boot() {
     fi
     sed "s/virtualDev = \"e1000e\"/virtualDev = \"$card\"/; s/serial.txt/serial-$card.txt/" "$run/pxe.vmx" > "$run/pxe-$card.vmx"
     (cd "$run" && exec timeout 300 "$V" --headless --cpu=soft --timeout=150 --debug-exit --screen-text="screen-$card.txt" \
-        --net-tftp="$run/tftp" --net-bootfile=boot.0 "pxe-$card.vmx" >"$run/out-$card.txt" 2>"$run/err-$card.txt"); st=$?
+        --debugcon="debugcon-$card.txt" --net-tftp="$run/tftp" --net-bootfile=boot.0 "pxe-$card.vmx" >"$run/out-$card.txt" 2>"$run/err-$card.txt"); st=$?
     local scr=$run/screen-$card.txt ser=$run/serial-$card.txt
-    grep -q "^iPXE (http://ipxe.org) 00:03.0" "$scr" && ok "${t}option_rom_runs_at_post" ||
-        bad "${t}option_rom_runs_at_post" "no iPXE banner on the screen: $(head -c 300 "$scr" | tr -s ' \n' ' ')"
+    # The ROM's banner at POST has scrolled off by the end (iPXE's IPv4 and IPv6 lines):
+    # SeaBIOS's log says it ran the card's ROM after the VGA BIOS's, and the screen has
+    # iPXE's boot entry starting.
+    sed -n '/^Scan for option roms/,$p' "$run/debugcon-$card.txt" | grep -aq '^Running option rom at' &&
+        grep -q "^iPXE (PCI 00:03.0) starting execution" "$scr" && ok "${t}option_rom_runs_at_post" ||
+        bad "${t}option_rom_runs_at_post" "no option ROM run after the VGA BIOS's, or no iPXE on the screen: $(grep -a 'option rom' "$run/debugcon-$card.txt" | tr '\n' ' ') $(head -c 300 "$scr" | tr -s ' \n' ' ')"
     grep -q "using $drv on" "$scr" && ok "${t}ipxe_driver_takes_the_$drv" ||
         bad "${t}ipxe_driver_takes_the_$drv" "$(grep -a 'net0' "$scr" | head -2 | tr '\n' ' ')"
     local size
