@@ -2,13 +2,15 @@
 """QEMU's text screen for the cross-checks (tests/guest/t_ipxe.sh).
 
   qemu_screen.py OUT SECONDS REGEX [TYPE REGEX2] -- QEMU-ARGS...
+  qemu_screen.py --picture OUT SECONDS -- QEMU-ARGS...
 
 Starts qemu-system-i386 QEMU-ARGS with a monitor socket, reads the VGA text
 buffer (0xb8000, 80x25, through the monitor's pmemsave) every half second until
 a line matches REGEX; then, if TYPE is given, types it through the monitor's
 sendkey (the key names vmplay's send-keys takes) and waits for REGEX2. Writes
 the last screen to OUT, stops QEMU, and exits 0 when every wait matched, 1 if
-SECONDS passed first.
+SECONDS passed first. With --picture: the monitor's screendump (PPM, any mode)
+every 5 s until three in a row are the same picture, written to OUT.
 """
 import os
 import re
@@ -30,9 +32,13 @@ def main():
     if "--" not in argv:
         sys.exit(__doc__)
     mine, qargs = argv[:argv.index("--")], argv[argv.index("--") + 1:]
-    if len(mine) not in (3, 5):
+    picture = mine[:1] == ["--picture"]
+    if picture:
+        mine = mine[1:]
+    if len(mine) not in ((2,) if picture else (3, 5)):
         sys.exit(__doc__)
-    out, seconds, waits = mine[0], float(mine[1]), [(None, mine[2])]
+    out, seconds = mine[0], float(mine[1])
+    waits = [] if picture else [(None, mine[2])]
     if len(mine) == 5:
         waits.append((mine[3], mine[4]))
     tmp = tempfile.mkdtemp(prefix="qemu-screen.")
@@ -79,6 +85,24 @@ def main():
 
     end = time.monotonic() + seconds
     text, status = "", 0
+    if picture:
+        shot, last, same, status = os.path.join(tmp, "shot.ppm"), None, 0, 1
+        while time.monotonic() < end and q.poll() is None:
+            time.sleep(5)
+            hmp('screendump "%s"' % shot)
+            try:
+                now = open(shot, "rb").read()
+            except OSError:
+                continue
+            same = same + 1 if now == last else 0
+            last = now
+            if same >= 2:
+                status = 0
+                break
+        if last is not None:
+            open(out, "wb").write(last)
+        if os.path.exists(shot):
+            os.unlink(shot)
     for typed, pattern in waits:
         if typed is not None:
             for ch in typed:
@@ -94,8 +118,9 @@ def main():
             time.sleep(0.5)
         if status:
             break
-    with open(out, "w") as f:
-        f.write(text)
+    if not picture:
+        with open(out, "w") as f:
+            f.write(text)
     hmp("quit")
     try:
         q.wait(10)
