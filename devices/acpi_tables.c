@@ -50,9 +50,9 @@ static size_t dsdt_body(uint8_t *p)
     static const uint8_t s5[] = {0x08, '_', 'S', '5', '_', 0x12, 0x04, 0x02, 0x00, 0x00};
     static const uint8_t pci0[] = {
         'P', 'C', 'I', '0',
-        0x08, '_', 'H', 'I', 'D', '_', 0x0C, 0x41, 0xD0, 0x0A, 0x03, /* EisaId("PNP0A03") */
-        0x08, '_', 'A', 'D', 'R', '_', 0x00,
-        0x08, '_', 'U', 'I', 'D', '_', 0x00,
+        0x08, '_', 'H', 'I', 'D', 0x0C, 0x41, 0xD0, 0x0A, 0x03, /* EisaId("PNP0A03") */
+        0x08, '_', 'A', 'D', 'R', 0x00,
+        0x08, '_', 'U', 'I', 'D', 0x00,
     };
     size_t n = 0;
     memcpy(p + n, s5, sizeof s5);
@@ -167,14 +167,6 @@ static uint8_t *cmd_table_sum(uint8_t *c, size_t off, size_t len)
     return cmd_checksum(c, TABLES, (uint32_t)off + 9, (uint32_t)off, (uint32_t)len);
 }
 
-static uint8_t sum(const uint8_t *p, size_t n)
-{
-    uint8_t s = 0;
-    while (n--)
-        s = (uint8_t)(s + *p++);
-    return s;
-}
-
 void acpi_tables_build(struct acpi_blobs *b, uint8_t ioapic_id)
 {
     memset(b, 0, sizeof *b);
@@ -230,14 +222,9 @@ void acpi_tables_build(struct acpi_blobs *b, uint8_t ioapic_id)
     c = cmd_checksum(c, RSDP, 8, 0, 20);
     c = cmd_checksum(c, RSDP, 32, 0, 36);
     b->loader_len = (size_t)(c - b->loader);
-
-    /* checksums as built (offsets, not addresses): the loader recomputes them after relocation */
-    t[OFF_DSDT + 9] = (uint8_t)-sum(t + OFF_DSDT, dsdt_len);
-    t[off_fadt + 9] = (uint8_t)-sum(t + off_fadt, fadt_len);
-    t[off_madt + 9] = (uint8_t)-sum(t + off_madt, madt_len);
-    t[off_xsdt + 9] = (uint8_t)-sum(t + off_xsdt, xsdt_len);
-    r[8] = (uint8_t)-sum(r, 20);
-    r[32] = (uint8_t)-sum(r, 36);
+    /* Every checksum byte stays 0: the firmware's loader computes it after relocation.
+     * OVMF stores -sum(range) into the byte, which is right only if the byte was 0;
+     * SeaBIOS subtracts the range's sum from it, right from any start that sums to 0. */
 }
 
 int acpi_tables_add(struct fwcfg *fw, uint8_t ioapic_id)

@@ -4,7 +4,7 @@
 # IDE, LSI Logic, LSI SAS, PVSCSI, AHCI and NVMe at once, and prints each
 # record once its dd has returned. The player is SIGKILLed after a random
 # number of printed records (seed KILLALL_SEED), then boots again, KILLALL_KILLS
-# times (make check: 3; make check-killall: 100).
+# times (make check: 3; make check-killall: 100). KILLALL_JIT=on boots on the translator.
 # Oracles: after every kill `qemu-img check` passes on every disk and every
 # record the guest printed in that boot reads back through qemu-img; at the
 # end every record printed in any boot is still there; the guest found its
@@ -84,7 +84,7 @@ for ((k = 1; k <= KILLS; k++)); do
     gen=$((gen + 1))
     rm -f "$run/killall-serial.txt"
     target=$((RANDOM % (6 * R - 8) + 4))
-    (cd "$run" && exec "$V" --headless --cpu=soft --timeout=900 killall.vmx >/dev/null 2>>"$run/stderr.txt") &
+    (cd "$run" && exec "$V" --headless --cpu=soft --jit="${KILLALL_JIT:-off}" --timeout=900 killall.vmx >/dev/null 2>>"$run/stderr.txt") &
     pid=$!
     for ((t = 0; t < 1800; t++)); do
         n=$(grep -a -c '^VMPLAY-KREC ' "$run/killall-serial.txt" 2>/dev/null)

@@ -1,6 +1,11 @@
 /* devices/acpi_tables.c: the loader script applied as OVMF's loader applies it
- * (QEMU's bios-linker-loader format), then the RSDP -> XSDT -> FADT -> DSDT/FACS
- * chain walked by address, every table's checksum and length checked (ACPI 6). */
+ * (QEMU's bios-linker-loader format) and as SeaBIOS's does, then the RSDP -> XSDT ->
+ * FADT -> DSDT/FACS chain walked by address, every table's checksum and length
+ * checked (ACPI 6). The two differ in ADD_CHECKSUM: OVMF stores -sum(range) into
+ * the byte (edk2's CalculateCheckSum8 over the range as it is), SeaBIOS subtracts
+ * the range's sum from it; both are right only for a byte that starts at 0, as
+ * QEMU's blobs have it (a pre-filled checksum made OVMF store 0, and install none
+ * of the tables). */
 #include "tests/unit/test.h"
 
 #include "devices/acpi_tables.h"
@@ -24,7 +29,9 @@ static uint32_t base_of(const char *name)
     test_fail(__FILE__, __LINE__, "loader names unknown file '%s'", name);
 }
 
-static void apply(const struct acpi_blobs *b)
+enum loader { OVMF, SEABIOS };
+
+static void apply(const struct acpi_blobs *b, enum loader how)
 {
     memset(mem, 0, sizeof mem);
     int allocs = 0;
@@ -65,8 +72,10 @@ static void apply(const struct acpi_blobs *b)
             uint32_t off = get32(c + 4 + ACPI_LOADER_FILE), start = get32(c + 8 + ACPI_LOADER_FILE),
                      len = get32(c + 12 + ACPI_LOADER_FILE);
             uint8_t *blob = mem + base_of(f1);
-            blob[off] = 0;
-            blob[off] = (uint8_t)-sum(blob + start, len);
+            if (how == OVMF)
+                blob[off] = (uint8_t)-sum(blob + start, len);
+            else
+                blob[off] = (uint8_t)(blob[off] - sum(blob + start, len));
             break;
         }
         default:
@@ -90,12 +99,12 @@ static const uint8_t *table(uint64_t addr, const char *sig)
     return t;
 }
 
-TEST(chain_after_loader)
+static void chain(enum loader how)
 {
     static struct acpi_blobs b;
     acpi_tables_build(&b, 1);
     ASSERT_EQ(b.loader_len % ACPI_LOADER_ENTRY, 0);
-    apply(&b);
+    apply(&b, how);
     const uint8_t *r = mem + RSDP_AT;
     ASSERT_MEM_EQ(r, "RSD PTR ", 8);
     ASSERT_EQ(r[15], 2);
@@ -166,11 +175,31 @@ TEST(chain_after_loader)
     ASSERT_EQ(iso9, 1);
 }
 
-TEST(blobs_checksummed_as_built)
+TEST(chain_after_ovmf_loader)
+{
+    chain(OVMF);
+}
+
+TEST(chain_after_seabios_loader)
+{
+    chain(SEABIOS);
+}
+
+/* Every byte an ADD_CHECKSUM names is 0 as built (QEMU's convention). */
+TEST(checksum_bytes_zero_as_built)
 {
     static struct acpi_blobs b;
     acpi_tables_build(&b, 1);
-    ASSERT_EQ(sum(b.rsdp, 20), 0);
-    ASSERT_EQ(sum(b.rsdp, 36), 0);
+    int n = 0;
+    for (size_t o = 0; o < b.loader_len; o += ACPI_LOADER_ENTRY) {
+        const uint8_t *c = b.loader + o;
+        if (get32(c) != ACPI_LOADER_ADD_CHECKSUM)
+            continue;
+        const char *f = (const char *)c + 4;
+        uint32_t off = get32(c + 4 + ACPI_LOADER_FILE);
+        ASSERT_EQ(strcmp(f, "etc/acpi/rsdp") ? b.tables[off] : b.rsdp[off], 0);
+        n++;
+    }
+    ASSERT_EQ(n, 6);
     ASSERT_EQ(b.tables_len <= sizeof b.tables, true);
 }

@@ -155,6 +155,8 @@ static void host_run(const char *body, unsigned t_off, bool fault_second, uint8_
     ((void (*)(void *, void *))code)(t + t_off, r);
     sigaction(SIGSEGV, &old, NULL);
     *faults = host_faults;
+    if (fault_second && !host_faults) /* the body never touched the second page */
+        ASSERT_EQ(mprotect(t + 4096, 4096, PROT_READ | PROT_WRITE), 0);
     memcpy(t_out, t, 8192);
     memcpy(r_out, r, 4096);
     munmap(t, 8192);
@@ -325,6 +327,14 @@ static const struct x87_case store_cases[] = {
      IMG_RAW, 8},
 };
 
+/* A store the CPU suppresses (unmasked IE on an empty stack): whether it still probes
+ * its page, and so takes the #PF, differs between host CPUs (the hosts of earlier runs
+ * did; an Intel Xeon under a hypervisor does not). The state and memory must agree. */
+static bool probe_varies(const struct x87_case *c)
+{
+    return strcmp(c->name, "fstp m64 on an empty stack with IE unmasked") == 0;
+}
+
 TEST(x87_store_page_fault_restarts_as_on_the_host)
 {
     static uint8_t gt[8192], gr[4096], ht[8192], hr[4096];
@@ -340,9 +350,10 @@ TEST(x87_store_page_fault_restarts_as_on_the_host)
         guest_run(&m, NULL, c->body, NULL, c->t_off, true, gt, gr, &gf);
         vm_free(&m);
         char why[512];
-        if (gf != hf)
+        bool faults_differ = gf != hf && !(probe_varies(c) && gf <= 1 && hf <= 1);
+        if (faults_differ)
             snprintf(why, sizeof why, "%s: the core took %d page faults, the host %d", c->name, gf, hf);
-        if (gf != hf || !case_matches(c, gt, gr, ht, hr, "page fault", why, sizeof why)) {
+        if (faults_differ || !case_matches(c, gt, gr, ht, hr, "page fault", why, sizeof why)) {
             fprintf(stderr, "  %s\n", why);
             if (!bad++)
                 snprintf(first, sizeof first, "%s", why);

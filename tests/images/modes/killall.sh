@@ -29,3 +29,5 @@ for d in /sys/block/*; do
 done
 wait
 say "VMPLAY-KILL: done"
+# The test kills the player; a guest that powered off first would leave a boot unkilled.
+while :; do sleep 60; done
