@@ -82,7 +82,7 @@ extern const uint8_t vmplay_fw_vga[] __attribute__((weak));
 extern const uint8_t vmplay_fw_vga_end[] __attribute__((weak));
 extern const char vmplay_fw_from[] __attribute__((weak));
 
-static uint8_t *copy_of(const uint8_t *a, const uint8_t *b, size_t *size)
+uint8_t *firmware_copy_embedded(const uint8_t *a, const uint8_t *b, size_t *size)
 {
     *size = (size_t)(b - a);
     uint8_t *p = malloc(*size);
@@ -93,8 +93,8 @@ static uint8_t *copy_of(const uint8_t *a, const uint8_t *b, size_t *size)
 
 static int load_embedded(struct firmware *fw, struct error *err)
 {
-    fw->bios = copy_of(vmplay_fw_bios, vmplay_fw_bios_end, &fw->bios_size);
-    fw->vgabios = copy_of(vmplay_fw_vga, vmplay_fw_vga_end, &fw->vgabios_size);
+    fw->bios = firmware_copy_embedded(vmplay_fw_bios, vmplay_fw_bios_end, &fw->bios_size);
+    fw->vgabios = firmware_copy_embedded(vmplay_fw_vga, vmplay_fw_vga_end, &fw->vgabios_size);
     if (!fw->bios || !fw->vgabios) {
         firmware_free(fw);
         return error_set(err, EX_OSERR, "out of memory");

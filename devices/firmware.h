@@ -27,10 +27,15 @@ struct firmware {
  * else /usr/share/seabios); bios_file: --bios or NULL. EX_UNAVAILABLE when missing. */
 int firmware_load(const char *dir, const char *bios_file, struct firmware *fw, struct error *err);
 void firmware_free(struct firmware *fw);
+/* A malloc'd copy of the embedded bytes [a, b) (mk/firmware.mk); *size set. */
+uint8_t *firmware_copy_embedded(const uint8_t *a, const uint8_t *b, size_t *size);
 /* Whether this binary carries SeaBIOS and its VGA BIOS (embedded at build time). */
 bool firmware_embedded(void);
-/* OVMF (firmware_efi.c): OVMF_CODE_4M.fd and OVMF_VARS_4M.fd from dir or /usr/share/OVMF. */
+/* OVMF (firmware_efi.c): OVMF_CODE_4M.fd and OVMF_VARS_4M.fd from dir, else the copies
+ * embedded at build time, else /usr/share/OVMF. */
 int firmware_load_efi(const char *dir, struct firmware *fw, struct error *err);
+/* Whether this binary carries OVMF's code and variable store template. */
+bool firmware_efi_embedded(void);
 /* The VM's own EFI variable store file (malloc'd): "<nvram without extension>.ovmfvars", or
  * "<vmx without .vmx>.ovmfvars" without an nvram key. NULL: out of memory. */
 char *firmware_efi_store_path(const struct vm_config *cfg);

@@ -1,7 +1,8 @@
 /*
  * OVMF for firmware = "efi" VMs: the code image (OVMF_CODE_4M.fd, read-only,
  * at the top of 4 GiB) and the variable store template (OVMF_VARS_4M.fd) from
- * Debian's ovmf package or --firmware-dir. Debian's OVMF_CODE_4M.fd is the
+ * --firmware-dir, else the copies embedded at build time (mk/firmware.mk), else
+ * Debian's ovmf package. Debian's OVMF_CODE_4M.fd is the
  * build without Secure Boot and without SMM, which is what the PIIX board
  * without SMRAM can run. The store itself is the VM's own file next to the
  * .vmx (devices/pflash.c): VMware's .nvram file is VMware's format and is
@@ -45,10 +46,36 @@ static int load_one(const char *dir, const char *name, uint8_t **data, size_t *s
     return 0;
 }
 
+/* Embedded at build time (mk/firmware.mk); absent (NULL) in a build without OVMF. */
+extern const uint8_t vmplay_ovmf_code[] __attribute__((weak));
+extern const uint8_t vmplay_ovmf_code_end[] __attribute__((weak));
+extern const uint8_t vmplay_ovmf_vars[] __attribute__((weak));
+extern const uint8_t vmplay_ovmf_vars_end[] __attribute__((weak));
+extern const char vmplay_ovmf_from[] __attribute__((weak));
+
+bool firmware_efi_embedded(void)
+{
+    const uint8_t *c = vmplay_ovmf_code, *ce = vmplay_ovmf_code_end, *v = vmplay_ovmf_vars,
+                  *ve = vmplay_ovmf_vars_end;
+    return c && ce && v && ve && ce > c && ve > v && (ce - c) % PFLASH_BLOCK == 0 &&
+           (ve - v) % PFLASH_BLOCK == 0;
+}
+
 int firmware_load_efi(const char *dir, struct firmware *fw, struct error *err)
 {
     memset(fw, 0, sizeof *fw);
     fw->efi = true;
+    if (!dir && firmware_efi_embedded()) {
+        fw->bios = firmware_copy_embedded(vmplay_ovmf_code, vmplay_ovmf_code_end, &fw->bios_size);
+        fw->vars = firmware_copy_embedded(vmplay_ovmf_vars, vmplay_ovmf_vars_end, &fw->vars_size);
+        if (!fw->bios || !fw->vars) {
+            firmware_free(fw);
+            return error_set(err, EX_OSERR, "out of memory");
+        }
+        snprintf(fw->source, sizeof fw->source, "embedded (OVMF from %s at build time)",
+                 vmplay_ovmf_from ? vmplay_ovmf_from : "?");
+        return 0;
+    }
     if (load_one(dir, OVMF_CODE, &fw->bios, &fw->bios_size, err) < 0 ||
         load_one(dir, OVMF_VARS, &fw->vars, &fw->vars_size, err) < 0) {
         firmware_free(fw);

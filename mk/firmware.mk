@@ -24,3 +24,27 @@ $(O)/gen/firmware_embedded.o: $(O)/gen/firmware_embedded.S
 	$(call say,AS,$@)
 	$(Q)$(CC) -c -o $@ $<
 endif
+
+# OVMF the same way (OVMF_SRC=DIR, default Debian's ovmf): OVMF_CODE_4M.fd and the
+# variable store template OVMF_VARS_4M.fd, for firmware = "efi" (devices/firmware_efi.c).
+OVMF_SRC   ?= /usr/share/OVMF
+OVMF_FILES := $(OVMF_SRC)/OVMF_CODE_4M.fd $(OVMF_SRC)/OVMF_VARS_4M.fd
+OVMF_EMBED := $(if $(and $(wildcard $(OVMF_SRC)/OVMF_CODE_4M.fd),$(wildcard $(OVMF_SRC)/OVMF_VARS_4M.fd)),$(O)/gen/ovmf_embedded.o)
+
+ifneq ($(OVMF_EMBED),)
+$(BIN) $(UNIT_BIN): $(OVMF_EMBED)
+
+$(O)/gen/ovmf_embedded.S: $(OVMF_FILES) mk/firmware.mk
+	$(call say,GEN,$@)
+	@mkdir -p $(dir $@)
+	$(Q){ printf '\t.section .rodata\n\t.balign 4096\n'; \
+	  for s in code:OVMF_CODE_4M.fd vars:OVMF_VARS_4M.fd; do n=$${s%%:*}; f=$${s#*:}; \
+	    printf '\t.globl vmplay_ovmf_%s, vmplay_ovmf_%s_end\nvmplay_ovmf_%s:\n\t.incbin "%s"\nvmplay_ovmf_%s_end:\n\t.balign 16\n' \
+	      $$n $$n $$n "$(abspath $(OVMF_SRC))/$$f" $$n; done; \
+	  printf '\t.globl vmplay_ovmf_from\nvmplay_ovmf_from:\n\t.asciz "%s"\n' "$(abspath $(OVMF_SRC))"; \
+	  printf '\t.section .note.GNU-stack,"",@progbits\n'; } > $@
+
+$(O)/gen/ovmf_embedded.o: $(O)/gen/ovmf_embedded.S
+	$(call say,AS,$@)
+	$(Q)$(CC) -c -o $@ $<
+endif
