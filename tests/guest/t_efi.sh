@@ -92,9 +92,10 @@ got=$(grep -ao 'VMPLAY-MARKER.*' "$run/serial.txt" 2>/dev/null | tr -d '\r' | se
 mv "$run/serial.txt" "$run/serial-first.txt"
 (cd "$run" && timeout 900 "$V" --headless --cpu=soft --jit=on --timeout=540 efi.vmx \
     >stdout2.txt 2>stderr2.txt); st=$?
-if [ "$st" = 0 ] && grep -aq 'VMPLAY-MARKER: efivar before 1' "$run/serial.txt" &&
-    grep -aq 'VMPLAY-MARKER: efivar after 2' "$run/serial.txt"; then
-    ok variable_survives_restart "(efivar 1 read back, 2 written; status 0)"
+# (The guest cannot write it again: efivarfs makes a variable it found at boot immutable,
+# and busybox has no chattr.)
+if [ "$st" = 0 ] && grep -aq 'VMPLAY-MARKER: efivar before 1' "$run/serial.txt"; then
+    ok variable_survives_restart "(the value 1 the first boot wrote, read back; status 0)"
 else
     bad variable_survives_restart "status $st: $(grep -ao 'VMPLAY-MARKER: efivar.*' "$run/serial.txt" 2>/dev/null | tr -d '\r' | tr '\n' '|') $(head -c 200 "$run/stderr2.txt")"
 fi
